@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Set up and run Osmanthus on a machine that has only python3.
+
+    python3 dev.py demo [ARGS...]   build the demo city and print its distribution
+    python3 dev.py test [ARGS...]   run the whole test suite (SQLite and PostgreSQL)
+    python3 dev.py setup            only create .venv and install the locked dependencies
+
+Each command first makes sure .venv exists and holds exactly requirements.lock (it
+reinstalls when the lock file changes). Arguments after the command go to
+`osmanthus demo` or to pytest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+LOCK = ROOT / "requirements.lock"
+STAMP = VENV / ".osmanthus-installed"
+PG_HOST, PG_PORT = "127.0.0.1", 5432
+
+
+def say(message: str) -> None:
+    print(f"[dev] {message}", flush=True)
+
+
+def run(*args: str | Path, **kwargs: object) -> None:
+    subprocess.run([str(a) for a in args], check=True, **kwargs)  # type: ignore[call-overload]
+
+
+def setup() -> None:
+    """Create .venv and install the lock file and the package, when anything changed."""
+    wanted = hashlib.sha256(LOCK.read_bytes() + (ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    if not (BIN / "python").exists():
+        say("creating .venv")
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+    say("installing locked dependencies (requirements.lock)")
+    pip = [BIN / "python", "-m", "pip", "--disable-pip-version-check", "-q"]
+    run(*pip, "install", "--require-hashes", "-r", LOCK)
+    run(*pip, "install", "--no-deps", "-e", ROOT)
+    STAMP.write_text(wanted)
+
+
+def postgres_up() -> bool:
+    try:
+        with socket.create_connection((PG_HOST, PG_PORT), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def ensure_postgres() -> None:
+    """Start the local PostgreSQL cluster if it is installed but stopped."""
+    if postgres_up() or not shutil.which("pg_ctlcluster"):
+        return
+    versions = sorted(p.name for p in Path("/etc/postgresql").glob("*"))
+    if versions:
+        say(f"starting PostgreSQL {versions[-1]}")
+        subprocess.run(
+            ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "start"],
+            check=False,
+        )
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"demo", "test", "setup"}:
+        print(__doc__)
+        return 2
+    command, rest = argv[0], argv[1:]
+    setup()
+    if command == "setup":
+        return 0
+    if command == "demo":
+        return subprocess.call([str(BIN / "osmanthus"), "demo", *rest], cwd=ROOT)
+    ensure_postgres()
+    code = subprocess.call([str(BIN / "python"), "-m", "pytest", *rest], cwd=ROOT)
+    if code == 5:
+        say("pytest collected no tests: that is a failure")
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

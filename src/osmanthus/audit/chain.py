@@ -1,0 +1,98 @@
+"""The hash chain of the audit log: canonical encoding, hashing and verification.
+
+Each entry's hash is ``SHA-256(prev_hash || 0x0A || canonical(entry))``, where
+``canonical`` is JSON with sorted keys, no insignificant whitespace and UTF-8 text, over
+the entry's fields ``seq, at, actor, action, subject, purpose, detail``. The first
+entry's ``prev_hash`` is 64 zeros. Anyone who holds the published head hash can
+recompute the chain and find the first entry that was edited, inserted or removed.
+
+This module knows nothing of databases: it takes entries as mappings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from osmanthus.errors import AuditChainBroken
+
+__all__ = [
+    "ENTRY_FIELDS",
+    "GENESIS_HASH",
+    "ChainHead",
+    "canonical",
+    "encode_detail",
+    "entry_hash",
+    "verify_entries",
+]
+
+GENESIS_HASH = "0" * 64
+ENTRY_FIELDS = ("seq", "at", "actor", "action", "subject", "purpose", "detail")
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """The last entry of a verified chain: publish ``hash`` to make the log checkable."""
+
+    seq: int
+    hash: str
+    count: int
+
+
+def encode_detail(detail: Mapping[str, Any] | None) -> str:
+    """The canonical JSON text of an entry's detail (stored as is, hashed as is)."""
+    return json.dumps(dict(detail or {}), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical(entry: Mapping[str, Any]) -> bytes:
+    """The canonical bytes of an entry (only :data:`ENTRY_FIELDS` take part)."""
+    body = {name: entry[name] for name in ENTRY_FIELDS}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def entry_hash(prev_hash: str, entry: Mapping[str, Any]) -> str:
+    """Hash of an entry chained to the previous entry's hash."""
+    return hashlib.sha256(prev_hash.encode("ascii") + b"\n" + canonical(entry)).hexdigest()
+
+
+def verify_entries(
+    entries: Iterable[Mapping[str, Any]], *, expected_head: str | None = None
+) -> ChainHead:
+    """Recompute the chain over ``entries`` (in ``seq`` order) and return its head.
+
+    Raises :class:`AuditChainBroken` naming the first entry that does not match: a gap in
+    the sequence (an entry removed), a wrong back-link, or a hash that does not recompute
+    (an entry edited). With ``expected_head``, also checks the last hash against the
+    published one, which catches removal of the newest entries.
+    """
+    prev_hash, prev_seq, count = GENESIS_HASH, 0, 0
+    for entry in entries:
+        seq = int(entry["seq"])
+        if seq != prev_seq + 1:
+            raise AuditChainBroken(
+                f"audit entry {prev_seq + 1}: missing (the chain jumps from entry "
+                f"{prev_seq} to entry {seq})",
+                seq=prev_seq + 1,
+            )
+        if entry["prev_hash"] != prev_hash:
+            raise AuditChainBroken(
+                f"audit entry {seq}: prev_hash does not match the hash of entry {prev_seq}",
+                seq=seq,
+            )
+        recomputed = entry_hash(prev_hash, entry)
+        if entry["hash"] != recomputed:
+            raise AuditChainBroken(
+                f"audit entry {seq}: content does not match its hash (edited after writing)",
+                seq=seq,
+            )
+        prev_hash, prev_seq, count = recomputed, seq, count + 1
+    if expected_head is not None and prev_hash != expected_head:
+        raise AuditChainBroken(
+            f"audit chain head is {prev_hash[:16]}… at entry {prev_seq}, expected the "
+            f"published head {expected_head[:16]}… (entries removed or replaced at the end)",
+            seq=prev_seq + 1,
+        )
+    return ChainHead(seq=prev_seq, hash=prev_hash, count=count)

@@ -1,0 +1,288 @@
+"""The ``osmanthus`` command: a thin shell over the library (parse, call, print).
+
+Domain errors become one line on stderr and exit code 1.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from osmanthus.errors import OsmanthusError
+from osmanthus.ledger import Actor, Ledger, chain_head, migrate, verify_chain
+from osmanthus.scoring import Distribution, Explanation, distribution, explain
+from osmanthus.settings import Settings, get_settings
+from osmanthus.synthetic import CitySpec, load_city
+
+app = typer.Typer(
+    help="Osmanthus civic-credit points: ledger, scoring and audit.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+audit_app = typer.Typer(help="Verify and publish the audit chain.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+OPERATOR = Actor("operator", "cli")
+F = TypeVar("F", bound=Callable[..., Any])
+
+IdArg = Annotated[str, typer.Argument(help="The resident's 18-character national ID number.")]
+AsOf = Annotated[
+    dt.datetime | None,
+    typer.Option(formats=["%Y-%m-%d"], help="Legal date to score at (default: today)."),
+]
+KnownAt = Annotated[
+    dt.datetime | None,
+    typer.Option(
+        formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"], help="Only records recorded by then (UTC)."
+    ),
+]
+Purpose = Annotated[str, typer.Option(help="Why you read this resident's data (audited).")]
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    demo: Annotated[bool, typer.Option("--demo", help="Use the demo city (demo mode).")] = False,
+) -> None:
+    """Osmanthus: every point cites its legal basis; every access is audited."""
+    ctx.obj = {"demo": demo}
+
+
+def _settings(ctx: typer.Context, **overrides: Any) -> Settings:
+    if ctx.obj and ctx.obj.get("demo"):
+        overrides.setdefault("demo_mode", True)
+    return get_settings(**overrides)
+
+
+def domain_errors(func: F) -> F:
+    """Print an Osmanthus error as one line and exit 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except OsmanthusError as exc:
+            err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def _open(ctx: typer.Context, *, ready: bool = True, **overrides: Any) -> Iterator[Ledger]:
+    ledger = Ledger.from_settings(_settings(ctx, **overrides))
+    try:
+        if ready:
+            ledger.check_ready()
+        yield ledger
+    finally:
+        ledger.engine.dispose()
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+@app.command()
+@domain_errors
+def init(ctx: typer.Context) -> None:
+    """Create or upgrade the ledger schema and register the policy's departments."""
+    with _open(ctx, ready=False) as ledger:
+        migrate(ledger.engine)
+        added = ledger.sync_departments(OPERATOR)
+        where = ledger.engine.url.render_as_string(hide_password=True)
+    out.print(f"ledger ready at {where}; {added} department(s) registered")
+
+
+@app.command()
+@domain_errors
+def demo(
+    ctx: typer.Context,
+    residents: Annotated[int, typer.Option(min=1, help="Residents in the city.")] = 100_000,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic city.")] = 2026,
+) -> None:
+    """Build the synthetic demo city in the embedded database and print its distribution."""
+    _remove_demo_database(_settings(ctx, demo_mode=True))
+    with _open(ctx, ready=False, demo_mode=True) as ledger:
+        migrate(ledger.engine)
+        ledger.sync_departments(OPERATOR)
+        spec = CitySpec(residents=residents, seed=seed, as_of=ledger.today())
+        with _progress() as bar:
+            task = bar.add_task("building the city", total=residents)
+            loaded = load_city(ledger, spec, progress=lambda n: bar.advance(task, n))
+        out.print(
+            f"loaded {loaded.residents:,} residents and {loaded.records:,} records in "
+            f"{loaded.seconds:.1f} s ({loaded.rows_per_second:,.0f} rows/s)"
+        )
+        _print_distribution(_distribution(ledger, ledger.today()), spec)
+    out.print("\nTry (synthetic ID numbers of this demo city):")
+    for band, numbers in loaded.examples.items():
+        for number in numbers[:2]:
+            out.print(f"  .venv/bin/osmanthus --demo explain {number}    # {band} 100")
+    out.print("  .venv/bin/osmanthus --demo stats\n  .venv/bin/osmanthus --demo audit verify")
+
+
+def _remove_demo_database(settings: Settings) -> None:
+    url = settings.resolved_database_url
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        for suffix in ("", "-wal", "-shm"):
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
+
+
+def _distribution(
+    ledger: Ledger, as_of: dt.date, known_at: dt.datetime | None = None
+) -> Distribution:
+    with _progress() as bar:
+        task = bar.add_task("scoring the population", total=None)
+        return distribution(
+            ledger,
+            as_of,
+            actor=OPERATOR,
+            known_at=known_at,
+            progress=lambda n: bar.advance(task, n),
+        )
+
+
+def _print_distribution(result: Distribution, spec: CitySpec | None = None) -> None:
+    table = Table(title=f"Score distribution on {result.as_of} ({result.total:,} residents)")
+    table.add_column("band")
+    table.add_column("residents", justify="right")
+    table.add_column("share", justify="right")
+    if spec:
+        table.add_column("calibration", justify="right")
+    targets = {"above": spec.above_share, "below": spec.below_share} if spec else {}
+    if spec:
+        targets["at"] = 1 - spec.above_share - spec.below_share
+    for band in ("above", "at", "below"):
+        row = [
+            f"{band} {result.baseline}",
+            f"{getattr(result, band):,}",
+            f"{result.share(band):.4%}",
+        ]
+        if spec:
+            row.append(f"{targets[band]:.4%}")
+        table.add_row(*row)
+    out.print(table)
+    top = sorted(result.histogram.items())
+    low, high = (top[0][0], top[-1][0]) if top else (0, 0)
+    out.print(f"lowest score {low}, highest score {high}")
+
+
+@app.command()
+@domain_errors
+def score(
+    ctx: typer.Context,
+    national_id: IdArg,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
+    purpose: Purpose = "operator look-up",
+) -> None:
+    """Print one resident's score."""
+    result = _explain(ctx, national_id, as_of, known_at, purpose)
+    out.print(result.score)
+
+
+@app.command(name="explain")
+@domain_errors
+def explain_cmd(
+    ctx: typer.Context,
+    national_id: IdArg,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
+    purpose: Purpose = "operator look-up",
+) -> None:
+    """Print one resident's score with every record, its points, expiry and legal basis."""
+    result = _explain(ctx, national_id, as_of, known_at, purpose)
+    table = Table(title=f"Score {result.score} on {result.as_of} under {result.policy}")
+    for column in ("act date", "record", "points", "counted", "expires", "status", "basis"):
+        table.add_column(column, overflow="fold")
+    citations: list[str] = []
+    for line in result.lines:
+        r = line.record
+        if line.legal_basis not in citations:
+            citations.append(line.legal_basis)
+        table.add_row(
+            str(r.act_date),
+            f"{line.metric_title}\n[dim]{r.department} {r.source_ref}"
+            f"{' — ' + r.reason if r.reason else ''}[/dim]",
+            f"{line.points:+d}",
+            f"{line.counted:+d}",
+            str(line.expires_on),
+            line.status_text,
+            f"[{citations.index(line.legal_basis) + 1}]",
+        )
+    out.print(table)
+    for number, citation in enumerate(citations, start=1):
+        out.print(f"[{number}] {citation}", markup=False)
+    scale = result.scale
+    out.print(
+        f"baseline {scale.baseline} + counted {result.counted_total:+d} = {result.raw}; "
+        f"floor {scale.floor}, ceiling {scale.ceiling}: adjustment {result.adjustment:+d}"
+        f" → score {result.score}"
+    )
+
+
+def _explain(
+    ctx: typer.Context,
+    national_id: str,
+    as_of: dt.datetime | None,
+    known_at: dt.datetime | None,
+    purpose: str,
+) -> Explanation:
+    known = known_at.replace(tzinfo=dt.UTC) if known_at else None
+    with _open(ctx) as ledger:
+        day = as_of.date() if as_of else ledger.today()
+        _, rows = ledger.read_resident(national_id, actor=OPERATOR, purpose=purpose, known_at=known)
+        return explain(rows, ledger.policy, day, known_at=known)
+
+
+@app.command()
+@domain_errors
+def stats(ctx: typer.Context, as_of: AsOf = None, known_at: KnownAt = None) -> None:
+    """Print the score distribution of the whole population."""
+    known = known_at.replace(tzinfo=dt.UTC) if known_at else None
+    with _open(ctx) as ledger:
+        day = as_of.date() if as_of else ledger.today()
+        _print_distribution(_distribution(ledger, day, known))
+
+
+@audit_app.command("verify")
+@domain_errors
+def audit_verify(
+    ctx: typer.Context,
+    head: Annotated[str | None, typer.Option(help="Published head hash to check against.")] = None,
+) -> None:
+    """Recompute the audit chain; name the first entry that does not match."""
+    with _open(ctx) as ledger:
+        result = verify_chain(ledger.engine, expected_head=head)
+    out.print(
+        f"audit chain verified: {result.count:,} entries, head {result.hash} at entry {result.seq}"
+    )
+
+
+@audit_app.command("head")
+@domain_errors
+def audit_head(ctx: typer.Context) -> None:
+    """Print the newest entry's number and hash, to publish."""
+    with _open(ctx) as ledger:
+        result = chain_head(ledger.engine)
+    out.print(f"{result.seq} {result.hash}")

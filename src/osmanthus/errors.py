@@ -1,0 +1,73 @@
+"""The one error tree of Osmanthus.
+
+Every error the library raises on purpose is an :class:`OsmanthusError`; each also
+inherits the builtin it resembles, so callers that know nothing of Osmanthus still catch
+it sensibly. Foreign exceptions (sqlite3, psycopg, ...) are translated at one boundary,
+``osmanthus.ledger.database``, with ``raise X(...) from exc``.
+
+    OsmanthusError
+    ├── ConfigError (ValueError)             settings that cannot run
+    ├── PolicyError (ValueError)             a policy file that does not load
+    ├── ValidationError (ValueError)         input refused at the door
+    │   ├── NationalIdError                  a national ID number that is not valid
+    │   └── RecordRefused                    a record the policy or the ledger refuses
+    ├── NotFound (LookupError)               a resident, department or entry that is not there
+    ├── LedgerError (RuntimeError)           the database failed or is not set up
+    └── AuditChainBroken (RuntimeError)      the audit chain does not verify
+
+Messages say what was expected, what was found and where, on one line.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuditChainBroken",
+    "ConfigError",
+    "LedgerError",
+    "NationalIdError",
+    "NotFound",
+    "OsmanthusError",
+    "PolicyError",
+    "RecordRefused",
+    "ValidationError",
+]
+
+
+class OsmanthusError(Exception):
+    """Root of every error Osmanthus raises on purpose."""
+
+
+class ConfigError(OsmanthusError, ValueError):
+    """Settings that cannot be used (for example the demo key outside demo mode)."""
+
+
+class PolicyError(OsmanthusError, ValueError):
+    """A policy file that does not load; the message names the file and the field."""
+
+
+class ValidationError(OsmanthusError, ValueError):
+    """Input refused before anything was written."""
+
+
+class NationalIdError(ValidationError):
+    """A national ID number that fails length, character, birth-date or check-digit rules."""
+
+
+class RecordRefused(ValidationError):
+    """A record that the policy or the ledger refuses (unknown metric, wrong department, ...)."""
+
+
+class NotFound(OsmanthusError, LookupError):
+    """A resident, department or audit entry that does not exist."""
+
+
+class LedgerError(OsmanthusError, RuntimeError):
+    """The ledger database failed, or has not been initialised."""
+
+
+class AuditChainBroken(OsmanthusError, RuntimeError):
+    """The audit chain does not verify; ``seq`` names the first entry that fails."""
+
+    def __init__(self, message: str, seq: int | None = None) -> None:
+        super().__init__(message)
+        self.seq = seq

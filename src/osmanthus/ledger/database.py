@@ -1,0 +1,128 @@
+"""Opening the ledger database, migrating it, and translating database errors.
+
+SQLite runs in WAL mode with foreign keys on; every transaction that writes starts with
+``BEGIN IMMEDIATE`` so that writers queue instead of failing half-way. PostgreSQL is used
+as it is. Foreign exceptions (sqlite3, psycopg, SQLAlchemy) become :class:`LedgerError`
+or :class:`RecordRefused` here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import sqlalchemy.exc
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+
+from osmanthus.errors import LedgerError, RecordRefused
+
+__all__ = [
+    "connect",
+    "database_errors",
+    "is_current",
+    "migrate",
+    "read_only",
+]
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+_BEGIN_OPTION = "osmanthus_sqlite_begin"
+
+
+def connect(url: str, *, echo: bool = False) -> Engine:
+    """An engine for ``url``; creates the directory of a SQLite file if needed."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, echo=echo, connect_args={"timeout": 60})
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, echo=echo, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute("PRAGMA cache_size=-262144")  # 256 MiB of page cache
+        cursor.execute("PRAGMA temp_store=MEMORY")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get(_BEGIN_OPTION, "IMMEDIATE")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+@contextmanager
+def read_only(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads that do not need the write lock (SQLite: deferred BEGIN)."""
+    with engine.connect() as conn, database_errors():
+        conn = conn.execution_options(**{_BEGIN_OPTION: "DEFERRED"})
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def database_errors(where: str = "ledger") -> Iterator[None]:
+    """Translate database exceptions into Osmanthus errors, at this one boundary."""
+    try:
+        yield
+    except sqlalchemy.exc.IntegrityError as exc:
+        raise RecordRefused(f"{where}: refused by the database: {_first_line(exc)}") from exc
+    except sqlalchemy.exc.OperationalError as exc:
+        raise LedgerError(f"{where}: database error: {_first_line(exc)}") from exc
+    except sqlalchemy.exc.ProgrammingError as exc:
+        raise LedgerError(
+            f"{where}: database error (run 'osmanthus init'?): {_first_line(exc)}"
+        ) from exc
+    except sqlalchemy.exc.DBAPIError as exc:
+        raise LedgerError(f"{where}: database error: {_first_line(exc)}") from exc
+    except (psycopg.errors.IntegrityError, sqlite3.IntegrityError) as exc:  # raw driver paths
+        message = str(exc).strip().splitlines()[0]
+        raise RecordRefused(f"{where}: refused by the database: {message}") from exc
+    except (psycopg.Error, sqlite3.Error) as exc:
+        message = str(exc).strip().splitlines()[0]
+        raise LedgerError(f"{where}: database error: {message}") from exc
+
+
+def _first_line(exc: sqlalchemy.exc.DBAPIError) -> str:
+    return str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc).splitlines()[0]
+
+
+def _alembic_config(conn: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = conn
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration (creates it on an empty database)."""
+    with database_errors("migrate"), engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "head")
+
+
+def is_current(engine: Engine) -> bool:
+    """True when the database is at the newest migration."""
+    with database_errors("ledger"), engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return False
+        current = MigrationContext.configure(conn).get_current_revision()
+        head = ScriptDirectory.from_config(_alembic_config(conn)).get_current_head()
+        return bool(current == head)

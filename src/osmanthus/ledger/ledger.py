@@ -1,0 +1,393 @@
+"""The ledger: the system of record, and its one validated write path.
+
+Every write checks the input against the policy (metric known, department allowed to
+report it, value in range, dates possible) before anything is written, and lands in one
+transaction together with its audit entry. Every read of a resident's data is an audit
+entry too, naming the actor and the purpose. Rows are never updated or deleted: a
+correction or retraction is a new row pointing at the one it replaces.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, func, insert, select
+
+from osmanthus.errors import LedgerError, NotFound, RecordRefused, ValidationError
+from osmanthus.identity import pseudonym, pseudonyms, validate
+from osmanthus.ledger.audit_log import append_entry
+from osmanthus.ledger.database import connect, database_errors, is_current, read_only
+from osmanthus.ledger.record import Actor, NewRecord, ResidentInfo, StoredRecord
+from osmanthus.ledger.schema import departments, records, residents
+from osmanthus.policy import PolicySet, load_policy
+from osmanthus.settings import Settings
+
+__all__ = ["Ledger"]
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Ledger:
+    """Validated reads and writes of residents, departments and records."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        policy: PolicySet,
+        key: bytes,
+        *,
+        clock: Callable[[], dt.datetime] = _utcnow,
+    ) -> None:
+        self.engine = engine
+        self.policy = policy
+        self._key = key
+        self._clock = clock
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Ledger:
+        """Open the ledger that ``settings`` describe, with its policy."""
+        return cls(
+            connect(settings.resolved_database_url),
+            load_policy(settings.policy_dir),
+            settings.key_bytes,
+        )
+
+    # -- set-up -----------------------------------------------------------------------
+
+    def check_ready(self) -> None:
+        """Raise :class:`LedgerError` unless the database is migrated to the newest schema."""
+        if not is_current(self.engine):
+            raise LedgerError(
+                f"ledger at {self.engine.url.render_as_string(hide_password=True)} is not "
+                "initialised or not up to date: run 'osmanthus init'"
+            )
+
+    def sync_departments(self, actor: Actor) -> int:
+        """Register every department of the newest policy version not yet known; return how many."""
+        version = self.policy.latest
+        with database_errors("departments"), self.engine.begin() as conn:
+            known = set(conn.execute(select(departments.c.code)).scalars())
+            new = [
+                {"code": code, "name": d.name, "name_zh": d.name_zh, "registered_at": self._clock()}
+                for code, d in version.departments.items()
+                if code not in known
+            ]
+            if new:
+                conn.execute(insert(departments), new)
+                append_entry(
+                    conn,
+                    actor=str(actor),
+                    action="departments.register",
+                    purpose="policy department list",
+                    detail={"codes": [d["code"] for d in new], "policy": version.version},
+                )
+        return len(new)
+
+    def department_ids(self, conn: Connection) -> dict[str, int]:
+        """Department code to row id."""
+        return {
+            row.code: row.id for row in conn.execute(select(departments.c.code, departments.c.id))
+        }
+
+    # -- residents --------------------------------------------------------------------
+
+    def pseudonym_of(self, national_id: str) -> str:
+        """Validate a national ID number and return its pseudonym."""
+        return pseudonym(self._key, validate(national_id, today=self.today()))
+
+    def pseudonyms_of_valid(self, numbers: list[str]) -> list[str]:
+        """Pseudonyms of numbers already checked by :func:`osmanthus.identity.validate_many`."""
+        return pseudonyms(self._key, numbers)
+
+    def now(self) -> dt.datetime:
+        """The current time by the ledger's clock (timezone-aware UTC)."""
+        return self._clock()
+
+    def today(self) -> dt.date:
+        """The current date by the ledger's clock (UTC)."""
+        return self._clock().date()
+
+    def register_resident(self, national_id: str, district: str, *, actor: Actor) -> int:
+        """Register a resident; return the row id. The number is hashed, never stored."""
+        number = validate(national_id, today=self.today())
+        if not district or len(district) > 32:
+            raise ValidationError(f"district: expected 1 to 32 characters, found {district!r}")
+        name = pseudonym(self._key, number)
+        with database_errors("residents"), self.engine.begin() as conn:
+            if conn.execute(select(residents.c.id).where(residents.c.pseudonym == name)).first():
+                raise RecordRefused(f"resident {name[:12]}… is already registered")
+            resident_id = conn.execute(
+                insert(residents)
+                .values(
+                    pseudonym=name,
+                    district=district,
+                    birth_year=int(number[6:10]),
+                    registered_at=self._clock(),
+                )
+                .returning(residents.c.id)
+            ).scalar_one()
+            append_entry(
+                conn,
+                actor=str(actor),
+                action="resident.register",
+                subject=name,
+                purpose="registration",
+                detail={"district": district},
+            )
+        return int(resident_id)
+
+    def _resident(self, conn: Connection, name: str) -> ResidentInfo:
+        row = conn.execute(select(residents).where(residents.c.pseudonym == name)).first()
+        if row is None:
+            raise NotFound(f"resident {name[:12]}… is not registered")
+        return ResidentInfo(row.id, row.pseudonym, row.district, row.birth_year)
+
+    # -- records ----------------------------------------------------------------------
+
+    def append_record(self, record: NewRecord, *, actor: Actor, batch_id: str | None = None) -> int:
+        """Validate one record against the policy and the ledger, then append it."""
+        name = self.pseudonym_of(record.national_id)
+        self._check_dates(record.act_date, record.decision_date)
+        version = self.policy.in_force(record.act_date)
+        version.check_report(record.department, record.metric, record.value, record.act_date)
+        if not record.source_ref or len(record.source_ref) > 128:
+            raise ValidationError("source_ref: expected 1 to 128 characters")
+        with database_errors("records"), self.engine.begin() as conn:
+            resident = self._resident(conn, name)
+            department_id = self._department_id(conn, record.department)
+            self._check_source_ref_free(conn, department_id, record)
+            record_id = conn.execute(
+                insert(records)
+                .values(
+                    resident_id=resident.id,
+                    department_id=department_id,
+                    metric=record.metric,
+                    value=float(record.value),
+                    act_date=record.act_date,
+                    decision_date=record.decision_date,
+                    recorded_at=self._clock(),
+                    source_ref=record.source_ref,
+                    incident_ref=record.incident_ref,
+                    kind="original",
+                    batch_id=batch_id,
+                )
+                .returning(records.c.id)
+            ).scalar_one()
+            append_entry(
+                conn,
+                actor=str(actor),
+                action="record.append",
+                subject=name,
+                purpose="department report",
+                detail={
+                    "record": record_id,
+                    "metric": record.metric,
+                    "department": record.department,
+                    "source_ref": record.source_ref,
+                },
+            )
+        return int(record_id)
+
+    def correct_record(
+        self,
+        department: str,
+        source_ref: str,
+        *,
+        value: float,
+        new_source_ref: str,
+        reason: str,
+        actor: Actor,
+    ) -> int:
+        """Append a correction with a new value; the original stays in the history."""
+        return self._supersede(
+            department,
+            source_ref,
+            kind="correction",
+            value=value,
+            new_source_ref=new_source_ref,
+            reason=reason,
+            actor=actor,
+        )
+
+    def retract_record(
+        self, department: str, source_ref: str, *, new_source_ref: str, reason: str, actor: Actor
+    ) -> int:
+        """Append a retraction; the retracted record stays in the history but stops counting."""
+        return self._supersede(
+            department,
+            source_ref,
+            kind="retraction",
+            value=None,
+            new_source_ref=new_source_ref,
+            reason=reason,
+            actor=actor,
+        )
+
+    def _supersede(
+        self,
+        department: str,
+        source_ref: str,
+        *,
+        kind: str,
+        value: float | None,
+        new_source_ref: str,
+        reason: str,
+        actor: Actor,
+    ) -> int:
+        if not reason.strip():
+            raise ValidationError(f"{kind}: a reason is required")
+        with database_errors("records"), self.engine.begin() as conn:
+            department_id = self._department_id(conn, department)
+            old = conn.execute(
+                select(records).where(
+                    records.c.department_id == department_id, records.c.source_ref == source_ref
+                )
+            ).first()
+            if old is None:
+                raise NotFound(f"department {department!r} has no record {source_ref!r}")
+            if conn.execute(select(records.c.id).where(records.c.supersedes_id == old.id)).first():
+                raise RecordRefused(
+                    f"record {source_ref!r} was already corrected or retracted: "
+                    "supersede its newest version"
+                )
+            if old.kind == "retraction":
+                raise RecordRefused(
+                    f"record {source_ref!r} is a retraction and cannot be superseded"
+                )
+            new_value = old.value if value is None else value
+            self.policy.in_force(old.act_date).check_report(department, old.metric, new_value)
+            self._check_source_ref_free(conn, department_id, None, new_source_ref)
+            new_id = conn.execute(
+                insert(records)
+                .values(
+                    resident_id=old.resident_id,
+                    department_id=department_id,
+                    metric=old.metric,
+                    value=float(new_value),
+                    act_date=old.act_date,
+                    decision_date=old.decision_date,
+                    recorded_at=self._clock(),
+                    source_ref=new_source_ref,
+                    incident_ref=old.incident_ref,
+                    kind=kind,
+                    supersedes_id=old.id,
+                    reason=reason,
+                )
+                .returning(records.c.id)
+            ).scalar_one()
+            subject = conn.execute(
+                select(residents.c.pseudonym).where(residents.c.id == old.resident_id)
+            ).scalar_one()
+            append_entry(
+                conn,
+                actor=str(actor),
+                action=f"record.{kind}",
+                subject=subject,
+                purpose="department " + kind,
+                detail={"record": new_id, "supersedes": old.id, "reason": reason},
+            )
+        return int(new_id)
+
+    def _check_dates(self, act_date: dt.date, decision_date: dt.date) -> None:
+        today = self.today()
+        if act_date > today:
+            raise ValidationError(f"act_date: {act_date} is in the future (today is {today})")
+        if decision_date < act_date:
+            raise ValidationError(
+                f"decision_date: {decision_date} is before the act date {act_date}"
+            )
+        if decision_date > today:
+            raise ValidationError(f"decision_date: {decision_date} is in the future")
+
+    def _department_id(self, conn: Connection, code: str) -> int:
+        found = conn.execute(select(departments.c.id).where(departments.c.code == code)).scalar()
+        if found is None:
+            raise RecordRefused(f"department {code!r} is not registered in the ledger")
+        return int(found)
+
+    @staticmethod
+    def _check_source_ref_free(
+        conn: Connection,
+        department_id: int,
+        record: NewRecord | None,
+        source_ref: str | None = None,
+    ) -> None:
+        ref = source_ref if record is None else record.source_ref
+        taken = conn.execute(
+            select(records.c.id).where(
+                records.c.department_id == department_id, records.c.source_ref == ref
+            )
+        ).first()
+        if taken:
+            raise RecordRefused(f"source_ref {ref!r} is already used by this department")
+
+    # -- reads (each one audited) -----------------------------------------------------
+
+    def read_resident(
+        self, national_id: str, *, actor: Actor, purpose: str, known_at: dt.datetime | None = None
+    ) -> tuple[ResidentInfo, list[StoredRecord]]:
+        """A resident and every record row about them (as known at ``known_at``), audited."""
+        if not purpose.strip():
+            raise ValidationError("purpose: every read of personal data must state a purpose")
+        name = self.pseudonym_of(national_id)
+        with database_errors("records"), self.engine.begin() as conn:
+            resident = self._resident(conn, name)
+            rows = self._record_rows(conn, resident.id, known_at)
+            append_entry(
+                conn,
+                actor=str(actor),
+                action="resident.read",
+                subject=name,
+                purpose=purpose,
+                detail={
+                    "records": len(rows),
+                    "known_at": known_at.isoformat() if known_at else None,
+                },
+            )
+        return resident, rows
+
+    @staticmethod
+    def _record_rows(
+        conn: Connection, resident_id: int, known_at: dt.datetime | None
+    ) -> list[StoredRecord]:
+        query = (
+            select(records, departments.c.code.label("department_code"))
+            .join(departments, departments.c.id == records.c.department_id)
+            .where(records.c.resident_id == resident_id)
+            .order_by(records.c.id)
+        )
+        if known_at is not None:
+            query = query.where(records.c.recorded_at <= known_at)
+        return [stored_record(row) for row in conn.execute(query)]
+
+    def counts(self) -> dict[str, int]:
+        """Row counts of the ledger's tables (no personal data)."""
+        with read_only(self.engine) as conn:
+            return {
+                "residents": conn.execute(select(func.count()).select_from(residents)).scalar_one(),
+                "departments": conn.execute(
+                    select(func.count()).select_from(departments)
+                ).scalar_one(),
+                "records": conn.execute(select(func.count()).select_from(records)).scalar_one(),
+            }
+
+
+def stored_record(row: Row[Any]) -> StoredRecord:
+    return StoredRecord(
+        id=row.id,
+        department=row.department_code,
+        metric=row.metric,
+        value=row.value,
+        act_date=row.act_date,
+        decision_date=row.decision_date,
+        recorded_at=row.recorded_at,
+        source_ref=row.source_ref,
+        incident_ref=row.incident_ref,
+        kind=row.kind,
+        supersedes_id=row.supersedes_id,
+        reason=row.reason,
+    )

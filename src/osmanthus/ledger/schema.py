@@ -1,0 +1,136 @@
+"""The ledger's tables (SQLAlchemy Core). Alembic migrations create them; this module is
+the single description the code reads and writes through.
+
+- ``residents``: a keyed-hash pseudonym of the national ID number (never the number),
+  district and birth year.
+- ``departments``: the bodies that report records.
+- ``records``: append-only conduct records; a correction or retraction is a new row that
+  points at the row it replaces (``supersedes_id``).
+- ``audit_log``: the hash-chained log of every write and every read of personal data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "RECORD_KINDS",
+    "UtcDateTime",
+    "audit_log",
+    "departments",
+    "metadata",
+    "records",
+    "residents",
+]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+#: A 64-bit key on PostgreSQL, SQLite's rowid alias on SQLite.
+Key = BigInteger().with_variant(Integer(), "sqlite")
+
+#: Kinds of record rows: the first report, a correction with a new value, a retraction.
+RECORD_KINDS = ("original", "correction", "retraction")
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp that is always timezone-aware UTC in Python, on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, dt.datetime) or value.tzinfo is None:
+            raise ValueError(f"expected a timezone-aware datetime, found {value!r}")
+        utc: dt.datetime = value.astimezone(dt.UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, dt.datetime)
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+residents = Table(
+    "residents",
+    metadata,
+    Column("id", Key, primary_key=True),
+    Column("pseudonym", String(64), nullable=False, unique=True),
+    Column("district", String(32), nullable=False),
+    Column("birth_year", SmallInteger, nullable=False),
+    Column("registered_at", UtcDateTime, nullable=False),
+)
+
+departments = Table(
+    "departments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("name_zh", String(200)),
+    Column("registered_at", UtcDateTime, nullable=False),
+)
+
+records = Table(
+    "records",
+    metadata,
+    Column("id", Key, primary_key=True),
+    Column("resident_id", Key, ForeignKey("residents.id"), nullable=False),
+    Column("department_id", Integer, ForeignKey("departments.id"), nullable=False),
+    Column("metric", String(64), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("act_date", Date, nullable=False),
+    Column("decision_date", Date, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("source_ref", String(128), nullable=False),
+    Column("incident_ref", String(128)),
+    Column("kind", String(16), nullable=False),
+    Column("supersedes_id", Key, ForeignKey("records.id")),
+    Column("reason", Text),
+    Column("batch_id", String(64)),
+    UniqueConstraint("department_id", "source_ref"),
+    Index(None, "resident_id"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", Key, primary_key=True, autoincrement=False),
+    Column("at", String(32), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("subject", String(64)),
+    Column("purpose", String(256), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)

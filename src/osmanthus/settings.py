@@ -1,0 +1,123 @@
+"""The one settings class. Built by :func:`get_settings`, never at import time.
+
+Every field can be set from the environment with the ``OSMANTHUS_`` prefix (for example
+``OSMANTHUS_DATABASE_URL``) or from a ``.env`` file in the working directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from osmanthus.errors import ConfigError
+
+__all__ = ["DEMO_PSEUDONYM_KEY", "Settings", "get_settings"]
+
+#: The pseudonym key used by the demo city. Public, hence refused outside demo mode.
+DEMO_PSEUDONYM_KEY = "osmanthus-demo-key-not-secret-0000000000"
+
+_MIN_KEY_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    """Runtime configuration of Osmanthus."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="OSMANTHUS_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    data_dir: Path = Field(
+        default=Path("var"),
+        description="Directory for the embedded database and other local files.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description=(
+            "SQLAlchemy URL of the ledger database. Default: a SQLite file under "
+            "data_dir, 'osmanthus.db' (or 'demo.db' in demo mode). PostgreSQL: "
+            "postgresql+psycopg://host/db."
+        ),
+    )
+    pseudonym_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Secret key of the HMAC-SHA-256 pseudonym of national ID numbers; at least "
+            "32 characters. Required outside demo mode."
+        ),
+    )
+    demo_mode: bool = Field(
+        default=False,
+        description="Demo mode: allows the public demo pseudonym key. Never in production.",
+    )
+    policy_dir: Path = Field(
+        default=Path("policies/suzhou-example"),
+        description="Directory of the policy in force (TOML files, one per version).",
+    )
+
+    @model_validator(mode="after")
+    def _refuse_demo_key_outside_demo(self) -> Settings:
+        key = self.pseudonym_key.get_secret_value() if self.pseudonym_key else None
+        if self.demo_mode:
+            return self
+        if key is None:
+            raise ConfigError(
+                "settings: 'pseudonym_key' is required outside demo mode "
+                "(set OSMANTHUS_PSEUDONYM_KEY, or OSMANTHUS_DEMO_MODE=true for the demo)"
+            )
+        if key == DEMO_PSEUDONYM_KEY:
+            raise ConfigError(
+                "settings: 'pseudonym_key' is the public demo key, which is refused "
+                "outside demo mode"
+            )
+        if len(key) < _MIN_KEY_LENGTH:
+            raise ConfigError(
+                f"settings: 'pseudonym_key' must be at least {_MIN_KEY_LENGTH} characters, "
+                f"found {len(key)}"
+            )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to the SQLite file under ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        name = "demo.db" if self.demo_mode else "osmanthus.db"
+        return f"sqlite:///{(self.data_dir / name).as_posix()}"
+
+    @property
+    def key_bytes(self) -> bytes:
+        """The pseudonym key as bytes (the demo key in demo mode when none is set)."""
+        if self.pseudonym_key is not None:
+            return self.pseudonym_key.get_secret_value().encode()
+        return DEMO_PSEUDONYM_KEY.encode()
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Build the settings from the environment, with explicit overrides on top.
+
+    Raises :class:`ConfigError` with a one-line message when the settings cannot run.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ConfigError:
+        raise
+    except ValueError as exc:  # pydantic.ValidationError wraps our ConfigError
+        cause = _config_cause(exc)
+        if cause is not None:
+            raise cause from exc
+        first = str(exc).splitlines()
+        raise ConfigError("settings: " + " ".join(line.strip() for line in first[:3])) from exc
+
+
+def _config_cause(exc: BaseException) -> ConfigError | None:
+    errors = getattr(exc, "errors", None)
+    if errors is None:
+        return None
+    for error in errors():
+        ctx = error.get("ctx") or {}
+        inner = ctx.get("error")
+        if isinstance(inner, ConfigError):
+            return inner
+    return None

@@ -1,0 +1,46 @@
+"""Test helpers shared by every test module: factories, a fixed clock, constants."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from osmanthus.identity import check_character
+from osmanthus.ledger import Actor, Ledger
+
+ROOT = Path(__file__).resolve().parents[1]
+POLICY_DIR = ROOT / "policies" / "suzhou-example"
+TEST_KEY = b"test-pseudonym-key-0123456789abcdef"
+PG_URL = os.environ.get(
+    "OSMANTHUS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+TODAY = dt.date(2026, 11, 1)
+OPERATOR = Actor("operator", "test")
+
+
+def make_id(area: int = 320508, born: str = "19870315", sequence: int = 1) -> str:
+    """A valid national ID number with the right check character."""
+    body = f"{area:06d}{born}{sequence:03d}"
+    return body + check_character(body)
+
+
+class FixedClock:
+    """A clock that stands still until moved."""
+
+    def __init__(self, day: dt.date = TODAY) -> None:
+        self.now = dt.datetime.combine(day, dt.time(9, 0), tzinfo=dt.UTC)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> dt.datetime:
+        self.now += dt.timedelta(**delta)
+        return self.now
+
+
+def table_count(ledger: Ledger, table: str) -> int:
+    with ledger.engine.connect() as conn:
+        return int(conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one())

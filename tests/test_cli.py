@@ -1,0 +1,122 @@
+"""The command line, through its runner, on real database files."""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from factories import POLICY_DIR, TEST_KEY
+from osmanthus.cli import app
+
+runner = CliRunner()
+DEMO_SIZE = int(os.environ.get("OSMANTHUS_TEST_CITY_SIZE", "100000"))
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("OSMANTHUS_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("OSMANTHUS_POLICY_DIR", str(POLICY_DIR))
+    monkeypatch.delenv("OSMANTHUS_DATABASE_URL", raising=False)
+    monkeypatch.delenv("OSMANTHUS_DEMO_MODE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def demo_city(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """One demo city for the module (built by the real `osmanthus demo`)."""
+    home = tmp_path_factory.mktemp("demo")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OSMANTHUS_DATA_DIR", str(home / "var"))
+        mp.setenv("OSMANTHUS_POLICY_DIR", str(POLICY_DIR))
+        mp.delenv("OSMANTHUS_DATABASE_URL", raising=False)
+        result = runner.invoke(app, ["demo", "--residents", str(DEMO_SIZE)])
+    assert result.exit_code == 0, result.output
+    return home, result.output
+
+
+def run_demo(home: Path, *args: str) -> str:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OSMANTHUS_DATA_DIR", str(home / "var"))
+        mp.setenv("OSMANTHUS_POLICY_DIR", str(POLICY_DIR))
+        mp.delenv("OSMANTHUS_DATABASE_URL", raising=False)
+        result = runner.invoke(app, ["--demo", *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_demo_prints_a_distribution_within_ten_percent_of_the_calibration(
+    demo_city: tuple[Path, str],
+) -> None:
+    _, output = demo_city
+    assert f"({DEMO_SIZE:,} residents)" in output
+    for band in ("above", "at", "below"):
+        match = re.search(rf"│ {band} 100\s+│\s+([\d,]+) │\s+([\d.]+)% │\s+([\d.]+)% │", output)
+        assert match, f"no row for {band} in:\n{output}"
+        share, target = float(match.group(2)), float(match.group(3))
+        assert abs(share - target) <= 0.1 * target, (band, share, target)
+
+
+def test_explain_of_a_resident_above_100_adds_up(demo_city: tuple[Path, str]) -> None:
+    home, output = demo_city
+    numbers = re.findall(r"explain (\w{18})\s+# above 100", output)
+    assert numbers
+    for number in numbers:
+        text = run_demo(home, "explain", number)
+        score = int(re.search(r"→ score (\d+)", text).group(1))  # type: ignore[union-attr]
+        counted = [int(v) for v in re.findall(r"│ [+-]\d+\s+│ ([+-]\d+)\s+│", text)]
+        assert score > 100
+        assert sum(counted) == score - 100, text
+        assert "[1] " in text and "(in force " in text  # the legal basis travels along
+        assert run_demo(home, "score", number).strip() == str(score)
+
+
+def test_stats_and_audit_on_the_demo_city(demo_city: tuple[Path, str]) -> None:
+    home, _ = demo_city
+    assert f"({DEMO_SIZE:,} residents)" in run_demo(home, "stats")
+    assert "audit chain verified" in run_demo(home, "audit", "verify")
+
+
+@pytest.mark.parametrize(
+    ("number", "message"),
+    [
+        ("32050819870315001", "expected 18 characters, found 17"),
+        ("320508198703150010", "check digit is 0, expected"),
+        ("320508198702300011", "birth date 19870230 is not a real date"),
+    ],
+)
+def test_bad_id_gives_one_line_error(
+    env: Path, number: str, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OSMANTHUS_PSEUDONYM_KEY", TEST_KEY.decode())
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    result = runner.invoke(app, ["score", number])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: national ID") and message in lines[0]
+
+
+def test_commands_refuse_an_uninitialised_ledger(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OSMANTHUS_PSEUDONYM_KEY", TEST_KEY.decode())
+    result = runner.invoke(app, ["stats"])
+    assert result.exit_code == 1
+    assert "run 'osmanthus init'" in result.output
+
+
+def test_demo_key_is_refused_outside_demo_mode(env: Path) -> None:
+    result = runner.invoke(app, ["init"])
+    assert result.exit_code == 1
+    assert "'pseudonym_key' is required outside demo mode" in result.output
+
+
+def test_init_twice_is_harmless(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OSMANTHUS_PSEUDONYM_KEY", TEST_KEY.decode())
+    first = runner.invoke(app, ["init"])
+    second = runner.invoke(app, ["init"])
+    assert "20 department(s) registered" in first.output
+    assert "0 department(s) registered" in second.output
+    assert (env / "var" / "osmanthus.db").exists()
