@@ -37,3 +37,8 @@ def test_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = get_settings()
     assert settings.resolved_database_url == "postgresql+psycopg://db/city"
     assert settings.key_bytes == b"k" * 40
+
+
+def test_unknown_time_zone_is_refused() -> None:
+    with pytest.raises(ConfigError, match="'timezone' 'Mars/Olympus' is not a known"):
+        get_settings(demo_mode=True, timezone="Mars/Olympus")

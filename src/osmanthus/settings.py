@@ -7,8 +7,9 @@ Every field can be set from the environment with the ``OSMANTHUS_`` prefix (for 
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from osmanthus.errors import ConfigError
@@ -51,10 +52,28 @@ class Settings(BaseSettings):
         default=False,
         description="Demo mode: allows the public demo pseudonym key. Never in production.",
     )
+    timezone: str = Field(
+        default="Asia/Shanghai",
+        description=(
+            "The city's IANA time zone: it decides what 'today' is for act dates, "
+            "decision dates and scoring (records dated today in the city are not future)."
+        ),
+    )
     policy_dir: Path = Field(
         default=Path("policies/suzhou-example"),
         description="Directory of the policy in force (TOML files, one per version).",
     )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"settings: 'timezone' {value!r} is not a known IANA time zone"
+            ) from None
+        return value
 
     @model_validator(mode="after")
     def _refuse_demo_key_outside_demo(self) -> Settings:

@@ -183,3 +183,31 @@ def test_a_read_must_state_a_purpose(ledger: Ledger) -> None:
     ledger.register_resident(make_id(), "gusu", actor=OPERATOR)
     with pytest.raises(ValidationError, match="must state a purpose"):
         ledger.read_resident(make_id(), actor=OPERATOR, purpose="  ")
+
+
+def test_today_is_the_city_s_date_not_utc(
+    db_url: str, policy: object, make_record: Callable[..., NewRecord]
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from factories import TEST_KEY
+    from osmanthus.ledger import connect, migrate
+
+    late_evening_utc = dt.datetime(2026, 11, 27, 17, 0, tzinfo=dt.UTC)  # 01:00 on 28 Nov in Suzhou
+    engine = connect(db_url)
+    migrate(engine)
+    ledger = Ledger(
+        engine,
+        policy,
+        TEST_KEY,
+        clock=lambda: late_evening_utc,  # type: ignore[arg-type]
+        timezone=ZoneInfo("Asia/Shanghai"),
+    )
+    ledger.sync_departments(OPERATOR)
+    ledger.register_resident(make_id(), "gusu", actor=OPERATOR)
+    assert ledger.today() == dt.date(2026, 11, 28)
+    ledger.append_record(
+        make_record(act_date=dt.date(2026, 11, 28), decision_date=dt.date(2026, 11, 28)),
+        actor=TRAFFIC,
+    )
+    engine.dispose()

@@ -48,3 +48,14 @@ def test_city_in_the_ledger_matches_the_calibration_exactly(ledger: Ledger, resi
         assert scored.score == scored.scale.clamp(100 + scored.counted_total)
         if scored.score < 100:  # every resident below 100 is a defaulter
             assert any(line.counted < 0 and line.record.metric in DEFAULTS for line in scored.lines)
+
+
+def test_birth_dates_do_not_pile_up(policy: PolicySet) -> None:
+    """Sequence numbers (3 digits) must last to 13 million residents: no area and birth
+    date may hold more than a handful of residents per chunk."""
+    chunk = next(generate_city(CitySpec(residents=100_000, as_of=AS_OF), policy.latest))
+    keys = np.char.add(
+        np.char.ljust(chunk.people.national_id, 18).astype("<U14"), ""
+    )  # area code + birth date
+    _, counts = np.unique(keys, return_counts=True)
+    assert counts.max() <= 20

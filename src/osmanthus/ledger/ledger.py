@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, Row, func, insert, select
 
@@ -41,11 +42,13 @@ class Ledger:
         key: bytes,
         *,
         clock: Callable[[], dt.datetime] = _utcnow,
+        timezone: dt.tzinfo = dt.UTC,
     ) -> None:
         self.engine = engine
         self.policy = policy
         self._key = key
         self._clock = clock
+        self._timezone = timezone
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Ledger:
@@ -54,6 +57,7 @@ class Ledger:
             connect(settings.resolved_database_url),
             load_policy(settings.policy_dir),
             settings.key_bytes,
+            timezone=ZoneInfo(settings.timezone),
         )
 
     # -- set-up -----------------------------------------------------------------------
@@ -108,8 +112,8 @@ class Ledger:
         return self._clock()
 
     def today(self) -> dt.date:
-        """The current date by the ledger's clock (UTC)."""
-        return self._clock().date()
+        """The current date in the city's time zone, by the ledger's clock."""
+        return self._clock().astimezone(self._timezone).date()
 
     def register_resident(self, national_id: str, district: str, *, actor: Actor) -> int:
         """Register a resident; return the row id. The number is hashed, never stored."""

@@ -148,7 +148,9 @@ def _people(
     home = rng.choice(len(DISTRICTS), size=n, p=weights / weights.sum())
     migrant = rng.random(n) < MIGRANT_SHARE
     area = np.where(migrant, len(DISTRICTS) + rng.integers(0, len(MIGRANT_AREAS), n), home)
-    ages = np.clip(rng.gamma(shape=9.0, scale=5.0, size=n) + 18, 18, 95)
+    ages = rng.gamma(shape=9.0, scale=5.0, size=n) + 18
+    too_old = ages >= 95  # redraw the tail uniformly (clipping would pile it on one day)
+    ages[too_old] = rng.uniform(18, 95, int(too_old.sum()))
     born = np.datetime64(spec.as_of, "D") - (ages * 365.25).astype(np.int64)
     day = (born - _EPOCH).astype(np.int64)
     sequence = _sequence(area * _DAYS_SPAN + day, counter)
