@@ -163,24 +163,19 @@ class Ledger:
         with database_errors("records"), self.engine.begin() as conn:
             resident = self._resident(conn, name)
             department_id = self._department_id(conn, record.department)
-            self._check_source_ref_free(conn, department_id, record)
-            record_id = conn.execute(
-                insert(records)
-                .values(
-                    resident_id=resident.id,
-                    department_id=department_id,
-                    metric=record.metric,
-                    value=float(record.value),
-                    act_date=record.act_date,
-                    decision_date=record.decision_date,
-                    recorded_at=self._clock(),
-                    source_ref=record.source_ref,
-                    incident_ref=record.incident_ref,
-                    kind="original",
-                    batch_id=batch_id,
-                )
-                .returning(records.c.id)
-            ).scalar_one()
+            record_id = self._insert_record(
+                conn,
+                resident_id=resident.id,
+                department_id=department_id,
+                metric=record.metric,
+                value=float(record.value),
+                act_date=record.act_date,
+                decision_date=record.decision_date,
+                source_ref=record.source_ref,
+                incident_ref=record.incident_ref,
+                kind="original",
+                batch_id=batch_id,
+            )
             append_entry(
                 conn,
                 actor=str(actor),
@@ -264,25 +259,20 @@ class Ledger:
                 )
             new_value = old.value if value is None else value
             self.policy.in_force(old.act_date).check_report(department, old.metric, new_value)
-            self._check_source_ref_free(conn, department_id, None, new_source_ref)
-            new_id = conn.execute(
-                insert(records)
-                .values(
-                    resident_id=old.resident_id,
-                    department_id=department_id,
-                    metric=old.metric,
-                    value=float(new_value),
-                    act_date=old.act_date,
-                    decision_date=old.decision_date,
-                    recorded_at=self._clock(),
-                    source_ref=new_source_ref,
-                    incident_ref=old.incident_ref,
-                    kind=kind,
-                    supersedes_id=old.id,
-                    reason=reason,
-                )
-                .returning(records.c.id)
-            ).scalar_one()
+            new_id = self._insert_record(
+                conn,
+                resident_id=old.resident_id,
+                department_id=department_id,
+                metric=old.metric,
+                value=float(new_value),
+                act_date=old.act_date,
+                decision_date=old.decision_date,
+                source_ref=new_source_ref,
+                incident_ref=old.incident_ref,
+                kind=kind,
+                supersedes_id=old.id,
+                reason=reason,
+            )
             subject = conn.execute(
                 select(residents.c.pseudonym).where(residents.c.id == old.resident_id)
             ).scalar_one()
@@ -313,21 +303,20 @@ class Ledger:
             raise RecordRefused(f"department {code!r} is not registered in the ledger")
         return int(found)
 
-    @staticmethod
-    def _check_source_ref_free(
-        conn: Connection,
-        department_id: int,
-        record: NewRecord | None,
-        source_ref: str | None = None,
-    ) -> None:
-        ref = source_ref if record is None else record.source_ref
+    def _insert_record(self, conn: Connection, **values: Any) -> int:
+        """Insert one record row (its source reference checked free first); return its id."""
         taken = conn.execute(
             select(records.c.id).where(
-                records.c.department_id == department_id, records.c.source_ref == ref
+                records.c.department_id == values["department_id"],
+                records.c.source_ref == values["source_ref"],
             )
         ).first()
         if taken:
-            raise RecordRefused(f"source_ref {ref!r} is already used by this department")
+            raise RecordRefused(
+                f"source_ref {values['source_ref']!r} is already used by this department"
+            )
+        statement = insert(records).values(**values, recorded_at=self._clock())
+        return int(conn.execute(statement.returning(records.c.id)).scalar_one())
 
     # -- reads (each one audited) -----------------------------------------------------
 
