@@ -18,10 +18,18 @@ def write(tmp_path: Path, text: str, name: str = "policy.toml") -> Path:
 
 def test_example_policy_loads_with_24_metrics_from_20_departments() -> None:
     version = load_policy(POLICY_DIR).latest
-    assert len(version.metrics) == 24
+    assert sum(metric.scored for metric in version.metrics.values()) == 24
+    assert list(version.perks) == [
+        "civilization_loan",
+        "transit_discount",
+        "library_extended_loans",
+        "hospital_priority",
+    ]
     assert len(version.departments) == 20
     assert (version.scale.baseline, version.scale.floor, version.scale.ceiling) == (100, 0, 200)
-    assert all(m.legal_basis and m.legal_basis.example for m in version.metrics.values())
+    assert all(
+        m.legal_basis and m.legal_basis.example for m in version.metrics.values() if m.scored
+    )
 
 
 def test_scored_metric_without_legal_basis_does_not_load(tmp_path: Path) -> None:
@@ -30,9 +38,10 @@ def test_scored_metric_without_legal_basis_does_not_load(tmp_path: Path) -> None
         "effective = 2016-09-01, example = true }\n",
         "",
     )
+    line = text.splitlines().index("[metrics.charitable_donation]") + 1
     with pytest.raises(
         PolicyError,
-        match=r"^policy.toml: metrics.charitable_donation: "
+        match=rf"^policy.toml:{line}: metrics.charitable_donation: "
         r"'legal_basis' is required for a scored metric",
     ):
         load_policy(write(tmp_path, text))

@@ -69,10 +69,29 @@ def test_explanation_lists_points_expiry_and_legal_basis(
     assert result.lines[1].expires_on == dt.date(2027, 6, 1)
 
 
-def test_ceiling_and_floor_are_shown_as_adjustments(
+def test_ceiling_is_shown_as_an_adjustment(
     resident: Ledger, make_record: Callable[..., NewRecord]
 ) -> None:
-    for month in range(1, 11):  # 10 x 744 h x 0.1 = 740 points, held at 200
+    for month in range(1, 12):  # 11 commendations x 10 points: 210, held at 200
+        day = min(dt.date(2026, month, 1), dt.date(2026, 10, 31))
+        resident.append_record(
+            make_record(
+                metric="good_samaritan_commendation",
+                department="civil-affairs",
+                act_date=day,
+                decision_date=day,
+            ),
+            actor=DEPT,
+        )
+    high = explain(rows_of(resident), resident.policy, dt.date(2026, 11, 1))
+    assert (high.raw, high.score, high.adjustment) == (210, 200, -10)
+    assert high.score - 100 == high.counted_total + high.adjustment
+
+
+def test_cap_holds_back_gains_and_they_never_return(
+    resident: Ledger, make_record: Callable[..., NewRecord]
+) -> None:
+    for month in range(1, 11):  # 10 x 744 h x 0.1 = 740 points; at most 60 a year
         resident.append_record(
             make_record(
                 metric="volunteer_hours",
@@ -83,12 +102,18 @@ def test_ceiling_and_floor_are_shown_as_adjustments(
             ),
             actor=DEPT,
         )
-    high = explain(rows_of(resident), resident.policy, dt.date(2026, 11, 1))
-    assert (high.raw, high.score, high.adjustment) == (840, 200, -640)
-    assert high.score - 100 == high.counted_total + high.adjustment
+    result = explain(rows_of(resident), resident.policy, dt.date(2026, 11, 1))
+    assert [line.counted for line in result.lines] == [60] + [0] * 9
+    assert result.score == 160
+    assert "cap 'volunteering per year' held back 14 point(s)" in result.lines[0].notes
+    assert explain(rows_of(resident), resident.policy, dt.date(2026, 12, 31)).score == 160
+    # the first record expires on 1 January; the held-back points of the others never return
+    assert explain(rows_of(resident), resident.policy, dt.date(2027, 1, 1)).score == 100
 
 
-def test_floor(ledger: Ledger, make_record: Callable[..., NewRecord]) -> None:
+def test_floor_and_yearly_penalty_limit(
+    ledger: Ledger, make_record: Callable[..., NewRecord]
+) -> None:
     ledger.register_resident(make_id(), "gusu", actor=OPERATOR)
     for i in range(2):
         ledger.append_record(
@@ -98,7 +123,9 @@ def test_floor(ledger: Ledger, make_record: Callable[..., NewRecord]) -> None:
             actor=DEPT,
         )
     result = explain(rows_of(ledger), ledger.policy, dt.date(2026, 11, 1))
-    assert (result.raw, result.score, result.adjustment) == (-20, 0, 20)
+    assert [line.counted for line in result.lines] == [-60, -40]
+    assert "cap 'yearly penalty limit' held back 20 point(s)" in result.lines[1].notes
+    assert (result.raw, result.score, result.adjustment) == (0, 0, 0)
 
 
 def test_corrected_value_counts_and_retraction_removes(
@@ -140,16 +167,11 @@ def test_record_is_scored_by_the_rule_of_its_act_date(
 ) -> None:
     text = (POLICY_DIR / "2020-01-01.toml").read_text(encoding="utf-8")
     (tmp_path / "v1.toml").write_text(text, encoding="utf-8")
-    harsher = (
-        text.replace("effective = 2020-01-01\n", "effective = 2026-07-01\n", 1)
-        .replace('version = "2026.1"', 'version = "2026.2"')
-        .replace(
-            'points = -3\nexpiry = "1y"\nlegal_basis = { instrument = "Road Traffic Safety Law", '
-            'article = "Art. 47"',
-            'points = -6\nexpiry = "1y"\nlegal_basis = { instrument = "Road Traffic Safety Law", '
-            'article = "Art. 47"',
-        )
+    harsher = text.replace("effective = 2020-01-01\n", "effective = 2026-07-01\n", 1).replace(
+        'version = "2026.1"', 'version = "2026.2"'
     )
+    start = harsher.index("[metrics.failure_to_yield]")
+    harsher = harsher[:start] + harsher[start:].replace("points = -3", "points = -6", 1)
     (tmp_path / "v2.toml").write_text(harsher, encoding="utf-8")
     policy = load_policy(tmp_path)
     ledger = make_ledger(policy)

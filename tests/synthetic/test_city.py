@@ -43,9 +43,9 @@ def test_city_in_the_ledger_matches_the_calibration_exactly(ledger: Ledger, resi
     assert result.above == round(residents * spec.above_share)
     assert result.at == residents - result.above - result.below
     assert loaded.records > 3 * residents
-    for _, rows in iter_population(ledger.engine, actor=OPERATOR, purpose="test"):
+    for _, _, rows in iter_population(ledger.engine, actor=OPERATOR, purpose="test"):
         scored = explain(rows, ledger.policy, AS_OF)
-        assert scored.score == scored.scale.clamp(100 + scored.counted_total)
+        assert scored.score == scored.scale.clamp_score(100 + scored.counted_total)
         if scored.score < 100:  # every resident below 100 is a defaulter
             assert any(line.counted < 0 and line.record.metric in DEFAULTS for line in scored.lines)
 

@@ -5,7 +5,7 @@ from osmanthus.ledger.bulk import BulkResult, RecordBatch, ResidentBatch, bulk_l
 from osmanthus.ledger.database import connect, database_errors, is_current, migrate, read_only
 from osmanthus.ledger.ledger import Ledger
 from osmanthus.ledger.population import iter_population
-from osmanthus.ledger.record import Actor, NewRecord, ResidentInfo, StoredRecord
+from osmanthus.ledger.record import Actor, NewRecord, ResidentInfo, StoredRecord, Subject
 
 __all__ = [
     "Actor",
@@ -17,6 +17,7 @@ __all__ = [
     "ResidentBatch",
     "ResidentInfo",
     "StoredRecord",
+    "Subject",
     "append_entry",
     "bulk_load",
     "chain_head",

@@ -1,7 +1,7 @@
 """Reading the whole population's records, for statistics (one audit entry per read).
 
 Rows stream in resident order, so memory stays at one resident's records plus the
-driver's buffer. Residents without any record are not yielded: they stand at baseline.
+driver's buffer. Every resident is yielded, with their records (possibly none).
 """
 
 from __future__ import annotations
@@ -15,16 +15,16 @@ from sqlalchemy import Engine, select
 from osmanthus.ledger.audit_log import append_entry
 from osmanthus.ledger.database import database_errors, read_only
 from osmanthus.ledger.ledger import stored_record
-from osmanthus.ledger.record import Actor, StoredRecord
-from osmanthus.ledger.schema import departments, records
+from osmanthus.ledger.record import Actor, StoredRecord, Subject
+from osmanthus.ledger.schema import departments, records, residents
 
 __all__ = ["iter_population"]
 
 
 def iter_population(
     engine: Engine, *, actor: Actor, purpose: str, known_at: dt.datetime | None = None
-) -> Iterator[tuple[int, list[StoredRecord]]]:
-    """Yield ``(resident_id, records)`` for every resident with at least one record."""
+) -> Iterator[tuple[int, Subject, list[StoredRecord]]]:
+    """Yield ``(resident_id, subject, records)`` for every resident."""
     with database_errors("population"), engine.begin() as conn:
         append_entry(
             conn,
@@ -33,14 +33,24 @@ def iter_population(
             purpose=purpose,
             detail={"known_at": known_at.isoformat() if known_at else None},
         )
-    query = (
-        select(records, departments.c.code.label("department_code"))
-        .join(departments, departments.c.id == records.c.department_id)
-        .order_by(records.c.resident_id, records.c.id)
-    )
+    joined = records.join(departments, departments.c.id == records.c.department_id)
+    condition = records.c.resident_id == residents.c.id
     if known_at is not None:
-        query = query.where(records.c.recorded_at <= known_at)
+        condition = condition & (records.c.recorded_at <= known_at)
+    query = (
+        select(
+            residents.c.id.label("resident"),
+            residents.c.birth_year,
+            records,
+            departments.c.code.label("department_code"),
+        )
+        .select_from(residents.outerjoin(joined, condition))
+        .order_by(residents.c.id, records.c.id)
+    )
     with read_only(engine) as conn:
         result = conn.execution_options(stream_results=True, yield_per=20_000).execute(query)
-        for resident_id, rows in groupby(result, key=lambda row: row.resident_id):
-            yield resident_id, [stored_record(row) for row in rows]
+        for resident_id, group in groupby(result, key=lambda row: row.resident):
+            rows = list(group)
+            subject = Subject(birth_year=rows[0].birth_year)
+            found = [stored_record(row) for row in rows if row.id is not None]
+            yield resident_id, subject, found

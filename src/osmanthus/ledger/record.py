@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-__all__ = ["Actor", "NewRecord", "ResidentInfo", "StoredRecord"]
+__all__ = ["Actor", "NewRecord", "ResidentInfo", "StoredRecord", "Subject"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class NewRecord:
     source_ref: str
     value: float = 1.0
     incident_ref: str | None = None
+    severity: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,17 @@ class StoredRecord:
     kind: str
     supersedes_id: int | None
     reason: str | None
+    severity: str | None = None
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a scorer may know of a resident besides their records: the birth year (for
+    the scheme's age scope) and the profile dates a rule needs (a cycle anchor, the date
+    residence began)."""
+
+    birth_year: int | None = None
+    profile: Mapping[str, dt.date] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """Load policy files (TOML) into validated :class:`PolicyVersion` objects.
 
-A policy directory holds one TOML file per version; each names its effective date. A
-file that breaks a rule does not load, and the message names the file and the field:
-``policy.toml: metrics.volunteer_hours.legal_basis: 'legal_basis' is required ...``.
+A policy directory holds one TOML file per version; each names its effective date.
+Author test cases live beside them in ``tests/``. A file that breaks a rule does not
+load, and the message names the file, the line and the field:
+``2020-01-01.toml:42: metrics.volunteer_hours: 'legal_basis' is required ...``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import pydantic
 
 from osmanthus.errors import PolicyError
+from osmanthus.policy.locate import locate
 from osmanthus.policy.model import PolicyVersion
 
 __all__ = ["PolicySet", "load_policy", "load_version"]
@@ -46,6 +48,13 @@ class PolicySet:
         """The version with the latest effective date."""
         return self.versions[-1]
 
+    def lapsed(self, today: dt.date) -> list[str]:
+        """Warnings naming every rule of the version in force today whose sunset passed."""
+        try:
+            return self.in_force(today).lapsed(today)
+        except PolicyError:
+            return []
+
 
 def load_policy(path: Path | str) -> PolicySet:
     """Load a policy directory (every ``*.toml`` file in it) or a single file."""
@@ -72,49 +81,77 @@ def load_policy(path: Path | str) -> PolicySet:
     return PolicySet(tuple(versions))
 
 
+_HEADER_FIELDS = ("name", "version", "title", "effective")
+_TABLES = (
+    "policy",
+    "scale",
+    "limits",
+    "departments",
+    "metrics",
+    "caps",
+    "cycle",
+    "measures",
+    "perks",
+    "repair_tiers",
+    "scope",
+    "profile",
+)
+
+
 def load_version(path: Path) -> PolicyVersion:
-    """Parse and validate one policy file."""
+    """Parse and validate one policy file; errors name the file, the line and the field."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        raw = tomllib.loads(text)
     except UnicodeDecodeError as exc:
         raise PolicyError(f"{path.name}: expected UTF-8 text ({exc.reason})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{path.name}: not valid TOML: {exc}") from exc
     try:
-        return PolicyVersion.model_validate(_shape(raw, path))
+        return PolicyVersion.model_validate(_shape(raw, path, text))
     except pydantic.ValidationError as exc:
-        raise PolicyError(_first_error(path, exc)) from exc
+        raise PolicyError(_first_error(path, text, exc)) from exc
 
 
-def _shape(raw: Mapping[str, Any], path: Path) -> dict[str, Any]:
-    """Turn the TOML layout into the model's: ``[policy]`` header, keyed metrics."""
+def _fail(path: Path, text: str, where: tuple[object, ...], message: str) -> PolicyError:
+    line = locate(text, where)
+    at = f":{line}" if line else ""
+    return PolicyError(f"{path.name}{at}: {'.'.join(map(str, where))}: {message}")
+
+
+def _shape(raw: Mapping[str, Any], path: Path, text: str) -> dict[str, Any]:
+    """Turn the TOML layout into the model's: ``[policy]`` header, keyed tables."""
     header = raw.get("policy")
     if not isinstance(header, dict):
         raise PolicyError(f"{path.name}: expected a [policy] table with name and effective")
-    unknown = set(raw) - {"policy", "scale", "departments", "metrics"}
+    unknown = sorted(set(raw) - set(_TABLES))
     if unknown:
-        raise PolicyError(f"{path.name}: unknown top-level table(s): {', '.join(sorted(unknown))}")
-    metrics = raw.get("metrics", {})
-    if not isinstance(metrics, dict):
-        raise PolicyError(f"{path.name}: metrics: expected tables [metrics.<code>]")
-    return {
-        **header,
-        "source": path.name,
-        "scale": raw.get("scale"),
-        "departments": raw.get("departments", {}),
-        "metrics": {
-            code: {"code": code, **body} if isinstance(body, dict) else body
-            for code, body in metrics.items()
-        },
-    }
+        raise _fail(
+            path, text, (unknown[0],), f"unknown table (expected one of {', '.join(_TABLES)})"
+        )
+    shaped: dict[str, Any] = {**header, "source": path.name}
+    for table in _TABLES[1:]:
+        if table in raw:
+            shaped[table] = raw[table]
+    for keyed in ("metrics", "perks", "profile"):
+        body = shaped.get(keyed, {})
+        if not isinstance(body, dict):
+            raise _fail(path, text, (keyed,), f"expected tables [{keyed}.<code>]")
+        shaped[keyed] = {
+            code: {"code": code, **value} if isinstance(value, dict) else value
+            for code, value in body.items()
+        }
+    return shaped
 
 
-def _first_error(path: Path, exc: pydantic.ValidationError) -> str:
+def _first_error(path: Path, text: str, exc: pydantic.ValidationError) -> str:
     error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"]) or "policy"
+    loc = tuple(error["loc"])
+    if loc and loc[0] in (*_HEADER_FIELDS, "source"):
+        loc = ("policy", *loc)
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "missing":
-        message = f"'{error['loc'][-1]}' is required"
+        message = f"'{loc[-1]}' is required"
     count = exc.error_count()
     more = f" (and {count - 1} more)" if count > 1 else ""
-    return f"{path.name}: {where}: {message}{more}"
+    return str(_fail(path, text, loc or ("policy",), message + more))

@@ -1,169 +1,45 @@
-"""Typed policy objects, validated on load.
+"""A policy version: scale, departments, metrics and rules, checked as a whole on load.
 
-A policy version is a scale, the departments that may report, and the metrics they
-report. Every scored metric cites its legal basis (instrument, article, effective date);
-a metric in a prohibited data category, or a status metric that would score, does not
-load. The full policy language (bands, caps, cycles, reductions, measures, perks) grows
-from these objects.
+Guardrails checked here (a version that breaks one does not load):
+
+- every scored metric, measure, perk and repair tier cites a legal basis with an
+  effective date (checked on each object);
+- no metric or profile attribute is in a prohibited data category;
+- no status metric scores;
+- no record can do more harm than ``limits.max_penalty_per_record``, and no loss cap
+  allows more than ``limits.max_penalty_per_year``;
+- no essential service depends on the score;
+- every reference (reporting department, repair tier, forced grade, cap metric, cycle
+  anchor, fulfilled metric) names something the version defines, and every profile
+  attribute is needed by a rule.
+
+A rule past its ``sunset`` date still loads but lapses: :func:`lapsed` names it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
-from typing import Annotated, Literal
+from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from osmanthus.errors import RecordRefused
-from osmanthus.policy.categories import PROHIBITED_CATEGORIES, is_prohibited
-from osmanthus.policy.duration import Period, parse_period
+from osmanthus.policy.base import Code, Strict
+from osmanthus.policy.metric import Metric
+from osmanthus.policy.rules import Cap, Cycle, Measure, Perk, ProfileAttribute, RepairTier, Scope
+from osmanthus.policy.scale import Limits, Scale
 
-__all__ = ["Department", "LegalBasis", "Metric", "PolicyVersion", "Scale"]
-
-_ROUNDING = {"floor": ROUND_FLOOR, "ceil": ROUND_CEILING, "half_up": ROUND_HALF_UP}
-Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,63}$")]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+__all__ = ["Department", "PolicyVersion"]
 
 
-class LegalBasis(_Strict):
-    """The instrument and article that allow a rule, and when it took effect."""
-
-    instrument: str = Field(min_length=3, description="Name of the law or regulation.")
-    article: str = Field(min_length=1, description="Article, paragraph or item.")
-    effective: dt.date = Field(description="Date the cited provision took effect.")
-    example: bool = Field(
-        default=False, description="True when the citation is illustrative, not real law."
-    )
-    url: str | None = None
-
-    def cite(self) -> str:
-        """One-line citation, e.g. ``Regulation X, Art. 14 (in force 2013-03-15)``."""
-        label = " [example]" if self.example else ""
-        return f"{self.instrument}, {self.article} (in force {self.effective}){label}"
-
-
-class Scale(_Strict):
-    """Baseline every resident starts at, and the floor and ceiling of the score."""
-
-    baseline: int
-    floor: int
-    ceiling: int
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Scale:
-        if not self.floor <= self.baseline <= self.ceiling:
-            raise ValueError(
-                f"expected floor <= baseline <= ceiling, found {self.floor}, "
-                f"{self.baseline}, {self.ceiling}"
-            )
-        return self
-
-    def clamp(self, raw: int) -> int:
-        """``raw`` held between floor and ceiling."""
-        return max(self.floor, min(self.ceiling, raw))
-
-
-class Department(_Strict):
+class Department(Strict):
     """A government department that reports records."""
 
     name: str = Field(min_length=2)
     name_zh: str | None = None
 
 
-class Metric(_Strict):
-    """A kind of conduct record, its points, expiry, reporters and legal basis."""
-
-    code: str
-    title: str = Field(min_length=2)
-    title_zh: str | None = None
-    kind: Literal["conduct", "status"] = "conduct"
-    category: str = Field(min_length=2, description="Data category of the metric.")
-    reported_by: tuple[Code, ...] = Field(min_length=1)
-    points: int | None = None
-    points_per_unit: Decimal | None = None
-    unit: str | None = None
-    rounding: Literal["floor", "ceil", "half_up"] = "floor"
-    min_value: Decimal = Decimal(0)
-    max_value: Decimal | None = None
-    expiry: Period
-    legal_basis: LegalBasis | None = None
-
-    @field_validator("expiry", mode="before")
-    @classmethod
-    def _period(cls, value: object) -> Period:
-        if isinstance(value, Period):
-            return value
-        return parse_period(str(value))
-
-    @field_validator("category")
-    @classmethod
-    def _allowed_category(cls, value: str) -> str:
-        if is_prohibited(value):
-            raise ValueError(
-                f"data category {value!r} is prohibited "
-                f"(prohibited: {', '.join(sorted(PROHIBITED_CATEGORIES))})"
-            )
-        return value
-
-    @model_validator(mode="after")
-    def _effect(self) -> Metric:
-        if self.kind == "status":
-            if self.points is not None or self.points_per_unit is not None:
-                raise ValueError("a status metric may not score: remove points")
-            return self
-        if (self.points is None) == (self.points_per_unit is None):
-            raise ValueError("a conduct metric needs exactly one of points or points_per_unit")
-        if self.points_per_unit is not None and not self.unit:
-            raise ValueError("points_per_unit needs a unit (for example 'hour')")
-        if self.legal_basis is None:
-            raise ValueError("'legal_basis' is required for a scored metric")
-        return self
-
-    @property
-    def scored(self) -> bool:
-        """True for conduct metrics, which move a score."""
-        return self.kind == "conduct"
-
-    def points_for(self, value: Decimal | float) -> int:
-        """Points of one record with ``value`` (a count of 1 for fixed-point metrics)."""
-        if self.points is not None:
-            return self.points
-        assert self.points_per_unit is not None
-        raw = Decimal(str(value)) * self.points_per_unit
-        return int(raw.quantize(Decimal(1), rounding=_ROUNDING[self.rounding]))
-
-    def expires_on(self, act_date: dt.date) -> dt.date:
-        """First day on which a record of this metric no longer counts."""
-        return self.expiry.after(act_date)
-
-    def check_act_date(self, act_date: dt.date) -> None:
-        """Raise :class:`RecordRefused` when the act predates the metric's legal basis."""
-        if self.legal_basis is not None and act_date < self.legal_basis.effective:
-            raise RecordRefused(
-                f"metric {self.code!r}: act date {act_date} is before its legal basis took "
-                f"effect ({self.legal_basis.effective})"
-            )
-
-    def check_value(self, value: Decimal | float) -> None:
-        """Raise :class:`RecordRefused` when ``value`` is outside the metric's range."""
-        number = Decimal(str(value))
-        if number < self.min_value or (self.max_value is not None and number > self.max_value):
-            upper = "" if self.max_value is None else f" and {self.max_value}"
-            raise RecordRefused(
-                f"metric {self.code!r}: value {value} is outside the range "
-                f"{self.min_value}{upper or ' and above'}"
-            )
-        if self.points is not None and number != 1:
-            raise RecordRefused(
-                f"metric {self.code!r}: expected value 1 for a fixed-point metric, found {value}"
-            )
-
-
-class PolicyVersion(_Strict):
+class PolicyVersion(Strict):
     """One version of a policy, in force from ``effective``."""
 
     name: str
@@ -172,19 +48,97 @@ class PolicyVersion(_Strict):
     effective: dt.date
     source: str = Field(default="", description="File the version was loaded from.")
     scale: Scale
+    limits: Limits
     departments: dict[Code, Department]
     metrics: dict[Code, Metric]
+    caps: tuple[Cap, ...] = ()
+    cycle: Cycle | None = None
+    measures: tuple[Measure, ...] = ()
+    perks: dict[Code, Perk] = Field(default_factory=dict)
+    repair_tiers: dict[Code, RepairTier] = Field(default_factory=dict)
+    scope: Scope = Field(default_factory=Scope)
+    profile: dict[Code, ProfileAttribute] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _reporters_known(self) -> PolicyVersion:
+    def _guardrails(self) -> PolicyVersion:
         for metric in self.metrics.values():
-            for department in metric.reported_by:
-                if department not in self.departments:
-                    raise ValueError(
-                        f"metric {metric.code!r}: reported_by names unknown department "
-                        f"{department!r}"
-                    )
+            self._check_metric(metric)
+        for index, cap in enumerate(self.caps):
+            self._check_cap(index, cap)
+        self._check_profile()
+        if self.measures and len({m.name for m in self.measures}) != len(self.measures):
+            raise ValueError("measures: names must be unique")
         return self
+
+    def _check_metric(self, metric: Metric) -> None:
+        where = f"metric {metric.code!r}"
+        for department in metric.reported_by:
+            if department not in self.departments:
+                raise ValueError(f"{where}: reported_by names unknown department {department!r}")
+        harms = [metric.points or 0] + [s.points for s in metric.severity.values()]
+        if metric.points_per_unit is not None and metric.max_value is not None:
+            harms.append(metric.points_for(metric.max_value))
+        worst = max(self.scale.penalty(points) for points in harms)
+        if worst > self.limits.max_penalty_per_record:
+            raise ValueError(
+                f"{where}: a record may cost {worst} points, above the per-record limit "
+                f"of {self.limits.max_penalty_per_record}"
+            )
+        per_unit = metric.points_per_unit
+        if (
+            per_unit is not None
+            and metric.max_value is None
+            and self.scale.worse(1 if per_unit > 0 else -1)
+        ):
+            raise ValueError(f"{where}: a penalty per unit needs max_value (to bound it)")
+        if metric.repair_tier is not None and metric.repair_tier not in self.repair_tiers:
+            raise ValueError(f"{where}: unknown repair_tier {metric.repair_tier!r}")
+        bands = {band.name for band in self.scale.bands}
+        if metric.forces_grade is not None and metric.forces_grade not in bands:
+            raise ValueError(f"{where}: forces_grade names unknown band {metric.forces_grade!r}")
+        for target in metric.fulfils:
+            if target not in self.metrics:
+                raise ValueError(f"{where}: fulfils unknown metric {target!r}")
+        uses_cycle = metric.expiry == "cycle" or any(
+            s.expiry == "cycle" for s in metric.severity.values()
+        )
+        if uses_cycle and self.cycle is None:
+            raise ValueError(f"{where}: expiry 'cycle' needs a [cycle] table")
+        if metric.kind == "reduction" and self.scale.clamp != "running":
+            raise ValueError(
+                f"{where}: a reduction needs scale.clamp = 'running' (it lowers the standing "
+                "once; with a final clamp it would cancel later points)"
+            )
+
+    def _check_cap(self, index: int, cap: Cap) -> None:
+        where = f"caps.{index} ({cap.name})"
+        for code in (*cap.metrics, *cap.exempt):
+            if code not in self.metrics:
+                raise ValueError(f"{where}: unknown metric {code!r}")
+        if cap.window == "cycle" and self.cycle is None:
+            raise ValueError(f"{where}: window 'cycle' needs a [cycle] table")
+        limit = self.limits.max_penalty_per_year
+        penalty = cap.max_gain if self.scale.direction == "higher_is_worse" else cap.max_loss
+        if limit is not None and penalty is not None and penalty > limit:
+            raise ValueError(
+                f"{where}: allows a loss of {penalty} points, above the per-period limit of {limit}"
+            )
+
+    def _check_profile(self) -> None:
+        needed = set()
+        if self.cycle is not None:
+            needed.add(self.cycle.anchor)
+        if self.scope.min_residence is not None:
+            needed.add(self.scope.residence_attribute)
+        for code in needed - set(self.profile):
+            raise ValueError(f"profile: attribute {code!r} is used by a rule but not declared")
+        for code in set(self.profile) - needed:
+            raise ValueError(
+                f"profile.{code}: no rule needs this attribute; profile data is held only "
+                "where a rule needs it"
+            )
+
+    # -- use --------------------------------------------------------------------------
 
     def metric(self, code: str) -> Metric:
         """The metric called ``code``, or :class:`RecordRefused`."""
@@ -201,9 +155,10 @@ class PolicyVersion(_Strict):
         metric_code: str,
         value: Decimal | float,
         act_date: dt.date | None = None,
+        severity: str | None = None,
     ) -> Metric:
-        """Check that ``department`` may report ``metric_code`` with ``value`` for an act on
-        ``act_date``."""
+        """Check that ``department`` may report ``metric_code`` with ``value`` (and
+        ``severity``) for an act on ``act_date``."""
         if department not in self.departments:
             raise RecordRefused(f"department {department!r} is not in policy {self.name}")
         metric = self.metric(metric_code)
@@ -213,6 +168,25 @@ class PolicyVersion(_Strict):
                 f"(allowed: {', '.join(metric.reported_by)})"
             )
         metric.check_value(value)
+        if metric.severity or severity is not None:
+            metric.effect(value, severity)
         if act_date is not None:
             metric.check_act_date(act_date)
         return metric
+
+    def lapsed(self, today: dt.date) -> list[str]:
+        """Warnings naming every rule whose sunset date has passed by ``today``."""
+        warnings = []
+        for code, metric in self.metrics.items():
+            if metric.sunset is not None and metric.sunset < today:
+                warnings.append(
+                    f"{self.source}: metric {code!r} lapsed on {metric.sunset} (sunset); "
+                    "acts after it are refused"
+                )
+        for code, perk in self.perks.items():
+            if perk.sunset is not None and perk.sunset < today:
+                warnings.append(
+                    f"{self.source}: perk {code!r} lapsed on {perk.sunset} (sunset); "
+                    "no one is eligible"
+                )
+        return warnings

@@ -1,6 +1,6 @@
 """The score distribution of the whole population, from the reference scorer.
 
-Residents without records stand at the clamped baseline. This is the simple path for the
+Residents outside the scheme's scope are counted apart. This is the simple path for the
 embedded demo city; the population engines compute the same numbers vectorised.
 """
 
@@ -27,11 +27,15 @@ class Distribution:
     above: int = 0
     at: int = 0
     below: int = 0
+    out_of_scope: int = 0
     histogram: Counter[int] = field(default_factory=Counter)
     examples: dict[str, list[int]] = field(default_factory=dict)
 
-    def add(self, value: int, resident_id: int | None = None, count: int = 1) -> None:
-        """Count ``count`` residents with score ``value``."""
+    def add(self, value: int | None, resident_id: int | None = None, count: int = 1) -> None:
+        """Count ``count`` residents with score ``value`` (None: outside the scope)."""
+        if value is None:
+            self.out_of_scope += count
+            return
         self.total += count
         band = "above" if value > self.baseline else "below" if value < self.baseline else "at"
         setattr(self, band, getattr(self, band) + count)
@@ -56,16 +60,12 @@ def distribution(
     """Score every resident as of ``as_of`` and count them."""
     version = ledger.policy.in_force(as_of)
     result = Distribution(as_of=as_of, baseline=version.scale.baseline)
-    with_records = 0
-    for resident_id, rows in iter_population(
-        ledger.engine, actor=actor, purpose=purpose, known_at=known_at
+    for count, (resident_id, subject, rows) in enumerate(
+        iter_population(ledger.engine, actor=actor, purpose=purpose, known_at=known_at),
+        start=1,
     ):
-        result.add(score(rows, ledger.policy, as_of, known_at=known_at), resident_id)
-        with_records += 1
-        if progress and with_records % 10_000 == 0:
+        value = score(rows, ledger.policy, as_of, known_at=known_at, subject=subject)
+        result.add(value, resident_id)
+        if progress and count % 10_000 == 0:
             progress(10_000)
-    without = ledger.counts()["residents"] - with_records
-    baseline_score = version.scale.clamp(version.scale.baseline)
-    if without:
-        result.add(baseline_score, count=without)
     return result

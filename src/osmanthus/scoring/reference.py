@@ -2,14 +2,16 @@
 
 Semantics (the population engines must match these exactly):
 
-1. Only rows recorded by the "known at" time take part (the caller filters them).
+1. Only rows recorded by the "known at" time take part (bitemporal reads).
 2. A row superseded by a later correction or retraction does not count; a retraction
    never counts; a correction counts with its own value.
-3. Each record is scored by the policy version in force on its **act date** (no
-   retroactive punishment), and counts from its act date until the day before its
-   expiry date (``act date + the metric's expiry``).
-4. The score is ``baseline + sum(counted points)``, held between floor and ceiling, with
-   the scale of the version in force on the scoring date.
+3. Each record is planned by the policy version in force on its act date
+   (:mod:`osmanthus.scoring.plan`): its points and the day it stops counting.
+4. The timeline (:mod:`osmanthus.scoring.timeline`) applies and expires records in date
+   order with caps, clamping, reductions and staged measures.
+5. The score is the standing held between floor and ceiling; grade, forced grades and
+   perks come from the version in force on the scoring date. A resident outside the
+   scheme's scope (age, residence) has no score.
 """
 
 from __future__ import annotations
@@ -19,19 +21,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from osmanthus.ledger import StoredRecord
-from osmanthus.policy import PolicySet, Scale
+from osmanthus.ledger import StoredRecord, Subject
+from osmanthus.policy import PolicySet, PolicyVersion, Scale
+from osmanthus.scoring.plan import Plan, plan_record
+from osmanthus.scoring.timeline import Adjustment, MeasureTaken, run_timeline
 
-__all__ = ["Explanation", "RecordLine", "Status", "explain", "score"]
+__all__ = ["STATUS_TEXT", "Explanation", "PerkDecision", "RecordLine", "explain", "score"]
 
-Status = Literal["counted", "expired", "superseded", "retraction", "after_date"]
+Status = Literal[
+    "counted", "expired", "removed", "superseded", "retraction", "after_date", "fulfilment"
+]
 
 STATUS_TEXT: dict[str, str] = {
     "counted": "counts",
     "expired": "expired, no longer counts",
+    "removed": "removed after its over-lie period",
     "superseded": "replaced by a later correction or retraction",
     "retraction": "retraction of an earlier record",
     "after_date": "act is after the scoring date",
+    "fulfilment": "obligation fulfilled (ends the record it fulfils)",
 }
 
 
@@ -43,15 +51,30 @@ class RecordLine:
     status: Status
     points: int
     counted: int
-    expires_on: dt.date
+    expires_on: dt.date | None
+    removed_on: dt.date | None
+    repair_from: dt.date | None
     metric_title: str
     legal_basis: str
     rule: str
+    notes: tuple[str, ...] = ()
 
     @property
     def status_text(self) -> str:
         """A short human reason for the status."""
         return STATUS_TEXT[self.status]
+
+
+@dataclass(frozen=True)
+class PerkDecision:
+    """Whether the resident qualifies for one perk, and until when."""
+
+    code: str
+    title: str
+    provider: str
+    eligible: bool
+    valid_until: dt.date | None
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -63,18 +86,24 @@ class Explanation:
     policy: str
     scale: Scale
     lines: tuple[RecordLine, ...]
+    adjustments: tuple[Adjustment, ...]
     raw: int
-    score: int
+    score: int | None
+    grade: str | None
+    forced_by: str | None
+    measures: tuple[MeasureTaken, ...]
+    perks: tuple[PerkDecision, ...]
+    out_of_scope: str | None = None
 
     @property
     def counted_total(self) -> int:
-        """Sum of the points that count, before floor and ceiling."""
+        """Sum of the points that count now, before floor and ceiling."""
         return sum(line.counted for line in self.lines)
 
     @property
     def adjustment(self) -> int:
         """Points removed or added by the floor or ceiling (``score - raw``)."""
-        return self.score - self.raw
+        return 0 if self.score is None else self.score - self.raw
 
 
 def explain(
@@ -83,21 +112,41 @@ def explain(
     as_of: dt.date,
     *,
     known_at: dt.datetime | None = None,
+    subject: Subject | None = None,
 ) -> Explanation:
     """Score one resident's records as of ``as_of`` and explain every record."""
+    subject = subject or Subject()
+    version = policy.in_force(as_of)
     rows = [r for r in records if known_at is None or r.recorded_at <= known_at]
     superseded = {r.supersedes_id for r in rows if r.supersedes_id is not None}
-    lines = tuple(_line(r, policy, as_of, superseded) for r in rows)
-    version = policy.in_force(as_of)
-    raw = version.scale.baseline + sum(line.counted for line in lines)
+    current = [r for r in rows if r.kind != "retraction" and r.id not in superseded]
+    plans = {r.id: plan_record(r, policy, subject, current) for r in current}
+    outcome = run_timeline(list(plans.values()), version, subject, as_of)
+    lines = tuple(
+        _line(r, plans.get(r.id), outcome.counted, outcome.notes, as_of, policy) for r in rows
+    )
+    raw = (
+        version.scale.baseline
+        + sum(line.counted for line in lines)
+        + sum(a.delta for a in outcome.adjustments)
+    )
+    scope = _out_of_scope(version, subject, as_of)
+    final = None if scope else version.scale.clamp_score(outcome.standing)
+    grade, forced_by = _grade(version, final, lines)
     return Explanation(
         as_of=as_of,
         known_at=known_at,
         policy=f"{version.name} {version.version}",
         scale=version.scale,
         lines=lines,
+        adjustments=tuple(outcome.adjustments),
         raw=raw,
-        score=version.scale.clamp(raw),
+        score=final,
+        grade=grade,
+        forced_by=forced_by,
+        measures=tuple(outcome.measures),
+        perks=_perks(version, final, grade, as_of),
+        out_of_scope=scope,
     )
 
 
@@ -107,37 +156,127 @@ def score(
     as_of: dt.date,
     *,
     known_at: dt.datetime | None = None,
-) -> int:
-    """The score alone (see :func:`explain`)."""
-    return explain(records, policy, as_of, known_at=known_at).score
+    subject: Subject | None = None,
+) -> int | None:
+    """The score alone (see :func:`explain`); None when out of scope."""
+    return explain(records, policy, as_of, known_at=known_at, subject=subject).score
 
 
 def _line(
-    record: StoredRecord, policy: PolicySet, as_of: dt.date, superseded: set[int]
+    record: StoredRecord,
+    plan: Plan | None,
+    counted: dict[int, int],
+    notes: dict[int, list[str]],
+    as_of: dt.date,
+    policy: PolicySet,
 ) -> RecordLine:
     rule = policy.in_force(record.act_date)
     metric = rule.metric(record.metric)
-    points = metric.points_for(record.value)
-    expires_on = metric.expires_on(record.act_date)
+    basis = metric.legal_basis.cite() if metric.legal_basis else "no score: no citation needed"
     status: Status
-    if record.kind == "retraction":
-        status = "retraction"
-    elif record.id in superseded:
-        status = "superseded"
+    extra = list(notes.get(record.id, ()))
+    if plan is None:
+        status = "retraction" if record.kind == "retraction" else "superseded"
+    elif not plan.scored:
+        status = "fulfilment"
     elif record.act_date > as_of:
         status = "after_date"
-    elif as_of >= expires_on:
+    elif plan.removed_on is not None and as_of >= plan.removed_on:
+        status = "removed"
+    elif as_of >= plan.end:
         status = "expired"
+        if plan.removed_on is not None:
+            extra.append(f"over-lie: kept and shown until {plan.removed_on}")
     else:
         status = "counted"
-    basis = metric.legal_basis.cite() if metric.legal_basis else "none"
+    if plan is not None and plan.note and status in ("counted", "expired"):
+        extra.append(f"ends: {plan.note}")
+    end = None if plan is None or plan.end == dt.date.max else plan.end
     return RecordLine(
         record=record,
         status=status,
-        points=points,
-        counted=points if status == "counted" else 0,
-        expires_on=expires_on,
+        points=plan.points if plan else 0,
+        counted=counted.get(record.id, 0) if status == "counted" else 0,
+        expires_on=end,
+        removed_on=plan.removed_on if plan else None,
+        repair_from=plan.repair_from if plan else None,
         metric_title=metric.title,
         legal_basis=basis,
         rule=f"{rule.name} {rule.version}",
+        notes=tuple(extra),
     )
+
+
+def _out_of_scope(version: PolicyVersion, subject: Subject, as_of: dt.date) -> str | None:
+    scope = version.scope
+    if scope.min_age is not None:
+        if subject.birth_year is None:
+            return "birth year unknown: the scheme applies from a minimum age"
+        age = as_of.year - subject.birth_year
+        if age < scope.min_age:
+            return f"age {age} is below the scheme's minimum age of {scope.min_age}"
+    if scope.min_residence is not None:
+        since = subject.profile.get(scope.residence_attribute)
+        if since is None:
+            return f"no {scope.residence_attribute} date: residence cannot be established"
+        if scope.min_residence.after(since) > as_of:
+            return (
+                f"resident since {since}: the scheme applies after "
+                f"{scope.min_residence.describe()} of residence"
+            )
+    return None
+
+
+def _grade(
+    version: PolicyVersion, final: int | None, lines: Sequence[RecordLine]
+) -> tuple[str | None, str | None]:
+    if final is None or not version.scale.bands:
+        return None, None
+    grade = version.scale.grade(final)
+    forced_by = None
+    for line in lines:
+        forced = (
+            version.metric(line.record.metric).forces_grade
+            if line.record.metric in (version.metrics)
+            else None
+        )
+        if (
+            line.status == "counted"
+            and forced is not None
+            and (grade is None or version.scale.band_rank(forced) < version.scale.band_rank(grade))
+        ):
+            grade, forced_by = forced, line.metric_title
+    return grade, forced_by
+
+
+def _perks(
+    version: PolicyVersion, final: int | None, grade: str | None, as_of: dt.date
+) -> tuple[PerkDecision, ...]:
+    decisions = []
+    for code, perk in version.perks.items():
+        lapsed = perk.sunset is not None and perk.sunset < as_of
+        eligible = final is not None and not lapsed and perk.eligible(final, grade)
+        if lapsed:
+            reason = f"lapsed on {perk.sunset}"
+        elif final is None:
+            reason = "not in the scheme's scope"
+        else:
+            wanted = []
+            if perk.min_score is not None:
+                wanted.append(f"score >= {perk.min_score}")
+            if perk.max_score is not None:
+                wanted.append(f"score <= {perk.max_score}")
+            if perk.grades:
+                wanted.append("grade " + " or ".join(perk.grades))
+            reason = " and ".join(wanted) or "available to everyone"
+        decisions.append(
+            PerkDecision(
+                code=code,
+                title=perk.title,
+                provider=perk.provider,
+                eligible=eligible,
+                valid_until=perk.valid_for.after(as_of) if eligible else None,
+                reason=reason,
+            )
+        )
+    return tuple(decisions)

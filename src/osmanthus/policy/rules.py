@@ -1,0 +1,212 @@
+"""The policy's rules beyond single metrics: caps, cycles, staged measures, perks, repair
+tiers, scope and the profile data a rule may need."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from osmanthus.policy.base import Code, LegalBasis, PeriodField, Strict
+from osmanthus.policy.categories import is_prohibited
+from osmanthus.policy.duration import Period
+
+__all__ = [
+    "Cap",
+    "Cycle",
+    "Measure",
+    "Perk",
+    "ProfileAttribute",
+    "RepairTier",
+    "Scope",
+    "SkipRule",
+]
+
+_ROLLING = re.compile(r"^rolling:(\d+)d$")
+
+
+class Cap(Strict):
+    """At most ``max_gain`` points up and ``max_loss`` points down per resident per window.
+
+    The cap covers ``metrics`` (or every scored metric when empty) except ``exempt``.
+    Windows: ``day``, ``month``, ``year`` (calendar, by act date), ``cycle``, or
+    ``rolling:<N>d`` (the N days ending on the act date). Records are applied in act-date
+    order; a record that would pass the cap counts only the remainder. Points absorbed by
+    a cap never come back, not even when earlier records of the window expire.
+    """
+
+    name: str = Field(min_length=1)
+    metrics: tuple[Code, ...] = ()
+    exempt: tuple[Code, ...] = ()
+    window: str
+    max_gain: int | None = Field(default=None, ge=0)
+    max_loss: int | None = Field(default=None, ge=0)
+    legal_basis: LegalBasis | None = None
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        if value in ("day", "month", "year", "cycle") or _ROLLING.match(value):
+            return value
+        raise ValueError(
+            f"expected a window of day, month, year, cycle or rolling:<N>d, found {value!r}"
+        )
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> Cap:
+        if self.max_gain is None and self.max_loss is None:
+            raise ValueError("a cap needs max_gain, max_loss or both")
+        return self
+
+    def applies_to(self, metric: str) -> bool:
+        """True when records of ``metric`` count against this cap."""
+        return (not self.metrics or metric in self.metrics) and metric not in self.exempt
+
+    @property
+    def rolling_days(self) -> int | None:
+        """N of a ``rolling:<N>d`` window, else None."""
+        match = _ROLLING.match(self.window)
+        return int(match.group(1)) if match else None
+
+
+class Cycle(Strict):
+    """Points count within a cycle anchored on a per-resident date and reset at its end.
+
+    Cycles run back to back from the resident's ``anchor`` date (a profile attribute),
+    each ``length`` long: a licence issued on 4 November gives cycles from 4 November to
+    3 November.
+    """
+
+    length: PeriodField
+    anchor: Code
+
+    def bounds(self, anchor: dt.date, on: dt.date) -> tuple[dt.date, dt.date]:
+        """Start (inclusive) and end (exclusive) of the cycle that holds ``on``."""
+        start = anchor
+        if on < anchor:
+            raise ValueError(f"date {on} is before the cycle anchor {anchor}")
+        step = 0
+        while True:
+            end = Period(self.length.amount * (step + 1), self.length.unit).after(anchor)
+            if on < end:
+                return start, end
+            start, step = end, step + 1
+
+
+class SkipRule(Strict):
+    """What happens when a stage is reached without the previous stage's measure."""
+
+    reduce_to: int
+
+
+class Measure(Strict):
+    """A staged measure: taken when the standing reaches ``at_least`` (or ``at_most`` for
+    a score where higher is better), assessed on the standing on the date of the latest
+    act. A stage once reached keeps its measure even after points expire."""
+
+    name: str = Field(min_length=1)
+    at_least: int | None = None
+    at_most: int | None = None
+    description: str = ""
+    if_previous_not_taken: SkipRule | None = None
+    legal_basis: LegalBasis | None = None
+
+    @model_validator(mode="after")
+    def _one_threshold(self) -> Measure:
+        if (self.at_least is None) == (self.at_most is None):
+            raise ValueError("a measure needs exactly one of at_least or at_most")
+        if self.legal_basis is None:
+            raise ValueError("'legal_basis' is required for a measure")
+        return self
+
+    def reached(self, standing: int) -> bool:
+        """True when ``standing`` reaches this stage."""
+        if self.at_least is not None:
+            return standing >= self.at_least
+        assert self.at_most is not None
+        return standing <= self.at_most
+
+
+class Perk(Strict):
+    """A benefit that depends on the score or grade, with provider and validity."""
+
+    code: str
+    title: str = Field(min_length=2)
+    title_zh: str | None = None
+    provider: str = Field(min_length=2)
+    description: str = ""
+    min_score: int | None = None
+    max_score: int | None = None
+    grades: tuple[str, ...] = ()
+    valid_for: PeriodField
+    essential: bool = False
+    legal_basis: LegalBasis | None = None
+    sunset: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _condition(self) -> Perk:
+        gated = self.min_score is not None or self.max_score is not None or bool(self.grades)
+        if self.essential and gated:
+            raise ValueError(
+                "an essential service (emergency care, schooling, utilities) may not depend "
+                "on the score: remove min_score, max_score and grades"
+            )
+        if not self.essential and not gated:
+            raise ValueError("a perk needs min_score, max_score or grades")
+        if self.legal_basis is None:
+            raise ValueError("'legal_basis' is required for a perk")
+        return self
+
+    def eligible(self, score: int, grade: str | None) -> bool:
+        """True when a resident with ``score`` and ``grade`` qualifies."""
+        if self.min_score is not None and score < self.min_score:
+            return False
+        if self.max_score is not None and score > self.max_score:
+            return False
+        return not self.grades or grade in self.grades
+
+
+class RepairTier(Strict):
+    """A repair tier: the minimum period before early repair may be requested, the
+    maximum life after which a record stops counting, and whether an obligation-fulfilled
+    event ends a record early (never before the minimum period has passed)."""
+
+    min_period: PeriodField
+    max_life: PeriodField
+    fulfilment_ends_early: bool = False
+    legal_basis: LegalBasis | None = None
+
+    @model_validator(mode="after")
+    def _cited(self) -> RepairTier:
+        if self.legal_basis is None:
+            raise ValueError("'legal_basis' is required for a repair tier")
+        return self
+
+
+class Scope(Strict):
+    """Who the scheme applies to: a minimum age (years reached in the calendar year) and a
+    minimum residence (from the profile attribute ``resident_since``)."""
+
+    min_age: int | None = Field(default=None, ge=0)
+    min_residence: PeriodField | None = None
+    residence_attribute: Code = "resident_since"
+
+
+class ProfileAttribute(Strict):
+    """Profile data a rule needs (a cycle anchor, a residence date); it never scores."""
+
+    code: str
+    title: str = Field(min_length=2)
+    type: Literal["date"] = "date"
+    category: str = Field(min_length=2)
+    reported_by: tuple[Code, ...] = Field(min_length=1)
+    legal_basis: LegalBasis | None = None
+
+    @field_validator("category")
+    @classmethod
+    def _allowed(cls, value: str) -> str:
+        if is_prohibited(value):
+            raise ValueError(f"data category {value!r} is prohibited")
+        return value

@@ -1,0 +1,218 @@
+"""The timeline: records applied and expired in date order, with caps, clamping,
+reductions and staged measures.
+
+Events up to the scoring date are processed in order of date; on one date, expiries come
+before new acts (a record does not count on its end date), and acts in order of act date,
+decision date and record id. Each act:
+
+1. A reduction counts only if its conditions hold on its date (standing within range,
+   not within ``once_per`` of the last one that counted, filed within ``filed_within``).
+2. Caps hold back what would pass them, window by window (calendar day, month or year of
+   the act, the resident's cycle, or the rolling N days); held-back points never return.
+   The policy's yearly penalty limit acts as one more cap over every metric.
+3. With ``clamp = "running"`` the standing is held between floor and ceiling after every
+   event, so absorbed points are lost; with ``"final"`` only the end result is held.
+4. After an act that worsens the standing, staged measures are assessed on the standing
+   of that date: the next stage's measure is taken; a stage reached with the previous
+   measure not taken applies that stage's ``if_previous_not_taken`` rule (the standing
+   is reduced, the previous measure taken) when it has one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from osmanthus.ledger import Subject
+from osmanthus.policy import Cap, PolicyVersion, Scale
+from osmanthus.scoring.plan import Plan, cycle_bounds
+
+__all__ = ["Adjustment", "MeasureTaken", "Outcome", "run_timeline"]
+
+
+@dataclass(frozen=True)
+class MeasureTaken:
+    """A staged measure the standing triggered."""
+
+    name: str
+    date: dt.date
+    standing: int
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """A change to the standing that no single record carries (a skipped-stage rule)."""
+
+    date: dt.date
+    delta: int
+    reason: str
+
+
+@dataclass
+class Outcome:
+    """What the timeline leaves on the scoring date."""
+
+    standing: int
+    counted: dict[int, int] = field(default_factory=dict)
+    notes: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
+    measures: list[MeasureTaken] = field(default_factory=list)
+    adjustments: list[Adjustment] = field(default_factory=list)
+
+
+class _CapBook:
+    """How much of each cap's window is used, for gains and for losses."""
+
+    def __init__(self, cap: Cap) -> None:
+        self.cap = cap
+        self.used: dict[object, list[int]] = defaultdict(lambda: [0, 0])
+        self.rolling: list[tuple[dt.date, int, int]] = []
+
+    def allow(self, points: int, on: dt.date, cycle: tuple[dt.date, dt.date] | None) -> int:
+        cap = self.cap
+        days = cap.rolling_days
+        if days is not None:
+            since = on - dt.timedelta(days=days)
+            window = [(g, lo) for d, g, lo in self.rolling if since < d <= on]
+            used = [sum(g for g, _ in window), sum(lo for _, lo in window)]
+        else:
+            used = self.used[self._key(on, cycle)]
+        if points > 0 and cap.max_gain is not None:
+            points = max(0, min(points, cap.max_gain - used[0]))
+        if points < 0 and cap.max_loss is not None:
+            points = -max(0, min(-points, cap.max_loss - used[1]))
+        gain, loss = max(points, 0), max(-points, 0)
+        if days is not None:
+            self.rolling.append((on, gain, loss))
+        else:
+            used[0] += gain
+            used[1] += loss
+        return points
+
+    def _key(self, on: dt.date, cycle: tuple[dt.date, dt.date] | None) -> object:
+        window = self.cap.window
+        if window == "day":
+            return on
+        if window == "month":
+            return (on.year, on.month)
+        if window == "year":
+            return on.year
+        return cycle[0] if cycle else None
+
+
+def _caps(version: PolicyVersion) -> list[Cap]:
+    caps = list(version.caps)
+    limit = version.limits.max_penalty_per_year
+    if limit is not None:
+        worse_up = version.scale.direction == "higher_is_worse"
+        caps.append(
+            Cap(
+                name="yearly penalty limit",
+                window="year",
+                max_gain=limit if worse_up else None,
+                max_loss=None if worse_up else limit,
+            )
+        )
+    return caps
+
+
+def run_timeline(
+    plans: Sequence[Plan], version: PolicyVersion, subject: Subject, as_of: dt.date
+) -> Outcome:
+    """Apply and expire every scored plan up to ``as_of``; return the standing."""
+    scale = version.scale
+    outcome = Outcome(standing=scale.baseline)
+    books: dict[tuple[str, str], _CapBook] = {}
+    events: list[tuple[dt.date, int, dt.date, dt.date, int, Plan]] = []
+    for plan in plans:
+        if not plan.scored or plan.record.act_date > as_of:
+            continue
+        r = plan.record
+        events.append((r.act_date, 1, r.act_date, r.decision_date, r.id, plan))
+        if plan.end <= as_of:
+            events.append((plan.end, 0, r.act_date, r.decision_date, r.id, plan))
+    caps = {id(plan.rule): _caps(plan.rule) for plan in plans}
+    effective: dict[int, int] = {}
+    last_reduction: dict[str, dt.date] = {}
+    taken = -1
+    for date, kind, _, _, record_id, plan in sorted(events, key=lambda e: e[:5]):
+        if kind == 0:  # expiry
+            outcome.standing = _move(scale, outcome.standing, -effective.pop(record_id, 0))
+            continue
+        points = _reduction(plan, outcome, last_reduction)
+        cycle = cycle_bounds(plan.rule, subject, plan.record.act_date)
+        for cap in caps[id(plan.rule)]:
+            if points and cap.applies_to(plan.metric.code):
+                book = books.setdefault((plan.rule.version, cap.name), _CapBook(cap))
+                allowed = book.allow(points, plan.record.act_date, cycle)
+                if allowed != points:
+                    outcome.notes[record_id].append(
+                        f"cap '{cap.name}' held back {abs(points - allowed)} point(s)"
+                    )
+                points = allowed
+        before = outcome.standing
+        outcome.standing = _move(scale, before, points)
+        effective[record_id] = outcome.standing - before if scale.clamp == "running" else points
+        if scale.worse(points):
+            taken = _assess(version, outcome, date, taken)
+    outcome.counted = effective
+    return outcome
+
+
+def _move(scale: Scale, standing: int, delta: int) -> int:
+    moved = standing + delta
+    return scale.clamp_score(moved) if scale.clamp == "running" else moved
+
+
+def _reduction(plan: Plan, outcome: Outcome, last: dict[str, dt.date]) -> int:
+    conditions = plan.metric.conditions
+    if plan.metric.kind != "reduction" or conditions is None:
+        return plan.points
+    r, notes = plan.record, outcome.notes[plan.record.id]
+    low, high = conditions.standing_at_least, conditions.standing_at_most
+    if (low is not None and outcome.standing < low) or (
+        high is not None and outcome.standing > high
+    ):
+        notes.append(f"not applied: standing {outcome.standing} outside {low}..{high}")
+        return 0
+    previous = last.get(plan.metric.code)
+    if conditions.once_per and previous and conditions.once_per.after(previous) > r.act_date:
+        notes.append(
+            f"not applied: one already counted on {previous} "
+            f"(at most once per {conditions.once_per.describe()})"
+        )
+        return 0
+    if conditions.filed_within and conditions.filed_within.after(r.act_date) < r.decision_date:
+        notes.append(
+            f"not applied: filed {r.decision_date}, later than "
+            f"{conditions.filed_within.describe()} after {r.act_date}"
+        )
+        return 0
+    last[plan.metric.code] = r.act_date
+    return plan.points
+
+
+def _assess(version: PolicyVersion, outcome: Outcome, date: dt.date, taken: int) -> int:
+    """Take the measure the standing reaches on ``date``; return the last stage taken."""
+    measures = version.measures
+    for _ in range(len(measures) + 1):
+        reached = max(
+            (i for i, m in enumerate(measures) if m.reached(outcome.standing)), default=-1
+        )
+        if reached <= taken:
+            return taken
+        skip = measures[taken + 2].if_previous_not_taken if reached > taken + 1 else None
+        if skip is None or skip.reduce_to == outcome.standing:
+            outcome.measures.append(MeasureTaken(measures[reached].name, date, outcome.standing))
+            return reached
+        outcome.adjustments.append(
+            Adjustment(
+                date,
+                skip.reduce_to - outcome.standing,
+                f"stage '{measures[taken + 2].name}' reached without "
+                f"'{measures[taken + 1].name}': standing reduced to {skip.reduce_to}",
+            )
+        )
+        outcome.standing = skip.reduce_to
+    return taken
