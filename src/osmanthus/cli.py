@@ -19,7 +19,8 @@ from rich.table import Table
 
 from osmanthus.errors import OsmanthusError
 from osmanthus.ledger import Actor, Ledger, chain_head, migrate, verify_chain
-from osmanthus.scoring import Distribution, Explanation, distribution, explain
+from osmanthus.policy import load_policy, summarise
+from osmanthus.scoring import Distribution, Explanation, distribution, explain, run_cases
 from osmanthus.settings import Settings, get_settings
 from osmanthus.synthetic import CitySpec, load_city
 
@@ -30,6 +31,9 @@ app = typer.Typer(
 )
 audit_app = typer.Typer(help="Verify and publish the audit chain.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+policy_app = typer.Typer(help="Check a policy and run its authors' tests.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+PolicyDir = Annotated[Path, typer.Argument(help="Policy directory (version files + tests/).")]
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True)
@@ -286,3 +290,34 @@ def audit_head(ctx: typer.Context) -> None:
     with _open(ctx) as ledger:
         result = chain_head(ledger.engine)
     out.print(f"{result.seq} {result.hash}")
+
+
+@policy_app.command("check")
+@domain_errors
+def policy_check(directory: PolicyDir) -> None:
+    """Validate a policy and print every rule with its citation."""
+    policies = load_policy(directory)
+    for version in policies.versions:
+        for line in summarise(version):
+            out.print(line, markup=False, highlight=False)
+        out.print()
+    for warning in policies.lapsed(dt.date.today()):
+        err.print(f"warning: {warning}", markup=False, highlight=False)
+    out.print(f"policy {policies.latest.name}: {len(policies.versions)} version(s) valid")
+
+
+@policy_app.command("test")
+@domain_errors
+def policy_test(directory: PolicyDir) -> None:
+    """Run the authors' test cases in DIRECTORY/tests; exit 1 when any fails."""
+    policies = load_policy(directory)
+    results = run_cases(directory, policies)
+    for result in results:
+        mark = "[green]pass[/green]" if result.passed else "[red]FAIL[/red]"
+        out.print(f"{mark} {result.case.source} {result.case.name}", highlight=False)
+        for problem in result.problems:
+            out.print(f"     {problem}", markup=False, highlight=False)
+    failed = sum(not r.passed for r in results)
+    out.print(f"{len(results) - failed} passed, {failed} failed")
+    if failed or not results:
+        raise typer.Exit(1)

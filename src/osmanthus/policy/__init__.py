@@ -17,6 +17,7 @@ from osmanthus.policy.rules import (
     SkipRule,
 )
 from osmanthus.policy.scale import Band, Limits, Scale
+from osmanthus.policy.summary import summarise
 
 __all__ = [
     "PROHIBITED_CATEGORIES",
@@ -44,4 +45,5 @@ __all__ = [
     "load_policy",
     "load_version",
     "parse_period",
+    "summarise",
 ]

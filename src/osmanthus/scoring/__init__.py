@@ -1,5 +1,6 @@
 """Scoring: one resident's score with its full explanation, and the population distribution."""
 
+from osmanthus.scoring.author_tests import Case, CaseResult, load_cases, run_case, run_cases
 from osmanthus.scoring.distribution import Distribution, distribution
 from osmanthus.scoring.reference import (
     STATUS_TEXT,
@@ -12,11 +13,16 @@ from osmanthus.scoring.reference import (
 
 __all__ = [
     "STATUS_TEXT",
+    "Case",
+    "CaseResult",
     "Distribution",
     "Explanation",
     "PerkDecision",
     "RecordLine",
     "distribution",
     "explain",
+    "load_cases",
+    "run_case",
+    "run_cases",
     "score",
 ]

@@ -1,0 +1,54 @@
+"""Every shipped policy loads and passes its authors' tests (`osmanthus policy test`)."""
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from factories import ROOT
+from osmanthus.cli import app
+from osmanthus.policy import load_policy
+from osmanthus.scoring import run_cases
+
+POLICIES = sorted(p for p in (ROOT / "policies").iterdir() if p.is_dir())
+
+
+@pytest.mark.parametrize("directory", POLICIES, ids=[p.name for p in POLICIES])
+def test_policy_passes_its_authors_tests(directory: Path) -> None:
+    results = run_cases(directory, load_policy(directory))
+    assert len(results) >= 5, "every example policy ships its test cases"
+    failures = [
+        f"{r.case.source} {r.case.name}: {'; '.join(r.problems)}" for r in results if not r.passed
+    ]
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("directory", POLICIES, ids=[p.name for p in POLICIES])
+def test_policy_check_prints_every_rule_with_its_citation(directory: Path) -> None:
+    result = CliRunner().invoke(app, ["policy", "check", str(directory)])
+    assert result.exit_code == 0, result.output
+    version = load_policy(directory).latest
+    for code, metric in version.metrics.items():
+        assert f"metric {code} " in result.output
+        if metric.legal_basis:
+            assert metric.legal_basis.cite() in result.output
+    assert "version(s) valid" in result.output
+
+
+def test_policy_test_fails_on_a_wrong_expectation(tmp_path: Path) -> None:
+    source = ROOT / "policies" / "suzhou-example"
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "2020-01-01.toml").write_text(
+        (source / "2020-01-01.toml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    (tmp_path / "tests" / "wrong.toml").write_text(
+        '[[case]]\nname = "wrong on purpose"\non = 2026-11-01\n'
+        'records = [{ metric = "failure_to_yield", act = 2026-06-01 }]\n'
+        "expect = { score = 100 }\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["policy", "test", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "FAIL wrong.toml#0 wrong on purpose" in result.output
+    assert "score: expected 100, got 97" in result.output
+    assert "0 passed, 1 failed" in result.output
