@@ -202,7 +202,7 @@ def score(
 ) -> None:
     """Print one resident's score."""
     result = _explain(ctx, national_id, as_of, known_at, purpose)
-    out.print(result.score)
+    out.print(result.score if result.score is not None else f"no score: {result.out_of_scope}")
 
 
 @app.command(name="explain")
@@ -227,22 +227,41 @@ def explain_cmd(
         table.add_row(
             str(r.act_date),
             f"{line.metric_title}\n[dim]{r.department} {r.source_ref}"
-            f"{' — ' + r.reason if r.reason else ''}[/dim]",
+            f"{' — ' + r.reason if r.reason else ''}"
+            f"{''.join(chr(10) + note for note in line.notes)}[/dim]",
             f"{line.points:+d}",
             f"{line.counted:+d}",
-            str(line.expires_on),
+            str(line.expires_on or "never"),
             line.status_text,
             f"[{citations.index(line.legal_basis) + 1}]",
         )
     out.print(table)
     for number, citation in enumerate(citations, start=1):
         out.print(f"[{number}] {citation}", markup=False)
+    for adjustment in result.adjustments:
+        out.print(f"{adjustment.date}: {adjustment.delta:+d} ({adjustment.reason})")
     scale = result.scale
+    if result.out_of_scope:
+        out.print(f"no score: {result.out_of_scope}")
+        return
     out.print(
-        f"baseline {scale.baseline} + counted {result.counted_total:+d} = {result.raw}; "
-        f"floor {scale.floor}, ceiling {scale.ceiling}: adjustment {result.adjustment:+d}"
-        f" → score {result.score}"
+        f"baseline {scale.baseline} + counted {result.counted_total:+d}"
+        + (
+            f" + adjustments {sum(a.delta for a in result.adjustments):+d}"
+            if result.adjustments
+            else ""
+        )
+        + f" = {result.raw}; floor {scale.floor}, ceiling {scale.ceiling}: "
+        f"adjustment {result.adjustment:+d} → score {result.score}"
     )
+    if result.grade:
+        forced = f" (forced by: {result.forced_by})" if result.forced_by else ""
+        out.print(f"grade {result.grade}{forced}")
+    for measure in result.measures:
+        out.print(f"measure: {measure.name} on {measure.date} at standing {measure.standing}")
+    for perk in result.perks:
+        verdict = f"eligible until {perk.valid_until}" if perk.eligible else "not eligible"
+        out.print(f"perk {perk.title} ({perk.provider}): {verdict} — {perk.reason}")
 
 
 def _explain(
@@ -255,8 +274,10 @@ def _explain(
     known = known_at.replace(tzinfo=dt.UTC) if known_at else None
     with _open(ctx) as ledger:
         day = as_of.date() if as_of else ledger.today()
-        _, rows = ledger.read_resident(national_id, actor=OPERATOR, purpose=purpose, known_at=known)
-        return explain(rows, ledger.policy, day, known_at=known)
+        resident, rows = ledger.read_resident(
+            national_id, actor=OPERATOR, purpose=purpose, known_at=known
+        )
+        return explain(rows, ledger.policy, day, known_at=known, subject=resident.subject)
 
 
 @app.command()

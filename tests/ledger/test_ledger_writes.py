@@ -1,5 +1,6 @@
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 import sqlalchemy as sa
@@ -211,3 +212,75 @@ def test_today_is_the_city_s_date_not_utc(
         actor=TRAFFIC,
     )
     engine.dispose()
+
+
+def test_profile_facts_need_a_declaring_rule(
+    tmp_path: object, make_ledger: Callable[..., Ledger]
+) -> None:
+    from pathlib import Path
+
+    from minimal_policy import MINIMAL, policy_from
+
+    text = MINIMAL + (
+        '\n[cycle]\nlength = "12m"\nanchor = "licence_issued"\n\n[profile.licence_issued]\n'
+        'title = "Licence issued"\ncategory = "driving_licence"\nreported_by = ["dept"]\n'
+    )
+    ledger = make_ledger(policy_from(Path(str(tmp_path)), text))
+    ledger.register_resident(make_id(), "gusu", actor=OPERATOR)
+    with pytest.raises(RecordRefused, match="'education' is not declared by policy test"):
+        ledger.record_profile(
+            make_id(),
+            "education",
+            dt.date(2010, 7, 1),
+            department="dept",
+            source_ref="P-0",
+            actor=OPERATOR,
+        )
+    ledger.record_profile(
+        make_id(),
+        "licence_issued",
+        dt.date(2019, 3, 4),
+        department="dept",
+        source_ref="P-1",
+        actor=OPERATOR,
+    )
+    ledger.record_profile(
+        make_id(),
+        "licence_issued",
+        dt.date(2019, 4, 4),
+        department="dept",
+        source_ref="P-2",
+        actor=OPERATOR,
+    )
+    resident, _ = ledger.read_resident(make_id(), actor=OPERATOR, purpose="t")
+    assert resident.subject.profile == {"licence_issued": dt.date(2019, 4, 4)}
+
+
+def test_severity_is_stored_and_checked(
+    tmp_path: object, make_ledger: Callable[..., Ledger]
+) -> None:
+    from pathlib import Path
+
+    from minimal_policy import BASIS, MINIMAL, policy_from
+
+    text = MINIMAL + (
+        f'\n[metrics.offence]\ntitle = "Offence"\ncategory = "traffic"\nreported_by = ["dept"]\n'
+        f'{BASIS}\n[metrics.offence.severity.minor]\npoints = -1\nexpiry = "1y"\n'
+    )
+    ledger = make_ledger(policy_from(Path(str(tmp_path)), text))
+    ledger.register_resident(make_id(), "gusu", actor=OPERATOR)
+    base = NewRecord(
+        national_id=make_id(),
+        department="dept",
+        metric="offence",
+        act_date=dt.date(2026, 6, 1),
+        decision_date=dt.date(2026, 6, 1),
+        source_ref="S-1",
+    )
+    with pytest.raises(RecordRefused, match="severity None is not one of minor"):
+        ledger.append_record(base, actor=TRAFFIC)
+    with pytest.raises(RecordRefused, match="severity 'grave' is not one of minor"):
+        ledger.append_record(replace(base, severity="grave"), actor=TRAFFIC)
+    ledger.append_record(replace(base, severity="minor"), actor=TRAFFIC)
+    _, rows = ledger.read_resident(make_id(), actor=OPERATOR, purpose="t")
+    assert rows[0].severity == "minor"

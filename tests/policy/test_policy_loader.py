@@ -125,10 +125,11 @@ def test_points_per_unit_rounds_down() -> None:
 @pytest.mark.parametrize(
     ("start", "period", "end"),
     [
-        (dt.date(2024, 2, 29), "1y", dt.date(2025, 2, 28)),
+        (dt.date(2024, 2, 29), "1y", dt.date(2025, 3, 1)),
         (dt.date(2024, 2, 29), "4y", dt.date(2028, 2, 29)),
-        (dt.date(2026, 1, 31), "1m", dt.date(2026, 2, 28)),
-        (dt.date(2026, 11, 30), "3m", dt.date(2027, 2, 28)),
+        (dt.date(2026, 1, 31), "1m", dt.date(2026, 3, 1)),
+        (dt.date(2026, 1, 28), "1m", dt.date(2026, 2, 28)),
+        (dt.date(2026, 11, 30), "3m", dt.date(2027, 3, 1)),
         (dt.date(2026, 12, 31), "90d", dt.date(2027, 3, 31)),
     ],
 )

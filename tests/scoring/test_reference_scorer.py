@@ -44,15 +44,15 @@ def test_record_counts_until_the_day_before_expiry(
     assert last.lines[0].status == "expired" and last.lines[0].expires_on == dt.date(2026, 11, 1)
 
 
-def test_leap_day_act_expires_on_28_february(
+def test_leap_day_act_counts_through_28_february(
     resident: Ledger, make_record: Callable[..., NewRecord]
 ) -> None:
     resident.append_record(
         make_record(act_date=dt.date(2024, 2, 29), decision_date=dt.date(2024, 3, 1)), actor=DEPT
     )
     rows = rows_of(resident)
-    assert score(rows, resident.policy, dt.date(2025, 2, 27)) == 97
-    assert score(rows, resident.policy, dt.date(2025, 2, 28)) == 100
+    assert score(rows, resident.policy, dt.date(2025, 2, 28)) == 97
+    assert score(rows, resident.policy, dt.date(2025, 3, 1)) == 100
 
 
 def test_explanation_lists_points_expiry_and_legal_basis(

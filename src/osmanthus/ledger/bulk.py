@@ -57,6 +57,7 @@ class RecordBatch:
     decision_date: npt.NDArray[np.datetime64]
     source_ref: npt.NDArray[np.str_]
     incident_ref: npt.NDArray[np.object_] = field(default_factory=lambda: np.empty(0, dtype=object))
+    severity: npt.NDArray[np.object_] = field(default_factory=lambda: np.empty(0, dtype=object))
 
     def __len__(self) -> int:
         return int(self.resident.shape[0])
@@ -99,6 +100,7 @@ def bulk_load(
             [ids.tolist(), names, people.district.tolist(), years.tolist(), [stamp] * len(people)],
         )
         incident = batch.incident_ref.tolist() if len(batch.incident_ref) else [None] * len(batch)
+        severity = batch.severity.tolist() if len(batch.severity) else [None] * len(batch)
         _write(
             conn,
             "records",
@@ -114,6 +116,7 @@ def bulk_load(
                 "incident_ref",
                 "kind",
                 "batch_id",
+                "severity",
             ),
             [
                 ids[batch.resident].tolist(),
@@ -127,6 +130,7 @@ def bulk_load(
                 incident,
                 ["original"] * len(batch),
                 [batch_id] * len(batch),
+                severity,
             ],
         )
         append_entry(
@@ -212,7 +216,10 @@ def _check_records(
     for row in sorted(first.tolist()):  # once per (version, department, metric)
         version = ledger.policy.versions[int(version_index[row])]
         try:
-            version.check_report(labels[departments[row]], metric_labels[metrics[row]], 1)
+            severity = batch.severity[row] if len(batch.severity) else None
+            version.check_report(
+                labels[departments[row]], metric_labels[metrics[row]], 1, severity=severity
+            )
         except RecordRefused as exc:
             if "value" not in str(exc):
                 raise RecordRefused(f"record row {row}: {exc}") from exc
@@ -225,7 +232,28 @@ def _check_records(
 
 
 def _check_values(metric: Metric, batch: RecordBatch, selected: npt.NDArray[np.intp]) -> None:
-    """Values within the metric's range; acts not before the metric's legal basis."""
+    """Values in range, severities known, acts within the life of the metric's rule."""
+    severities = (
+        batch.severity[selected]
+        if len(batch.severity)
+        else np.full(selected.shape[0], None, dtype=object)
+    )
+    allowed = [str(name) for name in metric.severity] if metric.severity else ["None"]
+    unknown = ~np.isin(severities.astype(str), allowed)
+    if unknown.any():
+        bad = int(selected[np.flatnonzero(unknown)[0]])
+        try:
+            metric.effect(1, batch.severity[bad])
+        except RecordRefused as exc:
+            raise RecordRefused(f"record row {bad}: {exc}") from exc
+    if metric.sunset is not None:
+        late = batch.act_date[selected].astype("datetime64[D]") > np.datetime64(metric.sunset, "D")
+        if late.any():
+            bad = int(selected[np.flatnonzero(late)[0]])
+            try:
+                metric.check_act_date(batch.act_date[bad].astype("datetime64[D]").item())
+            except RecordRefused as exc:
+                raise RecordRefused(f"record row {bad}: {exc}") from exc
     values = batch.value[selected]
     low = float(metric.min_value)
     high = float(metric.max_value) if metric.max_value is not None else np.inf

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,7 +22,7 @@ from osmanthus.identity import pseudonym, pseudonyms, validate
 from osmanthus.ledger.audit_log import append_entry
 from osmanthus.ledger.database import connect, database_errors, is_current, read_only
 from osmanthus.ledger.record import Actor, NewRecord, ResidentInfo, StoredRecord
-from osmanthus.ledger.schema import departments, records, residents
+from osmanthus.ledger.schema import departments, profile_facts, records, residents
 from osmanthus.policy import PolicySet, load_policy
 from osmanthus.settings import Settings
 
@@ -144,6 +145,55 @@ class Ledger:
             )
         return int(resident_id)
 
+    def record_profile(
+        self,
+        national_id: str,
+        attribute: str,
+        value: dt.date,
+        *,
+        department: str,
+        source_ref: str,
+        actor: Actor,
+    ) -> int:
+        """Record a dated profile fact a rule needs; the policy must declare the attribute
+        and let ``department`` report it. Profile facts never score."""
+        name = self.pseudonym_of(national_id)
+        declared = self.policy.latest.profile.get(attribute)
+        if declared is None:
+            raise RecordRefused(
+                f"profile attribute {attribute!r} is not declared by policy "
+                f"{self.policy.latest.name}: profile data is held only where a rule needs it"
+            )
+        if department not in declared.reported_by:
+            raise RecordRefused(
+                f"department {department!r} may not report profile attribute {attribute!r}"
+            )
+        if value > self.today():
+            raise ValidationError(f"{attribute}: {value} is in the future")
+        with database_errors("profile"), self.engine.begin() as conn:
+            resident = self._resident(conn, name)
+            fact_id = conn.execute(
+                insert(profile_facts)
+                .values(
+                    resident_id=resident.id,
+                    attribute=attribute,
+                    value=value,
+                    department_id=self._department_id(conn, department),
+                    source_ref=source_ref,
+                    recorded_at=self._clock(),
+                )
+                .returning(profile_facts.c.id)
+            ).scalar_one()
+            append_entry(
+                conn,
+                actor=str(actor),
+                action="profile.record",
+                subject=name,
+                purpose="profile data a rule needs",
+                detail={"attribute": attribute, "fact": fact_id},
+            )
+        return int(fact_id)
+
     def _resident(self, conn: Connection, name: str) -> ResidentInfo:
         row = conn.execute(select(residents).where(residents.c.pseudonym == name)).first()
         if row is None:
@@ -157,7 +207,9 @@ class Ledger:
         name = self.pseudonym_of(record.national_id)
         self._check_dates(record.act_date, record.decision_date)
         version = self.policy.in_force(record.act_date)
-        version.check_report(record.department, record.metric, record.value, record.act_date)
+        version.check_report(
+            record.department, record.metric, record.value, record.act_date, record.severity
+        )
         if not record.source_ref or len(record.source_ref) > 128:
             raise ValidationError("source_ref: expected 1 to 128 characters")
         with database_errors("records"), self.engine.begin() as conn:
@@ -175,6 +227,7 @@ class Ledger:
                 incident_ref=record.incident_ref,
                 kind="original",
                 batch_id=batch_id,
+                severity=record.severity,
             )
             append_entry(
                 conn,
@@ -269,6 +322,7 @@ class Ledger:
                 decision_date=old.decision_date,
                 source_ref=new_source_ref,
                 incident_ref=old.incident_ref,
+                severity=old.severity,
                 kind=kind,
                 supersedes_id=old.id,
                 reason=reason,
@@ -329,6 +383,7 @@ class Ledger:
         name = self.pseudonym_of(national_id)
         with database_errors("records"), self.engine.begin() as conn:
             resident = self._resident(conn, name)
+            resident = replace(resident, profile=self._profile(conn, resident.id, known_at))
             rows = self._record_rows(conn, resident.id, known_at)
             append_entry(
                 conn,
@@ -342,6 +397,19 @@ class Ledger:
                 },
             )
         return resident, rows
+
+    @staticmethod
+    def _profile(
+        conn: Connection, resident_id: int, known_at: dt.datetime | None
+    ) -> dict[str, dt.date]:
+        query = (
+            select(profile_facts.c.attribute, profile_facts.c.value)
+            .where(profile_facts.c.resident_id == resident_id)
+            .order_by(profile_facts.c.id)
+        )
+        if known_at is not None:
+            query = query.where(profile_facts.c.recorded_at <= known_at)
+        return {row.attribute: row.value for row in conn.execute(query)}  # newest wins
 
     @staticmethod
     def _record_rows(
@@ -383,4 +451,5 @@ def stored_record(row: Row[Any]) -> StoredRecord:
         kind=row.kind,
         supersedes_id=row.supersedes_id,
         reason=row.reason,
+        severity=row.severity,
     )

@@ -10,13 +10,13 @@ import datetime as dt
 from collections.abc import Iterator
 from itertools import groupby
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from osmanthus.ledger.audit_log import append_entry
 from osmanthus.ledger.database import database_errors, read_only
 from osmanthus.ledger.ledger import stored_record
 from osmanthus.ledger.record import Actor, StoredRecord, Subject
-from osmanthus.ledger.schema import departments, records, residents
+from osmanthus.ledger.schema import departments, profile_facts, records, residents
 
 __all__ = ["iter_population"]
 
@@ -48,9 +48,23 @@ def iter_population(
         .order_by(residents.c.id, records.c.id)
     )
     with read_only(engine) as conn:
+        profiles = _profiles(conn, known_at)
         result = conn.execution_options(stream_results=True, yield_per=20_000).execute(query)
         for resident_id, group in groupby(result, key=lambda row: row.resident):
             rows = list(group)
-            subject = Subject(birth_year=rows[0].birth_year)
+            subject = Subject(birth_year=rows[0].birth_year, profile=profiles.get(resident_id, {}))
             found = [stored_record(row) for row in rows if row.id is not None]
             yield resident_id, subject, found
+
+
+def _profiles(conn: Connection, known_at: dt.datetime | None) -> dict[int, dict[str, dt.date]]:
+    """Profile facts by resident (they are few: only what a rule needs); newest wins."""
+    query = select(
+        profile_facts.c.resident_id, profile_facts.c.attribute, profile_facts.c.value
+    ).order_by(profile_facts.c.id)
+    if known_at is not None:
+        query = query.where(profile_facts.c.recorded_at <= known_at)
+    found: dict[int, dict[str, dt.date]] = {}
+    for row in conn.execute(query):
+        found.setdefault(row.resident_id, {})[row.attribute] = row.value
+    return found

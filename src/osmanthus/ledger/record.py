@@ -72,3 +72,9 @@ class ResidentInfo:
     pseudonym: str
     district: str
     birth_year: int
+    profile: Mapping[str, dt.date] = field(default_factory=dict)
+
+    @property
+    def subject(self) -> Subject:
+        """What a scorer may know of the resident besides their records."""
+        return Subject(birth_year=self.birth_year, profile=self.profile)

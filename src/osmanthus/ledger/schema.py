@@ -6,6 +6,8 @@ the single description the code reads and writes through.
 - ``departments``: the bodies that report records.
 - ``records``: append-only conduct records; a correction or retraction is a new row that
   points at the row it replaces (``supersedes_id``).
+- ``profile_facts``: dated facts a rule needs (a licence issue date as a cycle anchor, the
+  date residence began); append-only, the newest known fact of an attribute wins.
 - ``audit_log``: the hash-chained log of every write and every read of personal data.
 """
 
@@ -39,6 +41,7 @@ __all__ = [
     "audit_log",
     "departments",
     "metadata",
+    "profile_facts",
     "records",
     "residents",
 ]
@@ -117,6 +120,21 @@ records = Table(
     Column("supersedes_id", Key, ForeignKey("records.id")),
     Column("reason", Text),
     Column("batch_id", String(64)),
+    Column("severity", String(32)),
+    UniqueConstraint("department_id", "source_ref"),
+    Index(None, "resident_id"),
+)
+
+profile_facts = Table(
+    "profile_facts",
+    metadata,
+    Column("id", Key, primary_key=True),
+    Column("resident_id", Key, ForeignKey("residents.id"), nullable=False),
+    Column("attribute", String(64), nullable=False),
+    Column("value", Date, nullable=False),
+    Column("department_id", Integer, ForeignKey("departments.id"), nullable=False),
+    Column("source_ref", String(128), nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
     UniqueConstraint("department_id", "source_ref"),
     Index(None, "resident_id"),
 )

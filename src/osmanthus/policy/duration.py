@@ -1,7 +1,12 @@
 """Periods such as ``3m``, ``1y``, ``90d``, and calendar arithmetic on them.
 
-Months and years are calendar months: adding one year to 29 February gives 28 February,
-adding one month to 31 January gives the last day of February.
+Months and years are calendar months. A period of months or years ends on the day with
+the start's number in the final month; when that month has no such day (29 February in
+a common year, the 31st of a 30-day month), the period runs to the end of that month
+and the next period begins on the 1st of the following month. So ``1y`` after
+2024-02-29 is 2025-03-01, and a record acted on 2024-02-29 that counts for one year
+counts through 2025-02-28 (the rule of §188(3) BGB and of Art. 202 of China's Civil
+Code that a missing day means the month's last day).
 """
 
 from __future__ import annotations
@@ -24,14 +29,16 @@ class Period:
     unit: str  # "d", "m" or "y"
 
     def after(self, start: dt.date) -> dt.date:
-        """The date this period after ``start``."""
+        """The first day after a period of this length that begins on ``start``."""
         if self.unit == "d":
             return start + dt.timedelta(days=self.amount)
         months = self.amount * (12 if self.unit == "y" else 1)
         index = start.month - 1 + months
         year, month = start.year + index // 12, index % 12 + 1
-        day = min(start.day, calendar.monthrange(year, month)[1])
-        return dt.date(year, month, day)
+        last = calendar.monthrange(year, month)[1]
+        if start.day > last:  # no such day: the period runs to the end of the month
+            return dt.date(year, month, last) + dt.timedelta(days=1)
+        return dt.date(year, month, start.day)
 
     def __str__(self) -> str:
         return f"{self.amount}{self.unit}"

@@ -21,7 +21,7 @@ import pydantic
 
 from osmanthus.errors import PolicyError
 from osmanthus.policy.locate import locate
-from osmanthus.policy.model import PolicyVersion
+from osmanthus.policy.model import GuardrailViolation, PolicyVersion
 
 __all__ = ["PolicySet", "load_policy", "load_version"]
 
@@ -146,7 +146,10 @@ def _shape(raw: Mapping[str, Any], path: Path, text: str) -> dict[str, Any]:
 
 def _first_error(path: Path, text: str, exc: pydantic.ValidationError) -> str:
     error = exc.errors()[0]
-    loc = tuple(error["loc"])
+    loc: tuple[object, ...] = tuple(error["loc"])
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, GuardrailViolation):
+        loc = (*loc, *cause.path)
     if loc and loc[0] in (*_HEADER_FIELDS, "source"):
         loc = ("policy", *loc)
     message = error["msg"].removeprefix("Value error, ")

@@ -29,7 +29,15 @@ from osmanthus.policy.metric import Metric
 from osmanthus.policy.rules import Cap, Cycle, Measure, Perk, ProfileAttribute, RepairTier, Scope
 from osmanthus.policy.scale import Limits, Scale
 
-__all__ = ["Department", "PolicyVersion"]
+__all__ = ["Department", "GuardrailViolation", "PolicyVersion"]
+
+
+class GuardrailViolation(ValueError):
+    """A guardrail broken by the version as a whole; ``path`` names the offending field."""
+
+    def __init__(self, path: tuple[object, ...], message: str) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class Department(Strict):
@@ -67,11 +75,19 @@ class PolicyVersion(Strict):
             self._check_cap(index, cap)
         self._check_profile()
         if self.measures and len({m.name for m in self.measures}) != len(self.measures):
-            raise ValueError("measures: names must be unique")
+            raise GuardrailViolation(("measures",), "names must be unique")
         return self
 
     def _check_metric(self, metric: Metric) -> None:
         where = f"metric {metric.code!r}"
+        try:
+            self._check_metric_rules(metric, where)
+        except GuardrailViolation:
+            raise
+        except ValueError as exc:
+            raise GuardrailViolation(("metrics", metric.code), str(exc)) from None
+
+    def _check_metric_rules(self, metric: Metric, where: str) -> None:
         for department in metric.reported_by:
             if department not in self.departments:
                 raise ValueError(f"{where}: reported_by names unknown department {department!r}")
@@ -111,7 +127,12 @@ class PolicyVersion(Strict):
             )
 
     def _check_cap(self, index: int, cap: Cap) -> None:
-        where = f"caps.{index} ({cap.name})"
+        try:
+            self._check_cap_rules(cap, f"cap {cap.name!r}")
+        except ValueError as exc:
+            raise GuardrailViolation(("caps", index), str(exc)) from None
+
+    def _check_cap_rules(self, cap: Cap, where: str) -> None:
         for code in (*cap.metrics, *cap.exempt):
             if code not in self.metrics:
                 raise ValueError(f"{where}: unknown metric {code!r}")
@@ -131,11 +152,13 @@ class PolicyVersion(Strict):
         if self.scope.min_residence is not None:
             needed.add(self.scope.residence_attribute)
         for code in needed - set(self.profile):
-            raise ValueError(f"profile: attribute {code!r} is used by a rule but not declared")
+            raise GuardrailViolation(
+                ("profile",), f"attribute {code!r} is used by a rule but not declared"
+            )
         for code in set(self.profile) - needed:
-            raise ValueError(
-                f"profile.{code}: no rule needs this attribute; profile data is held only "
-                "where a rule needs it"
+            raise GuardrailViolation(
+                ("profile", code),
+                "no rule needs this attribute; profile data is held only where a rule needs it",
             )
 
     # -- use --------------------------------------------------------------------------

@@ -27,6 +27,8 @@ def _life(metric: Metric) -> str:
     if metric.expiry is not None:
         life = "the cycle" if metric.expiry == "cycle" else metric.expiry.describe()
         parts.append(f"counts {life} from the {metric.expiry_from} date")
+    elif metric.severity:
+        parts.append(f"each class counts from the {metric.expiry_from} date")
     if metric.overlie:
         parts.append(f"kept {metric.overlie.describe()} more")
     if metric.repair_tier:

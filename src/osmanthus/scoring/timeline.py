@@ -15,7 +15,10 @@ decision date and record id. Each act:
 4. After an act that worsens the standing, staged measures are assessed on the standing
    of that date: the next stage's measure is taken; a stage reached with the previous
    measure not taken applies that stage's ``if_previous_not_taken`` rule (the standing
-   is reduced, the previous measure taken) when it has one.
+   is reduced, the previous measure taken) when it has one. In a cycle scheme the stages
+   count within one cycle: a new cycle starts again from the first stage.
+5. Records that end on the same day leave together, and the bounds apply once after
+   (a cycle's violations and reductions reset together).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import groupby
 
 from osmanthus.ledger import Subject
 from osmanthus.policy import Cap, PolicyVersion, Scale
@@ -126,8 +130,8 @@ def run_timeline(
     books: dict[tuple[str, str], _CapBook] = {}
     events: list[tuple[dt.date, int, dt.date, dt.date, int, Plan]] = []
     for plan in plans:
-        if not plan.scored or plan.record.act_date > as_of:
-            continue
+        if not plan.scored or plan.record.act_date > as_of or plan.end <= plan.record.act_date:
+            continue  # unscored, not yet acted, or a life of no days (outside any cycle)
         r = plan.record
         events.append((r.act_date, 1, r.act_date, r.decision_date, r.id, plan))
         if plan.end <= as_of:
@@ -135,27 +139,32 @@ def run_timeline(
     caps = {id(plan.rule): _caps(plan.rule) for plan in plans}
     effective: dict[int, int] = {}
     last_reduction: dict[str, dt.date] = {}
-    taken = -1
-    for date, kind, _, _, record_id, plan in sorted(events, key=lambda e: e[:5]):
-        if kind == 0:  # expiry
-            outcome.standing = _move(scale, outcome.standing, -effective.pop(record_id, 0))
-            continue
-        points = _reduction(plan, outcome, last_reduction)
-        cycle = cycle_bounds(plan.rule, subject, plan.record.act_date)
-        for cap in caps[id(plan.rule)]:
-            if points and cap.applies_to(plan.metric.code):
-                book = books.setdefault((plan.rule.version, cap.name), _CapBook(cap))
-                allowed = book.allow(points, plan.record.act_date, cycle)
-                if allowed != points:
-                    outcome.notes[record_id].append(
-                        f"cap '{cap.name}' held back {abs(points - allowed)} point(s)"
-                    )
-                points = allowed
-        before = outcome.standing
-        outcome.standing = _move(scale, before, points)
-        effective[record_id] = outcome.standing - before if scale.clamp == "running" else points
-        if scale.worse(points):
-            taken = _assess(version, outcome, date, taken)
+    taken, measure_cycle = -1, None
+    for date, group in groupby(sorted(events, key=lambda e: e[:5]), key=lambda e: e[0]):
+        todays = list(group)
+        # every record ending today leaves together, then the bounds apply once
+        leaving = sum(effective.pop(e[4], 0) for e in todays if e[1] == 0)
+        if leaving:
+            outcome.standing = _move(scale, outcome.standing, -leaving)
+        for _, _, _, _, record_id, plan in (e for e in todays if e[1] == 1):
+            points = _reduction(plan, outcome, last_reduction)
+            cycle = cycle_bounds(plan.rule, subject, plan.record.act_date)
+            for cap in caps[id(plan.rule)]:
+                if points and cap.applies_to(plan.metric.code):
+                    book = books.setdefault((plan.rule.version, cap.name), _CapBook(cap))
+                    allowed = book.allow(points, plan.record.act_date, cycle)
+                    if allowed != points:
+                        outcome.notes[record_id].append(
+                            f"cap '{cap.name}' held back {abs(points - allowed)} point(s)"
+                        )
+                    points = allowed
+            before = outcome.standing
+            outcome.standing = _move(scale, before, points)
+            effective[record_id] = outcome.standing - before if scale.clamp == "running" else points
+            if cycle is not None and cycle[0] != measure_cycle:
+                taken, measure_cycle = -1, cycle[0]  # stages are counted within one cycle
+            if scale.worse(points):
+                taken = _assess(plan.rule, outcome, date, taken)
     outcome.counted = effective
     return outcome
 

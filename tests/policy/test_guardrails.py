@@ -1,0 +1,189 @@
+"""Every guardrail: a policy that breaks one does not load, and the message names the file,
+the line and the field."""
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from minimal_policy import BASIS, MINIMAL, policy_from, write_policy
+from osmanthus.errors import PolicyError
+from osmanthus.policy import load_policy
+
+
+def line_of(text: str, needle: str) -> int:
+    return text.splitlines().index(needle) + 1
+
+
+def refused(tmp_path: Path, text: str, pattern: str) -> str:
+    with pytest.raises(PolicyError, match=pattern) as info:
+        load_policy(write_policy(tmp_path, text))
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_minimal_policy_loads(tmp_path: Path) -> None:
+    assert policy_from(tmp_path, MINIMAL).latest.metrics["bad"].points == -10
+
+
+def test_scored_metric_without_legal_basis(tmp_path: Path) -> None:
+    text = MINIMAL.replace(f'points = 5\nexpiry = "1y"\n{BASIS}', 'points = 5\nexpiry = "1y"')
+    line = line_of(text, "[metrics.good]")
+    refused(tmp_path, text, rf"^policy.toml:{line}: metrics.good: 'legal_basis' is required")
+
+
+def test_legal_basis_without_effective_date(tmp_path: Path) -> None:
+    text = MINIMAL.replace(", effective = 2020-01-01 }", " }", 1)
+    line = line_of(text, "[metrics.good]") + 6
+    refused(
+        tmp_path,
+        text,
+        rf"^policy.toml:{line}: metrics.good.legal_basis.effective: 'effective' is required",
+    )
+
+
+def test_perk_without_legal_basis(tmp_path: Path) -> None:
+    text = MINIMAL + (
+        '\n[perks.bus]\ntitle = "Bus discount"\nprovider = "Bus company"\nmin_score = 110\n'
+        'valid_for = "30d"\n'
+    )
+    line = line_of(text, "[perks.bus]")
+    refused(tmp_path, text, rf"^policy.toml:{line}: perks.bus: 'legal_basis' is required")
+
+
+@pytest.mark.parametrize(
+    "category",
+    [
+        "religion",
+        "health",
+        "biometrics",
+        "Blood type",
+        "sexual-orientation",
+        "political_opinion",
+        "ethnicity",
+    ],
+)
+def test_prohibited_category(tmp_path: Path, category: str) -> None:
+    text = MINIMAL.replace('category = "conduct_test"', f'category = "{category}"', 1)
+    line = line_of(text, f'category = "{category}"')
+    refused(
+        tmp_path,
+        text,
+        rf"^policy.toml:{line}: metrics.good.category: data category .* is prohibited",
+    )
+
+
+def test_prohibited_profile_attribute(tmp_path: Path) -> None:
+    text = MINIMAL + (
+        '\n[cycle]\nlength = "12m"\nanchor = "blood"\n\n[profile.blood]\ntitle = "Blood group"\n'
+        'category = "blood_type"\nreported_by = ["dept"]\n'
+    )
+    refused(tmp_path, text, r"profile.blood.category: data category 'blood_type' is prohibited")
+
+
+def test_status_metric_may_not_score(tmp_path: Path) -> None:
+    text = MINIMAL.replace(
+        '[metrics.good]\ntitle = "Good conduct"',
+        '[metrics.good]\ntitle = "Married"\nkind = "status"',
+    )
+    refused(tmp_path, text, r"metrics.good: a status metric may not score")
+
+
+def test_deduction_above_the_per_record_limit(tmp_path: Path) -> None:
+    text = MINIMAL.replace("points = -10", "points = -60")
+    line = line_of(text, "[metrics.bad]")
+    refused(
+        tmp_path,
+        text,
+        rf"^policy.toml:{line}: metrics.bad: metric 'bad': a record may cost "
+        r"60 points, above the per-record limit of 50",
+    )
+
+
+def test_per_unit_deduction_is_bounded_by_the_limit(tmp_path: Path) -> None:
+    text = MINIMAL.replace("points = -10\n", 'points_per_unit = -1\nunit = "day"\nmax_value = 80\n')
+    refused(tmp_path, text, r"metric 'bad': a record may cost 80 points")
+
+
+def test_loss_cap_above_the_per_period_limit(tmp_path: Path) -> None:
+    text = MINIMAL.replace(
+        "max_penalty_per_record = 50", "max_penalty_per_record = 50\nmax_penalty_per_year = 80"
+    ) + ('\n[[caps]]\nname = "losses"\nwindow = "year"\nmax_loss = 90\n')
+    refused(
+        tmp_path,
+        text,
+        r"^policy.toml:\d+: caps.0: cap 'losses': allows a loss of 90 points, above the "
+        r"per-period limit of 80",
+    )
+
+
+def test_essential_service_may_not_depend_on_the_score(tmp_path: Path) -> None:
+    text = MINIMAL + (
+        '\n[perks.er]\ntitle = "Emergency care"\nprovider = "Hospitals"\nessential = true\n'
+        f'min_score = 100\nvalid_for = "30d"\n{BASIS}\n'
+    )
+    line = line_of(text, "[perks.er]")
+    refused(
+        tmp_path,
+        text,
+        rf"^policy.toml:{line}: perks.er: an essential service .* may not "
+        r"depend on the score",
+    )
+
+
+def test_bands_must_cover_the_scale_once(tmp_path: Path) -> None:
+    text = MINIMAL.replace(
+        "ceiling = 200\n",
+        'ceiling = 200\n\n[[scale.bands]]\nname = "low"\n'
+        'below = 100\n\n[[scale.bands]]\nname = "high"\nabove = 100\n',
+    )
+    refused(tmp_path, text, r"scale: .*score 100 falls in no band; expected exactly one")
+    overlap = text.replace("above = 100", "at_least = 99")
+    refused(tmp_path, overlap, r"score 99 falls in bands low, high")
+
+
+def test_unknown_references(tmp_path: Path) -> None:
+    refused(
+        tmp_path,
+        MINIMAL.replace('reported_by = ["dept"]', 'reported_by = ["temple"]', 1),
+        r"reported_by names unknown department 'temple'",
+    )
+    refused(
+        tmp_path,
+        MINIMAL + '\n[[caps]]\nname = "c"\nmetrics = ["nope"]\nwindow = "day"\nmax_gain = 1\n',
+        r"caps.0: cap 'c': unknown metric 'nope'",
+    )
+    refused(
+        tmp_path,
+        MINIMAL.replace('expiry = "1y"\n', 'expiry = "1y"\nrepair_tier = "x"\n', 1),
+        r"unknown repair_tier 'x'",
+    )
+
+
+def test_profile_data_only_where_a_rule_needs_it(tmp_path: Path) -> None:
+    text = MINIMAL + (
+        '\n[profile.education]\ntitle = "Education level"\ncategory = "education"\n'
+        'reported_by = ["dept"]\n'
+    )
+    refused(tmp_path, text, r"profile.education: no rule needs this attribute")
+
+
+def test_misspelt_field_names_its_line(tmp_path: Path) -> None:
+    text = MINIMAL.replace("points = 5\n", "pionts = 5\n")
+    line = line_of(text, "pionts = 5")
+    refused(tmp_path, text, rf"^policy.toml:{line}: metrics.good.pionts: Extra inputs")
+
+
+def test_rule_past_its_sunset_lapses_with_a_warning(tmp_path: Path) -> None:
+    text = MINIMAL.replace(
+        'points = 5\nexpiry = "1y"\n', 'points = 5\nexpiry = "1y"\nsunset = 2025-12-31\n'
+    )
+    policy = policy_from(tmp_path, text)
+    assert policy.lapsed(dt.date(2025, 12, 31)) == []
+    assert policy.lapsed(dt.date(2026, 1, 1)) == [
+        "policy.toml: metric 'good' lapsed on 2025-12-31 (sunset); acts after it are refused"
+    ]
+    with pytest.raises(Exception, match="after the rule lapsed"):
+        policy.latest.check_report("dept", "good", 1, dt.date(2026, 1, 1))
+    policy.latest.check_report("dept", "good", 1, dt.date(2025, 12, 31))
