@@ -15,12 +15,13 @@ from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, Row, func, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select
 
 from osmanthus.errors import LedgerError, NotFound, RecordRefused, ValidationError
 from osmanthus.identity import pseudonym, pseudonyms, validate
 from osmanthus.ledger.audit_log import append_entry
 from osmanthus.ledger.database import connect, database_errors, is_current, read_only
+from osmanthus.ledger.reading import profile_of, record_rows
 from osmanthus.ledger.record import Actor, NewRecord, ResidentInfo, StoredRecord
 from osmanthus.ledger.schema import departments, profile_facts, records, residents
 from osmanthus.policy import PolicySet, load_policy
@@ -383,8 +384,8 @@ class Ledger:
         name = self.pseudonym_of(national_id)
         with database_errors("records"), self.engine.begin() as conn:
             resident = self._resident(conn, name)
-            resident = replace(resident, profile=self._profile(conn, resident.id, known_at))
-            rows = self._record_rows(conn, resident.id, known_at)
+            resident = replace(resident, profile=profile_of(conn, resident.id, known_at))
+            rows = record_rows(conn, resident.id, known_at)
             append_entry(
                 conn,
                 actor=str(actor),
@@ -398,33 +399,6 @@ class Ledger:
             )
         return resident, rows
 
-    @staticmethod
-    def _profile(
-        conn: Connection, resident_id: int, known_at: dt.datetime | None
-    ) -> dict[str, dt.date]:
-        query = (
-            select(profile_facts.c.attribute, profile_facts.c.value)
-            .where(profile_facts.c.resident_id == resident_id)
-            .order_by(profile_facts.c.id)
-        )
-        if known_at is not None:
-            query = query.where(profile_facts.c.recorded_at <= known_at)
-        return {row.attribute: row.value for row in conn.execute(query)}  # newest wins
-
-    @staticmethod
-    def _record_rows(
-        conn: Connection, resident_id: int, known_at: dt.datetime | None
-    ) -> list[StoredRecord]:
-        query = (
-            select(records, departments.c.code.label("department_code"))
-            .join(departments, departments.c.id == records.c.department_id)
-            .where(records.c.resident_id == resident_id)
-            .order_by(records.c.id)
-        )
-        if known_at is not None:
-            query = query.where(records.c.recorded_at <= known_at)
-        return [stored_record(row) for row in conn.execute(query)]
-
     def counts(self) -> dict[str, int]:
         """Row counts of the ledger's tables (no personal data)."""
         with read_only(self.engine) as conn:
@@ -435,21 +409,3 @@ class Ledger:
                 ).scalar_one(),
                 "records": conn.execute(select(func.count()).select_from(records)).scalar_one(),
             }
-
-
-def stored_record(row: Row[Any]) -> StoredRecord:
-    return StoredRecord(
-        id=row.id,
-        department=row.department_code,
-        metric=row.metric,
-        value=row.value,
-        act_date=row.act_date,
-        decision_date=row.decision_date,
-        recorded_at=row.recorded_at,
-        source_ref=row.source_ref,
-        incident_ref=row.incident_ref,
-        kind=row.kind,
-        supersedes_id=row.supersedes_id,
-        reason=row.reason,
-        severity=row.severity,
-    )

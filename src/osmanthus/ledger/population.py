@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine, select
 
 from osmanthus.ledger.audit_log import append_entry
 from osmanthus.ledger.database import database_errors, read_only
-from osmanthus.ledger.ledger import stored_record
+from osmanthus.ledger.reading import stored_record
 from osmanthus.ledger.record import Actor, StoredRecord, Subject
 from osmanthus.ledger.schema import departments, profile_facts, records, residents
 

@@ -1,0 +1,65 @@
+"""Reading a resident's rows: records and profile facts, as known at a time.
+
+These are the plain reads; callers audit them (``Ledger.read_resident``,
+``iter_population``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Connection, Row, select
+
+from osmanthus.ledger.record import StoredRecord
+from osmanthus.ledger.schema import departments, profile_facts, records
+
+__all__ = ["profile_of", "record_rows", "stored_record"]
+
+
+def profile_of(
+    conn: Connection, resident_id: int, known_at: dt.datetime | None
+) -> dict[str, dt.date]:
+    """A resident's profile facts recorded by ``known_at``; the newest fact of each wins."""
+    query = (
+        select(profile_facts.c.attribute, profile_facts.c.value)
+        .where(profile_facts.c.resident_id == resident_id)
+        .order_by(profile_facts.c.id)
+    )
+    if known_at is not None:
+        query = query.where(profile_facts.c.recorded_at <= known_at)
+    return {row.attribute: row.value for row in conn.execute(query)}  # newest wins
+
+
+def record_rows(
+    conn: Connection, resident_id: int, known_at: dt.datetime | None
+) -> list[StoredRecord]:
+    """Every record row about a resident recorded by ``known_at``, oldest first."""
+    query = (
+        select(records, departments.c.code.label("department_code"))
+        .join(departments, departments.c.id == records.c.department_id)
+        .where(records.c.resident_id == resident_id)
+        .order_by(records.c.id)
+    )
+    if known_at is not None:
+        query = query.where(records.c.recorded_at <= known_at)
+    return [stored_record(row) for row in conn.execute(query)]
+
+
+def stored_record(row: Row[Any]) -> StoredRecord:
+    """A record row (joined with its department's code) as a :class:`StoredRecord`."""
+    return StoredRecord(
+        id=row.id,
+        department=row.department_code,
+        metric=row.metric,
+        value=row.value,
+        act_date=row.act_date,
+        decision_date=row.decision_date,
+        recorded_at=row.recorded_at,
+        source_ref=row.source_ref,
+        incident_ref=row.incident_ref,
+        kind=row.kind,
+        supersedes_id=row.supersedes_id,
+        reason=row.reason,
+        severity=row.severity,
+    )
