@@ -36,7 +36,7 @@ app.add_typer(policy_app, name="policy")
 PolicyDir = Annotated[Path, typer.Argument(help="Policy directory (version files + tests/).")]
 
 out = Console(soft_wrap=True)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 OPERATOR = Actor("operator", "cli")
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -187,3 +187,77 @@ def test_rule_past_its_sunset_lapses_with_a_warning(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="after the rule lapsed"):
         policy.latest.check_report("dept", "good", 1, dt.date(2026, 1, 1))
     policy.latest.check_report("dept", "good", 1, dt.date(2025, 12, 31))
+
+
+@pytest.mark.parametrize(
+    ("extra", "pattern"),
+    [
+        (
+            '\n[perks.p]\ntitle = "Perk"\nprovider = "Shop"\ngrades = ["Z"]\nvalid_for = "1m"\n'
+            + BASIS
+            + "\n",
+            r"perks.p: grades names unknown band 'Z'",
+        ),
+        (
+            '\n[perks.p]\ntitle = "Perk"\nprovider = "Shop"\nmin_score = 120\nmax_score = 110\n'
+            'valid_for = "1m"\n' + BASIS + "\n",
+            r"perks.p: min_score 120 is above max_score 110",
+        ),
+        (
+            '\n[[caps]]\nname = "c"\nwindow = "day"\nmax_gain = 1\n'
+            '\n[[caps]]\nname = "c"\nwindow = "year"\nmax_gain = 9\n',
+            r"caps: cap names must be unique",
+        ),
+        (
+            '\n[[measures]]\nname = "second"\nat_least = 8\n' + BASIS + "\n"
+            '\n[[measures]]\nname = "first"\nat_least = 4\n' + BASIS + "\n",
+            r"measures.1: stages must be listed from the first to the last",
+        ),
+    ],
+)
+def test_inconsistent_rules_do_not_load(tmp_path: Path, extra: str, pattern: str) -> None:
+    refused(tmp_path, MINIMAL + extra, pattern)
+
+
+def test_per_unit_penalty_is_bounded_at_both_ends(tmp_path: Path) -> None:
+    text = MINIMAL.replace(
+        "points = -10\n",
+        'points_per_unit = "0.1"\nunit = "yuan"\nmin_value = -10000\nmax_value = 0\n',
+    )
+    refused(tmp_path, text, r"metric 'bad': a record may cost 1000 points")
+
+
+def test_reduction_must_improve_and_only_fulfilments_fulfil(tmp_path: Path) -> None:
+    running = MINIMAL.replace("ceiling = 200\n", 'ceiling = 200\nclamp = "running"\n')
+    reduction = (
+        '\n[metrics.course]\ntitle = "Course"\nkind = "reduction"\ncategory = "education_course"\n'
+        'reported_by = ["dept"]\npoints = -2\n' + BASIS + "\n[metrics.course.conditions]\n"
+        "standing_at_least = 1\n"
+    )
+    refused(tmp_path, running + reduction, r"metric 'course': a reduction must improve")
+    fulfils = MINIMAL.replace(
+        'points = 5\nexpiry = "1y"\n', 'points = 5\nexpiry = "1y"\nfulfils = ["bad"]\n'
+    )
+    refused(tmp_path, fulfils, r"metric 'good': only a fulfilment metric may name 'fulfils'")
+
+
+def test_profile_reporters_must_be_known(tmp_path: Path) -> None:
+    text = MINIMAL + (
+        '\n[cycle]\nlength = "12m"\nanchor = "issued"\n\n[profile.issued]\ntitle = "Issued"\n'
+        'category = "driving_licence"\nreported_by = ["nobody"]\n'
+    )
+    refused(tmp_path, text, r"profile.issued: reported_by names unknown department 'nobody'")
+
+
+def test_unknown_header_field_and_bad_period_name_the_field(tmp_path: Path) -> None:
+    refused(
+        tmp_path,
+        MINIMAL.replace('title = "Test policy"', 'title = "Test policy"\nauthor = "x"'),
+        r"^policy.toml:\d+: policy.author: Extra inputs are not permitted",
+    )
+    message = refused(
+        tmp_path,
+        MINIMAL.replace('expiry = "1y"', 'expiry = "1w"', 1),
+        r"^policy.toml:\d+: metrics.good.expiry: .*expected a period",
+    )
+    assert "function-" not in message

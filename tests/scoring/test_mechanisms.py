@@ -278,7 +278,7 @@ valid_for = "1y"
     )
     assert result.explanation
     loan = next(p for p in result.explanation.perks if p.code == "loan")
-    assert (loan.eligible, str(loan.valid_until)) == (True, "2026-03-02")
+    assert (loan.eligible, str(loan.valid_until)) == (True, "2026-03-01")  # 30 days, last day
 
 
 def test_scope_minimum_age_and_residence(tmp_path: Path) -> None:

@@ -150,7 +150,8 @@ def _first_error(path: Path, text: str, exc: pydantic.ValidationError) -> str:
     cause = (error.get("ctx") or {}).get("error")
     if isinstance(cause, GuardrailViolation):
         loc = (*loc, *cause.path)
-    if loc and loc[0] in (*_HEADER_FIELDS, "source"):
+    loc = tuple(part for part in loc if not (isinstance(part, str) and "[" in part))
+    if loc and loc[0] not in _TABLES:  # header fields live in [policy]
         loc = ("policy", *loc)
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "missing":

@@ -74,9 +74,37 @@ class PolicyVersion(Strict):
         for index, cap in enumerate(self.caps):
             self._check_cap(index, cap)
         self._check_profile()
-        if self.measures and len({m.name for m in self.measures}) != len(self.measures):
-            raise GuardrailViolation(("measures",), "names must be unique")
+        self._check_measures()
+        self._check_perks()
+        names = [cap.name for cap in self.caps]
+        if len(set(names)) != len(names):
+            raise GuardrailViolation(("caps",), "cap names must be unique")
         return self
+
+    def _check_measures(self) -> None:
+        if len({m.name for m in self.measures}) != len(self.measures):
+            raise GuardrailViolation(("measures",), "names must be unique")
+        for index, (lower, upper) in enumerate(zip(self.measures, self.measures[1:], strict=False)):
+            rising = lower.at_least is not None and upper.at_least is not None
+            falling = lower.at_most is not None and upper.at_most is not None
+            ordered = (rising and lower.at_least < upper.at_least) or (  # type: ignore[operator]
+                falling and lower.at_most > upper.at_most  # type: ignore[operator]
+            )
+            if not ordered:
+                raise GuardrailViolation(
+                    ("measures", index + 1),
+                    "stages must be listed from the first to the last, each threshold "
+                    "further than the one before",
+                )
+
+    def _check_perks(self) -> None:
+        bands = {band.name for band in self.scale.bands}
+        for code, perk in self.perks.items():
+            for grade in perk.grades:
+                if grade not in bands:
+                    raise GuardrailViolation(
+                        ("perks", code), f"grades names unknown band {grade!r}"
+                    )
 
     def _check_metric(self, metric: Metric) -> None:
         where = f"metric {metric.code!r}"
@@ -92,8 +120,10 @@ class PolicyVersion(Strict):
             if department not in self.departments:
                 raise ValueError(f"{where}: reported_by names unknown department {department!r}")
         harms = [metric.points or 0] + [s.points for s in metric.severity.values()]
-        if metric.points_per_unit is not None and metric.max_value is not None:
-            harms.append(metric.points_for(metric.max_value))
+        if metric.points_per_unit is not None:
+            harms.append(metric.points_for(metric.min_value))
+            if metric.max_value is not None:
+                harms.append(metric.points_for(metric.max_value))
         worst = max(self.scale.penalty(points) for points in harms)
         if worst > self.limits.max_penalty_per_record:
             raise ValueError(
@@ -112,6 +142,10 @@ class PolicyVersion(Strict):
         bands = {band.name for band in self.scale.bands}
         if metric.forces_grade is not None and metric.forces_grade not in bands:
             raise ValueError(f"{where}: forces_grade names unknown band {metric.forces_grade!r}")
+        if metric.fulfils and metric.kind != "fulfilment":
+            raise ValueError(f"{where}: only a fulfilment metric may name 'fulfils'")
+        if metric.kind == "reduction" and any(self.scale.worse(p) for p in harms if p):
+            raise ValueError(f"{where}: a reduction must improve the standing (check the sign)")
         for target in metric.fulfils:
             if target not in self.metrics:
                 raise ValueError(f"{where}: fulfils unknown metric {target!r}")
@@ -155,6 +189,12 @@ class PolicyVersion(Strict):
             raise GuardrailViolation(
                 ("profile",), f"attribute {code!r} is used by a rule but not declared"
             )
+        for code, attribute in self.profile.items():
+            for department in attribute.reported_by:
+                if department not in self.departments:
+                    raise GuardrailViolation(
+                        ("profile", code), f"reported_by names unknown department {department!r}"
+                    )
         for code in set(self.profile) - needed:
             raise GuardrailViolation(
                 ("profile", code),

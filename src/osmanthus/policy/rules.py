@@ -130,7 +130,11 @@ class Measure(Strict):
 
 
 class Perk(Strict):
-    """A benefit that depends on the score or grade, with provider and validity."""
+    """A benefit that depends on the score or grade, with provider and validity.
+
+    An eligibility decision is valid from the day it is made through the day before
+    ``valid_for`` has passed (``valid_until`` names that last day). An ``essential``
+    service is available to everyone, in the scheme's scope or not."""
 
     code: str
     title: str = Field(min_length=2)
@@ -155,6 +159,9 @@ class Perk(Strict):
             )
         if not self.essential and not gated:
             raise ValueError("a perk needs min_score, max_score or grades")
+        low, high = self.min_score, self.max_score
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"min_score {low} is above max_score {high}")
         if self.legal_basis is None:
             raise ValueError("'legal_basis' is required for a perk")
         return self

@@ -19,7 +19,9 @@ A policy directory keeps its cases in ``tests/*.toml`` beside the version files:
 ``expect`` may hold ``score``, ``grade``, ``measures`` (names, in order), ``perks`` (the
 codes the resident is eligible for), ``counted`` (points counted now, per record row in
 order) and ``out_of_scope``. A record's department defaults to the metric's first
-reporter; it is recorded at midnight UTC after its decision date unless ``recorded`` says.
+reporter; it is recorded at midnight UTC after its decision date unless ``recorded`` says
+(times without a zone are UTC). Each report passes the same acceptance checks as the
+ledger's (department allowed, value in range, severity known, act within the rule's life).
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ class CaseRecord(_Strict):
     metric: str | None = None
     act: dt.date | None = None
     decision: dt.date | None = None
-    value: float = 1.0
+    value: float | None = None
     severity: str | None = None
     department: str | None = None
     incident: str | None = None
@@ -124,47 +126,69 @@ def _rows(case: Case, policy: PolicySet) -> list[StoredRecord]:
     for index, item in enumerate(case.records):
         target = item.corrects if item.corrects is not None else item.retracts
         if target is not None:
-            old = latest[target]
-            day = item.on or case.on
-            row = StoredRecord(
-                id=len(rows) + 1,
-                department=old.department,
-                metric=old.metric,
-                value=item.value if item.corrects is not None else old.value,
-                act_date=old.act_date,
-                decision_date=old.decision_date,
-                recorded_at=item.recorded or _midnight_after(day),
-                source_ref=f"case-{index}",
-                incident_ref=old.incident_ref,
-                kind="correction" if item.corrects is not None else "retraction",
-                supersedes_id=old.id,
-                reason=item.reason,
-                severity=old.severity,
-            )
-            latest[target] = row
+            row = _superseding(case, index, item, latest[target], len(rows) + 1)
         else:
-            if item.metric is None or item.act is None:
-                raise PolicyError(f"{case.source}: record {index}: needs metric and act")
-            decision = item.decision or item.act
-            metric = policy.in_force(item.act).metric(item.metric)
-            row = StoredRecord(
-                id=len(rows) + 1,
-                department=item.department or metric.reported_by[0],
-                metric=item.metric,
-                value=item.value,
-                act_date=item.act,
-                decision_date=decision,
-                recorded_at=item.recorded or _midnight_after(decision),
-                source_ref=f"case-{index}",
-                incident_ref=item.incident,
-                kind="original",
-                supersedes_id=None,
-                reason=None,
-                severity=item.severity,
-            )
+            row = _report(case, index, item, policy, len(rows) + 1)
+        latest[target if target is not None else index] = row
         latest[index] = row
         rows.append(row)
     return rows
+
+
+def _superseding(
+    case: Case, index: int, item: CaseRecord, old: StoredRecord, row_id: int
+) -> StoredRecord:
+    if item.corrects is not None and item.value is None:
+        raise PolicyError(f"{case.source}: record {index}: a correction needs a value")
+    return StoredRecord(
+        id=row_id,
+        department=old.department,
+        metric=old.metric,
+        value=old.value if item.value is None else item.value,
+        act_date=old.act_date,
+        decision_date=old.decision_date,
+        recorded_at=_utc(item.recorded) or _midnight_after(item.on or case.on),
+        source_ref=f"case-{index}",
+        incident_ref=old.incident_ref,
+        kind="correction" if item.corrects is not None else "retraction",
+        supersedes_id=old.id,
+        reason=item.reason,
+        severity=old.severity,
+    )
+
+
+def _report(
+    case: Case, index: int, item: CaseRecord, policy: PolicySet, row_id: int
+) -> StoredRecord:
+    if item.metric is None or item.act is None:
+        raise PolicyError(f"{case.source}: record {index}: needs metric and act")
+    decision = item.decision or item.act
+    rule = policy.in_force(item.act)
+    department = item.department or rule.metric(item.metric).reported_by[0]
+    value = 1.0 if item.value is None else item.value
+    rule.check_report(department, item.metric, value, item.act, item.severity)
+    return StoredRecord(
+        id=row_id,
+        department=department,
+        metric=item.metric,
+        value=value,
+        act_date=item.act,
+        decision_date=decision,
+        recorded_at=_utc(item.recorded) or _midnight_after(decision),
+        source_ref=f"case-{index}",
+        incident_ref=item.incident,
+        kind="original",
+        supersedes_id=None,
+        reason=None,
+        severity=item.severity,
+    )
+
+
+def _utc(moment: dt.datetime | None) -> dt.datetime | None:
+    """A time from a test file; one without a zone is read as UTC."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
 def _midnight_after(day: dt.date) -> dt.datetime:
@@ -176,7 +200,7 @@ def run_case(case: Case, policy: PolicySet) -> CaseResult:
     try:
         rows = _rows(case, policy)
         subject = Subject(birth_year=case.birth_year, profile=case.profile)
-        known = case.known_at.astimezone(dt.UTC) if case.known_at else None
+        known = _utc(case.known_at)
         result = explain(rows, policy, case.on, known_at=known, subject=subject)
     except (OsmanthusError, KeyError, ValueError) as exc:
         return CaseResult(case, (f"could not score: {exc}",), None)

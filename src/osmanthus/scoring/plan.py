@@ -39,6 +39,11 @@ class Plan:
     note: str = ""
 
     @property
+    def reduces(self) -> bool:
+        """True for reductions, whose effect on the standing is permanent."""
+        return self.metric.kind == "reduction"
+
+    @property
     def scored(self) -> bool:
         """True when the record moves the standing (conduct or reduction)."""
         return self.metric.scored

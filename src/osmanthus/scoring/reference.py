@@ -29,7 +29,14 @@ from osmanthus.scoring.timeline import Adjustment, MeasureTaken, run_timeline
 __all__ = ["STATUS_TEXT", "Explanation", "PerkDecision", "RecordLine", "explain", "score"]
 
 Status = Literal[
-    "counted", "expired", "removed", "superseded", "retraction", "after_date", "fulfilment"
+    "counted",
+    "expired",
+    "removed",
+    "superseded",
+    "retraction",
+    "after_date",
+    "fulfilment",
+    "profile",
 ]
 
 STATUS_TEXT: dict[str, str] = {
@@ -40,6 +47,7 @@ STATUS_TEXT: dict[str, str] = {
     "retraction": "retraction of an earlier record",
     "after_date": "act is after the scoring date",
     "fulfilment": "obligation fulfilled (ends the record it fulfils)",
+    "profile": "profile data: never scores",
 }
 
 
@@ -178,7 +186,7 @@ def _line(
     if plan is None:
         status = "retraction" if record.kind == "retraction" else "superseded"
     elif not plan.scored:
-        status = "fulfilment"
+        status = "fulfilment" if plan.metric.kind == "fulfilment" else "profile"
     elif record.act_date > as_of:
         status = "after_date"
     elif plan.removed_on is not None and as_of >= plan.removed_on:
@@ -255,9 +263,13 @@ def _perks(
     decisions = []
     for code, perk in version.perks.items():
         lapsed = perk.sunset is not None and perk.sunset < as_of
-        eligible = final is not None and not lapsed and perk.eligible(final, grade)
+        eligible = not lapsed and (
+            perk.essential or (final is not None and perk.eligible(final, grade))
+        )
         if lapsed:
             reason = f"lapsed on {perk.sunset}"
+        elif perk.essential:
+            reason = "essential service: never depends on the score"
         elif final is None:
             reason = "not in the scheme's scope"
         else:
@@ -275,7 +287,9 @@ def _perks(
                 title=perk.title,
                 provider=perk.provider,
                 eligible=eligible,
-                valid_until=perk.valid_for.after(as_of) if eligible else None,
+                valid_until=perk.valid_for.after(as_of) - dt.timedelta(days=1)
+                if eligible
+                else None,
                 reason=reason,
             )
         )

@@ -17,8 +17,8 @@ decision date and record id. Each act:
    measure not taken applies that stage's ``if_previous_not_taken`` rule (the standing
    is reduced, the previous measure taken) when it has one. In a cycle scheme the stages
    count within one cycle: a new cycle starts again from the first stage.
-5. Records that end on the same day leave together, and the bounds apply once after
-   (a cycle's violations and reductions reset together).
+5. Records that end on the same day leave together, and the bounds apply once after.
+   A reduction lowers the standing once and never gives points back when it ends.
 """
 
 from __future__ import annotations
@@ -73,26 +73,32 @@ class _CapBook:
         self.used: dict[object, list[int]] = defaultdict(lambda: [0, 0])
         self.rolling: list[tuple[dt.date, int, int]] = []
 
-    def allow(self, points: int, on: dt.date, cycle: tuple[dt.date, dt.date] | None) -> int:
-        cap = self.cap
-        days = cap.rolling_days
-        if days is not None:
-            since = on - dt.timedelta(days=days)
-            window = [(g, lo) for d, g, lo in self.rolling if since < d <= on]
-            used = [sum(g for g, _ in window), sum(lo for _, lo in window)]
-        else:
-            used = self.used[self._key(on, cycle)]
+    def _used(self, on: dt.date, cycle: tuple[dt.date, dt.date] | None) -> list[int]:
+        days = self.cap.rolling_days
+        if days is None:
+            return self.used[self._key(on, cycle)]
+        since = on - dt.timedelta(days=days)
+        window = [(g, lo) for d, g, lo in self.rolling if since < d <= on]
+        return [sum(g for g, _ in window), sum(lo for _, lo in window)]
+
+    def room(self, points: int, on: dt.date, cycle: tuple[dt.date, dt.date] | None) -> int:
+        """How much of ``points`` the cap still lets through in the window of ``on``."""
+        cap, used = self.cap, self._used(on, cycle)
         if points > 0 and cap.max_gain is not None:
-            points = max(0, min(points, cap.max_gain - used[0]))
+            return max(0, min(points, cap.max_gain - used[0]))
         if points < 0 and cap.max_loss is not None:
-            points = -max(0, min(-points, cap.max_loss - used[1]))
+            return -max(0, min(-points, cap.max_loss - used[1]))
+        return points
+
+    def use(self, points: int, on: dt.date, cycle: tuple[dt.date, dt.date] | None) -> None:
+        """Count ``points`` (what finally counted) against the window of ``on``."""
         gain, loss = max(points, 0), max(-points, 0)
-        if days is not None:
+        if self.cap.rolling_days is not None:
             self.rolling.append((on, gain, loss))
         else:
+            used = self.used[self._key(on, cycle)]
             used[0] += gain
             used[1] += loss
-        return points
 
     def _key(self, on: dt.date, cycle: tuple[dt.date, dt.date] | None) -> object:
         window = self.cap.window
@@ -127,7 +133,7 @@ def run_timeline(
     """Apply and expire every scored plan up to ``as_of``; return the standing."""
     scale = version.scale
     outcome = Outcome(standing=scale.baseline)
-    books: dict[tuple[str, str], _CapBook] = {}
+    books: dict[str, _CapBook] = {}
     events: list[tuple[dt.date, int, dt.date, dt.date, int, Plan]] = []
     for plan in plans:
         if not plan.scored or plan.record.act_date > as_of or plan.end <= plan.record.act_date:
@@ -143,21 +149,13 @@ def run_timeline(
     for date, group in groupby(sorted(events, key=lambda e: e[:5]), key=lambda e: e[0]):
         todays = list(group)
         # every record ending today leaves together, then the bounds apply once
-        leaving = sum(effective.pop(e[4], 0) for e in todays if e[1] == 0)
+        leaving = sum(effective.pop(e[4], 0) for e in todays if e[1] == 0 and not e[5].reduces)
         if leaving:
             outcome.standing = _move(scale, outcome.standing, -leaving)
         for _, _, _, _, record_id, plan in (e for e in todays if e[1] == 1):
             points = _reduction(plan, outcome, last_reduction)
             cycle = cycle_bounds(plan.rule, subject, plan.record.act_date)
-            for cap in caps[id(plan.rule)]:
-                if points and cap.applies_to(plan.metric.code):
-                    book = books.setdefault((plan.rule.version, cap.name), _CapBook(cap))
-                    allowed = book.allow(points, plan.record.act_date, cycle)
-                    if allowed != points:
-                        outcome.notes[record_id].append(
-                            f"cap '{cap.name}' held back {abs(points - allowed)} point(s)"
-                        )
-                    points = allowed
+            points = _capped(plan, points, caps[id(plan.rule)], books, cycle, outcome)
             before = outcome.standing
             outcome.standing = _move(scale, before, points)
             effective[record_id] = outcome.standing - before if scale.clamp == "running" else points
@@ -167,6 +165,37 @@ def run_timeline(
                 taken = _assess(plan.rule, outcome, date, taken)
     outcome.counted = effective
     return outcome
+
+
+def _capped(
+    plan: Plan,
+    points: int,
+    caps: Sequence[Cap],
+    books: dict[str, _CapBook],
+    cycle: tuple[dt.date, dt.date] | None,
+    outcome: Outcome,
+) -> int:
+    """Points after every cap that covers the record; each cap then counts what passed.
+
+    Caps are kept by name, so a cap carried into a new policy version keeps its window.
+    """
+    act = plan.record.act_date
+    rooms = {
+        cap.name: books.setdefault(cap.name, _CapBook(cap)).room(points, act, cycle)
+        for cap in caps
+        if points and cap.applies_to(plan.metric.code)
+    }
+    allowed = points
+    if rooms:
+        allowed = min(rooms.values()) if points > 0 else max(rooms.values())
+    for name in rooms:
+        books[name].use(allowed, act, cycle)
+    if allowed != points:
+        binding = " and ".join(f"'{name}'" for name, room in rooms.items() if room == allowed)
+        outcome.notes[plan.record.id].append(
+            f"cap {binding} held back {abs(points - allowed)} point(s)"
+        )
+    return allowed
 
 
 def _move(scale: Scale, standing: int, delta: int) -> int:
