@@ -180,11 +180,12 @@ def _capped(
     Caps are kept by name, so a cap carried into a new policy version keeps its window.
     """
     act = plan.record.act_date
-    rooms = {
-        cap.name: books.setdefault(cap.name, _CapBook(cap)).room(points, act, cycle)
-        for cap in caps
-        if points and cap.applies_to(plan.metric.code)
-    }
+    rooms = {}
+    for cap in caps:
+        if points and cap.applies_to(plan.metric.code):
+            book = books.setdefault(cap.name, _CapBook(cap))
+            book.cap = cap  # the limits of the version in force on the act date
+            rooms[cap.name] = book.room(points, act, cycle)
     allowed = points
     if rooms:
         allowed = min(rooms.values()) if points > 0 else max(rooms.values())
