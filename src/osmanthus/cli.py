@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -224,11 +225,14 @@ def explain_cmd(
         r = line.record
         if line.legal_basis not in citations:
             citations.append(line.legal_basis)
+        notes = list(line.notes)
+        if line.status == "counted" and line.repair_from:
+            notes.append(f"early repair may be requested from {line.repair_from}")
         table.add_row(
             str(r.act_date),
             f"{line.metric_title}\n[dim]{r.department} {r.source_ref}"
             f"{' — ' + r.reason if r.reason else ''}"
-            f"{''.join(chr(10) + note for note in line.notes)}[/dim]",
+            f"{''.join(chr(10) + escape(note) for note in notes)}[/dim]",
             f"{line.points:+d}",
             f"{line.counted:+d}",
             str(line.expires_on or "never"),
