@@ -10,7 +10,7 @@ SQLite takes rows through ``executemany`` on the raw driver; PostgreSQL through 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -232,50 +232,61 @@ def _check_records(
 
 
 def _check_values(metric: Metric, batch: RecordBatch, selected: npt.NDArray[np.intp]) -> None:
-    """Values in range, severities known, acts within the life of the metric's rule."""
+    """Values in range, severities known, acts within the life of the metric's rule.
+
+    Each check runs on the whole column; the first failing row is then put through the
+    metric's own single-record check, whose message the refusal carries.
+    """
     severities = (
         batch.severity[selected]
         if len(batch.severity)
         else np.full(selected.shape[0], None, dtype=object)
     )
     allowed = [str(name) for name in metric.severity] if metric.severity else ["None"]
-    unknown = ~np.isin(severities.astype(str), allowed)
-    if unknown.any():
-        bad = int(selected[np.flatnonzero(unknown)[0]])
-        try:
-            metric.effect(1, batch.severity[bad])
-        except RecordRefused as exc:
-            raise RecordRefused(f"record row {bad}: {exc}") from exc
+    _refuse_first(
+        selected,
+        ~np.isin(severities.astype(str), allowed),
+        lambda row: metric.effect(1, severities[row]),
+    )
+    acts = batch.act_date[selected].astype("datetime64[D]")
+
+    def day(row: int) -> dt.date:
+        found: dt.date = acts[row].item()
+        return found
+
     if metric.sunset is not None:
-        late = batch.act_date[selected].astype("datetime64[D]") > np.datetime64(metric.sunset, "D")
-        if late.any():
-            bad = int(selected[np.flatnonzero(late)[0]])
-            try:
-                metric.check_act_date(batch.act_date[bad].astype("datetime64[D]").item())
-            except RecordRefused as exc:
-                raise RecordRefused(f"record row {bad}: {exc}") from exc
+        _refuse_first(
+            selected,
+            acts > np.datetime64(metric.sunset, "D"),
+            lambda row: metric.check_act_date(day(row)),
+        )
+    if metric.legal_basis is not None:
+        _refuse_first(
+            selected,
+            acts < np.datetime64(metric.legal_basis.effective, "D"),
+            lambda row: metric.check_act_date(day(row)),
+        )
     values = batch.value[selected]
-    low = float(metric.min_value)
     high = float(metric.max_value) if metric.max_value is not None else np.inf
-    wrong = (values < low) | (values > high) | ~np.isfinite(values)
+    wrong = (values < float(metric.min_value)) | (values > high) | ~np.isfinite(values)
     if metric.points is not None:
         wrong |= values != 1
-    if wrong.any():
-        bad = int(selected[np.flatnonzero(wrong)[0]])
-        try:
-            metric.check_value(float(batch.value[bad]))
-        except RecordRefused as exc:
-            raise RecordRefused(f"record row {bad}: {exc}") from exc
-        raise RecordRefused(f"record row {bad}: value {batch.value[bad]} is not a number")
-    if metric.legal_basis is not None:
-        basis = np.datetime64(metric.legal_basis.effective, "D")
-        early = batch.act_date[selected].astype("datetime64[D]") < basis
-        if early.any():
-            bad = int(selected[np.flatnonzero(early)[0]])
-            try:
-                metric.check_act_date(batch.act_date[bad].astype("datetime64[D]").item())
-            except RecordRefused as exc:
-                raise RecordRefused(f"record row {bad}: {exc}") from exc
+    _refuse_first(selected, wrong, lambda row: metric.check_value(float(values[row])))
+
+
+def _refuse_first(
+    selected: npt.NDArray[np.intp], bad: npt.NDArray[np.bool_], check: Callable[[int], object]
+) -> None:
+    """Refuse the batch at the first ``bad`` row, with ``check``'s message for that row."""
+    if not bad.any():
+        return
+    index = int(np.flatnonzero(bad)[0])
+    row = int(selected[index])
+    try:
+        check(index)
+    except RecordRefused as exc:
+        raise RecordRefused(f"record row {row}: {exc}") from exc
+    raise RecordRefused(f"record row {row}: value is not a number")
 
 
 def _allocate_resident_ids(conn: Connection, n: int) -> npt.NDArray[np.int64]:
