@@ -120,3 +120,22 @@ def test_init_twice_is_harmless(env: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert "20 department(s) registered" in first.output
     assert "0 department(s) registered" in second.output
     assert (env / "var" / "osmanthus.db").exists()
+
+
+def test_bad_database_url_is_a_one_line_error(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OSMANTHUS_PSEUDONYM_KEY", TEST_KEY.decode())
+    monkeypatch.setenv("OSMANTHUS_DATABASE_URL", "nonsense://nowhere")
+    result = runner.invoke(app, ["stats"])
+    assert result.exit_code == 1
+    assert result.output.strip().startswith("error: settings: 'database_url' is not a usable")
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_default_policy_is_found_from_any_directory(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OSMANTHUS_POLICY_DIR")
+    monkeypatch.setenv("OSMANTHUS_PSEUDONYM_KEY", TEST_KEY.decode())
+    result = runner.invoke(app, ["init"])
+    assert result.exit_code == 0, result.output
+    assert "20 department(s) registered" in result.output

@@ -21,6 +21,9 @@ DEMO_PSEUDONYM_KEY = "osmanthus-demo-key-not-secret-0000000000"
 
 _MIN_KEY_LENGTH = 32
 
+#: The example policy shipped in this repository (src/osmanthus/settings.py → repo root).
+EXAMPLE_POLICY = Path(__file__).resolve().parents[2] / "policies" / "suzhou-example"
+
 
 class Settings(BaseSettings):
     """Runtime configuration of Osmanthus."""
@@ -60,8 +63,11 @@ class Settings(BaseSettings):
         ),
     )
     policy_dir: Path = Field(
-        default=Path("policies/suzhou-example"),
-        description="Directory of the policy in force (TOML files, one per version).",
+        default=EXAMPLE_POLICY,
+        description=(
+            "Directory of the policy in force (TOML files, one per version). Default: "
+            "the Suzhou example policy of this checkout."
+        ),
     )
 
     @field_validator("timezone")

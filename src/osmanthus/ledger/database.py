@@ -23,7 +23,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 
-from osmanthus.errors import LedgerError, RecordRefused
+from osmanthus.errors import ConfigError, LedgerError, RecordRefused
 
 __all__ = [
     "connect",
@@ -39,7 +39,14 @@ _BEGIN_OPTION = "osmanthus_sqlite_begin"
 
 def connect(url: str, *, echo: bool = False) -> Engine:
     """An engine for ``url``; creates the directory of a SQLite file if needed."""
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+        parsed.get_dialect()
+    except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError) as exc:
+        raise ConfigError(
+            f"settings: 'database_url' is not a usable SQLAlchemy URL "
+            f"(expected sqlite:///path or postgresql+psycopg://host/db): {exc}"
+        ) from exc
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
