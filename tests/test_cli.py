@@ -84,7 +84,7 @@ def test_stats_and_audit_on_the_demo_city(demo_city: tuple[Path, str]) -> None:
     [
         ("32050819870315001", "expected 18 characters, found 17"),
         ("320508198703150010", "check digit is 0, expected"),
-        ("320508198702300011", "birth date 19870230 is not a real date"),
+        ("320508198702300011", "birth date (characters 7 to 14) is not a real date"),
     ],
 )
 def test_bad_id_gives_one_line_error(

@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from osmanthus.errors import OsmanthusError
+from osmanthus.errors import ConfigError, OsmanthusError
 from osmanthus.ledger import Actor, Ledger, chain_head, migrate, verify_chain
 from osmanthus.policy import load_policy, summarise
 from osmanthus.scoring import Distribution, Explanation, distribution, explain, run_cases
@@ -78,7 +78,7 @@ def domain_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except OsmanthusError as exc:
-            err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
+            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
@@ -122,7 +122,7 @@ def init(ctx: typer.Context) -> None:
 def demo(
     ctx: typer.Context,
     residents: Annotated[int, typer.Option(min=1, help="Residents in the city.")] = 100_000,
-    seed: Annotated[int, typer.Option(help="Seed of the synthetic city.")] = 2026,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the synthetic city.")] = 2026,
 ) -> None:
     """Build the synthetic demo city in the embedded database and print its distribution."""
     _remove_demo_database(_settings(ctx, demo_mode=True))
@@ -146,6 +146,11 @@ def demo(
 
 
 def _remove_demo_database(settings: Settings) -> None:
+    if settings.database_url:
+        raise ConfigError(
+            "settings: 'database_url' is set; osmanthus demo builds its own embedded database "
+            "(data_dir/demo.db) and never touches a configured one: unset OSMANTHUS_DATABASE_URL"
+        )
     url = settings.resolved_database_url
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
@@ -230,8 +235,8 @@ def explain_cmd(
             notes.append(f"early repair may be requested from {line.repair_from}")
         table.add_row(
             str(r.act_date),
-            f"{line.metric_title}\n[dim]{r.department} {r.source_ref}"
-            f"{' — ' + r.reason if r.reason else ''}"
+            f"{escape(line.metric_title)}\n[dim]{escape(r.department)} {escape(r.source_ref)}"
+            f"{' — ' + escape(r.reason) if r.reason else ''}"
             f"{''.join(chr(10) + escape(note) for note in notes)}[/dim]",
             f"{line.points:+d}",
             f"{line.counted:+d}",

@@ -1,6 +1,22 @@
 """Resident identity: national ID validation and keyed pseudonyms."""
 
-from osmanthus.identity.national_id import check_character, mask, validate, validate_many
+from osmanthus.identity.national_id import (
+    CHECK_CHARACTERS,
+    WEIGHTS,
+    check_character,
+    mask,
+    validate,
+    validate_many,
+)
 from osmanthus.identity.pseudonym import pseudonym, pseudonyms
 
-__all__ = ["check_character", "mask", "pseudonym", "pseudonyms", "validate", "validate_many"]
+__all__ = [
+    "CHECK_CHARACTERS",
+    "WEIGHTS",
+    "check_character",
+    "mask",
+    "pseudonym",
+    "pseudonyms",
+    "validate",
+    "validate_many",
+]

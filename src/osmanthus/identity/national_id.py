@@ -18,7 +18,15 @@ import numpy.typing as npt
 
 from osmanthus.errors import NationalIdError
 
-__all__ = ["ID_LENGTH", "check_character", "mask", "validate", "validate_many"]
+__all__ = [
+    "CHECK_CHARACTERS",
+    "ID_LENGTH",
+    "WEIGHTS",
+    "check_character",
+    "mask",
+    "validate",
+    "validate_many",
+]
 
 ID_LENGTH = 18
 #: ISO 7064 MOD 11-2 weights: 2**(17 - i) mod 11 for the 17 leading digits.
@@ -61,9 +69,9 @@ def _problem(number: str, today: dt.date) -> str | None:
     try:
         born = dt.date(int(body[6:10]), int(body[10:12]), int(body[12:14]))
     except ValueError:
-        return f"birth date {body[6:14]} is not a real date"
+        return "birth date (characters 7 to 14) is not a real date"
     if born.year < EARLIEST_BIRTH_YEAR or born > today:
-        return f"birth date {born.isoformat()} is impossible (before 1900 or in the future)"
+        return "birth date is impossible (before 1900 or in the future)"
     expected = check_character(body)
     if check != expected:
         return f"check digit is {check}, expected {expected}"

@@ -189,6 +189,8 @@ def _check_records(
     decided = batch.decision_date.astype("datetime64[D]")
     limit = np.datetime64(today, "D")
     for rows, message in (
+        (np.flatnonzero(np.isnat(act)), "act_date: missing or not a date"),
+        (np.flatnonzero(np.isnat(decided)), "decision_date: missing or not a date"),
         (np.flatnonzero(act > limit), "act_date: in the future"),
         (np.flatnonzero(decided < act), "decision_date: before the act date"),
         (np.flatnonzero(decided > limit), "decision_date: in the future"),
@@ -216,13 +218,9 @@ def _check_records(
     for row in sorted(first.tolist()):  # once per (version, department, metric)
         version = ledger.policy.versions[int(version_index[row])]
         try:
-            severity = batch.severity[row] if len(batch.severity) else None
-            version.check_report(
-                labels[departments[row]], metric_labels[metrics[row]], 1, severity=severity
-            )
+            version.check_reporter(labels[departments[row]], metric_labels[metrics[row]])
         except RecordRefused as exc:
-            if "value" not in str(exc):
-                raise RecordRefused(f"record row {row}: {exc}") from exc
+            raise RecordRefused(f"record row {row}: {exc}") from exc
     for code, name in enumerate(metric_labels):
         rows = np.flatnonzero(metrics == code)
         for index in np.unique(version_index[rows]).tolist():

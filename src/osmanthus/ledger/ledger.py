@@ -211,8 +211,9 @@ class Ledger:
         version.check_report(
             record.department, record.metric, record.value, record.act_date, record.severity
         )
-        if not record.source_ref or len(record.source_ref) > 128:
-            raise ValidationError("source_ref: expected 1 to 128 characters")
+        _check_text("source_ref", record.source_ref, 128)
+        if record.incident_ref is not None:
+            _check_text("incident_ref", record.incident_ref, 128)
         with database_errors("records"), self.engine.begin() as conn:
             resident = self._resident(conn, name)
             department_id = self._department_id(conn, record.department)
@@ -293,6 +294,7 @@ class Ledger:
     ) -> int:
         if not reason.strip():
             raise ValidationError(f"{kind}: a reason is required")
+        _check_text("new_source_ref", new_source_ref, 128)
         with database_errors("records"), self.engine.begin() as conn:
             department_id = self._department_id(conn, department)
             old = conn.execute(
@@ -312,7 +314,9 @@ class Ledger:
                     f"record {source_ref!r} is a retraction and cannot be superseded"
                 )
             new_value = old.value if value is None else value
-            self.policy.in_force(old.act_date).check_report(department, old.metric, new_value)
+            rule = self.policy.in_force(old.act_date)
+            if kind == "correction":
+                rule.check_report(department, old.metric, new_value, severity=old.severity)
             new_id = self._insert_record(
                 conn,
                 resident_id=old.resident_id,
@@ -381,6 +385,7 @@ class Ledger:
         """A resident and every record row about them (as known at ``known_at``), audited."""
         if not purpose.strip():
             raise ValidationError("purpose: every read of personal data must state a purpose")
+        _check_text("purpose", purpose, 256)
         name = self.pseudonym_of(national_id)
         with database_errors("records"), self.engine.begin() as conn:
             resident = self._resident(conn, name)
@@ -409,3 +414,11 @@ class Ledger:
                 ).scalar_one(),
                 "records": conn.execute(select(func.count()).select_from(records)).scalar_one(),
             }
+
+
+def _check_text(field: str, value: str, longest: int) -> None:
+    """Refuse an empty, over-long or NUL-carrying text field, naming it."""
+    if not value or len(value) > longest or "\x00" in value:
+        raise ValidationError(
+            f"{field}: expected 1 to {longest} characters without NUL, found {len(value)}"
+        )

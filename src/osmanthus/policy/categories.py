@@ -9,7 +9,9 @@ categories does not load, whatever else it says.
 
 from __future__ import annotations
 
-__all__ = ["PROHIBITED_CATEGORIES", "is_prohibited"]
+import re
+
+__all__ = ["PROHIBITED_CATEGORIES", "PROHIBITED_STEMS", "is_prohibited"]
 
 PROHIBITED_CATEGORIES: frozenset[str] = frozenset(
     {
@@ -28,6 +30,35 @@ PROHIBITED_CATEGORIES: frozenset[str] = frozenset(
 )
 
 
+#: Word stems that make a category prohibited wherever they stand in its name
+#: ("religious belief", "face_recognition", "DNA profile", "health data", ...).
+PROHIBITED_STEMS: tuple[str, ...] = (
+    "relig",
+    "faith",
+    "ethnic",
+    "racial",
+    "politic",
+    "genet",
+    "genom",
+    "dna",
+    "biometric",
+    "fingerprint",
+    "face",
+    "facial",
+    "iris",
+    "voiceprint",
+    "blood",
+    "health",
+    "medical",
+    "disease",
+    "diagnos",
+    "sexual",
+)
+
+
 def is_prohibited(category: str) -> bool:
-    """True when ``category`` names a prohibited data category."""
-    return category.strip().lower().replace("-", "_").replace(" ", "_") in PROHIBITED_CATEGORIES
+    """True when ``category`` names, or has a word of, a prohibited data category."""
+    normal = re.sub(r"[^a-z0-9]+", "_", category.strip().lower()).strip("_")
+    if normal in PROHIBITED_CATEGORIES:
+        return True
+    return any(word.startswith(PROHIBITED_STEMS) for word in normal.split("_"))

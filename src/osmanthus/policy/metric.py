@@ -104,6 +104,10 @@ class Metric(Strict):
             )
         if self.points_per_unit is not None and not self.unit:
             raise ValueError("points_per_unit needs a unit (for example 'hour')")
+        if self.points_per_unit is not None and self.max_value is None:
+            raise ValueError(
+                "points_per_unit needs max_value (the largest value one record may carry)"
+            )
         if self.kind == "conduct" and not self.severity and self.expiry is None:
             raise ValueError("'expiry' is required for a conduct metric")
         if self.kind == "reduction" and self.conditions is None:
@@ -162,6 +166,8 @@ class Metric(Strict):
     def check_value(self, value: Decimal | float) -> None:
         """Raise :class:`RecordRefused` when ``value`` is outside the metric's range."""
         number = Decimal(str(value))
+        if not number.is_finite():
+            raise RecordRefused(f"metric {self.code!r}: value {value} is not a finite number")
         if number < self.min_value or (self.max_value is not None and number > self.max_value):
             upper = "" if self.max_value is None else f" and {self.max_value}"
             raise RecordRefused(

@@ -222,6 +222,16 @@ class PolicyVersion(Strict):
     ) -> Metric:
         """Check that ``department`` may report ``metric_code`` with ``value`` (and
         ``severity``) for an act on ``act_date``."""
+        metric = self.check_reporter(department, metric_code)
+        metric.check_value(value)
+        if metric.severity or severity is not None:
+            metric.effect(value, severity)
+        if act_date is not None:
+            metric.check_act_date(act_date)
+        return metric
+
+    def check_reporter(self, department: str, metric_code: str) -> Metric:
+        """The metric, when ``department`` may report it; else :class:`RecordRefused`."""
         if department not in self.departments:
             raise RecordRefused(f"department {department!r} is not in policy {self.name}")
         metric = self.metric(metric_code)
@@ -230,11 +240,6 @@ class PolicyVersion(Strict):
                 f"department {department!r} may not report metric {metric_code!r} "
                 f"(allowed: {', '.join(metric.reported_by)})"
             )
-        metric.check_value(value)
-        if metric.severity or severity is not None:
-            metric.effect(value, severity)
-        if act_date is not None:
-            metric.check_act_date(act_date)
         return metric
 
     def lapsed(self, today: dt.date) -> list[str]:

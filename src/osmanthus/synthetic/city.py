@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from osmanthus.identity.national_id import CHECK_CHARACTERS, WEIGHTS
+from osmanthus.errors import PolicyError
+from osmanthus.identity import CHECK_CHARACTERS, WEIGHTS
 from osmanthus.ledger import RecordBatch, ResidentBatch
 from osmanthus.policy import Metric, PolicyVersion
 
@@ -120,7 +121,10 @@ def _check_policy(policy: PolicyVersion) -> None:
     needed = set(HISTORY) | set(DEFAULTS)
     missing = sorted(needed - set(policy.metrics))
     if missing:
-        raise ValueError(f"the synthetic city needs metrics the policy lacks: {missing}")
+        raise PolicyError(
+            f"policy {policy.name}: the synthetic city needs the Suzhou-style metrics "
+            f"{', '.join(missing)}"
+        )
 
 
 def _bands(spec: CitySpec) -> npt.NDArray[np.int8]:
