@@ -122,13 +122,36 @@ def test_init_twice_is_harmless(env: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert (env / "var" / "osmanthus.db").exists()
 
 
-def test_bad_database_url_is_a_one_line_error(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "nonsense://nowhere",
+            "error: settings: 'database_url' backend 'nonsense' is not supported",
+        ),
+        ("mysql://db/x", "error: settings: 'database_url' backend 'mysql' is not supported"),
+        ("::::", "error: settings: 'database_url' is not a usable SQLAlchemy URL"),
+    ],
+)
+def test_bad_database_url_is_a_one_line_error(
+    env: Path, monkeypatch: pytest.MonkeyPatch, url: str, message: str
+) -> None:
     monkeypatch.setenv("OSMANTHUS_PSEUDONYM_KEY", TEST_KEY.decode())
-    monkeypatch.setenv("OSMANTHUS_DATABASE_URL", "nonsense://nowhere")
+    monkeypatch.setenv("OSMANTHUS_DATABASE_URL", url)
     result = runner.invoke(app, ["stats"])
     assert result.exit_code == 1
-    assert result.output.strip().startswith("error: settings: 'database_url' is not a usable")
+    assert result.output.strip().startswith(message)
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_demo_refuses_a_configured_database(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = env / "real.db"
+    target.write_bytes(b"precious")
+    monkeypatch.setenv("OSMANTHUS_DATABASE_URL", f"sqlite:///{target}")
+    result = runner.invoke(app, ["demo", "--residents", "10"])
+    assert result.exit_code == 1
+    assert "never touches a configured one" in result.output
+    assert target.read_bytes() == b"precious"
 
 
 def test_default_policy_is_found_from_any_directory(

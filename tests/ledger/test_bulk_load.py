@@ -120,3 +120,23 @@ def test_duplicate_resident_in_batch_is_refused(ledger: Ledger) -> None:
     batch.national_id[2] = batch.national_id[0]
     with pytest.raises(RecordRefused, match="row 2: national_id: the same resident appears twice"):
         bulk_load(ledger, batch, records(0), actor=OPERATOR, batch_id="dup")
+
+
+def test_resident_already_in_the_ledger_names_the_row(ledger: Ledger) -> None:
+    bulk_load(ledger, people(3), records(0), actor=OPERATOR, batch_id="b1")
+    again = ResidentBatch(
+        national_id=np.array([make_id(sequence=9), make_id(sequence=2)]),
+        district=np.array(["gusu", "gusu"]),
+    )
+    with pytest.raises(RecordRefused, match="row 1: national_id: this resident is already"):
+        bulk_load(ledger, again, records(0), actor=OPERATOR, batch_id="b2")
+    assert table_count(ledger, "residents") == 3
+
+
+def test_missing_dates_are_refused_with_the_row(ledger: Ledger) -> None:
+    batch = records(
+        3, act_date=np.array(["2026-06-01", "NaT", "2026-06-01"], dtype="datetime64[D]")
+    )
+    with pytest.raises(ValidationError, match="record row 1: act_date: missing or not a date"):
+        bulk_load(ledger, people(3), batch, actor=OPERATOR, batch_id="nat")
+    assert table_count(ledger, "records") == 0

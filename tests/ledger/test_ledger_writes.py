@@ -284,3 +284,15 @@ def test_severity_is_stored_and_checked(
     ledger.append_record(replace(base, severity="minor"), actor=TRAFFIC)
     _, rows = ledger.read_resident(make_id(), actor=OPERATOR, purpose="t")
     assert rows[0].severity == "minor"
+
+
+def test_known_at_before_registration_knows_no_resident(ledger: Ledger, clock: object) -> None:
+    before = clock.now  # type: ignore[attr-defined]
+    clock.advance(days=1)  # type: ignore[attr-defined]
+    ledger.register_resident(make_id(), "gusu", actor=OPERATOR)
+    with pytest.raises(NotFound, match="was not yet registered"):
+        ledger.read_resident(make_id(), actor=OPERATOR, purpose="t", known_at=before)
+    from osmanthus.ledger import iter_population
+
+    assert list(iter_population(ledger.engine, actor=OPERATOR, purpose="t", known_at=before)) == []
+    assert len(list(iter_population(ledger.engine, actor=OPERATOR, purpose="t"))) == 1

@@ -91,6 +91,7 @@ def bulk_load(
         if missing:
             raise RecordRefused(f"department {missing[0]!r} is not registered in the ledger")
         department_ids = np.array([dept_ids[label] for label in labels], dtype=np.int64)
+        _refuse_registered(conn, names)
         ids = _allocate_resident_ids(conn, len(people))
         stamp = _timestamp(conn, now)
         _write(
@@ -285,6 +286,21 @@ def _refuse_first(
     except RecordRefused as exc:
         raise RecordRefused(f"record row {row}: {exc}") from exc
     raise RecordRefused(f"record row {row}: value is not a number")
+
+
+def _refuse_registered(conn: Connection, names: list[str]) -> None:
+    """Refuse the batch at the first resident the ledger already holds, naming the row."""
+    known: set[str] = set()
+    for start in range(0, len(names), 5_000):
+        chunk = names[start : start + 5_000]
+        known.update(
+            conn.execute(select(residents.c.pseudonym).where(residents.c.pseudonym.in_(chunk)))
+            .scalars()
+            .all()
+        )
+    if known:
+        row = next(i for i, name in enumerate(names) if name in known)
+        raise RecordRefused(f"row {row}: national_id: this resident is already registered")
 
 
 def _allocate_resident_ids(conn: Connection, n: int) -> npt.NDArray[np.int64]:

@@ -41,16 +41,25 @@ def connect(url: str, *, echo: bool = False) -> Engine:
     """An engine for ``url``; creates the directory of a SQLite file if needed."""
     try:
         parsed = make_url(url)
-        parsed.get_dialect()
     except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError) as exc:
         raise ConfigError(
             f"settings: 'database_url' is not a usable SQLAlchemy URL "
             f"(expected sqlite:///path or postgresql+psycopg://host/db): {exc}"
         ) from exc
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigError(
+            f"settings: 'database_url' backend {parsed.get_backend_name()!r} is not supported "
+            "(expected sqlite or postgresql)"
+        )
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(
+                    f"settings: cannot create the database directory for {database}: {exc.strerror}"
+                ) from exc
         engine = create_engine(url, echo=echo, connect_args={"timeout": 60})
         _configure_sqlite(engine)
         return engine

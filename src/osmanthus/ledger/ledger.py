@@ -195,10 +195,14 @@ class Ledger:
             )
         return int(fact_id)
 
-    def _resident(self, conn: Connection, name: str) -> ResidentInfo:
+    def _resident(
+        self, conn: Connection, name: str, known_at: dt.datetime | None = None
+    ) -> ResidentInfo:
         row = conn.execute(select(residents).where(residents.c.pseudonym == name)).first()
         if row is None:
             raise NotFound(f"resident {name[:12]}… is not registered")
+        if known_at is not None and row.registered_at > known_at:
+            raise NotFound(f"resident {name[:12]}… was not yet registered at {known_at}")
         return ResidentInfo(row.id, row.pseudonym, row.district, row.birth_year)
 
     # -- records ----------------------------------------------------------------------
@@ -388,7 +392,7 @@ class Ledger:
         _check_text("purpose", purpose, 256)
         name = self.pseudonym_of(national_id)
         with database_errors("records"), self.engine.begin() as conn:
-            resident = self._resident(conn, name)
+            resident = self._resident(conn, name, known_at)
             resident = replace(resident, profile=profile_of(conn, resident.id, known_at))
             rows = record_rows(conn, resident.id, known_at)
             append_entry(

@@ -47,6 +47,8 @@ def iter_population(
         .select_from(residents.outerjoin(joined, condition))
         .order_by(residents.c.id, records.c.id)
     )
+    if known_at is not None:  # as known then: residents registered since are unknown
+        query = query.where(residents.c.registered_at <= known_at)
     with read_only(engine) as conn:
         profiles = _profiles(conn, known_at)
         result = conn.execution_options(stream_results=True, yield_per=20_000).execute(query)

@@ -60,7 +60,7 @@ def load_policy(path: Path | str) -> PolicySet:
     """Load a policy directory (every ``*.toml`` file in it) or a single file."""
     path = Path(path)
     if path.is_dir():
-        files = sorted(path.glob("*.toml"))
+        files = sorted(p for p in path.glob("*.toml") if p.is_file())
         if not files:
             raise PolicyError(f"{path}: no policy files (*.toml) in this directory")
     elif path.is_file():

@@ -110,7 +110,10 @@ def load_cases(policy_dir: Path) -> list[Case]:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise PolicyError(f"{path.name}: not a valid test file: {exc}") from exc
-        for index, body in enumerate(raw.get("case", [])):
+        bodies = raw.get("case", [])
+        if not isinstance(bodies, list) or not all(isinstance(b, dict) for b in bodies):
+            raise PolicyError(f"{path.name}: expected [[case]] tables")
+        for index, body in enumerate(bodies):
             try:
                 cases.append(Case.model_validate({**body, "source": f"{path.name}#{index}"}))
             except pydantic.ValidationError as exc:
@@ -125,6 +128,11 @@ def _rows(case: Case, policy: PolicySet) -> list[StoredRecord]:
     latest: dict[int, StoredRecord] = {}  # case index -> newest row of that record
     for index, item in enumerate(case.records):
         target = item.corrects if item.corrects is not None else item.retracts
+        if target is not None and not 0 <= target < index:
+            raise PolicyError(
+                f"{case.source}: record {index}: corrects/retracts {target}, expected the "
+                f"index of an earlier record (0 to {index - 1})"
+            )
         if target is not None:
             row = _superseding(case, index, item, latest[target], len(rows) + 1)
         else:
@@ -202,7 +210,7 @@ def run_case(case: Case, policy: PolicySet) -> CaseResult:
         subject = Subject(birth_year=case.birth_year, profile=case.profile)
         known = _utc(case.known_at)
         result = explain(rows, policy, case.on, known_at=known, subject=subject)
-    except (OsmanthusError, KeyError, ValueError) as exc:
+    except (OsmanthusError, KeyError, ValueError, ArithmeticError) as exc:
         return CaseResult(case, (f"could not score: {exc}",), None)
     got: dict[str, Any] = {
         "score": result.score,
