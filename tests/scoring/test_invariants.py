@@ -47,7 +47,7 @@ CLAMPS = ("final", "running")
 DIRECTIONS = ("higher_is_better", "higher_is_worse")
 DAY = dt.timedelta(days=1)
 TIMELINE = ("counted", "expired", "removed")  # statuses of records applied by the timeline
-UNSCORED = ("superseded", "retraction", "fulfilment", "profile")  # no plan, or never scores
+UNSCORED = ("superseded", "retraction", "fulfilment", "profile", "duplicate")  # never scores
 HELD = re.compile(r"^cap '(?P<cap>.+)' held back (?P<points>\d+) point\(s\)$")
 
 PROPERTY = settings(

@@ -17,7 +17,8 @@ Semantics (the population engines must match these exactly):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -37,6 +38,7 @@ Status = Literal[
     "after_date",
     "fulfilment",
     "profile",
+    "duplicate",
 ]
 
 STATUS_TEXT: dict[str, str] = {
@@ -48,6 +50,7 @@ STATUS_TEXT: dict[str, str] = {
     "after_date": "act is after the scoring date",
     "fulfilment": "obligation fulfilled (ends the record it fulfils)",
     "profile": "profile data: never scores",
+    "duplicate": "repeats an incident already counted",
 }
 
 
@@ -129,9 +132,14 @@ def explain(
     superseded = {r.supersedes_id for r in rows if r.supersedes_id is not None}
     current = [r for r in rows if r.kind != "retraction" and r.id not in superseded]
     plans = {r.id: plan_record(r, policy, subject, current) for r in current}
-    outcome = run_timeline(list(plans.values()), version, subject, as_of)
+    duplicates = _one_per_incident(plans.values())
+    counting = [plan for plan in plans.values() if plan.record.id not in duplicates]
+    outcome = run_timeline(counting, version, subject, as_of)
+    for record_id, note in duplicates.items():
+        outcome.notes[record_id].append(note)
     lines = tuple(
-        _line(r, plans.get(r.id), outcome.counted, outcome.notes, as_of, policy) for r in rows
+        _line(r, plans.get(r.id), outcome.counted, outcome.notes, as_of, policy, r.id in duplicates)
+        for r in rows
     )
     raw = (
         version.scale.baseline
@@ -170,6 +178,28 @@ def score(
     return explain(records, policy, as_of, known_at=known_at, subject=subject).score
 
 
+def _one_per_incident(plans: Iterable[Plan]) -> dict[int, str]:
+    """Records that repeat an incident another record already scores: id -> note.
+
+    One incident reported by several departments (or under several metrics) counts
+    once: the record with the most points counts (on a tie, the first reported).
+    """
+    by_incident: dict[str, list[Plan]] = defaultdict(list)
+    for plan in plans:
+        if plan.scored and plan.record.incident_ref is not None:
+            by_incident[plan.record.incident_ref].append(plan)
+    repeats = {}
+    for incident, group in by_incident.items():
+        winner = max(group, key=lambda p: (abs(p.points), -p.record.id))
+        for plan in group:
+            if plan is not winner:
+                repeats[plan.record.id] = (
+                    f"same incident {incident} as {winner.record.department} "
+                    f"{winner.record.source_ref}: one incident counts once"
+                )
+    return repeats
+
+
 def _line(
     record: StoredRecord,
     plan: Plan | None,
@@ -177,6 +207,7 @@ def _line(
     notes: dict[int, list[str]],
     as_of: dt.date,
     policy: PolicySet,
+    duplicate: bool = False,
 ) -> RecordLine:
     rule = policy.in_force(record.act_date)
     metric = rule.metric(record.metric)
@@ -187,6 +218,8 @@ def _line(
         status = "retraction" if record.kind == "retraction" else "superseded"
     elif not plan.scored:
         status = "fulfilment" if plan.metric.kind == "fulfilment" else "profile"
+    elif duplicate:
+        status = "duplicate"
     elif record.act_date > as_of:
         status = "after_date"
     elif plan.removed_on is not None and as_of >= plan.removed_on:
