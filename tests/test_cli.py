@@ -162,3 +162,12 @@ def test_default_policy_is_found_from_any_directory(
     result = runner.invoke(app, ["init"])
     assert result.exit_code == 0, result.output
     assert "20 department(s) registered" in result.output
+
+
+def test_reading_a_missing_ledger_creates_no_file(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OSMANTHUS_PSEUDONYM_KEY", TEST_KEY.decode())
+    result = runner.invoke(app, ["stats"])
+    assert result.exit_code == 1
+    assert not (env / "var" / "osmanthus.db").exists()

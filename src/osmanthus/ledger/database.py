@@ -135,7 +135,11 @@ def migrate(engine: Engine) -> None:
 
 
 def is_current(engine: Engine) -> bool:
-    """True when the database is at the newest migration."""
+    """True when the database is at the newest migration (a missing file is not created)."""
+    database = engine.url.database
+    is_file = engine.dialect.name == "sqlite" and database not in (None, "", ":memory:")
+    if is_file and not Path(str(database)).exists():
+        return False
     with database_errors("ledger"), engine.connect() as conn:
         if not inspect(conn).has_table("alembic_version"):
             return False
