@@ -838,7 +838,7 @@ def test_counted_points_and_adjustments_account_for_the_score(scn: Scenario) -> 
 def test_an_act_after_the_scoring_date_never_changes_the_score_on_it(scn: Scenario) -> None:
     """Scoring with or without the rows acted after the scoring date gives the same
     score, adjustments, measures, and status and counted points of every other row.
-    (Scored records here never share an incident: see the xfail below.)"""
+    (Scored records here never share an incident; the regression case below does.)"""
     result = scn.explain()
     acted = [r for r in scn.records if r.act_date <= scn.as_of]
     alone = explain(acted, scn.policy, scn.as_of, subject=scn.subject)
@@ -896,17 +896,6 @@ def test_a_cap_carried_with_a_lower_limit_applies_the_new_limit(carried: str) ->
     assert [line.counted for line in result.lines] == [5, 0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "ENGINE BUG (reference._one_per_incident): the record that counts for an incident is "
-        "chosen among all records, also those acted after the scoring date, so a later act "
-        "changes an earlier score: on 2021-03-01 a -3 record acted 2021-01-01 counts (score "
-        "97) until a -10 record of the same incident acted 2021-06-01 is added; then the "
-        "January record is a 'duplicate' of an act that has not happened yet, and the "
-        "March score is 100 (the incident counts nothing)"
-    ),
-)
 def test_an_incident_reported_again_later_still_counts_before_the_later_act() -> None:
     version = _version(
         metrics={

@@ -132,7 +132,7 @@ def explain(
     superseded = {r.supersedes_id for r in rows if r.supersedes_id is not None}
     current = [r for r in rows if r.kind != "retraction" and r.id not in superseded]
     plans = {r.id: plan_record(r, policy, subject, current) for r in current}
-    duplicates = _one_per_incident(plans.values())
+    duplicates = _one_per_incident(p for p in plans.values() if p.record.act_date <= as_of)
     counting = [plan for plan in plans.values() if plan.record.id not in duplicates]
     outcome = run_timeline(counting, version, subject, as_of)
     for record_id, note in duplicates.items():
@@ -182,7 +182,9 @@ def _one_per_incident(plans: Iterable[Plan]) -> dict[int, str]:
     """Records that repeat an incident another record already scores: id -> note.
 
     One incident reported by several departments (or under several metrics) counts
-    once: the record with the most points counts (on a tie, the first reported).
+    once: the record with the most points counts (on a tie, the first reported). Only
+    acts on or before the scoring date take part, so a later report never changes an
+    earlier score.
     """
     by_incident: dict[str, list[Plan]] = defaultdict(list)
     for plan in plans:

@@ -1,0 +1,5 @@
+"""Intake: departments' batch files, read and checked before anything reaches the ledger."""
+
+from osmanthus.intake.readers import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, detect_format, read_batch
+
+__all__ = ["OPTIONAL_COLUMNS", "REQUIRED_COLUMNS", "detect_format", "read_batch"]

@@ -1,0 +1,99 @@
+"""Reading batch files: every format, and every malformed file gets one clear line."""
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from osmanthus.errors import ValidationError
+from osmanthus.intake import read_batch
+
+HEADER = "national_id,metric,act_date,decision_date,source_ref,value\n"
+ROW = "320508198703150016,failure_to_yield,2026-06-01,2026-06-03,TP-1,1\n"
+ROWS = [
+    {
+        "national_id": "320508198703150016",
+        "metric": "failure_to_yield",
+        "act_date": "2026-06-01",
+        "decision_date": "2026-06-03",
+        "source_ref": "TP-1",
+        "value": 1,
+    },
+]
+
+
+def write(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def test_csv_jsonl_and_parquet_read_the_same(tmp_path: Path) -> None:
+    csv = read_batch(write(tmp_path, "b.csv", (HEADER + ROW).encode()))
+    jsonl = read_batch(write(tmp_path, "b.jsonl", (json.dumps(ROWS[0]) + "\n").encode()))
+    pq.write_table(pa.Table.from_pylist(ROWS), tmp_path / "b.parquet")
+    parquet = read_batch(tmp_path / "b.parquet")
+    for table in (csv, jsonl, parquet):
+        assert table.column("national_id").to_pylist() == ["320508198703150016"]
+        assert table.column("value").to_pylist() == ["1"]
+        assert all(pa.types.is_string(f.type) for f in table.schema)
+
+
+def test_leading_zeros_and_x_survive_csv(tmp_path: Path) -> None:
+    row = "01050819870315001X,failure_to_yield,2026-06-01,2026-06-03,TP-1,1\n"
+    table = read_batch(write(tmp_path, "b.csv", (HEADER + row).encode()))
+    assert table.column("national_id").to_pylist() == ["01050819870315001X"]
+
+
+def test_utf8_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    table = read_batch(write(tmp_path, "b.csv", b"\xef\xbb\xbf" + (HEADER + ROW).encode()))
+    assert table.column_names[0] == "national_id"
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("b.csv", b"", r"^b.csv: the file is empty"),
+        ("b.csv", HEADER.encode(), r"^b.csv: no data rows \(only a header\)"),
+        ("b.csv", (HEADER + ROW).encode("utf-16"), r"^b.csv: expected UTF-8 text, found a UTF-16"),
+        (
+            "b.csv",
+            (HEADER + ROW.replace("TP-1", "TP-\xe9")).encode("latin-1"),
+            r"^b.csv: not a readable csv file: .*UTF8",
+        ),
+        (
+            "b.csv",
+            (HEADER.replace(",value", "") + ROW.rsplit(",", 1)[0] + "\n")
+            .encode()
+            .replace(b"act_date,", b""),
+            r"^b.csv: (missing column\(s\): act_date|not a readable)",
+        ),
+        (
+            "b.csv",
+            (HEADER.replace("value", "religion") + ROW).encode(),
+            r"^b.csv: unexpected column\(s\): religion",
+        ),
+        ("b.txt", b"x", r"^b.txt: unknown file type '.txt'"),
+        ("b.parquet", b"PAR1 this is not parquet", r"^b.parquet: not a readable parquet file"),
+    ],
+)
+def test_malformed_files_get_one_line(tmp_path: Path, name: str, data: bytes, message: str) -> None:
+    with pytest.raises(ValidationError, match=message) as info:
+        read_batch(write(tmp_path, name, data))
+    assert "\n" not in str(info.value)
+
+
+def test_truncated_parquet_is_refused(tmp_path: Path) -> None:
+    pq.write_table(pa.Table.from_pylist(ROWS * 1000), tmp_path / "full.parquet")
+    data = (tmp_path / "full.parquet").read_bytes()
+    path = write(tmp_path, "cut.parquet", data[: len(data) // 2])
+    with pytest.raises(ValidationError, match=r"^cut.parquet: not a readable parquet file"):
+        read_batch(path)
+
+
+def test_a_ten_megabyte_field_is_read_for_validation_to_refuse(tmp_path: Path) -> None:
+    big = "x" * (10 << 20)
+    table = read_batch(write(tmp_path, "b.csv", (HEADER + ROW.replace("TP-1", big)).encode()))
+    assert len(table.column("source_ref")[0].as_py()) == 10 << 20
