@@ -162,7 +162,7 @@ def run_timeline(
             if cycle is not None and cycle[0] != measure_cycle:
                 taken, measure_cycle = -1, cycle[0]  # stages are counted within one cycle
             if scale.worse(points):
-                taken = _assess(plan.rule, outcome, date, taken)
+                taken = _assess(plan.rule, outcome, date, taken, scale)
     outcome.counted = effective
     return outcome
 
@@ -232,7 +232,9 @@ def _reduction(plan: Plan, outcome: Outcome, last: dict[str, dt.date]) -> int:
     return plan.points
 
 
-def _assess(version: PolicyVersion, outcome: Outcome, date: dt.date, taken: int) -> int:
+def _assess(
+    version: PolicyVersion, outcome: Outcome, date: dt.date, taken: int, scale: Scale
+) -> int:
     """Take the measure the standing reaches on ``date``; return the last stage taken."""
     measures = version.measures
     for _ in range(len(measures) + 1):
@@ -242,16 +244,19 @@ def _assess(version: PolicyVersion, outcome: Outcome, date: dt.date, taken: int)
         if reached <= taken:
             return taken
         skip = measures[taken + 2].if_previous_not_taken if reached > taken + 1 else None
-        if skip is None or skip.reduce_to == outcome.standing:
+        target = None if skip is None else skip.reduce_to
+        if target is not None and scale.clamp == "running":
+            target = scale.clamp_score(target)  # the standing never leaves the bounds
+        if target is None or target == outcome.standing:
             outcome.measures.append(MeasureTaken(measures[reached].name, date, outcome.standing))
             return reached
         outcome.adjustments.append(
             Adjustment(
                 date,
-                skip.reduce_to - outcome.standing,
+                target - outcome.standing,
                 f"stage '{measures[taken + 2].name}' reached without "
-                f"'{measures[taken + 1].name}': standing reduced to {skip.reduce_to}",
+                f"'{measures[taken + 1].name}': standing reduced to {target}",
             )
         )
-        outcome.standing = skip.reduce_to
+        outcome.standing = target
     return taken
