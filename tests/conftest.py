@@ -8,6 +8,7 @@ schema of the real PostgreSQL server (``OSMANTHUS_TEST_PG_URL``, default the loc
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,10 +16,17 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
 
 from factories import OPERATOR, PG_URL, POLICY_DIR, TEST_KEY, FixedClock, make_id
 from osmanthus.ledger import Ledger, NewRecord, connect, migrate
 from osmanthus.policy import PolicySet, load_policy
+
+# CI runs the property tests on a fixed sequence of examples (derandomize), so that a run
+# is reproducible; developers' runs explore new examples each time.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")
