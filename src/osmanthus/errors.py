@@ -10,7 +10,8 @@ it sensibly. Foreign exceptions (sqlite3, psycopg, ...) are translated at one bo
     ├── PolicyError (ValueError)             a policy file that does not load
     ├── ValidationError (ValueError)         input refused at the door
     │   ├── NationalIdError                  a national ID number that is not valid
-    │   └── RecordRefused                    a record the policy or the ledger refuses
+    │   ├── RecordRefused                    a record the policy or the ledger refuses
+    │   └── ProhibitedData                   a prohibited data category offered at intake
     ├── NotFound (LookupError)               a resident, department or entry that is not there
     ├── LedgerError (RuntimeError)           the database failed or is not set up
     └── AuditChainBroken (RuntimeError)      the audit chain does not verify
@@ -28,6 +29,7 @@ __all__ = [
     "NotFound",
     "OsmanthusError",
     "PolicyError",
+    "ProhibitedData",
     "RecordRefused",
     "ValidationError",
 ]
@@ -55,6 +57,17 @@ class NationalIdError(ValidationError):
 
 class RecordRefused(ValidationError):
     """A record that the policy or the ledger refuses (unknown metric, wrong department, ...)."""
+
+
+class ProhibitedData(ValidationError):
+    """A batch that offers a prohibited data category (a column such as ``religion``).
+
+    ``category`` is the offending name; intake writes every such refusal to the audit chain.
+    """
+
+    def __init__(self, message: str, category: str) -> None:
+        super().__init__(message)
+        self.category = category
 
 
 class NotFound(OsmanthusError, LookupError):

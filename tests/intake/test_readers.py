@@ -61,7 +61,7 @@ def test_utf8_byte_order_mark_is_accepted(tmp_path: Path) -> None:
         (
             "b.csv",
             (HEADER + ROW.replace("TP-1", "TP-\xe9")).encode("latin-1"),
-            r"^b.csv: not a readable csv file: .*UTF8",
+            r"^b.csv: row 1: not UTF-8 text at byte \d+ \(GBK or Latin-1",
         ),
         (
             "b.csv",
@@ -72,8 +72,13 @@ def test_utf8_byte_order_mark_is_accepted(tmp_path: Path) -> None:
         ),
         (
             "b.csv",
+            (HEADER.replace("value", "remarks") + ROW).encode(),
+            r"^b.csv: unexpected column\(s\): remarks",
+        ),
+        (
+            "b.csv",
             (HEADER.replace("value", "religion") + ROW).encode(),
-            r"^b.csv: unexpected column\(s\): religion",
+            r"^b.csv: column 'religion' is a prohibited data category",
         ),
         ("b.txt", b"x", r"^b.txt: unknown file type '.txt'"),
         ("b.parquet", b"PAR1 this is not parquet", r"^b.parquet: not a readable parquet file"),

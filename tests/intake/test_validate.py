@@ -52,6 +52,7 @@ def test_each_bad_field_is_reported_with_row_field_value_and_reason(
         good("I", metric="drunk_driving", value="1").replace("drunk_driving", "tax_arrears"),
         good("A"),
         good("=HYPERLINK(1)"),
+        good("J", metric="parking_karma"),
     ]
     result = validate_batch(read_batch(batch(tmp_path, *rows)), policy, "traffic-police", TODAY)
     found = {(p.row, p.field): p.reason for p in result.problems}
@@ -59,13 +60,15 @@ def test_each_bad_field_is_reported_with_row_field_value_and_reason(
     assert found[(3, "act_date")] == "expected a real date YYYY-MM-DD"
     assert found[(4, "act_date")].startswith("in the future")
     assert found[(5, "decision_date")] == "before the act date"
-    assert found[(6, "value")] == "outside the range of failure_to_yield"
+    assert found[(6, "value")] == "outside the range of failure_to_yield: 1 (one record per act)"
     assert found[(7, "value")] == "expected a number"
-    assert found[(8, "metric")].startswith("unknown metric")
+    assert found[(8, "metric")].startswith("a prohibited data category")
+    assert result.prohibited == {"religious_attendance": 1}
+    assert found[(12, "metric")].startswith("unknown metric")
     assert found[(9, "metric")].startswith("department 'traffic-police' may not report it")
     assert found[(10, "source_ref")] == "repeats an earlier row of this batch"
     assert (11, "source_ref") not in found  # formula-like text is data, stored inertly
-    assert result.ok.tolist() == [True] + [False] * 9 + [True]
+    assert result.ok.tolist() == [True] + [False] * 9 + [True, False]
     assert next(p for p in result.problems if p.row == 3).value == "2026-02-30"
 
 

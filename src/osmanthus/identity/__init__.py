@@ -8,7 +8,7 @@ from osmanthus.identity.national_id import (
     validate,
     validate_many,
 )
-from osmanthus.identity.pseudonym import pseudonym, pseudonyms
+from osmanthus.identity.pseudonym import pseudonym, pseudonym_column, pseudonyms
 
 __all__ = [
     "CHECK_CHARACTERS",
@@ -16,6 +16,7 @@ __all__ = [
     "check_character",
     "mask",
     "pseudonym",
+    "pseudonym_column",
     "pseudonyms",
     "validate",
     "validate_many",

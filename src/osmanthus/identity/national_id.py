@@ -23,7 +23,9 @@ __all__ = [
     "ID_LENGTH",
     "WEIGHTS",
     "check_character",
+    "invalid_rows",
     "mask",
+    "valid_codes",
     "validate",
     "validate_many",
 ]
@@ -102,12 +104,22 @@ def invalid_rows(arr: npt.NDArray[np.str_], *, today: dt.date) -> npt.NDArray[np
     lengths = np.char.str_len(arr)
     fixed = arr.astype(f"<U{ID_LENGTH}")
     codes = fixed.view(np.uint32).reshape(n, ID_LENGTH).astype(np.int64)
+    return np.flatnonzero(~valid_codes(codes, lengths == ID_LENGTH, today=today))
+
+
+def valid_codes(
+    codes: npt.NDArray[np.int64], sized: npt.NDArray[np.bool_], *, today: dt.date
+) -> npt.NDArray[np.bool_]:
+    """Which rows of an ``(n, 18)`` matrix of character codes are valid numbers.
+
+    ``sized`` marks the rows that had exactly 18 characters to begin with.
+    """
     digits = codes - ord("0")
     body_ok = ((digits[:, :17] >= 0) & (digits[:, :17] <= 9)).all(axis=1)
     last = codes[:, 17]
     last_is_digit = (last >= ord("0")) & (last <= ord("9"))
     last_ok = last_is_digit | (last == ord("X"))
-    ok = (lengths == ID_LENGTH) & body_ok & last_ok
+    ok = sized & body_ok & last_ok
 
     body = np.where(ok[:, None], digits[:, :17], 0)
     year = body[:, 6] * 1000 + body[:, 7] * 100 + body[:, 8] * 10 + body[:, 9]
@@ -124,5 +136,5 @@ def invalid_rows(arr: npt.NDArray[np.str_], *, today: dt.date) -> npt.NDArray[np
     remainder = (body * WEIGHTS).sum(axis=1) % 11
     expected = np.frombuffer(CHECK_CHARACTERS.encode(), dtype=np.uint8).astype(np.int64)
     check_ok = expected[remainder] == last
-    ok &= date_ok & check_ok
-    return np.flatnonzero(~ok)
+    valid: npt.NDArray[np.bool_] = ok & date_ok & check_ok
+    return valid

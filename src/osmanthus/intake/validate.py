@@ -1,9 +1,13 @@
-"""Row-level validation of a batch, column by column (Arrow and numpy, no loop per row).
+"""Row-level validation of a chunk of a batch, column by column (Arrow and numpy).
 
-Each check marks the rows it refuses and says why; the report lists, for every refused
-row, the row number (1-based, as a spreadsheet shows data rows), the field, the value
-(truncated) and the reason. Text fields are taken as they are and stored inertly: a
-value such as ``=HYPERLINK(...)`` is data, never a formula.
+Each check marks the rows it refuses and says why; no Python code runs per row except to
+describe a refused one. The report lists, for every refused row, the row number (1-based,
+as a spreadsheet shows data rows), the field, the value (truncated) and the reason. Text
+fields are taken as they are and stored inertly: a value such as ``=HYPERLINK(...)`` is
+data, never a formula (reports written as CSV neutralise it, see ``report.py``).
+
+What needs the ledger (is the resident registered, is the source reference already used,
+was the incident reported by another department) is checked where the chunk is written.
 """
 
 from __future__ import annotations
@@ -16,37 +20,51 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from osmanthus.identity.national_id import invalid_rows
-from osmanthus.policy import PolicySet
+from osmanthus.identity.national_id import ID_LENGTH, valid_codes
+from osmanthus.policy import PolicySet, PolicyVersion
+from osmanthus.policy.categories import is_prohibited
 
-__all__ = ["Problem", "Validated", "validate_batch"]
+__all__ = ["ACTIONS", "Problem", "Validated", "validate_batch"]
 
 SHOWN = 40  # characters of a refused value shown in the report
+LONGEST = 128  # characters in a source or incident reference
 _DATE = r"^\d{4}-\d{2}-\d{2}$"
-_NUMBER = r"^-?\d+(\.\d+)?$"
-_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)$"
+#: What a row asks for: a new report, a correction of an earlier one, or its retraction.
+ACTIONS = ("report", "correct", "retract")
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One refused field of one row."""
+    """One refused (or flagged) field of one row."""
 
     row: int
     field: str
     value: str
     reason: str
+    level: str = "refused"  # or "flagged": kept, but worth the department's attention
+
+
+def shown(value: object) -> str:
+    """A value as the report shows it: text, at most :data:`SHOWN` characters."""
+    text = "" if value is None else str(value)
+    return text[:SHOWN] + "…" if len(text) > SHOWN else text
 
 
 @dataclass
 class Validated:
-    """The batch's parsed columns and the problems found; ``ok`` marks clean rows."""
+    """A chunk's parsed columns and the problems found; ``ok`` marks clean rows."""
 
     rows: int
+    first_row: int
     ok: npt.NDArray[np.bool_]
     problems: list[Problem] = field(default_factory=list)
+    prohibited: dict[str, int] = field(default_factory=dict)  # category -> rows refused
+    national_id: pa.ChunkedArray | None = None  # normalised (trimmed, upper-case)
     act_date: npt.NDArray[np.datetime64] | None = None
     decision_date: npt.NDArray[np.datetime64] | None = None
     value: npt.NDArray[np.float64] | None = None
+    action: npt.NDArray[np.object_] | None = None
 
     def refuse(
         self, mask: npt.NDArray[np.bool_], column: pa.ChunkedArray | None, name: str, reason: str
@@ -57,183 +75,270 @@ class Validated:
             return
         values = column.take(pa.array(rows)).to_pylist() if column is not None else []
         for index, row in enumerate(rows.tolist()):
-            shown = "" if not values else str(values[index] if values[index] is not None else "")
-            if len(shown) > SHOWN:
-                shown = shown[:SHOWN] + "…"
-            self.problems.append(Problem(row + 1, name, shown, reason))
+            value = shown(values[index]) if values else ""
+            self.problems.append(Problem(self.first_row + row, name, value, reason))
         self.ok &= ~mask
 
 
 def _text(table: pa.Table, name: str) -> pa.ChunkedArray:
     if name in table.column_names:
         return table.column(name)
-    return pa.chunked_array([pa.array([""] * table.num_rows, pa.string())])
+    return pa.chunked_array([pa.nulls(table.num_rows, pa.string())]).fill_null("")
+
+
+def _numpy(array: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.bool_]:
+    return np.asarray(array.to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _dates(column: pa.ChunkedArray) -> tuple[npt.NDArray[np.datetime64], npt.NDArray[np.bool_]]:
-    """Parse YYYY-MM-DD strictly (no 30 February); return dates and the bad-row mask."""
-    shaped = pc.fill_null(pc.match_substring_regex(column, _DATE), False).to_numpy()
-    text = np.asarray(column.to_pylist(), dtype=object)
-    safe = np.where(shaped, text, "2000-01-01").astype("U10")
-    year = np.char.ljust(safe, 10).view(np.uint32).reshape(-1, 10) - ord("0")
-    y = year[:, 0] * 1000 + year[:, 1] * 100 + year[:, 2] * 10 + year[:, 3]
-    m = year[:, 5] * 10 + year[:, 6]
-    d = year[:, 8] * 10 + year[:, 9]
-    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
-    limit = _MONTH_DAYS[np.clip(m, 0, 12)] + ((m == 2) & leap)
-    real = shaped & (m >= 1) & (m <= 12) & (d >= 1) & (d <= limit) & (y >= 1900)
-    dates = np.where(real, safe, "2000-01-01").astype("datetime64[D]")
-    return dates, ~real
+    """Parse YYYY-MM-DD strictly (no 30 February, no 2026-1-1); return dates and bad rows."""
+    trimmed = pc.utf8_trim_whitespace(column)
+    shaped = pc.fill_null(pc.match_substring_regex(trimmed, _DATE), False)
+    parsed = pc.strptime(
+        pc.if_else(shaped, trimmed, "2000-01-01"), format="%Y-%m-%d", unit="s", error_is_null=True
+    )
+    # strptime rolls 2023-02-30 over to 2 March: a real date prints back as it was written
+    again = pc.strftime(parsed, format="%Y-%m-%d")
+    real = pc.fill_null(pc.and_(shaped, pc.equal(again, trimmed)), False)
+    days = pc.cast(pc.cast(parsed, pa.timestamp("s")), pa.date32())
+    dates = np.asarray(days.to_numpy(zero_copy_only=False), dtype="datetime64[D]")
+    real_rows = _numpy(real) & (dates >= np.datetime64("1900-01-01"))
+    dates = np.where(real_rows, dates, np.datetime64("2000-01-01"))
+    return dates, ~real_rows
+
+
+def _id_codes(ids: pa.ChunkedArray) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """An ``(n, 18)`` matrix of the numbers' character codes, and which rows had 18 ASCII
+    characters, straight from Arrow's buffers (no Python string per row)."""
+    n = len(ids)
+    sized = pc.and_(pc.equal(pc.utf8_length(ids), ID_LENGTH), pc.string_is_ascii(ids))
+    sized = pc.fill_null(sized, False)
+    fixed = pc.if_else(sized, ids, "0" * ID_LENGTH).combine_chunks()
+    offsets = np.frombuffer(fixed.buffers()[1], dtype=np.int32)[fixed.offset : fixed.offset + n + 1]
+    data = np.frombuffer(fixed.buffers()[2], dtype=np.uint8)
+    start = int(offsets[0]) if n else 0
+    codes = data[start : start + n * ID_LENGTH].reshape(n, ID_LENGTH).astype(np.int64)
+    return codes, _numpy(sized)
+
+
+def _nul_or_long(column: pa.ChunkedArray, longest: int) -> npt.NDArray[np.bool_]:
+    lengths = pc.utf8_length(column).to_numpy(zero_copy_only=False)
+    nul = _numpy(pc.fill_null(pc.match_substring(column, "\x00"), False))
+    return np.asarray((lengths > longest) | nul, dtype=bool)
 
 
 def validate_batch(
-    table: pa.Table, policy: PolicySet, department: str, today: dt.date
+    table: pa.Table, policy: PolicySet, department: str, today: dt.date, *, first_row: int = 1
 ) -> Validated:
-    """Check every row of ``table`` as ``department`` reporting under ``policy``."""
+    """Check every row of ``table`` as ``department`` reporting under ``policy``.
+
+    ``first_row`` is the number of the table's first row in the whole batch file.
+    """
     n = table.num_rows
-    result = Validated(rows=n, ok=np.ones(n, dtype=bool))
-    ids = _text(table, "national_id")
-    numbers = np.asarray(pc.utf8_upper(pc.utf8_trim_whitespace(ids)).to_pylist(), dtype=str)
-    bad_id = np.zeros(n, dtype=bool)
-    bad_id[invalid_rows(numbers, today=today)] = True
+    result = Validated(rows=n, first_row=first_row, ok=np.ones(n, dtype=bool))
+    raw_ids = _text(table, "national_id")
+    ids = pc.utf8_upper(pc.utf8_trim_whitespace(raw_ids))
+    codes, sized = _id_codes(ids)
     result.refuse(
-        bad_id,
-        ids,
+        ~valid_codes(codes, sized, today=today),
+        raw_ids,
         "national_id",
         "not a valid national ID (length, characters, birth date or check digit)",
     )
+    result.national_id = ids
+    _check_dates(result, table, today)
+    _check_values(result, table)
+    _check_texts(result, table)
+    _check_actions(result, table)
+    assert result.act_date is not None and result.value is not None
+    _check_metrics(result, table, policy, department)
+    result.problems.sort(key=lambda p: (p.row, p.field))
+    return result
 
+
+def _check_dates(result: Validated, table: pa.Table, today: dt.date) -> None:
     acts, bad_act = _dates(_text(table, "act_date"))
     decisions, bad_decision = _dates(_text(table, "decision_date"))
-    result.refuse(bad_act, _text(table, "act_date"), "act_date", "expected a real date YYYY-MM-DD")
-    result.refuse(
-        bad_decision,
-        _text(table, "decision_date"),
-        "decision_date",
-        "expected a real date YYYY-MM-DD",
-    )
+    for name, bad in (("act_date", bad_act), ("decision_date", bad_decision)):
+        result.refuse(bad, _text(table, name), name, "expected a real date YYYY-MM-DD")
     limit = np.datetime64(today, "D")
-    result.refuse(
-        ~bad_act & (acts > limit),
-        _text(table, "act_date"),
-        "act_date",
-        f"in the future (today is {today})",
-    )
+    for name, dates, bad in (
+        ("act_date", acts, bad_act),
+        ("decision_date", decisions, bad_decision),
+    ):
+        result.refuse(
+            ~bad & (dates > limit), _text(table, name), name, f"in the future (today is {today})"
+        )
     result.refuse(
         ~bad_act & ~bad_decision & (decisions < acts),
         _text(table, "decision_date"),
         "decision_date",
         "before the act date",
     )
+    result.act_date, result.decision_date = acts, np.where(bad_act, acts, decisions)
+    result.ok &= ~bad_act  # already reported; kept out of the metric checks below
 
-    raw_values = _text(table, "value") if "value" in table.column_names else None
-    numbers_ok = np.ones(n, dtype=bool)
-    if raw_values is None:
-        values = np.ones(n)
-    else:
-        blank = pc.equal(pc.utf8_trim_whitespace(raw_values), "").to_numpy(zero_copy_only=False)
-        numeric = pc.fill_null(
-            pc.match_substring_regex(pc.utf8_trim_whitespace(raw_values), _NUMBER), False
-        ).to_numpy(zero_copy_only=False)
-        result.refuse(~blank & ~numeric, raw_values, "value", "expected a number")
-        numbers_ok = blank | numeric
-        text = np.asarray(pc.utf8_trim_whitespace(raw_values).to_pylist(), dtype=object)
-        values = np.where(numeric, text, np.where(blank, "1", "0")).astype(float)
 
+def _check_values(result: Validated, table: pa.Table) -> None:
+    n = result.rows
+    if "value" not in table.column_names:
+        result.value = np.ones(n)
+        return
+    raw = _text(table, "value")
+    trimmed = pc.utf8_trim_whitespace(raw)
+    blank = _numpy(pc.equal(trimmed, ""))
+    numeric = _numpy(pc.fill_null(pc.match_substring_regex(trimmed, _NUMBER), False))
+    result.refuse(~blank & ~numeric, raw, "value", "expected a number")
+    text = pc.if_else(pa.array(numeric), trimmed, "1")
+    values = np.asarray(pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
+    result.refuse(numeric & ~np.isfinite(values), raw, "value", "expected a finite number")
+    result.value = np.where(np.isfinite(values), values, 1.0)
+
+
+def _check_texts(result: Validated, table: pa.Table) -> None:
     refs = _text(table, "source_ref")
-    lengths = pc.utf8_length(refs).to_numpy(zero_copy_only=False)
-    nul = pc.fill_null(pc.match_substring(refs, "\x00"), False).to_numpy(zero_copy_only=False)
+    empty = pc.utf8_length(pc.utf8_trim_whitespace(refs)).to_numpy(zero_copy_only=False) == 0
     result.refuse(
-        (lengths == 0) | (lengths > 128) | nul,
+        empty | _nul_or_long(refs, LONGEST),
         refs,
         "source_ref",
-        "expected 1 to 128 characters without NUL",
+        f"expected 1 to {LONGEST} characters without NUL",
     )
-    ref_list = refs.to_pylist()
-    if len(set(ref_list)) != n:
-        seen: set[str] = set()
-        repeated = np.zeros(n, dtype=bool)
-        for row, ref in enumerate(ref_list):  # only when there are repeats
-            repeated[row] = ref in seen
-            seen.add(ref)
+    for name, longest in (("incident_ref", LONGEST), ("supersedes", LONGEST), ("reason", 500)):
+        if name in table.column_names:
+            column = _text(table, name)
+            result.refuse(
+                _nul_or_long(column, longest),
+                column,
+                name,
+                f"expected at most {longest} characters without NUL",
+            )
+    for name in ("metric", "severity"):
+        column = _text(table, name)
+        result.refuse(_nul_or_long(column, 64), column, name, "expected at most 64 characters")
+    encoded = refs.combine_chunks().dictionary_encode()
+    if len(encoded.dictionary) != result.rows:  # a reference repeated within this chunk
+        indices = encoded.indices.to_numpy(zero_copy_only=False)
+        _, first = np.unique(indices, return_index=True)
+        repeated = np.ones(result.rows, dtype=bool)
+        repeated[first] = False
         result.refuse(repeated, refs, "source_ref", "repeats an earlier row of this batch")
 
-    _check_metrics(result, table, policy, department, acts, ~bad_act, values, numbers_ok)
-    result.act_date, result.decision_date, result.value = acts, decisions, values
-    result.problems.sort(key=lambda p: (p.row, p.field))
-    return result
+
+def _check_actions(result: Validated, table: pa.Table) -> None:
+    actions = pc.utf8_lower(pc.utf8_trim_whitespace(_text(table, "action")))
+    actions = pc.if_else(pc.equal(actions, ""), "report", actions)
+    known = _numpy(pc.is_in(actions, value_set=pa.array(ACTIONS)))
+    result.refuse(~known, _text(table, "action"), "action", f"expected one of {', '.join(ACTIONS)}")
+    result.action = np.asarray(actions.to_numpy(zero_copy_only=False), dtype=object)
+    superseding = _numpy(pc.not_equal(actions, "report"))
+    if not superseding.any():
+        return
+    blank_ref = _numpy(pc.equal(pc.utf8_trim_whitespace(_text(table, "supersedes")), ""))
+    blank_reason = _numpy(pc.equal(pc.utf8_trim_whitespace(_text(table, "reason")), ""))
+    result.refuse(
+        superseding & blank_ref,
+        _text(table, "supersedes"),
+        "supersedes",
+        "a correction or retraction names the source_ref it supersedes",
+    )
+    result.refuse(
+        superseding & blank_reason,
+        _text(table, "reason"),
+        "reason",
+        "a correction or retraction gives a reason",
+    )
 
 
-def _check_metrics(
-    result: Validated,
-    table: pa.Table,
-    policy: PolicySet,
-    department: str,
-    acts: npt.NDArray[np.datetime64],
-    dated: npt.NDArray[np.bool_],
-    values: npt.NDArray[np.float64],
-    numbers_ok: npt.NDArray[np.bool_],
-) -> None:
+def _check_metrics(result: Validated, table: pa.Table, policy: PolicySet, department: str) -> None:
+    assert result.act_date is not None
+    acts = result.act_date
     metrics = _text(table, "metric")
-    codes = np.asarray(metrics.to_pylist(), dtype=object)
-    severities = np.asarray(_text(table, "severity").to_pylist(), dtype=object)
-    for code in sorted(set(codes.tolist())):
-        rows = codes == code
-        for version in policy.versions:
-            start = np.datetime64(version.effective, "D")
-            later = [v.effective for v in policy.versions if v.effective > version.effective]
-            end = np.datetime64(min(later), "D") if later else np.datetime64("9999-12-31")
-            here = rows & dated & (acts >= start) & (acts < end)
-            if not here.any():
-                continue
-            metric = version.metrics.get(code)
-            if metric is None:
-                result.refuse(
-                    here,
-                    metrics,
-                    "metric",
-                    f"unknown metric in policy {version.name} {version.version}",
-                )
-                continue
-            if department not in metric.reported_by:
-                result.refuse(
-                    here,
-                    metrics,
-                    "metric",
-                    f"department {department!r} may not "
-                    f"report it (allowed: {', '.join(metric.reported_by)})",
-                )
-                continue
-            high = float(metric.max_value) if metric.max_value is not None else np.inf
-            wrong = (values < float(metric.min_value)) | (values > high)
-            if metric.points is not None:
-                wrong |= values != 1
+    severities = _text(table, "severity")
+    encoded = metrics.combine_chunks().dictionary_encode()
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    for index, code in enumerate(encoded.dictionary.to_pylist()):
+        rows = (codes == index) & result.ok
+        if not rows.any():
+            continue
+        if is_prohibited(code):
+            result.prohibited[code] = result.prohibited.get(code, 0) + int(rows.sum())
             result.refuse(
-                here & wrong & numbers_ok,
-                _text(table, "value"),
-                "value",
-                f"outside the range of {code}",
+                rows,
+                metrics,
+                "metric",
+                "a prohibited data category: never collected (the refusal is logged)",
             )
-            if metric.legal_basis is not None:
-                early = acts < np.datetime64(metric.legal_basis.effective, "D")
-                result.refuse(
-                    here & early,
-                    _text(table, "act_date"),
-                    "act_date",
-                    f"before the legal basis of {code} took effect",
-                )
-            allowed = set(metric.severity) if metric.severity else {""}
-            unknown = ~np.isin(severities.astype(str), sorted(allowed))
-            result.refuse(
-                here & unknown,
-                _text(table, "severity"),
-                "severity",
-                f"expected one of {', '.join(sorted(allowed)) or 'none'}",
-            )
+            continue
         first = np.datetime64(policy.versions[0].effective, "D")
         result.refuse(
-            rows & dated & (acts < first),
+            rows & (acts < first), _text(table, "act_date"), "act_date", "before the first policy"
+        )
+        for number, version in enumerate(policy.versions):
+            start = np.datetime64(version.effective, "D")
+            later = policy.versions[number + 1 :]
+            end = np.datetime64(later[0].effective, "D") if later else np.datetime64("9999-12-31")
+            here = rows & (acts >= start) & (acts < end)
+            if here.any():
+                _check_metric(result, table, version, code, department, here, severities)
+
+
+def _check_metric(
+    result: Validated,
+    table: pa.Table,
+    version: PolicyVersion,
+    code: str,
+    department: str,
+    here: npt.NDArray[np.bool_],
+    severities: pa.ChunkedArray,
+) -> None:
+    assert result.act_date is not None and result.value is not None
+    metrics = _text(table, "metric")
+    metric = version.metrics.get(code)
+    label = f"policy {version.name} {version.version}"
+    if metric is None:
+        result.refuse(here, metrics, "metric", f"unknown metric in {label}")
+        return
+    if department not in metric.reported_by:
+        allowed = ", ".join(metric.reported_by)
+        result.refuse(
+            here,
+            metrics,
+            "metric",
+            f"department {department!r} may not report it (allowed: {allowed})",
+        )
+        return
+    acts, values = result.act_date, result.value
+    high = float(metric.max_value) if metric.max_value is not None else np.inf
+    wrong = (values < float(metric.min_value)) | (values > high)
+    if metric.points is not None:
+        wrong |= values != 1
+        expected = "1 (one record per act)"
+    else:
+        top = metric.max_value if metric.max_value is not None else "any"
+        expected = f"{metric.min_value} to {top}" + (f" {metric.unit}" if metric.unit else "")
+    result.refuse(
+        here & wrong, _text(table, "value"), "value", f"outside the range of {code}: {expected}"
+    )
+    if metric.legal_basis is not None:
+        result.refuse(
+            here & (acts < np.datetime64(metric.legal_basis.effective, "D")),
             _text(table, "act_date"),
             "act_date",
-            "before the first version of the policy",
+            f"before the legal basis of {code} took effect ({metric.legal_basis.effective})",
         )
+    if metric.sunset is not None:
+        result.refuse(
+            here & (acts > np.datetime64(metric.sunset, "D")),
+            _text(table, "act_date"),
+            "act_date",
+            f"after {code} lapsed ({metric.sunset})",
+        )
+    allowed_severities = sorted(metric.severity) if metric.severity else [""]
+    unknown = ~_numpy(pc.is_in(severities, value_set=pa.array(allowed_severities)))
+    result.refuse(
+        here & unknown,
+        severities,
+        "severity",
+        f"expected one of {', '.join(allowed_severities)}" if metric.severity else "expected none",
+    )

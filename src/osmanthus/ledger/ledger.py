@@ -15,10 +15,11 @@ from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pyarrow as pa
 from sqlalchemy import Connection, Engine, func, insert, select
 
 from osmanthus.errors import LedgerError, NotFound, RecordRefused, ValidationError
-from osmanthus.identity import pseudonym, pseudonyms, validate
+from osmanthus.identity import pseudonym, pseudonym_column, pseudonyms, validate
 from osmanthus.ledger.audit_log import append_entry
 from osmanthus.ledger.database import connect, database_errors, is_current, read_only
 from osmanthus.ledger.reading import profile_of, record_rows
@@ -108,6 +109,10 @@ class Ledger:
     def pseudonyms_of_valid(self, numbers: list[str]) -> list[str]:
         """Pseudonyms of numbers already checked by :func:`osmanthus.identity.validate_many`."""
         return pseudonyms(self._key, numbers)
+
+    def pseudonym_column(self, numbers: pa.ChunkedArray) -> pa.ChunkedArray:
+        """Pseudonyms of a column of normalised numbers (vectorised; see identity)."""
+        return pseudonym_column(self._key, numbers)
 
     def now(self) -> dt.datetime:
         """The current time by the ledger's clock (timezone-aware UTC)."""
@@ -296,57 +301,87 @@ class Ledger:
         reason: str,
         actor: Actor,
     ) -> int:
+        with database_errors("records"), self.engine.begin() as conn:
+            return self.supersede_within(
+                conn,
+                department,
+                source_ref,
+                kind=kind,
+                value=value,
+                new_source_ref=new_source_ref,
+                reason=reason,
+                actor=actor,
+            )
+
+    def supersede_within(
+        self,
+        conn: Connection,
+        department: str,
+        source_ref: str,
+        *,
+        kind: str,
+        value: float | None,
+        new_source_ref: str,
+        reason: str,
+        actor: Actor,
+        subject: str | None = None,
+        batch_id: str | None = None,
+    ) -> int:
+        """Append a correction or retraction inside the caller's transaction.
+
+        With ``subject`` (a pseudonym), the record superseded must be about that resident.
+        """
         if not reason.strip():
             raise ValidationError(f"{kind}: a reason is required")
         _check_text("new_source_ref", new_source_ref, 128)
-        with database_errors("records"), self.engine.begin() as conn:
-            department_id = self._department_id(conn, department)
-            old = conn.execute(
-                select(records).where(
-                    records.c.department_id == department_id, records.c.source_ref == source_ref
-                )
-            ).first()
-            if old is None:
-                raise NotFound(f"department {department!r} has no record {source_ref!r}")
-            if conn.execute(select(records.c.id).where(records.c.supersedes_id == old.id)).first():
-                raise RecordRefused(
-                    f"record {source_ref!r} was already corrected or retracted: "
-                    "supersede its newest version"
-                )
-            if old.kind == "retraction":
-                raise RecordRefused(
-                    f"record {source_ref!r} is a retraction and cannot be superseded"
-                )
-            new_value = old.value if value is None else value
-            rule = self.policy.in_force(old.act_date)
-            if kind == "correction":
-                rule.check_report(department, old.metric, new_value, severity=old.severity)
-            new_id = self._insert_record(
-                conn,
-                resident_id=old.resident_id,
-                department_id=department_id,
-                metric=old.metric,
-                value=float(new_value),
-                act_date=old.act_date,
-                decision_date=old.decision_date,
-                source_ref=new_source_ref,
-                incident_ref=old.incident_ref,
-                severity=old.severity,
-                kind=kind,
-                supersedes_id=old.id,
-                reason=reason,
+        department_id = self._department_id(conn, department)
+        old = conn.execute(
+            select(records).where(
+                records.c.department_id == department_id, records.c.source_ref == source_ref
             )
-            subject = conn.execute(
-                select(residents.c.pseudonym).where(residents.c.id == old.resident_id)
-            ).scalar_one()
-            append_entry(
-                conn,
-                actor=str(actor),
-                action=f"record.{kind}",
-                subject=subject,
-                purpose="department " + kind,
-                detail={"record": new_id, "supersedes": old.id, "reason": reason},
+        ).first()
+        if old is None:
+            raise NotFound(f"department {department!r} has no record {source_ref!r}")
+        if conn.execute(select(records.c.id).where(records.c.supersedes_id == old.id)).first():
+            raise RecordRefused(
+                f"record {source_ref!r} was already corrected or retracted: "
+                "supersede its newest version"
             )
+        if old.kind == "retraction":
+            raise RecordRefused(f"record {source_ref!r} is a retraction and cannot be superseded")
+        owner = conn.execute(
+            select(residents.c.pseudonym).where(residents.c.id == old.resident_id)
+        ).scalar_one()
+        if subject is not None and subject != owner:
+            raise RecordRefused(f"record {source_ref!r} is about another resident")
+        new_value = old.value if value is None else value
+        rule = self.policy.in_force(old.act_date)
+        if kind == "correction":
+            rule.check_report(department, old.metric, new_value, severity=old.severity)
+        new_id = self._insert_record(
+            conn,
+            resident_id=old.resident_id,
+            department_id=department_id,
+            metric=old.metric,
+            value=float(new_value),
+            act_date=old.act_date,
+            decision_date=old.decision_date,
+            source_ref=new_source_ref,
+            incident_ref=old.incident_ref,
+            severity=old.severity,
+            kind=kind,
+            supersedes_id=old.id,
+            reason=reason,
+            batch_id=batch_id,
+        )
+        append_entry(
+            conn,
+            actor=str(actor),
+            action=f"record.{kind}",
+            subject=owner,
+            purpose="department " + kind,
+            detail={"record": new_id, "supersedes": old.id, "reason": reason},
+        )
         return int(new_id)
 
     def _check_dates(self, act_date: dt.date, decision_date: dt.date) -> None:

@@ -8,6 +8,10 @@ the single description the code reads and writes through.
   points at the row it replaces (``supersedes_id``).
 - ``profile_facts``: dated facts a rule needs (a licence issue date as a cycle anchor, the
   date residence began); append-only, the newest known fact of an attribute wins.
+- ``batches``: every intake batch a department submitted, with its outcome. Resubmitting
+  the same file under the same batch id returns the first outcome; a batch id that was
+  committed cannot be reused for another file.
+- ``batch_problems``: the row-level report of a batch (refused rows, flagged rows).
 - ``audit_log``: the hash-chained log of every write and every read of personal data.
 """
 
@@ -18,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -32,6 +37,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -39,6 +45,8 @@ __all__ = [
     "RECORD_KINDS",
     "UtcDateTime",
     "audit_log",
+    "batch_problems",
+    "batches",
     "departments",
     "metadata",
     "profile_facts",
@@ -123,6 +131,47 @@ records = Table(
     Column("severity", String(32)),
     UniqueConstraint("department_id", "source_ref"),
     Index(None, "resident_id"),
+    Index(
+        None,
+        "incident_ref",
+        sqlite_where=text("incident_ref IS NOT NULL"),
+        postgresql_where=text("incident_ref IS NOT NULL"),
+    ),
+)
+
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", Key, primary_key=True),
+    Column("department_id", Integer, ForeignKey("departments.id"), nullable=False),
+    Column("batch_id", String(64), nullable=False),
+    Column("file_name", String(256), nullable=False),
+    Column("file_sha256", String(64), nullable=False),
+    Column("format", String(16), nullable=False),
+    Column("partial", Boolean, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("accepted", BigInteger, nullable=False),
+    Column("refused", BigInteger, nullable=False),
+    Column("flagged", BigInteger, nullable=False),
+    Column("metrics", Text, nullable=False),  # JSON: rows accepted per metric
+    Column("actor", String(128), nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=False),
+    UniqueConstraint("department_id", "batch_id", "file_sha256"),
+)
+
+batch_problems = Table(
+    "batch_problems",
+    metadata,
+    Column("id", Key, primary_key=True),
+    Column("batch", Key, ForeignKey("batches.id"), nullable=False),
+    Column("row", BigInteger, nullable=False),
+    Column("field", String(32), nullable=False),
+    Column("value", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("level", String(16), nullable=False),  # refused | flagged
+    Index(None, "batch"),
 )
 
 profile_facts = Table(

@@ -1,0 +1,220 @@
+"""Submitting a batch: read, validate, write, and record the outcome, all or nothing.
+
+The whole batch is one database transaction: its records, its corrections, the batch row
+with its report and its audit entries commit together or not at all, so a process killed
+at any moment leaves either the whole batch or none of it, and a batch whose outcome was
+returned (acknowledged) is in the ledger for good.
+
+By default a batch is committed only if every row is valid; otherwise nothing of it is
+written and the outcome (``refused``) is stored with its report in a second transaction.
+With ``partial=True`` the valid rows are committed and the others reported.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow.compute as pc
+from sqlalchemy import Connection
+
+from osmanthus.errors import ProhibitedData, RecordRefused, ValidationError
+from osmanthus.intake.outcome import Outcome, find_outcomes, store_outcome
+from osmanthus.intake.readers import BatchFile, file_sha256, open_batch
+from osmanthus.intake.validate import Problem, validate_batch
+from osmanthus.intake.writer import ChunkWriter
+from osmanthus.ledger import Actor, Ledger, append_entry, database_errors
+
+__all__ = ["Progress", "submit_batch"]
+
+#: Called after each chunk with the rows read so far and the total, when known.
+Progress = Callable[[int, int | None], None]
+_BATCH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+
+
+class _Refused(Exception):
+    """Internal: the batch is refused as a whole (all-or-nothing with problems)."""
+
+
+def submit_batch(
+    ledger: Ledger,
+    path: Path,
+    *,
+    department: str,
+    actor: Actor,
+    batch_id: str | None = None,
+    partial: bool = False,
+    file_format: str | None = None,
+    progress: Progress | None = None,
+    chunk_rows: int | None = None,
+) -> Outcome:
+    """Submit the batch file at ``path`` for ``department``; return its outcome.
+
+    Raises :class:`ValidationError` (one line naming the file, and the row where there is
+    one) for a file that cannot be read at all; row-level problems are in the outcome.
+    """
+    if not path.is_file():
+        raise ValidationError(f"{path}: no such file")
+    sha = file_sha256(path)
+    batch_id = batch_id or f"sha256-{sha[:16]}"
+    if not _BATCH_ID.match(batch_id):
+        raise ValidationError(
+            f"batch id {batch_id!r}: expected 1 to 64 letters, digits or . _ : - "
+            "(starting with a letter or digit)"
+        )
+    ledger.check_ready()
+    version = ledger.policy.latest
+    if department not in version.departments:
+        raise RecordRefused(f"department {department!r} is not in policy {version.name}")
+    with database_errors("intake"), ledger.engine.connect() as conn, conn.begin():
+        earlier = find_outcomes(conn, department, batch_id)
+    for outcome in earlier:
+        if outcome.file_sha256 == sha:
+            return outcome
+    for outcome in earlier:
+        if outcome.committed:
+            raise RecordRefused(
+                f"batch id {batch_id!r} was already committed for another file "
+                f"({outcome.file_name}, {outcome.finished_at:%Y-%m-%d %H:%M} UTC): "
+                "use a new batch id"
+            )
+    outcome = Outcome(
+        department=department,
+        batch_id=batch_id,
+        file_name=path.name,
+        file_sha256=sha,
+        format="",
+        partial=partial,
+        status="refused",
+        rows=0,
+        accepted=0,
+        refused=0,
+        flagged=0,
+        received_at=ledger.now(),
+        finished_at=ledger.now(),
+    )
+    try:
+        opened = open_batch(path, file_format, **({"chunk_rows": chunk_rows} if chunk_rows else {}))
+    except ProhibitedData as exc:
+        outcome.problems = [Problem(0, exc.category[:32], exc.category[:64], str(exc))]
+        _store_refused(ledger, outcome, actor, {exc.category: 1})
+        raise
+    outcome.format = opened.format
+    try:
+        with database_errors("intake"), ledger.engine.begin() as conn:
+            _write_batch(ledger, conn, opened, outcome, actor, progress)
+    except _Refused:
+        _store_refused(ledger, outcome, actor, _prohibited(outcome))
+    return outcome
+
+
+def _write_batch(
+    ledger: Ledger,
+    conn: Connection,
+    opened: BatchFile,
+    outcome: Outcome,
+    actor: Actor,
+    progress: Progress | None,
+) -> None:
+    """Read, check and write every chunk; commit (return) or roll back (raise _Refused)."""
+    today = ledger.today()
+    department_id = ledger.department_ids(conn).get(outcome.department)
+    if department_id is None:
+        raise RecordRefused(f"department {outcome.department!r} is not registered in the ledger")
+    writer = ChunkWriter(
+        conn,
+        ledger,
+        department=outcome.department,
+        department_id=department_id,
+        batch_id=outcome.batch_id,
+        actor=actor,
+        now=outcome.received_at,
+    )
+    metrics: Counter[str] = Counter()
+    first_row = 1
+    for chunk in opened.chunks():
+        checked = validate_batch(
+            chunk, ledger.policy, outcome.department, today, first_row=first_row
+        )
+        assert checked.national_id is not None
+        pseudonyms = ledger.pseudonym_column(checked.national_id)
+        written, found = writer.write(chunk, checked, pseudonyms)
+        problems = checked.problems + found
+        outcome.problems.extend(problems)
+        outcome.rows += chunk.num_rows
+        outcome.accepted += int(written.sum())
+        outcome.flagged += sum(1 for p in found if p.level == "flagged")
+        if written.any():
+            codes = pc.value_counts(chunk.column("metric").filter(written))
+            metrics.update({str(c["values"]): int(c["counts"]) for c in codes.to_pylist()})
+        first_row += chunk.num_rows
+        if progress is not None:
+            progress(opened.rows_read, opened.total_rows)
+    writer.close()
+    outcome.refused = outcome.rows - outcome.accepted
+    outcome.problems.sort(key=lambda p: (p.row, p.field))
+    outcome.metrics = dict(sorted(metrics.items()))
+    outcome.finished_at = ledger.now()
+    if outcome.refused and not outcome.partial:
+        outcome.status, outcome.accepted, outcome.flagged = "refused", 0, 0
+        outcome.metrics = {}
+        raise _Refused
+    outcome.status = "partial" if outcome.refused else "committed"
+    _audit_prohibited(conn, outcome, actor, _prohibited(outcome))
+    store_outcome(conn, outcome, department_id, str(actor))
+    append_entry(
+        conn,
+        actor=str(actor),
+        action="intake.batch",
+        purpose="department batch",
+        detail=outcome.summary(),
+    )
+
+
+def _prohibited(outcome: Outcome) -> dict[str, int]:
+    """Rows refused for a prohibited data category, by the category named."""
+    found: Counter[str] = Counter()
+    for problem in outcome.problems:
+        if problem.reason.startswith("a prohibited data category"):
+            found[problem.value] += 1
+    return dict(found)
+
+
+def _audit_prohibited(
+    conn: Connection, outcome: Outcome, actor: Actor, categories: dict[str, int]
+) -> None:
+    for category, rows in sorted(categories.items()):
+        append_entry(
+            conn,
+            actor=str(actor),
+            action="intake.refused_prohibited",
+            purpose="prohibited data category refused at intake",
+            detail={
+                "department": outcome.department,
+                "batch_id": outcome.batch_id,
+                "category": category,
+                "rows": rows,
+            },
+        )
+
+
+def _store_refused(
+    ledger: Ledger, outcome: Outcome, actor: Actor, categories: dict[str, int]
+) -> None:
+    """Store a refused batch's outcome and report, and audit it (nothing else is written)."""
+    outcome.status, outcome.accepted, outcome.flagged = "refused", 0, 0
+    outcome.refused = outcome.rows
+    outcome.finished_at = ledger.now()
+    with database_errors("intake"), ledger.engine.begin() as conn:
+        department_id = ledger.department_ids(conn)[outcome.department]
+        _audit_prohibited(conn, outcome, actor, categories)
+        store_outcome(conn, outcome, department_id, str(actor))
+        append_entry(
+            conn,
+            actor=str(actor),
+            action="intake.batch",
+            purpose="department batch",
+            detail=outcome.summary(),
+        )

@@ -1,0 +1,281 @@
+"""Submitting batches into a real ledger (SQLite and PostgreSQL): all or nothing, partial,
+idempotent, duplicates, unknown residents, repeated incidents, corrections, audit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from factories import OPERATOR, make_id, table_count
+from osmanthus.errors import ProhibitedData, RecordRefused
+from osmanthus.intake import load_outcome, submit_batch
+from osmanthus.ledger import Actor, Ledger, verify_chain
+
+TRAFFIC = Actor("department", "traffic-police")
+HEADER = ("national_id", "metric", "act_date", "decision_date", "source_ref", "value")
+
+
+def people(ledger: Ledger, count: int = 3) -> list[str]:
+    ids = [make_id(sequence=i) for i in range(1, count + 1)]
+    for number in ids:
+        ledger.register_resident(number, "gusu", actor=OPERATOR)
+    return ids
+
+
+def csv_file(path: Path, rows: list[dict[str, str]], header: tuple[str, ...] = HEADER) -> Path:
+    lines = [",".join(header)] + [",".join(row.get(h, "") for h in header) for row in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def row(number: str, ref: str, **fields: str) -> dict[str, str]:
+    return {
+        "national_id": number,
+        "metric": "failure_to_yield",
+        "act_date": "2026-06-01",
+        "decision_date": "2026-06-03",
+        "source_ref": ref,
+        "value": "1",
+        **fields,
+    }
+
+
+def submit(ledger: Ledger, path: Path, **options: object) -> object:
+    return submit_batch(ledger, path, department="traffic-police", actor=TRAFFIC, **options)  # type: ignore[arg-type]
+
+
+def records_of_batch(ledger: Ledger, batch_id: str) -> int:
+    with ledger.engine.connect() as conn:
+        return int(
+            conn.execute(
+                sa.text("SELECT count(*) FROM records WHERE batch_id = :b"), {"b": batch_id}
+            ).scalar_one()
+        )
+
+
+def test_a_clean_batch_is_committed_with_one_audit_entry(ledger: Ledger, tmp_path: Path) -> None:
+    ids = people(ledger)
+    path = csv_file(tmp_path / "b.csv", [row(n, f"TP-{i}") for i, n in enumerate(ids)])
+    audit_before = table_count(ledger, "audit_log")
+    outcome = submit_batch(ledger, path, department="traffic-police", actor=TRAFFIC, batch_id="B1")
+    assert (outcome.status, outcome.rows, outcome.accepted, outcome.refused) == (
+        "committed",
+        3,
+        3,
+        0,
+    )
+    assert outcome.metrics == {"failure_to_yield": 3}
+    assert records_of_batch(ledger, "B1") == 3
+    assert table_count(ledger, "audit_log") == audit_before + 1
+    verify_chain(ledger.engine)
+    _, rows = ledger.read_resident(ids[0], actor=OPERATOR, purpose="test")
+    assert [r.source_ref for r in rows] == ["TP-0"]
+
+
+def test_one_bad_row_refuses_the_whole_batch_and_the_report_is_kept(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    ids = people(ledger)
+    rows = [row(n, f"TP-{i}") for i, n in enumerate(ids)] + [row(ids[0], "TP-X", value="-3")]
+    path = csv_file(tmp_path / "b.csv", rows)
+    records_before = table_count(ledger, "records")
+    outcome = submit(ledger, path, batch_id="B2")
+    assert (outcome.status, outcome.accepted, outcome.refused) == ("refused", 0, 4)
+    assert [(p.row, p.field) for p in outcome.problems] == [(4, "value")]
+    assert table_count(ledger, "records") == records_before
+    stored = load_outcome_of(ledger, "B2")
+    assert stored.status == "refused" and stored.problems == outcome.problems
+    verify_chain(ledger.engine)
+
+
+def load_outcome_of(ledger: Ledger, batch_id: str) -> object:
+    with ledger.engine.connect() as conn:
+        return load_outcome(conn, batch_id)
+
+
+def test_partial_commits_the_valid_rows_and_reports_the_rest(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    ids = people(ledger, 2)
+    unknown = make_id(sequence=99)
+    rows = [row(ids[0], "TP-1"), row(unknown, "TP-2"), row(ids[1], "TP-3", act_date="2026-02-30")]
+    outcome = submit(ledger, csv_file(tmp_path / "b.csv", rows), batch_id="P1", partial=True)
+    assert (outcome.status, outcome.accepted, outcome.refused) == ("partial", 1, 2)
+    found = {(p.row, p.field): p.reason for p in outcome.problems}
+    assert found[(2, "national_id")] == "no registered resident has this national ID"
+    assert found[(3, "act_date")] == "expected a real date YYYY-MM-DD"
+    assert records_of_batch(ledger, "P1") == 1
+
+
+def test_resubmitting_the_same_batch_changes_nothing(ledger: Ledger, tmp_path: Path) -> None:
+    ids = people(ledger)
+    path = csv_file(tmp_path / "b.csv", [row(n, f"TP-{i}") for i, n in enumerate(ids)])
+    first = submit(ledger, path)  # the batch id defaults to the file's fingerprint
+    counts = (table_count(ledger, "records"), table_count(ledger, "audit_log"))
+    again = submit(ledger, path)
+    assert again.repeated and not first.repeated
+    assert (again.batch_id, again.status, again.accepted) == (first.batch_id, "committed", 3)
+    assert (table_count(ledger, "records"), table_count(ledger, "audit_log")) == counts
+
+
+def test_a_committed_batch_id_cannot_be_reused_for_another_file(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    ids = people(ledger)
+    submit(ledger, csv_file(tmp_path / "a.csv", [row(ids[0], "TP-1")]), batch_id="B")
+    with pytest.raises(RecordRefused, match="batch id 'B' was already committed for another file"):
+        submit(ledger, csv_file(tmp_path / "b.csv", [row(ids[1], "TP-2")]), batch_id="B")
+
+
+def test_a_refused_batch_may_be_retried_under_its_id(ledger: Ledger, tmp_path: Path) -> None:
+    ids = people(ledger)
+    bad = csv_file(tmp_path / "a.csv", [row(ids[0], "TP-1", act_date="2099-01-01")])
+    assert submit(ledger, bad, batch_id="R").status == "refused"
+    fixed = csv_file(tmp_path / "b.csv", [row(ids[0], "TP-1")])
+    assert submit(ledger, fixed, batch_id="R").status == "committed"
+    assert submit(ledger, bad, batch_id="R").status == "refused"  # its first outcome
+
+
+def test_another_batch_reusing_a_source_ref_is_refused_for_those_rows(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    ids = people(ledger)
+    submit(ledger, csv_file(tmp_path / "a.csv", [row(ids[0], "TP-1")]), batch_id="A")
+    rows = [row(ids[1], "TP-1"), row(ids[2], "TP-2")]
+    outcome = submit(ledger, csv_file(tmp_path / "b.csv", rows), batch_id="B", partial=True)
+    assert (outcome.accepted, outcome.refused) == (1, 1)
+    problem = outcome.problems[0]
+    assert (problem.row, problem.field, problem.value) == (1, "source_ref", "TP-1")
+    assert problem.reason == "already recorded by this department (batch A)"
+
+
+def test_a_repeat_within_the_batch_across_chunks_is_refused(ledger: Ledger, tmp_path: Path) -> None:
+    ids = people(ledger)
+    rows = [row(ids[0], "TP-1"), row(ids[1], "TP-2"), row(ids[2], "TP-1")]
+    path = csv_file(tmp_path / "b.csv", rows)
+    outcome = submit(ledger, path, batch_id="C", partial=True, chunk_rows=1)
+    assert [(p.row, p.reason) for p in outcome.problems] == [
+        (3, "repeats an earlier row of this batch")
+    ]
+    assert outcome.accepted == 2
+
+
+def test_an_incident_already_reported_by_another_department_is_kept_and_flagged(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    ids = people(ledger, 1)
+    header = (*HEADER, "incident_ref")
+    court = csv_file(
+        tmp_path / "c.csv",
+        [row(ids[0], "C-1", metric="public_order_detention", **{"incident_ref": "INC-7"})],
+        header,
+    )
+    first = submit_batch(
+        ledger, court, department="public-security", actor=Actor("department", "ps"), batch_id="C1"
+    )
+    assert first.status == "committed", first.problems
+    traffic = csv_file(tmp_path / "t.csv", [row(ids[0], "TP-1", incident_ref="INC-7")], header)
+    outcome = submit(ledger, traffic, batch_id="T1")
+    assert (outcome.status, outcome.accepted, outcome.flagged) == ("committed", 1, 1)
+    problem = outcome.problems[0]
+    assert (problem.level, problem.field) == ("flagged", "incident_ref")
+    assert problem.reason == "incident already reported by public-security: kept, and counted once"
+
+
+def test_corrections_and_retractions_by_file_keep_the_original(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    ids = people(ledger, 2)
+    header = (*HEADER, "action", "supersedes", "reason")
+    first = [
+        row(ids[0], "V-1", metric="volunteer_hours", value="10"),
+        row(ids[1], "V-2", metric="volunteer_hours", value="5"),
+    ]
+    dept = Actor("department", "volunteer-registry")
+    opts = {"department": "volunteer-registry", "actor": dept}
+    assert submit_batch(ledger, csv_file(tmp_path / "a.csv", first, header), **opts).accepted == 2
+    fixes = [
+        row(
+            ids[0],
+            "V-1c",
+            metric="volunteer_hours",
+            value="12",
+            action="correct",
+            supersedes="V-1",
+            reason="hours miscounted",
+        ),
+        row(
+            ids[1],
+            "V-2r",
+            metric="volunteer_hours",
+            value="",
+            action="retract",
+            supersedes="V-2",
+            reason="entered twice",
+        ),
+        row(
+            ids[1],
+            "V-3r",
+            metric="volunteer_hours",
+            value="",
+            action="retract",
+            supersedes="V-404",
+            reason="typo",
+        ),
+    ]
+    outcome = submit_batch(
+        ledger, csv_file(tmp_path / "b.csv", fixes, header), partial=True, **opts
+    )
+    assert (outcome.accepted, outcome.refused) == (2, 1)
+    assert outcome.problems[0].reason == "department 'volunteer-registry' has no record 'V-404'"
+    _, rows = ledger.read_resident(ids[0], actor=OPERATOR, purpose="test")
+    assert [(r.kind, r.value) for r in rows] == [("original", 10.0), ("correction", 12.0)]
+    _, rows = ledger.read_resident(ids[1], actor=OPERATOR, purpose="test")
+    assert [r.kind for r in rows] == ["original", "retraction"]
+
+
+def test_a_prohibited_metric_is_refused_and_the_refusal_audited(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    ids = people(ledger, 2)
+    rows = [row(ids[0], "TP-1"), row(ids[1], "TP-2", metric="religious_attendance")]
+    outcome = submit(ledger, csv_file(tmp_path / "b.csv", rows), batch_id="X", partial=True)
+    assert outcome.accepted == 1
+    entries = audit_actions(ledger)
+    assert "intake.refused_prohibited" in entries
+    detail = entries["intake.refused_prohibited"]
+    assert detail["category"] == "religious_attendance" and detail["rows"] == 1
+
+
+def test_a_prohibited_column_refuses_the_file_and_is_audited(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    ids = people(ledger, 1)
+    header = (*HEADER, "blood_type")
+    path = csv_file(tmp_path / "b.csv", [row(ids[0], "TP-1", blood_type="A")], header)
+    with pytest.raises(ProhibitedData, match="column 'blood_type' is a prohibited data category"):
+        submit(ledger, path, batch_id="Y")
+    assert audit_actions(ledger)["intake.refused_prohibited"]["category"] == "blood_type"
+    assert records_of_batch(ledger, "Y") == 0
+
+
+def audit_actions(ledger: Ledger) -> dict[str, dict[str, object]]:
+    with ledger.engine.connect() as conn:
+        found = conn.execute(sa.text("SELECT action, detail FROM audit_log ORDER BY seq")).all()
+    return {action: json.loads(detail) for action, detail in found}
+
+
+def test_parquet_and_jsonl_batches_go_through_the_same_path(ledger: Ledger, tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ids = people(ledger, 2)
+    pq.write_table(pa.Table.from_pylist([row(ids[0], "TP-1")]), tmp_path / "a.parquet")
+    (tmp_path / "b.jsonl").write_text(json.dumps(row(ids[1], "TP-2")) + "\n")
+    assert submit(ledger, tmp_path / "a.parquet").accepted == 1
+    assert submit(ledger, tmp_path / "b.jsonl").accepted == 1
+    _ = dt
