@@ -70,6 +70,16 @@ class Settings(BaseSettings):
         ),
     )
 
+    intake_chunk_rows: int = Field(
+        default=500_000,
+        ge=1,
+        le=10_000_000,
+        description=(
+            "Rows of a batch file read, checked and written at a time: memory is bounded by "
+            "the chunk, not the file."
+        ),
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

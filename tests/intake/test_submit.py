@@ -107,6 +107,8 @@ def test_partial_commits_the_valid_rows_and_reports_the_rest(
     assert (outcome.status, outcome.accepted, outcome.refused) == ("partial", 1, 2)
     found = {(p.row, p.field): p.reason for p in outcome.problems}
     assert found[(2, "national_id")] == "no registered resident has this national ID"
+    shown = next(p.value for p in outcome.problems if p.row == 2)
+    assert shown == unknown[:6] + "********" + unknown[-4:]  # masked, even in the report
     assert found[(3, "act_date")] == "expected a real date YYYY-MM-DD"
     assert records_of_batch(ledger, "P1") == 1
 

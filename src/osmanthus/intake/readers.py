@@ -81,15 +81,17 @@ class BatchFile:
     total_rows: int | None  # known up front for Parquet
     size: int
     _chunks: Iterator[pa.Table] = field(repr=False)
+    chunk_rows: int = CHUNK_ROWS
     rows_read: int = 0
 
     def chunks(self) -> Iterator[pa.Table]:
-        """Chunks of rows as tables of text columns; the last raises if there were none."""
-        for chunk in self._chunks:
-            if chunk.num_rows == 0:
-                continue
-            self.rows_read += chunk.num_rows
-            yield _as_text(chunk, self.columns)
+        """Chunks of at most ``chunk_rows`` rows as tables of text columns; raises at the
+        end if there were no rows at all."""
+        for block in self._chunks:
+            for start in range(0, block.num_rows, self.chunk_rows):
+                chunk = block.slice(start, self.chunk_rows)
+                self.rows_read += chunk.num_rows
+                yield _as_text(chunk, self.columns)
         if self.rows_read == 0:
             raise ValidationError(f"{self.path.name}: no data rows (only a header)")
 
@@ -112,7 +114,7 @@ def open_batch(
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
         raise _unreadable(path, kind, exc) from exc
     columns = _check_columns(path, names)
-    return BatchFile(path, kind, columns, total, size, _guarded(path, kind, chunks))
+    return BatchFile(path, kind, columns, total, size, _guarded(path, kind, chunks), chunk_rows)
 
 
 def read_batch(path: Path, file_format: str | None = None) -> pa.Table:

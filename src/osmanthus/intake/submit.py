@@ -25,7 +25,7 @@ from osmanthus.intake.outcome import Outcome, find_outcomes, store_outcome
 from osmanthus.intake.readers import BatchFile, file_sha256, open_batch
 from osmanthus.intake.validate import Problem, validate_batch
 from osmanthus.intake.writer import ChunkWriter
-from osmanthus.ledger import Actor, Ledger, append_entry, database_errors
+from osmanthus.ledger import Actor, Ledger, append_entry, database_errors, durable_transaction
 
 __all__ = ["Progress", "submit_batch"]
 
@@ -103,7 +103,7 @@ def submit_batch(
         raise
     outcome.format = opened.format
     try:
-        with database_errors("intake"), ledger.engine.begin() as conn:
+        with database_errors("intake"), durable_transaction(ledger.engine) as conn:
             _write_batch(ledger, conn, opened, outcome, actor, progress)
     except _Refused:
         _store_refused(ledger, outcome, actor, _prohibited(outcome))
@@ -207,7 +207,7 @@ def _store_refused(
     outcome.status, outcome.accepted, outcome.flagged = "refused", 0, 0
     outcome.refused = outcome.rows
     outcome.finished_at = ledger.now()
-    with database_errors("intake"), ledger.engine.begin() as conn:
+    with database_errors("intake"), durable_transaction(ledger.engine) as conn:
         department_id = ledger.department_ids(conn)[outcome.department]
         _audit_prohibited(conn, outcome, actor, categories)
         store_outcome(conn, outcome, department_id, str(actor))

@@ -20,7 +20,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from osmanthus.identity.national_id import ID_LENGTH, valid_codes
+from osmanthus.identity.national_id import ID_LENGTH, mask, valid_codes
 from osmanthus.policy import PolicySet, PolicyVersion
 from osmanthus.policy.categories import is_prohibited
 
@@ -45,9 +45,12 @@ class Problem:
     level: str = "refused"  # or "flagged": kept, but worth the department's attention
 
 
-def shown(value: object) -> str:
-    """A value as the report shows it: text, at most :data:`SHOWN` characters."""
+def shown(value: object, *, private: bool = False) -> str:
+    """A value as the report shows it: text, at most :data:`SHOWN` characters; a national
+    ID number (``private``) masked to its area code and last four characters."""
     text = "" if value is None else str(value)
+    if private:
+        text = mask(text[:SHOWN])
     return text[:SHOWN] + "…" if len(text) > SHOWN else text
 
 
@@ -74,8 +77,9 @@ class Validated:
         if rows.size == 0:
             return
         values = column.take(pa.array(rows)).to_pylist() if column is not None else []
+        private = name == "national_id"  # never stored, not even in a report: masked
         for index, row in enumerate(rows.tolist()):
-            value = shown(values[index]) if values else ""
+            value = "" if not values else shown(values[index], private=private)
             self.problems.append(Problem(self.first_row + row, name, value, reason))
         self.ok &= ~mask
 

@@ -151,11 +151,12 @@ class ChunkWriter:
                 if not taken:
                     raise
         if inserted < staged - len(refused):
+            ids = table.column("national_id")
             for row_no, _ in self.conn.execute(text(_UNKNOWN)):
                 refused[row_no] = Problem(
                     row_no,
                     "national_id",
-                    "",
+                    shown(ids[row_no - checked.first_row].as_py(), private=True),
                     "no registered resident has this national ID",
                 )
         for row_no, incident, code in self.conn.execute(

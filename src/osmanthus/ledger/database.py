@@ -28,6 +28,7 @@ from osmanthus.errors import ConfigError, LedgerError, RecordRefused
 __all__ = [
     "connect",
     "database_errors",
+    "durable_transaction",
     "is_current",
     "migrate",
     "read_only",
@@ -35,6 +36,7 @@ __all__ = [
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _BEGIN_OPTION = "osmanthus_sqlite_begin"
+_DURABLE_OPTION = "osmanthus_durable"
 
 
 def connect(url: str, *, echo: bool = False) -> Engine:
@@ -81,8 +83,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        mode = conn.get_execution_options().get(_BEGIN_OPTION, "IMMEDIATE")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        options = conn.get_execution_options()
+        sync = "FULL" if options.get(_DURABLE_OPTION) else "NORMAL"
+        conn.exec_driver_sql(f"PRAGMA synchronous={sync}")
+        conn.exec_driver_sql(f"BEGIN {options.get(_BEGIN_OPTION, 'IMMEDIATE')}")
 
 
 @contextmanager
@@ -90,6 +94,20 @@ def read_only(engine: Engine) -> Iterator[Connection]:
     """A connection for reads that do not need the write lock (SQLite: deferred BEGIN)."""
     with engine.connect() as conn, database_errors():
         conn = conn.execution_options(**{_BEGIN_OPTION: "DEFERRED"})
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def durable_transaction(engine: Engine) -> Iterator[Connection]:
+    """A write transaction whose commit is on disk before it returns, power loss included.
+
+    SQLite: ``synchronous=FULL`` for this transaction (WAL is fsynced at commit; the
+    default NORMAL survives a killed process but not a power cut). PostgreSQL commits
+    durably by default. Use it where a commit is acknowledged to someone (intake).
+    """
+    with engine.connect() as conn:
+        conn = conn.execution_options(**{_DURABLE_OPTION: True})
         with conn.begin():
             yield conn
 
