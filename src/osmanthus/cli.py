@@ -27,7 +27,7 @@ from osmanthus.ledger import Actor, Ledger, chain_head, migrate, read_only, veri
 from osmanthus.policy import load_policy, summarise
 from osmanthus.scoring import Distribution, Explanation, distribution, explain, run_cases
 from osmanthus.settings import Settings, get_settings
-from osmanthus.synthetic import CitySpec, load_city
+from osmanthus.synthetic import CitySpec, load_city, write_sample_batch
 
 app = typer.Typer(
     help="Osmanthus civic-credit points: ledger, scoring and audit.",
@@ -160,11 +160,20 @@ def demo(
             f"{loaded.seconds:.1f} s ({loaded.rows_per_second:,.0f} rows/s)"
         )
         _print_distribution(_distribution(ledger, ledger.today()), spec)
+        sample = _settings(ctx, demo_mode=True).data_dir / "demo-batch.csv"
+        write_sample_batch(sample, loaded.sample_ids, ledger.today(), seed)
     out.print("\nTry (synthetic ID numbers of this demo city):")
     for band, numbers in loaded.examples.items():
         for number in numbers[:2]:
             out.print(f"  .venv/bin/osmanthus --demo explain {number}    # {band} 100")
     out.print("  .venv/bin/osmanthus --demo stats\n  .venv/bin/osmanthus --demo audit verify")
+    out.print(
+        f"  .venv/bin/osmanthus --demo intake {sample} --department traffic-police"
+        "    # 2 rows wrong on purpose; add --partial\n"
+        "  .venv/bin/osmanthus --demo coverage",
+        markup=False,
+        highlight=False,
+    )
 
 
 def _remove_demo_database(settings: Settings) -> None:

@@ -175,7 +175,9 @@ def test_a_repeated_column_is_refused(ledger: Ledger, tmp_path: Path) -> None:
 
 
 @pytest.mark.xfail(strict=True, reason="the CSV reader runs threaded: InvalidRow.number is None")
-@pytest.mark.parametrize(("cut", "found"), [(slice(0, 2), 2), (slice(0, 7), 7)])
+@pytest.mark.parametrize(
+    ("cut", "found"), [(slice(0, 2), 2), (slice(0, 7), 7)], ids=["few", "many"]
+)
 def test_a_row_with_too_few_or_too_many_fields_names_the_row(
     ledger: Ledger, tmp_path: Path, cut: slice, found: int
 ) -> None:
@@ -218,8 +220,8 @@ def header_only_parquet() -> bytes:
 @pytest.mark.parametrize(
     ("name", "data"),
     [
-        ("b.csv", ",".join(HEADER) + "\n"),
-        ("b.csv", ",".join(HEADER) + "\r\n\r\n\n"),
+        pytest.param("b.csv", ",".join(HEADER) + "\n", id="csv"),
+        pytest.param("b.csv", ",".join(HEADER) + "\r\n\r\n\n", id="csv-blank-lines"),
         pytest.param(
             "b.csv",
             ",".join(HEADER),
@@ -228,7 +230,7 @@ def header_only_parquet() -> bytes:
             ),
             id="no-final-newline",
         ),
-        ("b.parquet", header_only_parquet()),
+        pytest.param("b.parquet", header_only_parquet(), id="parquet"),
     ],
 )
 def test_a_header_only_file_is_refused(
@@ -238,9 +240,11 @@ def test_a_header_only_file_is_refused(
     assert message == f"{name}: no data rows (only a header)"
 
 
-@pytest.mark.xfail(strict=True, reason="blank lines get Arrow's 'Empty CSV file or block' text")
+@pytest.mark.xfail(strict=True, reason="blank lines get Arrow's parse error or 'missing column(s)'")
 @pytest.mark.parametrize(
-    ("name", "data"), [("b.csv", "\n\n\n"), ("b.csv", "\r\n \r\n"), ("b.jsonl", "\n\n")]
+    ("name", "data"),
+    [("b.csv", "\n\n\n"), ("b.csv", "\r\n \r\n"), ("b.jsonl", "\n\n")],
+    ids=["csv", "csv-crlf-space", "jsonl"],
 )
 def test_a_file_of_only_blank_lines_is_refused_as_empty(
     ledger: Ledger, tmp_path: Path, name: str, data: str
@@ -278,7 +282,8 @@ def test_a_ten_megabyte_field_is_refused_with_its_value_truncated(
 
 
 @pytest.mark.xfail(
-    strict=True, reason="the NUL is kept in the report: PostgreSQL cannot store it (LedgerError)"
+    strict=True,
+    reason="the raw NUL is kept in the report; on PostgreSQL storing it fails (LedgerError)",
 )
 @pytest.mark.parametrize("name", ["b.csv", "b.jsonl"])
 def test_a_nul_byte_in_a_field_is_refused_and_reported_legibly(

@@ -2,6 +2,7 @@
 
 from osmanthus.synthetic.city import CHUNK, DISTRICTS, CityChunk, CitySpec, generate_city
 from osmanthus.synthetic.load import LoadResult, load_city
+from osmanthus.synthetic.sample_batch import write_sample_batch
 
 __all__ = [
     "CHUNK",
@@ -11,4 +12,5 @@ __all__ = [
     "LoadResult",
     "generate_city",
     "load_city",
+    "write_sample_batch",
 ]

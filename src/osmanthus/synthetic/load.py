@@ -23,6 +23,7 @@ class LoadResult:
     seconds: float = 0.0
     load_seconds: float = 0.0
     examples: dict[str, list[str]] = field(default_factory=dict)
+    sample_ids: list[str] = field(default_factory=list)  # the first residents, for a sample batch
 
     @property
     def rows_per_second(self) -> float:
@@ -59,6 +60,8 @@ def load_city(
         result.load_seconds += time.perf_counter() - loading
         result.residents += len(chunk.people)
         result.records += len(chunk.records)
+        if not result.sample_ids:
+            result.sample_ids = chunk.people.national_id[:1000].astype(str).tolist()
         for code, band in BAND_NAMES.items():
             picked = result.examples.setdefault(band, [])
             for row in (chunk.band == code).nonzero()[0][: examples_per_band - len(picked)]:
