@@ -13,6 +13,7 @@ bounded memory.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 from collections.abc import Iterator
@@ -104,8 +105,9 @@ def open_batch(
         raise ValidationError(f"{path}: no such file")
     kind = file_format or detect_format(path)
     size = path.stat().st_size
-    if size == 0:
-        raise ValidationError(f"{path.name}: the file is empty (expected a header row)")
+    if size == 0 or (kind != "parquet" and _blank(path)):
+        expected = "a header row" if kind == "csv" else "rows"
+        raise ValidationError(f"{path.name}: the file is empty (expected {expected})")
     opener = {"csv": _open_csv, "jsonl": _open_jsonl, "parquet": _open_parquet}[kind]
     if kind != "parquet":
         _check_text_start(path)
@@ -123,11 +125,25 @@ def read_batch(path: Path, file_format: str | None = None) -> pa.Table:
     return pa.concat_tables(list(batch.chunks()))
 
 
+def _blank(path: Path) -> bool:
+    """True when the file holds nothing but whitespace (it is read only that far)."""
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 16), b""):
+            if block.strip():
+                return False
+    return True
+
+
 def _check_text_start(path: Path) -> None:
     with path.open("rb") as handle:
-        start = handle.read(4)
+        start = handle.read(256)
     if start.startswith(_UTF16_BOMS):
         raise ValidationError(f"{path.name}: expected UTF-8 text, found a UTF-16 byte-order mark")
+    if b"\x00" in start[:2] and start.count(0) * 4 >= len(start):  # every other byte
+        raise ValidationError(
+            f"{path.name}: expected UTF-8 text, found NUL bytes at the start "
+            "(UTF-16 without a byte-order mark?)"
+        )
 
 
 def _check_columns(path: Path, raw: list[str]) -> list[str]:
@@ -192,7 +208,8 @@ def _open_csv(path: Path, chunk_rows: int) -> Opened:
         for batch in reader:
             if invalid:
                 row = invalid[0]
-                where = f"row {row.number - 1}: " if row.number is not None else ""
+                number = row.number - 1 if row.number is not None else _csv_bad_row(path, names)
+                where = f"row {number}: " if number is not None else ""
                 raise ValidationError(
                     f"{path.name}: {where}expected {row.expected_columns} fields, "
                     f"found {row.actual_columns}"
@@ -200,6 +217,16 @@ def _open_csv(path: Path, chunk_rows: int) -> Opened:
             yield pa.table(batch)
 
     return list(reader.schema.names), None, chunks()
+
+
+def _csv_bad_row(path: Path, names: list[str]) -> int | None:
+    """The first data row whose field count differs from the header's (failure path only:
+    the parallel CSV reader does not number the rows it rejects)."""
+    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+        for number, fields in enumerate(csv.reader(handle)):
+            if number and fields and len(fields) != len(names):
+                return number
+    return None
 
 
 def _open_jsonl(path: Path, chunk_rows: int) -> Opened:
@@ -233,13 +260,16 @@ def _unreadable(path: Path, kind: str, exc: BaseException) -> ValidationError:
 
 
 def _first_bad_line(path: Path, kind: str) -> str | None:
-    """What is wrong with the first line that is not UTF-8 (or not a JSON object), if any.
+    """What is wrong with the first line that is not UTF-8, not a JSON object, or whose
+    field changed type, if any; ``None`` when no line is to blame.
 
     Only on the failure path: the readers' own messages do not say where.
     """
     if kind == "parquet":
         return None
     offset = 0 if kind == "jsonl" else -1  # a CSV's first line is its header
+    kinds: dict[str, tuple[str, int]] = {}  # JSON field -> (type, first row)
+    lines = 0
     with path.open("rb") as handle:
         for number, line in enumerate(handle, start=1):
             where = f"row {number + offset}" if number + offset > 0 else "header"
@@ -250,16 +280,32 @@ def _first_bad_line(path: Path, kind: str) -> str | None:
                     f"{where}: not UTF-8 text at byte {exc.start} (GBK or Latin-1? "
                     "save the file as UTF-8)"
                 )
+            lines += bool(text.strip())
             if kind == "jsonl" and text.strip():
-                try:
-                    parsed = json.loads(text)
-                except json.JSONDecodeError as exc:
-                    return f"{where}: not valid JSON ({exc.msg} at column {exc.colno})"
-                if not isinstance(parsed, dict):
-                    return f"{where}: expected a JSON object, found {type(parsed).__name__}"
-                nested = [k for k, v in parsed.items() if isinstance(v, dict | list)]
-                if nested:
-                    return f"{where}: field {nested[0]!r}: expected a plain value, not a list"
+                found = _json_line(text, number, kinds)
+                if found:
+                    return f"{where}: {found}"
+    if kind == "csv" and lines == 1:
+        return "no data rows (only a header)"
+    return None
+
+
+def _json_line(text: str, number: int, kinds: dict[str, tuple[str, int]]) -> str | None:
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return f"not valid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})"
+    if not isinstance(parsed, dict):
+        return f"expected a JSON object, found {type(parsed).__name__}"
+    for name, value in parsed.items():
+        if isinstance(value, dict | list):
+            return f"field {name!r}: expected a plain value, not a list or object"
+        if value is None:
+            continue
+        kind = "text" if isinstance(value, str) else "a number"
+        first = kinds.setdefault(name, (kind, number))
+        if first[0] != kind:
+            return f"field {name!r}: {kind} here, {first[0]} in row {first[1]}"
     return None
 
 
@@ -274,7 +320,7 @@ def _as_text(table: pa.Table, names: list[str]) -> pa.Table:
                 raise ValidationError(
                     f"column {name!r}: expected text, numbers or dates, found {column.type}"
                 ) from exc
-        columns[name] = column
+        columns[name] = column.fill_null("")  # a missing JSON field is an empty one
     return pa.table(columns)
 
 

@@ -49,9 +49,9 @@ def shown(value: object, *, private: bool = False) -> str:
     """A value as the report shows it: text, at most :data:`SHOWN` characters; a national
     ID number (``private``) masked to its area code and last four characters."""
     text = "" if value is None else str(value)
-    if private:
-        text = mask(text[:SHOWN])
-    return text[:SHOWN] + "…" if len(text) > SHOWN else text
+    head = mask(text[:SHOWN]) if private else text[:SHOWN]
+    head = head.replace("\x00", "\\x00")  # shown, and storable (PostgreSQL refuses NUL)
+    return head + "…" if len(text) > SHOWN else head
 
 
 @dataclass
