@@ -12,18 +12,21 @@ With ``partial=True`` the valid rows are committed and the others reported.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection
 
 from osmanthus.errors import ProhibitedData, RecordRefused, ValidationError
 from osmanthus.intake.outcome import Outcome, find_outcomes, store_outcome
 from osmanthus.intake.readers import BatchFile, file_sha256, open_batch
-from osmanthus.intake.validate import Problem, validate_batch
+from osmanthus.intake.validate import Problem, Validated, validate_batch
 from osmanthus.intake.writer import ChunkWriter
 from osmanthus.ledger import Actor, Ledger, append_entry, database_errors, durable_transaction
 
@@ -103,7 +106,10 @@ def submit_batch(
         raise
     outcome.format = opened.format
     try:
-        with database_errors("intake"), durable_transaction(ledger.engine) as conn:
+        with (
+            database_errors("intake"),
+            durable_transaction(ledger.engine, references_checked=True) as conn,
+        ):
             _write_batch(ledger, conn, opened, outcome, actor, progress)
     except _Refused:
         _store_refused(ledger, outcome, actor, _prohibited(outcome))
@@ -133,13 +139,7 @@ def _write_batch(
         now=outcome.received_at,
     )
     metrics: Counter[str] = Counter()
-    first_row = 1
-    for chunk in opened.chunks():
-        checked = validate_batch(
-            chunk, ledger.policy, outcome.department, today, first_row=first_row
-        )
-        assert checked.national_id is not None
-        pseudonyms = ledger.pseudonym_column(checked.national_id)
+    for chunk, checked, pseudonyms in _checked_chunks(ledger, opened, outcome.department, today):
         written, found = writer.write(chunk, checked, pseudonyms)
         problems = checked.problems + found
         outcome.problems.extend(problems)
@@ -149,9 +149,8 @@ def _write_batch(
         if written.any():
             codes = pc.value_counts(chunk.column("metric").filter(written))
             metrics.update({str(c["values"]): int(c["counts"]) for c in codes.to_pylist()})
-        first_row += chunk.num_rows
         if progress is not None:
-            progress(opened.rows_read, opened.total_rows)
+            progress(outcome.rows, opened.total_rows)
     writer.close()
     outcome.refused = outcome.rows - outcome.accepted
     outcome.problems.sort(key=lambda p: (p.row, p.field))
@@ -171,6 +170,34 @@ def _write_batch(
         purpose="department batch",
         detail=outcome.summary(),
     )
+
+
+Checked = tuple[pa.Table, Validated, pa.ChunkedArray]
+
+
+def _checked_chunks(
+    ledger: Ledger, opened: BatchFile, department: str, today: dt.date
+) -> Iterator[Checked]:
+    """Each chunk with its checks and pseudonyms, the next one prepared on a second thread
+    while the database writes this one (Arrow, DuckDB and SQLite release the GIL)."""
+    chunks = opened.chunks()
+    first_row = 1
+
+    def prepare() -> Checked | None:
+        nonlocal first_row
+        chunk = next(chunks, None)
+        if chunk is None:
+            return None
+        checked = validate_batch(chunk, ledger.policy, department, today, first_row=first_row)
+        first_row += chunk.num_rows
+        assert checked.national_id is not None
+        return chunk, checked, ledger.pseudonym_column(checked.national_id)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake-read") as pool:
+        pending = pool.submit(prepare)
+        while (ready := pending.result()) is not None:
+            pending = pool.submit(prepare)
+            yield ready
 
 
 def _prohibited(outcome: Outcome) -> dict[str, int]:

@@ -28,7 +28,7 @@ __all__ = ["ACTIONS", "Problem", "Validated", "validate_batch"]
 
 SHOWN = 40  # characters of a refused value shown in the report
 LONGEST = 128  # characters in a source or incident reference
-_DATE = r"^\d{4}-\d{2}-\d{2}$"
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 _NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)$"
 #: What a row asks for: a new report, a correction of an earlier one, or its retraction.
 ACTIONS = ("report", "correct", "retract")
@@ -94,35 +94,41 @@ def _numpy(array: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.bool_]:
     return np.asarray(array.to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _dates(column: pa.ChunkedArray) -> tuple[npt.NDArray[np.datetime64], npt.NDArray[np.bool_]]:
-    """Parse YYYY-MM-DD strictly (no 30 February, no 2026-1-1); return dates and bad rows."""
-    trimmed = pc.utf8_trim_whitespace(column)
-    shaped = pc.fill_null(pc.match_substring_regex(trimmed, _DATE), False)
-    parsed = pc.strptime(
-        pc.if_else(shaped, trimmed, "2000-01-01"), format="%Y-%m-%d", unit="s", error_is_null=True
-    )
-    # strptime rolls 2023-02-30 over to 2 March: a real date prints back as it was written
-    again = pc.strftime(parsed, format="%Y-%m-%d")
-    real = pc.fill_null(pc.and_(shaped, pc.equal(again, trimmed)), False)
-    days = pc.cast(pc.cast(parsed, pa.timestamp("s")), pa.date32())
-    dates = np.asarray(days.to_numpy(zero_copy_only=False), dtype="datetime64[D]")
-    real_rows = _numpy(real) & (dates >= np.datetime64("1900-01-01"))
-    dates = np.where(real_rows, dates, np.datetime64("2000-01-01"))
-    return dates, ~real_rows
-
-
-def _id_codes(ids: pa.ChunkedArray) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
-    """An ``(n, 18)`` matrix of the numbers' character codes, and which rows had 18 ASCII
-    characters, straight from Arrow's buffers (no Python string per row)."""
-    n = len(ids)
-    sized = pc.and_(pc.equal(pc.utf8_length(ids), ID_LENGTH), pc.string_is_ascii(ids))
+def _fixed_codes(
+    column: pa.ChunkedArray, width: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """An ``(n, width)`` matrix of the character codes of a text column whose values have
+    ``width`` ASCII characters, and which rows did; straight from Arrow's buffers, with no
+    Python string per row. Other rows read as zeros."""
+    n = len(column)
+    sized = pc.and_(pc.equal(pc.utf8_length(column), width), pc.string_is_ascii(column))
     sized = pc.fill_null(sized, False)
-    fixed = pc.if_else(sized, ids, "0" * ID_LENGTH).combine_chunks()
+    fixed = pc.if_else(sized, column, "0" * width).combine_chunks()
     offsets = np.frombuffer(fixed.buffers()[1], dtype=np.int32)[fixed.offset : fixed.offset + n + 1]
     data = np.frombuffer(fixed.buffers()[2], dtype=np.uint8)
     start = int(offsets[0]) if n else 0
-    codes = data[start : start + n * ID_LENGTH].reshape(n, ID_LENGTH).astype(np.int64)
+    codes = data[start : start + n * width].reshape(n, width).astype(np.int64)
     return codes, _numpy(sized)
+
+
+def _dates(column: pa.ChunkedArray) -> tuple[npt.NDArray[np.datetime64], npt.NDArray[np.bool_]]:
+    """Parse YYYY-MM-DD strictly (no 30 February, no 2026-1-1); return dates and bad rows."""
+    codes, sized = _fixed_codes(pc.utf8_trim_whitespace(column), 10)
+    digits = codes - ord("0")
+    positions = [0, 1, 2, 3, 5, 6, 8, 9]
+    shaped = sized & ((digits[:, positions] >= 0) & (digits[:, positions] <= 9)).all(axis=1)
+    shaped &= (codes[:, 4] == ord("-")) & (codes[:, 7] == ord("-"))
+    digits = np.where(shaped[:, None], digits, 0)
+    year = digits[:, 0] * 1000 + digits[:, 1] * 100 + digits[:, 2] * 10 + digits[:, 3]
+    month = digits[:, 5] * 10 + digits[:, 6]
+    day = digits[:, 8] * 10 + digits[:, 9]
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    longest = _MONTH_DAYS[np.clip(month, 0, 12)] + ((month == 2) & leap)
+    real = shaped & (year >= 1900) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= longest)
+    year, month, day = np.where(real, year, 2000), np.where(real, month, 1), np.where(real, day, 1)
+    months = (year - 1970) * 12 + (month - 1)
+    dates = months.astype("datetime64[M]").astype("datetime64[D]") + (day - 1)
+    return dates, ~real
 
 
 def _nul_or_long(column: pa.ChunkedArray, longest: int) -> npt.NDArray[np.bool_]:
@@ -142,7 +148,7 @@ def validate_batch(
     result = Validated(rows=n, first_row=first_row, ok=np.ones(n, dtype=bool))
     raw_ids = _text(table, "national_id")
     ids = pc.utf8_upper(pc.utf8_trim_whitespace(raw_ids))
-    codes, sized = _id_codes(ids)
+    codes, sized = _fixed_codes(ids, ID_LENGTH)
     result.refuse(
         ~valid_codes(codes, sized, today=today),
         raw_ids,

@@ -36,39 +36,30 @@ from osmanthus.ledger import Actor, Ledger
 __all__ = ["ChunkWriter"]
 
 _STAGE = "intake_stage"
-_STAGE_COLUMNS = (
-    "row_no",
-    "pseudonym",
-    "metric",
-    "value",
-    "act_date",
-    "decision_date",
-    "source_ref",
-    "incident_ref",
-    "severity",
-)
+#: Each staged row's key ``k`` is its position among the chunk's staged rows (1-based):
+#: SQLite's rowid, a column on PostgreSQL. Optional columns empty in a chunk are not sent.
 _INSERT = f"""
 INSERT INTO records (resident_id, department_id, metric, value, act_date, decision_date,
                      recorded_at, source_ref, incident_ref, kind, batch_id, severity)
 SELECT r.id, :department, s.metric, s.value, s.act_date, s.decision_date,
        :stamp, s.source_ref, s.incident_ref, 'original', :batch, s.severity
 FROM {_STAGE} s JOIN residents r ON r.pseudonym = s.pseudonym
-ORDER BY r.id, s.row_no
+ORDER BY r.id, {{key}}
 """
 _TAKEN = f"""
-SELECT s.row_no, s.source_ref, r.batch_id FROM {_STAGE} s
+SELECT {{key}}, s.source_ref, r.batch_id FROM {_STAGE} s
 JOIN records r ON r.department_id = :department AND r.source_ref = s.source_ref
 """
 _UNKNOWN = f"""
-SELECT s.row_no, s.pseudonym FROM {_STAGE} s
+SELECT {{key}} FROM {_STAGE} s
 WHERE NOT EXISTS (SELECT 1 FROM residents r WHERE r.pseudonym = s.pseudonym)
 """
 _REPEATED_INCIDENT = f"""
-SELECT s.row_no, s.incident_ref, MIN(d.code) AS code FROM {_STAGE} s
+SELECT {{key}}, s.incident_ref, MIN(d.code) AS code FROM {_STAGE} s
 JOIN records r ON r.incident_ref = s.incident_ref AND r.department_id <> :department
 JOIN departments d ON d.id = r.department_id
 WHERE s.incident_ref IS NOT NULL
-GROUP BY s.row_no, s.incident_ref
+GROUP BY {{key}}, s.incident_ref
 """
 
 
@@ -97,17 +88,23 @@ class ChunkWriter:
             now if self.postgres else now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
         )
         self.written = 0
-        self.record_ids: list[int] = []
-        dates = "DATE" if self.postgres else "TEXT"
-        conn.exec_driver_sql(
-            f"CREATE TEMPORARY TABLE {_STAGE} (row_no BIGINT PRIMARY KEY, pseudonym TEXT, "
-            f"metric TEXT, value DOUBLE PRECISION, act_date {dates}, decision_date {dates}, "
+
+    def _new_stage(self) -> None:
+        """An empty staging table (SQLite numbers its rows 1, 2, ... as they come)."""
+        self.close()
+        dates, key = ("DATE", "k BIGINT PRIMARY KEY, ") if self.postgres else ("TEXT", "")
+        self.conn.exec_driver_sql(
+            f"CREATE TEMPORARY TABLE {_STAGE} ({key}pseudonym TEXT, metric TEXT, "
+            f"value DOUBLE PRECISION, act_date {dates}, decision_date {dates}, "
             "source_ref TEXT, incident_ref TEXT, severity TEXT)"
         )
 
     def close(self) -> None:
         """Drop the staging table (the transaction's end would, too, on PostgreSQL)."""
         self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_STAGE}")
+
+    def _sql(self, statement: str) -> Any:
+        return text(statement.format(key="s.k" if self.postgres else "s.rowid"))
 
     def write(
         self, table: pa.Table, checked: Validated, pseudonyms: pa.ChunkedArray
@@ -136,63 +133,75 @@ class ChunkWriter:
         rows: npt.NDArray[np.bool_],
         problems: list[Problem],
     ) -> npt.NDArray[np.bool_]:
-        self.conn.exec_driver_sql(f"DELETE FROM {_STAGE}")
-        self._fill(_stage_table(table, checked, pseudonyms, rows))
-        staged = int(rows.sum())
-        refused: dict[int, Problem] = {}
+        self._new_stage()
+        staged = np.flatnonzero(rows)  # position k (1-based) in the stage -> row in the chunk
+        self._fill(_stage_table(table, checked, pseudonyms, staged))
+        refused: dict[int, Problem] = {}  # by row in the chunk
         params = {"department": self.department_id, "stamp": self.stamp, "batch": self.batch_id}
         while True:
             try:
                 with self.conn.begin_nested():
-                    inserted = self.conn.execute(text(_INSERT), params).rowcount
+                    inserted = self.conn.execute(self._sql(_INSERT), params).rowcount
                 break
             except sqlalchemy.exc.IntegrityError:
-                taken = self._refuse_taken(refused)
-                if not taken:
+                if not self._refuse_taken(staged, checked.first_row, refused):
                     raise
-        if inserted < staged - len(refused):
+        if inserted < len(staged) - len(refused):
             ids = table.column("national_id")
-            for row_no, _ in self.conn.execute(text(_UNKNOWN)):
-                refused[row_no] = Problem(
-                    row_no,
+            for (k,) in self.conn.execute(self._sql(_UNKNOWN)):
+                row = int(staged[k - 1])
+                refused[row] = Problem(
+                    checked.first_row + row,
                     "national_id",
-                    shown(ids[row_no - checked.first_row].as_py(), private=True),
+                    shown(ids[row].as_py(), private=True),
                     "no registered resident has this national ID",
                 )
-        for row_no, incident, code in self.conn.execute(
-            text(_REPEATED_INCIDENT), {"department": self.department_id}
-        ):
-            if row_no not in refused:
-                problems.append(
+        if "incident_ref" in table.column_names:
+            problems.extend(self._repeated_incidents(staged, checked.first_row, refused))
+        problems.extend(refused.values())
+        self.written += inserted
+        written = rows.copy()
+        written[list(refused)] = False
+        return written
+
+    def _refuse_taken(
+        self, staged: npt.NDArray[np.intp], first_row: int, refused: dict[int, Problem]
+    ) -> bool:
+        """Refuse (and unstage) rows whose source reference the department already used."""
+        found = self.conn.execute(self._sql(_TAKEN), {"department": self.department_id}).all()
+        for k, ref, batch in found:
+            reason = (
+                "repeats an earlier row of this batch"
+                if batch == self.batch_id
+                else f"already recorded by this department (batch {batch or 'unknown'})"
+            )
+            row = int(staged[k - 1])
+            refused[row] = Problem(first_row + row, "source_ref", shown(ref), reason)
+        if found:
+            gone = [{"k": k} for k, _, _ in found]
+            key = "k" if self.postgres else "rowid"
+            self.conn.execute(text(f"DELETE FROM {_STAGE} WHERE {key} = :k"), gone)
+        return bool(found)
+
+    def _repeated_incidents(
+        self, staged: npt.NDArray[np.intp], first_row: int, refused: dict[int, Problem]
+    ) -> list[Problem]:
+        """Rows whose incident another department already reported: kept, and flagged."""
+        found = []
+        query = self._sql(_REPEATED_INCIDENT)
+        for k, incident, code in self.conn.execute(query, {"department": self.department_id}):
+            row = int(staged[k - 1])
+            if row not in refused:
+                found.append(
                     Problem(
-                        row_no,
+                        first_row + row,
                         "incident_ref",
                         shown(incident),
                         f"incident already reported by {code}: kept, and counted once",
                         level="flagged",
                     )
                 )
-        problems.extend(refused.values())
-        self.written += inserted
-        written = rows.copy()
-        if refused:
-            written[np.array(sorted(refused), dtype=np.int64) - checked.first_row] = False
-        return written
-
-    def _refuse_taken(self, refused: dict[int, Problem]) -> bool:
-        """Refuse (and unstage) rows whose source reference the department already used."""
-        found = self.conn.execute(text(_TAKEN), {"department": self.department_id}).all()
-        for row_no, ref, batch in found:
-            reason = (
-                "repeats an earlier row of this batch"
-                if batch == self.batch_id
-                else f"already recorded by this department (batch {batch or 'unknown'})"
-            )
-            refused[row_no] = Problem(row_no, "source_ref", shown(ref), reason)
-        if found:
-            gone = [{"row": row_no} for row_no, _, _ in found]
-            self.conn.execute(text(f"DELETE FROM {_STAGE} WHERE row_no = :row"), gone)
-        return bool(found)
+        return found
 
     def _fill(self, stage: pa.Table) -> None:
         if self.postgres:
@@ -203,15 +212,16 @@ class ChunkWriter:
             with (
                 raw.cursor() as cursor,
                 cursor.copy(
-                    f"COPY {_STAGE} ({', '.join(_STAGE_COLUMNS)}) FROM STDIN "
+                    f"COPY {_STAGE} ({', '.join(stage.column_names)}) FROM STDIN "
                     "WITH (FORMAT csv, NULL '')"
                 ) as copy,
             ):
                 copy.write(buffer.getvalue())
             return
-        columns: Sequence[list[Any]] = [stage.column(name).to_pylist() for name in _STAGE_COLUMNS]
+        names = [name for name in stage.column_names if name != "k"]  # the rowid
+        columns: Sequence[list[Any]] = [stage.column(name).to_pylist() for name in names]
         self.conn.exec_driver_sql(
-            f"INSERT INTO {_STAGE} VALUES ({', '.join('?' for _ in _STAGE_COLUMNS)})",
+            f"INSERT INTO {_STAGE} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
             list(zip(*columns, strict=True)),
         )
 
@@ -252,33 +262,31 @@ class ChunkWriter:
 
 
 def _stage_table(
-    table: pa.Table, checked: Validated, pseudonyms: pa.ChunkedArray, rows: npt.NDArray[np.bool_]
+    table: pa.Table, checked: Validated, pseudonyms: pa.ChunkedArray, staged: npt.NDArray[np.intp]
 ) -> pa.Table:
-    """The staged columns of the selected rows, as Arrow (dates as ISO text)."""
+    """The staged columns of the chunk's rows ``staged``, in that order, as Arrow (dates as
+    ISO text); optional columns that are empty throughout are left out (NULL)."""
     assert checked.act_date is not None and checked.decision_date is not None
     assert checked.value is not None
-    picked = pa.array(np.flatnonzero(rows))
-
-    def optional(name: str) -> pa.Array:
-        column = table.column(name) if name in table.column_names else None
-        if column is None:
-            return pa.nulls(len(picked), pa.string())
-        values = pc.utf8_trim_whitespace(column.take(picked))
-        return pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
+    picked = pa.array(staged)
 
     def day(dates: npt.NDArray[np.datetime64]) -> pa.Array:
-        return pc.cast(pa.array(dates[rows].astype("datetime64[D]")), pa.string())
+        return pc.cast(pa.array(dates[staged].astype("datetime64[D]")), pa.string())
 
-    return pa.table(
-        {
-            "row_no": pa.array(np.flatnonzero(rows) + checked.first_row, pa.int64()),
-            "pseudonym": pseudonyms.take(picked),
-            "metric": pc.utf8_trim_whitespace(table.column("metric").take(picked)),
-            "value": pa.array(checked.value[rows], pa.float64()),
-            "act_date": day(checked.act_date),
-            "decision_date": day(checked.decision_date),
-            "source_ref": table.column("source_ref").take(picked),
-            "incident_ref": optional("incident_ref"),
-            "severity": optional("severity"),
-        }
-    )
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {
+        "k": pa.array(np.arange(1, len(staged) + 1), pa.int64()),
+        "pseudonym": pseudonyms.take(picked),
+        "metric": table.column("metric").take(picked),
+        "value": pa.array(checked.value[staged], pa.float64()),
+        "act_date": day(checked.act_date),
+        "decision_date": day(checked.decision_date),
+        "source_ref": table.column("source_ref").take(picked),
+    }
+    for name in ("incident_ref", "severity"):
+        if name in table.column_names:
+            values = pc.utf8_trim_whitespace(table.column(name).take(picked))
+            if pc.any(pc.not_equal(values, "")).as_py():
+                columns[name] = pc.if_else(
+                    pc.equal(values, ""), pa.scalar(None, pa.string()), values
+                )
+    return pa.table(columns)

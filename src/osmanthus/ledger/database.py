@@ -37,6 +37,7 @@ __all__ = [
 MIGRATIONS = Path(__file__).with_name("migrations")
 _BEGIN_OPTION = "osmanthus_sqlite_begin"
 _DURABLE_OPTION = "osmanthus_durable"
+_CHECKED_OPTION = "osmanthus_references_checked"
 
 
 def connect(url: str, *, echo: bool = False) -> Engine:
@@ -86,6 +87,8 @@ def _configure_sqlite(engine: Engine) -> None:
         options = conn.get_execution_options()
         sync = "FULL" if options.get(_DURABLE_OPTION) else "NORMAL"
         conn.exec_driver_sql(f"PRAGMA synchronous={sync}")
+        checks = "OFF" if options.get(_CHECKED_OPTION) else "ON"
+        conn.exec_driver_sql(f"PRAGMA foreign_keys={checks}")
         conn.exec_driver_sql(f"BEGIN {options.get(_BEGIN_OPTION, 'IMMEDIATE')}")
 
 
@@ -99,15 +102,23 @@ def read_only(engine: Engine) -> Iterator[Connection]:
 
 
 @contextmanager
-def durable_transaction(engine: Engine) -> Iterator[Connection]:
+def durable_transaction(
+    engine: Engine, *, references_checked: bool = False
+) -> Iterator[Connection]:
     """A write transaction whose commit is on disk before it returns, power loss included.
 
     SQLite: ``synchronous=FULL`` for this transaction (WAL is fsynced at commit; the
     default NORMAL survives a killed process but not a power cut). PostgreSQL commits
     durably by default. Use it where a commit is acknowledged to someone (intake).
+
+    ``references_checked``: the caller's statements only write references they have just
+    checked (intake joins every record to its resident), so SQLite skips its per-row
+    foreign-key checks for this transaction. PostgreSQL always checks.
     """
     with engine.connect() as conn:
-        conn = conn.execution_options(**{_DURABLE_OPTION: True})
+        conn = conn.execution_options(
+            **{_DURABLE_OPTION: True, _CHECKED_OPTION: references_checked}
+        )
         with conn.begin():
             yield conn
 
