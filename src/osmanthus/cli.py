@@ -21,7 +21,7 @@ from rich.table import Table
 
 from osmanthus.errors import ConfigError, OsmanthusError
 from osmanthus.intake import Outcome, load_outcome, submit_batch
-from osmanthus.intake.coverage import coverage
+from osmanthus.intake.coverage import DepartmentCoverage, coverage
 from osmanthus.intake.report import report_csv, report_json
 from osmanthus.ledger import Actor, Ledger, chain_head, migrate, read_only, verify_chain
 from osmanthus.policy import load_policy, summarise
@@ -468,10 +468,18 @@ def _print_outcome(outcome: Outcome, report: Path | None, shown: int = 20) -> No
 
 @app.command("coverage")
 @domain_errors
-def coverage_cmd(ctx: typer.Context) -> None:
+def coverage_cmd(
+    ctx: typer.Context,
+    by_month: Annotated[
+        bool, typer.Option("--by-month", help="Rows accepted / not accepted, month by month.")
+    ] = False,
+) -> None:
     """Per department: last batch, rows accepted and refused, metrics never reported."""
     with _open(ctx) as ledger:
         found = coverage(ledger)
+    if by_month:
+        _print_months(found)
+        return
     table = Table("department", "last batch", "batches", "accepted", "refused", "never reported")
     for entry in found:
         last = (
@@ -495,3 +503,14 @@ def coverage_cmd(ctx: typer.Context) -> None:
         markup=False,
         highlight=False,
     )
+
+
+def _print_months(found: list[DepartmentCoverage]) -> None:
+    months = sorted({month for entry in found for month in entry.by_month})[-12:]
+    table = Table("department", *months, title="rows accepted / not accepted (UTC months)")
+    for entry in found:
+        cells = [
+            "{:,} / {:,}".format(*entry.by_month[m]) if m in entry.by_month else "-" for m in months
+        ]
+        table.add_row(escape(entry.code), *cells)
+    out.print(table)

@@ -104,3 +104,13 @@ def test_coverage_names_who_sent_what_and_who_never_sent(home: Path) -> None:
     traffic = next(row for row in result.output.splitlines() if "traffic-police" in row)
     assert "C1" in traffic and "running_red_light" in traffic and "failure_to_yield" not in traffic
     assert "never sent anything: charity-federation" in result.output
+
+
+def test_coverage_by_month(home: Path) -> None:
+    runner.invoke(
+        app, ["intake", str(batch(home, line(1, "TP-1"))), "--department", "traffic-police"]
+    )
+    result = runner.invoke(app, ["coverage", "--by-month"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    traffic = next(row for row in result.output.splitlines() if "traffic-police" in row)
+    assert "1 / 0" in traffic
