@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     )
 
     intake_chunk_rows: int = Field(
-        default=500_000,
+        default=200_000,
         ge=1,
         le=10_000_000,
         description=(

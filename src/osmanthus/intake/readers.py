@@ -47,7 +47,7 @@ REQUIRED_COLUMNS = ("national_id", "metric", "act_date", "decision_date", "sourc
 OPTIONAL_COLUMNS = ("value", "incident_ref", "severity", "action", "supersedes", "reason")
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
-CHUNK_ROWS = 500_000
+CHUNK_ROWS = 200_000
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _BOM = "\ufeff"
 
