@@ -102,3 +102,11 @@ def test_a_ten_megabyte_field_is_read_for_validation_to_refuse(tmp_path: Path) -
     big = "x" * (10 << 20)
     table = read_batch(write(tmp_path, "b.csv", (HEADER + ROW.replace("TP-1", big)).encode()))
     assert len(table.column("source_ref")[0].as_py()) == 10 << 20
+
+
+def test_a_quoted_header_keeps_every_value_as_text(tmp_path: Path) -> None:
+    header = '"national_id","metric","act_date","decision_date","source_ref","value"\n'
+    row = "320508198703150016,failure_to_yield,2026-06-01,2026-06-03,007,1.50\n"
+    table = read_batch(write(tmp_path, "b.csv", (header + row).encode()))
+    assert table.column("source_ref").to_pylist() == ["007"]
+    assert table.column("value").to_pylist() == ["1.50"]

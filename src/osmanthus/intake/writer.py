@@ -2,8 +2,9 @@
 
 Each chunk's clean rows go to a temporary staging table (SQLite: ``executemany`` into an
 in-memory temp table; PostgreSQL: COPY of Arrow-written CSV), and from there into
-``records`` with one ``INSERT ... SELECT`` that joins the residents by pseudonym, sorted
-by resident so the index is written in order. What needs the ledger is checked in SQL:
+``records`` with one ``INSERT ... SELECT`` that joins the residents by pseudonym (in file
+order: sorting by resident cost more than it saved, measured at 1 M and 10 M rows).
+What needs the ledger is checked in SQL:
 
 - a resident who is not registered: the join finds no one, and the row is refused;
 - a source reference already used by this department (in an earlier batch, or earlier in
@@ -44,7 +45,6 @@ INSERT INTO records (resident_id, department_id, metric, value, act_date, decisi
 SELECT r.id, :department, s.metric, s.value, s.act_date, s.decision_date,
        :stamp, s.source_ref, s.incident_ref, 'original', :batch, s.severity
 FROM {_STAGE} s JOIN residents r ON r.pseudonym = s.pseudonym
-ORDER BY r.id, {{key}}
 """
 _TAKEN = f"""
 SELECT {{key}}, s.source_ref, r.batch_id FROM {_STAGE} s
@@ -88,6 +88,8 @@ class ChunkWriter:
             now if self.postgres else now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
         )
         self.written = 0
+        if self.postgres:  # the stage join and its hash table stay in memory
+            conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
 
     def _new_stage(self) -> None:
         """An empty staging table (SQLite numbers its rows 1, 2, ... as they come)."""
