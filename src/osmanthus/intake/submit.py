@@ -161,15 +161,7 @@ def _write_batch(
         outcome.metrics = {}
         raise _Refused
     outcome.status = "partial" if outcome.refused else "committed"
-    _audit_prohibited(conn, outcome, actor, _prohibited(outcome))
-    store_outcome(conn, outcome, department_id, str(actor))
-    append_entry(
-        conn,
-        actor=str(actor),
-        action="intake.batch",
-        purpose="department batch",
-        detail=outcome.summary(),
-    )
+    _record_outcome(conn, outcome, department_id, actor, _prohibited(outcome))
 
 
 Checked = tuple[pa.Table, Validated, pa.ChunkedArray]
@@ -236,12 +228,23 @@ def _store_refused(
     outcome.finished_at = ledger.now()
     with database_errors("intake"), durable_transaction(ledger.engine) as conn:
         department_id = ledger.department_ids(conn)[outcome.department]
-        _audit_prohibited(conn, outcome, actor, categories)
-        store_outcome(conn, outcome, department_id, str(actor))
-        append_entry(
-            conn,
-            actor=str(actor),
-            action="intake.batch",
-            purpose="department batch",
-            detail=outcome.summary(),
-        )
+        _record_outcome(conn, outcome, department_id, actor, categories)
+
+
+def _record_outcome(
+    conn: Connection,
+    outcome: Outcome,
+    department_id: int,
+    actor: Actor,
+    categories: dict[str, int],
+) -> None:
+    """Store the batch's outcome and report, and audit it (and any prohibited data)."""
+    _audit_prohibited(conn, outcome, actor, categories)
+    store_outcome(conn, outcome, department_id, str(actor))
+    append_entry(
+        conn,
+        actor=str(actor),
+        action="intake.batch",
+        purpose="department batch",
+        detail=outcome.summary(),
+    )
