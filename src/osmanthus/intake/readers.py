@@ -48,6 +48,9 @@ OPTIONAL_COLUMNS = ("value", "incident_ref", "severity", "action", "supersedes",
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 CHUNK_ROWS = 200_000
+#: Arrow's read block: large enough for a 10 MB field (refused by length, not by the
+#: reader), small enough that the reader's read-ahead stays modest.
+_BLOCK_SIZE = 16 << 20
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _BOM = "\ufeff"
 
@@ -80,7 +83,6 @@ class BatchFile:
     format: str
     columns: list[str]
     total_rows: int | None  # known up front for Parquet
-    size: int
     _chunks: Iterator[pa.Table] = field(repr=False)
     chunk_rows: int = CHUNK_ROWS
     rows_read: int = 0
@@ -116,7 +118,7 @@ def open_batch(
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
         raise _unreadable(path, kind, exc) from exc
     columns = _check_columns(path, names)
-    return BatchFile(path, kind, columns, total, size, _guarded(path, kind, chunks), chunk_rows)
+    return BatchFile(path, kind, columns, total, _guarded(path, kind, chunks), chunk_rows)
 
 
 def read_batch(path: Path, file_format: str | None = None) -> pa.Table:
@@ -197,7 +199,7 @@ def _open_csv(path: Path, chunk_rows: int) -> Opened:
 
     reader = pa_csv.open_csv(
         path,
-        read_options=pa_csv.ReadOptions(block_size=_block_size(path), use_threads=True),
+        read_options=pa_csv.ReadOptions(block_size=_BLOCK_SIZE, use_threads=True),
         parse_options=pa_csv.ParseOptions(invalid_row_handler=on_invalid),
         convert_options=pa_csv.ConvertOptions(
             column_types={name: pa.string() for name in names},
@@ -235,16 +237,10 @@ def _open_jsonl(path: Path, chunk_rows: int) -> Opened:
     text = pa.schema([(name, pa.string()) for name in ("national_id", "act_date", "decision_date")])
     reader = pa_json.open_json(
         path,
-        read_options=pa_json.ReadOptions(block_size=_block_size(path)),
+        read_options=pa_json.ReadOptions(block_size=_BLOCK_SIZE),
         parse_options=pa_json.ParseOptions(explicit_schema=text, unexpected_field_behavior="infer"),
     )
     return list(reader.schema.names), None, (pa.table(b) for b in reader)
-
-
-def _block_size(path: Path) -> int:
-    """Large enough for a 10 MB field (refused by length, not by the reader), small enough
-    that the reader's read-ahead stays modest."""
-    return 16 << 20
 
 
 def _guarded(path: Path, kind: str, chunks: Iterator[pa.Table]) -> Iterator[pa.Table]:

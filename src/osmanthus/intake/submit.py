@@ -40,6 +40,10 @@ _BATCH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 class _Refused(Exception):
     """Internal: the batch is refused as a whole (all-or-nothing with problems)."""
 
+    def __init__(self, prohibited: dict[str, int]) -> None:
+        super().__init__("batch refused")
+        self.prohibited = prohibited
+
 
 def submit_batch(
     ledger: Ledger,
@@ -111,8 +115,8 @@ def submit_batch(
             durable_transaction(ledger.engine, references_checked=True) as conn,
         ):
             _write_batch(ledger, conn, opened, outcome, actor, progress)
-    except _Refused:
-        _store_refused(ledger, outcome, actor, _prohibited(outcome))
+    except _Refused as refused:
+        _store_refused(ledger, outcome, actor, refused.prohibited)
     return outcome
 
 
@@ -139,8 +143,10 @@ def _write_batch(
         now=outcome.received_at,
     )
     metrics: Counter[str] = Counter()
+    prohibited: Counter[str] = Counter()
     for chunk, checked, pseudonyms in _checked_chunks(ledger, opened, outcome.department, today):
         written, found = writer.write(chunk, checked, pseudonyms)
+        prohibited.update(checked.prohibited)
         problems = checked.problems + found
         outcome.problems.extend(problems)
         outcome.rows += chunk.num_rows
@@ -159,9 +165,9 @@ def _write_batch(
     if outcome.refused and not outcome.partial:
         outcome.status, outcome.accepted, outcome.flagged = "refused", 0, 0
         outcome.metrics = {}
-        raise _Refused
+        raise _Refused(dict(prohibited))
     outcome.status = "partial" if outcome.refused else "committed"
-    _record_outcome(conn, outcome, department_id, actor, _prohibited(outcome))
+    _record_outcome(conn, outcome, department_id, actor, dict(prohibited))
 
 
 Checked = tuple[pa.Table, Validated, pa.ChunkedArray]
@@ -190,15 +196,6 @@ def _checked_chunks(
         while (ready := pending.result()) is not None:
             pending = pool.submit(prepare)
             yield ready
-
-
-def _prohibited(outcome: Outcome) -> dict[str, int]:
-    """Rows refused for a prohibited data category, by the category named."""
-    found: Counter[str] = Counter()
-    for problem in outcome.problems:
-        if problem.reason.startswith("a prohibited data category"):
-            found[problem.value] += 1
-    return dict(found)
 
 
 def _audit_prohibited(

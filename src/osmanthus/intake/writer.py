@@ -87,7 +87,6 @@ class ChunkWriter:
         self.stamp: object = (
             now if self.postgres else now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
         )
-        self.written = 0
         if self.postgres:  # the stage join and its hash table stay in memory
             conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
 
@@ -161,7 +160,6 @@ class ChunkWriter:
         if "incident_ref" in table.column_names:
             problems.extend(self._repeated_incidents(staged, checked.first_row, refused))
         problems.extend(refused.values())
-        self.written += inserted
         written = rows.copy()
         written[list(refused)] = False
         return written
@@ -259,7 +257,6 @@ class ChunkWriter:
         except (RecordRefused, NotFound) as exc:
             problems.append(Problem(number, "supersedes", shown(old_ref), str(exc)))
             return False
-        self.written += 1
         return True
 
 

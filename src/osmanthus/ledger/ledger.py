@@ -290,28 +290,10 @@ class Ledger:
             actor=actor,
         )
 
-    def _supersede(
-        self,
-        department: str,
-        source_ref: str,
-        *,
-        kind: str,
-        value: float | None,
-        new_source_ref: str,
-        reason: str,
-        actor: Actor,
-    ) -> int:
+    def _supersede(self, department: str, source_ref: str, **options: Any) -> int:
+        """:meth:`supersede_within` in a transaction of its own."""
         with database_errors("records"), self.engine.begin() as conn:
-            return self.supersede_within(
-                conn,
-                department,
-                source_ref,
-                kind=kind,
-                value=value,
-                new_source_ref=new_source_ref,
-                reason=reason,
-                actor=actor,
-            )
+            return self.supersede_within(conn, department, source_ref, **options)
 
     def supersede_within(
         self,
