@@ -33,7 +33,7 @@ from osmanthus.ledger import Subject
 from osmanthus.policy import Cap, PolicyVersion, Scale
 from osmanthus.scoring.plan import Plan, cycle_bounds
 
-__all__ = ["Adjustment", "MeasureTaken", "Outcome", "run_timeline"]
+__all__ = ["Adjustment", "MeasureTaken", "Outcome", "run_timeline", "version_caps"]
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ class _CapBook:
         return cycle[0] if cycle else None
 
 
-def _caps(version: PolicyVersion) -> list[Cap]:
+def version_caps(version: PolicyVersion) -> list[Cap]:
     caps = list(version.caps)
     limit = version.limits.max_penalty_per_year
     if limit is not None:
@@ -142,7 +142,7 @@ def run_timeline(
         events.append((r.act_date, 1, r.act_date, r.decision_date, r.id, plan))
         if plan.end <= as_of:
             events.append((plan.end, 0, r.act_date, r.decision_date, r.id, plan))
-    caps = {id(plan.rule): _caps(plan.rule) for plan in plans}
+    caps = {id(plan.rule): version_caps(plan.rule) for plan in plans}
     effective: dict[int, int] = {}
     last_reduction: dict[str, dt.date] = {}
     taken, measure_cycle = -1, None

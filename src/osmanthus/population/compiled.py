@@ -1,0 +1,174 @@
+"""A policy set turned into lookup tables for column-at-a-time scoring.
+
+Everything here is derived from the policy objects themselves: points come from
+``Metric.effect`` and dates from ``Period.after`` (evaluated once per distinct input and
+looked up by array index), so the vectorised path cannot drift from the reference
+scorer's arithmetic. What the tables cannot express (cycles, reductions, staged
+measures, rolling or changing caps) is flagged, and the kernel leaves those residents to
+the reference scorer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from osmanthus.policy import Cap, Period, PolicySet, PolicyVersion
+from osmanthus.scoring.timeline import version_caps
+
+__all__ = ["EPOCH", "NEVER", "Compiled", "days", "from_days"]
+
+EPOCH = dt.date(1970, 1, 1)
+NEVER = np.int32(2**31 - 1)  # "date.max": a record that never ends
+
+I32 = npt.NDArray[np.int32]
+
+
+def days(day: dt.date) -> int:
+    """Days since 1970-01-01."""
+    return (day - EPOCH).days
+
+
+def from_days(value: int) -> dt.date:
+    return EPOCH + dt.timedelta(days=int(value))
+
+
+class PeriodTable:
+    """``Period.after`` for every day of a range, computed once and looked up by index."""
+
+    def __init__(self, period: Period) -> None:
+        self.period = period
+        self.low = 0
+        self.table: I32 = np.empty(0, dtype=np.int32)
+
+    def after(self, start: I32) -> I32:
+        if start.size == 0:
+            return start.astype(np.int32)
+        low, high = int(start.min()), int(start.max())
+        if self.table.size == 0 or low < self.low or high >= self.low + self.table.size:
+            lo = min(low, self.low) if self.table.size else low
+            hi = max(high, self.low + self.table.size - 1) if self.table.size else high
+            lo, hi = lo - 366, hi + 366  # room, so neighbouring buckets rarely rebuild
+            self.table = np.array(
+                [days(self.period.after(from_days(d))) for d in range(lo, hi + 1)],
+                dtype=np.int32,
+            )
+            self.low = lo
+        return self.table[start - self.low]
+
+
+@dataclass
+class Entry:
+    """One metric as one policy version defines it."""
+
+    version: int
+    code: str
+    scored: bool
+    reduction: bool
+    fulfilment: bool
+    expiry_from_act: bool
+    per_unit: bool
+    fixed_points: int | None
+    fixed_expiry: int  # period index, -1 none, -2 cycle
+    repair_max_life: int  # period index or -1
+    repair_min_period: int
+    ends_early: bool
+    measures: bool
+    cycle: bool
+    caps: tuple[int, ...]  # indices into Compiled.caps that cover this metric
+
+
+@dataclass
+class Compiled:
+    """Lookup tables of one policy set for one scoring date."""
+
+    policy: PolicySet
+    as_of: dt.date
+    versions: tuple[PolicyVersion, ...] = ()
+    effective: I32 = field(default_factory=lambda: np.empty(0, dtype=np.int32))
+    metric_ids: dict[str, int] = field(default_factory=dict)
+    entries: list[Entry] = field(default_factory=list)
+    entry_of: npt.NDArray[np.int32] = field(default_factory=lambda: np.empty((0, 0), np.int32))
+    periods: list[PeriodTable] = field(default_factory=list)
+    caps: list[tuple[str, Cap]] = field(default_factory=list)
+    unstable_caps: set[str] = field(default_factory=set)
+    fulfils: set[tuple[int, int, int]] = field(default_factory=set)
+
+    @classmethod
+    def build(cls, policy: PolicySet, as_of: dt.date) -> Compiled:
+        self = cls(policy=policy, as_of=as_of, versions=tuple(policy.versions))
+        self.effective = np.array([days(v.effective) for v in self.versions], dtype=np.int32)
+        codes = sorted({code for v in self.versions for code in v.metrics})
+        self.metric_ids = {code: i for i, code in enumerate(codes)}
+        self.entry_of = np.full((len(self.versions), len(codes)), -1, dtype=np.int32)
+        period_index: dict[Period, int] = {}
+
+        def period(value: object) -> int:
+            if value == "cycle":
+                return -2
+            if not isinstance(value, Period):
+                return -1
+            if value not in period_index:
+                period_index[value] = len(self.periods)
+                self.periods.append(PeriodTable(value))
+            return period_index[value]
+
+        seen: dict[str, Cap] = {}
+        for vi, version in enumerate(self.versions):
+            caps = []
+            for cap in version_caps(version):
+                earlier = seen.setdefault(cap.name, cap)
+                if earlier.model_dump(exclude={"legal_basis"}) != cap.model_dump(
+                    exclude={"legal_basis"}
+                ):
+                    self.unstable_caps.add(cap.name)
+                caps.append(len(self.caps))
+                self.caps.append((cap.name, cap))
+            for code, metric in version.metrics.items():
+                tier = version.repair_tiers.get(metric.repair_tier) if metric.repair_tier else None
+                fixed = not metric.severity and metric.points_per_unit is None
+                self.entry_of[vi, self.metric_ids[code]] = len(self.entries)
+                self.entries.append(
+                    Entry(
+                        version=vi,
+                        code=code,
+                        scored=metric.scored,
+                        reduction=metric.kind == "reduction",
+                        fulfilment=metric.kind == "fulfilment",
+                        expiry_from_act=metric.expiry_from == "act",
+                        per_unit=metric.points_per_unit is not None,
+                        fixed_points=metric.points_for(1) if fixed else None,
+                        fixed_expiry=period(metric.expiry) if not metric.severity else -1,
+                        repair_max_life=period(tier.max_life) if tier else -1,
+                        repair_min_period=period(tier.min_period) if tier else -1,
+                        ends_early=bool(tier and tier.fulfilment_ends_early),
+                        measures=bool(version.measures),
+                        cycle=version.cycle is not None,
+                        caps=tuple(i for i in caps if self.caps[i][1].applies_to(code)),
+                    )
+                )
+                for other in metric.fulfils:  # (version, fulfilling metric, ended metric)
+                    if other in self.metric_ids:
+                        self.fulfils.add((vi, self.metric_ids[code], self.metric_ids[other]))
+        self._sev_periods = {
+            (vi, code, name): period(sev.expiry)
+            for vi, version in enumerate(self.versions)
+            for code, metric in version.metrics.items()
+            for name, sev in metric.severity.items()
+        }
+        return self
+
+    @property
+    def in_force(self) -> PolicyVersion:
+        """The version in force on the scoring date (scale, bands, perks, scope)."""
+        return self.policy.in_force(self.as_of)
+
+    def version_of(self, act: I32) -> I32:
+        """Index of the version in force on each act date (-1 before the first)."""
+        return (np.searchsorted(self.effective, act, side="right") - 1).astype(np.int32)
+
+    def severity_period(self, version: int, code: str, severity: str) -> int:
+        return self._sev_periods[(version, code, severity)]

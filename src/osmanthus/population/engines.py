@@ -1,0 +1,201 @@
+"""The two engines: each reads the lake bucket by bucket and runs the kernel on it.
+
+Neither engine holds any scoring rule: DuckDB (the default, one machine) reads a
+bucket's files with the ``known at`` filter pushed into the Parquet scan and hands the
+rows to :func:`osmanthus.population.kernel.score_bucket` on a pool of threads; Spark
+(local mode or any cluster through its master URL) groups the lake by its ``bucket``
+column and runs the same function in its Python workers with ``applyInArrow``. Both
+write one Parquet file of per-resident results per bucket into the run's folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from osmanthus.errors import OsmanthusError
+from osmanthus.population.compiled import Compiled
+from osmanthus.population.kernel import RESULT_SCHEMA, score_bucket
+from osmanthus.population.lake import TABLES, Lake
+
+__all__ = ["ENGINES", "EngineError", "run_duckdb", "run_spark"]
+
+_COLUMNS = {
+    "records": [n for n in TABLES["records"].names if n not in ("bucket", "source_ref")],
+    "residents": [n for n in TABLES["residents"].names if n != "bucket"],
+    "profile_facts": [n for n in TABLES["profile_facts"].names if n != "bucket"],
+}
+_WHEN = {"records": "recorded_at", "residents": "registered_at", "profile_facts": "recorded_at"}
+
+
+class EngineError(OsmanthusError):
+    """A population engine could not run (Spark missing Java, a worker failing, ...)."""
+
+
+def run_duckdb(
+    lake: Lake,
+    compiled: Compiled,
+    known_at: dt.datetime | None,
+    out: Path,
+    *,
+    threads: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """Score every bucket with DuckDB reading the lake; write ``out/part-NNN.parquet``."""
+    out.mkdir(parents=True, exist_ok=True)
+    workers = threads or min(os.cpu_count() or 1, 4)
+    root = duckdb.connect(config={"threads": 1})
+
+    def one(bucket: int) -> int:
+        con = root.cursor()
+        try:
+            tables = {t: _read(con, lake, t, bucket, known_at) for t in TABLES}
+        finally:
+            con.close()
+        result = score_bucket(
+            tables["records"], tables["residents"], tables["profile_facts"], compiled, known_at
+        )
+        pq.write_table(result, out / f"part-{bucket:05d}.parquet", compression="zstd")
+        return result.num_rows
+
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for rows in pool.map(one, range(lake.buckets)):
+                if progress:
+                    progress(rows)
+    finally:
+        root.close()
+
+
+def _read(
+    con: duckdb.DuckDBPyConnection,
+    lake: Lake,
+    table: str,
+    bucket: int,
+    known_at: dt.datetime | None,
+) -> pa.Table:
+    paths = [str(p) for p in lake.paths(table, bucket)]
+    if not paths:
+        return TABLES[table].empty_table().select(_COLUMNS[table])
+    columns = ", ".join(_COLUMNS[table])
+    query = f"SELECT {columns} FROM read_parquet($paths)"
+    params: dict[str, Any] = {"paths": paths}
+    if known_at is not None:
+        query += f" WHERE {_WHEN[table]} <= $known_at"
+        params["known_at"] = known_at
+    return con.sql(query, params=params).to_arrow_table()
+
+
+def run_spark(
+    lake: Lake,
+    compiled: Compiled,
+    known_at: dt.datetime | None,
+    out: Path,
+    *,
+    master: str = "local[2]",
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """Score every bucket with Spark (``master``: ``local[N]`` or a cluster URL)."""
+    session = spark_session(master)
+    from pyspark.sql import functions as F
+
+    def frame(table: str) -> Any:
+        paths = [str(p) for p in lake.paths(table)]
+        if not paths:
+            return session.createDataFrame([], _spark_schema(TABLES[table]))
+        df = session.read.parquet(*paths)
+        if known_at is not None:
+            df = df.where(F.col(_WHEN[table]) <= F.lit(known_at))
+        return df.select("bucket", *_COLUMNS[table])
+
+    records = frame("records")
+    subjects = frame("residents").withColumn("row", F.lit("resident"))
+    profiles = frame("profile_facts").withColumnRenamed("id", "fact_id")
+    # one frame of subjects: resident rows and profile rows, told apart by ``row``
+    subjects = subjects.unionByName(
+        profiles.withColumn("row", F.lit("profile")), allowMissingColumns=True
+    )
+
+    def kernel(left: pa.Table, right: pa.Table) -> pa.Table:
+        residents = right.filter(pa.compute.equal(right["row"], "resident"))
+        profiles = right.filter(pa.compute.equal(right["row"], "profile"))
+        profiles = profiles.select(
+            ["fact_id", "resident_id", "attribute", "value", "recorded_at"]
+        ).rename_columns(["id", "resident_id", "attribute", "value", "recorded_at"])
+        return score_bucket(
+            left,
+            residents.select(_COLUMNS["residents"]),
+            profiles,
+            compiled,
+            known_at,
+        )
+
+    result = (
+        records.groupBy("bucket")
+        .cogroup(subjects.groupBy("bucket"))
+        .applyInArrow(kernel, _spark_schema(RESULT_SCHEMA))
+    )
+    try:
+        result.write.mode("overwrite").parquet(str(out))
+    except Exception as exc:  # py4j and Spark raise many kinds; one line for the user
+        raise EngineError(f"spark: the population run failed: {str(exc).splitlines()[0]}") from exc
+    if progress:
+        progress(int(pq.ParquetDataset(str(out)).read(columns=["resident_id"]).num_rows))
+
+
+_SESSION: Any = None
+
+
+def spark_session(master: str) -> Any:
+    """A Spark session for ``master`` (one per process; local mode binds 127.0.0.1)."""
+    global _SESSION
+    if _SESSION is not None and _SESSION.sparkContext.master == master:
+        return _SESSION
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    try:
+        from pyspark.sql import SparkSession
+
+        warehouse = tempfile.mkdtemp(prefix="osmanthus-spark-")
+        _SESSION = (
+            SparkSession.builder.master(master)
+            .appName("osmanthus-population")
+            .config("spark.sql.warehouse.dir", warehouse)
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.shuffle.partitions", "8")
+            .config("spark.sql.execution.arrow.maxRecordsPerBatch", "1000000")
+            .config("spark.driver.memory", "2g")
+            .getOrCreate()
+        )
+        _SESSION.sparkContext.setLogLevel("ERROR")
+    except Exception as exc:
+        raise EngineError(f"spark: could not start ({str(exc).splitlines()[0]})") from exc
+    return _SESSION
+
+
+def _spark_schema(schema: pa.Schema) -> Any:
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    plain = pa.schema(
+        [
+            pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type)
+            for f in schema
+        ]
+    )
+    return from_arrow_schema(plain)
+
+
+ENGINES: dict[str, Callable[..., None]] = {"duckdb": run_duckdb, "spark": run_spark}

@@ -1,0 +1,147 @@
+"""Incremental export of the ledger to the lake: every row above the last watermark.
+
+The ledger is append-only, so each table's highest exported id is its watermark. On
+PostgreSQL, ids come from sequences and a transaction that took a lower id may commit
+after one that took a higher id; the export therefore first takes a short ``SHARE`` lock
+on the three tables, which waits for every writing transaction in flight, reads the
+highest ids, and lets go. Every id up to them is then committed for good, and rows are
+read in a second transaction up to exactly those ids. On SQLite one writer at a time
+makes the highest id in a read transaction final by itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from sqlalchemy import Connection, Engine, Table, func, select
+
+from osmanthus.ledger import Actor, append_entry, database_errors, read_only
+from osmanthus.ledger.schema import departments, profile_facts, records, residents
+from osmanthus.population.lake import TABLES, Lake, LakeWriter
+
+__all__ = ["ExportResult", "export_ledger"]
+
+FETCH = 200_000
+_SOURCES: dict[str, Table] = {
+    "records": records,
+    "residents": residents,
+    "profile_facts": profile_facts,
+}
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What one export added to the lake."""
+
+    lake: Path
+    export: int
+    rows: dict[str, int]
+    watermarks: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.rows.values())
+
+
+def export_ledger(
+    engine: Engine,
+    lake_path: Path,
+    *,
+    actor: Actor,
+    buckets: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ExportResult:
+    """Append every ledger row above the lake's watermarks to the lake; return the counts.
+
+    ``buckets`` applies only when the lake is created (later exports keep its layout).
+    """
+    lake = Lake.open(lake_path, create=True, **({"buckets": buckets} if buckets else {}))
+    lake_path.mkdir(parents=True, exist_ok=True)
+    with database_errors("lake export"):
+        highest = _settled_ids(engine)
+        part = lake.exports + 1
+        added: dict[str, list[str]] = {}
+        rows: dict[str, int] = {}
+        with read_only(engine) as conn:
+            codes = dict(conn.execute(select(departments.c.id, departments.c.code)).all())
+            for table in TABLES:
+                writer = LakeWriter(lake, table, part)
+                for chunk in _chunks(conn, table, lake.watermarks[table], highest[table], codes):
+                    writer.add(chunk)
+                    if progress:
+                        progress(chunk.num_rows)
+                added[table], rows[table] = writer.close(), writer.rows
+        watermarks = {t: max(lake.watermarks[t], highest[t]) for t in TABLES}
+        lake.commit(part, watermarks, added, rows)
+        with engine.begin() as conn:
+            append_entry(
+                conn,
+                actor=str(actor),
+                action="lake.export",
+                purpose="population statistics",
+                detail={
+                    "lake": str(lake_path),
+                    "export": part,
+                    "rows": rows,
+                    "watermarks": watermarks,
+                },
+            )
+    return ExportResult(lake_path, part, rows, watermarks)
+
+
+def _settled_ids(engine: Engine) -> dict[str, int]:
+    """The highest id of each table below which every row is committed for good."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("LOCK TABLE records, residents, profile_facts IN SHARE MODE")
+        return {
+            name: int(conn.execute(select(func.coalesce(func.max(t.c.id), 0))).scalar_one())
+            for name, t in _SOURCES.items()
+        }
+
+
+def _chunks(conn: Connection, table: str, after: int, upto: int, codes: dict[int, str]) -> Any:
+    """Arrow tables of the rows with ``after < id <= upto``, in id order."""
+    source = _SOURCES[table]
+    columns = _columns(table)
+    query = (
+        select(*(source.c[c] for c in columns))
+        .where(source.c.id > after, source.c.id <= upto)
+        .order_by(source.c.id)
+    )
+    result = conn.execution_options(stream_results=True, yield_per=FETCH).execute(query)
+    schema = TABLES[table]
+    while batch := result.fetchmany(FETCH):
+        data = dict(zip(columns, zip(*batch, strict=True), strict=True))
+        if "department_id" in data:
+            data["department"] = tuple(codes[d] for d in data.pop("department_id"))
+        if table == "residents":
+            data["registered_at"] = _utc(data["registered_at"])
+        else:
+            data["recorded_at"] = _utc(data["recorded_at"])
+        yield pa.table(
+            {
+                name: pa.array(values, type=_plain(schema.field(name).type))
+                for name, values in data.items()
+            }
+        )
+
+
+def _columns(table: str) -> list[str]:
+    names = [n for n in TABLES[table].names if n != "bucket"]
+    if table == "records":
+        names[names.index("department")] = "department_id"
+    return names
+
+
+def _utc(values: tuple[dt.datetime, ...]) -> list[dt.datetime]:
+    return [v.astimezone(dt.UTC) for v in values]
+
+
+def _plain(kind: pa.DataType) -> pa.DataType:
+    return kind.value_type if pa.types.is_dictionary(kind) else kind

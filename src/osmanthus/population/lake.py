@@ -1,0 +1,282 @@
+"""The Parquet lake: the ledger's rows, exported incrementally for the population engines.
+
+Layout (``<lake>/``)::
+
+    manifest.json                              watermarks and the files that count
+    records/bucket=007/part-000003.parquet     rows of residents with id % buckets == 7
+    residents/bucket=007/part-000003.parquet
+    profile_facts/bucket=007/part-000003.parquet
+
+Every table is split into ``buckets`` by resident id (``resident_id % buckets``), and
+each file also carries its ``bucket`` column, so DuckDB reads one bucket's files at a
+time and Spark groups by that column without a shuffle of the whole ledger. A bucket
+holds whole residents: everything the semantics need for one resident is in one bucket.
+
+Rows are only ever appended to the ledger, so a watermark per table (the highest id
+exported) is enough. An export writes new part files first and the manifest last, by
+atomic rename; readers use only the files the manifest lists, so a crashed export leaves
+nothing half-visible and the next export simply writes its part again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from osmanthus.errors import OsmanthusError
+
+__all__ = [
+    "PROFILE_SCHEMA",
+    "RECORD_SCHEMA",
+    "RESIDENT_SCHEMA",
+    "TABLES",
+    "Lake",
+    "LakeError",
+    "LakeWriter",
+]
+
+FORMAT = 1
+DEFAULT_BUCKETS = 64
+ROW_GROUP = 256_000
+
+_TS = pa.timestamp("us", tz="UTC")
+_TEXT = pa.dictionary(pa.int32(), pa.string())
+
+RECORD_SCHEMA = pa.schema(
+    [
+        ("bucket", pa.int32()),
+        ("id", pa.int64()),
+        ("resident_id", pa.int64()),
+        ("department", _TEXT),
+        ("metric", _TEXT),
+        ("value", pa.float64()),
+        ("act_date", pa.date32()),
+        ("decision_date", pa.date32()),
+        ("recorded_at", _TS),
+        ("source_ref", pa.string()),
+        ("incident_ref", pa.string()),
+        ("kind", _TEXT),
+        ("supersedes_id", pa.int64()),
+        ("severity", _TEXT),
+    ]
+)
+RESIDENT_SCHEMA = pa.schema(
+    [
+        ("bucket", pa.int32()),
+        ("id", pa.int64()),
+        ("district", _TEXT),
+        ("birth_year", pa.int16()),
+        ("registered_at", _TS),
+    ]
+)
+PROFILE_SCHEMA = pa.schema(
+    [
+        ("bucket", pa.int32()),
+        ("id", pa.int64()),
+        ("resident_id", pa.int64()),
+        ("attribute", _TEXT),
+        ("value", pa.date32()),
+        ("recorded_at", _TS),
+    ]
+)
+TABLES: dict[str, pa.Schema] = {
+    "records": RECORD_SCHEMA,
+    "residents": RESIDENT_SCHEMA,
+    "profile_facts": PROFILE_SCHEMA,
+}
+#: The column holding the resident id in each table.
+RESIDENT_KEY = {"records": "resident_id", "residents": "id", "profile_facts": "resident_id"}
+
+
+class LakeError(OsmanthusError):
+    """The lake is missing, damaged or of another format."""
+
+
+@dataclass
+class Lake:
+    """A lake folder and its manifest (what has been exported, and where)."""
+
+    path: Path
+    buckets: int = DEFAULT_BUCKETS
+    exports: int = 0
+    watermarks: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
+    rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
+    files: dict[str, list[str]] = field(default_factory=lambda: {t: [] for t in TABLES})
+    exported_at: str | None = None
+
+    @property
+    def manifest(self) -> Path:
+        return self.path / "manifest.json"
+
+    @classmethod
+    def open(cls, path: Path, *, create: bool = False, buckets: int = DEFAULT_BUCKETS) -> Lake:
+        """Open the lake at ``path`` (with ``create``, start an empty one if none is there)."""
+        manifest = path / "manifest.json"
+        if not manifest.exists():
+            if not create:
+                raise LakeError(f"{path}: no lake here (no manifest.json); export the ledger first")
+            if buckets < 1:
+                raise LakeError(f"{path}: buckets must be at least 1, got {buckets}")
+            return cls(path=path, buckets=buckets)
+        try:
+            data = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise LakeError(f"{manifest}: unreadable manifest: {exc}") from exc
+        if data.get("format") != FORMAT:
+            raise LakeError(f"{manifest}: lake format {data.get('format')!r}, expected {FORMAT}")
+        return cls(
+            path=path,
+            buckets=int(data["buckets"]),
+            exports=int(data["exports"]),
+            watermarks={t: int(data["watermarks"][t]) for t in TABLES},
+            rows={t: int(data["rows"][t]) for t in TABLES},
+            files={t: list(data["files"][t]) for t in TABLES},
+            exported_at=data.get("exported_at"),
+        )
+
+    def paths(self, table: str, bucket: int | None = None) -> list[Path]:
+        """The files of ``table`` that count (of one bucket, or all)."""
+        marker = None if bucket is None else f"/bucket={bucket:03d}/"
+        return [
+            self.path / name for name in self.files[table] if marker is None or marker in f"/{name}"
+        ]
+
+    def commit(
+        self,
+        exports: int,
+        watermarks: dict[str, int],
+        added: dict[str, list[str]],
+        rows: dict[str, int],
+    ) -> None:
+        """Publish an export: the new manifest replaces the old one atomically."""
+        self.exports = exports
+        self.watermarks = dict(watermarks)
+        for table in TABLES:
+            self.files[table] = sorted(set(self.files[table]) | set(added.get(table, ())))
+            self.rows[table] += rows.get(table, 0)
+        self.exported_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        data = {
+            "format": FORMAT,
+            "buckets": self.buckets,
+            "exports": self.exports,
+            "exported_at": self.exported_at,
+            "watermarks": self.watermarks,
+            "rows": self.rows,
+            "files": self.files,
+        }
+        temporary = self.manifest.with_suffix(".json.tmp")
+        with temporary.open("w", encoding="utf-8") as out:
+            json.dump(data, out, indent=1)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, self.manifest)
+        _fsync_dir(self.path)
+
+
+class LakeWriter:
+    """Writes one export's part files: rows are split by bucket and written in row groups.
+
+    Use :meth:`add` with Arrow tables of a lake table's schema (without ``bucket``), then
+    :meth:`close`, which returns the relative names of the files written.
+    """
+
+    def __init__(self, lake: Lake, table: str, part: int) -> None:
+        self.lake, self.table, self.part = lake, table, part
+        self.schema = TABLES[table]
+        self._pending: dict[int, list[pa.Table]] = {}
+        self._pending_rows: dict[int, int] = {}
+        self._writers: dict[int, pq.ParquetWriter] = {}
+        self.rows = 0
+
+    def name(self, bucket: int) -> str:
+        return f"{self.table}/bucket={bucket:03d}/part-{self.part:06d}.parquet"
+
+    def add(self, table: pa.Table) -> None:
+        """Queue rows (columns named as in the schema, any order; ``bucket`` is added)."""
+        if table.num_rows == 0:
+            return
+        key = table.column(RESIDENT_KEY[self.table]).to_numpy()
+        bucket = pa.array((key % self.lake.buckets).astype(np.int32))
+        table = table.append_column("bucket", bucket)
+        table = table.select(self.schema.names).cast(self.schema)
+        self.rows += table.num_rows
+        for value, part in _split(table, bucket):
+            self._pending.setdefault(value, []).append(part)
+            self._pending_rows[value] = self._pending_rows.get(value, 0) + part.num_rows
+            if self._pending_rows[value] >= ROW_GROUP:
+                self._flush(value)
+
+    def _flush(self, bucket: int) -> None:
+        parts = self._pending.pop(bucket, [])
+        self._pending_rows.pop(bucket, None)
+        if not parts:
+            return
+        writer = self._writers.get(bucket)
+        if writer is None:
+            path = self.lake.path / self.name(bucket)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            writer = pq.ParquetWriter(path, self.schema, compression="zstd")
+            self._writers[bucket] = writer
+        writer.write_table(pa.concat_tables(parts), row_group_size=ROW_GROUP)
+
+    def close(self) -> list[str]:
+        """Write what is queued, close every file (synced to disk), return their names."""
+        for bucket in list(self._pending):
+            self._flush(bucket)
+        names = []
+        for bucket, writer in sorted(self._writers.items()):
+            writer.close()
+            path = self.lake.path / self.name(bucket)
+            with path.open("rb") as handle:
+                os.fsync(handle.fileno())
+            names.append(self.name(bucket))
+        return names
+
+
+def _split(table: pa.Table, bucket: pa.Array) -> Iterator[tuple[int, pa.Table]]:
+    """The rows of ``table`` by bucket value."""
+    order = pc.sort_indices(bucket)
+    ordered = table.take(order)
+    values = bucket.take(order).to_numpy()
+    if len(values) == 0:
+        return
+    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    ends = np.r_[starts[1:], len(values)]
+    for start, end in zip(starts, ends, strict=True):
+        yield int(values[start]), ordered.slice(int(start), int(end - start))
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_bucket(
+    lake: Lake, table: str, bucket: int, columns: Sequence[str] | None = None
+) -> pa.Table:
+    """One bucket of one table (an empty table of the schema when it has no files)."""
+    paths = lake.paths(table, bucket)
+    schema = TABLES[table]
+    if not paths:
+        empty = schema.empty_table()
+        return empty.select(list(columns)) if columns else empty
+    return pq.read_table(
+        [str(p) for p in paths], columns=list(columns) if columns else None, schema=schema
+    )
+
+
+def all_files(lake: Lake, tables: Iterable[str] = TABLES) -> list[Path]:
+    """Every file the manifest lists."""
+    return [p for t in tables for p in lake.paths(t)]
