@@ -1,0 +1,168 @@
+"""Parity: the reference scorer, the DuckDB engine and the Spark engine agree on every
+resident, on generated policies and populations.
+
+A population draws one generated scenario (tests/strategies.py: policies with versions,
+caps, cycles, reductions, measures, repair tiers, corrections and retractions, edge
+dates) and gives it to up to six residents: the first has all its records, the others
+random subsets, with their own record ids, their own recording times and, now and then,
+no cycle anchor. The lake is written by the lake's own writer in 1 to 3 buckets, so
+residents share buckets; the scoring date and the "known at" time vary. For every
+resident the engine must give the reference scorer's score, grade, last staged measure,
+number of measures, perks and per-department counted points.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from osmanthus.ledger import Subject
+from osmanthus.policy import PolicySet
+from osmanthus.population.compiled import Compiled
+from osmanthus.population.engines import run_duckdb, run_spark
+from osmanthus.scoring import explain
+from population_data import Person, write_lake
+from strategies import PROPERTY, Shape, scenarios
+
+TIMES = (
+    dt.datetime(2029, 6, 1, tzinfo=dt.UTC),
+    dt.datetime(2030, 1, 1, tzinfo=dt.UTC),
+    dt.datetime(2030, 6, 1, 12, tzinfo=dt.UTC),
+)
+
+
+@dataclass(frozen=True)
+class Population:
+    policy: PolicySet
+    people: tuple[Person, ...]
+    as_of: dt.date
+    known_at: dt.datetime | None
+    buckets: int
+
+
+@st.composite
+def populations(draw: st.DrawFn, shape: Shape = Shape()) -> Population:
+    scn = draw(scenarios(shape))
+    people = []
+    for r in range(draw(st.integers(1, 6))):
+        chosen = list(scn.records)
+        if r:
+            keep = draw(st.lists(st.booleans(), min_size=len(chosen), max_size=len(chosen)))
+            chosen = [record for record, kept in zip(chosen, keep, strict=True) if kept]
+        profile = scn.subject.profile if r == 0 or draw(st.booleans()) else {}
+        records = [
+            dataclasses.replace(
+                record,
+                id=record.id + 1000 * r,
+                supersedes_id=None
+                if record.supersedes_id is None
+                else record.supersedes_id + 1000 * r,
+                recorded_at=draw(st.sampled_from(TIMES)),
+            )
+            for record in chosen
+        ]
+        subject = Subject(birth_year=1970, profile=profile)
+        people.append(Person(id=r + 1, subject=subject, records=records))
+    known_at = draw(st.none() | st.sampled_from(TIMES))
+    return Population(scn.policy, tuple(people), scn.as_of, known_at, draw(st.integers(1, 3)))
+
+
+def expected(pop: Population, person: Person) -> dict[str, Any]:
+    result = explain(
+        person.records, pop.policy, pop.as_of, known_at=pop.known_at, subject=person.subject
+    )
+    by_department: dict[str, int] = {}
+    for line in result.lines:
+        if line.status == "counted":
+            department = line.record.department
+            by_department[department] = by_department.get(department, 0) + line.counted
+    return {
+        "score": result.score,
+        "grade": result.grade,
+        "measure": result.measures[-1].name if result.measures else None,
+        "measures": len(result.measures),
+        "perks": sum(1 << bit for bit, perk in enumerate(result.perks) if perk.eligible),
+        "contributions": sorted(by_department.items()),
+    }
+
+
+def engine_results(
+    pop: Population, run: Callable[..., None], **options: Any
+) -> dict[int, dict[str, Any]]:
+    with tempfile.TemporaryDirectory() as folder:
+        lake = write_lake(Path(folder) / "lake", pop.people, pop.buckets)
+        out = Path(folder) / "run"
+        run(lake, Compiled.build(pop.policy, pop.as_of), pop.known_at, out, **options)
+        table = pq.ParquetDataset(str(out)).read()
+    found = {}
+    for row in table.to_pylist():
+        row["contributions"] = sorted((c["department"], c["points"]) for c in row["contributions"])
+        found[row["resident_id"]] = row
+    return found
+
+
+def assert_parity(pop: Population, found: dict[int, dict[str, Any]]) -> list[bool]:
+    assert sorted(found) == [p.id for p in pop.people]
+    paths = []
+    for person in pop.people:
+        want = expected(pop, person)
+        got = {key: found[person.id][key] for key in want}
+        assert got == want, f"resident {person.id} ({len(person.records)} records)"
+        paths.append(found[person.id]["reference"])
+    return paths
+
+
+@PROPERTY
+@given(pop=populations())
+def test_duckdb_engine_agrees_with_the_reference_scorer(pop: Population) -> None:
+    assert_parity(pop, engine_results(pop, run_duckdb, threads=2))
+
+
+SIMPLE = Shape(
+    clamp="final",
+    measures="never",
+    reductions=False,
+    cycles=False,
+    caps=False,
+    yearly_limit=False,
+)
+
+
+@PROPERTY
+@given(pop=populations(SIMPLE))
+def test_without_sequential_rules_every_resident_takes_the_column_path(pop: Population) -> None:
+    paths = assert_parity(pop, engine_results(pop, run_duckdb, threads=1))
+    assert not any(paths), "a resident fell back to the reference scorer"
+
+
+@PROPERTY
+@pytest.mark.parametrize("window", ["day", "month", "year"])
+@given(data=st.data())
+def test_calendar_caps_are_applied_on_the_column_path(window: str, data: st.DataObject) -> None:
+    shape = dataclasses.replace(SIMPLE, caps=True, min_caps=1, window=window, yearly_limit=True)
+    pop = data.draw(populations(shape))
+    assert_parity(pop, engine_results(pop, run_duckdb, threads=1))
+
+
+@pytest.fixture(scope="module")
+def spark() -> Sequence[str]:
+    from osmanthus.population.engines import spark_session
+
+    spark_session("local[2]")
+    return ["local[2]"]
+
+
+@settings(PROPERTY, max_examples=6)
+@given(pop=populations())
+def test_spark_engine_agrees_with_the_reference_scorer(spark: Sequence[str], pop: Population) -> None:
+    assert_parity(pop, engine_results(pop, run_spark, master=spark[0]))
