@@ -96,6 +96,7 @@ class Compiled:
     caps: list[tuple[str, Cap]] = field(default_factory=list)
     unstable_caps: set[str] = field(default_factory=set)
     fulfils: set[tuple[int, int, int]] = field(default_factory=set)
+    severity_periods: dict[tuple[int, str, str], int] = field(default_factory=dict)
 
     @classmethod
     def build(cls, policy: PolicySet, as_of: dt.date) -> Compiled:
@@ -153,7 +154,7 @@ class Compiled:
                 for other in metric.fulfils:  # (version, fulfilling metric, ended metric)
                     if other in self.metric_ids:
                         self.fulfils.add((vi, self.metric_ids[code], self.metric_ids[other]))
-        self._sev_periods = {
+        self.severity_periods = {
             (vi, code, name): period(sev.expiry)
             for vi, version in enumerate(self.versions)
             for code, metric in version.metrics.items()
@@ -171,4 +172,4 @@ class Compiled:
         return (np.searchsorted(self.effective, act, side="right") - 1).astype(np.int32)
 
     def severity_period(self, version: int, code: str, severity: str) -> int:
-        return self._sev_periods[(version, code, severity)]
+        return self.severity_periods[(version, code, severity)]

@@ -66,7 +66,7 @@ def run_duckdb(
             tables["records"], tables["residents"], tables["profile_facts"], compiled, known_at
         )
         pq.write_table(result, out / f"part-{bucket:05d}.parquet", compression="zstd")
-        return result.num_rows
+        return int(result.num_rows)
 
     try:
         with ThreadPoolExecutor(max_workers=workers) as pool:

@@ -12,7 +12,7 @@ makes the highest id in a read transaction final by itself.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,7 +105,9 @@ def _settled_ids(engine: Engine) -> dict[str, int]:
         }
 
 
-def _chunks(conn: Connection, table: str, after: int, upto: int, codes: dict[int, str]) -> Any:
+def _chunks(
+    conn: Connection, table: str, after: int, upto: int, codes: dict[int, str]
+) -> Iterator[pa.Table]:
     """Arrow tables of the rows with ``after < id <= upto``, in id order."""
     source = _SOURCES[table]
     columns = _columns(table)
@@ -117,7 +119,7 @@ def _chunks(conn: Connection, table: str, after: int, upto: int, codes: dict[int
     result = conn.execution_options(stream_results=True, yield_per=FETCH).execute(query)
     schema = TABLES[table]
     while batch := result.fetchmany(FETCH):
-        data = dict(zip(columns, zip(*batch, strict=True), strict=True))
+        data: dict[str, Sequence[Any]] = dict(zip(columns, zip(*batch, strict=True), strict=True))
         if "department_id" in data:
             data["department"] = tuple(codes[d] for d in data.pop("department_id"))
         if table == "residents":
@@ -139,7 +141,7 @@ def _columns(table: str) -> list[str]:
     return names
 
 
-def _utc(values: tuple[dt.datetime, ...]) -> list[dt.datetime]:
+def _utc(values: Sequence[dt.datetime]) -> list[dt.datetime]:
     return [v.astimezone(dt.UTC) for v in values]
 
 

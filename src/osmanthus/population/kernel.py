@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -73,11 +74,13 @@ def _codes(column: pa.ChunkedArray | pa.Array) -> _Codes:
 
 
 def _ints(column: pa.ChunkedArray, null: int = -1) -> I64:
-    return column.fill_null(null).to_numpy().astype(np.int64)
+    values: I64 = column.fill_null(null).to_numpy().astype(np.int64)
+    return values
 
 
 def _day_numbers(column: pa.ChunkedArray) -> I32:
-    return column.cast(pa.int32()).to_numpy().astype(np.int32)
+    values: I32 = column.cast(pa.int32()).to_numpy().astype(np.int32)
+    return values
 
 
 def _known(table: pa.Table, column: str, known_at: dt.datetime | None) -> pa.Table:
@@ -218,7 +221,8 @@ class _Bucket:
     def _is(self, codes: _Codes, value: str) -> B:
         if value not in codes.values:
             return np.zeros(len(codes.codes), dtype=bool)
-        return codes.codes == codes.values.index(value)
+        found: B = codes.codes == codes.values.index(value)
+        return found
 
     def _effects(self, table: _EntryTable, e: I32) -> tuple[I64, I32]:
         """Points and expiry period index of every current record (Metric.effect)."""
@@ -569,7 +573,7 @@ class _EntryTable:
     def __init__(self, c: Compiled) -> None:
         entries = c.entries or []
 
-        def col(name: str, dtype: type) -> npt.NDArray[np.generic]:
+        def col(name: str, dtype: type) -> Any:
             values = [getattr(x, name) for x in entries] or [0]
             return np.array(values, dtype=dtype)
 

@@ -1,0 +1,10 @@
+"""The ``osmanthus`` command: a thin shell over the library (parse, call, print).
+
+Domain errors become one line on stderr and exit code 1. Each module registers its
+commands on the one ``app``.
+"""
+
+from osmanthus.cli import audit, intake, policy, scoring
+from osmanthus.cli.base import app
+
+__all__ = ["app", "audit", "intake", "policy", "scoring"]

@@ -1,0 +1,120 @@
+"""What every command shares: the app and its groups, consoles, options, error handling."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+import typer.core
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from osmanthus.errors import OsmanthusError
+from osmanthus.ledger import Actor, Ledger
+from osmanthus.settings import Settings, get_settings
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Osmanthus civic-credit points: ledger, scoring and audit.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+audit_app = typer.Typer(help="Verify and publish the audit chain.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+policy_app = typer.Typer(help="Check a policy and run its authors' tests.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+
+class _SubmitByDefault(typer.core.TyperGroup):
+    """``osmanthus intake FILE ...`` submits; ``osmanthus intake report BATCH`` reports."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["submit", *args]
+        return super().resolve_command(ctx, args)
+
+
+intake_app = typer.Typer(
+    cls=_SubmitByDefault,
+    help="Submit a department's batch file (osmanthus intake FILE --department D), "
+    "or show a batch's report (osmanthus intake report BATCH).",
+    no_args_is_help=True,
+)
+app.add_typer(intake_app, name="intake")
+PolicyDir = Annotated[Path, typer.Argument(help="Policy directory (version files + tests/).")]
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+OPERATOR = Actor("operator", "cli")
+F = TypeVar("F", bound=Callable[..., Any])
+
+IdArg = Annotated[str, typer.Argument(help="The resident's 18-character national ID number.")]
+AsOf = Annotated[
+    dt.datetime | None,
+    typer.Option(formats=["%Y-%m-%d"], help="Legal date to score at (default: today)."),
+]
+KnownAt = Annotated[
+    dt.datetime | None,
+    typer.Option(
+        formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"], help="Only records recorded by then (UTC)."
+    ),
+]
+Purpose = Annotated[str, typer.Option(help="Why you read this resident's data (audited).")]
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    demo: Annotated[bool, typer.Option("--demo", help="Use the demo city (demo mode).")] = False,
+) -> None:
+    """Osmanthus: every point cites its legal basis; every access is audited."""
+    ctx.obj = {"demo": demo}
+
+
+def cli_settings(ctx: typer.Context, **overrides: Any) -> Settings:
+    if ctx.obj and ctx.obj.get("demo"):
+        overrides.setdefault("demo_mode", True)
+    return get_settings(**overrides)
+
+
+def domain_errors(func: F) -> F:
+    """Print an Osmanthus error as one line and exit 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except OsmanthusError as exc:
+            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def open_ledger(ctx: typer.Context, *, ready: bool = True, **overrides: Any) -> Iterator[Ledger]:
+    ledger = Ledger.from_settings(cli_settings(ctx, **overrides))
+    try:
+        if ready:
+            ledger.check_ready()
+        yield ledger
+    finally:
+        ledger.engine.dispose()
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )

@@ -1,0 +1,234 @@
+"""Commands on the ledger and one resident or the whole population: init, demo, score,
+explain, stats."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import typer.core
+from rich.markup import escape
+from rich.table import Table
+
+from osmanthus.cli.base import (
+    OPERATOR,
+    AsOf,
+    IdArg,
+    KnownAt,
+    Purpose,
+    app,
+    cli_settings,
+    domain_errors,
+    open_ledger,
+    out,
+    progress_bar,
+)
+from osmanthus.errors import ConfigError
+from osmanthus.ledger import Ledger, migrate
+from osmanthus.scoring import Distribution, Explanation, distribution, explain
+from osmanthus.settings import Settings
+from osmanthus.synthetic import CitySpec, load_city, write_sample_batch
+
+
+@app.command()
+@domain_errors
+def init(ctx: typer.Context) -> None:
+    """Create or upgrade the ledger schema and register the policy's departments."""
+    with open_ledger(ctx, ready=False) as ledger:
+        migrate(ledger.engine)
+        added = ledger.sync_departments(OPERATOR)
+        where = ledger.engine.url.render_as_string(hide_password=True)
+    out.print(f"ledger ready at {where}; {added} department(s) registered")
+
+
+@app.command()
+@domain_errors
+def demo(
+    ctx: typer.Context,
+    residents: Annotated[int, typer.Option(min=1, help="Residents in the city.")] = 100_000,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the synthetic city.")] = 2026,
+) -> None:
+    """Build the synthetic demo city in the embedded database and print its distribution."""
+    _remove_demo_database(cli_settings(ctx, demo_mode=True))
+    with open_ledger(ctx, ready=False, demo_mode=True) as ledger:
+        migrate(ledger.engine)
+        ledger.sync_departments(OPERATOR)
+        spec = CitySpec(residents=residents, seed=seed, as_of=ledger.today())
+        with progress_bar() as bar:
+            task = bar.add_task("building the city", total=residents)
+            loaded = load_city(ledger, spec, progress=lambda n: bar.advance(task, n))
+        out.print(
+            f"loaded {loaded.residents:,} residents and {loaded.records:,} records in "
+            f"{loaded.seconds:.1f} s ({loaded.rows_per_second:,.0f} rows/s)"
+        )
+        _print_distribution(_distribution(ledger, ledger.today()), spec)
+        sample = cli_settings(ctx, demo_mode=True).data_dir / "demo-batch.csv"
+        write_sample_batch(sample, loaded.sample_ids, ledger.today(), seed)
+    out.print("\nTry (synthetic ID numbers of this demo city):")
+    for band, numbers in loaded.examples.items():
+        for number in numbers[:2]:
+            out.print(f"  .venv/bin/osmanthus --demo explain {number}    # {band} 100")
+    out.print("  .venv/bin/osmanthus --demo stats\n  .venv/bin/osmanthus --demo audit verify")
+    out.print(
+        f"  .venv/bin/osmanthus --demo intake {sample} --department traffic-police"
+        "    # 2 rows wrong on purpose; add --partial\n"
+        "  .venv/bin/osmanthus --demo coverage",
+        markup=False,
+        highlight=False,
+    )
+
+
+def _remove_demo_database(settings: Settings) -> None:
+    if settings.database_url:
+        raise ConfigError(
+            "settings: 'database_url' is set; osmanthus demo builds its own embedded database "
+            "(data_dir/demo.db) and never touches a configured one: unset OSMANTHUS_DATABASE_URL"
+        )
+    url = settings.resolved_database_url
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        for suffix in ("", "-wal", "-shm"):
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
+
+
+def _distribution(
+    ledger: Ledger, as_of: dt.date, known_at: dt.datetime | None = None
+) -> Distribution:
+    with progress_bar() as bar:
+        task = bar.add_task("scoring the population", total=None)
+        return distribution(
+            ledger,
+            as_of,
+            actor=OPERATOR,
+            known_at=known_at,
+            progress=lambda n: bar.advance(task, n),
+        )
+
+
+def _print_distribution(result: Distribution, spec: CitySpec | None = None) -> None:
+    table = Table(title=f"Score distribution on {result.as_of} ({result.total:,} residents)")
+    table.add_column("band")
+    table.add_column("residents", justify="right")
+    table.add_column("share", justify="right")
+    if spec:
+        table.add_column("calibration", justify="right")
+    targets = {"above": spec.above_share, "below": spec.below_share} if spec else {}
+    if spec:
+        targets["at"] = 1 - spec.above_share - spec.below_share
+    for band in ("above", "at", "below"):
+        row = [
+            f"{band} {result.baseline}",
+            f"{getattr(result, band):,}",
+            f"{result.share(band):.4%}",
+        ]
+        if spec:
+            row.append(f"{targets[band]:.4%}")
+        table.add_row(*row)
+    out.print(table)
+    top = sorted(result.histogram.items())
+    low, high = (top[0][0], top[-1][0]) if top else (0, 0)
+    out.print(f"lowest score {low}, highest score {high}")
+
+
+@app.command()
+@domain_errors
+def score(
+    ctx: typer.Context,
+    national_id: IdArg,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
+    purpose: Purpose = "operator look-up",
+) -> None:
+    """Print one resident's score."""
+    result = _explain(ctx, national_id, as_of, known_at, purpose)
+    out.print(result.score if result.score is not None else f"no score: {result.out_of_scope}")
+
+
+@app.command(name="explain")
+@domain_errors
+def explain_cmd(
+    ctx: typer.Context,
+    national_id: IdArg,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
+    purpose: Purpose = "operator look-up",
+) -> None:
+    """Print one resident's score with every record, its points, expiry and legal basis."""
+    result = _explain(ctx, national_id, as_of, known_at, purpose)
+    table = Table(title=f"Score {result.score} on {result.as_of} under {result.policy}")
+    for column in ("act date", "record", "points", "counted", "expires", "status", "basis"):
+        table.add_column(column, overflow="fold")
+    citations: list[str] = []
+    for line in result.lines:
+        r = line.record
+        if line.legal_basis not in citations:
+            citations.append(line.legal_basis)
+        notes = list(line.notes)
+        if line.status == "counted" and line.repair_from:
+            notes.append(f"early repair may be requested from {line.repair_from}")
+        table.add_row(
+            str(r.act_date),
+            f"{escape(line.metric_title)}\n[dim]{escape(r.department)} {escape(r.source_ref)}"
+            f"{' — ' + escape(r.reason) if r.reason else ''}"
+            f"{''.join(chr(10) + escape(note) for note in notes)}[/dim]",
+            f"{line.points:+d}",
+            f"{line.counted:+d}",
+            str(line.expires_on or "never"),
+            line.status_text,
+            f"[{citations.index(line.legal_basis) + 1}]",
+        )
+    out.print(table)
+    for number, citation in enumerate(citations, start=1):
+        out.print(f"[{number}] {citation}", markup=False)
+    for adjustment in result.adjustments:
+        out.print(f"{adjustment.date}: {adjustment.delta:+d} ({adjustment.reason})")
+    scale = result.scale
+    if result.out_of_scope:
+        out.print(f"no score: {result.out_of_scope}")
+        return
+    out.print(
+        f"baseline {scale.baseline} + counted {result.counted_total:+d}"
+        + (
+            f" + adjustments {sum(a.delta for a in result.adjustments):+d}"
+            if result.adjustments
+            else ""
+        )
+        + f" = {result.raw}; floor {scale.floor}, ceiling {scale.ceiling}: "
+        f"adjustment {result.adjustment:+d} → score {result.score}"
+    )
+    if result.grade:
+        forced = f" (forced by: {result.forced_by})" if result.forced_by else ""
+        out.print(f"grade {result.grade}{forced}")
+    for measure in result.measures:
+        out.print(f"measure: {measure.name} on {measure.date} at standing {measure.standing}")
+    for perk in result.perks:
+        verdict = f"eligible until {perk.valid_until}" if perk.eligible else "not eligible"
+        out.print(f"perk {perk.title} ({perk.provider}): {verdict} — {perk.reason}")
+
+
+def _explain(
+    ctx: typer.Context,
+    national_id: str,
+    as_of: dt.datetime | None,
+    known_at: dt.datetime | None,
+    purpose: str,
+) -> Explanation:
+    known = known_at.replace(tzinfo=dt.UTC) if known_at else None
+    with open_ledger(ctx) as ledger:
+        day = as_of.date() if as_of else ledger.today()
+        resident, rows = ledger.read_resident(
+            national_id, actor=OPERATOR, purpose=purpose, known_at=known
+        )
+        return explain(rows, ledger.policy, day, known_at=known, subject=resident.subject)
+
+
+@app.command()
+@domain_errors
+def stats(ctx: typer.Context, as_of: AsOf = None, known_at: KnownAt = None) -> None:
+    """Print the score distribution of the whole population."""
+    known = known_at.replace(tzinfo=dt.UTC) if known_at else None
+    with open_ledger(ctx) as ledger:
+        day = as_of.date() if as_of else ledger.today()
+        _print_distribution(_distribution(ledger, day, known))
