@@ -80,6 +80,21 @@ class Settings(BaseSettings):
         ),
     )
 
+    population_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Directory of the Parquet lake and the population runs. Default: "
+            "data_dir/population (data_dir/population-demo in demo mode)."
+        ),
+    )
+    spark_master: str = Field(
+        default="local[2]",
+        description=(
+            "Spark master URL for 'population run --engine spark': local[N] on this "
+            "machine, or a cluster (spark://host:7077, yarn, k8s://...)."
+        ),
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -120,6 +135,13 @@ class Settings(BaseSettings):
             return self.database_url
         name = "demo.db" if self.demo_mode else "osmanthus.db"
         return f"sqlite:///{(self.data_dir / name).as_posix()}"
+
+    @property
+    def resolved_population_dir(self) -> Path:
+        """Where the lake (``lake/``) and the population runs (``runs/``) are kept."""
+        if self.population_dir is not None:
+            return self.population_dir
+        return self.data_dir / ("population-demo" if self.demo_mode else "population")
 
     @property
     def key_bytes(self) -> bytes:

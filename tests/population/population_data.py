@@ -55,12 +55,8 @@ def write_lake(path: Path, people: Sequence[Person], buckets: int) -> Lake:
             {
                 "id": [p.id for p in people],
                 "district": [p.district for p in people],
-                "birth_year": pa.array(
-                    [p.subject.birth_year or 1970 for p in people], pa.int16()
-                ),
-                "registered_at": pa.array(
-                    [REGISTERED] * len(people), pa.timestamp("us", tz="UTC")
-                ),
+                "birth_year": pa.array([p.subject.birth_year or 1970 for p in people], pa.int16()),
+                "registered_at": pa.array([REGISTERED] * len(people), pa.timestamp("us", tz="UTC")),
             }
         ),
     }
@@ -79,6 +75,10 @@ def write_lake(path: Path, people: Sequence[Person], buckets: int) -> Lake:
         writer = LakeWriter(lake, name, 1)
         writer.add(table)
         added[name], counts[name] = writer.close(), writer.rows
-    lake.commit(1, {"records": len(rows), "residents": len(people),
-                    "profile_facts": len(facts)}, added, counts)
+    lake.commit(
+        1,
+        {"records": len(rows), "residents": len(people), "profile_facts": len(facts)},
+        added,
+        counts,
+    )
     return lake

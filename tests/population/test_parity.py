@@ -25,13 +25,13 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from population_data import Person, write_lake
 
 from osmanthus.ledger import Subject
 from osmanthus.policy import PolicySet
 from osmanthus.population.compiled import Compiled
 from osmanthus.population.engines import run_duckdb, run_spark
 from osmanthus.scoring import explain
-from population_data import Person, write_lake
 from strategies import PROPERTY, Shape, scenarios
 
 TIMES = (
@@ -51,8 +51,8 @@ class Population:
 
 
 @st.composite
-def populations(draw: st.DrawFn, shape: Shape = Shape()) -> Population:
-    scn = draw(scenarios(shape))
+def populations(draw: st.DrawFn, shape: Shape | None = None) -> Population:
+    scn = draw(scenarios(shape or Shape()))
     people = []
     for r in range(draw(st.integers(1, 6))):
         chosen = list(scn.records)
@@ -164,5 +164,7 @@ def spark() -> Sequence[str]:
 
 @settings(PROPERTY, max_examples=6)
 @given(pop=populations())
-def test_spark_engine_agrees_with_the_reference_scorer(spark: Sequence[str], pop: Population) -> None:
+def test_spark_engine_agrees_with_the_reference_scorer(
+    spark: Sequence[str], pop: Population
+) -> None:
     assert_parity(pop, engine_results(pop, run_spark, master=spark[0]))

@@ -4,6 +4,7 @@ explain, stats."""
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -25,9 +26,11 @@ from osmanthus.cli.base import (
     out,
     progress_bar,
 )
+from osmanthus.cli.population import print_distribution
 from osmanthus.errors import ConfigError
-from osmanthus.ledger import Ledger, migrate
-from osmanthus.scoring import Distribution, Explanation, distribution, explain
+from osmanthus.ledger import migrate
+from osmanthus.population import run_population
+from osmanthus.scoring import Explanation, explain
 from osmanthus.settings import Settings
 from osmanthus.synthetic import CitySpec, load_city, write_sample_batch
 
@@ -63,7 +66,13 @@ def demo(
             f"loaded {loaded.residents:,} residents and {loaded.records:,} records in "
             f"{loaded.seconds:.1f} s ({loaded.rows_per_second:,.0f} rows/s)"
         )
-        _print_distribution(_distribution(ledger, ledger.today()), spec)
+        run = run_population(
+            ledger,
+            cli_settings(ctx, demo_mode=True).resolved_population_dir,
+            as_of=ledger.today(),
+            actor=OPERATOR,
+        )
+        print_distribution(run.stats, run.as_of, spec)
         sample = cli_settings(ctx, demo_mode=True).data_dir / "demo-batch.csv"
         write_sample_batch(sample, loaded.sample_ids, ledger.today(), seed)
     out.print("\nTry (synthetic ID numbers of this demo city):")
@@ -86,50 +95,12 @@ def _remove_demo_database(settings: Settings) -> None:
             "settings: 'database_url' is set; osmanthus demo builds its own embedded database "
             "(data_dir/demo.db) and never touches a configured one: unset OSMANTHUS_DATABASE_URL"
         )
+    shutil.rmtree(settings.resolved_population_dir, ignore_errors=True)  # the old city's lake
     url = settings.resolved_database_url
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         for suffix in ("", "-wal", "-shm"):
             path.with_name(path.name + suffix).unlink(missing_ok=True)
-
-
-def _distribution(
-    ledger: Ledger, as_of: dt.date, known_at: dt.datetime | None = None
-) -> Distribution:
-    with progress_bar() as bar:
-        task = bar.add_task("scoring the population", total=None)
-        return distribution(
-            ledger,
-            as_of,
-            actor=OPERATOR,
-            known_at=known_at,
-            progress=lambda n: bar.advance(task, n),
-        )
-
-
-def _print_distribution(result: Distribution, spec: CitySpec | None = None) -> None:
-    table = Table(title=f"Score distribution on {result.as_of} ({result.total:,} residents)")
-    table.add_column("band")
-    table.add_column("residents", justify="right")
-    table.add_column("share", justify="right")
-    if spec:
-        table.add_column("calibration", justify="right")
-    targets = {"above": spec.above_share, "below": spec.below_share} if spec else {}
-    if spec:
-        targets["at"] = 1 - spec.above_share - spec.below_share
-    for band in ("above", "at", "below"):
-        row = [
-            f"{band} {result.baseline}",
-            f"{getattr(result, band):,}",
-            f"{result.share(band):.4%}",
-        ]
-        if spec:
-            row.append(f"{targets[band]:.4%}")
-        table.add_row(*row)
-    out.print(table)
-    top = sorted(result.histogram.items())
-    low, high = (top[0][0], top[-1][0]) if top else (0, 0)
-    out.print(f"lowest score {low}, highest score {high}")
 
 
 @app.command()
@@ -222,13 +193,3 @@ def _explain(
             national_id, actor=OPERATOR, purpose=purpose, known_at=known
         )
         return explain(rows, ledger.policy, day, known_at=known, subject=resident.subject)
-
-
-@app.command()
-@domain_errors
-def stats(ctx: typer.Context, as_of: AsOf = None, known_at: KnownAt = None) -> None:
-    """Print the score distribution of the whole population."""
-    known = known_at.replace(tzinfo=dt.UTC) if known_at else None
-    with open_ledger(ctx) as ledger:
-        day = as_of.date() if as_of else ledger.today()
-        _print_distribution(_distribution(ledger, day, known))

@@ -88,7 +88,7 @@ def _read(
     if not paths:
         return TABLES[table].empty_table().select(_COLUMNS[table])
     columns = ", ".join(_COLUMNS[table])
-    query = f"SELECT {columns} FROM read_parquet($paths)"
+    query = f"SELECT {columns} FROM read_parquet($paths, hive_partitioning = false)"
     params: dict[str, Any] = {"paths": paths}
     if known_at is not None:
         query += f" WHERE {_WHEN[table]} <= $known_at"

@@ -21,8 +21,8 @@ import pyarrow as pa
 from sqlalchemy import Connection, Engine, Table, func, select
 
 from osmanthus.ledger import Actor, append_entry, database_errors, read_only
-from osmanthus.ledger.schema import departments, profile_facts, records, residents
-from osmanthus.population.lake import TABLES, Lake, LakeWriter
+from osmanthus.ledger.schema import audit_log, departments, profile_facts, records, residents
+from osmanthus.population.lake import TABLES, Lake, LakeError, LakeWriter
 
 __all__ = ["ExportResult", "export_ledger"]
 
@@ -63,6 +63,13 @@ def export_ledger(
     lake = Lake.open(lake_path, create=True, **({"buckets": buckets} if buckets else {}))
     lake_path.mkdir(parents=True, exist_ok=True)
     with database_errors("lake export"):
+        identity = _ledger_identity(engine)
+        if lake.ledger is not None and lake.ledger != identity:
+            raise LakeError(
+                f"{lake_path}: this lake was exported from another ledger; remove it or set "
+                "another population_dir"
+            )
+        lake.ledger = identity
         highest = _settled_ids(engine)
         part = lake.exports + 1
         added: dict[str, list[str]] = {}
@@ -92,6 +99,13 @@ def export_ledger(
                 },
             )
     return ExportResult(lake_path, part, rows, watermarks)
+
+
+def _ledger_identity(engine: Engine) -> str:
+    """The hash of the ledger's first audit entry (written when it was initialised)."""
+    with read_only(engine) as conn:
+        first = conn.execute(select(audit_log.c.hash).where(audit_log.c.seq == 1)).scalar()
+    return str(first or "empty")
 
 
 def _settled_ids(engine: Engine) -> dict[str, int]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,6 +112,7 @@ class Lake:
     rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
     files: dict[str, list[str]] = field(default_factory=lambda: {t: [] for t in TABLES})
     exported_at: str | None = None
+    ledger: str | None = None  # hash of the ledger's first audit entry: which ledger this is
 
     @property
     def manifest(self) -> Path:
@@ -141,6 +142,7 @@ class Lake:
             rows={t: int(data["rows"][t]) for t in TABLES},
             files={t: list(data["files"][t]) for t in TABLES},
             exported_at=data.get("exported_at"),
+            ledger=data.get("ledger"),
         )
 
     def paths(self, table: str, bucket: int | None = None) -> list[Path]:
@@ -169,6 +171,7 @@ class Lake:
             "buckets": self.buckets,
             "exports": self.exports,
             "exported_at": self.exported_at,
+            "ledger": self.ledger,
             "watermarks": self.watermarks,
             "rows": self.rows,
             "files": self.files,
@@ -261,22 +264,3 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def read_bucket(
-    lake: Lake, table: str, bucket: int, columns: Sequence[str] | None = None
-) -> pa.Table:
-    """One bucket of one table (an empty table of the schema when it has no files)."""
-    paths = lake.paths(table, bucket)
-    schema = TABLES[table]
-    if not paths:
-        empty = schema.empty_table()
-        return empty.select(list(columns)) if columns else empty
-    return pq.read_table(
-        [str(p) for p in paths], columns=list(columns) if columns else None, schema=schema
-    )
-
-
-def all_files(lake: Lake, tables: Iterable[str] = TABLES) -> list[Path]:
-    """Every file the manifest lists."""
-    return [p for t in tables for p in lake.paths(t)]
