@@ -97,6 +97,10 @@ class Compiled:
     unstable_caps: set[str] = field(default_factory=set)
     fulfils: set[tuple[int, int, int]] = field(default_factory=set)
     severity_periods: dict[tuple[int, str, str], int] = field(default_factory=dict)
+    binding: npt.NDArray[np.int32] = field(default_factory=lambda: np.empty((0, 2), np.int32))
+    cap_name: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
+    cap_window: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
+    cap_limit: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty((0, 2), np.int64))
 
     @classmethod
     def build(cls, policy: PolicySet, as_of: dt.date) -> Compiled:
@@ -154,6 +158,7 @@ class Compiled:
                 for other in metric.fulfils:  # (version, fulfilling metric, ended metric)
                     if other in self.metric_ids:
                         self.fulfils.add((vi, self.metric_ids[code], self.metric_ids[other]))
+        self._binding_caps()
         self.severity_periods = {
             (vi, code, name): period(sev.expiry)
             for vi, version in enumerate(self.versions)
@@ -161,6 +166,30 @@ class Compiled:
             for name, sev in metric.severity.items()
         }
         return self
+
+    def _binding_caps(self) -> None:
+        """For each entry and sign, the one cap that binds it: its index, -1 for none, or
+        -2 when the column path cannot apply it (two caps, a rolling or cycle window, or a
+        cap whose terms change between versions)."""
+        names = {name: k for k, name in enumerate(sorted({n for n, _ in self.caps}))}
+        kinds = {"day": 0, "month": 1, "year": 2}
+        self.cap_name = np.array([names[n] for n, _ in self.caps] or [0], dtype=np.int64)
+        self.cap_window = np.array(
+            [kinds.get(c.window, -1) for _, c in self.caps] or [0], dtype=np.int64
+        )
+        self.cap_limit = np.array(
+            [[c.max_loss or 0, c.max_gain or 0] for _, c in self.caps] or [[0, 0]],
+            dtype=np.int64,
+        )
+        self.binding = np.full((max(len(self.entries), 1), 2), -1, dtype=np.int32)
+        for e, entry in enumerate(self.entries):
+            for side, attribute in ((0, "max_loss"), (1, "max_gain")):
+                found = [i for i in entry.caps if getattr(self.caps[i][1], attribute) is not None]
+                if not found:
+                    continue
+                name, cap = self.caps[found[0]]
+                simple = cap.window in kinds and name not in self.unstable_caps
+                self.binding[e, side] = found[0] if len(found) == 1 and simple else -2
 
     @property
     def in_force(self) -> PolicyVersion:

@@ -154,7 +154,8 @@ class _Result:
         self.measures = np.zeros(n, dtype=np.int16)
         self.perks = np.zeros(n, dtype=np.int64)
         self.reference = np.zeros(n, dtype=bool)
-        self.contributions: list[list[dict[str, object]]] = [[] for _ in range(n)]
+        # per-department points as flat columns: resident slot, department, points
+        self.parts: list[tuple[I64, list[str], I64]] = []
 
     def table(self, rid: I64, residents: pa.Table) -> pa.Table:
         return pa.table(
@@ -168,10 +169,30 @@ class _Result:
                 "measures": pa.array(self.measures, pa.int16()),
                 "perks": pa.array(self.perks, pa.int64()),
                 "reference": pa.array(self.reference, pa.bool_()),
-                "contributions": pa.array(self.contributions, pa.list_(CONTRIBUTION)),
+                "contributions": self._contributions(),
             },
             schema=RESULT_SCHEMA,
         )
+
+    def _contributions(self) -> pa.ListArray:
+        n = len(self.score)
+        if not self.parts:
+            return pa.ListArray.from_arrays(
+                pa.array(np.zeros(n + 1, np.int32)), pa.array([], CONTRIBUTION)
+            )
+        slots = np.concatenate([p[0] for p in self.parts])
+        names = [name for p in self.parts for name in p[1]]
+        points = np.concatenate([p[2] for p in self.parts])
+        order = np.argsort(slots, kind="stable")
+        offsets = np.searchsorted(slots[order], np.arange(n + 1)).astype(np.int32)
+        values = pa.StructArray.from_arrays(
+            [
+                pa.array(names, pa.string()).take(pa.array(order)),
+                pa.array(points[order], pa.int32()),
+            ],
+            fields=list(CONTRIBUTION),
+        )
+        return pa.ListArray.from_arrays(pa.array(offsets), values)
 
 
 class _Bucket:
@@ -337,25 +358,10 @@ class _Bucket:
         flags |= tl & self.reduction
         worse = self.points < 0 if scale.direction == "higher_is_better" else self.points > 0
         flags |= tl & self.measured & worse
-        self.cap_of = np.full(len(self.id), -1, dtype=np.int32)
-        for row in np.flatnonzero(tl & (self.points != 0)):
-            binding = [
-                i
-                for i in c.entries[int(self.e[row])].caps
-                if (c.caps[i][1].max_gain if self.points[row] > 0 else c.caps[i][1].max_loss)
-                is not None
-            ]
-            if not binding:
-                continue
-            name, cap = c.caps[binding[0]]
-            if (
-                len(binding) > 1
-                or cap.window not in ("day", "month", "year")
-                or (name in c.unstable_caps)
-            ):
-                flags[row] = True
-            else:
-                self.cap_of[row] = binding[0]
+        side = (self.points > 0).astype(np.int64)
+        cap = np.where(tl & (self.points != 0), c.binding[self.e, side], -1)
+        flags |= cap == -2
+        self.cap_of = np.where(cap >= 0, cap, -1).astype(np.int32)
         resident = np.zeros(self.n, dtype=bool)
         resident[self.slot[flags]] = True
         if scale.clamp == "running":
@@ -375,30 +381,21 @@ class _Bucket:
         rows = np.flatnonzero(mask & (self.cap_of >= 0))
         if rows.size == 0:
             return points
-        names = {name: k for k, name in enumerate(sorted({n for n, _ in self.c.caps}))}
         cap_index = self.cap_of[rows]
-        name_id = np.array([names[self.c.caps[i][0]] for i in cap_index.tolist()])
-        windows = np.array([self.c.caps[i][1].window for i in cap_index.tolist()])
+        name_id = self.c.cap_name[cap_index]
+        kind = self.c.cap_window[cap_index]
         when = self.act[rows].astype("datetime64[D]")
         window = np.where(
-            windows == "day",
+            kind == 0,
             self.act[rows].astype(np.int64),
             np.where(
-                windows == "month",
+                kind == 1,
                 when.astype("datetime64[M]").astype(np.int64),
                 when.astype("datetime64[Y]").astype(np.int64),
             ),
         )
         sign = np.sign(points[rows])
-        limit = np.array(
-            [
-                (cap.max_gain if s > 0 else cap.max_loss)
-                for (_, cap), s in zip(
-                    (self.c.caps[i] for i in cap_index.tolist()), sign.tolist(), strict=True
-                )
-            ],
-            dtype=np.int64,
-        )
+        limit = self.c.cap_limit[cap_index, (sign > 0).astype(np.int64)]
         order = np.lexsort(
             (
                 self.id[rows],
@@ -461,10 +458,13 @@ class _Bucket:
             sums = np.zeros(len(unique), dtype=np.int64)
             np.add.at(sums, inverse, points[rows])
             width = len(self.department.values) + 1
-            for k, s in zip(unique.tolist(), sums.tolist(), strict=True):
-                out.contributions[k // width].append(
-                    {"department": self.department.values[k % width], "points": s}
+            out.parts.append(
+                (
+                    (unique // width).astype(np.int64),
+                    [self.department.values[k] for k in (unique % width).tolist()],
+                    sums,
                 )
+            )
 
     def _in_scope(self, subjects: _SubjectLookup) -> B:
         scope = self.c.in_force.scope
@@ -544,9 +544,14 @@ class _Bucket:
         for line in result.lines:
             if line.status == "counted":
                 by_department[line.record.department] += line.counted
-        out.contributions[slot] = [
-            {"department": d, "points": p} for d, p in sorted(by_department.items())
-        ]
+        ordered = sorted(by_department.items())
+        out.parts.append(
+            (
+                np.full(len(ordered), slot, dtype=np.int64),
+                [d for d, _ in ordered],
+                np.array([p for _, p in ordered], dtype=np.int64),
+            )
+        )
 
 
 def _stored(row: dict[str, object]) -> StoredRecord:

@@ -1,0 +1,339 @@
+"""Population scoring at city scale: our DuckDB engine against the straightforward single
+DuckDB SQL query of the same semantics, on the same lake, in the same run.
+
+The lake is written straight from the synthetic city generator by the lake's own writer
+(the same files an export from the ledger gives; loading 60 M rows into SQLite first
+would only measure SQLite). Then, each ``--runs`` times, in this order:
+
+- **floor**: DuckDB scanning every column the semantics need once (no computation);
+- **ours**: ``run_duckdb`` (the kernel on every bucket, 2 threads), results to Parquet;
+- **single SQL**: one DuckDB query over the same files computing the same score for the
+  example policy (supersession, plan with the month-end rule, repair tiers ended by a
+  fulfilment, one count per incident, yearly caps in act order, final clamp, perks),
+  results to Parquet; its scores are checked equal to ours on every resident;
+- **spark** (``--spark``): ``run_spark`` in local mode on the same lake.
+
+Peak memory is the process's VmHWM after each step (steps run in child processes so
+each has its own peak).
+
+    .venv/bin/python bench/population.py --residents 1000000 --runs 3
+    .venv/bin/python bench/population.py --residents 13000000 --records-per-resident 4.615 --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import multiprocessing
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from osmanthus.policy import PolicyVersion, load_policy
+from osmanthus.population.compiled import Compiled
+from osmanthus.population.engines import run_duckdb, run_spark
+from osmanthus.population.lake import Lake, LakeWriter
+from osmanthus.settings import EXAMPLE_POLICY
+from osmanthus.synthetic import CitySpec, generate_city
+
+AS_OF = dt.date(2026, 11, 1)
+RECORDED = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+BASE_HISTORY = 3.5  # CitySpec's default history per resident gives ~3.79 records each
+
+
+def build_lake(folder: Path, residents: int, per_resident: float, buckets: int) -> dict[str, int]:
+    policy = load_policy(EXAMPLE_POLICY).in_force(AS_OF)
+    spec = CitySpec(
+        residents=residents,
+        seed=2026,
+        as_of=AS_OF,
+        history_per_resident=BASE_HISTORY + max(0.0, per_resident - 3.79),
+    )
+    lake = Lake.open(folder, create=True, buckets=buckets)
+    folder.mkdir(parents=True, exist_ok=True)
+    writers = {t: LakeWriter(lake, t, 1) for t in ("records", "residents", "profile_facts")}
+    next_id = 1
+    for chunk in generate_city(spec, policy):
+        people, recs = chunk.people, chunk.records
+        ids = np.arange(chunk.start + 1, chunk.start + 1 + len(people), dtype=np.int64)
+        born = np.array([int(n[6:10]) for n in people.national_id.tolist()], dtype=np.int16)
+        writers["residents"].add(
+            pa.table(
+                {
+                    "id": ids,
+                    "district": people.district,
+                    "birth_year": born,
+                    "registered_at": pa.array(
+                        [RECORDED] * len(people), pa.timestamp("us", tz="UTC")
+                    ),
+                }
+            )
+        )
+        n = len(recs)
+        incident = recs.incident_ref if len(recs.incident_ref) == n else [None] * n
+        severity = recs.severity if len(recs.severity) == n else [None] * n
+        writers["records"].add(
+            pa.table(
+                {
+                    "id": np.arange(next_id, next_id + n, dtype=np.int64),
+                    "resident_id": ids[recs.resident],
+                    "department": recs.department,
+                    "metric": recs.metric,
+                    "value": recs.value,
+                    "act_date": recs.act_date.astype("datetime64[D]"),
+                    "decision_date": recs.decision_date.astype("datetime64[D]"),
+                    "recorded_at": pa.array([RECORDED] * n, pa.timestamp("us", tz="UTC")),
+                    "source_ref": recs.source_ref,
+                    "incident_ref": pa.array(list(incident), pa.string()),
+                    "kind": pa.array(["original"] * n, pa.string()),
+                    "supersedes_id": pa.nulls(n, pa.int64()),
+                    "severity": pa.array(list(severity), pa.string()),
+                }
+            )
+        )
+        next_id += n
+    added = {t: w.close() for t, w in writers.items()}
+    counts = {t: w.rows for t, w in writers.items()}
+    lake.commit(
+        1, {"records": next_id - 1, "residents": residents, "profile_facts": 0}, added, counts
+    )
+    return counts
+
+
+# -- the straightforward single query ----------------------------------------------------
+
+
+def _after(base: str, months: str, days: str) -> str:
+    """SQL for Period.after: months with the month-end rule, or days."""
+    shifted = f"({base} + to_months({months}::INTEGER))::DATE"
+    return (
+        f"CASE WHEN {months} IS NOT NULL THEN CASE WHEN day({shifted}) < day({base}) "
+        f"THEN {shifted} + 1 ELSE {shifted} END "
+        f"WHEN {days} IS NOT NULL THEN {base} + {days}::INTEGER END"
+    )
+
+
+def _period(value: Any) -> tuple[str, str]:
+    if value is None or value == "cycle":
+        return "NULL", "NULL"
+    months = value.amount * (12 if value.unit == "y" else 1) if value.unit in "my" else None
+    return (str(months) if months else "NULL", str(value.amount) if value.unit == "d" else "NULL")
+
+
+def single_query(version: PolicyVersion, records: list[str], residents: list[str]) -> str:
+    rows, fulfils = [], []
+    for code, m in version.metrics.items():
+        tier = version.repair_tiers.get(m.repair_tier) if m.repair_tier else None
+        em, ed = _period(m.expiry)
+        lm, ld = _period(tier.max_life if tier else None)
+        pm, pd = _period(tier.min_period if tier else None)
+        ppu = str(m.points_per_unit) if m.points_per_unit is not None else "NULL"
+        rows.append(
+            f"('{code}', {m.points if m.points is not None else 'NULL'}, {ppu}, "
+            f"{str(m.scored).lower()}, {'true' if m.expiry_from == 'act' else 'false'}, "
+            f"{em}, {ed}, {lm}, {ld}, {pm}, {pd}, "
+            f"{'true' if tier and tier.fulfilment_ends_early else 'false'})"
+        )
+        fulfils += [f"('{code}', '{other}')" for other in m.fulfils]
+    caps = []
+    for cap in version.caps:
+        assert cap.window == "year"
+        for code in cap.metrics or version.metrics:
+            if cap.max_gain is not None:
+                caps.append(f"('{cap.name}', '{code}', 1, {cap.max_gain})")
+            if cap.max_loss is not None:
+                caps.append(f"('{cap.name}', '{code}', -1, {cap.max_loss})")
+    if version.limits.max_penalty_per_year is not None:
+        caps += [
+            f"('yearly', '{code}', -1, {version.limits.max_penalty_per_year})"
+            for code in version.metrics
+        ]
+    scale = version.scale
+    perk_bits = (
+        " + ".join(
+            f"CASE WHEN score >= {p.min_score} THEN {1 << bit} ELSE 0 END"
+            for bit, p in enumerate(version.perks.values())
+        )
+        or "0"
+    )
+    base = "CASE WHEN m.from_act THEN c.act_date ELSE c.decision_date END"
+    t = f"DATE '{AS_OF}'"
+    return f"""
+WITH m(code, points, ppu, scored, from_act, em, ed, lm, ld, pm, pd, ends_early) AS (
+  VALUES {", ".join(rows)}),
+f(fulfilling, ended) AS (VALUES {", ".join(fulfils) or "(NULL, NULL)"}),
+caps(cap, code, sign, lim) AS (VALUES {", ".join(caps)}),
+rec AS (SELECT * FROM read_parquet({records}, hive_partitioning = false)),
+cur AS (SELECT * FROM rec WHERE kind <> 'retraction' AND id NOT IN
+  (SELECT supersedes_id FROM rec WHERE supersedes_id IS NOT NULL)),
+planned AS (
+  SELECT c.*, m.scored, m.ends_early,
+    coalesce(m.points, floor(c.value * m.ppu))::BIGINT AS pts,
+    least({_after(base, "m.em", "m.ed")}, {_after(base, "m.lm", "m.ld")}) AS end0,
+    {_after(base, "m.pm", "m.pd")} AS repair_from
+  FROM cur c JOIN m ON c.metric = m.code),
+fulfilled AS (
+  SELECT p.id, min(o.act_date) AS on_date FROM planned p
+  JOIN cur o ON o.resident_id = p.resident_id AND o.incident_ref = p.incident_ref
+    AND o.id <> p.id AND o.act_date >= p.act_date
+  JOIN f ON f.fulfilling = o.metric AND f.ended = p.metric
+  WHERE p.ends_early GROUP BY p.id),
+ended AS (
+  SELECT p.*, coalesce(least(p.end0, greatest(fu.on_date, p.repair_from)), p.end0,
+    DATE '9999-12-31') AS end_date
+  FROM planned p LEFT JOIN fulfilled fu USING (id)),
+ranked AS (
+  SELECT *, CASE WHEN incident_ref IS NULL THEN 1 ELSE row_number() OVER (
+    PARTITION BY resident_id, incident_ref ORDER BY abs(pts) DESC, id) END AS rn
+  FROM ended WHERE scored AND act_date <= {t}),
+tl AS (
+  SELECT r.*, k.cap, k.lim FROM ranked r
+  LEFT JOIN caps k ON k.code = r.metric AND k.sign = sign(r.pts)
+  WHERE r.rn = 1 AND r.end_date > r.act_date),
+capped AS (
+  SELECT *, CASE WHEN lim IS NULL THEN pts ELSE sign(pts) * greatest(0, least(abs(pts),
+    lim - (sum(abs(pts)) OVER (PARTITION BY resident_id, cap, year(act_date), sign(pts)
+      ORDER BY act_date, decision_date, id ROWS UNBOUNDED PRECEDING) - abs(pts)))) END AS allowed
+  FROM tl),
+total AS (SELECT resident_id, sum(allowed) AS s FROM capped WHERE end_date > {t} GROUP BY 1),
+scored AS (
+  SELECT r.id AS resident_id,
+    least({scale.ceiling}, greatest({scale.floor}, {scale.baseline} + coalesce(t.s, 0)))::INTEGER
+      AS score
+  FROM read_parquet({residents}, hive_partitioning = false) r
+  LEFT JOIN total t ON t.resident_id = r.id)
+SELECT resident_id, score, ({perk_bits})::BIGINT AS perks FROM scored
+"""
+
+
+# -- steps (each in its own process) -----------------------------------------------------
+
+
+def _peak_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def step(name: str, lake_path: str, out: str, queue: Any) -> None:
+    lake = Lake.open(Path(lake_path))
+    policy = load_policy(EXAMPLE_POLICY)
+    records = [str(p) for p in lake.paths("records")]
+    residents = [str(p) for p in lake.paths("residents")]
+    started = time.perf_counter()
+    if name == "floor":
+        con = duckdb.connect(config={"threads": 2})
+        con.sql(
+            "SELECT count(*), max(id), max(resident_id), max(department), max(metric), "
+            "max(value), max(act_date), max(decision_date), max(recorded_at), "
+            "max(incident_ref), max(kind), max(supersedes_id), max(severity) "
+            "FROM read_parquet($f, hive_partitioning = false)",
+            params={"f": records},
+        ).fetchall()
+        con.sql(
+            "SELECT count(*), max(id), max(district), max(birth_year), max(registered_at) "
+            "FROM read_parquet($f, hive_partitioning = false)",
+            params={"f": residents},
+        ).fetchall()
+    elif name == "ours":
+        run_duckdb(lake, Compiled.build(policy, AS_OF), None, Path(out), threads=2)
+    elif name == "single_sql":
+        con = duckdb.connect(config={"threads": 2})
+        query = single_query(policy.in_force(AS_OF), records, residents)
+        Path(out).mkdir(parents=True, exist_ok=True)
+        con.sql(query).write_parquet(str(Path(out) / "scores.parquet"))
+    elif name == "spark":
+        run_spark(lake, Compiled.build(policy, AS_OF), None, Path(out), master="local[2]")
+    queue.put({"seconds": time.perf_counter() - started, "peak_mib": _peak_mib()})
+
+
+def measure(name: str, lake: Path, out: Path) -> dict[str, float]:
+    shutil.rmtree(out, ignore_errors=True)
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=step, args=(name, str(lake), str(out), queue))
+    process.start()
+    result: dict[str, float] = queue.get()
+    process.join()
+    return result
+
+
+def same_scores(ours: Path, single: Path) -> int:
+    """Residents whose score differs between our engine and the single query."""
+    con = duckdb.connect()
+    rows = con.sql(
+        "SELECT count(*) FROM read_parquet($a) a FULL JOIN read_parquet($b) b "
+        "USING (resident_id) WHERE a.score IS DISTINCT FROM b.score "
+        "OR a.perks IS DISTINCT FROM b.perks",
+        params={"a": str(ours / "*.parquet"), "b": str(single / "*.parquet")},
+    ).fetchall()
+    return int(rows[0][0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--residents", type=int, default=1_000_000)
+    parser.add_argument("--records-per-resident", type=float, default=3.79)
+    parser.add_argument("--buckets", type=int, default=64)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--spark", action="store_true", help="also time the Spark engine")
+    parser.add_argument("--output", type=Path, help="write the figures as JSON here")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="osmanthus-bench-") as folder:
+        root = Path(folder)
+        started = time.perf_counter()
+        counts = build_lake(root / "lake", args.residents, args.records_per_resident, args.buckets)
+        print(
+            f"lake: {counts['residents']:,} residents, {counts['records']:,} records "
+            f"({time.perf_counter() - started:.0f} s to generate)"
+        )
+        steps = ["floor", "ours", "single_sql", *(["spark"] if args.spark else [])]
+        found: dict[str, list[dict[str, float]]] = {s: [] for s in steps}
+        for run in range(args.runs):
+            for name in steps:
+                result = measure(name, root / "lake", root / name)
+                found[name].append(result)
+                print(
+                    f"run {run + 1} {name}: {result['seconds']:.1f} s, "
+                    f"{result['peak_mib']:,.0f} MiB"
+                )
+            differ = same_scores(root / "ours", root / "single_sql")
+            print(f"run {run + 1}: residents whose score or perks differ: {differ}")
+            assert differ == 0, "the single query and our engine disagree"
+        summary = {
+            name: {
+                "median_s": statistics.median(r["seconds"] for r in rows),
+                "peak_mib": max(r["peak_mib"] for r in rows),
+                "runs": [round(r["seconds"], 2) for r in rows],
+            }
+            for name, rows in found.items()
+        }
+        ratio = summary["single_sql"]["median_s"] / summary["ours"]["median_s"]
+        print(
+            json.dumps(
+                {
+                    "residents": counts["residents"],
+                    "records": counts["records"],
+                    "speedup_vs_single_sql": round(ratio, 2),
+                    **summary,
+                },
+                indent=1,
+            )
+        )
+        if args.output:
+            args.output.write_text(
+                json.dumps({"counts": counts, "ratio": ratio, "summary": summary}, indent=1)
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""A population run on a real ledger (SQLite and PostgreSQL): export, score, statistics,
+and the change since the previous run; the CLI's population run and stats."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from factories import OPERATOR, make_id
+from osmanthus.cli import app
+from osmanthus.ledger import Ledger, NewRecord, iter_population
+from osmanthus.population import run_population
+from osmanthus.scoring import explain
+from osmanthus.synthetic import CitySpec, load_city
+
+AS_OF = dt.date(2026, 11, 1)
+
+
+def test_every_resident_of_a_city_scores_as_the_reference_scorer_says(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    load_city(ledger, CitySpec(residents=1_500, seed=5, as_of=AS_OF))
+    run = run_population(ledger, tmp_path, as_of=AS_OF, actor=OPERATOR)
+    import pyarrow.parquet as pq
+
+    found = {
+        row["resident_id"]: row for row in pq.ParquetDataset(str(run.scores)).read().to_pylist()
+    }
+    bands: Counter[str] = Counter()
+    for resident, subject, rows in iter_population(ledger.engine, actor=OPERATOR, purpose="test"):
+        want = explain(rows, ledger.policy, AS_OF, subject=subject)
+        assert found[resident]["score"] == want.score, resident
+        assert found[resident]["grade"] == want.grade
+        bands["above" if want.score > 100 else "below" if want.score < 100 else "at"] += 1
+    stats = run.stats
+    assert stats["residents"] == 1_500 == len(found)
+    assert (stats["above"], stats["at"], stats["below"]) == (
+        bands["above"],
+        bands["at"],
+        bands["below"],
+    )
+    assert sum(count for _, count in stats["histogram"]) == 1_500
+    assert sum(row["residents"] for row in stats["by_district"]) == 1_500
+    assert sum(row["residents"] for row in stats["by_age"]) == 1_500
+    assert stats["reference_path"] == 0  # the example policy needs no step-by-step timeline
+    assert stats["change"] is None
+
+
+def test_the_next_run_reports_what_changed(
+    ledger: Ledger, make_record: Callable[..., NewRecord], tmp_path: Path
+) -> None:
+    for n in range(1, 4):
+        ledger.register_resident(make_id(sequence=n), "gusu", actor=OPERATOR)
+    first = run_population(ledger, tmp_path, as_of=AS_OF, actor=OPERATOR)
+    assert first.stats["at"] == 3
+    ledger.append_record(
+        make_record(
+            national_id=make_id(sequence=2),
+            act_date=dt.date(2026, 10, 1),
+            decision_date=dt.date(2026, 10, 2),
+        ),
+        actor=OPERATOR,
+    )
+    ledger.register_resident(make_id(sequence=4), "huqiu", actor=OPERATOR)
+    second = run_population(ledger, tmp_path, as_of=AS_OF, actor=OPERATOR)
+    change = second.stats["change"]
+    assert change["previous_run"] == first.run_id
+    assert (change["compared"], change["changed"], change["down"], change["new_residents"]) == (
+        3,
+        1,
+        1,
+        1,
+    )
+    assert change["moved"] == [{"before": "at", "after": "below", "residents": 1}]
+    traffic = {row["department"]: row for row in second.stats["departments"]}["traffic-police"]
+    assert traffic["residents"] == 1 and traffic["points_lost"] < 0
+
+
+@pytest.mark.parametrize("command", [["stats", "--json"], ["population", "run", "--json"]])
+def test_cli_prints_the_statistics(
+    command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OSMANTHUS_DEMO_MODE", "true")
+    runner = CliRunner()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    result = runner.invoke(app, [*command, "--as-of", "2026-11-01"])
+    assert result.exit_code == 0, result.output
+    stats = json.loads(result.stdout)
+    assert stats["residents"] == 0 and stats["baseline"] == 100
+    assert (tmp_path / "var" / "population-demo" / "lake" / "manifest.json").exists()
