@@ -248,6 +248,7 @@ def step(name: str, lake_path: str, out: str, queue: Any) -> None:
         run_duckdb(lake, Compiled.build(policy, AS_OF), None, Path(out), threads=2)
     elif name == "single_sql":
         con = duckdb.connect(config={"threads": 2})
+        con.sql("SET enable_progress_bar = false")
         query = single_query(policy.in_force(AS_OF), records, residents)
         Path(out).mkdir(parents=True, exist_ok=True)
         con.sql(query).write_parquet(str(Path(out) / "scores.parquet"))
@@ -271,12 +272,14 @@ def same_scores(ours: Path, single: Path) -> int:
     """Residents whose score differs between our engine and the single query."""
     con = duckdb.connect()
     rows = con.sql(
-        "SELECT count(*) FROM read_parquet($a) a FULL JOIN read_parquet($b) b "
-        "USING (resident_id) WHERE a.score IS DISTINCT FROM b.score "
-        "OR a.perks IS DISTINCT FROM b.perks",
+        "SELECT resident_id, a.score, b.score FROM read_parquet($a) a "
+        "FULL JOIN read_parquet($b) b USING (resident_id) "
+        "WHERE a.score IS DISTINCT FROM b.score OR a.perks IS DISTINCT FROM b.perks",
         params={"a": str(ours / "*.parquet"), "b": str(single / "*.parquet")},
     ).fetchall()
-    return int(rows[0][0])
+    for resident, mine, theirs in rows[:5]:
+        print(f"  resident {resident}: ours {mine}, single query {theirs}")
+    return len(rows)
 
 
 def main() -> None:
