@@ -187,8 +187,8 @@ fulfilled AS (
   JOIN f ON f.fulfilling = o.metric AND f.ended = p.metric
   WHERE p.ends_early GROUP BY p.id),
 ended AS (
-  SELECT p.*, coalesce(least(p.end0, greatest(fu.on_date, p.repair_from)), p.end0,
-    DATE '9999-12-31') AS end_date
+  SELECT p.*, coalesce(CASE WHEN fu.on_date IS NULL THEN p.end0
+    ELSE least(p.end0, greatest(fu.on_date, p.repair_from)) END, DATE '9999-12-31') AS end_date
   FROM planned p LEFT JOIN fulfilled fu USING (id)),
 ranked AS (
   SELECT *, CASE WHEN incident_ref IS NULL THEN 1 ELSE row_number() OVER (
