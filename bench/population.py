@@ -100,12 +100,10 @@ def build_lake(folder: Path, residents: int, per_resident: float, buckets: int) 
             )
         )
         next_id += n
-    added = {t: w.close() for t, w in writers.items()}
-    counts = {t: w.rows for t, w in writers.items()}
-    lake.commit(
-        1, {"records": next_id - 1, "residents": residents, "profile_facts": 0}, added, counts
-    )
-    return counts
+    for writer in writers.values():
+        writer.close()
+    lake.commit(1, {"records": next_id - 1, "residents": residents, "profile_facts": 0}, writers)
+    return {t: w.rows for t, w in writers.items()}
 
 
 # -- the straightforward single query ----------------------------------------------------

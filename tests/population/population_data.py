@@ -70,15 +70,11 @@ def write_lake(path: Path, people: Sequence[Person], buckets: int) -> Lake:
             "recorded_at": pa.array([REGISTERED] * len(facts), pa.timestamp("us", tz="UTC")),
         }
     )
-    added, counts = {}, {}
+    writers = {}
     for name, table in tables.items():
-        writer = LakeWriter(lake, name, 1)
+        writer = writers[name] = LakeWriter(lake, name, 1)
         writer.add(table)
-        added[name], counts[name] = writer.close(), writer.rows
-    lake.commit(
-        1,
-        {"records": len(rows), "residents": len(people), "profile_facts": len(facts)},
-        added,
-        counts,
-    )
+        writer.close()
+    watermarks = {"records": len(rows), "residents": len(people), "profile_facts": len(facts)}
+    lake.commit(1, watermarks, writers)
     return lake

@@ -191,6 +191,109 @@ class Compiled:
                 simple = cap.window in kinds and name not in self.unstable_caps
                 self.binding[e, side] = found[0] if len(found) == 1 and simple else -2
 
+    def prune_filter(self) -> str | None:
+        """A SQL condition (DuckDB and Spark SQL) keeping only the record rows that can
+        change a score on the scoring date; None when every row may matter.
+
+        A row can matter only if it may still count (acted after the scoring date minus
+        the longest life its metric has in any version), or shares a calendar cap window
+        with a row that may still count, or carries an incident reference (one count per
+        incident, fulfilments), or is a correction or retraction. This holds only when
+        no resident needs the step-by-step timeline (no cycles, reductions, staged
+        measures, running clamp, rolling or changing caps): otherwise every row is kept.
+        Metrics whose life runs from the decision date are never pruned.
+        """
+        if any(
+            v.cycle is not None
+            or v.measures
+            or v.scale.clamp == "running"
+            or any(m.kind == "reduction" for m in v.metrics.values())
+            for v in self.versions
+        ) or bool((self.binding == -2).any()):
+            return None
+        life = self._longest_lives()
+        signs = self._signs()
+
+        def binds(cap: Cap, code: str, sign: int) -> bool:
+            limit = cap.max_gain if sign > 0 else cap.max_loss
+            return limit is not None and cap.applies_to(code) and sign in signs.get(code, ())
+
+        since: dict[str, dt.date] = {}
+        for code, days_ in life.items():
+            cut = None if days_ is None else self.as_of - dt.timedelta(days=days_)
+            for _, cap in self.caps:
+                for sign in (1, -1):
+                    if cut is None or not binds(cap, code, sign):
+                        continue
+                    lives = [life.get(c) for c in signs if binds(cap, c, sign)]
+                    if any(x is None for x in lives):
+                        cut = None
+                        break
+                    start = self.as_of - dt.timedelta(days=max(x or 0 for x in lives))
+                    window = {"year": start.replace(month=1, day=1), "month": start.replace(day=1)}
+                    cut = min(cut, window.get(cap.window, start))
+            if cut is not None:
+                since[code] = cut
+        if not since:
+            return None
+        cases = " ".join(
+            f"WHEN '{code}' THEN DATE '{day.isoformat()}'" for code, day in sorted(since.items())
+        )
+        return (
+            "(incident_ref IS NOT NULL OR supersedes_id IS NOT NULL OR kind <> 'original' "
+            f"OR act_date >= CASE metric {cases} ELSE DATE '0001-01-01' END)"
+        )
+
+    def _signs(self) -> dict[str, set[int]]:
+        """Per scored metric code: the signs its points can take, over every version."""
+        found: dict[str, set[int]] = {}
+        for version in self.versions:
+            for code, metric in version.metrics.items():
+                if not metric.scored:
+                    continue
+                if metric.severity:
+                    points = [sev.points for sev in metric.severity.values()]
+                elif metric.points_per_unit is not None:
+                    points = [1 if metric.points_per_unit > 0 else -1]
+                else:
+                    points = [metric.points or 0]
+                found.setdefault(code, set()).update((p > 0) - (p < 0) for p in points if p)
+        return found
+
+    def _longest_lives(self) -> dict[str, int | None]:
+        """Per scored metric code: an upper bound in days on how long a record can count
+        after its act date, over every version and severity (None: no bound, or a life
+        that runs from the decision date)."""
+
+        def bound(period: object) -> int | None:
+            if not isinstance(period, Period):
+                return None
+            return period.amount * {"d": 1, "m": 31, "y": 366}[period.unit] + 1
+
+        lives: dict[str, int | None] = {}
+        for version in self.versions:
+            for code, metric in version.metrics.items():
+                if not metric.scored:
+                    continue  # unscored rows count only through an incident reference
+                tier = version.repair_tiers.get(metric.repair_tier) if metric.repair_tier else None
+                expiries: list[object] = [s.expiry for s in metric.severity.values()] or [
+                    metric.expiry
+                ]
+                longest: int | None = 0
+                for expiry in expiries:
+                    ends = [
+                        b
+                        for b in (bound(expiry), bound(tier.max_life) if tier else None)
+                        if b is not None
+                    ]
+                    if not ends or metric.expiry_from != "act" or longest is None:
+                        longest = None
+                    else:
+                        longest = max(longest, min(ends))
+                earlier = lives.get(code, 0)
+                lives[code] = None if longest is None or earlier is None else max(earlier, longest)
+        return lives
+
     @property
     def in_force(self) -> PolicyVersion:
         """The version in force on the scoring date (scale, bands, perks, scope)."""

@@ -55,11 +55,16 @@ def run_duckdb(
     out.mkdir(parents=True, exist_ok=True)
     workers = threads or min(os.cpu_count() or 1, 4)
     root = duckdb.connect(config={"threads": 1})
+    types = _enum_types(root, lake)
+    prune = compiled.prune_filter()
 
     def one(bucket: int) -> int:
         con = root.cursor()
         try:
-            tables = {t: _read(con, lake, t, bucket, known_at) for t in TABLES}
+            tables = {
+                t: _read(con, lake, t, bucket, known_at, types, prune if t == "records" else None)
+                for t in TABLES
+            }
         finally:
             con.close()
         result = score_bucket(
@@ -77,22 +82,43 @@ def run_duckdb(
         root.close()
 
 
+def _enum_types(con: duckdb.DuckDBPyConnection, lake: Lake) -> dict[str, str]:
+    """An ENUM type for each text column with known values (the lake lists them): DuckDB
+    then hands the kernel dictionary-encoded columns instead of strings to hash again."""
+    types = {}
+    for number, (key, values) in enumerate(sorted(lake.values.items())):
+        if values:
+            name = f"lake_text_{number}"
+            labels = ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+            con.sql(f"CREATE TYPE {name} AS ENUM ({labels})")
+            types[key] = name
+    return types
+
+
 def _read(
     con: duckdb.DuckDBPyConnection,
     lake: Lake,
     table: str,
     bucket: int,
     known_at: dt.datetime | None,
+    types: dict[str, str],
+    prune: str | None = None,
 ) -> pa.Table:
     paths = [str(p) for p in lake.paths(table, bucket)]
     if not paths:
         return TABLES[table].empty_table().select(_COLUMNS[table])
-    columns = ", ".join(_COLUMNS[table])
+    columns = ", ".join(
+        f"{c}::{types[f'{table}.{c}']} AS {c}" if f"{table}.{c}" in types else c
+        for c in _COLUMNS[table]
+    )
     query = f"SELECT {columns} FROM read_parquet($paths, hive_partitioning = false)"
     params: dict[str, Any] = {"paths": paths}
+    conditions = [prune] if prune else []
     if known_at is not None:
-        query += f" WHERE {_WHEN[table]} <= $known_at"
+        conditions.append(f"{_WHEN[table]} <= $known_at")
         params["known_at"] = known_at
+    if conditions:
+        query += " WHERE " + " AND ".join(conditions)
     return con.sql(query, params=params).to_arrow_table()
 
 
@@ -119,6 +145,9 @@ def run_spark(
         return df.select("bucket", *_COLUMNS[table])
 
     records = frame("records")
+    prune = compiled.prune_filter()
+    if prune:  # rows that cannot change any score on the date (see Compiled.prune_filter)
+        records = records.where(F.expr(prune))
     subjects = frame("residents").withColumn("row", F.lit("resident"))
     profiles = frame("profile_facts").withColumnRenamed("id", "fact_id")
     # one frame of subjects: resident rows and profile rows, told apart by ``row``

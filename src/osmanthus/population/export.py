@@ -72,19 +72,19 @@ def export_ledger(
         lake.ledger = identity
         highest = _settled_ids(engine)
         part = lake.exports + 1
-        added: dict[str, list[str]] = {}
-        rows: dict[str, int] = {}
+        writers: dict[str, LakeWriter] = {}
         with read_only(engine) as conn:
             codes = dict(conn.execute(select(departments.c.id, departments.c.code)).all())
             for table in TABLES:
-                writer = LakeWriter(lake, table, part)
+                writer = writers[table] = LakeWriter(lake, table, part)
                 for chunk in _chunks(conn, table, lake.watermarks[table], highest[table], codes):
                     writer.add(chunk)
                     if progress:
                         progress(chunk.num_rows)
-                added[table], rows[table] = writer.close(), writer.rows
+                writer.close()
         watermarks = {t: max(lake.watermarks[t], highest[t]) for t in TABLES}
-        lake.commit(part, watermarks, added, rows)
+        lake.commit(part, watermarks, writers)
+        rows = {t: w.rows for t, w in writers.items()}
         with engine.begin() as conn:
             append_entry(
                 conn,

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,6 +113,7 @@ class Lake:
     files: dict[str, list[str]] = field(default_factory=lambda: {t: [] for t in TABLES})
     exported_at: str | None = None
     ledger: str | None = None  # hash of the ledger's first audit entry: which ledger this is
+    values: dict[str, list[str]] = field(default_factory=dict)  # "table.column": text values
 
     @property
     def manifest(self) -> Path:
@@ -143,6 +144,7 @@ class Lake:
             files={t: list(data["files"][t]) for t in TABLES},
             exported_at=data.get("exported_at"),
             ledger=data.get("ledger"),
+            values={k: list(v) for k, v in data.get("values", {}).items()},
         )
 
     def paths(self, table: str, bucket: int | None = None) -> list[Path]:
@@ -153,18 +155,18 @@ class Lake:
         ]
 
     def commit(
-        self,
-        exports: int,
-        watermarks: dict[str, int],
-        added: dict[str, list[str]],
-        rows: dict[str, int],
+        self, exports: int, watermarks: dict[str, int], writers: Mapping[str, LakeWriter]
     ) -> None:
-        """Publish an export: the new manifest replaces the old one atomically."""
+        """Publish an export (its closed writers): the new manifest replaces the old one
+        atomically."""
         self.exports = exports
         self.watermarks = dict(watermarks)
-        for table in TABLES:
-            self.files[table] = sorted(set(self.files[table]) | set(added.get(table, ())))
-            self.rows[table] += rows.get(table, 0)
+        for table, writer in writers.items():
+            self.files[table] = sorted(set(self.files[table]) | set(writer.names))
+            self.rows[table] += writer.rows
+            for column, seen in writer.values.items():
+                key = f"{table}.{column}"
+                self.values[key] = sorted(set(self.values.get(key, ())) | seen)
         self.exported_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         data = {
             "format": FORMAT,
@@ -175,6 +177,7 @@ class Lake:
             "watermarks": self.watermarks,
             "rows": self.rows,
             "files": self.files,
+            "values": self.values,
         }
         temporary = self.manifest.with_suffix(".json.tmp")
         with temporary.open("w", encoding="utf-8") as out:
@@ -199,6 +202,11 @@ class LakeWriter:
         self._pending_rows: dict[int, int] = {}
         self._writers: dict[int, pq.ParquetWriter] = {}
         self.rows = 0
+        self.names: list[str] = []
+        #: distinct values of each text column (engines type the columns with them)
+        self.values: dict[str, set[str]] = {
+            f.name: set() for f in self.schema if pa.types.is_dictionary(f.type)
+        }
 
     def name(self, bucket: int) -> str:
         return f"{self.table}/bucket={bucket:03d}/part-{self.part:06d}.parquet"
@@ -212,6 +220,9 @@ class LakeWriter:
         table = table.append_column("bucket", bucket)
         table = table.select(self.schema.names).cast(self.schema)
         self.rows += table.num_rows
+        for column, seen in self.values.items():
+            found = pc.unique(table[column])
+            seen.update(v for v in found.to_pylist() if v is not None)
         for value, part in _split(table, bucket):
             self._pending.setdefault(value, []).append(part)
             self._pending_rows[value] = self._pending_rows.get(value, 0) + part.num_rows
@@ -242,6 +253,7 @@ class LakeWriter:
             with path.open("rb") as handle:
                 os.fsync(handle.fileno())
             names.append(self.name(bucket))
+        self.names = names
         return names
 
 
