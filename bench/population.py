@@ -36,6 +36,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+from pandas_baseline import pandas_scores
 
 from osmanthus.policy import PolicyVersion, load_policy
 from osmanthus.population.compiled import Compiled
@@ -230,6 +231,7 @@ def step(name: str, lake_path: str, out: str, queue: Any) -> None:
     started = time.perf_counter()
     if name == "floor":
         con = duckdb.connect(config={"threads": 2})
+        con.sql("SET enable_progress_bar = false")
         con.sql(
             "SELECT count(*), max(id), max(resident_id), max(department), max(metric), "
             "max(value), max(act_date), max(decision_date), max(recorded_at), "
@@ -250,6 +252,10 @@ def step(name: str, lake_path: str, out: str, queue: Any) -> None:
         query = single_query(policy.in_force(AS_OF), records, residents)
         Path(out).mkdir(parents=True, exist_ok=True)
         con.sql(query).write_parquet(str(Path(out) / "scores.parquet"))
+    elif name == "pandas":
+        frame = pandas_scores(policy.in_force(AS_OF), np.datetime64(AS_OF), records, residents)
+        Path(out).mkdir(parents=True, exist_ok=True)
+        frame.to_parquet(Path(out) / "scores.parquet")
     elif name == "spark":
         run_spark(lake, Compiled.build(policy, AS_OF), None, Path(out), master="local[2]")
     queue.put({"seconds": time.perf_counter() - started, "peak_mib": _peak_mib()})
@@ -267,7 +273,7 @@ def measure(name: str, lake: Path, out: Path) -> dict[str, float]:
 
 
 def same_scores(ours: Path, single: Path) -> int:
-    """Residents whose score differs between our engine and the single query."""
+    """Residents whose score or perks differ between our engine and another result."""
     con = duckdb.connect()
     rows = con.sql(
         "SELECT resident_id, a.score, b.score FROM read_parquet($a) a "
@@ -287,17 +293,22 @@ def main() -> None:
     parser.add_argument("--buckets", type=int, default=64)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--spark", action="store_true", help="also time the Spark engine")
+    parser.add_argument("--pandas", action="store_true", help="also time the pandas version")
     parser.add_argument("--output", type=Path, help="write the figures as JSON here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="osmanthus-bench-") as folder:
         root = Path(folder)
         started = time.perf_counter()
         counts = build_lake(root / "lake", args.residents, args.records_per_resident, args.buckets)
+        size = sum(p.stat().st_size for p in (root / "lake").rglob("*.parquet"))
+        counts["lake_bytes"] = size
         print(
-            f"lake: {counts['residents']:,} residents, {counts['records']:,} records "
-            f"({time.perf_counter() - started:.0f} s to generate)"
+            f"lake: {counts['residents']:,} residents, {counts['records']:,} records, "
+            f"{size / 2**20:,.0f} MiB of Parquet ({time.perf_counter() - started:.0f} s to "
+            "generate)"
         )
-        steps = ["floor", "ours", "single_sql", *(["spark"] if args.spark else [])]
+        steps = ["floor", "ours", "single_sql"]
+        steps += [name for name in ("pandas", "spark") if getattr(args, name)]
         found: dict[str, list[dict[str, float]]] = {s: [] for s in steps}
         for run in range(args.runs):
             for name in steps:
@@ -307,9 +318,14 @@ def main() -> None:
                     f"run {run + 1} {name}: {result['seconds']:.1f} s, "
                     f"{result['peak_mib']:,.0f} MiB"
                 )
-            differ = same_scores(root / "ours", root / "single_sql")
-            print(f"run {run + 1}: residents whose score or perks differ: {differ}")
-            assert differ == 0, "the single query and our engine disagree"
+            for other in ("single_sql", "pandas", "spark"):
+                if other in steps:
+                    differ = same_scores(root / "ours", root / other)
+                    print(
+                        f"run {run + 1}: residents whose score or perks differ from {other}: "
+                        f"{differ}"
+                    )
+                    assert differ == 0, f"{other} and our engine disagree"
         summary = {
             name: {
                 "median_s": statistics.median(r["seconds"] for r in rows),
