@@ -1,0 +1,214 @@
+"""The column path: which residents it can score, and their scores.
+
+For most residents the score is computed column by column over the whole bucket: the
+records that count are current, scored, not repeating an incident, acted by the scoring
+date and not yet ended; calendar-window caps hold back what passes them, in act order, by
+a running sum per window; the final clamp, grade, forced grade, perks and scope follow
+the version in force on the scoring date. :func:`needs_timeline` names the residents
+whose records need the step-by-step timeline instead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from osmanthus.population.columns import I64, B, Bucket, SubjectLookup
+from osmanthus.population.result import Result
+
+__all__ = ["needs_timeline", "score_columns"]
+
+
+def needs_timeline(b: Bucket) -> B:
+    """Residents whose records need the step-by-step timeline (the reference scorer)."""
+    c, version = b.c, b.c.in_force
+    scale = version.scale
+    flags = b.bad | b.cycle | b.cycle_expiry
+    tl = b.timeline
+    flags |= tl & b.reduction
+    worse = b.points < 0 if scale.direction == "higher_is_better" else b.points > 0
+    flags |= tl & b.measured & worse
+    side = (b.points > 0).astype(np.int64)
+    cap = np.where(tl & (b.points != 0), c.binding[b.e, side], -1)
+    flags |= cap == -2
+    b.cap_of = np.where(cap >= 0, cap, -1).astype(np.int32)
+    resident = np.zeros(b.n, dtype=bool)
+    resident[b.slot[flags]] = True
+    if scale.clamp == "running":
+        gains = np.zeros(b.n, dtype=np.int64)
+        losses = np.zeros(b.n, dtype=np.int64)
+        np.add.at(gains, b.slot[tl], np.maximum(b.points[tl], 0))
+        np.add.at(losses, b.slot[tl], np.minimum(b.points[tl], 0))
+        resident |= (scale.baseline + gains > scale.ceiling) | (
+            scale.baseline + losses < scale.floor
+        )
+    return resident
+
+
+# -- the column path ------------------------------------------------------------------
+
+
+def _cap_order(b: Bucket, rows: I64, name_id: I64, sign: I64) -> I64:
+    """Order of capped rows: by cap, resident, sign, then act date, decision date and
+    id (the order the timeline applies them). One sort of a packed key when the
+    values fit in 63 bits; rows arrive by resident and id, and the sort is stable."""
+    act = b.act[rows].astype(np.int64)
+    lag = b.decision[rows].astype(np.int64) - act
+    span = int(act.max() - act.min()) if act.size else 0
+    if (
+        act.size
+        and span < 1 << 17
+        and int(lag.min()) >= 0
+        and int(lag.max()) < 1 << 12
+        and b.n < 1 << 24
+        and int(name_id.max()) < 1 << 4
+    ):
+        key = (((name_id << 24) | b.slot[rows]) << 1) | (sign > 0)
+        key = (((key << 17) | (act - act.min())) << 12) | lag
+        found: I64 = np.argsort(key, kind="stable")
+        return found
+    return np.lexsort((b.id[rows], b.decision[rows], act, sign, b.slot[rows], name_id))
+
+
+def _capped(b: Bucket, points: I64, mask: B) -> I64:
+    """Points after calendar-window caps, applied in act order within each window."""
+    rows = np.flatnonzero(mask & (b.cap_of >= 0))
+    if rows.size == 0:
+        return points
+    cap_index = b.cap_of[rows]
+    name_id = b.c.cap_name[cap_index]
+    kind = b.c.cap_window[cap_index]
+    when = b.act[rows].astype("datetime64[D]")
+    window = np.where(
+        kind == 0,
+        b.act[rows].astype(np.int64),
+        np.where(
+            kind == 1,
+            when.astype("datetime64[M]").astype(np.int64),
+            when.astype("datetime64[Y]").astype(np.int64),
+        ),
+    )
+    sign = np.sign(points[rows])
+    limit = b.c.cap_limit[cap_index, (sign > 0).astype(np.int64)]
+    order = _cap_order(b, rows, name_id, sign)
+    rows, name_id, window, sign, limit = (
+        rows[order],
+        name_id[order],
+        window[order],
+        sign[order],
+        limit[order],
+    )
+    amount = np.abs(points[rows])
+    start = np.r_[
+        True,
+        (name_id[1:] != name_id[:-1])
+        | (b.slot[rows][1:] != b.slot[rows][:-1])
+        | (window[1:] != window[:-1])
+        | (sign[1:] != sign[:-1]),
+    ]
+    total = np.cumsum(amount)
+    group = np.cumsum(start) - 1
+    before = (total - amount)[start][group]  # running total before each group
+    used = np.minimum(total - before, limit)
+    previous = np.where(start, 0, np.r_[0, used[:-1]])
+    capped = points.copy()
+    capped[rows] = (used - previous) * sign
+    return capped
+
+
+def score_columns(b: Bucket, out: Result, chosen: B, subjects: SubjectLookup) -> None:
+    """Fill ``out`` for the residents ``chosen`` (those not needing the timeline)."""
+    version = b.c.in_force
+    scale = version.scale
+    mine = chosen[b.slot] if b.n else np.zeros(0, bool)
+    timeline = b.timeline & mine
+    points = _capped(b, b.points, timeline)
+    active = timeline & (b.end > b.T)
+    total = np.zeros(b.n, dtype=np.int64)
+    np.add.at(total, b.slot[active], points[active])
+    final = np.clip(scale.baseline + total, scale.floor, scale.ceiling)
+    in_scope = _in_scope(b, subjects) & chosen
+    out.score[chosen] = final[chosen]
+    out.scored[chosen] = in_scope[chosen]
+    grades = _grades(b, final, active, in_scope)
+    perks = _perks(b, final, grades, in_scope)
+    for i in np.flatnonzero(chosen).tolist():
+        out.grade[i] = grades[i]
+    out.perks[chosen] = perks[chosen]
+    if active.any():
+        rows = np.flatnonzero(active)
+        key = b.slot[rows] * (len(b.department.values) + 1) + b.department.codes[rows]
+        unique, inverse = np.unique(key, return_inverse=True)
+        sums = np.zeros(len(unique), dtype=np.int64)
+        np.add.at(sums, inverse, points[rows])
+        width = len(b.department.values) + 1
+        out.parts.append(
+            (
+                (unique // width).astype(np.int64),
+                [b.department.values[k] for k in (unique % width).tolist()],
+                sums,
+            )
+        )
+
+
+def _in_scope(b: Bucket, subjects: SubjectLookup) -> B:
+    scope = b.c.in_force.scope
+    ok = np.ones(b.n, dtype=bool)
+    if scope.min_age is not None:
+        years = subjects.birth_year
+        ok &= (years >= 0) & (b.c.as_of.year - years >= scope.min_age)
+    if scope.min_residence is not None:
+        for i in range(b.n):
+            since = subjects.profile.get(i, {}).get(scope.residence_attribute)
+            if since is None or scope.min_residence.after(since) > b.c.as_of:
+                ok[i] = False
+    return ok
+
+
+def _grades(b: Bucket, final: I64, active: B, in_scope: B) -> list[str | None]:
+    scale = b.c.in_force.scale
+    if not scale.bands:
+        return [None] * b.n
+    names = [scale.grade(s) for s in range(scale.floor, scale.ceiling + 1)]
+    rank = {band.name: scale.band_rank(band.name) for band in scale.bands}
+    grades: list[str | None] = [
+        names[int(s) - scale.floor] if ok else None
+        for s, ok in zip(final.tolist(), in_scope.tolist(), strict=True)
+    ]
+    metrics = b.c.in_force.metrics
+    forcing = {
+        b.c.metric_ids[code]: m.forces_grade
+        for code, m in metrics.items()
+        if m.forces_grade is not None and code in b.c.metric_ids
+    }
+    if forcing:
+        for row in np.flatnonzero(active & np.isin(b.metric, list(forcing))).tolist():
+            i = int(b.slot[row])
+            forced = forcing[int(b.metric[row])]
+            current = grades[i]
+            if in_scope[i] and (current is None or rank[forced] < rank[current]):
+                grades[i] = forced
+    return grades
+
+
+def _perks(b: Bucket, final: I64, grades: list[str | None], in_scope: B) -> I64:
+    version = b.c.in_force
+    mask = np.zeros(b.n, dtype=np.int64)
+    grade_array = np.array(grades, dtype=object)
+    for bit, perk in enumerate(version.perks.values()):
+        if perk.sunset is not None and perk.sunset < b.c.as_of:
+            continue
+        if perk.essential:
+            eligible = np.ones(b.n, dtype=bool)
+        else:
+            eligible = in_scope.copy()
+            if perk.min_score is not None:
+                eligible &= final >= perk.min_score
+            if perk.max_score is not None:
+                eligible &= final <= perk.max_score
+            if perk.grades:
+                eligible &= np.isin(grade_array, list(perk.grades))
+        mask[eligible] |= np.int64(1) << bit
+    return mask
+
+
+# -- the reference path ---------------------------------------------------------------

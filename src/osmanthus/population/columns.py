@@ -1,0 +1,259 @@
+"""One bucket's records as columns, and the plan of every record.
+
+The rows arrive sorted by resident (``slot``, the resident's row in the bucket) and id.
+A record's plan is what the reference scorer's ``plan_record`` gives it: the version in
+force on its act date, its points (``Metric.effect``), the day it stops counting (expiry,
+repair tier, a fulfilment with the same incident), whether it is current (not superseded,
+not a retraction) and whether it repeats an incident another record already counts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from osmanthus.errors import OsmanthusError
+from osmanthus.ledger import Subject
+from osmanthus.population.compiled import NEVER, Compiled, days
+
+__all__ = ["I32", "I64", "B", "Bucket", "Codes", "SubjectLookup", "codes", "ints"]
+
+I64 = npt.NDArray[np.int64]
+I32 = npt.NDArray[np.int32]
+B = npt.NDArray[np.bool_]
+
+
+@dataclass
+class Codes:
+    """A text column as integer codes (-1 for null) and its distinct values."""
+
+    codes: I32
+    values: list[str]
+
+
+def codes(column: pa.ChunkedArray | pa.Array) -> Codes:
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if not pa.types.is_dictionary(array.type):
+        array = pc.dictionary_encode(array)
+    indices = array.indices.to_numpy(zero_copy_only=False)
+    codes = np.where(array.indices.is_null().to_numpy(zero_copy_only=False), -1, indices)
+    return Codes(codes.astype(np.int32), array.dictionary.to_pylist())
+
+
+def ints(column: pa.ChunkedArray, null: int = -1) -> I64:
+    values: I64 = column.fill_null(null).to_numpy().astype(np.int64)
+    return values
+
+
+def day_numbers(column: pa.ChunkedArray) -> I32:
+    values: I32 = column.cast(pa.int32()).to_numpy().astype(np.int32)
+    return values
+
+
+class SubjectLookup:
+    """Birth years and profile dates by slot; profile facts: the newest of each wins."""
+
+    def __init__(self, rid: I64, residents: pa.Table, profiles: pa.Table) -> None:
+        self.birth_year = ints(residents["birth_year"], null=-1)
+        self.profile: dict[int, dict[str, dt.date]] = defaultdict(dict)
+        if profiles.num_rows:
+            slots = np.searchsorted(rid, ints(profiles["resident_id"]))
+            for slot, attribute, value in zip(
+                slots.tolist(),
+                profiles["attribute"].to_pylist(),
+                profiles["value"].to_pylist(),
+                strict=True,
+            ):
+                if slot < len(rid):
+                    self.profile[slot][attribute] = value
+
+    def __getitem__(self, slot: int) -> Subject:
+        year = int(self.birth_year[slot])
+        return Subject(birth_year=None if year < 0 else year, profile=self.profile.get(slot, {}))
+
+
+class Bucket:
+    """The bucket's records as columns (sorted by resident, then id) and their plans."""
+
+    def __init__(self, records: pa.Table, slot: I64, n: int, compiled: Compiled) -> None:
+        self.records, self.slot, self.n, self.c = records, slot, n, compiled
+        self.T = days(compiled.as_of)
+        self.id = ints(records["id"])
+        self.act = day_numbers(records["act_date"])
+        self.decision = day_numbers(records["decision_date"])
+        self.value = records["value"].to_numpy()
+        self.department = codes(records["department"])
+        metric = codes(records["metric"])
+        self.kind = codes(records["kind"])
+        self.severity = codes(records["severity"])
+        self.incident = codes(records["incident_ref"])
+        supersedes = ints(records["supersedes_id"])
+        retraction = self._is(self.kind, "retraction")
+        self.current = ~retraction & ~np.isin(self.id, supersedes[supersedes >= 0])
+        self.version = compiled.version_of(self.act)
+        ids = np.array([compiled.metric_ids.get(m, -1) for m in metric.values], dtype=np.int32)
+        self.metric = ids[metric.codes] if len(metric.values) else np.zeros(0, np.int32)
+        known = (self.version >= 0) & (self.metric >= 0)
+        self.entry = np.full(len(self.id), -1, dtype=np.int32)
+        self.entry[known] = compiled.entry_of[self.version[known], self.metric[known]]
+        self.bad = self.entry < 0  # the reference scorer raises the policy's own error
+        e = np.maximum(self.entry, 0)
+        table = EntryTable(compiled)
+        self.scored = table.scored[e] & ~self.bad
+        self.points, expiry = self._effects(table, e)
+        self.end, repair_from = self._ends(table, e, expiry)
+        self._fulfilment(table, e, repair_from)
+        self.cycle = table.cycle[e] & self.current
+        self.duplicate = self._repeats()
+        self.timeline = (
+            self.current
+            & self.scored
+            & ~self.duplicate
+            & (self.act <= self.T)
+            & (self.end > self.act)
+        )
+        self.reduction = table.reduction[e]
+        self.measured = table.measures[e]
+        self.e = e
+        self.cap_of = np.full(len(self.id), -1, dtype=np.int32)  # set by needs_timeline
+
+    def _is(self, codes: Codes, value: str) -> B:
+        if value not in codes.values:
+            return np.zeros(len(codes.codes), dtype=bool)
+        found: B = codes.codes == codes.values.index(value)
+        return found
+
+    def _effects(self, table: EntryTable, e: I32) -> tuple[I64, I32]:
+        """Points and expiry period index of every current record (Metric.effect)."""
+        points = np.zeros(len(e), dtype=np.int64)
+        expiry = np.full(len(e), -1, dtype=np.int32)
+        wanted = self.current & ~self.bad
+        fixed = wanted & table.fixed[e] & (self.severity.codes < 0)
+        points[fixed] = table.fixed_points[e[fixed]]
+        expiry[fixed] = table.fixed_expiry[e[fixed]]
+        other = np.flatnonzero(wanted & ~fixed)
+        if other.size:
+            keys = np.stack(
+                [e[other].astype(np.float64), self.value[other], self.severity.codes[other]]
+            )
+            unique, inverse = np.unique(keys, axis=1, return_inverse=True)
+            found_points = np.zeros(unique.shape[1], dtype=np.int64)
+            found_expiry = np.full(unique.shape[1], -1, dtype=np.int32)
+            failed = np.zeros(unique.shape[1], dtype=bool)
+            for k in range(unique.shape[1]):
+                entry = self.c.entries[int(unique[0, k])]
+                sev = int(unique[2, k])
+                severity = self.severity.values[sev] if sev >= 0 else None
+                metric = self.c.versions[entry.version].metrics[entry.code]
+                try:
+                    effect = metric.effect(float(unique[1, k]), severity)
+                except OsmanthusError:  # the reference scorer raises it again
+                    failed[k] = True
+                    continue
+                found_points[k] = effect.points
+                if severity is not None:
+                    found_expiry[k] = self.c.severity_period(entry.version, entry.code, severity)
+                else:
+                    found_expiry[k] = entry.fixed_expiry
+            inverse = inverse.reshape(-1)
+            points[other] = found_points[inverse]
+            expiry[other] = found_expiry[inverse]
+            self.bad[other[failed[inverse]]] = True
+        return points, expiry
+
+    def _after(self, period: I32, start: I32, mask: B) -> I32:
+        """``Period.after(start)`` where ``mask``, per row's period index; NEVER elsewhere."""
+        out = np.full(len(start), NEVER, dtype=np.int32)
+        for p in np.unique(period[mask & (period >= 0)]):
+            rows = mask & (period == p)
+            out[rows] = self.c.periods[int(p)].after(start[rows])
+        return out
+
+    def _ends(self, table: EntryTable, e: I32, expiry: I32) -> tuple[I32, I32]:
+        live = self.current & ~self.bad
+        base = np.where(table.from_act[e], self.act, self.decision)
+        end = self._after(expiry, base, live)
+        self.cycle_expiry = live & (expiry == -2)
+        tier = live & (table.max_life[e] >= 0)
+        end = np.minimum(end, self._after(table.max_life[e], base, tier))
+        repair_from = self._after(table.min_period[e], base, tier)
+        return end, repair_from
+
+    def _fulfilment(self, table: EntryTable, e: I32, repair_from: I32) -> None:
+        """End early the records an obligation-fulfilled record names (same incident)."""
+        live = self.current & ~self.bad & (self.incident.codes >= 0)
+        ended = np.flatnonzero(live & table.ends_early[e])
+        others = np.flatnonzero(live)
+        if ended.size == 0:
+            return
+        left = pa.table({"s": self.slot[ended], "i": self.incident.codes[ended], "r": ended})
+        right = pa.table({"s": self.slot[others], "i": self.incident.codes[others], "o": others})
+        pairs = left.join(right, ["s", "i"])
+        r = pairs["r"].to_numpy()
+        o = pairs["o"].to_numpy()
+        c = self.c
+        allowed = np.array(
+            [
+                (int(self.version[a]), int(self.metric[b]), int(self.metric[a])) in c.fulfils
+                for a, b in zip(r.tolist(), o.tolist(), strict=True)
+            ],
+            dtype=bool,
+        )
+        ok = (r != o) & (self.act[o] >= self.act[r]) & allowed
+        r, o = r[ok], o[ok]
+        if r.size == 0:
+            return
+        fulfilled = np.full(len(self.id), NEVER, dtype=np.int32)
+        np.minimum.at(fulfilled, r, self.act[o])
+        hit = fulfilled < NEVER
+        self.end[hit] = np.minimum(self.end[hit], np.maximum(fulfilled[hit], repair_from[hit]))
+
+    def _repeats(self) -> B:
+        """Records repeating an incident another record scores (the most points win)."""
+        rows = np.flatnonzero(
+            self.current & self.scored & (self.act <= self.T) & (self.incident.codes >= 0)
+        )
+        duplicate = np.zeros(len(self.id), dtype=bool)
+        if rows.size < 2:
+            return duplicate
+        order = np.lexsort(
+            (self.id[rows], -np.abs(self.points[rows]), self.incident.codes[rows], self.slot[rows])
+        )
+        rows = rows[order]
+        same = (self.slot[rows][1:] == self.slot[rows][:-1]) & (
+            self.incident.codes[rows][1:] == self.incident.codes[rows][:-1]
+        )
+        duplicate[rows[1:][same]] = True
+        return duplicate
+
+    # -- which residents need the step-by-step timeline ---------------------------------
+
+
+class EntryTable:
+    """The compiled entries as arrays, indexed by entry number."""
+
+    def __init__(self, c: Compiled) -> None:
+        entries = c.entries or []
+
+        def col(name: str, dtype: type) -> Any:
+            values = [getattr(x, name) for x in entries] or [0]
+            return np.array(values, dtype=dtype)
+
+        self.scored = col("scored", bool)
+        self.reduction = col("reduction", bool)
+        self.measures = col("measures", bool)
+        self.cycle = col("cycle", bool)
+        self.from_act = col("expiry_from_act", bool)
+        self.ends_early = col("ends_early", bool)
+        self.fixed = np.array([x.fixed_points is not None for x in entries] or [False], dtype=bool)
+        self.fixed_points = np.array([x.fixed_points or 0 for x in entries] or [0], dtype=np.int64)
+        self.fixed_expiry = col("fixed_expiry", np.int32)
+        self.max_life = col("repair_max_life", np.int32)
+        self.min_period = col("repair_min_period", np.int32)

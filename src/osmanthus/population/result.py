@@ -1,0 +1,78 @@
+"""What a population run gives per resident: the schema and the columns being filled."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from osmanthus.population.columns import I64
+
+__all__ = ["CONTRIBUTION", "RESULT_SCHEMA", "Result"]
+
+CONTRIBUTION = pa.struct([("department", pa.string()), ("points", pa.int32())])
+RESULT_SCHEMA = pa.schema(
+    [
+        ("resident_id", pa.int64()),
+        ("district", pa.string()),
+        ("birth_year", pa.int16()),
+        ("score", pa.int32()),
+        ("grade", pa.string()),
+        ("measure", pa.string()),
+        ("measures", pa.int16()),
+        ("perks", pa.int64()),
+        ("reference", pa.bool_()),
+        ("contributions", pa.list_(CONTRIBUTION)),
+    ]
+)
+
+
+class Result:
+    """Per-resident outputs, filled by both paths."""
+
+    def __init__(self, n: int) -> None:
+        self.score = np.zeros(n, dtype=np.int32)
+        self.scored = np.zeros(n, dtype=bool)
+        self.grade: list[str | None] = [None] * n
+        self.measure: list[str | None] = [None] * n
+        self.measures = np.zeros(n, dtype=np.int16)
+        self.perks = np.zeros(n, dtype=np.int64)
+        self.reference = np.zeros(n, dtype=bool)
+        # per-department points as flat columns: resident slot, department, points
+        self.parts: list[tuple[I64, list[str], I64]] = []
+
+    def table(self, rid: I64, residents: pa.Table) -> pa.Table:
+        return pa.table(
+            {
+                "resident_id": pa.array(rid, pa.int64()),
+                "district": residents["district"].cast(pa.string()),
+                "birth_year": residents["birth_year"].cast(pa.int16()),
+                "score": pa.array(self.score, pa.int32(), mask=~self.scored),
+                "grade": pa.array(self.grade, pa.string()),
+                "measure": pa.array(self.measure, pa.string()),
+                "measures": pa.array(self.measures, pa.int16()),
+                "perks": pa.array(self.perks, pa.int64()),
+                "reference": pa.array(self.reference, pa.bool_()),
+                "contributions": self._contributions(),
+            },
+            schema=RESULT_SCHEMA,
+        )
+
+    def _contributions(self) -> pa.ListArray:
+        n = len(self.score)
+        if not self.parts:
+            return pa.ListArray.from_arrays(
+                pa.array(np.zeros(n + 1, np.int32)), pa.array([], CONTRIBUTION)
+            )
+        slots = np.concatenate([p[0] for p in self.parts])
+        names = [name for p in self.parts for name in p[1]]
+        points = np.concatenate([p[2] for p in self.parts])
+        order = np.argsort(slots, kind="stable")
+        offsets = np.searchsorted(slots[order], np.arange(n + 1)).astype(np.int32)
+        values = pa.StructArray.from_arrays(
+            [
+                pa.array(names, pa.string()).take(pa.array(order)),
+                pa.array(points[order], pa.int32()),
+            ],
+            fields=list(CONTRIBUTION),
+        )
+        return pa.ListArray.from_arrays(pa.array(offsets), values)
