@@ -76,17 +76,9 @@ def population_run(
         print_stats(result)
 
 
-@app.command()
-@domain_errors
-def stats(
-    ctx: typer.Context,
-    engine: EngineOption = EngineName.duckdb,
-    as_of: AsOf = None,
-    known_at: KnownAt = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Print the population's statistics (a population run; see 'population run')."""
-    population_run(ctx, engine, as_of, known_at, as_json)
+app.command(
+    "stats", help="Print the population's statistics (a population run; see 'population run')."
+)(population_run)
 
 
 def _run(
