@@ -13,6 +13,8 @@ it sensibly. Foreign exceptions (sqlite3, psycopg, ...) are translated at one bo
     │   ├── RecordRefused                    a record the policy or the ledger refuses
     │   └── ProhibitedData                   a prohibited data category offered at intake
     ├── NotFound (LookupError)               a resident, department or entry that is not there
+    ├── AccessDenied (PermissionError)       a caller without the right to do this
+    │   └── NotSignedIn                      no credentials, or credentials that are not valid
     ├── LedgerError (RuntimeError)           the database failed or is not set up
     └── AuditChainBroken (RuntimeError)      the audit chain does not verify
 
@@ -22,11 +24,13 @@ Messages say what was expected, what was found and where, on one line.
 from __future__ import annotations
 
 __all__ = [
+    "AccessDenied",
     "AuditChainBroken",
     "ConfigError",
     "LedgerError",
     "NationalIdError",
     "NotFound",
+    "NotSignedIn",
     "OsmanthusError",
     "PolicyError",
     "ProhibitedData",
@@ -72,6 +76,14 @@ class ProhibitedData(ValidationError):
 
 class NotFound(OsmanthusError, LookupError):
     """A resident, department or audit entry that does not exist."""
+
+
+class AccessDenied(OsmanthusError, PermissionError):
+    """A caller whose role may not do this (a provider asking for records, say)."""
+
+
+class NotSignedIn(AccessDenied):
+    """No credentials, or credentials that are unknown or revoked."""
 
 
 class LedgerError(OsmanthusError, RuntimeError):

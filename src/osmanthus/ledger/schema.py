@@ -44,6 +44,7 @@ from sqlalchemy.types import TypeDecorator
 __all__ = [
     "RECORD_KINDS",
     "UtcDateTime",
+    "api_keys",
     "audit_log",
     "batch_problems",
     "batches",
@@ -186,6 +187,18 @@ profile_facts = Table(
     Column("recorded_at", UtcDateTime, nullable=False),
     UniqueConstraint("department_id", "source_ref"),
     Index(None, "resident_id"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key_hash", String(64), nullable=False, unique=True),  # SHA-256; never the key
+    Column("role", String(16), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("department", String(64)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime),
 )
 
 audit_log = Table(

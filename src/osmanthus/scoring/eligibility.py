@@ -1,0 +1,47 @@
+"""An eligibility decision for a provider: eligible or not, and until when. Never the
+score, the grade or the records."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from osmanthus.errors import NotFound
+from osmanthus.ledger import Actor, Ledger
+from osmanthus.scoring.reference import explain
+
+__all__ = ["Eligibility", "check_eligibility"]
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """What a provider learns."""
+
+    perk: str
+    eligible: bool
+    valid_until: dt.date | None
+    decided_on: dt.date
+
+
+def check_eligibility(
+    ledger: Ledger,
+    national_id: str,
+    perk: str,
+    *,
+    actor: Actor,
+    purpose: str,
+    on: dt.date | None = None,
+) -> Eligibility:
+    """Decide ``perk`` for the resident with ``national_id`` (hashed, never stored); the
+    read is audited with ``actor`` and ``purpose``."""
+    day = on or ledger.today()
+    version = ledger.policy.in_force(day)
+    if perk not in version.perks:
+        raise NotFound(f"perk {perk!r}: not offered (offered: {', '.join(version.perks)})")
+    resident, rows = ledger.read_resident(national_id, actor=actor, purpose=purpose)
+    decision = next(
+        p
+        for p in explain(rows, ledger.policy, day, subject=resident.subject).perks
+        if p.code == perk
+    )
+    return Eligibility(perk, decision.eligible, decision.valid_until, day)

@@ -1,0 +1,99 @@
+"""Who is calling: API keys (stored as SHA-256 only) and the roles they carry.
+
+Roles: ``resident``, ``department``, ``provider``, ``operator``, ``auditor``. A key is a
+random token shown once when it is created; the ledger keeps its SHA-256 and the role,
+name and (for a department) the department code. A request names its key in the
+``Authorization: Bearer <key>`` header (or ``X-API-Key``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import Engine, insert, select, update
+
+from osmanthus.errors import AccessDenied, NotSignedIn, ValidationError
+from osmanthus.ledger import Actor, database_errors, read_only
+from osmanthus.ledger.schema import api_keys
+
+__all__ = ["ROLES", "Caller", "Role", "authenticate", "create_key", "revoke_key"]
+
+Role = Literal["resident", "department", "provider", "operator", "auditor"]
+ROLES: tuple[Role, ...] = ("resident", "department", "provider", "operator", "auditor")
+KEY_ROLES: tuple[Role, ...] = ("department", "provider", "operator", "auditor")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated caller: role, name, and the department a department key speaks for."""
+
+    role: Role
+    name: str
+    department: str | None = None
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.role, self.name)
+
+    def require(self, *roles: Role) -> Caller:
+        """Raise :class:`AccessDenied` unless the caller has one of ``roles``."""
+        if self.role not in roles:
+            raise AccessDenied(f"role {self.role!r} may not do this (allowed: {', '.join(roles)})")
+        return self
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_key(engine: Engine, *, role: str, name: str, department: str | None = None) -> str:
+    """Create an API key; return it (the only time it is shown)."""
+    if role not in KEY_ROLES:
+        raise ValidationError(f"role: expected one of {', '.join(KEY_ROLES)}, found {role!r}")
+    if not name.strip() or len(name) > 128:
+        raise ValidationError("name: 1 to 128 characters")
+    if (role == "department") != (department is not None):
+        raise ValidationError("department: required for a department key, and only for one")
+    key = "osm_" + secrets.token_urlsafe(32)
+    with database_errors("api keys"), engine.begin() as conn:
+        conn.execute(
+            insert(api_keys).values(
+                key_hash=_digest(key),
+                role=role,
+                name=name,
+                department=department,
+                created_at=dt.datetime.now(dt.UTC),
+            )
+        )
+    return key
+
+
+def revoke_key(engine: Engine, key: str) -> None:
+    """Revoke a key (it stops working at once)."""
+    with database_errors("api keys"), engine.begin() as conn:
+        done = conn.execute(
+            update(api_keys)
+            .where(api_keys.c.key_hash == _digest(key), api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=dt.datetime.now(dt.UTC))
+        )
+    if not done.rowcount:
+        raise NotSignedIn("no such key, or already revoked")
+
+
+def authenticate(engine: Engine, key: str | None) -> Caller:
+    """The caller a key belongs to; :class:`NotSignedIn` when missing, unknown or revoked."""
+    if not key:
+        raise NotSignedIn("sign in: send an API key (Authorization: Bearer <key>)")
+    with database_errors("api keys"), read_only(engine) as conn:
+        row = conn.execute(
+            select(api_keys.c.role, api_keys.c.name, api_keys.c.department).where(
+                api_keys.c.key_hash == _digest(key), api_keys.c.revoked_at.is_(None)
+            )
+        ).first()
+    if row is None:
+        raise NotSignedIn("the API key is not valid (unknown or revoked)")
+    return Caller(role=row.role, name=row.name, department=row.department)

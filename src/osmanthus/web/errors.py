@@ -1,0 +1,94 @@
+"""One error envelope for JSON and HTML: ``{ok, error, errors, status}``.
+
+Routes raise domain errors (:mod:`osmanthus.errors`); this module maps each kind to its
+HTTP status and renders the envelope as JSON for API paths and clients asking for JSON,
+or as a short HTML page for browsers. Field errors carry their path (``body/perk``).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from osmanthus.errors import (
+    AccessDenied,
+    LedgerError,
+    NotFound,
+    NotSignedIn,
+    OsmanthusError,
+    ValidationError,
+)
+
+__all__ = ["envelope", "install_error_handlers", "status_of"]
+
+log = logging.getLogger("osmanthus.web")
+
+_STATUS: tuple[tuple[type[OsmanthusError], int], ...] = (
+    (NotSignedIn, 401),
+    (AccessDenied, 403),
+    (NotFound, 404),
+    (ValidationError, 422),
+    (LedgerError, 503),
+)
+
+
+def status_of(error: OsmanthusError) -> int:
+    for kind, status in _STATUS:
+        if isinstance(error, kind):
+            return status
+    return 400
+
+
+def envelope(status: int, error: str, errors: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    return {"ok": False, "error": error, "errors": errors or [], "status": status}
+
+
+def _render(request: Request, body: dict[str, Any]) -> Response:
+    status = int(body["status"])
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    wants_html = not request.url.path.startswith("/api/") and "text/html" in request.headers.get(
+        "accept", ""
+    )
+    if wants_html:
+        items = "".join(
+            f"<li><code>{html.escape(e['path'])}</code>: {html.escape(e['message'])}</li>"
+            for e in body["errors"]
+        )
+        page = (
+            f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            f"<title>Error {status}</title></head><body><main><h1>Error {status}</h1>"
+            f"<p role='alert'>{html.escape(body['error'])}</p><ul>{items}</ul></main></body></html>"
+        )
+        return HTMLResponse(page, status_code=status, headers=headers)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error, ours or the framework's, leaves as the one envelope."""
+
+    @app.exception_handler(OsmanthusError)
+    async def domain(request: Request, exc: OsmanthusError) -> Response:
+        return _render(request, envelope(status_of(exc), str(exc)))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"path": "/".join(str(p) for p in e.get("loc", ())), "message": str(e.get("msg"))}
+            for e in exc.errors()
+        ]
+        return _render(request, envelope(422, "the request is not valid", errors))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http(request: Request, exc: StarletteHTTPException) -> Response:
+        return _render(request, envelope(exc.status_code, str(exc.detail)))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s", request.url.path)
+        return _render(request, envelope(500, "internal error (logged)"))

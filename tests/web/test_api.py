@@ -1,0 +1,144 @@
+"""The JSON API through an in-process client (SQLite and PostgreSQL): operations, the
+provider eligibility check, API keys, roles and the one error envelope."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterator
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from factories import OPERATOR, make_id
+from osmanthus.ledger import Ledger, NewRecord
+from osmanthus.settings import get_settings
+from osmanthus.web import create_app, create_key, revoke_key
+
+ALICE = make_id(sequence=1)
+BOB = make_id(sequence=2)
+
+
+@pytest.fixture
+def client(ledger: Ledger) -> Iterator[TestClient]:
+    with TestClient(create_app(get_settings(demo_mode=True), ledger)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def people(ledger: Ledger, make_record: Callable[..., NewRecord]) -> None:
+    ledger.register_resident(ALICE, "gusu", actor=OPERATOR)
+    ledger.register_resident(BOB, "gusu", actor=OPERATOR)
+    day = ledger.today() - dt.timedelta(days=30)
+    ledger.append_record(  # Bob drove drunk: 100 - 30 points, below every perk
+        make_record(national_id=BOB, metric="drunk_driving", act_date=day, decision_date=day),
+        actor=OPERATOR,
+    )
+
+
+def ask(client: TestClient, key: str | None, **body: str) -> dict[str, object]:
+    question = {"national_id": ALICE, "perk": "civilization_loan", "purpose": "loan 17"}
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    response = client.post("/api/v1/eligibility", json={**question, **body}, headers=headers)
+    found: dict[str, object] = response.json()
+    found["_status"] = response.status_code
+    return found
+
+
+def test_operations_endpoints(client: TestClient) -> None:
+    assert client.get("/health").json() == {"ok": True, "status": "alive"}
+    assert client.get("/ready").json() == {"ok": True, "status": "ready"}
+    assert client.get("/api/v1/ping").json()["status"] == "pong"
+    metrics = client.get("/metrics").text
+    assert 'osmanthus_http_requests_total{method="GET",route="/health",status="200"} 1.0' in metrics
+    assert client.get("/health").headers["x-request-id"]
+
+
+@pytest.mark.usefixtures("people")
+def test_a_provider_learns_eligible_or_not_and_until_when_never_the_score(
+    client: TestClient, ledger: Ledger
+) -> None:
+    key = create_key(ledger.engine, role="provider", name="Bank of Suzhou")
+    alice = ask(client, key)
+    assert alice == {
+        "ok": True,
+        "perk": "civilization_loan",
+        "eligible": True,
+        "valid_until": (ledger.today() + dt.timedelta(days=29)).isoformat(),
+        "decided_on": ledger.today().isoformat(),
+        "_status": 200,
+    }
+    bob = ask(client, key, national_id=BOB)
+    assert (bob["eligible"], bob["valid_until"]) == (False, None)
+    with ledger.engine.connect() as conn:
+        entries = conn.execute(
+            sa.text("SELECT actor, action, purpose, detail FROM audit_log ORDER BY seq")
+        ).all()
+        stored = json.dumps(
+            [list(map(str, r)) for r in conn.execute(sa.text("SELECT * FROM audit_log")).all()]
+        )
+    reads = [e for e in entries if e.action == "resident.read"]
+    assert [(e.actor, e.purpose) for e in reads][-2:] == [
+        ("provider:Bank of Suzhou", "loan 17"),
+        ("provider:Bank of Suzhou", "loan 17"),
+    ]
+    assert ALICE not in stored and BOB not in stored  # the number is hashed, never stored
+
+
+@pytest.mark.usefixtures("people")
+@pytest.mark.parametrize(
+    ("role", "department", "status"),
+    [("department", "traffic-police", 403), ("operator", None, 403), ("auditor", None, 403)],
+)
+def test_only_providers_may_ask(
+    client: TestClient, ledger: Ledger, role: str, department: str | None, status: int
+) -> None:
+    key = create_key(ledger.engine, role=role, name="someone", department=department)
+    answer = ask(client, key)
+    assert answer["_status"] == status and answer["ok"] is False
+    assert "may not" in str(answer["error"])
+
+
+@pytest.mark.usefixtures("people")
+def test_no_key_a_wrong_key_or_a_revoked_key_is_not_signed_in(
+    client: TestClient, ledger: Ledger
+) -> None:
+    assert ask(client, None)["_status"] == 401
+    assert ask(client, "osm_not-a-key")["_status"] == 401
+    key = create_key(ledger.engine, role="provider", name="bank")
+    assert ask(client, key)["_status"] == 200
+    revoke_key(ledger.engine, key)
+    refused = ask(client, key)
+    assert refused["_status"] == 401
+    assert set(refused) == {"ok", "error", "errors", "status", "_status"}
+    with ledger.engine.connect() as conn:
+        hashes = conn.execute(sa.text("SELECT key_hash FROM api_keys")).scalars().all()
+    assert key not in hashes and all(len(h) == 64 for h in hashes)
+
+
+@pytest.mark.usefixtures("people")
+def test_bad_questions_get_the_envelope(client: TestClient, ledger: Ledger) -> None:
+    key = create_key(ledger.engine, role="provider", name="bank")
+    wrong_id = ask(client, key, national_id="320508198703150011")
+    assert wrong_id["_status"] == 422 and "check" in str(wrong_id["error"]).lower()
+    assert ask(client, key, perk="free_lunch")["_status"] == 404
+    assert ask(client, key, national_id=make_id(sequence=9))["_status"] == 404
+    missing = client.post(
+        "/api/v1/eligibility", json={"perk": "x"}, headers={"Authorization": f"Bearer {key}"}
+    ).json()
+    assert missing["status"] == 422
+    assert {e["path"] for e in missing["errors"]} == {"body/national_id", "body/purpose"}
+
+
+def test_html_clients_get_the_envelope_as_a_page(client: TestClient) -> None:
+    page = client.get("/no-such-page", headers={"accept": "text/html"})
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Error 404" in page.text
+    assert client.get("/api/v1/none").json() == {
+        "ok": False,
+        "error": "Not Found",
+        "errors": [],
+        "status": 404,
+    }

@@ -1,0 +1,86 @@
+"""``osmanthus serve`` as a real process: it answers, logs one JSON line per request, and
+refuses to start on a ledger that is not set up; ``osmanthus keys`` creates and revokes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+
+CLI = [sys.executable, "-m", "osmanthus"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> dict[str, str]:
+    env = {**os.environ, "OSMANTHUS_DATA_DIR": str(tmp_path), "OSMANTHUS_DEMO_MODE": "true"}
+    env.pop("OSMANTHUS_DATABASE_URL", None)
+    return env
+
+
+def test_serve_answers_and_logs_json_lines(home: dict[str, str]) -> None:
+    subprocess.run([*CLI, "init"], env=home, check=True, capture_output=True)
+    key = subprocess.run(
+        [*CLI, "keys", "create", "--role", "provider", "--name", "bank"],
+        env=home,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    assert key.startswith("osm_")
+    port = free_port()
+    server = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port)],
+        env=home,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        for _ in range(100):
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert health.json() == {"ok": True, "status": "alive"}
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/eligibility",
+            json={"national_id": "320508198703150014", "perk": "x", "purpose": "p"},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert answer.status_code == 404  # no such perk, in the envelope
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=30)
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    assert {"route": "/health", "status": 200} in [
+        {"route": e["route"], "status": e["status"]} for e in lines
+    ]
+    revoked = subprocess.run([*CLI, "keys", "revoke", key], env=home, capture_output=True)
+    assert revoked.returncode == 0
+
+
+def test_serve_refuses_a_ledger_that_is_not_set_up(home: dict[str, str]) -> None:
+    result = subprocess.run(
+        [*CLI, "serve", "--port", str(free_port())],
+        env=home,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "not initialised" in result.stderr
