@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Annotated
 
 import typer
@@ -22,6 +23,7 @@ def serve(
     ctx: typer.Context,
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
     """Run the web service (health, readiness, metrics, the provider API)."""
     import uvicorn
@@ -35,7 +37,19 @@ def serve(
     access.addHandler(handler)
     access.setLevel(logging.INFO)
     access.propagate = False
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, access_log=False)
+        return
+    if settings.demo_mode:  # each worker reads its settings from the environment
+        os.environ["OSMANTHUS_DEMO_MODE"] = "true"
+    uvicorn.run(
+        "osmanthus.web.app:from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+    )
 
 
 @keys_app.command("create")

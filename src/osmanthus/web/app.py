@@ -22,7 +22,7 @@ from osmanthus.web.access import Caller, authenticate
 from osmanthus.web.errors import install_error_handlers
 from osmanthus.web.observability import install_observability
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "from_environment"]
 
 
 class EligibilityRequest(BaseModel):
@@ -128,3 +128,11 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> FastAPI:
         )
 
     return app
+
+
+def from_environment() -> FastAPI:
+    """The application for the settings in the environment (uvicorn's factory, so that
+    every worker process builds its own)."""
+    from osmanthus.settings import get_settings
+
+    return create_app(get_settings())
