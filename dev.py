@@ -12,12 +12,16 @@ reinstalls when the lock file changes). Arguments after the command go to
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import io
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import tarfile
+import urllib.request
 import venv
 from pathlib import Path
 
@@ -27,6 +31,18 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 LOCK = ROOT / "requirements.lock"
 STAMP = VENV / ".osmanthus-installed"
 PG_HOST, PG_PORT = "127.0.0.1", 5432
+CHROMIUM = Path("/usr/bin/chromium")
+
+#: Front-end assets, from the npm registry, checked against the registry's integrity hash
+#: and served by our own server (no CDN). htmx 2.0.x on purpose: 4.x is a new major.
+ASSETS = {
+    "htmx.min.js": (
+        "https://registry.npmjs.org/htmx.org/-/htmx.org-2.0.11.tgz",
+        "sha512-Thx/WtpeOQqSrqBCw/A1cwGJGg4UrVa3+sW0GmrM3p4gJgO89ecH4qtbnyzDDWFvBTqjnIMCgELTNt636dtamA==",
+        "package/dist/htmx.min.js",
+    ),
+}
+VENDOR = ROOT / "src" / "osmanthus" / "web" / "static" / "vendor"
 
 
 def say(message: str) -> None:
@@ -50,6 +66,47 @@ def setup() -> None:
     run(*pip, "install", "--require-hashes", "-r", LOCK)
     run(*pip, "install", "--no-deps", "-e", ROOT)
     STAMP.write_text(wanted)
+
+
+def fetch_assets() -> None:
+    """Download the front-end assets from the npm registry once, checking their hashes."""
+    VENDOR.mkdir(parents=True, exist_ok=True)
+    for name, (url, integrity, member) in ASSETS.items():
+        target = VENDOR / name
+        if target.exists():
+            continue
+        say(f"fetching {url}")
+        with urllib.request.urlopen(url, timeout=60) as response:
+            tarball = response.read()
+        algorithm, _, expected = integrity.partition("-")
+        found = base64.b64encode(hashlib.new(algorithm, tarball).digest()).decode()
+        if found != expected:
+            raise SystemExit(f"[dev] {url}: integrity {algorithm} mismatch; refusing it")
+        with tarfile.open(fileobj=io.BytesIO(tarball), mode="r:gz") as archive:
+            data = archive.extractfile(member)
+            if data is None:
+                raise SystemExit(f"[dev] {url}: no {member} in the package")
+            temporary = target.with_suffix(".tmp")
+            temporary.write_bytes(data.read())
+            temporary.replace(target)
+
+
+def ensure_chromium() -> None:
+    """The browser tests drive Debian's Chromium; install it (as root) when missing."""
+    if CHROMIUM.exists():
+        return
+    if shutil.which("apt-get") and os.geteuid() == 0:
+        say("installing Chromium from Debian's packages (browser tests)")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], check=False, env=env)
+        if not CHROMIUM.exists():
+            subprocess.run(["apt-get", "update", "-q"], check=False, env=env)
+            subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], check=False, env=env)
+    if not CHROMIUM.exists():
+        raise SystemExit(
+            "[dev] the browser tests need Chromium at /usr/bin/chromium: "
+            "apt-get install -y chromium"
+        )
 
 
 def postgres_up() -> bool:
@@ -79,11 +136,13 @@ def main(argv: list[str]) -> int:
         return 2
     command, rest = argv[0], argv[1:]
     setup()
+    fetch_assets()
     if command == "setup":
         return 0
     if command == "demo":
         return subprocess.call([str(BIN / "osmanthus"), "demo", *rest], cwd=ROOT)
     ensure_postgres()
+    ensure_chromium()
     code = subprocess.call([str(BIN / "python"), "-m", "pytest", *rest], cwd=ROOT)
     if code == 5:
         say("pytest collected no tests: that is a failure")

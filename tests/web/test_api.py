@@ -5,36 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator
 
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from factories import OPERATOR, make_id
-from osmanthus.ledger import Ledger, NewRecord
-from osmanthus.settings import get_settings
-from osmanthus.web import create_app, create_key, revoke_key
-
-ALICE = make_id(sequence=1)
-BOB = make_id(sequence=2)
-
-
-@pytest.fixture
-def client(ledger: Ledger) -> Iterator[TestClient]:
-    with TestClient(create_app(get_settings(demo_mode=True), ledger)) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def people(ledger: Ledger, make_record: Callable[..., NewRecord]) -> None:
-    ledger.register_resident(ALICE, "gusu", actor=OPERATOR)
-    ledger.register_resident(BOB, "gusu", actor=OPERATOR)
-    day = ledger.today() - dt.timedelta(days=30)
-    ledger.append_record(  # Bob drove drunk: 100 - 30 points, below every perk
-        make_record(national_id=BOB, metric="drunk_driving", act_date=day, decision_date=day),
-        actor=OPERATOR,
-    )
+from factories import make_id
+from osmanthus.ledger import Ledger
+from osmanthus.web import create_key, revoke_key
+from web_fixtures import ALICE, BOB
 
 
 def ask(client: TestClient, key: str | None, **body: str) -> dict[str, object]:

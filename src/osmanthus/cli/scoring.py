@@ -27,6 +27,7 @@ from osmanthus.cli.base import (
     progress_bar,
 )
 from osmanthus.cli.population import print_distribution
+from osmanthus.cli.web import create_demo_signins, print_signins, run_service
 from osmanthus.errors import ConfigError
 from osmanthus.ledger import migrate
 from osmanthus.population import run_population
@@ -52,8 +53,13 @@ def demo(
     ctx: typer.Context,
     residents: Annotated[int, typer.Option(min=1, help="Residents in the city.")] = 100_000,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the synthetic city.")] = 2026,
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Start the web service afterwards.")
+    ] = True,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the web service.")] = 8000,
 ) -> None:
-    """Build the synthetic demo city in the embedded database and print its distribution."""
+    """Build the synthetic demo city, print its distribution and a sign-in for each role,
+    and serve it (``--no-serve`` only builds it, for scripts)."""
     _remove_demo_database(cli_settings(ctx, demo_mode=True))
     with open_ledger(ctx, ready=False, demo_mode=True) as ledger:
         migrate(ledger.engine)
@@ -75,6 +81,9 @@ def demo(
         print_distribution(run.stats, run.as_of, spec)
         sample = cli_settings(ctx, demo_mode=True).data_dir / "demo-batch.csv"
         write_sample_batch(sample, loaded.sample_ids, ledger.today(), seed)
+        signins = create_demo_signins(
+            ledger, loaded.examples, sample.with_name("demo-signins.json")
+        )
     out.print("\nTry (synthetic ID numbers of this demo city):")
     for band, numbers in loaded.examples.items():
         for number in numbers[:2]:
@@ -87,6 +96,9 @@ def demo(
         markup=False,
         highlight=False,
     )
+    print_signins(signins, port)
+    if serve:
+        run_service(cli_settings(ctx, demo_mode=True), host="127.0.0.1", port=port, workers=1)
 
 
 def _remove_demo_database(settings: Settings) -> None:

@@ -1,15 +1,24 @@
-"""Commands of the web service: serve, and API keys (keys create, keys revoke)."""
+"""Commands of the web service: serve, and API keys (keys create, keys revoke); the demo
+city's sign-ins."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from osmanthus.cli.base import app, cli_settings, domain_errors, open_ledger, out
+from osmanthus.cli.base import OPERATOR, app, cli_settings, domain_errors, open_ledger, out
+from osmanthus.ledger import Ledger
+from osmanthus.residents import set_password
+from osmanthus.settings import Settings
 from osmanthus.web import create_app, create_key, revoke_key
+
+#: The demo residents' password (demo mode only; the demo city is public anyway).
+DEMO_PASSWORD = "osmanthus-demo"
 
 keys_app = typer.Typer(
     help="API keys of departments, providers, operators and auditors.", no_args_is_help=True
@@ -25,12 +34,17 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
-    """Run the web service (health, readiness, metrics, the provider API)."""
-    import uvicorn
-
-    settings = cli_settings(ctx)
+    """Run the web service: the resident portal, the department console, the provider
+    API, the oversight dashboard, health, readiness and metrics."""
     with open_ledger(ctx):  # refuse to start on a ledger that is not set up
         pass
+    run_service(cli_settings(ctx), host=host, port=port, workers=workers)
+
+
+def run_service(settings: Settings, *, host: str, port: int, workers: int) -> None:
+    """Serve the app on uvicorn (uvloop, httptools) until interrupted."""
+    import uvicorn
+
     access = logging.getLogger("osmanthus.web.access")  # one JSON line per request
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
@@ -77,3 +91,40 @@ def keys_revoke(
     with open_ledger(ctx) as ledger:
         revoke_key(ledger.engine, key)
     out.print("revoked")
+
+
+def create_demo_signins(
+    ledger: Ledger, examples: dict[str, list[str]], path: Path
+) -> dict[str, str]:
+    """A password for one demo resident of each band and a key for each staff role,
+    written to ``path`` (demo mode only) and returned."""
+    signins: dict[str, str] = {"password": DEMO_PASSWORD}
+    for band, numbers in examples.items():
+        if numbers:
+            set_password(ledger, numbers[0], DEMO_PASSWORD, actor=OPERATOR)
+            signins[f"resident_{band}"] = numbers[0]
+    codes = sorted(ledger.policy.latest.departments)
+    department = "traffic-police" if "traffic-police" in codes else codes[0]
+    for role, name, code in (
+        ("department", f"{department} (demo)", department),
+        ("provider", "Suzhou Rail Transit (demo)", None),
+        ("operator", "Credit office (demo)", None),
+        ("auditor", "Legal office (demo)", None),
+    ):
+        signins[f"{role}_key"] = create_key(ledger.engine, role=role, name=name, department=code)
+    signins["department"] = department
+    path.write_text(json.dumps(signins, indent=1), encoding="utf-8")
+    return signins
+
+
+def print_signins(signins: dict[str, str], port: int) -> None:
+    """A sign-in for each role of the demo city (plain lines: keys must not be cut)."""
+    lines = [f"\nSign in at http://127.0.0.1:{port}/signin (also kept in var/demo-signins.json):"]
+    for key, value in signins.items():
+        if key.startswith("resident_"):
+            band = key.removeprefix("resident_")
+            lines.append(f"  resident ({band} 100): ID {value}  password {signins['password']}")
+    lines.append(f"  department ({signins['department']}): key {signins['department_key']}")
+    for role in ("provider", "operator", "auditor"):
+        lines.append(f"  {role}: key {signins[f'{role}_key']}")
+    out.print("\n".join(lines), markup=False, highlight=False)

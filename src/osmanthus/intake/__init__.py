@@ -1,6 +1,6 @@
 """Intake: departments' batch files, checked row by row and written all or nothing."""
 
-from osmanthus.intake.outcome import Outcome, load_outcome
+from osmanthus.intake.outcome import Outcome, load_outcome, recent_outcomes
 from osmanthus.intake.readers import (
     COLUMNS,
     OPTIONAL_COLUMNS,
@@ -24,6 +24,7 @@ __all__ = [
     "load_outcome",
     "open_batch",
     "read_batch",
+    "recent_outcomes",
     "submit_batch",
     "validate_batch",
 ]

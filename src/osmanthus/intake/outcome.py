@@ -145,15 +145,31 @@ def load_outcome(conn: Connection, batch_id: str, department: str | None = None)
     return _outcome(conn, row)
 
 
-def _outcome(conn: Connection, row: Row[Any]) -> Outcome:
-    problems = [
-        Problem(p.row, p.field, p.value, p.reason, p.level)
-        for p in conn.execute(
-            select(batch_problems)
-            .where(batch_problems.c.batch == row.id)
-            .order_by(batch_problems.c.row, batch_problems.c.field)
-        )
-    ]
+def recent_outcomes(conn: Connection, department: str, *, limit: int = 20) -> list[Outcome]:
+    """The department's newest ``limit`` batches, newest first (without their reports)."""
+    query = (
+        select(batches, departments.c.code)
+        .join(departments, departments.c.id == batches.c.department_id)
+        .where(departments.c.code == department)
+        .order_by(batches.c.id.desc())
+        .limit(limit)
+    )
+    return [_outcome(conn, row, problems=False) for row in conn.execute(query).all()]
+
+
+def _outcome(conn: Connection, row: Row[Any], *, problems: bool = True) -> Outcome:
+    listed = (
+        [
+            Problem(p.row, p.field, p.value, p.reason, p.level)
+            for p in conn.execute(
+                select(batch_problems)
+                .where(batch_problems.c.batch == row.id)
+                .order_by(batch_problems.c.row, batch_problems.c.field)
+            )
+        ]
+        if problems
+        else []
+    )
     return Outcome(
         department=row.code,
         batch_id=row.batch_id,
@@ -169,6 +185,6 @@ def _outcome(conn: Connection, row: Row[Any]) -> Outcome:
         received_at=row.received_at,
         finished_at=row.finished_at,
         metrics=json.loads(row.metrics),
-        problems=problems,
+        problems=listed,
         repeated=True,
     )

@@ -404,10 +404,17 @@ class Ledger:
         self, national_id: str, *, actor: Actor, purpose: str, known_at: dt.datetime | None = None
     ) -> tuple[ResidentInfo, list[StoredRecord]]:
         """A resident and every record row about them (as known at ``known_at``), audited."""
+        return self.read_pseudonym(
+            self.pseudonym_of(national_id), actor=actor, purpose=purpose, known_at=known_at
+        )
+
+    def read_pseudonym(
+        self, name: str, *, actor: Actor, purpose: str, known_at: dt.datetime | None = None
+    ) -> tuple[ResidentInfo, list[StoredRecord]]:
+        """The same read for a resident known by pseudonym (a signed-in session), audited."""
         if not purpose.strip():
             raise ValidationError("purpose: every read of personal data must state a purpose")
         _check_text("purpose", purpose, 256)
-        name = self.pseudonym_of(national_id)
         with database_errors("records"), self.engine.begin() as conn:
             resident = self._resident(conn, name, known_at)
             resident = replace(resident, profile=profile_of(conn, resident.id, known_at))

@@ -12,7 +12,10 @@ the single description the code reads and writes through.
   the same file under the same batch id returns the first outcome; a batch id that was
   committed cannot be reused for another file.
 - ``batch_problems``: the row-level report of a batch (refused rows, flagged rows).
-- ``audit_log``: the hash-chained log of every write and every read of personal data.
+- ``resident_credentials``: a resident's portal password, as a scrypt hash only.
+- ``disputes``: a resident's dispute of one record, with the department's deadline.
+- ``audit_log``: the hash-chained log of every write and every read of personal data
+  (indexed by subject, so that a resident can see who read their data).
 """
 
 from __future__ import annotations
@@ -201,6 +204,29 @@ api_keys = Table(
     Column("revoked_at", UtcDateTime),
 )
 
+resident_credentials = Table(
+    "resident_credentials",
+    metadata,
+    Column("resident_id", Key, ForeignKey("residents.id"), primary_key=True),
+    Column("password_hash", String(255), nullable=False),  # scrypt; never the password
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+disputes = Table(
+    "disputes",
+    metadata,
+    Column("id", Key, primary_key=True),
+    Column("record_id", Key, ForeignKey("records.id"), nullable=False),
+    Column("resident_id", Key, ForeignKey("residents.id"), nullable=False),
+    Column("department_id", Integer, ForeignKey("departments.id"), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # open | upheld | rejected
+    Column("filed_at", UtcDateTime, nullable=False),
+    Column("deadline", Date, nullable=False),
+    Index(None, "resident_id"),
+    Index(None, "status", "deadline"),
+)
+
 audit_log = Table(
     "audit_log",
     metadata,
@@ -213,4 +239,5 @@ audit_log = Table(
     Column("detail", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    Index(None, "subject"),
 )

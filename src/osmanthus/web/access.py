@@ -20,7 +20,16 @@ from osmanthus.errors import AccessDenied, NotSignedIn, ValidationError
 from osmanthus.ledger import Actor, database_errors, read_only
 from osmanthus.ledger.schema import api_keys
 
-__all__ = ["ROLES", "Caller", "Role", "authenticate", "create_key", "revoke_key"]
+__all__ = [
+    "ROLES",
+    "Caller",
+    "Role",
+    "authenticate",
+    "authenticate_digest",
+    "create_key",
+    "key_digest",
+    "revoke_key",
+]
 
 Role = Literal["resident", "department", "provider", "operator", "auditor"]
 ROLES: tuple[Role, ...] = ("resident", "department", "provider", "operator", "auditor")
@@ -34,6 +43,7 @@ class Caller:
     role: Role
     name: str
     department: str | None = None
+    pseudonym: str | None = None  # a signed-in resident's (never the ID number)
 
     @property
     def actor(self) -> Actor:
@@ -84,14 +94,25 @@ def revoke_key(engine: Engine, key: str) -> None:
         raise NotSignedIn("no such key, or already revoked")
 
 
+def key_digest(key: str) -> str:
+    """The SHA-256 of a key, as stored (a browser session keeps this, never the key)."""
+    return _digest(key)
+
+
 def authenticate(engine: Engine, key: str | None) -> Caller:
     """The caller a key belongs to; :class:`NotSignedIn` when missing, unknown or revoked."""
     if not key:
         raise NotSignedIn("sign in: send an API key (Authorization: Bearer <key>)")
+    return authenticate_digest(engine, _digest(key))
+
+
+def authenticate_digest(engine: Engine, digest: str) -> Caller:
+    """The caller whose key has this SHA-256 (checked on every request, so a revoked key
+    stops a signed-in browser session too)."""
     with database_errors("api keys"), read_only(engine) as conn:
         row = conn.execute(
             select(api_keys.c.role, api_keys.c.name, api_keys.c.department).where(
-                api_keys.c.key_hash == _digest(key), api_keys.c.revoked_at.is_(None)
+                api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None)
             )
         ).first()
     if row is None:

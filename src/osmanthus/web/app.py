@@ -1,46 +1,45 @@
 """The web service: ``create_app(settings)`` builds the FastAPI application.
 
-This first part serves operations (health, readiness, metrics) and the provider API
-(eligibility: eligible or not, and until when). The resident portal, the department
-console and the oversight dashboard join it in later steps.
+- operations: ``/health``, ``/ready``, ``/metrics``, ``/api/v1/ping``;
+- the resident portal (:mod:`osmanthus.web.portal`);
+- the department console (:mod:`osmanthus.web.console`);
+- providers' eligibility checks (:mod:`osmanthus.web.provider`);
+- the oversight dashboard (:mod:`osmanthus.web.oversight`).
+
+Pages are server-rendered (Jinja2, htmx) in Simplified Chinese and English; browser
+sessions are signed cookies whose key is derived from the pseudonym key, so there is
+one secret to keep.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import hashlib
+import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from pathlib import Path
 
-from fastapi import Depends, FastAPI, Header, Request
-from pydantic import BaseModel, Field
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
+from starlette.middleware.sessions import SessionMiddleware
 
 from osmanthus.ledger import Ledger, is_current
-from osmanthus.scoring.eligibility import check_eligibility
 from osmanthus.settings import Settings
-from osmanthus.web.access import Caller, authenticate
+from osmanthus.web.console import console_router
 from osmanthus.web.errors import install_error_handlers
+from osmanthus.web.i18n import Catalogues
 from osmanthus.web.observability import install_observability
+from osmanthus.web.oversight import oversight_router
+from osmanthus.web.pages import Pages
+from osmanthus.web.portal import portal_router
+from osmanthus.web.provider import provider_router
+from osmanthus.web.session import LedgerDep
 
 __all__ = ["create_app", "from_environment"]
 
-
-class EligibilityRequest(BaseModel):
-    """A provider's question about one resident and one perk."""
-
-    national_id: str = Field(min_length=1, max_length=32, description="Hashed on arrival.")
-    perk: str = Field(min_length=1, max_length=64)
-    purpose: str = Field(min_length=1, max_length=256, description="Written to the audit chain.")
-
-
-class EligibilityAnswer(BaseModel):
-    """Eligible or not, and until when; never the score or the records."""
-
-    ok: bool = True
-    perk: str
-    eligible: bool
-    valid_until: dt.date | None
-    decided_on: dt.date
+STATIC = Path(__file__).parent / "static"
+SESSION_HOURS = 8  # an absolute limit; idle limits are shorter (osmanthus.web.session)
 
 
 class Health(BaseModel):
@@ -48,24 +47,9 @@ class Health(BaseModel):
     status: str
 
 
-def the_ledger(request: Request) -> Ledger:
-    found: Ledger = request.app.state.ledger
-    return found
-
-
-def caller(
-    request: Request,
-    authorization: Annotated[str | None, Header()] = None,
-    x_api_key: Annotated[str | None, Header()] = None,
-) -> Caller:
-    key = x_api_key
-    if authorization and authorization.lower().startswith("bearer "):
-        key = authorization[7:].strip()
-    return authenticate(the_ledger(request).engine, key)
-
-
-LedgerDep = Annotated[Ledger, Depends(the_ledger)]
-CallerDep = Annotated[Caller, Depends(caller)]
+def session_secret(settings: Settings) -> str:
+    """The cookie-signing key, derived from the pseudonym key (one secret to keep)."""
+    return hmac.new(settings.key_bytes, b"osmanthus web session v1", hashlib.sha256).hexdigest()
 
 
 def create_app(settings: Settings, ledger: Ledger | None = None) -> FastAPI:
@@ -87,8 +71,19 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> FastAPI:
         "is audited.",
         lifespan=lifespan,
     )
+    app.state.settings = settings
     install_error_handlers(app)
     install_observability(app)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=session_secret(settings),
+        session_cookie="osmanthus_session",
+        max_age=SESSION_HOURS * 3600,
+        same_site="lax",
+        https_only=not settings.demo_mode,
+    )
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    pages = Pages(Catalogues())
 
     @app.get("/health", response_model=Health, tags=["operations"])
     def health() -> Health:
@@ -106,27 +101,10 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> FastAPI:
         """A trivial JSON answer (the baseline of the eligibility benchmark)."""
         return Health(ok=True, status="pong")
 
-    @app.post(
-        "/api/v1/eligibility",
-        response_model=EligibilityAnswer,
-        tags=["providers"],
-        responses={401: {}, 403: {}, 404: {}, 422: {}},
-    )
-    def eligibility(
-        question: EligibilityRequest, ledger: LedgerDep, who: CallerDep
-    ) -> EligibilityAnswer:
-        """Whether the resident qualifies for a perk, and until when (providers only)."""
-        who.require("provider")
-        found = check_eligibility(
-            ledger, question.national_id, question.perk, actor=who.actor, purpose=question.purpose
-        )
-        return EligibilityAnswer(
-            perk=found.perk,
-            eligible=found.eligible,
-            valid_until=found.valid_until,
-            decided_on=found.decided_on,
-        )
-
+    app.include_router(portal_router(pages))
+    app.include_router(console_router(pages))
+    app.include_router(provider_router(pages))
+    app.include_router(oversight_router(pages, settings.resolved_population_dir / "runs"))
     return app
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from osmanthus.errors import (
@@ -55,6 +55,8 @@ def _render(request: Request, body: dict[str, Any]) -> Response:
     wants_html = not request.url.path.startswith("/api/") and "text/html" in request.headers.get(
         "accept", ""
     )
+    if wants_html and status == 401:  # a browser is sent to the sign-in page
+        return RedirectResponse("/signin", status_code=303)
     if wants_html:
         items = "".join(
             f"<li><code>{html.escape(e['path'])}</code>: {html.escape(e['message'])}</li>"

@@ -1,0 +1,123 @@
+"""Server-rendered pages: one Jinja2 environment, rendered in the request's language.
+
+Templates live in ``templates/``; every visible text goes through ``_()`` (gettext) so
+that the Chinese catalogue covers it. htmx (installed from the npm registry at set-up,
+see ``static/vendor``) enhances forms; every page also works without script.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from osmanthus.policy import PolicyVersion
+from osmanthus.web import i18n
+from osmanthus.web.access import Caller
+
+__all__ = ["Pages"]
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def _date(value: dt.date | dt.datetime | None) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return value.isoformat()
+
+
+def _signed(value: int | float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:+g}"
+
+
+@dataclass(frozen=True)
+class Names:
+    """Names of departments, metrics and perks in the page's language (the policy carries
+    a Chinese title beside each English one)."""
+
+    departments: dict[str, str]
+    metrics: dict[str, str]
+    perks: dict[str, str]
+
+    def dept(self, code: str) -> str:
+        return self.departments.get(code, code)
+
+    def metric(self, code: str, fallback: str = "") -> str:
+        return self.metrics.get(code, fallback or code)
+
+    def perk(self, code: str, fallback: str = "") -> str:
+        return self.perks.get(code, fallback or code)
+
+    @classmethod
+    def of(cls, version: PolicyVersion, lang: str) -> Names:
+        def pick(english: str, chinese: str | None) -> str:
+            return chinese if lang == "zh" and chinese else english
+
+        return cls(
+            {c: pick(d.name, d.name_zh) for c, d in version.departments.items()},
+            {c: pick(m.title, m.title_zh) for c, m in version.metrics.items()},
+            {c: pick(p.title, p.title_zh) for c, p in version.perks.items()},
+        )
+
+
+class Pages:
+    """Renders a template for a request, in its language, with what every page needs."""
+
+    def __init__(self, catalogues: i18n.Catalogues) -> None:
+        self.catalogues = catalogues
+        self.env = Environment(
+            loader=FileSystemLoader(TEMPLATES),
+            autoescape=select_autoescape(["html"]),
+            extensions=["jinja2.ext.i18n"],
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.install_gettext_callables(  # type: ignore[attr-defined]
+            i18n.gettext, i18n.ngettext, newstyle=True
+        )
+        self.env.filters["date"] = _date
+        self.env.filters["signed"] = _signed
+
+    def language(self, request: Request) -> str:
+        """The request's language, made current for gettext."""
+        code = i18n.choose_language(
+            request.cookies.get("lang"), request.headers.get("accept-language")
+        )
+        i18n.use_language(self.catalogues.get(code))
+        return code
+
+    def render(
+        self,
+        request: Request,
+        template: str,
+        *,
+        caller: Caller | None = None,
+        status: int = 200,
+        **context: Any,
+    ) -> HTMLResponse:
+        code = self.language(request)
+        ledger = getattr(request.app.state, "ledger", None)
+        names = Names.of(ledger.policy.latest, code) if ledger is not None else None
+        session = request.session if "session" in request.scope else {}
+        page = self.env.get_template(template).render(
+            request=request,
+            lang=code,
+            html_lang=i18n.LANGUAGES[code][2],
+            languages={c: name for c, (_, name, _) in i18n.LANGUAGES.items()},
+            caller=caller,
+            csrf=session.get("csrf", ""),
+            kiosk=bool(session.get("kiosk")),
+            path=request.url.path,
+            names=names,
+            **context,
+        )
+        return HTMLResponse(page, status_code=status)

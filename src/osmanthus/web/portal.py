@@ -1,0 +1,314 @@
+"""The resident portal: sign-in, the score with every record and its legal basis, the
+expiry calendar, who read my data, and disputes. Pages and the same data as JSON.
+
+Every page that shows a resident's records is an audited read (actor: the resident,
+purpose: what the page is for). A resident can only ever reach their own data: no route
+takes a resident's identifier, and a record id that is not theirs is "not found".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, Field
+
+from osmanthus.errors import NotFound, NotSignedIn
+from osmanthus.ledger import Actor, Ledger
+from osmanthus.residents import file_dispute, project, resident_disputes, sign_in, who_read
+from osmanthus.scoring import Explanation, explain
+from osmanthus.web.access import Caller, authenticate, key_digest
+from osmanthus.web.i18n import LANGUAGES
+from osmanthus.web.pages import Pages
+from osmanthus.web.session import (
+    CallerDep,
+    LedgerDep,
+    PostingCallerDep,
+    close_session,
+    open_key_session,
+    open_resident_session,
+)
+
+__all__ = ["portal_router"]
+
+HOME = {
+    "resident": "/me",
+    "department": "/console",
+    "provider": "/provider",
+    "operator": "/oversight",
+    "auditor": "/oversight",
+}
+
+
+class RecordOut(BaseModel):
+    """One record as its resident sees it."""
+
+    id: int
+    department: str
+    metric: str
+    title: str
+    points: int
+    counted: int
+    status: str
+    act_date: dt.date
+    expires_on: dt.date | None
+    legal_basis: str
+    rule: str
+
+
+class PerkOut(BaseModel):
+    code: str
+    title: str
+    eligible: bool
+    valid_until: dt.date | None
+    needs: str
+
+
+class ScoreOut(BaseModel):
+    """A resident's own score, as of today."""
+
+    ok: bool = True
+    as_of: dt.date
+    score: int | None
+    grade: str | None
+    baseline: int
+    records: list[RecordOut]
+    perks: list[PerkOut]
+
+
+class AccessOut(BaseModel):
+    at: dt.datetime
+    actor: str
+    action: str
+    purpose: str
+
+
+class DisputeIn(BaseModel):
+    record_id: int = Field(ge=1)
+    reason: str = Field(min_length=10, max_length=2000)
+
+
+class DisputeOut(BaseModel):
+    ok: bool = True
+    id: int
+    record_id: int
+    department: str
+    metric: str
+    status: str
+    filed_at: dt.datetime
+    deadline: dt.date
+
+
+def own_explanation(ledger: Ledger, who: Caller, purpose: str) -> tuple[Explanation, Any]:
+    """The signed-in resident's explanation today (an audited read)."""
+    who.require("resident")
+    assert who.pseudonym is not None
+    resident, rows = ledger.read_pseudonym(
+        who.pseudonym, actor=Actor("resident", who.name), purpose=purpose
+    )
+    return explain(rows, ledger.policy, ledger.today(), subject=resident.subject), (
+        resident,
+        rows,
+    )
+
+
+def _score_out(ledger: Ledger, found: Explanation) -> ScoreOut:
+    return ScoreOut(
+        as_of=found.as_of,
+        score=found.score,
+        grade=found.grade,
+        baseline=found.scale.baseline,
+        records=[
+            RecordOut(
+                id=line.record.id,
+                department=line.record.department,
+                metric=line.record.metric,
+                title=line.metric_title,
+                points=line.points,
+                counted=line.counted,
+                status=line.status_text,
+                act_date=line.record.act_date,
+                expires_on=line.expires_on,
+                legal_basis=line.legal_basis,
+                rule=line.rule,
+            )
+            for line in found.lines
+        ],
+        perks=[
+            PerkOut(
+                code=p.code,
+                title=p.title,
+                eligible=p.eligible,
+                valid_until=p.valid_until,
+                needs=p.reason,
+            )
+            for p in found.perks
+        ],
+    )
+
+
+def _dispute_out(found: Any) -> DisputeOut:
+    return DisputeOut(
+        id=found.id,
+        record_id=found.record_id,
+        department=found.department,
+        metric=found.metric,
+        status=found.status,
+        filed_at=found.filed_at,
+        deadline=found.deadline,
+    )
+
+
+def portal_router(pages: Pages) -> APIRouter:
+    router = APIRouter()
+
+    # -- signing in and out ------------------------------------------------------------
+
+    @router.get("/", include_in_schema=False)
+    def home(request: Request) -> Response:
+        who = request.session.get("who")
+        if who == "resident":
+            return RedirectResponse("/me", 303)
+        if who == "key":
+            return RedirectResponse("/staff", 303)
+        return RedirectResponse("/signin", 303)
+
+    @router.get("/signin", include_in_schema=False)
+    def signin_page(request: Request, kiosk: bool = False) -> Response:
+        return pages.render(request, "signin.html", kiosk_form=kiosk, failed=None)
+
+    @router.post("/signin", include_in_schema=False)
+    def signin(
+        request: Request,
+        ledger: LedgerDep,
+        national_id: Annotated[str, Form(max_length=32)],
+        password: Annotated[str, Form(max_length=128)],
+        kiosk: Annotated[bool, Form()] = False,
+    ) -> Response:
+        try:
+            name = sign_in(ledger, national_id.strip(), password)
+        except NotSignedIn:
+            return pages.render(
+                request, "signin.html", kiosk_form=kiosk, failed="resident", status=401
+            )
+        open_resident_session(request, name, kiosk=kiosk)
+        return RedirectResponse("/me", 303)
+
+    @router.post("/signin/key", include_in_schema=False)
+    def signin_key(
+        request: Request, ledger: LedgerDep, key: Annotated[str, Form(max_length=128)]
+    ) -> Response:
+        try:
+            found = authenticate(ledger.engine, key.strip())
+        except NotSignedIn:
+            return pages.render(request, "signin.html", kiosk_form=False, failed="key", status=401)
+        open_key_session(request, key_digest(key.strip()))
+        return RedirectResponse(HOME[found.role], 303)
+
+    @router.get("/staff", include_in_schema=False)
+    def staff_home(who: CallerDep) -> Response:
+        return RedirectResponse(HOME[who.role], 303)
+
+    @router.post("/signout", include_in_schema=False)
+    def signout(request: Request) -> Response:
+        kiosk = bool(request.session.get("kiosk"))
+        close_session(request)
+        return RedirectResponse("/signin?kiosk=true" if kiosk else "/signin", 303)
+
+    @router.get("/lang/{code}", include_in_schema=False)
+    def language(code: str, back: str = "/") -> Response:
+        if code not in LANGUAGES:
+            raise NotFound(f"language {code!r}: offered are {', '.join(LANGUAGES)}")
+        target = back if back.startswith("/") and not back.startswith("//") else "/"
+        response = RedirectResponse(target, 303)
+        response.set_cookie("lang", code, max_age=365 * 86400, samesite="lax")
+        return response
+
+    # -- pages -------------------------------------------------------------------------
+
+    @router.get("/me", include_in_schema=False)
+    def score_page(request: Request, ledger: LedgerDep, who: CallerDep) -> Response:
+        found, _ = own_explanation(ledger, who, "resident views own score")
+        return pages.render(request, "resident/score.html", caller=who, e=found)
+
+    @router.get("/me/records/{record_id}", include_in_schema=False)
+    def record_page(
+        request: Request, record_id: int, ledger: LedgerDep, who: CallerDep
+    ) -> Response:
+        found, _ = own_explanation(ledger, who, "resident views one record")
+        line = next((ln for ln in found.lines if ln.record.id == record_id), None)
+        if line is None:
+            raise NotFound(f"record {record_id}: no such record of yours")
+        disputes = [
+            d for d in resident_disputes(ledger, who.pseudonym or "") if d.record_id == record_id
+        ]
+        return pages.render(
+            request, "resident/record.html", caller=who, line=line, disputes=disputes, e=found
+        )
+
+    @router.get("/me/calendar", include_in_schema=False)
+    def calendar_page(request: Request, ledger: LedgerDep, who: CallerDep) -> Response:
+        _, (resident, rows) = own_explanation(ledger, who, "resident views expiry calendar")
+        outlook = project(rows, ledger.policy, ledger.today(), subject=resident.subject)
+        return pages.render(request, "resident/calendar.html", caller=who, p=outlook)
+
+    @router.get("/me/access", include_in_schema=False)
+    def access_page(request: Request, ledger: LedgerDep, who: CallerDep) -> Response:
+        who.require("resident")
+        entries = who_read(ledger, who.pseudonym or "")
+        return pages.render(request, "resident/access.html", caller=who, entries=entries)
+
+    @router.get("/me/disputes", include_in_schema=False)
+    def disputes_page(request: Request, ledger: LedgerDep, who: CallerDep) -> Response:
+        who.require("resident")
+        found = resident_disputes(ledger, who.pseudonym or "")
+        return pages.render(
+            request, "resident/disputes.html", caller=who, disputes=found, today=ledger.today()
+        )
+
+    @router.post("/me/disputes", include_in_schema=False)
+    def dispute_form(
+        request: Request,
+        ledger: LedgerDep,
+        who: PostingCallerDep,
+        record_id: Annotated[int, Form(ge=1)],
+        reason: Annotated[str, Form(max_length=2000)],
+    ) -> Response:
+        who.require("resident")
+        file_dispute(ledger, who.pseudonym or "", record_id, reason)
+        return RedirectResponse("/me/disputes", 303)
+
+    # -- the same as JSON --------------------------------------------------------------
+
+    @router.get("/api/v1/me", response_model=ScoreOut, tags=["residents"])
+    def my_score(ledger: LedgerDep, who: CallerDep) -> ScoreOut:
+        """The signed-in resident's score, grade, records (with legal basis) and perks."""
+        found, _ = own_explanation(ledger, who, "resident reads own score (API)")
+        return _score_out(ledger, found)
+
+    @router.get("/api/v1/me/access", response_model=list[AccessOut], tags=["residents"])
+    def my_access(ledger: LedgerDep, who: CallerDep) -> list[AccessOut]:
+        """Who read or wrote the resident's data, when, and for what purpose."""
+        who.require("resident")
+        return [
+            AccessOut(at=e.at, actor=e.actor, action=e.action, purpose=e.purpose)
+            for e in who_read(ledger, who.pseudonym or "")
+        ]
+
+    @router.get("/api/v1/me/disputes", response_model=list[DisputeOut], tags=["residents"])
+    def my_disputes(ledger: LedgerDep, who: CallerDep) -> list[DisputeOut]:
+        """The resident's disputes and their deadlines."""
+        who.require("resident")
+        return [_dispute_out(d) for d in resident_disputes(ledger, who.pseudonym or "")]
+
+    @router.post(
+        "/api/v1/me/disputes", response_model=DisputeOut, status_code=201, tags=["residents"]
+    )
+    def new_dispute(body: DisputeIn, ledger: LedgerDep, who: PostingCallerDep) -> DisputeOut:
+        """Dispute one of the resident's records (the department answers by the deadline)."""
+        who.require("resident")
+        return _dispute_out(file_dispute(ledger, who.pseudonym or "", body.record_id, body.reason))
+
+    return router

@@ -1,0 +1,131 @@
+"""Who is calling, for the API and for pages: an API key in a header, or a browser
+session (a signed cookie) opened by a resident's password or by a staff member's key.
+
+The cookie holds the resident's pseudonym (never the ID number) or the SHA-256 of the
+staff key (checked again on every request, so revoking a key ends its sessions), a CSRF
+token, and the time of the last request: a session idle for longer than its limit (a few
+minutes; 90 seconds in kiosk mode) is signed out. Forms and htmx requests carry the
+CSRF token; requests that carry an API key need none.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+
+from osmanthus.errors import AccessDenied, NotSignedIn
+from osmanthus.ledger import Ledger
+from osmanthus.web.access import Caller, authenticate, authenticate_digest
+
+__all__ = [
+    "CallerDep",
+    "LedgerDep",
+    "PostingCallerDep",
+    "caller",
+    "close_session",
+    "csrf_token",
+    "open_key_session",
+    "open_resident_session",
+    "posting_caller",
+    "the_ledger",
+]
+
+IDLE_SECONDS = 15 * 60
+KIOSK_IDLE_SECONDS = 90
+
+
+def the_ledger(request: Request) -> Ledger:
+    found: Ledger = request.app.state.ledger
+    return found
+
+
+def _header_key(authorization: str | None, x_api_key: str | None) -> str | None:
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip()
+    return x_api_key
+
+
+def _fresh(session: dict[str, Any]) -> None:
+    limit = KIOSK_IDLE_SECONDS if session.get("kiosk") else IDLE_SECONDS
+    seen = float(session.get("seen", 0))
+    if time.time() - seen > limit:
+        session.clear()
+        raise NotSignedIn("signed out after a period without activity: sign in again")
+    session["seen"] = int(time.time())
+
+
+def caller(
+    request: Request,
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> Caller:
+    """The caller of this request: an API key, else the browser session."""
+    key = _header_key(authorization, x_api_key)
+    if key is not None:
+        found = authenticate(the_ledger(request).engine, key)
+        request.state.by_key = True
+        return found
+    session: dict[str, Any] = request.session
+    who = session.get("who")
+    if who == "resident":
+        _fresh(session)
+        name = str(session["pseudonym"])
+        return Caller(role="resident", name=name[:12], pseudonym=name)
+    if who == "key":
+        _fresh(session)
+        return authenticate_digest(the_ledger(request).engine, str(session["digest"]))
+    raise NotSignedIn("sign in: a resident's ID number and password, or an API key")
+
+
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def posting_caller(request: Request, found: Annotated[Caller, Depends(caller)]) -> Caller:
+    """The caller of a state-changing request; a browser session must show its CSRF
+    token (form field ``csrf`` or header ``X-CSRF-Token``)."""
+    if getattr(request.state, "by_key", False):
+        return found
+    sent = request.headers.get("x-csrf-token")
+    if not sent and request.headers.get("content-type", "").startswith(_FORMS):
+        value = (await request.form()).get("csrf")
+        sent = value if isinstance(value, str) else None
+    expected = request.session.get("csrf", "")
+    if not sent or not expected or not hmac.compare_digest(str(sent), str(expected)):
+        raise AccessDenied("the form is out of date (CSRF token): reload the page and try again")
+    return found
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token (made when the session opens)."""
+    return str(request.session.get("csrf", ""))
+
+
+def open_resident_session(request: Request, pseudonym: str, *, kiosk: bool) -> None:
+    request.session.clear()
+    request.session.update(
+        who="resident",
+        pseudonym=pseudonym,
+        kiosk=kiosk,
+        csrf=secrets.token_urlsafe(24),
+        seen=int(time.time()),
+    )
+
+
+def open_key_session(request: Request, digest: str) -> None:
+    request.session.clear()
+    request.session.update(
+        who="key", digest=digest, csrf=secrets.token_urlsafe(24), seen=int(time.time())
+    )
+
+
+def close_session(request: Request) -> None:
+    request.session.clear()
+
+
+LedgerDep = Annotated[Ledger, Depends(the_ledger)]
+CallerDep = Annotated[Caller, Depends(caller)]
+PostingCallerDep = Annotated[Caller, Depends(posting_caller)]

@@ -1,0 +1,170 @@
+"""The authorization matrix: every route x every role (and no one), on SQLite.
+
+A route the matrix does not list fails the test, so a new endpoint cannot ship without
+deciding who may call it. "Allowed" means neither 401 nor 403 (the call may still be a
+404 or a 422 on the sample input); "denied" means 403 for a signed-in role of the wrong
+kind and 401 for no one. One resident asking for another's data is in test_portal.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from osmanthus.ledger import Ledger
+from web_fixtures import BOB, sign_in
+
+pytestmark = pytest.mark.usefixtures("people")
+
+EVERYONE = "everyone"
+RESIDENT = ("resident",)
+DEPARTMENT = ("department",)
+PROVIDER = ("provider",)
+OVERSIGHT = ("operator", "auditor")
+STAFF = ("department", "provider", "operator", "auditor")
+CALLERS = (None, "resident", "department", "provider", "operator", "auditor")
+
+#: (method, path) -> who may call it, and a sample request.
+MATRIX: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {
+    ("GET", "/health"): (EVERYONE, {}),
+    ("GET", "/ready"): (EVERYONE, {}),
+    ("GET", "/metrics"): (EVERYONE, {}),
+    ("GET", "/api/v1/ping"): (EVERYONE, {}),
+    ("GET", "/"): (EVERYONE, {}),
+    ("GET", "/signin"): (EVERYONE, {}),
+    ("POST", "/signin"): (EVERYONE, {"data": {"national_id": BOB, "password": "x" * 9}}),
+    ("POST", "/signin/key"): (EVERYONE, {"data": {"key": "osm_unknown"}}),
+    ("POST", "/signout"): (EVERYONE, {}),
+    ("GET", "/lang/{code}"): (EVERYONE, {"path": {"code": "en"}}),
+    ("GET", "/staff"): (STAFF + RESIDENT, {}),
+    ("GET", "/me"): (RESIDENT, {}),
+    ("GET", "/me/records/{record_id}"): (RESIDENT, {"path": {"record_id": "bob_record"}}),
+    ("GET", "/me/calendar"): (RESIDENT, {}),
+    ("GET", "/me/access"): (RESIDENT, {}),
+    ("GET", "/me/disputes"): (RESIDENT, {}),
+    ("POST", "/me/disputes"): (
+        RESIDENT,
+        {"data": {"record_id": "bob_record", "reason": "not me at all"}},
+    ),
+    ("GET", "/api/v1/me"): (RESIDENT, {}),
+    ("GET", "/api/v1/me/access"): (RESIDENT, {}),
+    ("GET", "/api/v1/me/disputes"): (RESIDENT, {}),
+    ("POST", "/api/v1/me/disputes"): (
+        RESIDENT,
+        {"json": {"record_id": "bob_record", "reason": "not me at all"}},
+    ),
+    ("GET", "/console"): (DEPARTMENT, {}),
+    ("POST", "/console/batches"): (
+        DEPARTMENT,
+        {"files": {"file": ("b.csv", b"national_id\n", "text/csv")}},
+    ),
+    ("GET", "/console/batches/{batch_id}"): (DEPARTMENT, {"path": {"batch_id": "none"}}),
+    ("POST", "/console/records"): (
+        DEPARTMENT,
+        {"data": {"source_ref": "none", "new_source_ref": "n", "reason": "why"}},
+    ),
+    ("POST", "/api/v1/batches"): (
+        DEPARTMENT,
+        {"content": b"national_id\n", "headers": {"content-type": "text/csv"}},
+    ),
+    ("GET", "/api/v1/batches/{batch_id}"): (DEPARTMENT, {"path": {"batch_id": "none"}}),
+    ("POST", "/api/v1/records/supersede"): (
+        DEPARTMENT,
+        {"json": {"source_ref": "none", "new_source_ref": "n", "reason": "why"}},
+    ),
+    ("GET", "/api/v1/coverage"): (DEPARTMENT + OVERSIGHT, {}),
+    ("POST", "/api/v1/eligibility"): (
+        PROVIDER,
+        {"json": {"national_id": BOB, "perk": "civilization_loan", "purpose": "loan"}},
+    ),
+    ("GET", "/provider"): (PROVIDER, {}),
+    ("POST", "/provider"): (
+        PROVIDER,
+        {"data": {"national_id": BOB, "perk": "civilization_loan", "purpose": "loan"}},
+    ),
+    ("GET", "/oversight"): (OVERSIGHT, {}),
+    ("POST", "/oversight/verify"): (OVERSIGHT, {}),
+    ("GET", "/api/v1/oversight"): (OVERSIGHT, {}),
+    ("POST", "/api/v1/audit/verify"): (OVERSIGHT, {}),
+}
+DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+
+
+def routes(client: TestClient) -> set[tuple[str, str]]:
+    """Every (method, path) the app serves, through included routers too."""
+    found = set()
+    pending = list(client.app.routes)  # type: ignore[attr-defined]
+    while pending:
+        route = pending.pop()
+        if isinstance(route, APIRoute):
+            found |= {(method, route.path) for method in route.methods}
+        elif hasattr(route, "original_router"):  # FastAPI's wrapper of an included router
+            pending.extend(route.original_router.routes)
+    return found
+
+
+def test_every_route_is_in_the_matrix(client: TestClient) -> None:
+    unlisted = sorted(routes(client) - set(MATRIX))
+    assert not unlisted, f"add these routes to the authorization matrix: {unlisted}"
+    gone = sorted(set(MATRIX) - routes(client))
+    assert not gone, f"the matrix lists routes that no longer exist: {gone}"
+
+
+def call(
+    client: TestClient,
+    method: str,
+    path: str,
+    sample: dict[str, Any],
+    headers: dict[str, str],
+    ids: dict[str, int],
+    csrf: str,
+) -> int:
+    sample = dict(sample)
+    for name, value in sample.pop("path", {}).items():
+        path = path.replace("{" + name + "}", str(ids.get(value, value)))
+    for part in ("data", "json"):
+        if part in sample:
+            sample[part] = {
+                k: ids.get(v, v) if isinstance(v, str) else v for k, v in sample[part].items()
+            }
+    if method == "POST" and csrf:
+        if "data" in sample or "files" in sample:
+            sample["data"] = {**sample.get("data", {}), "csrf": csrf}
+        headers = {**headers, "x-csrf-token": csrf}
+    headers = {**headers, **sample.pop("headers", {})}
+    response = client.request(method, path, headers=headers, follow_redirects=False, **sample)
+    return response.status_code
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("who", CALLERS, ids=lambda w: w or "no-one")
+def test_each_role_reaches_exactly_its_routes(
+    client: TestClient,
+    ledger: Ledger,
+    keys: dict[str, str],
+    people: dict[str, int],
+    who: str | None,
+) -> None:
+    headers: dict[str, str] = {}
+    csrf = ""
+    if who == "resident":
+        csrf = sign_in(client, BOB)
+    elif who is not None:
+        headers = {"Authorization": f"Bearer {keys[who]}"}
+    wrong = []
+    for (method, path), (allowed, sample) in sorted(MATRIX.items()):
+        if method == "POST" and path == "/signout":
+            continue  # would end the session the other rows use
+        status = call(client, method, path, sample, headers, people, csrf)
+        if allowed == EVERYONE:
+            ok = status not in (403, 500) and (status != 401 or path.startswith("/signin"))
+        elif who in allowed:
+            ok = status not in (401, 403, 500)
+        else:
+            ok = status == (401 if who is None else 403)
+        if not ok:
+            wrong.append(f"{method} {path}: {status}")
+    assert not wrong, f"{who or 'no one'}: {wrong}"

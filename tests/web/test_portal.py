@@ -1,0 +1,161 @@
+"""The resident portal through an in-process client (SQLite and PostgreSQL): sign-in,
+the score with every record and its legal basis, disputes, who read my data, the expiry
+calendar, sessions (CSRF, idle sign-out, kiosk) and languages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from osmanthus.ledger import Ledger
+from osmanthus.web import session as web_session
+from web_fixtures import ALICE, BOB, PASSWORD, sign_in, token_in
+
+pytestmark = pytest.mark.usefixtures("people")
+
+
+def test_a_resident_signs_in_and_sees_score_records_and_legal_basis(
+    client: TestClient, ledger: Ledger, people: dict[str, int]
+) -> None:
+    sign_in(client, BOB)
+    mine = client.get("/api/v1/me").json()
+    [record] = mine["records"]
+    assert record["id"] == people["bob_record"]
+    assert record["counted"] == record["points"] < 0 and record["department"] == "traffic-police"
+    assert (mine["score"], mine["baseline"]) == (100 + record["points"], 100)
+    assert record["legal_basis"] and record["expires_on"]
+    assert not any(p["eligible"] for p in mine["perks"] if p["code"] == "civilization_loan")
+    page = client.get("/me", headers={"accept-language": "en"})
+    assert page.status_code == 200 and f'data-testid="score">{mine["score"]}<' in page.text
+    detail = client.get(f"/me/records/{record['id']}", headers={"accept-language": "en"}).text
+    assert record["legal_basis"] in detail
+    with ledger.engine.connect() as conn:
+        reads = conn.execute(
+            sa.text("SELECT actor, purpose FROM audit_log WHERE action = 'resident.read'")
+        ).all()
+    assert ("resident:" + mine_prefix(ledger, BOB), "resident views one record") in [
+        tuple(r) for r in reads
+    ]
+
+
+def mine_prefix(ledger: Ledger, national_id: str) -> str:
+    return ledger.pseudonym_of(national_id)[:12]
+
+
+def test_a_wrong_password_or_unknown_number_is_refused_alike(client: TestClient) -> None:
+    for number, password in ((ALICE, "wrong password"), ("110101199003070000", PASSWORD)):
+        response = client.post(
+            "/signin", data={"national_id": number, "password": password}, follow_redirects=False
+        )
+        assert response.status_code == 401
+    assert client.get("/api/v1/me").status_code == 401
+    assert client.get(
+        "/me", headers={"accept": "text/html"}, follow_redirects=False
+    ).status_code in (
+        303,
+        401,
+    )
+
+
+def test_a_dispute_is_recorded_with_its_deadline_and_audited(
+    client: TestClient, ledger: Ledger, people: dict[str, int]
+) -> None:
+    csrf = sign_in(client, BOB)
+    record_id = people["bob_record"]
+    body = {"record_id": record_id, "reason": "I was not driving that day."}
+    assert client.post("/api/v1/me/disputes", json=body).status_code == 403  # no CSRF token
+    filed = client.post("/api/v1/me/disputes", json=body, headers={"x-csrf-token": csrf})
+    assert filed.status_code == 201, filed.text
+    assert filed.json()["deadline"] == (ledger.today() + dt.timedelta(days=20)).isoformat()
+    again = client.post("/api/v1/me/disputes", json=body, headers={"x-csrf-token": csrf})
+    assert again.status_code == 422 and "already has an open dispute" in again.json()["error"]
+    listed = client.get("/api/v1/me/disputes").json()
+    assert [(d["record_id"], d["status"]) for d in listed] == [(record_id, "open")]
+    actions = [a["action"] for a in client.get("/api/v1/me/access").json()]
+    assert "dispute.file" in actions and "resident.sign_in" in actions
+
+
+def test_one_resident_cannot_reach_anothers_records(
+    client: TestClient, people: dict[str, int]
+) -> None:
+    csrf = sign_in(client, ALICE)
+    record_id = people["bob_record"]  # Bob's
+    assert client.get(f"/me/records/{record_id}").status_code == 404
+    stolen = client.post(
+        "/api/v1/me/disputes",
+        json={"record_id": record_id, "reason": "this is not even mine"},
+        headers={"x-csrf-token": csrf},
+    )
+    assert stolen.status_code == 404
+    assert client.get("/api/v1/me").json()["records"] == []
+
+
+def test_the_access_page_names_the_provider_and_its_purpose(
+    client: TestClient, keys: dict[str, str]
+) -> None:
+    asked = client.post(
+        "/api/v1/eligibility",
+        json={"national_id": ALICE, "perk": "civilization_loan", "purpose": "loan application 7"},
+        headers={"Authorization": f"Bearer {keys['provider']}"},
+    )
+    assert asked.status_code == 200
+    sign_in(client, ALICE)
+    entries = client.get("/api/v1/me/access").json()
+    assert {"actor": "provider:Bank of Suzhou", "purpose": "loan application 7"}.items() <= next(
+        e for e in entries if e["actor"].startswith("provider:")
+    ).items()
+    page = client.get("/me/access", headers={"accept-language": "en"}).text
+    assert "loan application 7" in page
+
+
+def test_the_calendar_projects_the_score_as_records_expire(client: TestClient) -> None:
+    sign_in(client, BOB)
+    page = client.get("/me/calendar", headers={"accept-language": "en"})
+    assert page.status_code == 200
+    assert "score 100" in page.text  # drunk driving expires; Bob is back at the baseline
+    assert 'id="perk-civilization_loan"' in page.text
+
+
+def test_an_idle_session_is_signed_out_and_a_kiosk_sooner(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sign_in(client, ALICE, kiosk=True)
+    assert client.get("/api/v1/me").status_code == 200
+    later = time.time() + web_session.KIOSK_IDLE_SECONDS + 5
+    monkeypatch.setattr(web_session.time, "time", lambda: later)
+    assert client.get("/api/v1/me").status_code == 401
+    monkeypatch.undo()
+    sign_in(client, ALICE)  # an ordinary session survives the kiosk's limit
+    later = time.time() + web_session.KIOSK_IDLE_SECONDS + 5
+    monkeypatch.setattr(web_session.time, "time", lambda: later)
+    assert client.get("/api/v1/me").status_code == 200
+
+
+def test_sign_out_ends_the_session(client: TestClient) -> None:
+    csrf = sign_in(client, ALICE)
+    client.post("/signout", data={"csrf": csrf}, follow_redirects=False)
+    assert client.get("/api/v1/me").status_code == 401
+
+
+def test_pages_speak_chinese_by_default_english_on_request_and_switch(
+    client: TestClient,
+) -> None:
+    assert "登录" in client.get("/signin").text
+    assert "Sign in" in client.get("/signin", headers={"accept-language": "en-GB,en;q=0.9"}).text
+    assert "登录" in client.get("/signin", headers={"accept-language": "zh-CN,zh;q=0.9"}).text
+    switched = client.get("/lang/en?back=/signin", follow_redirects=True)
+    assert '<html lang="en">' in switched.text
+    assert client.get("/lang/xx").status_code == 404
+    away = client.get("/lang/zh?back=//evil.example", follow_redirects=False)
+    assert away.headers["location"] == "/"
+
+
+def test_the_kiosk_page_is_large_and_announces_its_sign_out(client: TestClient) -> None:
+    sign_in(client, ALICE, kiosk=True)
+    page = client.get("/me", headers={"accept-language": "en"}).text
+    assert '<body class="kiosk"' in page and 'data-idle-seconds="90"' in page
+    assert token_in(page)
