@@ -37,27 +37,35 @@ def from_days(value: int) -> dt.date:
 
 
 class PeriodTable:
-    """``Period.after`` for every day of a range, computed once and looked up by index."""
+    """``Period.after`` for every day of a range, computed once and looked up by index.
+
+    One :class:`Compiled` is shared by the DuckDB engine's threads. The table and its
+    first day are therefore published together, as one tuple in one attribute store, and
+    every lookup reads that tuple once: a lookup never pairs a new table with an old first
+    day. Two threads widening at once each build their own table; the last one stored
+    wins, and a lookup it does not cover widens it again.
+    """
 
     def __init__(self, period: Period) -> None:
         self.period = period
-        self.low = 0
-        self.table: I32 = np.empty(0, dtype=np.int32)
+        self._span: tuple[int, I32] = (0, np.empty(0, dtype=np.int32))  # first day, table
 
     def after(self, start: I32) -> I32:
         if start.size == 0:
             return start.astype(np.int32)
         low, high = int(start.min()), int(start.max())
-        if self.table.size == 0 or low < self.low or high >= self.low + self.table.size:
-            lo = min(low, self.low) if self.table.size else low
-            hi = max(high, self.low + self.table.size - 1) if self.table.size else high
-            lo, hi = lo - 366, hi + 366  # room, so neighbouring buckets rarely rebuild
-            self.table = np.array(
-                [days(self.period.after(from_days(d))) for d in range(lo, hi + 1)],
+        first, table = self._span
+        if table.size == 0 or low < first or high >= first + table.size:
+            if table.size:
+                low, high = min(low, first), max(high, first + table.size - 1)
+            first = low - 366  # room, so neighbouring buckets rarely rebuild
+            table = np.array(
+                [days(self.period.after(from_days(d))) for d in range(first, high + 367)],
                 dtype=np.int32,
             )
-            self.low = lo
-        return self.table[start - self.low]
+            self._span = (first, table)
+        found: I32 = table[start - first]
+        return found
 
 
 @dataclass

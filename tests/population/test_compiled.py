@@ -1,0 +1,68 @@
+"""The compiled policy tables: the period lookups shared by the engine's threads."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import threading
+from types import FrameType
+from typing import Any
+
+import numpy as np
+
+from osmanthus.policy.duration import Period
+from osmanthus.population.compiled import PeriodTable, days, from_days
+
+
+def test_a_lookup_during_a_rebuild_in_another_thread_is_right() -> None:
+    """One Compiled is shared by the DuckDB engine's threads: while one thread widens a
+    period table, a lookup in another must never pair the new table with the old first
+    day. The building thread is stopped at every line it runs in ``PeriodTable`` and a
+    lookup is made from this thread each time (the GIL seldom switches there by itself)."""
+    period = Period(1, "m")
+    table = PeriodTable(period)
+    probe = np.arange(days(dt.date(2024, 1, 1)), days(dt.date(2024, 3, 1)), dtype=np.int32)
+    want = np.array([days(period.after(from_days(int(d)))) for d in probe], dtype=np.int32)
+    assert np.array_equal(table.after(probe), want)
+    paused, resume = threading.Event(), threading.Event()
+    finished, released = threading.Event(), threading.Event()
+    code = {f.__code__ for f in vars(PeriodTable).values() if hasattr(f, "__code__")}
+
+    def line(frame: FrameType, event: str, arg: Any) -> Any:
+        if event == "line" and not released.is_set():
+            paused.set()
+            resume.wait(10)
+            resume.clear()
+        return line
+
+    def call(frame: FrameType, event: str, arg: Any) -> Any:
+        return line if frame.f_code in code else None
+
+    def widen() -> None:
+        sys.settrace(call)
+        try:
+            far = np.array([probe[0] - 5000, probe[-1] + 5000], dtype=np.int32)
+            table.after(far)
+        finally:
+            sys.settrace(None)
+            finished.set()
+            paused.set()
+
+    builder = threading.Thread(target=widen)
+    builder.start()
+    stops = 0
+    try:
+        while True:
+            assert paused.wait(10), "the building thread did not reach its next line"
+            paused.clear()
+            if finished.is_set():
+                break
+            stops += 1
+            assert np.array_equal(table.after(probe), want), f"wrong days at stop {stops}"
+            resume.set()
+    finally:
+        released.set()
+        resume.set()
+        builder.join(10)
+    assert stops > 2
+    assert np.array_equal(table.after(probe), want)
