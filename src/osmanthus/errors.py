@@ -11,7 +11,9 @@ it sensibly. Foreign exceptions (sqlite3, psycopg, ...) are translated at one bo
     ├── ValidationError (ValueError)         input refused at the door
     │   ├── NationalIdError                  a national ID number that is not valid
     │   ├── RecordRefused                    a record the policy or the ledger refuses
-    │   └── ProhibitedData                   a prohibited data category offered at intake
+    │   ├── ProhibitedData                   a prohibited data category offered at intake
+    │   └── ProofRefused                     an eligibility proof that cannot be issued
+    ├── SignatureInvalid (ValueError)        a signed report or proof that does not verify
     ├── NotFound (LookupError)               a resident, department or entry that is not there
     ├── AccessDenied (PermissionError)       a caller without the right to do this
     │   └── NotSignedIn                      no credentials, or credentials that are not valid
@@ -34,7 +36,9 @@ __all__ = [
     "OsmanthusError",
     "PolicyError",
     "ProhibitedData",
+    "ProofRefused",
     "RecordRefused",
+    "SignatureInvalid",
     "ValidationError",
 ]
 
@@ -72,6 +76,24 @@ class ProhibitedData(ValidationError):
     def __init__(self, message: str, category: str) -> None:
         super().__init__(message)
         self.category = category
+
+
+class ProofRefused(ValidationError):
+    """An eligibility proof asked for a perk the resident does not hold (a proof says
+    only "eligible"; there is no signed proof of not being eligible)."""
+
+
+class SignatureInvalid(OsmanthusError, ValueError):
+    """A signed credit report or eligibility proof that does not verify.
+
+    ``reason`` says which check failed: ``malformed``, ``untrusted`` (signed by a key the
+    verifier does not trust), ``signature`` (altered, or signed by another key),
+    ``expired`` or ``not_yet_valid``.
+    """
+
+    def __init__(self, message: str, reason: str = "malformed") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class NotFound(OsmanthusError, LookupError):

@@ -95,6 +95,17 @@ class Settings(BaseSettings):
         ),
     )
 
+    signing_key_file: Path | None = Field(
+        default=None,
+        description=(
+            "PEM file of the city's Ed25519 private key, which signs credit reports and "
+            "eligibility proofs (openssl genpkey -algorithm ed25519 -out FILE). Required "
+            "to sign or show the key outside demo mode, where the public demo key is "
+            "refused. Default in demo mode: data_dir/demo-signing-key.pem, created on "
+            "first use."
+        ),
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -142,6 +153,13 @@ class Settings(BaseSettings):
         if self.population_dir is not None:
             return self.population_dir
         return self.data_dir / ("population-demo" if self.demo_mode else "population")
+
+    @property
+    def resolved_signing_key_file(self) -> Path | None:
+        """The signing key's PEM file (the demo key's file in demo mode when none is set)."""
+        if self.signing_key_file is not None:
+            return self.signing_key_file
+        return self.data_dir / "demo-signing-key.pem" if self.demo_mode else None
 
     @property
     def key_bytes(self) -> bytes:
