@@ -19,7 +19,15 @@ from osmanthus.audit import GENESIS_HASH, ChainHead, encode_detail, entry_hash, 
 from osmanthus.ledger.database import database_errors, read_only
 from osmanthus.ledger.schema import audit_log
 
-__all__ = ["AuditEntry", "append_entry", "chain_head", "iter_entries", "verify_chain"]
+__all__ = [
+    "AuditEntry",
+    "PendingEntry",
+    "append_entries",
+    "append_entry",
+    "chain_head",
+    "iter_entries",
+    "verify_chain",
+]
 
 #: Arbitrary constant naming the audit chain's advisory lock on PostgreSQL.
 _PG_LOCK_KEY = 0x05A4_A0D1
@@ -44,6 +52,22 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
 
+@dataclass(frozen=True)
+class PendingEntry:
+    """An entry to append: what happened, to whom, by whom, and why."""
+
+    actor: str
+    action: str
+    purpose: str
+    subject: str | None = None
+    detail: Mapping[str, Any] | None = None
+
+
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_HEAD = select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+_INSERT = audit_log.insert()
+
+
 def append_entry(
     conn: Connection,
     *,
@@ -54,24 +78,33 @@ def append_entry(
     detail: Mapping[str, Any] | None = None,
 ) -> AuditEntry:
     """Append one chained entry inside the caller's transaction and return it."""
+    return append_entries(conn, [PendingEntry(actor, action, purpose, subject, detail)])[0]
+
+
+def append_entries(conn: Connection, pending: list[PendingEntry]) -> list[AuditEntry]:
+    """Append several chained entries, in order, inside the caller's transaction (the
+    chain's head is read once and the rows inserted in one statement)."""
     if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-    last = conn.execute(
-        select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
-    ).first()
-    seq, prev_hash = (last.seq + 1, last.hash) if last else (1, GENESIS_HASH)
-    fields = {
-        "seq": seq,
-        "at": _now(),
-        "actor": actor,
-        "action": action,
-        "subject": subject,
-        "purpose": purpose,
-        "detail": encode_detail(detail),
-    }
-    digest = entry_hash(prev_hash, fields)
-    conn.execute(audit_log.insert().values(**fields, prev_hash=prev_hash, hash=digest))
-    return AuditEntry(**fields, prev_hash=prev_hash, hash=digest)  # type: ignore[arg-type]
+        conn.execute(_LOCK, {"key": _PG_LOCK_KEY})
+    last = conn.execute(_HEAD).first()
+    seq, prev_hash = (last.seq, last.hash) if last else (0, GENESIS_HASH)
+    stored = []
+    for entry in pending:
+        seq += 1
+        fields = {
+            "seq": seq,
+            "at": _now(),
+            "actor": entry.actor,
+            "action": entry.action,
+            "subject": entry.subject,
+            "purpose": entry.purpose,
+            "detail": encode_detail(entry.detail),
+        }
+        digest = entry_hash(prev_hash, fields)
+        stored.append(AuditEntry(**fields, prev_hash=prev_hash, hash=digest))  # type: ignore[arg-type]
+        prev_hash = digest
+    conn.execute(_INSERT, [vars(e) for e in stored])
+    return stored
 
 
 def iter_entries(conn: Connection, *, batch: int = 10_000) -> Iterator[dict[str, Any]]:

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select
 
 from osmanthus.errors import LedgerError, NotFound, RecordRefused, ValidationError
 from osmanthus.identity import pseudonym, pseudonym_column, pseudonyms, validate
-from osmanthus.ledger.audit_log import append_entry
+from osmanthus.ledger.audit_log import PendingEntry, append_entries, append_entry
 from osmanthus.ledger.database import connect, database_errors, is_current, read_only
+from osmanthus.ledger.group_audit import GroupAudit
 from osmanthus.ledger.reading import profile_of, record_rows
 from osmanthus.ledger.record import Actor, NewRecord, ResidentInfo, StoredRecord
 from osmanthus.ledger.schema import departments, profile_facts, records, residents
@@ -29,6 +31,8 @@ from osmanthus.policy import PolicySet, load_policy
 from osmanthus.settings import Settings
 
 __all__ = ["Ledger"]
+
+_RESIDENT = select(residents).where(residents.c.pseudonym == bindparam("pseudonym"))
 
 
 def _utcnow() -> dt.datetime:
@@ -52,6 +56,7 @@ class Ledger:
         self._key = key
         self._clock = clock
         self._timezone = timezone
+        self._group_audit: GroupAudit | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Ledger:
@@ -203,7 +208,7 @@ class Ledger:
     def _resident(
         self, conn: Connection, name: str, known_at: dt.datetime | None = None
     ) -> ResidentInfo:
-        row = conn.execute(select(residents).where(residents.c.pseudonym == name)).first()
+        row = conn.execute(_RESIDENT, {"pseudonym": name}).first()
         if row is None:
             raise NotFound(f"resident {name[:12]}… is not registered")
         if known_at is not None and row.registered_at > known_at:
@@ -415,12 +420,13 @@ class Ledger:
         if not purpose.strip():
             raise ValidationError("purpose: every read of personal data must state a purpose")
         _check_text("purpose", purpose, 256)
-        with database_errors("records"), self.engine.begin() as conn:
+        grouped = self._group_audit
+        with database_errors("records"), ExitStack() as stack:
+            conn = stack.enter_context(read_only(self.engine) if grouped else self.engine.begin())
             resident = self._resident(conn, name, known_at)
             resident = replace(resident, profile=profile_of(conn, resident.id, known_at))
             rows = record_rows(conn, resident.id, known_at)
-            append_entry(
-                conn,
+            entry = PendingEntry(
                 actor=str(actor),
                 action="resident.read",
                 subject=name,
@@ -430,7 +436,22 @@ class Ledger:
                     "known_at": known_at.isoformat() if known_at else None,
                 },
             )
+            if grouped is None:  # the read and its entry in one transaction
+                append_entries(conn, [entry])
+        if grouped is not None:  # committed before the caller sees the rows
+            grouped.append(entry)
         return resident, rows
+
+    def start_group_audit(self) -> None:
+        """Commit read entries in groups from a writer thread (for a busy service): each
+        read still returns only after its entry is committed."""
+        if self._group_audit is None:
+            self._group_audit = GroupAudit(self.engine)
+
+    def stop_group_audit(self) -> None:
+        if self._group_audit is not None:
+            self._group_audit.close()
+            self._group_audit = None
 
     def counts(self) -> dict[str, int]:
         """Row counts of the ledger's tables (no personal data)."""

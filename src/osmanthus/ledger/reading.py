@@ -9,41 +9,49 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, bindparam, select
 
 from osmanthus.ledger.record import StoredRecord
 from osmanthus.ledger.schema import departments, profile_facts, records
 
 __all__ = ["profile_of", "record_rows", "stored_record"]
 
+# Built once: these reads run on every page view and eligibility check.
+_PROFILE = (
+    select(profile_facts.c.attribute, profile_facts.c.value)
+    .where(profile_facts.c.resident_id == bindparam("resident"))
+    .order_by(profile_facts.c.id)
+)
+_PROFILE_KNOWN = _PROFILE.where(profile_facts.c.recorded_at <= bindparam("known_at"))
+_RECORDS = (
+    select(records, departments.c.code.label("department_code"))
+    .join(departments, departments.c.id == records.c.department_id)
+    .where(records.c.resident_id == bindparam("resident"))
+    .order_by(records.c.id)
+)
+_RECORDS_KNOWN = _RECORDS.where(records.c.recorded_at <= bindparam("known_at"))
+
 
 def profile_of(
     conn: Connection, resident_id: int, known_at: dt.datetime | None
 ) -> dict[str, dt.date]:
     """A resident's profile facts recorded by ``known_at``; the newest fact of each wins."""
-    query = (
-        select(profile_facts.c.attribute, profile_facts.c.value)
-        .where(profile_facts.c.resident_id == resident_id)
-        .order_by(profile_facts.c.id)
-    )
-    if known_at is not None:
-        query = query.where(profile_facts.c.recorded_at <= known_at)
-    return {row.attribute: row.value for row in conn.execute(query)}  # newest wins
+    if known_at is None:
+        rows = conn.execute(_PROFILE, {"resident": resident_id})
+    else:
+        rows = conn.execute(_PROFILE_KNOWN, {"resident": resident_id, "known_at": known_at})
+    return {row.attribute: row.value for row in rows}  # newest wins
 
 
 def record_rows(
     conn: Connection, resident_id: int, known_at: dt.datetime | None
 ) -> list[StoredRecord]:
     """Every record row about a resident recorded by ``known_at``, oldest first."""
-    query = (
-        select(records, departments.c.code.label("department_code"))
-        .join(departments, departments.c.id == records.c.department_id)
-        .where(records.c.resident_id == resident_id)
-        .order_by(records.c.id)
-    )
-    if known_at is not None:
-        query = query.where(records.c.recorded_at <= known_at)
-    return [stored_record(row) for row in conn.execute(query)]
+    if known_at is None:
+        rows = conn.execute(_RECORDS, {"resident": resident_id})
+    else:
+        rows = conn.execute(_RECORDS_KNOWN, {"resident": resident_id, "known_at": known_at})
+    return [stored_record(row) for row in rows]
 
 
 def stored_record(row: Row[Any]) -> StoredRecord:

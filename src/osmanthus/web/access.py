@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, bindparam, insert, select, update
 
 from osmanthus.errors import AccessDenied, NotSignedIn, ValidationError
 from osmanthus.ledger import Actor, database_errors, read_only
@@ -54,6 +54,11 @@ class Caller:
         if self.role not in roles:
             raise AccessDenied(f"role {self.role!r} may not do this (allowed: {', '.join(roles)})")
         return self
+
+
+_BY_DIGEST = select(api_keys.c.role, api_keys.c.name, api_keys.c.department).where(
+    api_keys.c.key_hash == bindparam("digest"), api_keys.c.revoked_at.is_(None)
+)
 
 
 def _digest(key: str) -> str:
@@ -110,11 +115,7 @@ def authenticate_digest(engine: Engine, digest: str) -> Caller:
     """The caller whose key has this SHA-256 (checked on every request, so a revoked key
     stops a signed-in browser session too)."""
     with database_errors("api keys"), read_only(engine) as conn:
-        row = conn.execute(
-            select(api_keys.c.role, api_keys.c.name, api_keys.c.department).where(
-                api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None)
-            )
-        ).first()
+        row = conn.execute(_BY_DIGEST, {"digest": digest}).first()
     if row is None:
         raise NotSignedIn("the API key is not valid (unknown or revoked)")
     return Caller(role=row.role, name=row.name, department=row.department)

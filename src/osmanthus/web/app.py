@@ -58,9 +58,11 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.ledger = ledger or Ledger.from_settings(settings)
+        app.state.ledger.start_group_audit()
         try:
             yield
         finally:
+            app.state.ledger.stop_group_audit()
             if ledger is None:
                 app.state.ledger.engine.dispose()
 

@@ -1,0 +1,182 @@
+"""The web service under load: the provider eligibility check and the resident's score
+page against a trivial JSON endpoint on the same server, in the same run.
+
+It builds a demo city (``osmanthus demo --no-serve``) in a temporary folder, gives portal
+passwords to some of its residents and signs them in, starts ``osmanthus serve --workers
+2`` as a real process, and drives it with ``wrk`` (Debian's package: ``apt-get install
+wrk``) on the same machine: ``-t2 -c50 --latency``. Each run measures, in this order,
+``GET /api/v1/ping`` (the baseline), ``POST /api/v1/eligibility`` (residents rotating,
+every check audited), and ``GET /me`` (the score page, residents rotating). The figures
+are the median over ``--runs``.
+
+    .venv/bin/python bench/web.py --residents 100000 --runs 3 --seconds 15
+
+Targets (issue 6): eligibility >= 60 % of ping's requests/s with p99 <= 25 ms; the
+score page p99 <= 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+
+HERE = Path(__file__).resolve().parent
+CLI = [sys.executable, "-m", "osmanthus"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def seconds_of(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[unit]
+
+
+def wrk(url: str, seconds: int, script: str | None, env: dict[str, str]) -> dict[str, float]:
+    command = ["wrk", "-t2", "-c50", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    if script:
+        command += ["-s", str(HERE / "wrk" / script)]
+    out = subprocess.run(
+        [*command, url], env=env, check=True, capture_output=True, text=True
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = seconds_of(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = seconds_of(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return {
+        "rps": rps,
+        "p50_ms": p50 * 1000,
+        "p99_ms": p99 * 1000,
+        "non_2xx": float(errors.group(1)) if errors else 0.0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--residents", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--signed-in", type=int, default=200, help="residents with a session")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "web.json")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("bench/web.py needs wrk: apt-get install -y wrk")
+
+    home = Path(tempfile.mkdtemp(prefix="osmanthus-web-bench-"))
+    env = {**os.environ, "OSMANTHUS_DATA_DIR": str(home), "OSMANTHUS_DEMO_MODE": "true"}
+    env.pop("OSMANTHUS_DATABASE_URL", None)
+    print(f"building a {args.residents:,}-resident demo city in {home}", flush=True)
+    subprocess.run(
+        [*CLI, "demo", "--residents", str(args.residents), "--no-serve"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    signins = json.loads((home / "demo-signins.json").read_text())
+    with (home / "demo-batch.csv").open() as file:
+        ids = sorted({row["national_id"] for row in csv.DictReader(file)})
+    ids_file = home / "ids.txt"
+    ids_file.write_text("\n".join(ids) + "\n")
+
+    from osmanthus.cli.base import OPERATOR
+    from osmanthus.ledger import Ledger
+    from osmanthus.residents import set_password
+    from osmanthus.settings import get_settings
+
+    ledger = Ledger.from_settings(get_settings(demo_mode=True, data_dir=home))
+    password = "bench-password"
+    signed = ids[: args.signed_in]
+    for number in signed:
+        set_password(ledger, number, password, actor=OPERATOR)
+    ledger.engine.dispose()
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (home / "serve.log").open("wb")
+    server = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port), "--workers", str(args.workers)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        for _ in range(300):
+            try:
+                httpx.get(f"{url}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        cookies = []
+        for number in signed:
+            with httpx.Client(base_url=url) as client:
+                client.post("/signin", data={"national_id": number, "password": password})
+                cookies.append(f"osmanthus_session={client.cookies['osmanthus_session']}")
+        cookie_file = home / "cookies.txt"
+        cookie_file.write_text("\n".join(cookies) + "\n")
+        bench_env = {
+            **os.environ,
+            "OSMANTHUS_BENCH_IDS": str(ids_file),
+            "OSMANTHUS_BENCH_KEY": signins["provider_key"],
+            "OSMANTHUS_BENCH_COOKIES": str(cookie_file),
+        }
+        wrk(f"{url}/api/v1/ping", 3, None, bench_env)  # warm up every worker
+        wrk(f"{url}/api/v1/eligibility", 3, "eligibility.lua", bench_env)
+        runs: list[dict[str, Any]] = []
+        for number in range(args.runs):
+            run = {
+                "ping": wrk(f"{url}/api/v1/ping", args.seconds, None, bench_env),
+                "eligibility": wrk(
+                    f"{url}/api/v1/eligibility", args.seconds, "eligibility.lua", bench_env
+                ),
+                "score_page": wrk(f"{url}/me", args.seconds, "cookies.lua", bench_env),
+            }
+            run["ratio"] = run["eligibility"]["rps"] / run["ping"]["rps"]
+            runs.append(run)
+            print(f"run {number + 1}: {json.dumps(run)}", flush=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+    def median(path: tuple[str, str]) -> float:
+        return statistics.median(r[path[0]][path[1]] for r in runs)
+
+    summary = {
+        "residents": args.residents,
+        "workers": args.workers,
+        "connections": 50,
+        "seconds": args.seconds,
+        "runs": runs,
+        "median": {
+            name: {field: round(median((name, field)), 2) for field in ("rps", "p50_ms", "p99_ms")}
+            for name in ("ping", "eligibility", "score_page")
+        },
+        "median_ratio": round(statistics.median(r["ratio"] for r in runs), 3),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(summary, indent=1))
+    print(json.dumps(summary["median"], indent=1))
+    print(f"eligibility / ping (median of per-run ratios): {summary['median_ratio']:.1%}")
+    shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

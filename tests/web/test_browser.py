@@ -1,0 +1,229 @@
+"""The pages in a real browser: Debian's Chromium driven by Playwright, against
+``osmanthus serve`` running as a real process on a small demo city.
+
+Chromium must be installed (``python3 dev.py test`` installs it as root); a missing
+browser fails these tests, it never skips them. Screenshots go to
+``$OSMANTHUS_SCREENSHOTS`` (default: the test's temporary folder) so that a person can
+look at them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+CLI = [sys.executable, "-m", "osmanthus"]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A 2,000-resident demo city served by a real ``osmanthus serve`` process."""
+    home = tmp_path_factory.mktemp("city")
+    env = {**os.environ, "OSMANTHUS_DATA_DIR": str(home), "OSMANTHUS_DEMO_MODE": "true"}
+    env.pop("OSMANTHUS_DATABASE_URL", None)
+    subprocess.run(
+        [*CLI, "demo", "--residents", "2000", "--no-serve"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    signins: dict[str, str] = json.loads((home / "demo-signins.json").read_text())
+    port = free_port()
+    log = (home / "serve.log").open("wb")
+    server = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(f"{url}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        yield {**signins, "url": url, "home": str(home)}
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            "Chromium is missing at /usr/bin/chromium: apt-get install -y chromium "
+            "(python3 dev.py test installs it)",
+            pytrace=False,
+        )
+    with sync_playwright() as playwright:
+        found = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        yield found
+        found.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(locale="en-US", viewport={"width": 1100, "height": 900})
+    found = context.new_page()
+    yield found
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = Path(os.environ.get("OSMANTHUS_SCREENSHOTS") or tmp_path_factory.mktemp("shots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def shot(page: Page, shots: Path, name: str) -> None:
+    path = shots / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 5_000  # a blank page is a few hundred bytes
+
+
+def sign_in_resident(page: Page, city: dict[str, str], band: str = "below") -> None:
+    page.goto(f"{city['url']}/signin")
+    page.get_by_label("ID number").fill(city[f"resident_{band}"])
+    page.get_by_label("Password").fill(city["password"])
+    page.locator("form[action='/signin'] button").click()
+    expect(page).to_have_url(re.compile(r"/me$"))
+
+
+def sign_in_key(page: Page, city: dict[str, str], role: str) -> None:
+    page.goto(f"{city['url']}/signin")
+    page.get_by_label("API key").fill(city[f"{role}_key"])
+    page.locator("form[action='/signin/key'] button").click()
+
+
+def test_a_resident_sees_the_score_opens_the_legal_basis_and_files_a_dispute(
+    page: Page, city: dict[str, str], shots: Path
+) -> None:
+    sign_in_resident(page, city)
+    score = page.get_by_test_id("score").inner_text()
+    api = page.request.get(f"{city['url']}/api/v1/me").json()
+    assert int(score) == api["score"] < 100
+    shot(page, shots, "resident-score")
+    counting = next(r for r in api["records"] if r["counted"] != 0)
+    page.locator(f"a[href='/me/records/{counting['id']}']").click()
+    expect(page.get_by_test_id("legal-basis")).to_have_text(counting["legal_basis"])
+    page.get_by_label("Why is this record wrong?").fill(
+        "I was abroad on that date; see my passport."
+    )
+    page.get_by_role("button", name="File a dispute").click()
+    expect(page).to_have_url(re.compile(r"/me/disputes$"))
+    row = page.get_by_test_id("dispute-row").first
+    expect(row).to_contain_text("open")
+    shot(page, shots, "resident-dispute")
+    page.get_by_role("link", name="Who read my data").click()
+    expect(page.get_by_test_id("access-row").first).to_be_visible()
+    page.get_by_role("link", name="Expiry calendar").click()
+    shot(page, shots, "resident-calendar")
+
+
+def test_the_pages_switch_to_chinese(page: Page, city: dict[str, str], shots: Path) -> None:
+    sign_in_resident(page, city, "above")
+    page.get_by_role("link", name="中文").click()
+    expect(page.locator("html")).to_have_attribute("lang", "zh-Hans")
+    expect(page.get_by_role("heading", level=1)).to_have_text("我的积分")
+    shot(page, shots, "resident-score-zh")
+
+
+def test_a_kiosk_session_is_large(page: Page, city: dict[str, str], shots: Path) -> None:
+    page.goto(f"{city['url']}/signin?kiosk=true")
+    page.get_by_label("ID number").fill(city["resident_at"])
+    page.get_by_label("Password").fill(city["password"])
+    page.locator("form[action='/signin'] button").click()
+    expect(page.locator("body")).to_have_class("kiosk")
+    box = page.get_by_role("button", name="Sign out").bounding_box()
+    assert box is not None and box["height"] >= 64  # a finger's target
+    shot(page, shots, "kiosk")
+
+
+def test_a_department_uploads_a_batch_and_reads_its_report(
+    page: Page, city: dict[str, str], shots: Path
+) -> None:
+    sign_in_key(page, city, "department")
+    expect(page).to_have_url(re.compile(r"/console$"))
+    page.get_by_label("Batch file").set_input_files(str(Path(city["home"]) / "demo-batch.csv"))
+    page.get_by_label("Accept the valid rows").check()
+    page.get_by_role("button", name="Upload").click()
+    expect(page.get_by_test_id("batch-status")).to_have_text("partial")
+    assert int(page.get_by_test_id("batch-refused").inner_text()) == 2
+    expect(page.get_by_test_id("problem-row").first).to_be_visible()
+    shot(page, shots, "department-batch")
+
+
+def test_a_provider_checks_eligibility(page: Page, city: dict[str, str], shots: Path) -> None:
+    sign_in_key(page, city, "provider")
+    expect(page).to_have_url(re.compile(r"/provider$"))
+    for band in ("above", "below"):
+        number = city[f"resident_{band}"]
+        truth = httpx.post(
+            f"{city['url']}/api/v1/eligibility",
+            json={"national_id": number, "perk": "civilization_loan", "purpose": "test oracle"},
+            headers={"Authorization": f"Bearer {city['provider_key']}"},
+        ).json()
+        page.get_by_label("Resident's ID number").fill(number)
+        page.get_by_label("Perk").select_option("civilization_loan")
+        page.get_by_label("Purpose of this check").fill("loan application 2026-118")
+        page.get_by_role("button", name="Check").click()
+        answer = page.get_by_test_id("eligibility-answer")
+        if truth["eligible"]:
+            expect(answer).to_contain_text(f"Eligible until {truth['valid_until']}")
+        else:
+            expect(answer).to_have_text("Not eligible.")
+        assert band == "above" or not truth["eligible"]  # below 100: no loan
+        assert "score" not in answer.inner_text().lower()
+        shot(page, shots, f"provider-check-{band}")
+
+
+def test_an_auditor_sees_the_distribution_chart(
+    page: Page, city: dict[str, str], shots: Path
+) -> None:
+    sign_in_key(page, city, "auditor")
+    expect(page).to_have_url(re.compile(r"/oversight$"))
+    chart = page.get_by_test_id("distribution-chart").locator("svg")
+    expect(chart).to_be_visible()
+    box = chart.bounding_box()
+    assert box is not None and box["width"] > 300 and box["height"] > 100
+    bars = chart.locator("rect.bar")
+    assert bars.count() >= 5
+    heights = [float(bars.nth(i).get_attribute("height") or 0) for i in range(bars.count())]
+    assert max(heights) > 100 and min(heights) > 0
+    total = sum(
+        int(page.get_by_test_id(b).inner_text().replace(",", "")) for b in ("above", "at", "below")
+    )
+    assert total == 2000
+    page.get_by_role("button", name="Verify the whole chain now").click()
+    expect(page.get_by_test_id("chain-status")).to_contain_text("verifies")
+    shot(page, shots, "oversight")
