@@ -4,7 +4,7 @@ Domain errors become one line on stderr and exit code 1. Each module registers i
 commands on the one ``app``.
 """
 
-from osmanthus.cli import audit, intake, policy, population, scoring, web
+from osmanthus.cli import audit, intake, policy, population, reports, scoring, web
 from osmanthus.cli.base import app
 
-__all__ = ["app", "audit", "intake", "policy", "population", "scoring", "web"]
+__all__ = ["app", "audit", "intake", "policy", "population", "reports", "scoring", "web"]
