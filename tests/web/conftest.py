@@ -1,12 +1,20 @@
 """Fixtures of the web tests: the app on a real ledger (SQLite and PostgreSQL), residents
-with records, a key for every staff role, and signed-in browser-like sessions."""
+with records, a key for every staff role, and a small demo city served by a real
+``osmanthus serve`` process (one per test module)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -52,3 +60,45 @@ def keys(ledger: Ledger) -> dict[str, str]:
         "operator": create_key(ledger.engine, role="operator", name="credit office"),
         "auditor": create_key(ledger.engine, role="auditor", name="legal office"),
     }
+
+
+CLI = [sys.executable, "-m", "osmanthus"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A 2,000-resident demo city served by a real ``osmanthus serve`` process."""
+    home = tmp_path_factory.mktemp("city")
+    env = {**os.environ, "OSMANTHUS_DATA_DIR": str(home), "OSMANTHUS_DEMO_MODE": "true"}
+    env.pop("OSMANTHUS_DATABASE_URL", None)
+    subprocess.run(
+        [*CLI, "demo", "--residents", "2000", "--no-serve"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    signins: dict[str, str] = json.loads((home / "demo-signins.json").read_text())
+    port = free_port()
+    log = (home / "serve.log").open("wb")
+    server = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(f"{url}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        yield {**signins, "url": url, "home": str(home)}
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        log.close()

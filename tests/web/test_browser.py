@@ -9,12 +9,9 @@ look at them.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,47 +30,6 @@ FLAGS = [
     "--no-first-run",
 ]
 CLI = [sys.executable, "-m", "osmanthus"]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """A 2,000-resident demo city served by a real ``osmanthus serve`` process."""
-    home = tmp_path_factory.mktemp("city")
-    env = {**os.environ, "OSMANTHUS_DATA_DIR": str(home), "OSMANTHUS_DEMO_MODE": "true"}
-    env.pop("OSMANTHUS_DATABASE_URL", None)
-    subprocess.run(
-        [*CLI, "demo", "--residents", "2000", "--no-serve"],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    signins: dict[str, str] = json.loads((home / "demo-signins.json").read_text())
-    port = free_port()
-    log = (home / "serve.log").open("wb")
-    server = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                httpx.get(f"{url}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        yield {**signins, "url": url, "home": str(home)}
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-        log.close()
 
 
 @pytest.fixture(scope="module")
