@@ -35,14 +35,21 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 #: Front-end assets, from the npm registry, checked against the registry's integrity hash
 #: and served by our own server (no CDN). htmx 2.0.x on purpose: 4.x is a new major.
+VENDOR = ROOT / "src" / "osmanthus" / "web" / "static" / "vendor"
+TEST_VENDOR = VENV / "test-assets"  # used by the tests only, never served
 ASSETS = {
-    "htmx.min.js": (
+    VENDOR / "htmx.min.js": (
         "https://registry.npmjs.org/htmx.org/-/htmx.org-2.0.11.tgz",
         "sha512-Thx/WtpeOQqSrqBCw/A1cwGJGg4UrVa3+sW0GmrM3p4gJgO89ecH4qtbnyzDDWFvBTqjnIMCgELTNt636dtamA==",
         "package/dist/htmx.min.js",
     ),
+    # axe-core: the accessibility checks the browser tests run on every page.
+    TEST_VENDOR / "axe.min.js": (
+        "https://registry.npmjs.org/axe-core/-/axe-core-4.14.1.tgz",
+        "sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ==",
+        "package/axe.min.js",
+    ),
 }
-VENDOR = ROOT / "src" / "osmanthus" / "web" / "static" / "vendor"
 
 
 def say(message: str) -> None:
@@ -70,11 +77,10 @@ def setup() -> None:
 
 def fetch_assets() -> None:
     """Download the front-end assets from the npm registry once, checking their hashes."""
-    VENDOR.mkdir(parents=True, exist_ok=True)
-    for name, (url, integrity, member) in ASSETS.items():
-        target = VENDOR / name
+    for target, (url, integrity, member) in ASSETS.items():
         if target.exists():
             continue
+        target.parent.mkdir(parents=True, exist_ok=True)
         say(f"fetching {url}")
         with urllib.request.urlopen(url, timeout=60) as response:
             tarball = response.read()

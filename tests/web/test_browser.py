@@ -61,7 +61,25 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+AXE = Path(sys.prefix) / "test-assets" / "axe.min.js"  # fetched by dev.py from npm
+
+
+def accessible(page: Page) -> None:
+    """axe-core's WCAG 2 A and AA rules find no serious or critical problem on the page."""
+    assert AXE.is_file(), f"{AXE} is missing: run python3 dev.py setup"
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        "async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa']})).violations"
+        ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.length,"
+        " first: v.nodes[0] && v.nodes[0].html}))"
+    )
+    serious = [v for v in found if v["impact"] in ("serious", "critical")]
+    assert not serious, f"{page.url}: {serious}"
+
+
 def shot(page: Page, shots: Path, name: str) -> None:
+    """Check the page's accessibility, then keep a screenshot for a person to look at."""
+    accessible(page)
     path = shots / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     assert path.stat().st_size > 5_000  # a blank page is a few hundred bytes
@@ -104,6 +122,21 @@ def test_a_resident_sees_the_score_opens_the_legal_basis_and_files_a_dispute(
     expect(page.get_by_test_id("access-row").first).to_be_visible()
     page.get_by_role("link", name="Expiry calendar").click()
     shot(page, shots, "resident-calendar")
+
+
+def test_signing_in_works_from_the_keyboard_alone(
+    page: Page, city: dict[str, str], shots: Path
+) -> None:
+    page.goto(f"{city['url']}/signin")
+    page.keyboard.press("Tab")  # the skip link comes first
+    expect(page.locator(".skip")).to_be_focused()
+    page.get_by_label("ID number").focus()
+    page.keyboard.type(city["resident_at"])
+    page.keyboard.press("Tab")
+    page.keyboard.type(city["password"])
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/me$"))
+    shot(page, shots, "signin-keyboard")
 
 
 def test_the_pages_switch_to_chinese(page: Page, city: dict[str, str], shots: Path) -> None:

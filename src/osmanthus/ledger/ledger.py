@@ -57,6 +57,8 @@ class Ledger:
         self._clock = clock
         self._timezone = timezone
         self._group_audit: GroupAudit | None = None
+        # Profile facts are held only where a rule needs them; skip the read otherwise.
+        self._needs_profile = any(version.profile for version in policy.versions)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Ledger:
@@ -424,7 +426,8 @@ class Ledger:
         with database_errors("records"), ExitStack() as stack:
             conn = stack.enter_context(read_only(self.engine) if grouped else self.engine.begin())
             resident = self._resident(conn, name, known_at)
-            resident = replace(resident, profile=profile_of(conn, resident.id, known_at))
+            if self._needs_profile:
+                resident = replace(resident, profile=profile_of(conn, resident.id, known_at))
             rows = record_rows(conn, resident.id, known_at)
             entry = PendingEntry(
                 actor=str(actor),

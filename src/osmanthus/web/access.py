@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Literal
 
@@ -97,6 +98,7 @@ def revoke_key(engine: Engine, key: str) -> None:
         )
     if not done.rowcount:
         raise NotSignedIn("no such key, or already revoked")
+    _remembered.clear()  # this process forgets at once
 
 
 def key_digest(key: str) -> str:
@@ -111,11 +113,32 @@ def authenticate(engine: Engine, key: str | None) -> Caller:
     return authenticate_digest(engine, _digest(key))
 
 
+#: Seconds a looked-up key is remembered by a process. A key revoked by another process
+#: (the CLI, another worker) stops working within this time; in the revoking process, at once.
+KEY_MEMORY_SECONDS = 2.0
+_remembered: dict[tuple[int, str], tuple[float, Caller | None]] = {}
+
+
 def authenticate_digest(engine: Engine, digest: str) -> Caller:
     """The caller whose key has this SHA-256 (checked on every request, so a revoked key
     stops a signed-in browser session too)."""
+    now = time.monotonic()
+    seen = _remembered.get((id(engine), digest))
+    if seen is not None and now - seen[0] < KEY_MEMORY_SECONDS:
+        found = seen[1]
+    else:
+        found = _look_up(engine, digest)
+        if len(_remembered) > 10_000:
+            _remembered.clear()
+        _remembered[(id(engine), digest)] = (now, found)
+    if found is None:
+        raise NotSignedIn("the API key is not valid (unknown or revoked)")
+    return found
+
+
+def _look_up(engine: Engine, digest: str) -> Caller | None:
     with database_errors("api keys"), read_only(engine) as conn:
         row = conn.execute(_BY_DIGEST, {"digest": digest}).first()
     if row is None:
-        raise NotSignedIn("the API key is not valid (unknown or revoked)")
+        return None
     return Caller(role=row.role, name=row.name, department=row.department)
