@@ -21,11 +21,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
 from osmanthus.ledger import StoredRecord, Subject
 from osmanthus.policy import Metric, PolicySet, PolicyVersion, Scale
@@ -569,3 +571,46 @@ def scenarios(draw: st.DrawFn, shape: Shape = Shape()) -> Scenario:
         choices += [st.sampled_from(sorted(days))] if days else []
     as_of = draw(st.one_of(*reversed(choices)))
     return Scenario(policy, tuple(records), subject, as_of)
+
+
+# -- per-unit metrics with values below zero -----------------------------------------
+
+
+def _fields(model: BaseModel) -> dict[str, Any]:
+    """A model's fields, one level deep (nested models and periods stay objects)."""
+    return {name: getattr(model, name) for name in type(model).model_fields}
+
+
+@st.composite
+def negative_value_scenarios(draw: st.DrawFn, shape: Shape = Shape()) -> Scenario:
+    """A scenario whose per-unit metrics also take values below zero: each gets a
+    negative ``min_value``, so one metric's points can take either sign (0.5 points per
+    hour over -6..10 hours gives losses and gains). The per-record limit is raised to the
+    new worst harm when needed, and every per-unit record draws its value again over the
+    whole range (a negative value now and then)."""
+    scn = draw(scenarios(shape))
+    rebuilt = []
+    for version in scn.policy.versions:
+        metrics = {}
+        for code, metric in version.metrics.items():
+            if metric.points_per_unit is not None and metric.max_value is not None:
+                low = draw(st.integers(1, int(metric.max_value)))
+                metric = Metric.model_validate(_fields(metric) | {"min_value": Decimal(-low)})
+            metrics[code] = metric
+        limits = _fields(version.limits)
+        worst = _worst_harm(version.scale, metrics.values())
+        limits["max_penalty_per_record"] = max(limits["max_penalty_per_record"], worst)
+        rebuilt.append(
+            PolicyVersion.model_validate(_fields(version) | {"metrics": metrics, "limits": limits})
+        )
+    policy = PolicySet(tuple(rebuilt))
+    records = []
+    for record in scn.records:
+        metric = policy.in_force(record.act_date).metrics[record.metric]
+        if metric.points_per_unit is not None and metric.max_value is not None:
+            low, high = int(metric.min_value) * 2, int(metric.max_value) * 2
+            below = st.integers(low, -1).map(lambda n: n / 2)
+            value = draw(st.one_of(below, st.integers(low, high).map(lambda n: n / 2)))
+            record = replace(record, value=value)
+        records.append(record)
+    return Scenario(policy, tuple(records), scn.subject, scn.as_of)

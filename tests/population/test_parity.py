@@ -28,11 +28,20 @@ from hypothesis import strategies as st
 from population_data import Person, write_lake
 
 from osmanthus.ledger import Subject
-from osmanthus.policy import PolicySet
+from osmanthus.policy import PolicySet, PolicyVersion
 from osmanthus.population.compiled import Compiled
 from osmanthus.population.engines import run_duckdb, run_spark
 from osmanthus.scoring import explain
-from strategies import PROPERTY, Shape, scenarios
+from strategies import (
+    DEPARTMENT,
+    LEGAL_BASIS,
+    PROPERTY,
+    Shape,
+    base_metric,
+    negative_value_scenarios,
+    scenarios,
+    stored,
+)
 
 TIMES = (
     dt.datetime(2029, 6, 1, tzinfo=dt.UTC),
@@ -51,8 +60,12 @@ class Population:
 
 
 @st.composite
-def populations(draw: st.DrawFn, shape: Shape | None = None) -> Population:
-    scn = draw(scenarios(shape or Shape()))
+def populations(
+    draw: st.DrawFn, shape: Shape | None = None, *, negative: bool = False
+) -> Population:
+    """Residents sharing one generated scenario (``negative``: per-unit values below 0)."""
+    source = negative_value_scenarios if negative else scenarios
+    scn = draw(source(shape or Shape()))
     people = []
     for r in range(draw(st.integers(1, 6))):
         chosen = list(scn.records)
@@ -154,6 +167,19 @@ def test_calendar_caps_are_applied_on_the_column_path(window: str, data: st.Data
     assert_parity(pop, engine_results(pop, run_duckdb, threads=1))
 
 
+@PROPERTY
+@pytest.mark.parametrize("window", ["day", "month", "year"])
+@given(data=st.data())
+def test_per_unit_values_below_zero_agree_with_calendar_caps(
+    window: str, data: st.DataObject
+) -> None:
+    """Per-unit metrics whose values go below zero, so one metric gives gains and losses,
+    under calendar caps on the column path (the prune filter is on)."""
+    shape = dataclasses.replace(SIMPLE, caps=True, min_caps=1, window=window, yearly_limit=True)
+    pop = data.draw(populations(shape, negative=True))
+    assert_parity(pop, engine_results(pop, run_duckdb, threads=1))
+
+
 @pytest.fixture(scope="module")
 def spark() -> Sequence[str]:
     from osmanthus.population.engines import spark_session
@@ -168,3 +194,60 @@ def test_spark_engine_agrees_with_the_reference_scorer(
     spark: Sequence[str], pop: Population
 ) -> None:
     assert_parity(pop, engine_results(pop, run_spark, master=spark[0]))
+
+
+# -- cases the prune filter once got wrong ----------------------------------------------
+
+ENGINES = ["duckdb", "spark"]
+
+
+def run_engine(pop: Population, engine: str, request: pytest.FixtureRequest) -> Any:
+    if engine == "spark":
+        master = request.getfixturevalue("spark")[0]
+        return engine_results(pop, run_spark, master=master)
+    return engine_results(pop, run_duckdb, threads=1)
+
+
+def version_spec(
+    version: str, effective: dt.date, metrics: dict[str, dict[str, Any]], **extra: Any
+) -> dict[str, Any]:
+    """A one-department version on a wide scale (final clamp) with these metrics."""
+    return {
+        "name": "prop",
+        "version": version,
+        "title": "Regression policy",
+        "effective": effective,
+        "scale": {"baseline": 100, "floor": -1000, "ceiling": 1000, "clamp": "final"},
+        "limits": {"max_penalty_per_record": 30},
+        "departments": {DEPARTMENT: {"name": "Registry"}},
+        "metrics": {code: base_metric(code) | spec for code, spec in metrics.items()},
+        **extra,
+    }
+
+
+HOURS = {"points_per_unit": "1", "unit": "hour", "min_value": -10, "max_value": 10}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_per_unit_metric_with_negative_values_keeps_its_rows_for_a_loss_cap(
+    engine: str, request: pytest.FixtureRequest
+) -> None:
+    """points_per_unit is positive, but values down to -10 make losses: an expired loss
+    early in the year uses up the yearly loss cap, so a later loss is held back. The
+    expired row must be read although the metric's points per unit are positive."""
+    cap = {"name": "loss", "window": "year", "metrics": ["m0"], "max_loss": 5}
+    spec = version_spec(
+        "v1",
+        dt.date(2018, 1, 1),
+        {"m0": HOURS | {"expiry": "30d"}},
+        caps=[cap | {"legal_basis": LEGAL_BASIS}],
+    )
+    policy = PolicySet((PolicyVersion.model_validate(spec),))
+    records = [
+        stored(1, "m0", dt.date(2026, 1, 10), value=-5.0),  # expired; used the cap up
+        stored(2, "m0", dt.date(2026, 6, 10), value=-3.0),  # counts 0: held back
+    ]
+    pop = Population(policy, (Person(1, Subject(), records),), dt.date(2026, 6, 15), None, 1)
+    assert Compiled.build(policy, pop.as_of).prune_filter() is not None  # pruning is on
+    assert expected(pop, pop.people[0])["score"] == 100
+    assert_parity(pop, run_engine(pop, engine, request))

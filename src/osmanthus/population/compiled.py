@@ -253,7 +253,12 @@ class Compiled:
         )
 
     def _signs(self) -> dict[str, set[int]]:
-        """Per scored metric code: the signs its points can take, over every version."""
+        """Per scored metric code: the signs its points can take, over every version.
+
+        Points per unit are monotonic in the value, so a per-unit metric's points lie
+        between those of its smallest and its largest value: a positive rate over values
+        from -10 gives losses too.
+        """
         found: dict[str, set[int]] = {}
         for version in self.versions:
             for code, metric in version.metrics.items():
@@ -262,7 +267,11 @@ class Compiled:
                 if metric.severity:
                     points = [sev.points for sev in metric.severity.values()]
                 elif metric.points_per_unit is not None:
-                    points = [1 if metric.points_per_unit > 0 else -1]
+                    points = [metric.points_for(metric.min_value)]
+                    if metric.max_value is not None:
+                        points.append(metric.points_for(metric.max_value))
+                    else:  # no largest value: as far as the rate goes
+                        points.append(1 if metric.points_per_unit > 0 else -1)
                 else:
                     points = [metric.points or 0]
                 found.setdefault(code, set()).update((p > 0) - (p < 0) for p in points if p)
