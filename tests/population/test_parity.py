@@ -27,6 +27,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from population_data import Person, write_lake
 
+from osmanthus.errors import OsmanthusError
 from osmanthus.ledger import Subject
 from osmanthus.policy import PolicySet, PolicyVersion
 from osmanthus.population.compiled import Compiled
@@ -251,3 +252,43 @@ def test_a_per_unit_metric_with_negative_values_keeps_its_rows_for_a_loss_cap(
     assert Compiled.build(policy, pop.as_of).prune_filter() is not None  # pruning is on
     assert expected(pop, pop.people[0])["score"] == 100
     assert_parity(pop, run_engine(pop, engine, request))
+
+
+FIVE = {"points": -5, "expiry": "30d"}
+UNKNOWN = {  # versions (effective, metrics) and the one record, acted on a day it is unknown
+    "before the first version defining it": (
+        [(dt.date(2018, 1, 1), {"m0": FIVE}), (dt.date(2021, 1, 1), {"m0": FIVE, "m1": FIVE})],
+        stored(1, "m1", dt.date(2019, 6, 1)),
+    ),
+    "after a version dropped it": (
+        [(dt.date(2018, 1, 1), {"m0": FIVE, "m1": FIVE}), (dt.date(2021, 1, 1), {"m0": FIVE})],
+        stored(1, "m1", dt.date(2022, 3, 1)),
+    ),
+    "before any version": (
+        [(dt.date(2018, 1, 1), {"m0": FIVE})],
+        stored(1, "m0", dt.date(2017, 6, 1)),
+    ),
+}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("case", sorted(UNKNOWN))
+def test_a_record_the_policy_does_not_know_on_its_act_date_is_never_pruned(
+    case: str, engine: str, request: pytest.FixtureRequest
+) -> None:
+    """The reference scorer refuses a record whose metric the version in force on its act
+    date does not define, however old: so must the engines, which means the prune filter
+    may not hide it."""
+    specs, record = UNKNOWN[case]
+    policy = PolicySet(
+        tuple(
+            PolicyVersion.model_validate(version_spec(f"v{i + 1}", effective, metrics))
+            for i, (effective, metrics) in enumerate(specs)
+        )
+    )
+    pop = Population(policy, (Person(1, Subject(), [record]),), dt.date(2026, 6, 15), None, 1)
+    assert Compiled.build(policy, pop.as_of).prune_filter() is not None  # pruning is on
+    with pytest.raises(OsmanthusError):
+        expected(pop, pop.people[0])
+    with pytest.raises(OsmanthusError):
+        run_engine(pop, engine, request)

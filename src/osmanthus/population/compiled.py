@@ -209,7 +209,11 @@ class Compiled:
         incident, fulfilments), or is a correction or retraction. This holds only when
         no resident needs the step-by-step timeline (no cycles, reductions, staged
         measures, running clamp, rolling or changing caps): otherwise every row is kept.
-        Metrics whose life runs from the decision date are never pruned.
+        Metrics whose life runs from the decision date are never pruned. Nor is a row
+        whose metric the version in force on its act date does not define (the reference
+        scorer refuses it, and so must the engines): rows acted before the first version
+        that defines their metric are kept, and a metric that a later version drops again
+        is not pruned at all.
         """
         if any(
             v.cycle is not None
@@ -226,8 +230,12 @@ class Compiled:
             limit = cap.max_gain if sign > 0 else cap.max_loss
             return limit is not None and cap.applies_to(code) and sign in signs.get(code, ())
 
-        since: dict[str, dt.date] = {}
+        since: dict[str, tuple[dt.date, dt.date]] = {}  # code: (cut, first known)
         for code, days_ in life.items():
+            defined = [code in v.metrics for v in self.versions]
+            first = defined.index(True)
+            if not all(defined[first:]):
+                continue  # unknown again after a version: keep every row
             cut = None if days_ is None else self.as_of - dt.timedelta(days=days_)
             for _, cap in self.caps:
                 for sign in (1, -1):
@@ -241,14 +249,24 @@ class Compiled:
                     window = {"year": start.replace(month=1, day=1), "month": start.replace(day=1)}
                     cut = min(cut, window.get(cap.window, start))
             if cut is not None:
-                since[code] = cut
+                since[code] = (cut, self.versions[first].effective)
         if not since:
             return None
         cases = " ".join(
-            f"WHEN '{code}' THEN DATE '{day.isoformat()}'" for code, day in sorted(since.items())
+            f"WHEN '{code}' THEN DATE '{cut.isoformat()}'"
+            for code, (cut, _) in sorted(since.items())
         )
+        # rows acted before their metric is known: one bound for all, and one more for
+        # each metric a later version brings in (a date comparison is cheaper than a CASE)
+        earliest = min(known for _, known in since.values())
+        unknown = [f"act_date < DATE '{earliest.isoformat()}'"] + [
+            f"(metric = '{code}' AND act_date < DATE '{known.isoformat()}')"
+            for code, (_, known) in sorted(since.items())
+            if known > earliest
+        ]
         return (
             "(incident_ref IS NOT NULL OR supersedes_id IS NOT NULL OR kind <> 'original' "
+            f"OR {' OR '.join(unknown)} "
             f"OR act_date >= CASE metric {cases} ELSE DATE '0001-01-01' END)"
         )
 
