@@ -46,6 +46,7 @@ def test_a_provider_learns_eligible_or_not_and_until_when_never_the_score(
         "eligible": True,
         "valid_until": (ledger.today() + dt.timedelta(days=29)).isoformat(),
         "decided_on": ledger.today().isoformat(),
+        "basis": "ledger",
         "_status": 200,
     }
     bob = ask(client, key, national_id=BOB)
@@ -107,7 +108,7 @@ def test_bad_questions_get_the_envelope(client: TestClient, ledger: Ledger) -> N
         "/api/v1/eligibility", json={"perk": "x"}, headers={"Authorization": f"Bearer {key}"}
     ).json()
     assert missing["status"] == 422
-    assert {e["path"] for e in missing["errors"]} == {"body/national_id", "body/purpose"}
+    assert {e["path"] for e in missing["errors"]} == {"body/purpose"}  # and no ID nor proof
 
 
 def test_html_clients_get_the_envelope_as_a_page(client: TestClient) -> None:

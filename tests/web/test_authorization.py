@@ -56,6 +56,14 @@ MATRIX: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {
         RESIDENT,
         {"json": {"record_id": "bob_record", "reason": "not me at all"}},
     ),
+    ("GET", "/me/report"): (RESIDENT, {}),
+    ("GET", "/me/report.json"): (RESIDENT, {}),
+    ("GET", "/me/proof/{perk}"): (RESIDENT, {"path": {"perk": "civilization_loan"}}),
+    ("POST", "/me/proof/{perk}"): (
+        RESIDENT,
+        {"path": {"perk": "civilization_loan"}, "data": {"national_id": BOB}},
+    ),
+    ("GET", "/api/v1/signing-key"): (EVERYONE, {}),
     ("GET", "/console"): (DEPARTMENT, {}),
     ("POST", "/console/batches"): (
         DEPARTMENT,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -137,6 +138,33 @@ def test_signing_in_works_from_the_keyboard_alone(
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"/me$"))
     shot(page, shots, "signin-keyboard")
+
+
+def test_a_resident_downloads_and_verifies_a_report_and_shows_a_proof(
+    page: Page, city: dict[str, str], shots: Path, tmp_path: Path
+) -> None:
+    sign_in_resident(page, city, "above")
+    page.get_by_role("link", name="Credit report").click()
+    shot(page, shots, "resident-report")
+    with page.expect_download() as download:
+        page.get_by_test_id("report-download").click()
+    saved = tmp_path / "report.json"
+    download.value.save_as(saved)
+    env = {**os.environ, "OSMANTHUS_DATA_DIR": city["home"]}
+    verified = subprocess.run(
+        [*CLI, "--demo", "verify", str(saved)], env=env, capture_output=True, text=True
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert page.get_by_test_id("report-score").inner_text() in verified.stdout
+    page.get_by_role("link", name="My score").click()
+    page.get_by_role("link", name="show a proof").first.click()
+    page.get_by_label("ID number").fill(city["resident_above"])
+    page.get_by_role("button", name="Make the proof").click()
+    qr = page.get_by_test_id("proof-qr").locator("svg")
+    expect(qr).to_be_visible()
+    box = qr.bounding_box()
+    assert box is not None and box["width"] >= 150  # scannable from a phone screen
+    shot(page, shots, "resident-proof")
 
 
 def test_the_pages_switch_to_chinese(page: Page, city: dict[str, str], shots: Path) -> None:

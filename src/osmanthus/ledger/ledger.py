@@ -445,6 +445,25 @@ class Ledger:
             grouped.append(entry)
         return resident, rows
 
+    def record_access(
+        self,
+        *,
+        actor: Actor,
+        action: str,
+        purpose: str,
+        subject: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Write an access that read nothing from the ledger (a proof checked, a report
+        verified) to the audit chain; committed before this returns."""
+        _check_text("purpose", purpose, 256)
+        entry = PendingEntry(str(actor), action, purpose, subject, detail)
+        if self._group_audit is not None:
+            self._group_audit.append(entry)
+            return
+        with database_errors("audit"), self.engine.begin() as conn:
+            append_entries(conn, [entry])
+
     def start_group_audit(self) -> None:
         """Commit read entries in groups from a writer thread (for a busy service): each
         read still returns only after its entry is committed."""

@@ -25,8 +25,10 @@ from pydantic import BaseModel
 from starlette.middleware.sessions import SessionMiddleware
 
 from osmanthus.ledger import Ledger, is_current
+from osmanthus.reports import load_signing_key
 from osmanthus.settings import Settings
 from osmanthus.web.console import console_router
+from osmanthus.web.documents import documents_router
 from osmanthus.web.errors import install_error_handlers
 from osmanthus.web.i18n import Catalogues
 from osmanthus.web.observability import install_observability
@@ -74,6 +76,7 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.signing_key = load_signing_key(settings)
     install_error_handlers(app)
     install_observability(app)
     app.add_middleware(
@@ -106,6 +109,7 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> FastAPI:
     app.include_router(portal_router(pages))
     app.include_router(console_router(pages))
     app.include_router(provider_router(pages))
+    app.include_router(documents_router(pages))
     app.include_router(oversight_router(pages, settings.resolved_population_dir / "runs"))
     return app
 

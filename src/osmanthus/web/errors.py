@@ -22,6 +22,7 @@ from osmanthus.errors import (
     NotFound,
     NotSignedIn,
     OsmanthusError,
+    SignatureInvalid,
     ValidationError,
 )
 
@@ -34,6 +35,7 @@ _STATUS: tuple[tuple[type[OsmanthusError], int], ...] = (
     (AccessDenied, 403),
     (NotFound, 404),
     (ValidationError, 422),
+    (SignatureInvalid, 422),
     (LedgerError, 503),
 )
 

@@ -8,14 +8,18 @@ or logged) and states a purpose, which goes to the audit chain with the provider
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+from pydantic import ValidationError as PydanticValidationError
 
-from osmanthus.errors import OsmanthusError
+from osmanthus.errors import OsmanthusError, ValidationError
+from osmanthus.ledger import Ledger
+from osmanthus.reports import SigningKey, verify_proof
 from osmanthus.scoring.eligibility import check_eligibility
+from osmanthus.web.access import Caller
 from osmanthus.web.pages import Pages
 from osmanthus.web.session import CallerDep, LedgerDep, PostingCallerDep
 
@@ -23,11 +27,24 @@ __all__ = ["EligibilityAnswer", "EligibilityRequest", "provider_router"]
 
 
 class EligibilityRequest(BaseModel):
-    """A provider's question about one resident and one perk."""
+    """A provider's question about one resident and one perk: by ID number (decided from
+    the ledger now) or by the resident's signed proof (checked against the city's key;
+    with the ID number too, the proof must be that resident's)."""
 
-    national_id: str = Field(min_length=1, max_length=32, description="Hashed on arrival.")
+    national_id: str | None = Field(
+        default=None, min_length=1, max_length=32, description="Hashed on arrival."
+    )
+    proof: str | None = Field(
+        default=None, min_length=1, max_length=2048, description="An OSM1 eligibility proof."
+    )
     perk: str = Field(min_length=1, max_length=64)
     purpose: str = Field(min_length=1, max_length=256, description="Written to the audit chain.")
+
+    @model_validator(mode="after")
+    def _one_way(self) -> EligibilityRequest:
+        if self.national_id is None and self.proof is None:
+            raise ValueError("give national_id, or proof (with or without national_id)")
+        return self
 
 
 class EligibilityAnswer(BaseModel):
@@ -38,6 +55,46 @@ class EligibilityAnswer(BaseModel):
     eligible: bool
     valid_until: dt.date | None
     decided_on: dt.date
+    basis: Literal["ledger", "proof"] = "ledger"
+
+
+def answer(
+    ledger: Ledger, who: Caller, key: SigningKey, question: EligibilityRequest
+) -> EligibilityAnswer:
+    """Decide from the ledger, or check the proof (audited either way)."""
+    who.require("provider")
+    if question.proof is None:
+        assert question.national_id is not None
+        found = check_eligibility(
+            ledger, question.national_id, question.perk, actor=who.actor, purpose=question.purpose
+        )
+        return EligibilityAnswer(
+            perk=found.perk,
+            eligible=found.eligible,
+            valid_until=found.valid_until,
+            decided_on=found.decided_on,
+        )
+    today = ledger.today()
+    checked = verify_proof(
+        question.proof, [key.public], national_id=question.national_id, today=today
+    )
+    if checked.perk != question.perk:
+        raise ValidationError(f"proof: it proves perk {checked.perk!r}, not {question.perk!r}")
+    if checked.subject_matches is False:
+        raise ValidationError("proof: it belongs to another resident than the ID number given")
+    ledger.record_access(
+        actor=who.actor,
+        action="proof.check",
+        purpose=question.purpose,
+        detail={"perk": checked.perk, "holder_checked": checked.subject_matches is not None},
+    )
+    return EligibilityAnswer(
+        perk=checked.perk,
+        eligible=checked.eligible,
+        valid_until=checked.valid_until,
+        decided_on=today,
+        basis="proof",
+    )
 
 
 def provider_router(pages: Pages) -> APIRouter:
@@ -50,19 +107,11 @@ def provider_router(pages: Pages) -> APIRouter:
         responses={401: {}, 403: {}, 404: {}, 422: {}},
     )
     def eligibility(
-        question: EligibilityRequest, ledger: LedgerDep, who: PostingCallerDep
+        request: Request, question: EligibilityRequest, ledger: LedgerDep, who: PostingCallerDep
     ) -> EligibilityAnswer:
-        """Whether the resident qualifies for a perk, and until when (providers only)."""
-        who.require("provider")
-        found = check_eligibility(
-            ledger, question.national_id, question.perk, actor=who.actor, purpose=question.purpose
-        )
-        return EligibilityAnswer(
-            perk=found.perk,
-            eligible=found.eligible,
-            valid_until=found.valid_until,
-            decided_on=found.decided_on,
-        )
+        """Whether the resident qualifies for a perk, and until when (providers only): by
+        ID number, or by the resident's signed proof. Never the score or the records."""
+        return answer(ledger, who, request.app.state.signing_key, question)
 
     @router.get("/provider", include_in_schema=False)
     def provider_page(request: Request, ledger: LedgerDep, who: CallerDep) -> Response:
@@ -77,27 +126,34 @@ def provider_router(pages: Pages) -> APIRouter:
         request: Request,
         ledger: LedgerDep,
         who: PostingCallerDep,
-        national_id: Annotated[str, Form(max_length=32)],
         perk: Annotated[str, Form(max_length=64)],
         purpose: Annotated[str, Form(max_length=256)],
+        national_id: Annotated[str, Form(max_length=32)] = "",
+        proof: Annotated[str, Form(max_length=2048)] = "",
     ) -> Response:
         who.require("provider")
         version = ledger.policy.in_force(ledger.today())
         try:
-            answer = check_eligibility(
-                ledger, national_id.strip(), perk, actor=who.actor, purpose=purpose
+            question = EligibilityRequest(
+                national_id=national_id.strip() or None,
+                proof=proof.strip() or None,
+                perk=perk,
+                purpose=purpose,
             )
+            found = answer(ledger, who, request.app.state.signing_key, question)
             problem = None
+        except PydanticValidationError:
+            found, problem = None, "give the resident's ID number, or a proof"
         except OsmanthusError as exc:
             if not isinstance(exc, (ValueError, LookupError)):
                 raise
-            answer, problem = None, str(exc)
+            found, problem = None, str(exc)
         return pages.render(
             request,
             "provider/check.html",
             caller=who,
             perks=version.perks,
-            answer=answer,
+            answer=found,
             problem=problem,
         )
 
