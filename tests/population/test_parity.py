@@ -8,7 +8,7 @@ random subsets, with their own record ids, their own recording times and, now an
 no cycle anchor. The lake is written by the lake's own writer in 1 to 3 buckets, so
 residents share buckets; the scoring date and the "known at" time vary. For every
 resident the engine must give the reference scorer's score, grade, last staged measure,
-number of measures, perks and per-department counted points.
+number of measures, perks and per-department counted points (net, gained and lost).
 """
 
 from __future__ import annotations
@@ -95,18 +95,23 @@ def expected(pop: Population, person: Person) -> dict[str, Any]:
     result = explain(
         person.records, pop.policy, pop.as_of, known_at=pop.known_at, subject=person.subject
     )
-    by_department: dict[str, int] = {}
+    by_department: dict[str, tuple[int, int, int]] = {}  # net, gained, lost
     for line in result.lines:
         if line.status == "counted":
-            department = line.record.department
-            by_department[department] = by_department.get(department, 0) + line.counted
+            net, gained, lost = by_department.get(line.record.department, (0, 0, 0))
+            points = line.counted
+            by_department[line.record.department] = (
+                net + points,
+                gained + max(points, 0),
+                lost + min(points, 0),
+            )
     return {
         "score": result.score,
         "grade": result.grade,
         "measure": result.measures[-1].name if result.measures else None,
         "measures": len(result.measures),
         "perks": sum(1 << bit for bit, perk in enumerate(result.perks) if perk.eligible),
-        "contributions": sorted(by_department.items()),
+        "contributions": sorted((d, *sums) for d, sums in by_department.items()),
     }
 
 
@@ -120,7 +125,9 @@ def engine_results(
         table = pq.ParquetDataset(str(out)).read()
     found = {}
     for row in table.to_pylist():
-        row["contributions"] = sorted((c["department"], c["points"]) for c in row["contributions"])
+        row["contributions"] = sorted(
+            (c["department"], c["points"], c["gained"], c["lost"]) for c in row["contributions"]
+        )
         found[row["resident_id"]] = row
     return found
 

@@ -3,6 +3,7 @@ and the change since the previous run; the CLI's population run and stats."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections import Counter
@@ -10,14 +11,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from population_data import Person, write_lake
 from typer.testing import CliRunner
 
 from factories import OPERATOR, make_id
+from minimal_policy import BASIS, MINIMAL, policy_from
 from osmanthus.cli import app
-from osmanthus.ledger import Ledger, NewRecord, iter_population
-from osmanthus.population import run_population
+from osmanthus.ledger import Ledger, NewRecord, StoredRecord, Subject, iter_population
+from osmanthus.population import population_stats, run_population
+from osmanthus.population.compiled import Compiled
+from osmanthus.population.engines import run_duckdb, run_spark
 from osmanthus.scoring import explain
 from osmanthus.synthetic import CitySpec, load_city
+from strategies import stored
 
 AS_OF = dt.date(2026, 11, 1)
 
@@ -95,3 +101,46 @@ def test_cli_prints_the_statistics(
     stats = json.loads(result.stdout)
     assert stats["residents"] == 0 and stats["baseline"] == 100
     assert (tmp_path / "var" / "population-demo" / "lake" / "manifest.json").exists()
+
+
+#: staged measures send every resident with a loss to the reference path
+MEASURED = (
+    MINIMAL
+    + f"""
+[[measures]]
+name = "warning"
+at_most = 50
+{BASIS}
+"""
+)
+
+
+@pytest.mark.parametrize("path", ["column", "reference"])
+@pytest.mark.parametrize("engine", ["duckdb", "spark"])
+def test_department_points_gained_and_lost_are_summed_record_by_record(
+    engine: str, path: str, tmp_path: Path
+) -> None:
+    """A resident gaining 5 and losing 10 from one department has gained 5 and lost 10
+    there, not lost a net 5."""
+    policy = policy_from(tmp_path, MINIMAL if path == "column" else MEASURED)
+    day = dt.date(2026, 6, 1)
+
+    def record(number: int, metric: str) -> StoredRecord:
+        return dataclasses.replace(stored(number, metric, day), department="dept")
+
+    people = [
+        Person(1, Subject(), [record(1, "good"), record(2, "bad")]),
+        Person(2, Subject(), [record(3, "good")]),
+    ]
+    lake = write_lake(tmp_path / "lake", people, buckets=2)
+    compiled = Compiled.build(policy, AS_OF)
+    scores = tmp_path / "scores"
+    if engine == "spark":
+        run_spark(lake, compiled, None, scores, master="local[2]")
+    else:
+        run_duckdb(lake, compiled, None, scores, threads=1)
+    stats = population_stats(scores, as_of=AS_OF, baseline=100, perks=[])
+    assert stats["reference_path"] == (0 if path == "column" else 1)
+    assert stats["departments"] == [
+        {"department": "dept", "residents": 2, "points_gained": 10, "points_lost": -10, "net": 0}
+    ]

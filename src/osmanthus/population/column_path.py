@@ -138,14 +138,18 @@ def score_columns(b: Bucket, out: Result, chosen: B, subjects: SubjectLookup) ->
         rows = np.flatnonzero(active)
         key = b.slot[rows] * (len(b.department.values) + 1) + b.department.codes[rows]
         unique, inverse = np.unique(key, return_inverse=True)
-        sums = np.zeros(len(unique), dtype=np.int64)
-        np.add.at(sums, inverse, points[rows])
+        counted = points[rows]
+        gained = np.zeros(len(unique), dtype=np.int64)
+        lost = np.zeros(len(unique), dtype=np.int64)
+        np.add.at(gained, inverse, np.maximum(counted, 0))
+        np.add.at(lost, inverse, np.minimum(counted, 0))
         width = len(b.department.values) + 1
         out.parts.append(
             (
                 (unique // width).astype(np.int64),
                 [b.department.values[k] for k in (unique % width).tolist()],
-                sums,
+                gained,
+                lost,
             )
         )
 

@@ -94,16 +94,19 @@ def _reference(
     out.measures[slot] = len(result.measures)
     out.measure[slot] = result.measures[-1].name if result.measures else None
     out.perks[slot] = sum(1 << bit for bit, p in enumerate(result.perks) if p.eligible)
-    by_department: dict[str, int] = defaultdict(int)
+    gained: dict[str, int] = defaultdict(int)
+    lost: dict[str, int] = defaultdict(int)
     for line in result.lines:
         if line.status == "counted":
-            by_department[line.record.department] += line.counted
-    ordered = sorted(by_department.items())
+            side = gained if line.counted > 0 else lost
+            side[line.record.department] += line.counted
+    departments = sorted(gained.keys() | lost.keys())
     out.parts.append(
         (
-            np.full(len(ordered), slot, dtype=np.int64),
-            [d for d, _ in ordered],
-            np.array([p for _, p in ordered], dtype=np.int64),
+            np.full(len(departments), slot, dtype=np.int64),
+            departments,
+            np.array([gained.get(d, 0) for d in departments], dtype=np.int64),
+            np.array([lost.get(d, 0) for d in departments], dtype=np.int64),
         )
     )
 

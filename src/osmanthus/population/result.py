@@ -9,7 +9,16 @@ from osmanthus.population.columns import I64
 
 __all__ = ["CONTRIBUTION", "RESULT_SCHEMA", "Result"]
 
-CONTRIBUTION = pa.struct([("department", pa.string()), ("points", pa.int32())])
+#: one department's points counting now for one resident: the net, and the gains and the
+#: losses summed record by record (a gain and a loss from one department do not cancel)
+CONTRIBUTION = pa.struct(
+    [
+        ("department", pa.string()),
+        ("points", pa.int32()),
+        ("gained", pa.int32()),
+        ("lost", pa.int32()),
+    ]
+)
 RESULT_SCHEMA = pa.schema(
     [
         ("resident_id", pa.int64()),
@@ -37,8 +46,8 @@ class Result:
         self.measures = np.zeros(n, dtype=np.int16)
         self.perks = np.zeros(n, dtype=np.int64)
         self.reference = np.zeros(n, dtype=bool)
-        # per-department points as flat columns: resident slot, department, points
-        self.parts: list[tuple[I64, list[str], I64]] = []
+        # per-department points as flat columns: resident slot, department, gained, lost
+        self.parts: list[tuple[I64, list[str], I64, I64]] = []
 
     def table(self, rid: I64, residents: pa.Table) -> pa.Table:
         return pa.table(
@@ -65,13 +74,16 @@ class Result:
             )
         slots = np.concatenate([p[0] for p in self.parts])
         names = [name for p in self.parts for name in p[1]]
-        points = np.concatenate([p[2] for p in self.parts])
+        gained = np.concatenate([p[2] for p in self.parts])
+        lost = np.concatenate([p[3] for p in self.parts])
         order = np.argsort(slots, kind="stable")
         offsets = np.searchsorted(slots[order], np.arange(n + 1)).astype(np.int32)
         values = pa.StructArray.from_arrays(
             [
                 pa.array(names, pa.string()).take(pa.array(order)),
-                pa.array(points[order], pa.int32()),
+                pa.array((gained + lost)[order], pa.int32()),
+                pa.array(gained[order], pa.int32()),
+                pa.array(lost[order], pa.int32()),
             ],
             fields=list(CONTRIBUTION),
         )

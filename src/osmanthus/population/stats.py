@@ -2,9 +2,9 @@
 
 Counts above, at and below the baseline, the histogram, by district and by age band,
 eligibility for each perk, staged measures, each department's contribution (points of
-the records that count now), and the change since the previous run (residents whose
-score changed, moved between above/at/below, appeared or left the scope).
-"""
+the records that count now: gained and lost summed record by record, and the net), and
+the change since the previous run (residents whose score changed, moved between
+above/at/below, appeared or left the scope)."""
 
 from __future__ import annotations
 
@@ -116,8 +116,7 @@ def _stats(
     departments = _rows(
         con,
         "SELECT c.department, count(DISTINCT resident_id) AS residents, "
-        "sum(greatest(c.points, 0)) AS points_gained, "
-        "sum(least(c.points, 0)) AS points_lost, sum(c.points) AS net "
+        "sum(c.gained) AS points_gained, sum(c.lost) AS points_lost, sum(c.points) AS net "
         "FROM (SELECT resident_id, unnest(contributions) AS c FROM s) GROUP BY 1 ORDER BY 1",
     )
     measures = _rows(
