@@ -40,6 +40,11 @@ _DURABLE_OPTION = "osmanthus_durable"
 _CHECKED_OPTION = "osmanthus_references_checked"
 
 
+#: Pooled connections kept open (and as many more on demand): a web worker runs requests
+#: on up to 40 threads, and opening a connection costs far more than keeping one.
+POOL = 20
+
+
 def connect(url: str, *, echo: bool = False) -> Engine:
     """An engine for ``url``; creates the directory of a SQLite file if needed."""
     try:
@@ -63,10 +68,12 @@ def connect(url: str, *, echo: bool = False) -> Engine:
                 raise ConfigError(
                     f"settings: cannot create the database directory for {database}: {exc.strerror}"
                 ) from exc
-        engine = create_engine(url, echo=echo, connect_args={"timeout": 60})
+        engine = create_engine(
+            url, echo=echo, connect_args={"timeout": 60}, pool_size=POOL, max_overflow=POOL
+        )
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True)
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=POOL, max_overflow=POOL)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -86,9 +93,12 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Connection) -> None:
         options = conn.get_execution_options()
         sync = "FULL" if options.get(_DURABLE_OPTION) else "NORMAL"
-        conn.exec_driver_sql(f"PRAGMA synchronous={sync}")
         checks = "OFF" if options.get(_CHECKED_OPTION) else "ON"
-        conn.exec_driver_sql(f"PRAGMA foreign_keys={checks}")
+        state = conn.connection.info  # per database connection: set a pragma only on change
+        if state.get("osmanthus_pragmas") != (sync, checks):
+            conn.exec_driver_sql(f"PRAGMA synchronous={sync}")
+            conn.exec_driver_sql(f"PRAGMA foreign_keys={checks}")
+            state["osmanthus_pragmas"] = (sync, checks)
         conn.exec_driver_sql(f"BEGIN {options.get(_BEGIN_OPTION, 'IMMEDIATE')}")
 
 
