@@ -38,7 +38,7 @@ IDLE_SECONDS = 15 * 60
 KIOSK_IDLE_SECONDS = 90
 
 
-def the_ledger(request: Request) -> Ledger:
+async def the_ledger(request: Request) -> Ledger:
     found: Ledger = request.app.state.ledger
     return found
 
@@ -58,15 +58,19 @@ def _fresh(session: dict[str, Any]) -> None:
     session["seen"] = int(time.time())
 
 
-def caller(
+async def caller(
     request: Request,
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
 ) -> Caller:
-    """The caller of this request: an API key, else the browser session."""
+    """The caller of this request: an API key, else the browser session.
+
+    Async on purpose: it runs on the event loop instead of hopping to a worker thread; a
+    key is remembered for 2 s, so the database lookup it may do is rare and short."""
     key = _header_key(authorization, x_api_key)
+    engine = request.app.state.ledger.engine
     if key is not None:
-        found = authenticate(the_ledger(request).engine, key)
+        found = authenticate(engine, key)
         request.state.by_key = True
         return found
     session: dict[str, Any] = request.session
@@ -77,7 +81,7 @@ def caller(
         return Caller(role="resident", name=name[:12], pseudonym=name)
     if who == "key":
         _fresh(session)
-        return authenticate_digest(the_ledger(request).engine, str(session["digest"]))
+        return authenticate_digest(engine, str(session["digest"]))
     raise NotSignedIn("sign in: a resident's ID number and password, or an API key")
 
 
