@@ -9,13 +9,24 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
 from factories import OPERATOR, FixedClock, make_id, table_count
-from osmanthus.ledger import Ledger, NewRecord, connect, migrate
+from osmanthus.ledger import (
+    Ledger,
+    NewRecord,
+    RecordBatch,
+    ResidentBatch,
+    bulk,
+    bulk_load,
+    connect,
+    migrate,
+)
 from osmanthus.policy import PolicySet
 from osmanthus.population import Lake, LakeError, export_ledger
 from osmanthus.population.lake import TABLES
@@ -145,3 +156,60 @@ def test_postgresql_export_waits_for_a_writer_in_flight(
     assert done
     assert lake_ids(lake, "records") == ledger_ids(ledger, "records")
     assert len(lake_ids(lake, "records")) == 2
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgresql_export_waits_for_a_bulk_load_holding_resident_ids(
+    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str
+) -> None:
+    """bulk_load takes its resident ids from the sequence before it writes the rows. An
+    export starting in between must wait for it: otherwise a resident registered
+    meanwhile (a higher id, committed first) sets the watermark, and the bulk load's
+    residents commit below it, never to be exported."""
+    took_ids, go_on = threading.Event(), threading.Event()
+    write = bulk._write
+
+    def write_when_told(conn: sa.Connection, table: str, *args: Any) -> None:
+        if table == "residents":  # the ids are taken; the rows not yet written
+            took_ids.set()
+            go_on.wait(60)
+        write(conn, table, *args)
+
+    monkeypatch.setattr(bulk, "_write", write_when_told)
+    people = ResidentBatch(
+        national_id=np.array([make_id(sequence=1), make_id(sequence=2)]),
+        district=np.array(["gusu", "gusu"]),
+    )
+    batch = RecordBatch(
+        resident=np.array([0, 1], dtype=np.int64),
+        department=np.array(["traffic-police"] * 2),
+        metric=np.array(["failure_to_yield"] * 2),
+        value=np.ones(2),
+        act_date=np.array(["2026-06-01"] * 2, dtype="datetime64[D]"),
+        decision_date=np.array(["2026-06-02"] * 2, dtype="datetime64[D]"),
+        source_ref=np.array(["B-1", "B-2"]),
+    )
+    lake = tmp_path / "lake"
+    done: list[object] = []
+    loader = threading.Thread(
+        target=lambda: done.append(bulk_load(ledger, people, batch, actor=OPERATOR, batch_id="b"))
+    )
+    exporter = threading.Thread(
+        target=lambda: done.append(export_ledger(ledger.engine, lake, actor=OPERATOR))
+    )
+    loader.start()
+    try:
+        assert took_ids.wait(60)
+        ledger.register_resident(make_id(sequence=3), "huqiu", actor=OPERATOR)
+        exporter.start()
+        time.sleep(1.0)
+        assert not done, "the export did not wait for the bulk load"
+    finally:
+        go_on.set()
+        loader.join(60)
+        if exporter.ident is not None:  # started
+            exporter.join(60)
+    assert len(done) == 2
+    assert lake_ids(lake, "residents") == ledger_ids(ledger, "residents")
+    assert len(lake_ids(lake, "residents")) == 3
+    assert lake_ids(lake, "records") == ledger_ids(ledger, "records")

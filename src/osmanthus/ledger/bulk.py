@@ -304,9 +304,18 @@ def _refuse_registered(conn: Connection, names: list[str]) -> None:
 
 
 def _allocate_resident_ids(conn: Connection, n: int) -> npt.NDArray[np.int64]:
+    """Ids for ``n`` new residents, taken before the rows are written.
+
+    On PostgreSQL the tables this load writes are locked ``ROW EXCLUSIVE`` first, as an
+    INSERT would lock them: the lake export settles its watermarks under a ``SHARE`` lock,
+    which waits only for transactions holding such a lock, and ``nextval`` takes none. The
+    order is the export's (records, then residents), so neither can wait for the other
+    in a circle.
+    """
     if n == 0:
         return np.empty(0, dtype=np.int64)
     if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("LOCK TABLE records, residents IN ROW EXCLUSIVE MODE")
         got = (
             conn.execute(
                 text(
