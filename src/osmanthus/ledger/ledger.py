@@ -24,7 +24,7 @@ from osmanthus.identity import pseudonym, pseudonym_column, pseudonyms, validate
 from osmanthus.ledger.audit_log import PendingEntry, append_entries, append_entry
 from osmanthus.ledger.database import connect, database_errors, is_current, read_only
 from osmanthus.ledger.group_audit import GroupAudit
-from osmanthus.ledger.reading import profile_of, record_rows
+from osmanthus.ledger.reading import profile_of, record_rows, resident_and_records
 from osmanthus.ledger.record import Actor, NewRecord, ResidentInfo, StoredRecord
 from osmanthus.ledger.schema import departments, profile_facts, records, residents
 from osmanthus.policy import PolicySet, load_policy
@@ -425,10 +425,16 @@ class Ledger:
         grouped = self._group_audit
         with database_errors("records"), ExitStack() as stack:
             conn = stack.enter_context(read_only(self.engine) if grouped else self.engine.begin())
-            resident = self._resident(conn, name, known_at)
+            if known_at is None:  # one statement for the resident and their records
+                found = resident_and_records(conn, name)
+                if found is None:
+                    raise NotFound(f"resident {name[:12]}… is not registered")
+                resident, rows = found
+            else:
+                resident = self._resident(conn, name, known_at)
+                rows = record_rows(conn, resident.id, known_at)
             if self._needs_profile:
                 resident = replace(resident, profile=profile_of(conn, resident.id, known_at))
-            rows = record_rows(conn, resident.id, known_at)
             entry = PendingEntry(
                 actor=str(actor),
                 action="resident.read",

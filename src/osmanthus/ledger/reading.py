@@ -11,10 +11,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, select
 
-from osmanthus.ledger.record import StoredRecord
-from osmanthus.ledger.schema import departments, profile_facts, records
+from osmanthus.ledger.record import ResidentInfo, StoredRecord
+from osmanthus.ledger.schema import departments, profile_facts, records, residents
 
-__all__ = ["profile_of", "record_rows", "stored_record"]
+__all__ = ["profile_of", "record_rows", "resident_and_records", "stored_record"]
 
 # Built once: these reads run on every page view and eligibility check.
 _PROFILE = (
@@ -30,6 +30,39 @@ _RECORDS = (
     .order_by(records.c.id)
 )
 _RECORDS_KNOWN = _RECORDS.where(records.c.recorded_at <= bindparam("known_at"))
+
+
+# A resident and every record row about them in one statement (the hot read of the web
+# service: eligibility checks and page views, where nothing is asked "as known at").
+_RESIDENT_RECORDS = (
+    select(
+        residents.c.id.label("resident_id_"),
+        residents.c.pseudonym,
+        residents.c.district,
+        residents.c.birth_year,
+        records,
+        departments.c.code.label("department_code"),
+    )
+    .select_from(
+        residents.outerjoin(records, records.c.resident_id == residents.c.id).outerjoin(
+            departments, departments.c.id == records.c.department_id
+        )
+    )
+    .where(residents.c.pseudonym == bindparam("pseudonym"))
+    .order_by(records.c.id)
+)
+
+
+def resident_and_records(
+    conn: Connection, pseudonym: str
+) -> tuple[ResidentInfo, list[StoredRecord]] | None:
+    """The resident with this pseudonym and all their record rows, or None."""
+    rows = conn.execute(_RESIDENT_RECORDS, {"pseudonym": pseudonym}).all()
+    if not rows:
+        return None
+    first = rows[0]
+    resident = ResidentInfo(first.resident_id_, first.pseudonym, first.district, first.birth_year)
+    return resident, [stored_record(row) for row in rows if row.id is not None]
 
 
 def profile_of(
