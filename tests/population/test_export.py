@@ -213,3 +213,56 @@ def test_postgresql_export_waits_for_a_bulk_load_holding_resident_ids(
     assert lake_ids(lake, "residents") == ledger_ids(ledger, "residents")
     assert len(lake_ids(lake, "residents")) == 3
     assert lake_ids(lake, "records") == ledger_ids(ledger, "records")
+
+
+def test_two_exports_at_once_add_every_row_exactly_once(
+    ledger: Ledger, make_record: Callable[..., NewRecord], tmp_path: Path
+) -> None:
+    """Two exports into one lake at the same time (two commands, or a run and an
+    export): the second waits for the first, then starts from the first one's manifest.
+    Here the first stops halfway (its records part written, its residents not yet) while
+    the ledger grows and the second export is started."""
+    lake = tmp_path / "lake"
+
+    def add(n: int) -> None:
+        ledger.register_resident(make_id(sequence=n), "gusu", actor=OPERATOR)
+        ledger.append_record(make_record(national_id=make_id(sequence=n)), actor=OPERATOR)
+
+    for n in (1, 2, 3):
+        add(n)
+    export_ledger(ledger.engine, lake, actor=OPERATOR, buckets=1)
+    add(4)
+    paused, second_done = threading.Event(), threading.Event()
+    chunks: list[int] = []
+    overlapped: list[bool] = []
+
+    def pause_halfway(rows: int) -> None:
+        chunks.append(rows)
+        if len(chunks) == 2:  # the residents' first chunk: the records part is written
+            paused.set()
+            overlapped.append(second_done.wait(2.0))
+
+    errors: list[BaseException] = []
+
+    def export(done: threading.Event | None = None, **options: Any) -> None:
+        try:
+            export_ledger(ledger.engine, lake, actor=OPERATOR, **options)
+        except BaseException as exc:  # reported below, not as a thread's warning
+            errors.append(exc)
+        finally:
+            if done is not None:
+                done.set()
+
+    first = threading.Thread(target=export, kwargs={"progress": pause_halfway})
+    first.start()
+    assert paused.wait(60)
+    add(5)
+    second = threading.Thread(target=export, args=(second_done,))
+    second.start()
+    first.join(60)
+    second.join(60)
+    assert not errors
+    export_ledger(ledger.engine, lake, actor=OPERATOR)  # whatever is left
+    for table in ("records", "residents"):
+        assert lake_ids(lake, table) == ledger_ids(ledger, table)  # no row twice, none lost
+    assert overlapped == [False], "the second export did not wait for the first"

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, Table, func, select
 
 from osmanthus.ledger import Actor, append_entry, database_errors, read_only
 from osmanthus.ledger.schema import audit_log, departments, profile_facts, records, residents
-from osmanthus.population.lake import TABLES, Lake, LakeError, LakeWriter
+from osmanthus.population.lake import TABLES, Lake, LakeError, LakeWriter, locked
 
 __all__ = ["ExportResult", "export_ledger"]
 
@@ -59,10 +59,11 @@ def export_ledger(
     """Append every ledger row above the lake's watermarks to the lake; return the counts.
 
     ``buckets`` applies only when the lake is created (later exports keep its layout).
+    The whole export holds the lake's lock, and reads the manifest under it: a second
+    export at the same time waits, then continues from the first one's watermarks.
     """
-    lake = Lake.open(lake_path, create=True, **({"buckets": buckets} if buckets else {}))
-    lake_path.mkdir(parents=True, exist_ok=True)
-    with database_errors("lake export"):
+    with locked(lake_path), database_errors("lake export"):
+        lake = Lake.open(lake_path, create=True, **({"buckets": buckets} if buckets else {}))
         identity = _ledger_identity(engine)
         if lake.ledger is not None and lake.ledger != identity:
             raise LakeError(

@@ -15,15 +15,19 @@ holds whole residents: everything the semantics need for one resident is in one 
 Rows are only ever appended to the ledger, so a watermark per table (the highest id
 exported) is enough. An export writes new part files first and the manifest last, by
 atomic rename; readers use only the files the manifest lists, so a crashed export leaves
-nothing half-visible and the next export simply writes its part again.
+nothing half-visible and the next export simply writes its part again. An export holds
+the lake's lock (:func:`locked`: ``<lake>/.lock``) from reading the manifest to publishing
+the next one, so two exports at once run one after the other.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +46,7 @@ __all__ = [
     "Lake",
     "LakeError",
     "LakeWriter",
+    "locked",
 ]
 
 FORMAT = 1
@@ -99,6 +104,24 @@ RESIDENT_KEY = {"records": "resident_id", "residents": "id", "profile_facts": "r
 
 class LakeError(OsmanthusError):
     """The lake is missing, damaged or of another format."""
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold the lake at ``path`` for one writer: an exclusive ``flock`` on ``.lock`` in
+    it (created with the folder if need be), waiting while another process or thread
+    holds it. The kernel lets go if the holder dies."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        handle = (path / ".lock").open("ab")  # created if missing, never truncated
+    except OSError as exc:
+        raise LakeError(f"{path}: cannot open the lake's lock file: {exc}") from exc
+    with handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 @dataclass
