@@ -6,9 +6,8 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -16,10 +15,61 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["install_observability"]
 
 log = logging.getLogger("osmanthus.web.access")
+
+
+class Observe:
+    """Pure ASGI middleware (no task or stream per request, unlike an ``http`` middleware
+    function): counts, times and logs every request and sets ``x-request-id``."""
+
+    def __init__(self, app: ASGIApp, requests: Counter, latency: Histogram) -> None:
+        self.app = app
+        self.requests = requests
+        self.latency = latency
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")
+        request_id = given.decode("latin-1")[:64] or uuid.uuid4().hex[:16]
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode("latin-1")),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            seconds = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            self.requests.labels(route, method, str(status)).inc()
+            self.latency.labels(route, method).observe(seconds)
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    json.dumps(
+                        {
+                            "request_id": request_id,
+                            "method": method,
+                            "route": route,
+                            "status": status,
+                            "ms": round(seconds * 1000, 2),
+                        }
+                    )
+                )
 
 
 def install_observability(app: FastAPI) -> None:
@@ -40,31 +90,7 @@ def install_observability(app: FastAPI) -> None:
         buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
     )
 
-    @app.middleware("http")
-    async def observe(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
-        response = await call_next(request)
-        seconds = time.perf_counter() - started
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        requests.labels(route, request.method, str(response.status_code)).inc()
-        latency.labels(route, request.method).observe(seconds)
-        response.headers["x-request-id"] = request_id
-        if log.isEnabledFor(logging.INFO):
-            log.info(
-                json.dumps(
-                    {
-                        "request_id": request_id,
-                        "method": request.method,
-                        "route": route,
-                        "status": response.status_code,
-                        "ms": round(seconds * 1000, 2),
-                    }
-                )
-            )
-        return response
+    app.add_middleware(Observe, requests=requests, latency=latency)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
