@@ -266,3 +266,19 @@ def test_two_exports_at_once_add_every_row_exactly_once(
     for table in ("records", "residents"):
         assert lake_ids(lake, table) == ledger_ids(ledger, table)  # no row twice, none lost
     assert overlapped == [False], "the second export did not wait for the first"
+
+
+def test_the_manifest_names_only_files_already_on_disk(
+    ledger: Ledger, tmp_path: Path, disk_events: list[tuple[str, Path]]
+) -> None:
+    """Every part file and the folders naming it are synced before the manifest is
+    replaced, and the lake's folder after it."""
+    ledger.register_resident(make_id(), "gusu", actor=OPERATOR)
+    lake = (tmp_path / "lake").resolve()
+    export_ledger(ledger.engine, lake, actor=OPERATOR, buckets=2)
+    published = disk_events.index(("replace", lake / "manifest.json"))
+    before = {path for _, path in disk_events[:published]}
+    for name in Lake.open(lake).files["residents"]:
+        part = lake / name
+        assert {part, part.parent, part.parent.parent, lake} <= before, name
+    assert ("sync", lake) in disk_events[published:]

@@ -144,3 +144,16 @@ def test_department_points_gained_and_lost_are_summed_record_by_record(
     assert stats["departments"] == [
         {"department": "dept", "residents": 2, "points_gained": 10, "points_lost": -10, "net": 0}
     ]
+
+
+def test_a_run_is_on_disk_before_its_run_json_says_it_finished(
+    ledger: Ledger, tmp_path: Path, disk_events: list[tuple[str, Path]]
+) -> None:
+    for n in range(1, 4):
+        ledger.register_resident(make_id(sequence=n), "gusu", actor=OPERATOR)
+    run = run_population(ledger, tmp_path.resolve(), as_of=AS_OF, actor=OPERATOR)
+    finished = disk_events.index(("replace", run.folder / "run.json"))
+    before = {path for _, path in disk_events[:finished]}
+    scores = sorted(run.scores.rglob("*.parquet"))
+    assert scores and {*scores, run.scores, run.folder} <= before
+    assert ("sync", run.folder.parent) in disk_events[finished:]

@@ -25,7 +25,6 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import json
-import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from osmanthus.errors import OsmanthusError
+from osmanthus.population.durable import fsync_path, write_durably
 
 __all__ = [
     "PROFILE_SCHEMA",
@@ -202,13 +202,7 @@ class Lake:
             "files": self.files,
             "values": self.values,
         }
-        temporary = self.manifest.with_suffix(".json.tmp")
-        with temporary.open("w", encoding="utf-8") as out:
-            json.dump(data, out, indent=1)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, self.manifest)
-        _fsync_dir(self.path)
+        write_durably(self.manifest, json.dumps(data, indent=1))
 
 
 class LakeWriter:
@@ -266,16 +260,21 @@ class LakeWriter:
         writer.write_table(pa.concat_tables(parts), row_group_size=ROW_GROUP)
 
     def close(self) -> list[str]:
-        """Write what is queued, close every file (synced to disk), return their names."""
+        """Write what is queued, close every file, return their names. The files and
+        the folders naming them are synced to disk, so the manifest published after them
+        never names a file a power cut could lose."""
         for bucket in list(self._pending):
             self._flush(bucket)
         names = []
         for bucket, writer in sorted(self._writers.items()):
             writer.close()
             path = self.lake.path / self.name(bucket)
-            with path.open("rb") as handle:
-                os.fsync(handle.fileno())
+            fsync_path(path)
+            fsync_path(path.parent)
             names.append(self.name(bucket))
+        if names:  # the table's folder names its bucket folders; the lake's names it
+            fsync_path(self.lake.path / self.table)
+            fsync_path(self.lake.path)
         self.names = names
         return names
 
@@ -291,11 +290,3 @@ def _split(table: pa.Table, bucket: pa.Array) -> Iterator[tuple[int, pa.Table]]:
     ends = np.r_[starts[1:], len(values)]
     for start, end in zip(starts, ends, strict=True):
         yield int(values[start]), ordered.slice(int(start), int(end - start))
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -2,8 +2,9 @@
 
 A run lives in ``<population>/runs/<run id>/``: ``scores/`` (one row per resident: score,
 grade, measures, perks, per-department points) and ``run.json`` (what was asked, how
-long it took, the statistics). ``run.json`` is written last, so a run without it never
-finished and is ignored as "the previous run".
+long it took, the statistics). ``run.json`` is written last, once the scores are synced
+to disk, and synced itself, so a run without it never finished and is ignored as "the
+previous run".
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from osmanthus.ledger import Actor, Ledger, append_entry, database_errors
 from osmanthus.population.compiled import Compiled
+from osmanthus.population.durable import fsync_path, sync_tree, write_durably
 from osmanthus.population.engines import ENGINES, EngineError
 from osmanthus.population.export import ExportResult, export_ledger
 from osmanthus.population.lake import Lake
@@ -109,9 +111,9 @@ def run_population(
         "lake_watermarks": lake.watermarks,
         "stats": stats,
     }
-    temporary = folder / "run.json.tmp"
-    temporary.write_text(json.dumps(record, indent=1, default=str), encoding="utf-8")
-    temporary.replace(folder / "run.json")
+    sync_tree(folder / "scores")  # the scores are on disk before run.json says they are
+    write_durably(folder / "run.json", json.dumps(record, indent=1, default=str))
+    fsync_path(runs)
     return RunResult(
         run_id,
         folder,
