@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from factories import OPERATOR, FixedClock, make_id, table_count
+from osmanthus.errors import LedgerError
 from osmanthus.ledger import (
     Ledger,
     NewRecord,
@@ -29,6 +30,7 @@ from osmanthus.ledger import (
 )
 from osmanthus.policy import PolicySet
 from osmanthus.population import Lake, LakeError, export_ledger
+from osmanthus.population import export as export_module
 from osmanthus.population.lake import TABLES
 
 
@@ -266,6 +268,31 @@ def test_two_exports_at_once_add_every_row_exactly_once(
     for table in ("records", "residents"):
         assert lake_ids(lake, table) == ledger_ids(ledger, table)  # no row twice, none lost
     assert overlapped == [False], "the second export did not wait for the first"
+
+
+def test_an_export_the_audit_log_refuses_is_not_published(
+    ledger: Ledger,
+    make_record: Callable[..., NewRecord],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The export's audit entry is written before its manifest: an export whose entry
+    cannot be written stays invisible, and the next one exports its rows."""
+    lake = tmp_path / "lake"
+    ledger.register_resident(make_id(), "gusu", actor=OPERATOR)
+    export_ledger(ledger.engine, lake, actor=OPERATOR)
+    ledger.append_record(make_record(), actor=OPERATOR)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise LedgerError("audit log: database error: disk full")
+
+    monkeypatch.setattr(export_module, "append_entry", refuse)
+    with pytest.raises(LedgerError, match="disk full"):
+        export_ledger(ledger.engine, lake, actor=OPERATOR)
+    assert lake_ids(lake, "records") == []
+    monkeypatch.undo()
+    assert export_ledger(ledger.engine, lake, actor=OPERATOR).rows["records"] == 1
+    assert lake_ids(lake, "records") == ledger_ids(ledger, "records")
 
 
 def test_the_manifest_names_only_files_already_on_disk(

@@ -84,8 +84,9 @@ def export_ledger(
                         progress(chunk.num_rows)
                 writer.close()
         watermarks = {t: max(lake.watermarks[t], highest[t]) for t in TABLES}
-        lake.commit(part, watermarks, writers)
         rows = {t: w.rows for t, w in writers.items()}
+        # audited before it is published: no export is ever visible without its entry
+        # (one that fails to publish leaves an entry whose export number comes again)
         with engine.begin() as conn:
             append_entry(
                 conn,
@@ -99,6 +100,7 @@ def export_ledger(
                     "watermarks": watermarks,
                 },
             )
+        lake.commit(part, watermarks, writers)
     return ExportResult(lake_path, part, rows, watermarks)
 
 
