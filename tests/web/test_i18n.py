@@ -31,7 +31,10 @@ PLACEHOLDER = re.compile(r"%\(\w+\)s")
 def extracted() -> set[str]:
     found = set()
     for _, _, message, _, _ in extract_from_dir(
-        WEB, METHODS, keywords={"_": None, "gettext": None}, options_map=OPTIONS
+        WEB,
+        METHODS,
+        keywords={"_": None, "gettext": None, "gettext_noop": None},
+        options_map=OPTIONS,
     ):
         found.add(message if isinstance(message, str) else message[0])
     return found

@@ -18,7 +18,15 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
-__all__ = ["LANGUAGES", "Catalogues", "choose_language", "gettext", "ngettext", "use_language"]
+__all__ = [
+    "LANGUAGES",
+    "Catalogues",
+    "choose_language",
+    "gettext",
+    "gettext_noop",
+    "ngettext",
+    "use_language",
+]
 
 #: The page languages: code → (gettext locale, the language's own name, html lang).
 LANGUAGES: dict[str, tuple[str, str, str]] = {
@@ -83,6 +91,11 @@ def gettext(message: str, **variables: Any) -> str:
     """The current language's text of ``message``, with ``%(name)s`` filled in."""
     found = (_current.get() or _NONE).ugettext(message)
     return found % variables if variables else found
+
+
+def gettext_noop(message: str) -> str:
+    """Mark ``message`` for the catalogue without translating it yet."""
+    return message
 
 
 def ngettext(singular: str, plural: str, count: int, **variables: Any) -> str:

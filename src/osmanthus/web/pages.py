@@ -25,6 +25,25 @@ __all__ = ["Pages"]
 TEMPLATES = Path(__file__).parent / "templates"
 
 
+# The scorer's record statuses, as page texts (gettext extracts the literal strings).
+STATUS = {
+    "counted": i18n.gettext_noop("counts"),
+    "expired": i18n.gettext_noop("expired, no longer counts"),
+    "removed": i18n.gettext_noop("removed after its over-lie period"),
+    "superseded": i18n.gettext_noop("replaced by a later correction or retraction"),
+    "retraction": i18n.gettext_noop("retraction of an earlier record"),
+    "after_date": i18n.gettext_noop("act is after the scoring date"),
+    "fulfilment": i18n.gettext_noop("obligation fulfilled (ends the record it fulfils)"),
+    "profile": i18n.gettext_noop("profile data: never scores"),
+    "duplicate": i18n.gettext_noop("repeats an incident already counted"),
+}
+
+
+def _status(code: str) -> str:
+    """A record status in the page's language."""
+    return i18n.gettext(STATUS[code]) if code in STATUS else code
+
+
 def _date(value: dt.date | dt.datetime | None) -> str:
     if value is None:
         return "—"
@@ -86,6 +105,7 @@ class Pages:
         )
         self.env.filters["date"] = _date
         self.env.filters["signed"] = _signed
+        self.env.filters["status"] = _status
 
     def language(self, request: Request) -> str:
         """The request's language, made current for gettext."""
