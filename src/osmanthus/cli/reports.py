@@ -101,7 +101,11 @@ def _trusted_keys(ctx: typer.Context, given: list[str], demo: bool) -> list[Publ
 
 def _public_key(value: str) -> PublicKey:
     path = Path(value)
-    if len(value) < 4096 and "\n" not in value and path.is_file():
+    try:
+        is_file = "\n" not in value and path.is_file()
+    except OSError:  # a name too long for a file: the key itself
+        is_file = False
+    if is_file:
         try:
             return PublicKey.parse(path.read_text("utf-8"), source=f"--public-key {value}")
         except (OSError, UnicodeDecodeError) as exc:
