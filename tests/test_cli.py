@@ -32,7 +32,7 @@ def demo_city(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
         mp.setenv("OSMANTHUS_DATA_DIR", str(home / "var"))
         mp.setenv("OSMANTHUS_POLICY_DIR", str(POLICY_DIR))
         mp.delenv("OSMANTHUS_DATABASE_URL", raising=False)
-        result = runner.invoke(app, ["demo", "--residents", str(DEMO_SIZE)])
+        result = runner.invoke(app, ["demo", "--residents", str(DEMO_SIZE), "--no-serve"])
     assert result.exit_code == 0, result.output
     return home, result.output
 
@@ -148,7 +148,7 @@ def test_demo_refuses_a_configured_database(env: Path, monkeypatch: pytest.Monke
     target = env / "real.db"
     target.write_bytes(b"precious")
     monkeypatch.setenv("OSMANTHUS_DATABASE_URL", f"sqlite:///{target}")
-    result = runner.invoke(app, ["demo", "--residents", "10"])
+    result = runner.invoke(app, ["demo", "--residents", "10", "--no-serve"])
     assert result.exit_code == 1
     assert "never touches a configured one" in result.output
     assert target.read_bytes() == b"precious"

@@ -166,7 +166,7 @@ def verify_proof(
         )
     valid_from = dt.date.fromisoformat(payload["valid_from"])
     valid_until = dt.date.fromisoformat(payload["valid_until"])
-    check_window(valid_from, valid_until, today or dt.date.today())
+    check_window(valid_from, valid_until, today)
     matches = None
     if national_id is not None:
         matches = SubjectBinding(payload["salt"], payload["subject"]).matches(national_id)

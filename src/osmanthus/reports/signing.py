@@ -308,7 +308,7 @@ def verify_document(
             "signature",
         )
     valid_from, valid_until = valid_window(body, malformed=SignatureInvalid)
-    check_window(valid_from, valid_until, today or dt.date.today())
+    check_window(valid_from, valid_until, today)
     return VerifiedDocument(found_kind, body, key_id, valid_from, valid_until)
 
 
@@ -380,11 +380,22 @@ def valid_window(
     return start, end
 
 
-def check_window(valid_from: dt.date, valid_until: dt.date, today: dt.date) -> None:
-    """Raise :class:`SignatureInvalid` unless ``today`` is within the window."""
-    if today > valid_until:
-        raise SignatureInvalid(f"expired: valid until {valid_until}, today is {today}", "expired")
-    if today < valid_from:
+def check_window(valid_from: dt.date, valid_until: dt.date, today: dt.date | None) -> None:
+    """Raise :class:`SignatureInvalid` unless ``today`` is within the window.
+
+    Without ``today`` the verifier does not know the issuing city's time zone, so it uses
+    every date it is somewhere on Earth right now: a document is expired only once its
+    last day has ended everywhere (UTC-12) and not yet valid only while its first day has
+    begun nowhere (UTC+14). A city's "today" is always one of those dates.
+    """
+    now = dt.datetime.now(dt.UTC)
+    earliest = today or (now - dt.timedelta(hours=12)).date()
+    latest = today or (now + dt.timedelta(hours=14)).date()
+    if earliest > valid_until:
         raise SignatureInvalid(
-            f"not yet valid: valid from {valid_from}, today is {today}", "not_yet_valid"
+            f"expired: valid until {valid_until}, today is {earliest}", "expired"
+        )
+    if latest < valid_from:
+        raise SignatureInvalid(
+            f"not yet valid: valid from {valid_from}, today is {latest}", "not_yet_valid"
         )
