@@ -37,9 +37,14 @@ class GroupAudit:
 
     def append(self, entry: PendingEntry, *, timeout: float = 60.0) -> AuditEntry:
         """Append ``entry``; return once it is committed (or raise what the write raised)."""
+        return self.submit(entry).result(timeout=timeout)
+
+    def submit(self, entry: PendingEntry) -> Future[AuditEntry]:
+        """Hand ``entry`` to the writer; the future is done once it is committed. (An
+        async caller awaits it with ``asyncio.wrap_future`` instead of blocking a thread.)"""
         done: Future[AuditEntry] = Future()
         self._waiting.put((entry, done))
-        return done.result(timeout=timeout)
+        return done
 
     def close(self) -> None:
         """Write what is waiting, then stop the thread."""

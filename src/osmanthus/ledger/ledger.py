@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from contextlib import ExitStack
+from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, bindparam, func, insert, select
 
 from osmanthus.errors import LedgerError, NotFound, RecordRefused, ValidationError
 from osmanthus.identity import pseudonym, pseudonym_column, pseudonyms, validate
-from osmanthus.ledger.audit_log import PendingEntry, append_entries, append_entry
+from osmanthus.ledger.audit_log import AuditEntry, PendingEntry, append_entries, append_entry
 from osmanthus.ledger.database import connect, database_errors, is_current, read_only
 from osmanthus.ledger.group_audit import GroupAudit
 from osmanthus.ledger.reading import profile_of, record_rows, resident_and_records
@@ -419,37 +419,61 @@ class Ledger:
         self, name: str, *, actor: Actor, purpose: str, known_at: dt.datetime | None = None
     ) -> tuple[ResidentInfo, list[StoredRecord]]:
         """The same read for a resident known by pseudonym (a signed-in session), audited."""
+        if self._group_audit is None:  # the read and its entry in one transaction
+            with database_errors("records"), self.engine.begin() as conn:
+                resident, rows, entry = self._read(conn, name, actor, purpose, known_at)
+                append_entries(conn, [entry])
+            return resident, rows
+        resident, rows, committed = self.read_pseudonym_deferred(
+            name, actor=actor, purpose=purpose, known_at=known_at
+        )
+        committed.result(timeout=60)  # committed before the caller sees the rows
+        return resident, rows
+
+    def read_pseudonym_deferred(
+        self, name: str, *, actor: Actor, purpose: str, known_at: dt.datetime | None = None
+    ) -> tuple[ResidentInfo, list[StoredRecord], Future[AuditEntry]]:
+        """The read, with its audit entry handed to the group writer: the caller must wait
+        for the future (its entry committed) before anything read leaves. Needs
+        :meth:`start_group_audit`."""
+        if self._group_audit is None:
+            raise LedgerError("read_pseudonym_deferred needs start_group_audit() first")
+        with read_only(self.engine) as conn:
+            resident, rows, entry = self._read(conn, name, actor, purpose, known_at)
+        return resident, rows, self._group_audit.submit(entry)
+
+    def _read(
+        self,
+        conn: Connection,
+        name: str,
+        actor: Actor,
+        purpose: str,
+        known_at: dt.datetime | None,
+    ) -> tuple[ResidentInfo, list[StoredRecord], PendingEntry]:
         if not purpose.strip():
             raise ValidationError("purpose: every read of personal data must state a purpose")
         _check_text("purpose", purpose, 256)
-        grouped = self._group_audit
-        with database_errors("records"), ExitStack() as stack:
-            conn = stack.enter_context(read_only(self.engine) if grouped else self.engine.begin())
-            if known_at is None:  # one statement for the resident and their records
-                found = resident_and_records(conn, name)
-                if found is None:
-                    raise NotFound(f"resident {name[:12]}… is not registered")
-                resident, rows = found
-            else:
-                resident = self._resident(conn, name, known_at)
-                rows = record_rows(conn, resident.id, known_at)
-            if self._needs_profile:
-                resident = replace(resident, profile=profile_of(conn, resident.id, known_at))
-            entry = PendingEntry(
-                actor=str(actor),
-                action="resident.read",
-                subject=name,
-                purpose=purpose,
-                detail={
-                    "records": len(rows),
-                    "known_at": known_at.isoformat() if known_at else None,
-                },
-            )
-            if grouped is None:  # the read and its entry in one transaction
-                append_entries(conn, [entry])
-        if grouped is not None:  # committed before the caller sees the rows
-            grouped.append(entry)
-        return resident, rows
+        if known_at is None:  # one statement for the resident and their records
+            found = resident_and_records(conn, name)
+            if found is None:
+                raise NotFound(f"resident {name[:12]}… is not registered")
+            resident, rows = found
+        else:
+            resident = self._resident(conn, name, known_at)
+            rows = record_rows(conn, resident.id, known_at)
+        if self._needs_profile:
+            resident = replace(resident, profile=profile_of(conn, resident.id, known_at))
+        entry = PendingEntry(
+            actor=str(actor),
+            action="resident.read",
+            subject=name,
+            purpose=purpose,
+            detail={
+                "records": len(rows),
+                "known_at": known_at.isoformat() if known_at else None,
+            },
+        )
+        return resident, rows, entry
 
     def record_access(
         self,

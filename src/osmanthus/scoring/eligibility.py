@@ -7,10 +7,11 @@ import datetime as dt
 from dataclasses import dataclass
 
 from osmanthus.errors import NotFound
-from osmanthus.ledger import Actor, Ledger
+from osmanthus.ledger import Actor, Ledger, ResidentInfo, StoredRecord
+from osmanthus.policy import PolicySet
 from osmanthus.scoring.reference import explain
 
-__all__ = ["Eligibility", "check_eligibility"]
+__all__ = ["Eligibility", "check_eligibility", "decide", "offered"]
 
 
 @dataclass(frozen=True)
@@ -35,13 +36,27 @@ def check_eligibility(
     """Decide ``perk`` for the resident with ``national_id`` (hashed, never stored); the
     read is audited with ``actor`` and ``purpose``."""
     day = on or ledger.today()
-    version = ledger.policy.in_force(day)
+    offered(ledger.policy, perk, day)
+    resident, rows = ledger.read_resident(national_id, actor=actor, purpose=purpose)
+    return decide(ledger.policy, resident, rows, perk, day)
+
+
+def offered(policy: PolicySet, perk: str, day: dt.date) -> None:
+    """Raise :class:`NotFound` unless the policy in force on ``day`` offers ``perk``."""
+    version = policy.in_force(day)
     if perk not in version.perks:
         raise NotFound(f"perk {perk!r}: not offered (offered: {', '.join(version.perks)})")
-    resident, rows = ledger.read_resident(national_id, actor=actor, purpose=purpose)
+
+
+def decide(
+    policy: PolicySet,
+    resident: ResidentInfo,
+    rows: list[StoredRecord],
+    perk: str,
+    day: dt.date,
+) -> Eligibility:
+    """The decision from rows already read (and audited) by the caller."""
     decision = next(
-        p
-        for p in explain(rows, ledger.policy, day, subject=resident.subject).perks
-        if p.code == perk
+        p for p in explain(rows, policy, day, subject=resident.subject).perks if p.code == perk
     )
     return Eligibility(perk, decision.eligible, decision.valid_until, day)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import time
@@ -30,6 +31,10 @@ class Observe:
         self.app = app
         self.requests = requests
         self.latency = latency
+        # Request ids: unique per process start (random prefix) and counted within it
+        # (uuid4 per request cost a system call each).
+        self.prefix = uuid.uuid4().hex[:8] + "-"
+        self.counter = itertools.count(1)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -37,7 +42,7 @@ class Observe:
             return
         started = time.perf_counter()
         given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")
-        request_id = given.decode("latin-1")[:64] or uuid.uuid4().hex[:16]
+        request_id = given.decode("latin-1")[:64] or f"{self.prefix}{next(self.counter):x}"
         status = 500
 
         async def sending(message: Message) -> None:
