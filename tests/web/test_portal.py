@@ -159,3 +159,32 @@ def test_the_kiosk_page_is_large_and_announces_its_sign_out(client: TestClient) 
     page = client.get("/me", headers={"accept-language": "en"}).text
     assert '<body class="kiosk"' in page and 'data-idle-seconds="90"' in page
     assert token_in(page)
+
+
+def test_five_refused_sign_ins_lock_the_account_for_a_while(
+    client: TestClient, ledger: Ledger
+) -> None:
+    for _ in range(5):
+        refused = client.post(
+            "/signin",
+            data={"national_id": ALICE, "password": "guess guess"},
+            follow_redirects=False,
+        )
+        assert refused.status_code == 401
+    right = client.post(
+        "/signin", data={"national_id": ALICE, "password": PASSWORD}, follow_redirects=False
+    )
+    assert right.status_code == 401  # locked: even the right password is refused
+    bob = client.post(
+        "/signin", data={"national_id": BOB, "password": PASSWORD}, follow_redirects=False
+    )
+    assert bob.status_code == 303  # one resident's lock is not another's
+    with ledger.engine.begin() as conn:  # the window passes: age the refusals
+        conn.execute(
+            sa.text(
+                "UPDATE audit_log SET at = '2000-01-01T00:00:00.000000+00:00' "
+                "WHERE action = 'resident.sign_in_refused'"
+            )
+        )
+    client.post("/signout", data={"csrf": sign_in(client, BOB)})
+    sign_in(client, ALICE)

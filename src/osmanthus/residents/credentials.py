@@ -3,7 +3,10 @@
 Only a scrypt hash is stored (``scrypt$n$r$p$salt$hash``, base64), keyed by the resident
 row, never by the number. A refused sign-in says the same thing whether the number is
 unknown or the password wrong. Each sign-in, and each refused one for a registered
-resident, is written to the audit chain, so residents see attempts on their account.
+resident, is written to the audit chain, so residents see attempts on their account;
+after five refused attempts within 15 minutes the account refuses every password, the
+right one included, until the window has passed (counted from the audit chain, so the
+lock holds across every worker of the service).
 Production deployments sign residents in through an OpenID Connect provider instead;
 this is the demo city's way and a fallback.
 """
@@ -11,20 +14,28 @@ this is the demo city's way and a fallback.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import secrets
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Connection, delete, func, insert, select
 
 from osmanthus.errors import NotSignedIn, ValidationError
 from osmanthus.ledger import Actor, Ledger, append_entry, database_errors
-from osmanthus.ledger.schema import resident_credentials, residents
+from osmanthus.ledger.schema import audit_log, resident_credentials, residents
 
 __all__ = ["set_password", "sign_in"]
 
 _N, _R, _P = 2**14, 8, 1  # about 40 ms per check on this hardware; 16 MiB of memory
-_REFUSED = "sign-in refused: the ID number or the password is not right"
+#: Failed sign-ins of one resident within the window that lock the account for the window.
+MAX_FAILURES = 5
+WINDOW = dt.timedelta(minutes=15)
+_REFUSED = (
+    "sign-in refused: the ID number or the password is not right "
+    f"(after {MAX_FAILURES} failed attempts, sign-in is locked for "
+    f"{WINDOW.seconds // 60} minutes)"
+)
 
 
 def _hash(password: str, salt: bytes, n: int = _N, r: int = _R, p: int = _P) -> bytes:
@@ -41,6 +52,22 @@ def _matches(password: str, stored: str) -> bool:
     _, n, r, p, salt, digest = stored.split("$")
     found = _hash(password, base64.b64decode(salt), int(n), int(r), int(p))
     return hmac.compare_digest(found, base64.b64decode(digest))
+
+
+def _recent_failures(conn: Connection, name: str) -> int:
+    """Refused sign-ins of this resident within the window (from the audit chain)."""
+    since = (dt.datetime.now(dt.UTC) - WINDOW).isoformat(timespec="microseconds")  # as `at`
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(audit_log)
+            .where(
+                audit_log.c.subject == name,
+                audit_log.c.action == "resident.sign_in_refused",
+                audit_log.c.at >= since,
+            )
+        ).scalar_one()
+    )
 
 
 def set_password(ledger: Ledger, national_id: str, password: str, *, actor: Actor) -> None:
@@ -84,7 +111,8 @@ def sign_in(ledger: Ledger, national_id: str, password: str) -> str:
             .join(residents, residents.c.id == resident_credentials.c.resident_id)
             .where(residents.c.pseudonym == name)
         ).first()
-        ok = row is not None and _matches(password, row.password_hash)
+        locked = row is not None and _recent_failures(conn, name) >= MAX_FAILURES
+        ok = row is not None and not locked and _matches(password, row.password_hash)
         if row is not None:
             append_entry(
                 conn,
