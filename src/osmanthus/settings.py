@@ -106,6 +106,31 @@ class Settings(BaseSettings):
         ),
     )
 
+    oidc_issuer: str | None = Field(
+        default=None,
+        description=(
+            "OpenID Connect provider (issuer URL) that residents sign in with in production; "
+            "its /.well-known/openid-configuration is read. Unset: password sign-in only."
+        ),
+    )
+    oidc_client_id: str | None = Field(
+        default=None, description="This service's client id at the OpenID Connect provider."
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, description="This service's client secret at the OpenID Connect provider."
+    )
+    oidc_id_claim: str = Field(
+        default="national_id",
+        description="The ID-token claim that carries the resident's national ID number.",
+    )
+    oidc_redirect_url: str | None = Field(
+        default=None,
+        description=(
+            "The callback URL registered at the provider (https://host/signin/oidc/callback). "
+            "Default: derived from the request, which is right unless a proxy rewrites it."
+        ),
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

@@ -38,6 +38,8 @@ MATRIX: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {
     ("POST", "/signin"): (EVERYONE, {"data": {"national_id": BOB, "password": "x" * 9}}),
     ("POST", "/signin/key"): (EVERYONE, {"data": {"key": "osm_unknown"}}),
     ("POST", "/signout"): (EVERYONE, {}),
+    ("GET", "/signin/oidc"): (EVERYONE, {}),
+    ("GET", "/signin/oidc/callback"): (EVERYONE, {}),
     ("GET", "/lang/{code}"): (EVERYONE, {"path": {"code": "en"}}),
     ("GET", "/staff"): (STAFF + RESIDENT, {}),
     ("GET", "/me"): (RESIDENT, {}),

@@ -2,7 +2,7 @@
 expiry calendar (the score projected forward, and what would bring each perk)."""
 
 from osmanthus.residents.access_log import AccessEntry, who_read
-from osmanthus.residents.credentials import set_password, sign_in
+from osmanthus.residents.credentials import set_password, sign_in, sign_in_verified
 from osmanthus.residents.disputes import Dispute, file_dispute, open_disputes, resident_disputes
 from osmanthus.residents.projection import Projection, ProjectionStep, project
 
@@ -17,5 +17,6 @@ __all__ = [
     "resident_disputes",
     "set_password",
     "sign_in",
+    "sign_in_verified",
     "who_read",
 ]

@@ -25,7 +25,7 @@ from osmanthus.errors import NotSignedIn, ValidationError
 from osmanthus.ledger import Actor, Ledger, append_entry, database_errors
 from osmanthus.ledger.schema import audit_log, resident_credentials, residents
 
-__all__ = ["set_password", "sign_in"]
+__all__ = ["set_password", "sign_in", "sign_in_verified"]
 
 _N, _R, _P = 2**14, 8, 1  # about 40 ms per check on this hardware; 16 MiB of memory
 #: Failed sign-ins of one resident within the window that lock the account for the window.
@@ -123,4 +123,27 @@ def sign_in(ledger: Ledger, national_id: str, password: str) -> str:
             )
     if not ok:
         raise NotSignedIn(_REFUSED)
+    return name
+
+
+def sign_in_verified(ledger: Ledger, national_id: str, *, how: str) -> str:
+    """The pseudonym of a resident whose identity an identity provider has verified (the
+    ID number from a verified ID token); audited. Refused for an unregistered number."""
+    try:
+        name = ledger.pseudonym_of(national_id)
+    except ValidationError:
+        raise NotSignedIn(
+            "sign-in refused: the identity provider gave no valid ID number"
+        ) from None
+    with database_errors("resident credentials"), ledger.engine.begin() as conn:
+        known = conn.execute(select(residents.c.id).where(residents.c.pseudonym == name)).first()
+        if known is None:
+            raise NotSignedIn("sign-in refused: this resident is not registered here")
+        append_entry(
+            conn,
+            actor=f"resident:{name[:12]}",
+            action="resident.sign_in",
+            subject=name,
+            purpose=f"portal sign-in ({how})",
+        )
     return name

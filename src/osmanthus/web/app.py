@@ -32,6 +32,7 @@ from osmanthus.web.documents import documents_router
 from osmanthus.web.errors import install_error_handlers
 from osmanthus.web.i18n import Catalogues
 from osmanthus.web.observability import install_observability
+from osmanthus.web.oidc import oidc_router
 from osmanthus.web.oversight import oversight_router
 from osmanthus.web.pages import Pages
 from osmanthus.web.portal import portal_router
@@ -107,6 +108,7 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> FastAPI:
         return Health(ok=True, status="pong")
 
     app.include_router(portal_router(pages))
+    app.include_router(oidc_router(settings))
     app.include_router(console_router(pages))
     app.include_router(provider_router(pages))
     app.include_router(documents_router(pages))

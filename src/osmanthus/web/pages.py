@@ -138,6 +138,7 @@ class Pages:
             kiosk=bool(session.get("kiosk")),
             path=request.url.path,
             names=names,
+            oidc=bool(getattr(getattr(request.app.state, "settings", None), "oidc_issuer", None)),
             **context,
         )
         return HTMLResponse(page, status_code=status)
