@@ -299,3 +299,63 @@ def test_a_record_the_policy_does_not_know_on_its_act_date_is_never_pruned(
         expected(pop, pop.people[0])
     with pytest.raises(OsmanthusError):
         run_engine(pop, engine, request)
+
+
+MINOR = {"minor": {"points": -5, "expiry": "30d"}}
+GRAVE = {"grave": {"points": -20, "expiry": "60d"}}
+BAD_SEVERITY = {  # versions (effective, m0's spec) and the one record, whose severity the
+    # version in force on its act date refuses
+    "a class the metric does not have": (
+        [(dt.date(2018, 1, 1), {"severity": MINOR})],
+        stored(1, "m0", dt.date(2019, 6, 1), severity="grave"),
+    ),
+    "a class only a later version has": (
+        [
+            (dt.date(2018, 1, 1), {"severity": MINOR}),
+            (dt.date(2021, 1, 1), {"severity": MINOR | GRAVE}),
+        ],
+        stored(1, "m0", dt.date(2019, 6, 1), severity="grave"),
+    ),
+    "a class a later version dropped": (
+        [
+            (dt.date(2018, 1, 1), {"severity": MINOR | GRAVE}),
+            (dt.date(2021, 1, 1), {"severity": MINOR}),
+        ],
+        stored(1, "m0", dt.date(2022, 3, 1), severity="grave"),
+    ),
+    "no class on a metric with classes": (
+        [(dt.date(2018, 1, 1), {"severity": MINOR})],
+        stored(1, "m0", dt.date(2019, 6, 1)),
+    ),
+    "a class on a metric without classes": (
+        [(dt.date(2018, 1, 1), FIVE)],
+        stored(1, "m0", dt.date(2019, 6, 1), severity="minor"),
+    ),
+    "a class on a metric that had none before": (
+        [(dt.date(2018, 1, 1), FIVE), (dt.date(2021, 1, 1), {"severity": MINOR})],
+        stored(1, "m0", dt.date(2019, 6, 1), severity="minor"),
+    ),
+}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("case", sorted(BAD_SEVERITY))
+def test_a_record_whose_severity_its_version_refuses_is_never_pruned(
+    case: str, engine: str, request: pytest.FixtureRequest
+) -> None:
+    """The reference scorer refuses a record whose severity (or lack of one) the version
+    in force on its act date does not accept, however old: so must the engines, which
+    means the prune filter may not hide it."""
+    specs, record = BAD_SEVERITY[case]
+    policy = PolicySet(
+        tuple(
+            PolicyVersion.model_validate(version_spec(f"v{i + 1}", effective, {"m0": spec}))
+            for i, (effective, spec) in enumerate(specs)
+        )
+    )
+    pop = Population(policy, (Person(1, Subject(), [record]),), dt.date(2026, 6, 15), None, 1)
+    assert Compiled.build(policy, pop.as_of).prune_filter() is not None  # pruning is on
+    with pytest.raises(OsmanthusError):
+        expected(pop, pop.people[0])
+    with pytest.raises(OsmanthusError):
+        run_engine(pop, engine, request)

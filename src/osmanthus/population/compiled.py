@@ -213,7 +213,8 @@ class Compiled:
         whose metric the version in force on its act date does not define (the reference
         scorer refuses it, and so must the engines): rows acted before the first version
         that defines their metric are kept, and a metric that a later version drops again
-        is not pruned at all.
+        is not pruned at all. Nor, for the same reason, is a row whose severity class (or
+        lack of one) the version in force on its act date does not accept.
         """
         if any(
             v.cycle is not None
@@ -259,16 +260,56 @@ class Compiled:
         # rows acted before their metric is known: one bound for all, and one more for
         # each metric a later version brings in (a date comparison is cheaper than a CASE)
         earliest = min(known for _, known in since.values())
-        unknown = [f"act_date < DATE '{earliest.isoformat()}'"] + [
+        refused = [f"act_date < DATE '{earliest.isoformat()}'"] + [
             f"(metric = '{code}' AND act_date < DATE '{known.isoformat()}')"
             for code, (_, known) in sorted(since.items())
             if known > earliest
         ]
+        refused += self._refused_severities(sorted(since))  # and a severity it refuses
         return (
             "(incident_ref IS NOT NULL OR supersedes_id IS NOT NULL OR kind <> 'original' "
-            f"OR {' OR '.join(unknown)} "
+            f"OR {' OR '.join(refused)} "
             f"OR act_date >= CASE metric {cases} ELSE DATE '0001-01-01' END)"
         )
+
+    def _refused_severities(self, codes: list[str]) -> list[str]:
+        """SQL conditions matching the rows of these metrics whose severity the version in
+        force on their act date refuses (``Metric.effect`` raises): a class it does not
+        list, none where it has classes, or one where it has none.
+
+        Each metric is defined in every version from its first on. Metrics whose classes
+        never change get one condition each, without dates (all those without classes
+        share one); the others get one per run of versions with the same classes.
+        """
+        plain: list[str] = []
+        found: list[str] = []
+        for code in codes:
+            runs: list[tuple[dt.date, dt.date | None, tuple[str, ...]]] = []
+            for version in self.versions:
+                if code not in version.metrics:
+                    continue  # before the metric is known: kept by the caller
+                classes = tuple(sorted(version.metrics[code].severity))
+                if runs and runs[-1][2] == classes:
+                    continue
+                if runs:
+                    runs[-1] = (runs[-1][0], version.effective, runs[-1][2])
+                runs.append((version.effective, None, classes))
+            if len(runs) == 1 and not runs[0][2]:
+                plain.append(f"'{code}'")
+                continue
+            for k, (start, end, classes) in enumerate(runs):
+                listed = ", ".join(f"'{name}'" for name in classes)
+                refused = (
+                    f"(severity IS NULL OR severity NOT IN ({listed}))"
+                    if classes
+                    else "severity IS NOT NULL"
+                )
+                when = "" if k == 0 else f" AND act_date >= DATE '{start.isoformat()}'"
+                when += "" if end is None else f" AND act_date < DATE '{end.isoformat()}'"
+                found.append(f"(metric = '{code}'{when} AND {refused})")
+        if plain:
+            found.insert(0, f"(severity IS NOT NULL AND metric IN ({', '.join(plain)}))")
+        return found
 
     def _signs(self) -> dict[str, set[int]]:
         """Per scored metric code: the signs its points can take, over every version.
