@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 from fastapi.testclient import TestClient
 
 from factories import make_id
@@ -10,6 +12,13 @@ ALICE = make_id(sequence=1)
 BOB = make_id(sequence=2)
 PASSWORD = "correct horse battery"
 MARKER = 'name="csrf" value="'
+
+
+def free_port() -> int:
+    """A TCP port free on this machine now (for a real server process)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def token_in(page: str) -> str:

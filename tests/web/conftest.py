@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from osmanthus.ledger import Ledger, NewRecord
 from osmanthus.residents import set_password
 from osmanthus.settings import get_settings
 from osmanthus.web import create_app, create_key
-from web_fixtures import ALICE, BOB, PASSWORD
+from web_fixtures import ALICE, BOB, PASSWORD, free_port
 
 
 @pytest.fixture
@@ -63,12 +62,6 @@ def keys(ledger: Ledger) -> dict[str, str]:
 
 
 CLI = [sys.executable, "-m", "osmanthus"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -15,11 +15,12 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from osmanthus.errors import AccessDenied, OsmanthusError
+from osmanthus.errors import OsmanthusError
 from osmanthus.ledger import Actor, Ledger
 from osmanthus.reports import SigningKey, credit_report_of, issue_proof, proof_qr_svg
 from osmanthus.web.access import Caller
 from osmanthus.web.pages import Pages
+from osmanthus.web.portal import own_read
 from osmanthus.web.session import CallerDep, LedgerDep, PostingCallerDep
 
 __all__ = ["documents_router"]
@@ -36,12 +37,7 @@ class SigningKeyOut(BaseModel):
 
 
 def _report(ledger: Ledger, who: Caller, key: SigningKey, purpose: str) -> dict[str, Any]:
-    who.require("resident")
-    if who.pseudonym is None:
-        raise AccessDenied("only a signed-in resident has a credit report here")
-    resident, rows = ledger.read_pseudonym(
-        who.pseudonym, actor=Actor("resident", who.name), purpose=purpose
-    )
+    resident, rows = own_read(ledger, who, purpose)
     return credit_report_of(ledger, resident, rows, key=key)
 
 

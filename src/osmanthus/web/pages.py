@@ -93,6 +93,7 @@ class Pages:
 
     def __init__(self, catalogues: i18n.Catalogues) -> None:
         self.catalogues = catalogues
+        self._names: dict[tuple[str, str, str], Names] = {}
         self.env = Environment(
             loader=FileSystemLoader(TEMPLATES),
             autoescape=select_autoescape(["html"]),
@@ -106,6 +107,14 @@ class Pages:
         self.env.filters["date"] = _date
         self.env.filters["signed"] = _signed
         self.env.filters["status"] = _status
+
+    def names(self, version: PolicyVersion, code: str) -> Names:
+        """The names of a policy version in a language, built once per pair."""
+        key = (version.name, version.version, code)
+        found = self._names.get(key)
+        if found is None:
+            found = self._names[key] = Names.of(version, code)
+        return found
 
     def language(self, request: Request) -> str:
         """The request's language, made current for gettext."""
@@ -126,7 +135,7 @@ class Pages:
     ) -> HTMLResponse:
         code = self.language(request)
         ledger = getattr(request.app.state, "ledger", None)
-        names = Names.of(ledger.policy.latest, code) if ledger is not None else None
+        names = self.names(ledger.policy.latest, code) if ledger is not None else None
         session = request.session if "session" in request.scope else {}
         page = self.env.get_template(template).render(
             request=request,

@@ -16,8 +16,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from osmanthus.errors import NotFound, NotSignedIn
-from osmanthus.ledger import Actor, Ledger
+from osmanthus.errors import AccessDenied, NotFound, NotSignedIn
+from osmanthus.ledger import Actor, Ledger, ResidentInfo, StoredRecord
 from osmanthus.residents import file_dispute, project, resident_disputes, sign_in, who_read
 from osmanthus.scoring import Explanation, explain
 from osmanthus.web.access import Caller, authenticate, key_digest
@@ -102,31 +102,34 @@ class DisputeOut(BaseModel):
     deadline: dt.date
 
 
-def own_explanation(ledger: Ledger, who: Caller, purpose: str) -> tuple[Explanation, Any]:
-    """The signed-in resident's explanation today (an audited read)."""
+def _own(who: Caller) -> str:
+    """The signed-in resident's pseudonym; :class:`AccessDenied` for any other caller."""
     who.require("resident")
-    assert who.pseudonym is not None
-    resident, rows = ledger.read_pseudonym(
-        who.pseudonym, actor=Actor("resident", who.name), purpose=purpose
-    )
-    return explain(rows, ledger.policy, ledger.today(), subject=resident.subject), (
-        resident,
-        rows,
-    )
+    if who.pseudonym is None:
+        raise AccessDenied("only a signed-in resident reads their own data here")
+    return who.pseudonym
 
 
-async def own_explanation_now(ledger: Ledger, who: Caller, purpose: str) -> Explanation:
-    """:func:`own_explanation` on the event loop (the score page and its JSON): the read
-    is short and indexed, and its audit entry is awaited rather than waited for on a
-    thread."""
-    who.require("resident")
-    assert who.pseudonym is not None
+def own_read(ledger: Ledger, who: Caller, purpose: str) -> tuple[ResidentInfo, list[StoredRecord]]:
+    """The signed-in resident and their record rows (an audited read)."""
+    return ledger.read_pseudonym(_own(who), actor=Actor("resident", who.name), purpose=purpose)
+
+
+async def own_read_now(
+    ledger: Ledger, who: Caller, purpose: str
+) -> tuple[ResidentInfo, list[StoredRecord]]:
+    """:func:`own_read` on the event loop (the score page and its JSON): the read is
+    short and indexed, and its audit entry is awaited rather than waited for on a thread."""
     resident, rows, committed = ledger.read_pseudonym_deferred(
-        who.pseudonym, actor=Actor("resident", who.name), purpose=purpose
+        _own(who), actor=Actor("resident", who.name), purpose=purpose
     )
-    found = explain(rows, ledger.policy, ledger.today(), subject=resident.subject)
     await asyncio.wrap_future(committed)
-    return found
+    return resident, rows
+
+
+def _today(ledger: Ledger, found: tuple[ResidentInfo, list[StoredRecord]]) -> Explanation:
+    resident, rows = found
+    return explain(rows, ledger.policy, ledger.today(), subject=resident.subject)
 
 
 def _score_out(ledger: Ledger, found: Explanation) -> ScoreOut:
@@ -245,40 +248,36 @@ def portal_router(pages: Pages) -> APIRouter:
 
     @router.get("/me", include_in_schema=False)
     async def score_page(request: Request, ledger: LedgerDep, who: CallerDep) -> Response:
-        found = await own_explanation_now(ledger, who, "resident views own score")
+        found = _today(ledger, await own_read_now(ledger, who, "resident views own score"))
         return pages.render(request, "resident/score.html", caller=who, e=found)
 
     @router.get("/me/records/{record_id}", include_in_schema=False)
     def record_page(
         request: Request, record_id: int, ledger: LedgerDep, who: CallerDep
     ) -> Response:
-        found, _ = own_explanation(ledger, who, "resident views one record")
+        found = _today(ledger, own_read(ledger, who, "resident views one record"))
         line = next((ln for ln in found.lines if ln.record.id == record_id), None)
         if line is None:
             raise NotFound(f"record {record_id}: no such record of yours")
-        disputes = [
-            d for d in resident_disputes(ledger, who.pseudonym or "") if d.record_id == record_id
-        ]
+        disputes = [d for d in resident_disputes(ledger, _own(who)) if d.record_id == record_id]
         return pages.render(
             request, "resident/record.html", caller=who, line=line, disputes=disputes, e=found
         )
 
     @router.get("/me/calendar", include_in_schema=False)
     def calendar_page(request: Request, ledger: LedgerDep, who: CallerDep) -> Response:
-        _, (resident, rows) = own_explanation(ledger, who, "resident views expiry calendar")
+        resident, rows = own_read(ledger, who, "resident views expiry calendar")
         outlook = project(rows, ledger.policy, ledger.today(), subject=resident.subject)
         return pages.render(request, "resident/calendar.html", caller=who, p=outlook)
 
     @router.get("/me/access", include_in_schema=False)
     def access_page(request: Request, ledger: LedgerDep, who: CallerDep) -> Response:
-        who.require("resident")
-        entries = who_read(ledger, who.pseudonym or "")
+        entries = who_read(ledger, _own(who))
         return pages.render(request, "resident/access.html", caller=who, entries=entries)
 
     @router.get("/me/disputes", include_in_schema=False)
     def disputes_page(request: Request, ledger: LedgerDep, who: CallerDep) -> Response:
-        who.require("resident")
-        found = resident_disputes(ledger, who.pseudonym or "")
+        found = resident_disputes(ledger, _own(who))
         return pages.render(
             request, "resident/disputes.html", caller=who, disputes=found, today=ledger.today()
         )
@@ -291,8 +290,7 @@ def portal_router(pages: Pages) -> APIRouter:
         record_id: Annotated[int, Form(ge=1)],
         reason: Annotated[str, Form(max_length=2000)],
     ) -> Response:
-        who.require("resident")
-        file_dispute(ledger, who.pseudonym or "", record_id, reason)
+        file_dispute(ledger, _own(who), record_id, reason)
         return RedirectResponse("/me/disputes", 303)
 
     # -- the same as JSON --------------------------------------------------------------
@@ -300,30 +298,27 @@ def portal_router(pages: Pages) -> APIRouter:
     @router.get("/api/v1/me", response_model=ScoreOut, tags=["residents"])
     async def my_score(ledger: LedgerDep, who: CallerDep) -> ScoreOut:
         """The signed-in resident's score, grade, records (with legal basis) and perks."""
-        found = await own_explanation_now(ledger, who, "resident reads own score (API)")
+        found = _today(ledger, await own_read_now(ledger, who, "resident reads own score (API)"))
         return _score_out(ledger, found)
 
     @router.get("/api/v1/me/access", response_model=list[AccessOut], tags=["residents"])
     def my_access(ledger: LedgerDep, who: CallerDep) -> list[AccessOut]:
         """Who read or wrote the resident's data, when, and for what purpose."""
-        who.require("resident")
         return [
             AccessOut(at=e.at, actor=e.actor, action=e.action, purpose=e.purpose)
-            for e in who_read(ledger, who.pseudonym or "")
+            for e in who_read(ledger, _own(who))
         ]
 
     @router.get("/api/v1/me/disputes", response_model=list[DisputeOut], tags=["residents"])
     def my_disputes(ledger: LedgerDep, who: CallerDep) -> list[DisputeOut]:
         """The resident's disputes and their deadlines."""
-        who.require("resident")
-        return [_dispute_out(d) for d in resident_disputes(ledger, who.pseudonym or "")]
+        return [_dispute_out(d) for d in resident_disputes(ledger, _own(who))]
 
     @router.post(
         "/api/v1/me/disputes", response_model=DisputeOut, status_code=201, tags=["residents"]
     )
     def new_dispute(body: DisputeIn, ledger: LedgerDep, who: PostingCallerDep) -> DisputeOut:
         """Dispute one of the resident's records (the department answers by the deadline)."""
-        who.require("resident")
-        return _dispute_out(file_dispute(ledger, who.pseudonym or "", body.record_id, body.reason))
+        return _dispute_out(file_dispute(ledger, _own(who), body.record_id, body.reason))
 
     return router

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from osmanthus.errors import OsmanthusError, ValidationError
 from osmanthus.ledger import Ledger
 from osmanthus.reports import SigningKey, verify_proof
-from osmanthus.scoring.eligibility import check_eligibility, decide, offered
+from osmanthus.scoring.eligibility import Eligibility, check_eligibility, decide, offered
 from osmanthus.web.access import Caller
 from osmanthus.web.pages import Pages
 from osmanthus.web.session import CallerDep, LedgerDep, PostingCallerDep
@@ -59,6 +59,16 @@ class EligibilityAnswer(BaseModel):
     decided_on: dt.date
     basis: Literal["ledger", "proof"] = "ledger"
 
+    @classmethod
+    def of(cls, found: Eligibility) -> EligibilityAnswer:
+        """The answer for a decision made from the ledger."""
+        return cls(
+            perk=found.perk,
+            eligible=found.eligible,
+            valid_until=found.valid_until,
+            decided_on=found.decided_on,
+        )
+
 
 def answer(
     ledger: Ledger, who: Caller, key: SigningKey, question: EligibilityRequest
@@ -70,12 +80,7 @@ def answer(
         found = check_eligibility(
             ledger, question.national_id, question.perk, actor=who.actor, purpose=question.purpose
         )
-        return EligibilityAnswer(
-            perk=found.perk,
-            eligible=found.eligible,
-            valid_until=found.valid_until,
-            decided_on=found.decided_on,
-        )
+        return EligibilityAnswer.of(found)
     today = ledger.today()
     checked = verify_proof(
         question.proof, [key.public], national_id=question.national_id, today=today
@@ -128,12 +133,7 @@ def provider_router(pages: Pages) -> APIRouter:
         )
         found = decide(ledger.policy, resident, rows, question.perk, day)
         await asyncio.wrap_future(committed)  # the read is on record before the answer leaves
-        return EligibilityAnswer(
-            perk=found.perk,
-            eligible=found.eligible,
-            valid_until=found.valid_until,
-            decided_on=found.decided_on,
-        )
+        return EligibilityAnswer.of(found)
 
     @router.get("/provider", include_in_schema=False)
     def provider_page(request: Request, ledger: LedgerDep, who: CallerDep) -> Response:
