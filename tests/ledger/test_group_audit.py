@@ -27,7 +27,7 @@ def test_concurrent_reads_are_each_committed_and_chained(ledger: Ledger) -> None
     for number in people:
         ledger.register_resident(number, "gusu", actor=OPERATOR)
     before = verify_chain(ledger.engine).count
-    ledger.start_group_audit()
+    ledger.start_service()
     try:
 
         def read(n: int) -> int:
@@ -41,7 +41,7 @@ def test_concurrent_reads_are_each_committed_and_chained(ledger: Ledger) -> None
         with ThreadPoolExecutor(max_workers=16) as pool:
             found = list(pool.map(read, range(200)))
     finally:
-        ledger.stop_group_audit()
+        ledger.stop_service()
     assert len(found) == 200
     assert reads(ledger) == 200
     assert verify_chain(ledger.engine).count == before + 200
@@ -50,11 +50,11 @@ def test_concurrent_reads_are_each_committed_and_chained(ledger: Ledger) -> None
 def test_a_failed_audit_write_fails_the_read(ledger: Ledger) -> None:
     number = make_id(sequence=7)
     ledger.register_resident(number, "gusu", actor=OPERATOR)
-    ledger.start_group_audit()
+    ledger.start_service()
     try:
         with ledger.engine.begin() as conn:
             conn.execute(sa.text("ALTER TABLE audit_log RENAME TO audit_log_gone"))
         with pytest.raises(LedgerError):
             ledger.read_resident(number, actor=OPERATOR, purpose="must not leak")
     finally:
-        ledger.stop_group_audit()
+        ledger.stop_service()

@@ -32,6 +32,9 @@ __all__ = [
 GENESIS_HASH = "0" * 64
 ENTRY_FIELDS = ("seq", "at", "actor", "action", "subject", "purpose", "detail")
 
+# One encoder for every entry (json.dumps with options builds a new one per call).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
 
 @dataclass(frozen=True)
 class ChainHead:
@@ -44,13 +47,13 @@ class ChainHead:
 
 def encode_detail(detail: Mapping[str, Any] | None) -> str:
     """The canonical JSON text of an entry's detail (stored as is, hashed as is)."""
-    return json.dumps(dict(detail or {}), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(dict(detail or {}))
 
 
 def canonical(entry: Mapping[str, Any]) -> bytes:
     """The canonical bytes of an entry (only :data:`ENTRY_FIELDS` take part)."""
     body = {name: entry[name] for name in ENTRY_FIELDS}
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _CANONICAL.encode(body).encode()
 
 
 def entry_hash(prev_hash: str, entry: Mapping[str, Any]) -> str:

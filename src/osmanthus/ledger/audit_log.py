@@ -13,18 +13,24 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Dialect, Engine, select, text
 
 from osmanthus.audit import GENESIS_HASH, ChainHead, encode_detail, entry_hash, verify_entries
+from osmanthus.errors import LedgerError
 from osmanthus.ledger.database import database_errors, read_only
 from osmanthus.ledger.schema import audit_log
 
 __all__ = [
+    "HEAD_SQL",
     "AuditEntry",
+    "ChainBusy",
     "PendingEntry",
     "append_entries",
     "append_entry",
     "chain_head",
+    "chained",
+    "insert_parameters",
+    "insert_statement",
     "iter_entries",
     "verify_chain",
 ]
@@ -64,30 +70,44 @@ class PendingEntry:
 
 
 _LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(:key)")
+
+
+class ChainBusy(LedgerError):
+    """Another transaction holds the chain's lock (only raised when asked not to wait)."""
+
+
 _HEAD = select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
 _INSERT = audit_log.insert()
+_COMPILED: dict[str, tuple[str, tuple[str, ...] | None]] = {}  # dialect -> (sql, order)
+HEAD_SQL = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
 
 
-def append_entry(
-    conn: Connection,
-    *,
-    actor: str,
-    action: str,
-    purpose: str,
-    subject: str | None = None,
-    detail: Mapping[str, Any] | None = None,
-) -> AuditEntry:
-    """Append one chained entry inside the caller's transaction and return it."""
-    return append_entries(conn, [PendingEntry(actor, action, purpose, subject, detail)])[0]
+def insert_statement(dialect: Dialect) -> tuple[str, tuple[str, ...] | None]:
+    """The insert of one entry, compiled once per dialect, and its positional parameter
+    order (None for named parameters)."""
+    if dialect.name not in _COMPILED:
+        compiled = _INSERT.compile(dialect=dialect)
+        positions = compiled.positiontup
+        _COMPILED[dialect.name] = (str(compiled), None if positions is None else tuple(positions))
+    return _COMPILED[dialect.name]
 
 
-def append_entries(conn: Connection, pending: list[PendingEntry]) -> list[AuditEntry]:
-    """Append several chained entries, in order, inside the caller's transaction (the
-    chain's head is read once and the rows inserted in one statement)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(_LOCK, {"key": _PG_LOCK_KEY})
-    last = conn.execute(_HEAD).first()
-    seq, prev_hash = (last.seq, last.hash) if last else (0, GENESIS_HASH)
+def insert_parameters(entries: list[AuditEntry], order: tuple[str, ...] | None) -> list[Any]:
+    """Parameters of :func:`insert_statement` for each entry."""
+    rows = [vars(e) for e in entries]
+    return rows if order is None else [tuple(row[k] for k in order) for row in rows]
+
+
+def _insert_many(conn: Connection, entries: list[AuditEntry]) -> None:
+    """Insert entries through the statement compiled once (the Core insert's per-row
+    parameter building cost more than the insert itself)."""
+    sql, order = insert_statement(conn.dialect)
+    conn.exec_driver_sql(sql, insert_parameters(entries, order))
+
+
+def chained(pending: list[PendingEntry], seq: int, prev_hash: str) -> list[AuditEntry]:
+    """``pending`` as entries chained onto the head ``(seq, prev_hash)``."""
     stored = []
     for entry in pending:
         seq += 1
@@ -103,7 +123,39 @@ def append_entries(conn: Connection, pending: list[PendingEntry]) -> list[AuditE
         digest = entry_hash(prev_hash, fields)
         stored.append(AuditEntry(**fields, prev_hash=prev_hash, hash=digest))  # type: ignore[arg-type]
         prev_hash = digest
-    conn.execute(_INSERT, [vars(e) for e in stored])
+    return stored
+
+
+def append_entry(
+    conn: Connection,
+    *,
+    actor: str,
+    action: str,
+    purpose: str,
+    subject: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one chained entry inside the caller's transaction and return it."""
+    return append_entries(conn, [PendingEntry(actor, action, purpose, subject, detail)])[0]
+
+
+def append_entries(
+    conn: Connection, pending: list[PendingEntry], *, wait: bool = True
+) -> list[AuditEntry]:
+    """Append several chained entries, in order, inside the caller's transaction (the
+    chain's head is read once and the rows inserted in one statement).
+
+    ``wait=False`` (PostgreSQL): raise :class:`ChainBusy` at once, instead of waiting,
+    when another transaction is appending. (On SQLite the caller's write transaction
+    already holds the only write lock.)"""
+    if conn.dialect.name == "postgresql":
+        if wait:
+            conn.execute(_LOCK, {"key": _PG_LOCK_KEY})
+        elif not conn.execute(_TRY_LOCK, {"key": _PG_LOCK_KEY}).scalar_one():
+            raise ChainBusy("audit: another transaction is appending to the chain")
+    last = conn.execute(_HEAD).first()
+    stored = chained(pending, *((last.seq, last.hash) if last else (0, GENESIS_HASH)))
+    _insert_many(conn, stored)
     return stored
 
 

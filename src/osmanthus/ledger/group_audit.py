@@ -2,54 +2,129 @@
 
 Every read of personal data is an audit entry, and the answer must not leave before its
 entry is committed. Committing one entry per request makes concurrent requests queue for
-the write lock one by one. Here the requests of one process hand their entries to one
-writer thread and wait; the writer appends everything waiting in one transaction (the
-chain's head read once, the rows inserted in one statement), then wakes them all. An
-entry is still committed before its request answers; only the transaction is shared.
+the write lock one by one; so entries are committed in groups, and an entry is still
+committed before its request answers (only the transaction is shared):
+
+- On an event loop (the service's hot paths), entries handed over while the loop runs
+  its ready tasks are committed in one transaction by a callback on the same loop, right
+  after them. No thread is involved: a writer thread fought the loop for the GIL and
+  committed groups of one or two (measured: 2,500 against 7,000 checks/s in-process).
+  The loop never waits for the lock, though: if another process holds it (a department's
+  upload, the other worker), the group goes to the writer thread, which waits.
+- From threads, entries go to that writer thread, which appends everything waiting in
+  one transaction and wakes the waiters.
+
+SQLite: the loop's commits do not checkpoint the write-ahead log (a checkpoint writes
+back and syncs the database file: a 30 ms stall now and then); a background thread runs
+passive checkpoints instead, once a second while entries are written.
 """
 
 from __future__ import annotations
 
+import asyncio
 import queue
+import sqlite3
 import threading
+from collections import defaultdict
 from concurrent.futures import Future
 
+import sqlalchemy.exc
 from sqlalchemy import Engine
 
-from osmanthus.ledger.audit_log import AuditEntry, PendingEntry, append_entries
+from osmanthus.ledger.audit_log import AuditEntry, ChainBusy, PendingEntry, append_entries
 from osmanthus.ledger.database import database_errors
+from osmanthus.ledger.sqlite_writer import SqliteChainWriter
 
 __all__ = ["GroupAudit"]
 
-_MOST = 1_000  # entries per transaction
+_MOST = 1_000  # entries per transaction of the writer thread
+_CHECKPOINT_SECONDS = 1.0
+
+_Waiter = Future[AuditEntry] | tuple[asyncio.AbstractEventLoop, "asyncio.Future[AuditEntry]"]
+_OnLoop = tuple[PendingEntry, "asyncio.Future[AuditEntry]"]
 
 
 class GroupAudit:
-    """A writer thread appending the entries handed to :meth:`append`."""
+    """Group commits for the entries handed to :meth:`submit_async` (on an event loop)
+    and to :meth:`append` / :meth:`submit` (from threads)."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._waiting: queue.SimpleQueue[tuple[PendingEntry, Future[AuditEntry]] | None] = (
-            queue.SimpleQueue()
-        )
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._waiting: queue.SimpleQueue[tuple[PendingEntry, _Waiter] | None] = queue.SimpleQueue()
+        self._on_loops: dict[asyncio.AbstractEventLoop, list[_OnLoop]] = defaultdict(list)
+        self._written = threading.Event()
+        self._closing = threading.Event()
         self._thread = threading.Thread(target=self._run, name="osmanthus-audit", daemon=True)
         self._thread.start()
+        self._checkpointer: threading.Thread | None = None
+        self._sqlite_writer: SqliteChainWriter | None = None
+        database = engine.url.database
+        if self._sqlite and database not in (None, "", ":memory:"):
+            self._sqlite_writer = SqliteChainWriter(engine)
+            self._checkpointer = threading.Thread(
+                target=self._checkpoint, name="osmanthus-checkpoint", daemon=True
+            )
+            self._checkpointer.start()
+
+    # -- on an event loop ---------------------------------------------------------------
+
+    def submit_async(self, entry: PendingEntry) -> asyncio.Future[AuditEntry]:
+        """Hand ``entry`` over from a coroutine; await the future (done once committed)."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[AuditEntry] = loop.create_future()
+        waiting = self._on_loops[loop]
+        if not waiting:
+            loop.call_soon(self._flush, loop)
+        waiting.append((entry, done))
+        return done
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch = self._on_loops.pop(loop, [])
+        if not batch:
+            return
+        try:
+            stored = self._commit_now([entry for entry, _ in batch])
+        except ChainBusy:  # someone else is writing: let the thread wait for the lock
+            for entry, done in batch:
+                self._waiting.put((entry, (loop, done)))
+            return
+        except Exception as exc:
+            _settle([(done, None, exc) for _, done in batch])
+            return
+        _settle([(done, entry, None) for (_, done), entry in zip(batch, stored, strict=True)])
+
+    def _commit_now(self, entries: list[PendingEntry]) -> list[AuditEntry]:
+        """Commit on this thread if the chain's lock is free now, else raise ChainBusy."""
+        if self._sqlite_writer is not None:
+            stored = self._sqlite_writer.commit(entries)
+            self._written.set()
+            return stored
+        with database_errors("audit"), self._engine.begin() as conn:
+            return append_entries(conn, entries, wait=False)
+
+    # -- from threads -------------------------------------------------------------------
 
     def append(self, entry: PendingEntry, *, timeout: float = 60.0) -> AuditEntry:
         """Append ``entry``; return once it is committed (or raise what the write raised)."""
         return self.submit(entry).result(timeout=timeout)
 
     def submit(self, entry: PendingEntry) -> Future[AuditEntry]:
-        """Hand ``entry`` to the writer; the future is done once it is committed. (An
-        async caller awaits it with ``asyncio.wrap_future`` instead of blocking a thread.)"""
+        """Hand ``entry`` to the writer thread; the future is done once it is committed."""
         done: Future[AuditEntry] = Future()
         self._waiting.put((entry, done))
         return done
 
     def close(self) -> None:
-        """Write what is waiting, then stop the thread."""
+        """Write what is waiting, then stop the threads."""
         self._waiting.put(None)
         self._thread.join(timeout=60)
+        self._closing.set()
+        self._written.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join(timeout=60)
+        if self._sqlite_writer is not None:
+            self._sqlite_writer.close()
 
     def _run(self) -> None:
         while True:
@@ -71,13 +146,56 @@ class GroupAudit:
             if stop:
                 return
 
-    def _write(self, batch: list[tuple[PendingEntry, Future[AuditEntry]]]) -> None:
+    def _write(self, batch: list[tuple[PendingEntry, _Waiter]]) -> None:
+        stored: list[AuditEntry | None]
+        failure: BaseException | None = None
         try:
             with database_errors("audit"), self._engine.begin() as conn:
-                stored = append_entries(conn, [entry for entry, _ in batch])
+                stored = list(append_entries(conn, [entry for entry, _ in batch]))
         except BaseException as exc:  # every waiter learns the write failed
-            for _, done in batch:
-                done.set_exception(exc)
-            return
-        for (_, done), entry in zip(batch, stored, strict=True):
-            done.set_result(entry)
+            stored, failure = [None] * len(batch), exc
+        on_loops: dict[asyncio.AbstractEventLoop, list[_Outcome]] = defaultdict(list)
+        for (_, waiter), entry in zip(batch, stored, strict=True):
+            if isinstance(waiter, Future):
+                if failure is None:
+                    waiter.set_result(entry)  # type: ignore[arg-type]
+                else:
+                    waiter.set_exception(failure)
+            else:
+                on_loops[waiter[0]].append((waiter[1], entry, failure))
+        for loop, outcomes in on_loops.items():
+            try:
+                loop.call_soon_threadsafe(_settle, outcomes)
+            except RuntimeError:  # the loop has closed: nobody waits any more
+                continue
+
+    # -- SQLite's write-ahead log -------------------------------------------------------
+
+    def _checkpoint(self) -> None:
+        while not self._closing.is_set():
+            self._written.wait()
+            self._written.clear()
+            if self._closing.is_set():
+                return
+            try:
+                dbapi = self._engine.raw_connection()
+                try:
+                    dbapi.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)")
+                finally:
+                    dbapi.close()
+            except (sqlalchemy.exc.DBAPIError, sqlite3.Error):
+                pass  # a busy database: next time
+            self._closing.wait(_CHECKPOINT_SECONDS)
+
+
+_Outcome = tuple["asyncio.Future[AuditEntry]", AuditEntry | None, BaseException | None]
+
+
+def _settle(outcomes: list[_Outcome]) -> None:
+    for done, entry, failure in outcomes:
+        if done.cancelled():
+            continue
+        if failure is None:
+            done.set_result(entry)  # type: ignore[arg-type]
+        else:
+            done.set_exception(failure)

@@ -9,6 +9,7 @@ correction or retraction is a new row pointing at the one it replaces.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -24,6 +25,7 @@ from osmanthus.identity import pseudonym, pseudonym_column, pseudonyms, validate
 from osmanthus.ledger.audit_log import AuditEntry, PendingEntry, append_entries, append_entry
 from osmanthus.ledger.database import connect, database_errors, is_current, read_only
 from osmanthus.ledger.group_audit import GroupAudit
+from osmanthus.ledger.quick_read import QuickReader, RecordRows
 from osmanthus.ledger.reading import profile_of, record_rows, resident_and_records
 from osmanthus.ledger.record import Actor, NewRecord, ResidentInfo, StoredRecord
 from osmanthus.ledger.schema import departments, profile_facts, records, residents
@@ -57,6 +59,7 @@ class Ledger:
         self._clock = clock
         self._timezone = timezone
         self._group_audit: GroupAudit | None = None
+        self._quick: QuickReader | None = None
         # Profile facts are held only where a rule needs them; skip the read otherwise.
         self._needs_profile = any(version.profile for version in policy.versions)
 
@@ -435,12 +438,43 @@ class Ledger:
     ) -> tuple[ResidentInfo, list[StoredRecord], Future[AuditEntry]]:
         """The read, with its audit entry handed to the group writer: the caller must wait
         for the future (its entry committed) before anything read leaves. Needs
-        :meth:`start_group_audit`."""
-        if self._group_audit is None:
-            raise LedgerError("read_pseudonym_deferred needs start_group_audit() first")
+        :meth:`start_service`."""
+        if self._group_audit is None or self._quick is None:
+            raise LedgerError("read_pseudonym_deferred needs start_service() first")
+        if known_at is None:
+            resident, found, entry = self._quick_read(self._quick, name, actor, purpose)
+            return resident, found.stored(), self._group_audit.submit(entry)
         with read_only(self.engine) as conn:
             resident, rows, entry = self._read(conn, name, actor, purpose, known_at)
         return resident, rows, self._group_audit.submit(entry)
+
+    def read_on_loop(
+        self, name: str, *, actor: Actor, purpose: str
+    ) -> tuple[ResidentInfo, RecordRows, asyncio.Future[AuditEntry]]:
+        """The web service's hot read, called on its event loop: the resident and their
+        current rows, and the audit entry's future, to be awaited before anything read
+        leaves. Needs :meth:`start_service`."""
+        if self._group_audit is None or self._quick is None:
+            raise LedgerError("read_on_loop needs start_service() first")
+        resident, found, entry = self._quick_read(self._quick, name, actor, purpose)
+        return resident, found, self._group_audit.submit_async(entry)
+
+    def _quick_read(
+        self, quick: QuickReader, name: str, actor: Actor, purpose: str
+    ) -> tuple[ResidentInfo, RecordRows, PendingEntry]:
+        _check_purpose(purpose)
+        found = quick.resident_and_records(name)
+        if found is None:
+            raise NotFound(f"resident {name[:12]}… is not registered")
+        resident, rows = found
+        entry = PendingEntry(
+            actor=str(actor),
+            action="resident.read",
+            subject=name,
+            purpose=purpose,
+            detail={"records": len(rows.ids), "known_at": None},
+        )
+        return resident, rows, entry
 
     def _read(
         self,
@@ -450,9 +484,7 @@ class Ledger:
         purpose: str,
         known_at: dt.datetime | None,
     ) -> tuple[ResidentInfo, list[StoredRecord], PendingEntry]:
-        if not purpose.strip():
-            raise ValidationError("purpose: every read of personal data must state a purpose")
-        _check_text("purpose", purpose, 256)
+        _check_purpose(purpose)
         if known_at is None:  # one statement for the resident and their records
             found = resident_and_records(conn, name)
             if found is None:
@@ -494,16 +526,21 @@ class Ledger:
         with database_errors("audit"), self.engine.begin() as conn:
             append_entries(conn, [entry])
 
-    def start_group_audit(self) -> None:
-        """Commit read entries in groups from a writer thread (for a busy service): each
-        read still returns only after its entry is committed."""
+    def start_service(self) -> None:
+        """Serve many readers (the web service): read entries are committed in groups by a
+        writer thread (each read still returns only after its entry is committed), and the
+        hot read runs on a kept connection (:mod:`osmanthus.ledger.quick_read`)."""
         if self._group_audit is None:
             self._group_audit = GroupAudit(self.engine)
+            self._quick = QuickReader(self.engine, with_profile=self._needs_profile)
 
-    def stop_group_audit(self) -> None:
+    def stop_service(self) -> None:
         if self._group_audit is not None:
             self._group_audit.close()
             self._group_audit = None
+        if self._quick is not None:
+            self._quick.close()
+            self._quick = None
 
     def counts(self) -> dict[str, int]:
         """Row counts of the ledger's tables (no personal data)."""
@@ -515,6 +552,12 @@ class Ledger:
                 ).scalar_one(),
                 "records": conn.execute(select(func.count()).select_from(records)).scalar_one(),
             }
+
+
+def _check_purpose(purpose: str) -> None:
+    if not purpose.strip():
+        raise ValidationError("purpose: every read of personal data must state a purpose")
+    _check_text("purpose", purpose, 256)
 
 
 def _check_text(field: str, value: str, longest: int) -> None:

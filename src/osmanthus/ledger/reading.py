@@ -14,15 +14,22 @@ from sqlalchemy import Connection, Row, bindparam, select
 from osmanthus.ledger.record import ResidentInfo, StoredRecord
 from osmanthus.ledger.schema import departments, profile_facts, records, residents
 
-__all__ = ["profile_of", "record_rows", "resident_and_records", "stored_record"]
+__all__ = [
+    "PROFILE",
+    "RESIDENT_RECORDS",
+    "profile_of",
+    "record_rows",
+    "resident_and_records",
+    "stored_record",
+]
 
 # Built once: these reads run on every page view and eligibility check.
-_PROFILE = (
+PROFILE = (
     select(profile_facts.c.attribute, profile_facts.c.value)
     .where(profile_facts.c.resident_id == bindparam("resident"))
     .order_by(profile_facts.c.id)
 )
-_PROFILE_KNOWN = _PROFILE.where(profile_facts.c.recorded_at <= bindparam("known_at"))
+_PROFILE_KNOWN = PROFILE.where(profile_facts.c.recorded_at <= bindparam("known_at"))
 _RECORDS = (
     select(records, departments.c.code.label("department_code"))
     .join(departments, departments.c.id == records.c.department_id)
@@ -34,7 +41,7 @@ _RECORDS_KNOWN = _RECORDS.where(records.c.recorded_at <= bindparam("known_at"))
 
 # A resident and every record row about them in one statement (the hot read of the web
 # service: eligibility checks and page views, where nothing is asked "as known at").
-_RESIDENT_RECORDS = (
+RESIDENT_RECORDS = (
     select(
         residents.c.id.label("resident_id_"),
         residents.c.pseudonym,
@@ -57,7 +64,7 @@ def resident_and_records(
     conn: Connection, pseudonym: str
 ) -> tuple[ResidentInfo, list[StoredRecord]] | None:
     """The resident with this pseudonym and all their record rows, or None."""
-    rows = conn.execute(_RESIDENT_RECORDS, {"pseudonym": pseudonym}).all()
+    rows = conn.execute(RESIDENT_RECORDS, {"pseudonym": pseudonym}).all()
     if not rows:
         return None
     first = rows[0]
@@ -70,7 +77,7 @@ def profile_of(
 ) -> dict[str, dt.date]:
     """A resident's profile facts recorded by ``known_at``; the newest fact of each wins."""
     if known_at is None:
-        rows = conn.execute(_PROFILE, {"resident": resident_id})
+        rows = conn.execute(PROFILE, {"resident": resident_id})
     else:
         rows = conn.execute(_PROFILE_KNOWN, {"resident": resident_id, "known_at": known_at})
     return {row.attribute: row.value for row in rows}  # newest wins

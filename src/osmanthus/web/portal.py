@@ -8,7 +8,6 @@ takes a resident's identifier, and a record id that is not theirs is "not found"
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from typing import Annotated, Any
 
@@ -120,11 +119,11 @@ async def own_read_now(
 ) -> tuple[ResidentInfo, list[StoredRecord]]:
     """:func:`own_read` on the event loop (the score page and its JSON): the read is
     short and indexed, and its audit entry is awaited rather than waited for on a thread."""
-    resident, rows, committed = ledger.read_pseudonym_deferred(
+    resident, rows, committed = ledger.read_on_loop(
         _own(who), actor=Actor("resident", who.name), purpose=purpose
     )
-    await asyncio.wrap_future(committed)
-    return resident, rows
+    await committed
+    return resident, rows.stored()
 
 
 def _today(ledger: Ledger, found: tuple[ResidentInfo, list[StoredRecord]]) -> Explanation:

@@ -7,7 +7,6 @@ or logged) and states a purpose, which goes to the audit chain with the provider
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from typing import Annotated, Literal
 
@@ -20,12 +19,20 @@ from starlette.concurrency import run_in_threadpool
 from osmanthus.errors import OsmanthusError, ValidationError
 from osmanthus.ledger import Ledger
 from osmanthus.reports import SigningKey, verify_proof
-from osmanthus.scoring.eligibility import Eligibility, check_eligibility, decide, offered
+from osmanthus.scoring.eligibility import Decisions, Eligibility, check_eligibility, offered
 from osmanthus.web.access import Caller
 from osmanthus.web.pages import Pages
 from osmanthus.web.session import CallerDep, LedgerDep, PostingCallerDep
 
-__all__ = ["EligibilityAnswer", "EligibilityRequest", "provider_router"]
+__all__ = [
+    "ELIGIBILITY_PATH",
+    "EligibilityAnswer",
+    "EligibilityRequest",
+    "check_by_id",
+    "provider_router",
+]
+
+ELIGIBILITY_PATH = "/api/v1/eligibility"
 
 
 class EligibilityRequest(BaseModel):
@@ -70,6 +77,24 @@ class EligibilityAnswer(BaseModel):
         )
 
 
+async def check_by_id(
+    ledger: Ledger, decisions: Decisions, who: Caller, question: EligibilityRequest
+) -> EligibilityAnswer:
+    """The check by ID number, on the event loop: one short indexed read on a kept
+    connection, the decision remembered per resident state, and the audit entry awaited
+    (committed with the others of this moment) before the answer leaves."""
+    assert question.national_id is not None
+    who.require("provider")
+    day = ledger.today()
+    offered(ledger.policy, question.perk, day)
+    resident, rows, committed = ledger.read_on_loop(
+        ledger.pseudonym_of(question.national_id), actor=who.actor, purpose=question.purpose
+    )
+    found = decisions.decide(resident, rows, question.perk, day)
+    await committed  # the read is on record before the answer leaves
+    return EligibilityAnswer.of(found)
+
+
 def answer(
     ledger: Ledger, who: Caller, key: SigningKey, question: EligibilityRequest
 ) -> EligibilityAnswer:
@@ -108,7 +133,7 @@ def provider_router(pages: Pages) -> APIRouter:
     router = APIRouter()
 
     @router.post(
-        "/api/v1/eligibility",
+        ELIGIBILITY_PATH,
         response_model=EligibilityAnswer,
         tags=["providers"],
         responses={401: {}, 403: {}, 404: {}, 422: {}},
@@ -122,18 +147,7 @@ def provider_router(pages: Pages) -> APIRouter:
             return await run_in_threadpool(
                 answer, ledger, who, request.app.state.signing_key, question
             )
-        # The hot path runs on the event loop: its reads are short and indexed, and the
-        # audit entry is awaited, not waited for on a thread (no thread hop, no GIL convoy
-        # of forty threads behind the audit writer).
-        who.require("provider")
-        day = ledger.today()
-        offered(ledger.policy, question.perk, day)
-        resident, rows, committed = ledger.read_pseudonym_deferred(
-            ledger.pseudonym_of(question.national_id), actor=who.actor, purpose=question.purpose
-        )
-        found = decide(ledger.policy, resident, rows, question.perk, day)
-        await asyncio.wrap_future(committed)  # the read is on record before the answer leaves
-        return EligibilityAnswer.of(found)
+        return await check_by_id(ledger, request.app.state.decisions, who, question)
 
     @router.get("/provider", include_in_schema=False)
     def provider_page(request: Request, ledger: LedgerDep, who: CallerDep) -> Response:
