@@ -3,6 +3,10 @@ get their answer only after their own entry is committed, and the chain stays wh
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -58,3 +62,86 @@ def test_a_failed_audit_write_fails_the_read(ledger: Ledger) -> None:
             ledger.read_resident(number, actor=OPERATOR, purpose="must not leak")
     finally:
         ledger.stop_service()
+
+
+def test_reads_on_the_event_loop_are_committed_in_groups_and_chained(ledger: Ledger) -> None:
+    people = [make_id(sequence=n) for n in range(1, 6)]
+    for number in people:
+        ledger.register_resident(number, "gusu", actor=OPERATOR)
+    before = verify_chain(ledger.engine).count
+
+    async def main() -> list[int]:
+        async def read(n: int) -> int:
+            _, _, committed = ledger.read_on_loop(
+                ledger.pseudonym_of(people[n % 5]),
+                actor=Actor("provider", "bank"),
+                purpose=f"check {n}",
+            )
+            entry = await committed
+            with ledger.engine.connect() as conn:  # on record before the answer
+                stored = conn.execute(
+                    sa.text("SELECT purpose FROM audit_log WHERE seq = :seq"), {"seq": entry.seq}
+                ).scalar_one()
+            assert stored == f"check {n}"
+            return entry.seq
+
+        return await asyncio.gather(*(read(n) for n in range(120)))
+
+    ledger.start_service()
+    try:
+        seqs = asyncio.run(main())
+    finally:
+        ledger.stop_service()
+    assert len(set(seqs)) == 120
+    assert reads(ledger) == 120
+    assert verify_chain(ledger.engine).count == before + 120
+
+
+def test_a_failed_audit_write_fails_the_read_on_the_loop(ledger: Ledger) -> None:
+    number = make_id(sequence=8)
+    ledger.register_resident(number, "gusu", actor=OPERATOR)
+
+    async def main() -> None:
+        _, _, committed = ledger.read_on_loop(
+            ledger.pseudonym_of(number), actor=OPERATOR, purpose="must not leak"
+        )
+        await committed
+
+    ledger.start_service()
+    try:
+        with ledger.engine.begin() as conn:
+            conn.execute(sa.text("ALTER TABLE audit_log RENAME TO audit_log_gone"))
+        with pytest.raises(LedgerError):
+            asyncio.run(main())
+    finally:
+        ledger.stop_service()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # its database-wide lock
+def test_a_taken_write_lock_sends_the_group_to_the_writer_thread(ledger: Ledger) -> None:
+    number = make_id(sequence=9)
+    ledger.register_resident(number, "gusu", actor=OPERATOR)
+    holder = sqlite3.connect(
+        str(ledger.engine.url.database), isolation_level=None, check_same_thread=False
+    )
+    holder.execute("BEGIN IMMEDIATE")  # a department's long upload, say
+    released = threading.Timer(0.5, lambda: holder.execute("COMMIT"))
+
+    async def main() -> float:
+        started = time.monotonic()
+        _, _, committed = ledger.read_on_loop(
+            ledger.pseudonym_of(number), actor=OPERATOR, purpose="waits for the lock"
+        )
+        await committed
+        return time.monotonic() - started
+
+    ledger.start_service()
+    try:
+        released.start()
+        waited = asyncio.run(main())
+    finally:
+        released.join()
+        holder.close()
+        ledger.stop_service()
+    assert waited >= 0.4  # committed by the thread once the lock was free, not refused
+    assert reads(ledger) == 1

@@ -122,3 +122,41 @@ def test_html_clients_get_the_envelope_as_a_page(client: TestClient) -> None:
         "errors": [],
         "status": 404,
     }
+
+
+@pytest.mark.usefixtures("people")
+def test_the_fast_path_and_the_declared_route_answer_alike(
+    client: TestClient, ledger: Ledger
+) -> None:
+    key = create_key(ledger.engine, role="provider", name="Bank of Suzhou")
+    body = json.dumps({"national_id": ALICE, "perk": "civilization_loan", "purpose": "loan 18"})
+
+    def post(content_type: str, text: str = body) -> tuple[int, object]:
+        response = client.post(
+            "/api/v1/eligibility",
+            content=text,
+            headers={"Authorization": f"Bearer {key}", "Content-Type": content_type},
+        )
+        return response.status_code, response.json()
+
+    def reads() -> int:
+        with ledger.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    sa.text("SELECT count(*) FROM audit_log WHERE purpose = 'loan 18'")
+                ).scalar_one()
+            )
+
+    fast = post("application/json")  # answered before the framework's routing
+    routed = post("application/json; charset=utf-8")  # passed on to the declared route
+    assert fast == routed and fast[0] == 200
+    assert reads() == 2  # both audited, once each
+    metrics = client.get("/metrics").text
+    assert (
+        'osmanthus_http_requests_total{method="POST",route="/api/v1/eligibility",status="200"} 2.0'
+        in metrics
+    )
+    unknown = post("application/json", body.replace(ALICE, make_id(sequence=999)))
+    assert unknown[0] == 404 and unknown[1]["ok"] is False  # type: ignore[index]
+    broken = post("application/json", '{"national_id": ')
+    assert broken[0] == 422 and reads() == 2

@@ -13,8 +13,9 @@ from the route, in the one error envelope.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import ValidationError as PydanticValidationError
-from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from osmanthus.errors import OsmanthusError
@@ -26,12 +27,21 @@ __all__ = ["EligibilityFastPath"]
 _MOST_BODY = 16_384  # a question is a few hundred bytes; anything longer: the route
 
 
+@dataclass(frozen=True)
+class _Answered:
+    """What the request log and the metrics read of a matched route: its path."""
+
+    path: str
+
+
+_ROUTE = _Answered(ELIGIBILITY_PATH)
+
+
 class EligibilityFastPath:
     """Answers ``POST /api/v1/eligibility`` by ID number with an API key; passes on the rest."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._route: BaseRoute | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -46,7 +56,7 @@ class EligibilityFastPath:
         if answer is None:
             await self.app(scope, _replay(body, complete, receive), send)
             return
-        scope["route"] = self._declared(scope)  # for the metrics and the request log
+        scope["route"] = _ROUTE  # its path labels the metrics and the request log
         await send(
             {
                 "type": "http.response.start",
@@ -75,14 +85,6 @@ class EligibilityFastPath:
         except (PydanticValidationError, OsmanthusError):
             return None  # the declared route answers (and refuses) in the usual way
         return found.model_dump_json().encode()
-
-    def _declared(self, scope: Scope) -> BaseRoute | None:
-        if self._route is None:
-            self._route = next(
-                (r for r in scope["app"].routes if getattr(r, "path", None) == ELIGIBILITY_PATH),
-                None,
-            )
-        return self._route
 
 
 async def _body(receive: Receive) -> tuple[bytes, bool]:
