@@ -5,6 +5,8 @@ someone else."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import json
 from pathlib import Path
 
@@ -33,15 +35,16 @@ def test_a_resident_downloads_a_signed_report_that_verifies_offline(
     assert "attachment" in response.headers["content-disposition"]
     signed = response.json()
     assert signed["body"]["score"] == client.get("/api/v1/me").json()["score"]
-    verify_document(signed, [city_key(client)])
+    issued = signed["body"]["as_of"]  # the ledger's clock stands still; checked on that day
+    verify_document(signed, [city_key(client)], today=dt.date.fromisoformat(issued))
     path = tmp_path / "report.json"
     path.write_text(response.text, encoding="utf-8")
     # the demo city signs with the public demo key, which the CLI trusts only with --demo
-    verified = CliRunner().invoke(cli, ["--demo", "verify", str(path)])
+    verified = CliRunner().invoke(cli, ["--demo", "verify", str(path), "--on", issued])
     assert verified.exit_code == 0, verified.output
     signed["body"]["score"] += 10  # a forged improvement
     path.write_text(json.dumps(signed), encoding="utf-8")
-    forged = CliRunner().invoke(cli, ["--demo", "verify", str(path)])
+    forged = CliRunner().invoke(cli, ["--demo", "verify", str(path), "--on", issued])
     assert forged.exit_code == 1 and str(path) in forged.output
     page = client.get("/me/report", headers={"accept-language": "en"}).text
     assert 'data-testid="report-score"' in page and "Ed25519" in page
