@@ -6,7 +6,6 @@ someone else."""
 from __future__ import annotations
 
 import datetime as dt
-
 import json
 from pathlib import Path
 
