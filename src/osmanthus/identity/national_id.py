@@ -38,9 +38,12 @@ CHECK_CHARACTERS = "10X98765432"
 EARLIEST_BIRTH_YEAR = 1900
 
 
+_WEIGHTS = tuple(int(w) for w in WEIGHTS)  # plain ints for one number at a time
+
+
 def check_character(first17: str) -> str:
     """The ISO 7064 MOD 11-2 check character for 17 digits."""
-    total = sum(int(c) * int(w) for c, w in zip(first17, WEIGHTS, strict=True))
+    total = sum(int(c) * w for c, w in zip(first17, _WEIGHTS, strict=True))
     return CHECK_CHARACTERS[total % 11]
 
 

@@ -1,14 +1,15 @@
 """The web service's hot read: a resident and their record rows, by pseudonym, on one
-dedicated database connection.
+kept database connection.
 
 Every eligibility check and score page starts with this read. Through SQLAlchemy's pool,
 transaction and ``Row`` layers it cost about 200 µs; the same statement on a kept DBAPI
-connection costs about 25 µs (``bench/web.py``; measured on a 100,000-resident city).
-So the statements stay SQLAlchemy Core, compiled once for the engine's dialect, and only
-their execution is raw: values are converted by the columns' own type processors, and
-only when a caller needs :class:`StoredRecord` objects (a cached decision needs just the
-row ids). SQLite reads outside a transaction see the newest commit; the PostgreSQL
-connection runs in autocommit mode for the same reason.
+connection about 25 µs (measured on the 100,000-resident demo city). So the statements
+stay SQLAlchemy Core, compiled once for the engine's dialect, and only their execution
+is raw: values are converted by the columns' own type processors. The first read takes
+only the record ids (about 10 µs), which is all a remembered decision needs; the rows
+themselves are read when needed (a new decision, a page). SQLite reads outside a
+transaction see the newest commit; the PostgreSQL connection runs in autocommit mode for
+the same reason.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.types import TypeEngine
 
 from osmanthus.ledger.database import database_errors
-from osmanthus.ledger.reading import PROFILE, RESIDENT_RECORDS
+from osmanthus.ledger.reading import PROFILE, RECORDS, RESIDENT_RECORD_IDS
 from osmanthus.ledger.record import ResidentInfo, StoredRecord
 
 __all__ = ["QuickReader", "RecordRows"]
@@ -60,38 +61,17 @@ def _processor(engine: Engine, kind: TypeEngine[Any]) -> _Convert:
 
 @dataclass(frozen=True)
 class RecordRows:
-    """A resident's record rows as read: their ids (what a cached decision is keyed by)
-    and, converted on demand, the :class:`StoredRecord` objects."""
+    """A resident's record rows as first read: only their ids (what a remembered decision
+    is keyed by); :meth:`stored` reads the rows themselves when they are needed."""
 
+    resident_id: int
     ids: tuple[int, ...]
-    raw: tuple[tuple[Any, ...], ...]
-    prepared: _Prepared
+    reader: QuickReader
 
     def stored(self) -> list[StoredRecord]:
-        """The rows as :class:`StoredRecord` objects, oldest first."""
-        index, convert = self.prepared.index, self.prepared.convert
-        out = []
-        for row in self.raw:
-            pairs = zip(convert, row, strict=True)
-            value = [f(v) if f is not None and v is not None else v for f, v in pairs]
-            out.append(
-                StoredRecord(
-                    id=value[index["id"]],
-                    department=value[index["department_code"]],
-                    metric=value[index["metric"]],
-                    value=value[index["value"]],
-                    act_date=value[index["act_date"]],
-                    decision_date=value[index["decision_date"]],
-                    recorded_at=value[index["recorded_at"]],
-                    source_ref=value[index["source_ref"]],
-                    incident_ref=value[index["incident_ref"]],
-                    kind=value[index["kind"]],
-                    supersedes_id=value[index["supersedes_id"]],
-                    reason=value[index["reason"]],
-                    severity=value[index["severity"]],
-                )
-            )
-        return out
+        """The rows as :class:`StoredRecord` objects, oldest first (those of :attr:`ids`:
+        a record committed since the first read waits for the next read)."""
+        return self.reader.records(self.resident_id, self.ids)
 
 
 class QuickReader:
@@ -100,7 +80,8 @@ class QuickReader:
 
     def __init__(self, engine: Engine, *, with_profile: bool) -> None:
         self._engine = engine
-        self._rows = _Prepared(engine, RESIDENT_RECORDS)
+        self._ids = _Prepared(engine, RESIDENT_RECORD_IDS)
+        self._rows = _Prepared(engine, RECORDS)
         self._profile = _Prepared(engine, PROFILE) if with_profile else None
         self._lock = threading.Lock()
         self._conn: PoolProxiedConnection | None = None
@@ -115,8 +96,8 @@ class QuickReader:
         return self._conn
 
     def resident_and_records(self, pseudonym: str) -> tuple[ResidentInfo, RecordRows] | None:
-        """The resident with this pseudonym and their record rows, or None."""
-        prepared = self._rows
+        """The resident with this pseudonym and the ids of their records, or None."""
+        prepared = self._ids
         with database_errors("records"), self._lock:
             rows = self._fetch(prepared.sql, prepared.parameters({"pseudonym": pseudonym}))
             if not rows:
@@ -139,8 +120,39 @@ class QuickReader:
             profile,
         )
         at = index["id"]
-        kept = tuple(row for row in rows if row[at] is not None)  # outer join: no records
-        return resident, RecordRows(tuple(row[at] for row in kept), kept, prepared)
+        ids = tuple(row[at] for row in rows if row[at] is not None)  # outer join: none
+        return resident, RecordRows(resident.id, ids, self)
+
+    def records(self, resident_id: int, ids: tuple[int, ...]) -> list[StoredRecord]:
+        """The record rows with these ids of this resident, oldest first."""
+        prepared = self._rows
+        with database_errors("records"), self._lock:
+            rows = self._fetch(prepared.sql, prepared.parameters({"resident": resident_id}))
+        index, convert, wanted = prepared.index, prepared.convert, set(ids)
+        out = []
+        for row in rows:
+            if row[index["id"]] not in wanted:
+                continue
+            pairs = zip(convert, row, strict=True)
+            value = [f(v) if f is not None and v is not None else v for f, v in pairs]
+            out.append(
+                StoredRecord(
+                    id=value[index["id"]],
+                    department=value[index["department_code"]],
+                    metric=value[index["metric"]],
+                    value=value[index["value"]],
+                    act_date=value[index["act_date"]],
+                    decision_date=value[index["decision_date"]],
+                    recorded_at=value[index["recorded_at"]],
+                    source_ref=value[index["source_ref"]],
+                    incident_ref=value[index["incident_ref"]],
+                    kind=value[index["kind"]],
+                    supersedes_id=value[index["supersedes_id"]],
+                    reason=value[index["reason"]],
+                    severity=value[index["severity"]],
+                )
+            )
+        return out
 
     def _fetch(self, sql: str, parameters: Any) -> list[tuple[Any, ...]]:
         try:

@@ -16,7 +16,9 @@ from osmanthus.ledger.schema import departments, profile_facts, records, residen
 
 __all__ = [
     "PROFILE",
+    "RECORDS",
     "RESIDENT_RECORDS",
+    "RESIDENT_RECORD_IDS",
     "profile_of",
     "record_rows",
     "resident_and_records",
@@ -30,17 +32,17 @@ PROFILE = (
     .order_by(profile_facts.c.id)
 )
 _PROFILE_KNOWN = PROFILE.where(profile_facts.c.recorded_at <= bindparam("known_at"))
-_RECORDS = (
+RECORDS = (
     select(records, departments.c.code.label("department_code"))
     .join(departments, departments.c.id == records.c.department_id)
     .where(records.c.resident_id == bindparam("resident"))
     .order_by(records.c.id)
 )
-_RECORDS_KNOWN = _RECORDS.where(records.c.recorded_at <= bindparam("known_at"))
+_RECORDS_KNOWN = RECORDS.where(records.c.recorded_at <= bindparam("known_at"))
 
 
-# A resident and every record row about them in one statement (the hot read of the web
-# service: eligibility checks and page views, where nothing is asked "as known at").
+# A resident and every record row about them in one statement (a read of the present,
+# where nothing is asked "as known at").
 RESIDENT_RECORDS = (
     select(
         residents.c.id.label("resident_id_"),
@@ -55,6 +57,21 @@ RESIDENT_RECORDS = (
             departments, departments.c.id == records.c.department_id
         )
     )
+    .where(residents.c.pseudonym == bindparam("pseudonym"))
+    .order_by(records.c.id)
+)
+
+
+# The resident and only the ids of their records: what a remembered decision is keyed by.
+RESIDENT_RECORD_IDS = (
+    select(
+        residents.c.id.label("resident_id_"),
+        residents.c.pseudonym,
+        residents.c.district,
+        residents.c.birth_year,
+        records.c.id,
+    )
+    .select_from(residents.outerjoin(records, records.c.resident_id == residents.c.id))
     .where(residents.c.pseudonym == bindparam("pseudonym"))
     .order_by(records.c.id)
 )
@@ -88,7 +105,7 @@ def record_rows(
 ) -> list[StoredRecord]:
     """Every record row about a resident recorded by ``known_at``, oldest first."""
     if known_at is None:
-        rows = conn.execute(_RECORDS, {"resident": resident_id})
+        rows = conn.execute(RECORDS, {"resident": resident_id})
     else:
         rows = conn.execute(_RECORDS_KNOWN, {"resident": resident_id, "known_at": known_at})
     return [stored_record(row) for row in rows]
