@@ -10,7 +10,8 @@ from factories import OPERATOR, make_id
 from osmanthus.ledger import Ledger, NewRecord, read_only
 from osmanthus.ledger.quick_read import QuickReader
 from osmanthus.ledger.reading import resident_and_records
-from osmanthus.scoring.eligibility import Decisions, decide
+from osmanthus.scoring.eligibility import decide
+from osmanthus.scoring.remembered import Decisions
 
 
 def test_the_quick_read_equals_the_sqlalchemy_read(

@@ -73,6 +73,9 @@ def test_a_dispute_is_recorded_with_its_deadline_and_audited(
     assert filed.json()["deadline"] == (ledger.today() + dt.timedelta(days=20)).isoformat()
     again = client.post("/api/v1/me/disputes", json=body, headers={"x-csrf-token": csrf})
     assert again.status_code == 422 and "already has an open dispute" in again.json()["error"]
+    huge = {**body, "record_id": 10**30}  # beyond a database integer: refused, not a 500
+    refused = client.post("/api/v1/me/disputes", json=huge, headers={"x-csrf-token": csrf})
+    assert refused.status_code == 422 and refused.json()["ok"] is False
     listed = client.get("/api/v1/me/disputes").json()
     assert [(d["record_id"], d["status"]) for d in listed] == [(record_id, "open")]
     actions = [a["action"] for a in client.get("/api/v1/me/access").json()]
@@ -133,6 +136,18 @@ def test_an_idle_session_is_signed_out_and_a_kiosk_sooner(
     later = time.time() + web_session.KIOSK_IDLE_SECONDS + 5
     monkeypatch.setattr(web_session.time, "time", lambda: later)
     assert client.get("/api/v1/me").status_code == 200
+
+
+def test_activity_keeps_a_session_alive(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sign_in(client, ALICE, kiosk=True)
+    start = time.time()
+    for minutes in (1, 2, 3):  # a request each minute: under the 90 s limit every time
+        monkeypatch.setattr(web_session.time, "time", lambda m=minutes: start + 60 * m)
+        assert client.get("/api/v1/me").status_code == 200
+    monkeypatch.setattr(web_session.time, "time", lambda: start + 180 + 95)
+    assert client.get("/api/v1/me").status_code == 401
 
 
 def test_sign_out_ends_the_session(client: TestClient) -> None:

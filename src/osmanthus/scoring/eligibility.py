@@ -8,11 +8,10 @@ from dataclasses import dataclass
 
 from osmanthus.errors import NotFound
 from osmanthus.ledger import Actor, Ledger, ResidentInfo, StoredRecord
-from osmanthus.ledger.quick_read import RecordRows
 from osmanthus.policy import PolicySet
-from osmanthus.scoring.reference import PerkDecision, explain
+from osmanthus.scoring.reference import explain
 
-__all__ = ["Decisions", "Eligibility", "check_eligibility", "decide", "offered"]
+__all__ = ["Eligibility", "check_eligibility", "decide", "offered"]
 
 
 @dataclass(frozen=True)
@@ -61,39 +60,3 @@ def decide(
         p for p in explain(rows, policy, day, subject=resident.subject).perks if p.code == perk
     )
     return Eligibility(perk, decision.eligible, decision.valid_until, day)
-
-
-class Decisions:
-    """Perk decisions remembered per resident state: the web service's eligibility checks.
-
-    A decision is a pure function of the resident's record rows (which are never changed:
-    a correction is a new row), their birth year and profile, the policy and the date. So
-    it is kept under the key (date, birth year, profile, row ids), and the rows are read
-    on every check (a new record changes the key): a remembered decision is never stale.
-    The oldest entries go first once ``size`` are held (about 1 KiB each).
-    """
-
-    def __init__(self, policy: PolicySet, *, size: int = 50_000) -> None:
-        self.policy = policy
-        self.size = size
-        self._kept: dict[tuple[object, ...], tuple[PerkDecision, ...]] = {}
-        self.hits = 0
-        self.misses = 0
-
-    def decide(
-        self, resident: ResidentInfo, rows: RecordRows, perk: str, day: dt.date
-    ) -> Eligibility:
-        """The decision for ``perk`` on ``day`` (the rows already read and audited)."""
-        key = (day, resident.birth_year, tuple(sorted(resident.profile.items())), rows.ids)
-        perks = self._kept.get(key)
-        if perks is None:
-            self.misses += 1
-            found = explain(rows.stored(), self.policy, day, subject=resident.subject)
-            perks = found.perks
-            if len(self._kept) >= self.size:
-                del self._kept[next(iter(self._kept))]
-            self._kept[key] = perks
-        else:
-            self.hits += 1
-        decision = next(p for p in perks if p.code == perk)
-        return Eligibility(perk, decision.eligible, decision.valid_until, day)

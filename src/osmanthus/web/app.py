@@ -27,7 +27,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from osmanthus.ledger import Ledger, is_current
 from osmanthus.reports import load_signing_key
-from osmanthus.scoring.eligibility import Decisions
+from osmanthus.scoring.remembered import Decisions, Explanations
 from osmanthus.settings import Settings
 from osmanthus.web.console import console_router
 from osmanthus.web.documents import documents_router
@@ -70,6 +70,7 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> FastAPI:
         sys.setswitchinterval(float(os.environ.get("SWI", "0.005")))
         app.state.ledger.start_service()
         app.state.decisions = Decisions(app.state.ledger.policy)
+        app.state.explanations = Explanations(app.state.ledger.policy)
         # Everything built so far (policy, templates, catalogues, routes) lives as long as
         # the process: keep it out of the collector's full passes, which otherwise walk it
         # every few thousand requests (the 99th percentile fell from 95 to 20 ms).
@@ -122,9 +123,10 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> FastAPI:
         return Health(ok=True, status="pong")
 
     # Routes are matched in order, one by one (each included router's routes in turn):
-    # the busiest (providers' checks, then residents' pages) come first.
-    app.include_router(provider_router(pages))
+    # the busiest come first (residents' pages; providers' checks by ID number are
+    # answered before routing, web.fast_path).
     app.include_router(portal_router(pages))
+    app.include_router(provider_router(pages))
     app.include_router(oidc_router(settings))
     app.include_router(console_router(pages))
     app.include_router(documents_router(pages))

@@ -19,6 +19,7 @@ from osmanthus.errors import AccessDenied, NotFound, NotSignedIn
 from osmanthus.ledger import Actor, Ledger, ResidentInfo, StoredRecord
 from osmanthus.residents import file_dispute, project, resident_disputes, sign_in, who_read
 from osmanthus.scoring import Explanation, explain
+from osmanthus.scoring.remembered import Explanations
 from osmanthus.web.access import Caller, authenticate, key_digest
 from osmanthus.web.i18n import LANGUAGES
 from osmanthus.web.pages import Pages
@@ -86,7 +87,7 @@ class AccessOut(BaseModel):
 
 
 class DisputeIn(BaseModel):
-    record_id: int = Field(ge=1)
+    record_id: int = Field(ge=1, le=2**63 - 1)  # a database integer
     reason: str = Field(min_length=10, max_length=2000)
 
 
@@ -114,16 +115,18 @@ def own_read(ledger: Ledger, who: Caller, purpose: str) -> tuple[ResidentInfo, l
     return ledger.read_pseudonym(_own(who), actor=Actor("resident", who.name), purpose=purpose)
 
 
-async def own_read_now(
-    ledger: Ledger, who: Caller, purpose: str
-) -> tuple[ResidentInfo, list[StoredRecord]]:
-    """:func:`own_read` on the event loop (the score page and its JSON): the read is
-    short and indexed, and its audit entry is awaited rather than waited for on a thread."""
+async def own_explanation_now(request: Request, who: Caller, purpose: str) -> Explanation:
+    """Today's explanation of the signed-in resident (the score page and its JSON), on
+    the event loop: a short read on a kept connection, the explanation remembered per
+    resident state (scoring.remembered), the audit entry awaited before anything leaves."""
+    ledger: Ledger = request.app.state.ledger
     resident, rows, committed = ledger.read_on_loop(
         _own(who), actor=Actor("resident", who.name), purpose=purpose
     )
+    explanations: Explanations = request.app.state.explanations
+    found = explanations.explain(resident, rows, ledger.today())
     await committed
-    return resident, rows.stored()
+    return found
 
 
 def _today(ledger: Ledger, found: tuple[ResidentInfo, list[StoredRecord]]) -> Explanation:
@@ -182,6 +185,11 @@ def portal_router(pages: Pages) -> APIRouter:
     router = APIRouter()
 
     # -- signing in and out ------------------------------------------------------------
+
+    @router.get("/me", include_in_schema=False)  # first: the busiest page
+    async def score_page(request: Request, who: CallerDep) -> Response:
+        found = await own_explanation_now(request, who, "resident views own score")
+        return pages.render(request, "resident/score.html", caller=who, e=found)
 
     @router.get("/", include_in_schema=False)
     def home(request: Request) -> Response:
@@ -245,11 +253,6 @@ def portal_router(pages: Pages) -> APIRouter:
 
     # -- pages -------------------------------------------------------------------------
 
-    @router.get("/me", include_in_schema=False)
-    async def score_page(request: Request, ledger: LedgerDep, who: CallerDep) -> Response:
-        found = _today(ledger, await own_read_now(ledger, who, "resident views own score"))
-        return pages.render(request, "resident/score.html", caller=who, e=found)
-
     @router.get("/me/records/{record_id}", include_in_schema=False)
     def record_page(
         request: Request, record_id: int, ledger: LedgerDep, who: CallerDep
@@ -286,7 +289,7 @@ def portal_router(pages: Pages) -> APIRouter:
         request: Request,
         ledger: LedgerDep,
         who: PostingCallerDep,
-        record_id: Annotated[int, Form(ge=1)],
+        record_id: Annotated[int, Form(ge=1, le=2**63 - 1)],
         reason: Annotated[str, Form(max_length=2000)],
     ) -> Response:
         file_dispute(ledger, _own(who), record_id, reason)
@@ -295,9 +298,9 @@ def portal_router(pages: Pages) -> APIRouter:
     # -- the same as JSON --------------------------------------------------------------
 
     @router.get("/api/v1/me", response_model=ScoreOut, tags=["residents"])
-    async def my_score(ledger: LedgerDep, who: CallerDep) -> ScoreOut:
+    async def my_score(request: Request, ledger: LedgerDep, who: CallerDep) -> ScoreOut:
         """The signed-in resident's score, grade, records (with legal basis) and perks."""
-        found = _today(ledger, await own_read_now(ledger, who, "resident reads own score (API)"))
+        found = await own_explanation_now(request, who, "resident reads own score (API)")
         return _score_out(ledger, found)
 
     @router.get("/api/v1/me/access", response_model=list[AccessOut], tags=["residents"])

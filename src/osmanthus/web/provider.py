@@ -19,7 +19,8 @@ from starlette.concurrency import run_in_threadpool
 from osmanthus.errors import OsmanthusError, ValidationError
 from osmanthus.ledger import Ledger
 from osmanthus.reports import SigningKey, verify_proof
-from osmanthus.scoring.eligibility import Decisions, Eligibility, check_eligibility, offered
+from osmanthus.scoring.eligibility import Eligibility, check_eligibility, offered
+from osmanthus.scoring.remembered import Decisions
 from osmanthus.web.access import Caller
 from osmanthus.web.pages import Pages
 from osmanthus.web.session import CallerDep, LedgerDep, PostingCallerDep

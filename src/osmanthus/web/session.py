@@ -49,13 +49,21 @@ def _header_key(authorization: str | None, x_api_key: str | None) -> str | None:
     return x_api_key
 
 
+#: The time of the last request is written back (a new signed cookie) only when it has
+#: moved this far: so a session may end up to this much before its idle limit, never
+#: after it, and most requests skip signing a cookie.
+SEEN_STEP_SECONDS = 10
+
+
 def _fresh(session: dict[str, Any]) -> None:
     limit = KIOSK_IDLE_SECONDS if session.get("kiosk") else IDLE_SECONDS
     seen = float(session.get("seen", 0))
-    if time.time() - seen > limit:
+    now = time.time()
+    if now - seen > limit:
         session.clear()
         raise NotSignedIn("signed out after a period without activity: sign in again")
-    session["seen"] = int(time.time())
+    if now - seen >= SEEN_STEP_SECONDS:
+        session["seen"] = int(now)
 
 
 async def caller(
