@@ -8,6 +8,7 @@ import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -15,6 +16,8 @@ import sqlalchemy as sa
 from factories import OPERATOR, make_id
 from osmanthus.errors import LedgerError
 from osmanthus.ledger import Actor, Ledger, verify_chain
+from osmanthus.ledger.audit_log import PendingEntry
+from osmanthus.ledger.sqlite_writer import SqliteChainWriter
 
 
 def reads(ledger: Ledger) -> int:
@@ -145,3 +148,21 @@ def test_a_taken_write_lock_sends_the_group_to_the_writer_thread(ledger: Ledger)
         ledger.stop_service()
     assert waited >= 0.4  # committed by the thread once the lock was free, not refused
     assert reads(ledger) == 1
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_checkpoint_lets_the_write_ahead_log_start_again(ledger: Ledger) -> None:
+    writer = SqliteChainWriter(ledger.engine)
+    wal = Path(f"{ledger.engine.url.database}-wal")
+    ledger.engine.dispose()  # no other connection checkpoints here
+    entries = [PendingEntry("provider:bank", "resident.read", "wal", f"s{n}") for n in range(800)]
+    try:
+        writer.commit(entries)
+        grown = wal.stat().st_size
+        writer.checkpoint()
+        writer.commit(entries)
+        # copied back wholly, so the second group reused the log from its beginning
+        assert wal.stat().st_size <= grown * 1.1
+    finally:
+        writer.close()
+    assert verify_chain(ledger.engine).count >= 1600

@@ -28,7 +28,6 @@ import threading
 from collections import defaultdict
 from concurrent.futures import Future
 
-import sqlalchemy.exc
 from sqlalchemy import Engine
 
 from osmanthus.ledger.audit_log import AuditEntry, ChainBusy, PendingEntry, append_entries
@@ -38,7 +37,7 @@ from osmanthus.ledger.sqlite_writer import SqliteChainWriter
 __all__ = ["GroupAudit"]
 
 _MOST = 1_000  # entries per transaction of the writer thread
-_CHECKPOINT_SECONDS = 1.0
+_CHECKPOINT_SECONDS = 0.1
 
 _Waiter = Future[AuditEntry] | tuple[asyncio.AbstractEventLoop, "asyncio.Future[AuditEntry]"]
 _OnLoop = tuple[PendingEntry, "asyncio.Future[AuditEntry]"]
@@ -178,12 +177,9 @@ class GroupAudit:
             if self._closing.is_set():
                 return
             try:
-                dbapi = self._engine.raw_connection()
-                try:
-                    dbapi.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)")
-                finally:
-                    dbapi.close()
-            except (sqlalchemy.exc.DBAPIError, sqlite3.Error):
+                assert self._sqlite_writer is not None
+                self._sqlite_writer.checkpoint()
+            except sqlite3.Error:
                 pass  # a busy database: next time
             self._closing.wait(_CHECKPOINT_SECONDS)
 

@@ -33,6 +33,9 @@ from osmanthus.ledger.database import database_errors
 
 __all__ = ["SqliteChainWriter"]
 
+#: Size the write-ahead log file is cut back to when it starts again.
+WAL_KEPT_BYTES = 64 * 1024 * 1024
+
 
 class SqliteChainWriter:
     """Commits groups of entries on one kept connection (one thread at a time)."""
@@ -42,10 +45,36 @@ class SqliteChainWriter:
         assert engine.dialect.name == "sqlite" and database not in (None, "", ":memory:")
         self._insert, self._order = insert_statement(engine.dialect)
         self._db = sqlite3.connect(str(database), isolation_level=None, check_same_thread=False)
-        for pragma in ("busy_timeout=0", "synchronous=NORMAL", "wal_autocheckpoint=0"):
+        for pragma in (
+            "busy_timeout=0",
+            "synchronous=NORMAL",
+            "wal_autocheckpoint=0",
+            f"journal_size_limit={WAL_KEPT_BYTES}",
+        ):
             self._db.execute(f"PRAGMA {pragma}")
         lock = Path(f"{database}.audit-lock")
         self._lock = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        # The checkpointer's own connection and its own hold on the lock file (a lock
+        # taken through the same descriptor would not keep this process's writer out).
+        self._checkpointing = sqlite3.connect(
+            str(database), isolation_level=None, check_same_thread=False
+        )
+        self._checkpointing.execute("PRAGMA busy_timeout=1000")
+        self._checkpoint_lock = os.open(lock, os.O_RDWR)
+
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log back into the database so that it can start again
+        from its beginning (from the checkpointer thread). A passive pass copies most of
+        it alongside the writers; a second pass, with the writers of every worker held
+        for it, copies the last frames, so that the log is wholly copied and the next
+        commit starts it afresh. Without the second pass, under steady load, the log
+        never caught up and grew by 40 MB a second."""
+        self._checkpointing.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        fcntl.flock(self._checkpoint_lock, fcntl.LOCK_EX)
+        try:
+            self._checkpointing.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            fcntl.flock(self._checkpoint_lock, fcntl.LOCK_UN)
 
     def commit(self, pending: list[PendingEntry]) -> list[AuditEntry]:
         """Append ``pending`` in one transaction; :class:`ChainBusy` if the database's
@@ -71,4 +100,6 @@ class SqliteChainWriter:
 
     def close(self) -> None:
         self._db.close()
+        self._checkpointing.close()
         os.close(self._lock)
+        os.close(self._checkpoint_lock)

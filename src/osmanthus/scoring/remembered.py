@@ -21,7 +21,7 @@ from osmanthus.ledger import ResidentInfo
 from osmanthus.ledger.quick_read import RecordRows
 from osmanthus.policy import PolicySet
 from osmanthus.scoring.eligibility import Eligibility
-from osmanthus.scoring.reference import Explanation, PerkDecision, explain
+from osmanthus.scoring.reference import Explanation, explain
 
 __all__ = ["Decisions", "Explanations"]
 
@@ -52,16 +52,21 @@ class _Remembered(Generic[T]):
         return found
 
 
-def _perks(found: Explanation) -> tuple[PerkDecision, ...]:
-    return found.perks
+_Perks = tuple[tuple[str, bool, dt.date | None], ...]
+
+
+def _perks(found: Explanation) -> _Perks:
+    # Plain tuples of strings, booleans and dates: the garbage collector stops tracking
+    # them, so fifty thousand remembered decisions do not lengthen its full passes.
+    return tuple((p.code, p.eligible, p.valid_until) for p in found.perks)
 
 
 def _whole(found: Explanation) -> Explanation:
     return found
 
 
-class Decisions(_Remembered[tuple[PerkDecision, ...]]):
-    """Perk decisions for providers' checks (about 1 KiB an entry)."""
+class Decisions(_Remembered[_Perks]):
+    """Perk decisions for providers' checks (a few hundred bytes an entry)."""
 
     def __init__(self, policy: PolicySet, *, size: int = 50_000) -> None:
         super().__init__(policy, size, _perks)
@@ -70,14 +75,14 @@ class Decisions(_Remembered[tuple[PerkDecision, ...]]):
         self, resident: ResidentInfo, rows: RecordRows, perk: str, day: dt.date
     ) -> Eligibility:
         """The decision for ``perk`` on ``day`` (the rows already read and audited)."""
-        decision = next(p for p in self._of(resident, rows, day) if p.code == perk)
-        return Eligibility(perk, decision.eligible, decision.valid_until, day)
+        _, eligible, valid_until = next(p for p in self._of(resident, rows, day) if p[0] == perk)
+        return Eligibility(perk, eligible, valid_until, day)
 
 
 class Explanations(_Remembered[Explanation]):
     """Whole explanations for residents' own pages (a few KiB an entry)."""
 
-    def __init__(self, policy: PolicySet, *, size: int = 4_096) -> None:
+    def __init__(self, policy: PolicySet, *, size: int = 1_024) -> None:
         super().__init__(policy, size, _whole)
 
     def explain(self, resident: ResidentInfo, rows: RecordRows, day: dt.date) -> Explanation:
