@@ -9,14 +9,15 @@ committed before its request answers (only the transaction is shared):
   its ready tasks are committed in one transaction by a callback on the same loop, right
   after them. No thread is involved: a writer thread fought the loop for the GIL and
   committed groups of one or two (measured: 2,500 against 7,000 checks/s in-process).
-  The loop never waits for the lock, though: if another process holds it (a department's
-  upload, the other worker), the group goes to the writer thread, which waits.
+  The loop waits for the other worker's commit (a file lock, a millisecond) but never
+  for the database's lock: if another writer holds it (a department's upload), the group
+  goes to the writer thread, which waits.
 - From threads, entries go to that writer thread, which appends everything waiting in
   one transaction and wakes the waiters.
 
 SQLite: the loop's commits do not checkpoint the write-ahead log (a checkpoint writes
-back and syncs the database file: a 30 ms stall now and then); a background thread runs
-passive checkpoints instead, once a second while entries are written.
+back and syncs the database file: a 30 ms stall now and then); a background thread does,
+every 0.1 s while entries are written (:meth:`SqliteChainWriter.checkpoint`).
 """
 
 from __future__ import annotations

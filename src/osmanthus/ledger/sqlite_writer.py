@@ -1,5 +1,5 @@
 """Appending audit entries on SQLite from the web service's event loop, on a kept
-connection, without ever waiting for another writer.
+connection, without waiting for writers other than the audit writers of other workers.
 
 Measured for a group of 12 entries: about 800 µs through SQLAlchemy's pool and
 transaction events, about 600 µs as plain DBAPI calls on a kept connection. The workers of
