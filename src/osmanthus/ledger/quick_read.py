@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import Engine, Select
@@ -32,6 +32,11 @@ from osmanthus.ledger.record import ResidentInfo, StoredRecord
 __all__ = ["QuickReader", "RecordRows"]
 
 _Convert = Callable[[Any], Any] | None
+
+#: StoredRecord's fields and the columns they come from (the department by its code).
+_RECORD_FIELDS = tuple(
+    (f.name, "department_code" if f.name == "department" else f.name) for f in fields(StoredRecord)
+)
 
 
 class _Prepared:
@@ -135,23 +140,7 @@ class QuickReader:
                 continue
             pairs = zip(convert, row, strict=True)
             value = [f(v) if f is not None and v is not None else v for f, v in pairs]
-            out.append(
-                StoredRecord(
-                    id=value[index["id"]],
-                    department=value[index["department_code"]],
-                    metric=value[index["metric"]],
-                    value=value[index["value"]],
-                    act_date=value[index["act_date"]],
-                    decision_date=value[index["decision_date"]],
-                    recorded_at=value[index["recorded_at"]],
-                    source_ref=value[index["source_ref"]],
-                    incident_ref=value[index["incident_ref"]],
-                    kind=value[index["kind"]],
-                    supersedes_id=value[index["supersedes_id"]],
-                    reason=value[index["reason"]],
-                    severity=value[index["severity"]],
-                )
-            )
+            out.append(StoredRecord(**{f: value[index[c]] for f, c in _RECORD_FIELDS}))
         return out
 
     def _fetch(self, sql: str, parameters: Any) -> list[tuple[Any, ...]]:
