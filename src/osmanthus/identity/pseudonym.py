@@ -20,7 +20,7 @@ _BLOCK = 64  # SHA-256 block size: HMAC pads the key to it
 
 def pseudonym(key: bytes, national_id: str) -> str:
     """The 64-hex-character pseudonym of one already validated, normalised number."""
-    return hmac.new(key, national_id.encode("ascii"), hashlib.sha256).hexdigest()
+    return hmac.digest(key, national_id.encode("ascii"), "sha256").hex()  # the C path
 
 
 def pseudonyms(key: bytes, national_ids: Iterable[str]) -> list[str]:

@@ -79,6 +79,7 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> FastAPI:
         try:
             yield
         finally:
+            gc.unfreeze()  # collectable again once the app stops (tests start many)
             app.state.ledger.stop_service()
             if ledger is None:
                 app.state.ledger.engine.dispose()
