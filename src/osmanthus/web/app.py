@@ -64,10 +64,6 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.ledger = ledger or Ledger.from_settings(settings)
-        import os
-        import sys
-
-        sys.setswitchinterval(float(os.environ.get("SWI", "0.005")))
         app.state.ledger.start_service()
         app.state.decisions = Decisions(app.state.ledger.policy)
         app.state.explanations = Explanations(app.state.ledger.policy)
