@@ -21,7 +21,6 @@ from osmanthus.ledger.database import database_errors, read_only
 from osmanthus.ledger.schema import audit_log
 
 __all__ = [
-    "HEAD_SQL",
     "AuditEntry",
     "ChainBusy",
     "PendingEntry",
@@ -29,6 +28,7 @@ __all__ = [
     "append_entry",
     "chain_head",
     "chained",
+    "head_statement",
     "insert_parameters",
     "insert_statement",
     "iter_entries",
@@ -80,7 +80,11 @@ class ChainBusy(LedgerError):
 _HEAD = select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
 _INSERT = audit_log.insert()
 _COMPILED: dict[str, tuple[str, tuple[str, ...] | None]] = {}  # dialect -> (sql, order)
-HEAD_SQL = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
+
+
+def head_statement(dialect: Dialect) -> str:
+    """The read of the chain's head, as SQL for ``dialect`` (no parameters)."""
+    return str(_HEAD.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
 
 
 def insert_statement(dialect: Dialect) -> tuple[str, tuple[str, ...] | None]:

@@ -50,7 +50,6 @@ class GroupAudit:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._sqlite = engine.dialect.name == "sqlite"
         self._waiting: queue.SimpleQueue[tuple[PendingEntry, _Waiter] | None] = queue.SimpleQueue()
         self._on_loops: dict[asyncio.AbstractEventLoop, list[_OnLoop]] = defaultdict(list)
         self._written = threading.Event()
@@ -60,7 +59,7 @@ class GroupAudit:
         self._checkpointer: threading.Thread | None = None
         self._sqlite_writer: SqliteChainWriter | None = None
         database = engine.url.database
-        if self._sqlite and database not in (None, "", ":memory:"):
+        if engine.dialect.name == "sqlite" and database not in (None, "", ":memory:"):
             self._sqlite_writer = SqliteChainWriter(engine)
             self._checkpointer = threading.Thread(
                 target=self._checkpoint, name="osmanthus-checkpoint", daemon=True

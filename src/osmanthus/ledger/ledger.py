@@ -439,11 +439,8 @@ class Ledger:
         """The read, with its audit entry handed to the group writer: the caller must wait
         for the future (its entry committed) before anything read leaves. Needs
         :meth:`start_service`."""
-        if self._group_audit is None or self._quick is None:
+        if self._group_audit is None:
             raise LedgerError("read_pseudonym_deferred needs start_service() first")
-        if known_at is None:
-            resident, found, entry = self._quick_read(self._quick, name, actor, purpose)
-            return resident, found.stored(), self._group_audit.submit(entry)
         with read_only(self.engine) as conn:
             resident, rows, entry = self._read(conn, name, actor, purpose, known_at)
         return resident, rows, self._group_audit.submit(entry)
@@ -451,30 +448,19 @@ class Ledger:
     def read_on_loop(
         self, name: str, *, actor: Actor, purpose: str
     ) -> tuple[ResidentInfo, RecordRows, asyncio.Future[AuditEntry]]:
-        """The web service's hot read, called on its event loop: the resident and their
-        current rows, and the audit entry's future, to be awaited before anything read
-        leaves. Needs :meth:`start_service`."""
+        """The web service's hot read, called on its event loop (the only user of the
+        kept connection): the resident and their current record ids, and the audit
+        entry's future, to be awaited before anything read leaves. Needs
+        :meth:`start_service`."""
         if self._group_audit is None or self._quick is None:
             raise LedgerError("read_on_loop needs start_service() first")
-        resident, found, entry = self._quick_read(self._quick, name, actor, purpose)
-        return resident, found, self._group_audit.submit_async(entry)
-
-    def _quick_read(
-        self, quick: QuickReader, name: str, actor: Actor, purpose: str
-    ) -> tuple[ResidentInfo, RecordRows, PendingEntry]:
         _check_purpose(purpose)
-        found = quick.resident_and_records(name)
+        found = self._quick.resident_and_records(name)
         if found is None:
             raise NotFound(f"resident {name[:12]}… is not registered")
         resident, rows = found
-        entry = PendingEntry(
-            actor=str(actor),
-            action="resident.read",
-            subject=name,
-            purpose=purpose,
-            detail={"records": len(rows.ids), "known_at": None},
-        )
-        return resident, rows, entry
+        entry = _read_entry(name, actor, purpose, len(rows.ids), None)
+        return resident, rows, self._group_audit.submit_async(entry)
 
     def _read(
         self,
@@ -495,17 +481,7 @@ class Ledger:
             rows = record_rows(conn, resident.id, known_at)
         if self._needs_profile:
             resident = replace(resident, profile=profile_of(conn, resident.id, known_at))
-        entry = PendingEntry(
-            actor=str(actor),
-            action="resident.read",
-            subject=name,
-            purpose=purpose,
-            detail={
-                "records": len(rows),
-                "known_at": known_at.isoformat() if known_at else None,
-            },
-        )
-        return resident, rows, entry
+        return resident, rows, _read_entry(name, actor, purpose, len(rows), known_at)
 
     def record_access(
         self,
@@ -552,6 +528,19 @@ class Ledger:
                 ).scalar_one(),
                 "records": conn.execute(select(func.count()).select_from(records)).scalar_one(),
             }
+
+
+def _read_entry(
+    name: str, actor: Actor, purpose: str, records: int, known_at: dt.datetime | None
+) -> PendingEntry:
+    """The audit entry of a read of one resident's records."""
+    return PendingEntry(
+        actor=str(actor),
+        action="resident.read",
+        subject=name,
+        purpose=purpose,
+        detail={"records": records, "known_at": known_at.isoformat() if known_at else None},
+    )
 
 
 def _check_purpose(purpose: str) -> None:

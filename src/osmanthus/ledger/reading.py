@@ -41,17 +41,17 @@ RECORDS = (
 _RECORDS_KNOWN = RECORDS.where(records.c.recorded_at <= bindparam("known_at"))
 
 
+_RESIDENT = (
+    residents.c.id.label("resident_id_"),
+    residents.c.pseudonym,
+    residents.c.district,
+    residents.c.birth_year,
+)
+
 # A resident and every record row about them in one statement (a read of the present,
 # where nothing is asked "as known at").
 RESIDENT_RECORDS = (
-    select(
-        residents.c.id.label("resident_id_"),
-        residents.c.pseudonym,
-        residents.c.district,
-        residents.c.birth_year,
-        records,
-        departments.c.code.label("department_code"),
-    )
+    select(*_RESIDENT, records, departments.c.code.label("department_code"))
     .select_from(
         residents.outerjoin(records, records.c.resident_id == residents.c.id).outerjoin(
             departments, departments.c.id == records.c.department_id
@@ -64,13 +64,7 @@ RESIDENT_RECORDS = (
 
 # The resident and only the ids of their records: what a remembered decision is keyed by.
 RESIDENT_RECORD_IDS = (
-    select(
-        residents.c.id.label("resident_id_"),
-        residents.c.pseudonym,
-        residents.c.district,
-        residents.c.birth_year,
-        records.c.id,
-    )
+    select(*_RESIDENT, records.c.id)
     .select_from(residents.outerjoin(records, records.c.resident_id == residents.c.id))
     .where(residents.c.pseudonym == bindparam("pseudonym"))
     .order_by(records.c.id)

@@ -21,11 +21,11 @@ from sqlalchemy import Engine
 
 from osmanthus.audit import GENESIS_HASH
 from osmanthus.ledger.audit_log import (
-    HEAD_SQL,
     AuditEntry,
     ChainBusy,
     PendingEntry,
     chained,
+    head_statement,
     insert_parameters,
     insert_statement,
 )
@@ -43,6 +43,7 @@ class SqliteChainWriter:
     def __init__(self, engine: Engine) -> None:
         database = engine.url.database
         assert engine.dialect.name == "sqlite" and database not in (None, "", ":memory:")
+        self._head = head_statement(engine.dialect)
         self._insert, self._order = insert_statement(engine.dialect)
         self._db = sqlite3.connect(str(database), isolation_level=None, check_same_thread=False)
         for pragma in (
@@ -87,7 +88,7 @@ class SqliteChainWriter:
                 except sqlite3.OperationalError as exc:
                     raise ChainBusy(f"audit: the write lock is taken ({exc})") from exc
                 try:
-                    head = self._db.execute(HEAD_SQL).fetchone()
+                    head = self._db.execute(self._head).fetchone()
                     stored = chained(pending, *(head if head else (0, GENESIS_HASH)))
                     self._db.executemany(self._insert, insert_parameters(stored, self._order))
                     self._db.execute("COMMIT")
