@@ -4,7 +4,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from osmanthus.audit import GENESIS_HASH, encode_detail, entry_hash, verify_entries
+from osmanthus.audit import (
+    GENESIS_HASH,
+    canonical,
+    canonical_around_seq,
+    chain_hash,
+    encode_detail,
+    entry_hash,
+    verify_entries,
+)
 from osmanthus.errors import AuditChainBroken
 
 entry_body = st.fixed_dictionaries(
@@ -28,6 +36,15 @@ def build_chain(bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
         entry["hash"] = prev = entry_hash(prev, entry)
         chain.append(entry)
     return chain
+
+
+@given(entry_body, st.integers(min_value=1, max_value=2**63 - 1))
+def test_the_parts_around_seq_are_the_canonical_bytes(body: dict[str, Any], seq: int) -> None:
+    """What writers hash (encoded before the head is known) is what verification hashes."""
+    before, after = canonical_around_seq(**body)
+    entry = {"seq": seq, **body}
+    assert before + b"%d" % seq + after == canonical(entry)
+    assert chain_hash("ab" * 32, before, seq, after) == entry_hash("ab" * 32, entry)
 
 
 @given(st.lists(entry_body, max_size=20))

@@ -15,6 +15,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from typing import Any
 
 from osmanthus.errors import AuditChainBroken
@@ -24,6 +25,8 @@ __all__ = [
     "GENESIS_HASH",
     "ChainHead",
     "canonical",
+    "canonical_around_seq",
+    "chain_hash",
     "encode_detail",
     "entry_hash",
     "verify_entries",
@@ -34,6 +37,9 @@ ENTRY_FIELDS = ("seq", "at", "actor", "action", "subject", "purpose", "detail")
 
 # One encoder for every entry (json.dumps with options builds a new one per call).
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+# How that encoder writes a text value (ensure_ascii=False: quoted, only what JSON must
+# escape escaped).
+_quoted = encode_basestring
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,32 @@ def canonical(entry: Mapping[str, Any]) -> bytes:
 def entry_hash(prev_hash: str, entry: Mapping[str, Any]) -> str:
     """Hash of an entry chained to the previous entry's hash."""
     return hashlib.sha256(prev_hash.encode("ascii") + b"\n" + canonical(entry)).hexdigest()
+
+
+# The fields in canonical order (sorted keys): seq comes between purpose and subject.
+assert sorted(ENTRY_FIELDS) == ["action", "actor", "at", "detail", "purpose", "seq", "subject"]
+
+
+def canonical_around_seq(
+    *, action: str, actor: str, at: str, detail: str, purpose: str, subject: str | None
+) -> tuple[bytes, bytes]:
+    """The canonical bytes of an entry whose ``seq`` is not known yet, as the bytes
+    before and after its digits: ``canonical(entry) == before + b"%d" % seq + after``
+    (tests/audit check it for any text). A writer encodes an entry before it takes the
+    chain's lock and only hashes it under the lock, once the head is known; the text
+    fields are quoted as the canonical encoder quotes them, without building a dict."""
+    before = (
+        f'{{"action":{_quoted(action)},"actor":{_quoted(actor)},"at":{_quoted(at)},'
+        f'"detail":{_quoted(detail)},"purpose":{_quoted(purpose)},"seq":'
+    )
+    after = f',"subject":{"null" if subject is None else _quoted(subject)}}}'
+    return before.encode(), after.encode()
+
+
+def chain_hash(prev_hash: str, before: bytes, seq: int, after: bytes) -> str:
+    """:func:`entry_hash` of an entry given as :func:`canonical_around_seq` parts."""
+    data = b"%s\n%s%d%s" % (prev_hash.encode("ascii"), before, seq, after)
+    return hashlib.sha256(data).hexdigest()
 
 
 def verify_entries(

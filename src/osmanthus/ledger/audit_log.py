@@ -9,13 +9,20 @@ the write it describes: both land or neither does.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Dialect, Engine, select, text
 
-from osmanthus.audit import GENESIS_HASH, ChainHead, encode_detail, entry_hash, verify_entries
+from osmanthus.audit import (
+    GENESIS_HASH,
+    ChainHead,
+    canonical_around_seq,
+    chain_hash,
+    encode_detail,
+    verify_entries,
+)
 from osmanthus.errors import LedgerError
 from osmanthus.ledger.database import database_errors, read_only
 from osmanthus.ledger.schema import audit_log
@@ -24,6 +31,7 @@ __all__ = [
     "AuditEntry",
     "ChainBusy",
     "PendingEntry",
+    "PreparedEntry",
     "append_entries",
     "append_entry",
     "chain_head",
@@ -32,6 +40,7 @@ __all__ = [
     "insert_parameters",
     "insert_statement",
     "iter_entries",
+    "prepare",
     "verify_chain",
 ]
 
@@ -110,22 +119,58 @@ def _insert_many(conn: Connection, entries: list[AuditEntry]) -> None:
     conn.exec_driver_sql(sql, insert_parameters(entries, order))
 
 
-def chained(pending: list[PendingEntry], seq: int, prev_hash: str) -> list[AuditEntry]:
+class PreparedEntry(NamedTuple):
+    """An entry with its time and canonical encoding: all but its place in the chain."""
+
+    at: str
+    actor: str
+    action: str
+    subject: str | None
+    purpose: str
+    detail: str
+    before_seq: bytes
+    after_seq: bytes
+
+
+def prepare(entry: PendingEntry) -> PreparedEntry:
+    """Stamp and encode ``entry`` (before the chain's lock is taken: only the hash, which
+    needs the head, is computed under it)."""
+    at, detail = _now(), encode_detail(entry.detail)
+    before, after = canonical_around_seq(
+        action=entry.action,
+        actor=entry.actor,
+        at=at,
+        detail=detail,
+        purpose=entry.purpose,
+        subject=entry.subject,
+    )
+    return PreparedEntry(
+        at, entry.actor, entry.action, entry.subject, entry.purpose, detail, before, after
+    )
+
+
+def chained(
+    pending: Sequence[PendingEntry | PreparedEntry], seq: int, prev_hash: str
+) -> list[AuditEntry]:
     """``pending`` as entries chained onto the head ``(seq, prev_hash)``."""
     stored = []
     for entry in pending:
+        ready = entry if isinstance(entry, PreparedEntry) else prepare(entry)
         seq += 1
-        fields = {
-            "seq": seq,
-            "at": _now(),
-            "actor": entry.actor,
-            "action": entry.action,
-            "subject": entry.subject,
-            "purpose": entry.purpose,
-            "detail": encode_detail(entry.detail),
-        }
-        digest = entry_hash(prev_hash, fields)
-        stored.append(AuditEntry(**fields, prev_hash=prev_hash, hash=digest))  # type: ignore[arg-type]
+        digest = chain_hash(prev_hash, ready.before_seq, seq, ready.after_seq)
+        stored.append(
+            AuditEntry(
+                seq,
+                ready.at,
+                ready.actor,
+                ready.action,
+                ready.subject,
+                ready.purpose,
+                ready.detail,
+                prev_hash,
+                digest,
+            )
+        )
         prev_hash = digest
     return stored
 
@@ -144,7 +189,7 @@ def append_entry(
 
 
 def append_entries(
-    conn: Connection, pending: list[PendingEntry], *, wait: bool = True
+    conn: Connection, pending: Sequence[PendingEntry | PreparedEntry], *, wait: bool = True
 ) -> list[AuditEntry]:
     """Append several chained entries, in order, inside the caller's transaction (the
     chain's head is read once and the rows inserted in one statement).

@@ -9,39 +9,45 @@ committed before its request answers (only the transaction is shared):
   its ready tasks are committed in one transaction by a callback on the same loop, right
   after them. No thread is involved: a writer thread fought the loop for the GIL and
   committed groups of one or two (measured: 2,500 against 7,000 checks/s in-process).
-  The loop waits for the other worker's commit (a file lock, a millisecond) but never
-  for the database's lock: if another writer holds it (a department's upload), the group
-  goes to the writer thread, which waits.
+  The loop waits for the other worker's commit (they take turns by a file lock, held
+  for a fraction of a millisecond) but never for the database's lock: if another writer
+  holds it (a department's upload), the group goes to the writer thread, which waits.
+  (Trying the file lock and coming back later instead let groups wait for their turn
+  again and again: the 99th percentile doubled, measured.)
 - From threads, entries go to that writer thread, which appends everything waiting in
   one transaction and wakes the waiters.
 
-SQLite: the loop's commits do not checkpoint the write-ahead log (a checkpoint writes
-back and syncs the database file: a 30 ms stall now and then); a background thread does,
-every 0.1 s while entries are written (:meth:`SqliteChainWriter.checkpoint`).
+The loop's commits neither checkpoint SQLite's write-ahead log nor index the entries by
+subject: :mod:`osmanthus.ledger.upkeep` does both, in one process of the machine.
 """
 
 from __future__ import annotations
 
 import asyncio
 import queue
-import sqlite3
 import threading
 from collections import defaultdict
 from concurrent.futures import Future
 
 from sqlalchemy import Engine
 
-from osmanthus.ledger.audit_log import AuditEntry, ChainBusy, PendingEntry, append_entries
+from osmanthus.ledger.audit_log import (
+    AuditEntry,
+    ChainBusy,
+    PendingEntry,
+    PreparedEntry,
+    append_entries,
+    prepare,
+)
 from osmanthus.ledger.database import database_errors
-from osmanthus.ledger.sqlite_writer import SqliteChainWriter
+from osmanthus.ledger.sqlite_writer import SqliteChainWriter, sqlite_file
 
 __all__ = ["GroupAudit"]
 
 _MOST = 1_000  # entries per transaction of the writer thread
-_CHECKPOINT_SECONDS = 0.1
 
 _Waiter = Future[AuditEntry] | tuple[asyncio.AbstractEventLoop, "asyncio.Future[AuditEntry]"]
-_OnLoop = tuple[PendingEntry, "asyncio.Future[AuditEntry]"]
+_OnLoop = tuple[PreparedEntry, "asyncio.Future[AuditEntry]"]
 
 
 class GroupAudit:
@@ -50,32 +56,25 @@ class GroupAudit:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._waiting: queue.SimpleQueue[tuple[PendingEntry, _Waiter] | None] = queue.SimpleQueue()
+        self._waiting: queue.SimpleQueue[tuple[PendingEntry | PreparedEntry, _Waiter] | None] = (
+            queue.SimpleQueue()
+        )
         self._on_loops: dict[asyncio.AbstractEventLoop, list[_OnLoop]] = defaultdict(list)
-        self._written = threading.Event()
-        self._closing = threading.Event()
         self._thread = threading.Thread(target=self._run, name="osmanthus-audit", daemon=True)
         self._thread.start()
-        self._checkpointer: threading.Thread | None = None
-        self._sqlite_writer: SqliteChainWriter | None = None
-        database = engine.url.database
-        if engine.dialect.name == "sqlite" and database not in (None, "", ":memory:"):
-            self._sqlite_writer = SqliteChainWriter(engine)
-            self._checkpointer = threading.Thread(
-                target=self._checkpoint, name="osmanthus-checkpoint", daemon=True
-            )
-            self._checkpointer.start()
+        self._sqlite_writer = SqliteChainWriter(engine) if sqlite_file(engine) else None
 
     # -- on an event loop ---------------------------------------------------------------
 
     def submit_async(self, entry: PendingEntry) -> asyncio.Future[AuditEntry]:
-        """Hand ``entry`` over from a coroutine; await the future (done once committed)."""
+        """Hand ``entry`` over from a coroutine; await the future (done once committed).
+        The entry is stamped and encoded now; only its hash waits for the commit."""
         loop = asyncio.get_running_loop()
         done: asyncio.Future[AuditEntry] = loop.create_future()
         waiting = self._on_loops[loop]
         if not waiting:
             loop.call_soon(self._flush, loop)
-        waiting.append((entry, done))
+        waiting.append((prepare(entry), done))
         return done
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -93,12 +92,10 @@ class GroupAudit:
             return
         _settle([(done, entry, None) for (_, done), entry in zip(batch, stored, strict=True)])
 
-    def _commit_now(self, entries: list[PendingEntry]) -> list[AuditEntry]:
+    def _commit_now(self, entries: list[PreparedEntry]) -> list[AuditEntry]:
         """Commit on this thread if the chain's lock is free now, else raise ChainBusy."""
         if self._sqlite_writer is not None:
-            stored = self._sqlite_writer.commit(entries)
-            self._written.set()
-            return stored
+            return self._sqlite_writer.commit(entries)
         with database_errors("audit"), self._engine.begin() as conn:
             return append_entries(conn, entries, wait=False)
 
@@ -118,10 +115,6 @@ class GroupAudit:
         """Write what is waiting, then stop the threads."""
         self._waiting.put(None)
         self._thread.join(timeout=60)
-        self._closing.set()
-        self._written.set()
-        if self._checkpointer is not None:
-            self._checkpointer.join(timeout=60)
         if self._sqlite_writer is not None:
             self._sqlite_writer.close()
 
@@ -145,7 +138,7 @@ class GroupAudit:
             if stop:
                 return
 
-    def _write(self, batch: list[tuple[PendingEntry, _Waiter]]) -> None:
+    def _write(self, batch: list[tuple[PendingEntry | PreparedEntry, _Waiter]]) -> None:
         stored: list[AuditEntry | None]
         failure: BaseException | None = None
         try:
@@ -167,21 +160,6 @@ class GroupAudit:
                 loop.call_soon_threadsafe(_settle, outcomes)
             except RuntimeError:  # the loop has closed: nobody waits any more
                 continue
-
-    # -- SQLite's write-ahead log -------------------------------------------------------
-
-    def _checkpoint(self) -> None:
-        while not self._closing.is_set():
-            self._written.wait()
-            self._written.clear()
-            if self._closing.is_set():
-                return
-            try:
-                assert self._sqlite_writer is not None
-                self._sqlite_writer.checkpoint()
-            except sqlite3.Error:
-                pass  # a busy database: next time
-            self._closing.wait(_CHECKPOINT_SECONDS)
 
 
 _Outcome = tuple["asyncio.Future[AuditEntry]", AuditEntry | None, BaseException | None]

@@ -29,6 +29,7 @@ from osmanthus.ledger.quick_read import QuickReader, RecordRows
 from osmanthus.ledger.reading import profile_of, record_rows, resident_and_records
 from osmanthus.ledger.record import Actor, NewRecord, ResidentInfo, StoredRecord
 from osmanthus.ledger.schema import departments, profile_facts, records, residents
+from osmanthus.ledger.upkeep import Upkeep
 from osmanthus.policy import PolicySet, load_policy
 from osmanthus.settings import Settings
 
@@ -60,6 +61,7 @@ class Ledger:
         self._timezone = timezone
         self._group_audit: GroupAudit | None = None
         self._quick: QuickReader | None = None
+        self._upkeep: Upkeep | None = None
         # Profile facts are held only where a rule needs them; skip the read otherwise.
         self._needs_profile = any(version.profile for version in policy.versions)
 
@@ -503,14 +505,21 @@ class Ledger:
             append_entries(conn, [entry])
 
     def start_service(self) -> None:
-        """Serve many readers (the web service): read entries are committed in groups by a
-        writer thread (each read still returns only after its entry is committed), and the
-        hot read runs on a kept connection (:mod:`osmanthus.ledger.quick_read`)."""
+        """Serve many readers (the web service): read entries are committed in groups
+        (each read still returns only after its entry is committed), the hot read runs on
+        a kept connection (:mod:`osmanthus.ledger.quick_read`), and this process keeps the
+        database (:mod:`osmanthus.ledger.upkeep`) unless another one of the machine
+        already does."""
         if self._group_audit is None:
             self._group_audit = GroupAudit(self.engine)
             self._quick = QuickReader(self.engine, with_profile=self._needs_profile)
+            self._upkeep = Upkeep(self.engine)
+            self._upkeep.start()
 
     def stop_service(self) -> None:
+        if self._upkeep is not None:
+            self._upkeep.stop()
+            self._upkeep = None
         if self._group_audit is not None:
             self._group_audit.close()
             self._group_audit = None

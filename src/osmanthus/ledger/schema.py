@@ -14,8 +14,11 @@ the single description the code reads and writes through.
 - ``batch_problems``: the row-level report of a batch (refused rows, flagged rows).
 - ``resident_credentials``: a resident's portal password, as a scrypt hash only.
 - ``disputes``: a resident's dispute of one record, with the department's deadline.
-- ``audit_log``: the hash-chained log of every write and every read of personal data
-  (indexed by subject, so that a resident can see who read their data).
+- ``audit_log``: the hash-chained log of every write and every read of personal data.
+- ``audit_subjects``, ``audit_indexed``: which entries are about whom (a key of the
+  subject and the entry's ``seq``), filled in bulk after the entries are written, up to
+  ``audit_indexed.upto`` (:mod:`osmanthus.ledger.audit_subjects`), so that a resident can
+  see who read their data without every append writing a leaf of a subject index.
 """
 
 from __future__ import annotations
@@ -48,7 +51,9 @@ __all__ = [
     "RECORD_KINDS",
     "UtcDateTime",
     "api_keys",
+    "audit_indexed",
     "audit_log",
+    "audit_subjects",
     "batch_problems",
     "batches",
     "departments",
@@ -239,5 +244,19 @@ audit_log = Table(
     Column("detail", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
-    Index(None, "subject"),
+)
+
+audit_subjects = Table(
+    "audit_subjects",
+    metadata,
+    Column("subject_key", BigInteger, primary_key=True, autoincrement=False),
+    Column("seq", Key, primary_key=True, autoincrement=False),
+    sqlite_with_rowid=False,
+)
+
+audit_indexed = Table(
+    "audit_indexed",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),  # always 1: one row
+    Column("upto", Key, nullable=False),
 )

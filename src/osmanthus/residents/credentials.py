@@ -23,6 +23,7 @@ from sqlalchemy import Connection, delete, func, insert, select
 
 from osmanthus.errors import NotSignedIn, ValidationError
 from osmanthus.ledger import Actor, Ledger, append_entry, database_errors
+from osmanthus.ledger.audit_subjects import entries_about
 from osmanthus.ledger.schema import audit_log, resident_credentials, residents
 
 __all__ = ["set_password", "sign_in", "sign_in_verified"]
@@ -57,17 +58,12 @@ def _matches(password: str, stored: str) -> bool:
 def _recent_failures(conn: Connection, name: str) -> int:
     """Refused sign-ins of this resident within the window (from the audit chain)."""
     since = (dt.datetime.now(dt.UTC) - WINDOW).isoformat(timespec="microseconds")  # as `at`
-    return int(
-        conn.execute(
-            select(func.count())
-            .select_from(audit_log)
-            .where(
-                audit_log.c.subject == name,
-                audit_log.c.action == "resident.sign_in_refused",
-                audit_log.c.at >= since,
-            )
-        ).scalar_one()
+    refused = entries_about(
+        name,
+        audit_log.c.seq,
+        where=(audit_log.c.action == "resident.sign_in_refused", audit_log.c.at >= since),
     )
+    return int(conn.execute(select(func.count()).select_from(refused)).scalar_one())
 
 
 def set_password(ledger: Ledger, national_id: str, password: str, *, actor: Actor) -> None:

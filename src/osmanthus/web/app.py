@@ -86,6 +86,9 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> FastAPI:
         description="Civic-credit points: every point cites its legal basis; every access "
         "is audited.",
         lifespan=lifespan,
+        # Metrics and logs are our own (web.observability); FastAPI's OpenTelemetry
+        # hooks, on by default, asked for the global providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.signing_key = load_signing_key(settings)

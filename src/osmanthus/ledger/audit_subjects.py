@@ -1,0 +1,119 @@
+"""Finding the audit entries about one resident, without indexing them as they are written.
+
+"Who read my data" (the portal) and the sign-in lock look up audit entries by subject.
+An index on ``audit_log.subject`` made every append also write a leaf of that index, at
+a random place: on the web service that was the largest cost of an eligibility check
+(docs/benchmarks.md). So entries are indexed after they are written, many at a time:
+
+- ``audit_subjects`` holds ``(subject_key, seq)`` for every entry with a subject up to
+  ``audit_indexed.upto``; the key is 8 bytes of a hash of the subject, so the index stays
+  small, and a lookup checks the subject itself on the entry.
+- The entries after ``upto``, those written since the last pass, are found by scanning
+  them (a range of ``audit_log``'s primary key).
+- An indexing pass takes the entries after ``upto``, sorts their keys and writes them in
+  short transactions, each over a range of keys, then moves ``upto``. Measured for the
+  entries of one second of checks (a few thousand): about a quarter of the pages that
+  indexing them one commit at a time wrote.
+
+A lookup (:func:`entries_about`) takes both, in one statement and one snapshot, so it is
+always complete whether or not the indexer has run; the indexer
+(:func:`index_subjects`) only keeps it fast. The web service runs it about once a
+second (:class:`osmanthus.ledger.group_audit.GroupAudit`); a ledger used without the
+service has few entries with a subject that are not indexed (one per command).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+from sqlalchemy import ColumnElement, Engine, Insert, Subquery, func, select, union_all, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from osmanthus.ledger.database import read_only
+from osmanthus.ledger.schema import audit_indexed, audit_log, audit_subjects
+
+__all__ = ["entries_about", "index_subjects", "subject_key"]
+
+#: Entries taken per indexing pass, and per transaction of a pass (a transaction holds
+#: the write lock for a few milliseconds: the service's audit commits wait for it).
+PASS_MOST = 20_000
+CHUNK = 500
+
+
+def subject_key(subject: str) -> int:
+    """The index key of a subject: the first 8 bytes of its BLAKE2b hash, as a signed
+    64-bit integer (stored keys depend on it: never change it without a migration)."""
+    digest = hashlib.blake2b(subject.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def index_subjects(
+    engine: Engine,
+    *,
+    hold: Callable[[], AbstractContextManager[object]] = nullcontext,
+    most: int = PASS_MOST,
+    chunk: int = CHUNK,
+) -> int:
+    """One indexing pass: index up to ``most`` of the entries written since the last pass
+    and return how many were taken (fewer than ``most``: the index has caught up).
+
+    The keys are written sorted, ``chunk`` at a time, each chunk in its own transaction
+    under ``hold()`` (the service passes its audit writers' lock), so that no
+    transaction keeps the write lock for long; each chunk covers a range of keys, so the
+    pass writes each leaf of the index about once. ``upto`` moves last: a lookup ignores
+    the keys above it, and a pass cut short is done again (keys already stored are
+    skipped)."""
+    with read_only(engine) as conn:
+        upto = conn.execute(select(audit_indexed.c.upto).where(audit_indexed.c.id == 1)).scalar()
+        rows = conn.execute(
+            select(audit_log.c.seq, audit_log.c.subject)
+            .where(audit_log.c.seq > (upto or 0))
+            .order_by(audit_log.c.seq)
+            .limit(most)
+        ).all()
+    if upto is None or not rows:
+        return 0
+    keys = sorted((subject_key(subject), seq) for seq, subject in rows if subject is not None)
+    store = _insert_ignoring(engine.dialect.name)
+    for start in range(0, len(keys), chunk):
+        part = [{"subject_key": k, "seq": q} for k, q in keys[start : start + chunk]]
+        with hold(), engine.begin() as conn:
+            conn.execute(store, part)
+    with hold(), engine.begin() as conn:
+        conn.execute(
+            update(audit_indexed)
+            .where(audit_indexed.c.id == 1, audit_indexed.c.upto < rows[-1].seq)
+            .values(upto=rows[-1].seq)
+        )
+    return len(rows)
+
+
+def _insert_ignoring(dialect: str) -> Insert:
+    """An insert into ``audit_subjects`` that skips keys already stored."""
+    if dialect == "postgresql":
+        return postgresql.insert(audit_subjects).on_conflict_do_nothing()
+    return sqlite.insert(audit_subjects).on_conflict_do_nothing()
+
+
+def entries_about(
+    subject: str, *columns: ColumnElement[Any], where: Iterable[ColumnElement[bool]] = ()
+) -> Subquery:
+    """``columns`` of ``audit_log`` for every entry about ``subject`` (and meeting
+    ``where``): the indexed ones by key, the ones written since the last indexing pass
+    by a scan of them."""
+    about = (audit_log.c.subject == subject, *where)
+    since = select(func.coalesce(func.max(audit_indexed.c.upto), 0)).scalar_subquery()
+    indexed = (
+        select(*columns)
+        .select_from(audit_subjects.join(audit_log, audit_log.c.seq == audit_subjects.c.seq))
+        .where(
+            audit_subjects.c.subject_key == subject_key(subject),
+            audit_subjects.c.seq <= since,
+            *about,
+        )
+    )
+    recent = select(*columns).where(audit_log.c.seq > since, *about)
+    return union_all(indexed, recent).subquery("about")
