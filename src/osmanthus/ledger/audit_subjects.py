@@ -12,8 +12,8 @@ a random place: on the web service that was the largest cost of an eligibility c
   them (a range of ``audit_log``'s primary key).
 - An indexing pass takes the entries after ``upto``, sorts their keys and writes them in
   short transactions, each over a range of keys, then moves ``upto``. Measured for the
-  entries of one second of checks (a few thousand): about a quarter of the pages that
-  indexing them one commit at a time wrote.
+  entries of one second of checks (7,000): about 4 µs an entry, against 12 µs when each
+  commit wrote its entries' leaves.
 
 A lookup (:func:`entries_about`) takes both, in one statement and one snapshot, so it is
 always complete whether or not the indexer has run; the indexer
