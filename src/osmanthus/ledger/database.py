@@ -173,11 +173,18 @@ def migrate(engine: Engine) -> None:
         command.upgrade(_alembic_config(conn), "head")
 
 
+def sqlite_file(engine: Engine) -> str | None:
+    """The database file of a SQLite engine (None for other databases and memory)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+        return None
+    return str(database)
+
+
 def is_current(engine: Engine) -> bool:
     """True when the database is at the newest migration (a missing file is not created)."""
-    database = engine.url.database
-    is_file = engine.dialect.name == "sqlite" and database not in (None, "", ":memory:")
-    if is_file and not Path(str(database)).exists():
+    database = sqlite_file(engine)
+    if database is not None and not Path(database).exists():
         return False
     with database_errors("ledger"), engine.connect() as conn:
         if not inspect(conn).has_table("alembic_version"):

@@ -39,8 +39,8 @@ from osmanthus.ledger.audit_log import (
     append_entries,
     prepare,
 )
-from osmanthus.ledger.database import database_errors
-from osmanthus.ledger.sqlite_writer import SqliteChainWriter, sqlite_file
+from osmanthus.ledger.database import database_errors, sqlite_file
+from osmanthus.ledger.sqlite_writer import SqliteChainWriter
 
 __all__ = ["GroupAudit"]
 

@@ -29,22 +29,13 @@ from osmanthus.ledger.audit_log import (
     head_statement,
     insert_parameters,
     insert_statement,
-    prepare,
 )
-from osmanthus.ledger.database import database_errors
+from osmanthus.ledger.database import database_errors, sqlite_file
 
-__all__ = ["SqliteChainWriter", "audit_lock_path", "sqlite_file"]
+__all__ = ["SqliteChainWriter", "audit_lock_path"]
 
 #: Size the write-ahead log file is cut back to when it starts again.
 WAL_KEPT_BYTES = 64 * 1024 * 1024
-
-
-def sqlite_file(engine: Engine) -> str | None:
-    """The database file of a SQLite engine (None for other databases and memory)."""
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
-        return None
-    return str(database)
 
 
 def audit_lock_path(database: str) -> str:
@@ -72,9 +63,9 @@ class SqliteChainWriter:
 
     def commit(self, pending: Sequence[PendingEntry | PreparedEntry]) -> list[AuditEntry]:
         """Append ``pending`` in one transaction; :class:`ChainBusy` if the database's
-        write lock is held by a writer that is not one of these. Entries are stamped and
-        encoded before the turn is taken: only their hashes need the head."""
-        ready = [e if isinstance(e, PreparedEntry) else prepare(e) for e in pending]
+        write lock is held by a writer that is not one of these. Entries handed over
+        prepared (the service prepares them on submission) need only their hashes under
+        the turn."""
         fcntl.flock(self._lock, fcntl.LOCK_EX)
         with database_errors("audit"):
             try:
@@ -84,7 +75,7 @@ class SqliteChainWriter:
                     raise ChainBusy(f"audit: the write lock is taken ({exc})") from exc
                 try:
                     head = self._db.execute(self._head).fetchone()
-                    stored = chained(ready, *(head if head else (0, GENESIS_HASH)))
+                    stored = chained(pending, *(head if head else (0, GENESIS_HASH)))
                     self._db.executemany(self._insert, insert_parameters(stored, self._order))
                     self._db.execute("COMMIT")
                 except BaseException:

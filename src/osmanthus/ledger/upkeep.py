@@ -32,7 +32,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from osmanthus.errors import LedgerError
 from osmanthus.ledger.audit_subjects import PASS_MOST, index_subjects
-from osmanthus.ledger.sqlite_writer import audit_lock_path, sqlite_file
+from osmanthus.ledger.database import sqlite_file
+from osmanthus.ledger.sqlite_writer import audit_lock_path
 
 __all__ = ["Upkeep"]
 
