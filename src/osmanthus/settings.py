@@ -106,6 +106,16 @@ class Settings(BaseSettings):
         ),
     )
 
+    upkeep_process: bool = Field(
+        default=True,
+        description=(
+            "SQLite: the web service's database upkeep (write-ahead log checkpoints, the "
+            "audit subject index) runs in a process of its own, started by the worker "
+            "that keeps the database; false: on a thread of that worker (slower under "
+            "load; meant for tests)."
+        ),
+    )
+
     oidc_issuer: str | None = Field(
         default=None,
         description=(

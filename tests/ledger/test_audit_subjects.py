@@ -3,6 +3,12 @@ after indexing passes, and the index filled for entries stored before it existed
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
+from contextlib import closing
+from functools import partial
+
+import pytest
 import sqlalchemy as sa
 from alembic import command
 
@@ -29,12 +35,25 @@ def stored_seqs(ledger: Ledger, subject: str) -> list[int]:
         return sorted(conn.execute(query).scalars())
 
 
+def own_connection(ledger: Ledger) -> sqlite3.Connection:
+    """A connection of the ledger's SQLite file as the upkeep opens it (autocommit, no
+    waiting for locks)."""
+    connection = sqlite3.connect(str(ledger.engine.url.database), isolation_level=None)
+    connection.execute("PRAGMA busy_timeout=0")
+    return connection
+
+
+def head(ledger: Ledger) -> int:
+    with ledger.engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.max(audit_log.c.seq))).scalar_one())
+
+
 def upto(ledger: Ledger) -> int:
     with ledger.engine.connect() as conn:
         return int(conn.execute(sa.select(audit_indexed.c.upto)).scalar_one())
 
 
-def test_lookups_are_complete_whether_or_not_entries_are_indexed(ledger: Ledger) -> None:
+def passes_keep_lookups_complete(ledger: Ledger, index: Callable[..., int]) -> None:
     numbers = [make_id(sequence=n) for n in range(1, 4)]
     names = []
     for number in numbers:
@@ -45,19 +64,51 @@ def test_lookups_are_complete_whether_or_not_entries_are_indexed(ledger: Ledger)
     assert all(seqs_about(ledger, n) == stored_seqs(ledger, n) for n in names)
 
     # a pass with room for only some of the entries, then reads after it
-    assert index_subjects(ledger.engine, most=4, chunk=2) == 4
+    assert index(most=4, chunk=2) == 4
     assert upto(ledger) > 0
     ledger.read_pseudonym(names[1], actor=BANK, purpose="loan")
     assert all(seqs_about(ledger, n) == stored_seqs(ledger, n) for n in names)
 
     # caught up: everything comes from the index, and nothing is counted twice
-    while index_subjects(ledger.engine, chunk=3):
+    while index(chunk=3):
         pass
-    with ledger.engine.connect() as conn:
-        head = conn.execute(sa.select(sa.func.max(audit_log.c.seq))).scalar_one()
-    assert upto(ledger) == head
+    assert upto(ledger) == head(ledger)
     assert all(seqs_about(ledger, n) == stored_seqs(ledger, n) for n in names)
     assert [entry.action for entry in who_read(ledger, names[0])][:3] == ["resident.read"] * 3
+
+
+def test_lookups_are_complete_whether_or_not_entries_are_indexed(ledger: Ledger) -> None:
+    passes_keep_lookups_complete(ledger, partial(index_subjects, ledger.engine))
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_passes_through_a_sqlite_connection_write_the_same_index(ledger: Ledger) -> None:
+    """The upkeep's way on SQLite: a statement a chunk on its own autocommit connection."""
+    with closing(own_connection(ledger)) as connection:
+        passes_keep_lookups_complete(
+            ledger, partial(index_subjects, ledger.engine, sqlite_connection=connection)
+        )
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_sqlite_pass_gives_way_to_a_writer_holding_the_lock(ledger: Ledger) -> None:
+    """A department's upload holds the write lock: the pass fails at once (the audit
+    writers are not kept waiting behind it) and the next one indexes everything."""
+    number = make_id(sequence=5)
+    ledger.register_resident(number, "gusu", actor=OPERATOR)
+    name = ledger.pseudonym_of(number)
+    ledger.read_pseudonym(name, actor=BANK, purpose="loan")
+    before = upto(ledger)
+    with closing(own_connection(ledger)) as connection, closing(own_connection(ledger)) as upload:
+        upload.execute("BEGIN IMMEDIATE")
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            index_subjects(ledger.engine, sqlite_connection=connection)
+        upload.execute("ROLLBACK")
+        assert upto(ledger) == before
+        assert seqs_about(ledger, name) == stored_seqs(ledger, name)
+        assert index_subjects(ledger.engine, sqlite_connection=connection) > 0
+    assert upto(ledger) == head(ledger)
+    assert seqs_about(ledger, name) == stored_seqs(ledger, name)
 
 
 def test_a_pass_cut_short_is_done_again_without_harm(ledger: Ledger) -> None:

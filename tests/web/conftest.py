@@ -27,7 +27,7 @@ from web_fixtures import ALICE, BOB, PASSWORD, free_port
 
 @pytest.fixture
 def client(ledger: Ledger, tmp_path: Path) -> Iterator[TestClient]:
-    settings = get_settings(demo_mode=True, data_dir=tmp_path)
+    settings = get_settings(demo_mode=True, data_dir=tmp_path, upkeep_process=False)
     with TestClient(create_app(settings, ledger)) as test_client:
         yield test_client
 

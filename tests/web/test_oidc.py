@@ -38,6 +38,7 @@ def oidc_client(ledger: Ledger, tmp_path: Path, provider: OidcProvider) -> Itera
         oidc_issuer=provider.issuer,
         oidc_client_id=CLIENT_ID,
         oidc_client_secret=CLIENT_SECRET,
+        upkeep_process=False,
     )
     with TestClient(create_app(settings, ledger)) as client:
         yield client

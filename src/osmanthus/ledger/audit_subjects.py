@@ -24,7 +24,9 @@ service has few entries with a subject that are not indexed (one per command).
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import sqlite3
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
@@ -43,6 +45,10 @@ PASS_MOST = 20_000
 CHUNK = 500
 
 
+_Keys = list[tuple[int, int]]
+_Hold = Callable[[], AbstractContextManager[object]]
+
+
 def subject_key(subject: str) -> int:
     """The index key of a subject: the first 8 bytes of its BLAKE2b hash, as a signed
     64-bit integer (stored keys depend on it: never change it without a migration)."""
@@ -53,9 +59,10 @@ def subject_key(subject: str) -> int:
 def index_subjects(
     engine: Engine,
     *,
-    hold: Callable[[], AbstractContextManager[object]] = nullcontext,
+    hold: _Hold = nullcontext,
     most: int = PASS_MOST,
     chunk: int = CHUNK,
+    sqlite_connection: sqlite3.Connection | None = None,
 ) -> int:
     """One indexing pass: index up to ``most`` of the entries written since the last pass
     and return how many were taken (fewer than ``most``: the index has caught up).
@@ -65,7 +72,13 @@ def index_subjects(
     transaction keeps the write lock for long; each chunk covers a range of keys, so the
     pass writes each leaf of the index about once. ``upto`` moves last: a lookup ignores
     the keys above it, and a pass cut short is done again (keys already stored are
-    skipped)."""
+    skipped).
+
+    On SQLite, ``sqlite_connection`` (in autocommit mode) writes each chunk as one
+    statement, its own transaction, prepared before ``hold()``: the write lock is held
+    for one call into SQLite, and a writer holding it already (a department's upload)
+    fails the pass at once (:class:`sqlite3.OperationalError`) instead of keeping the
+    audit writers waiting behind ``hold()``."""
     with read_only(engine) as conn:
         upto = conn.execute(select(audit_indexed.c.upto).where(audit_indexed.c.id == 1)).scalar()
         rows = conn.execute(
@@ -77,18 +90,51 @@ def index_subjects(
     if upto is None or not rows:
         return 0
     keys = sorted((subject_key(subject), seq) for seq, subject in rows if subject is not None)
+    if sqlite_connection is not None:
+        _write_sqlite(sqlite_connection, keys, rows[-1].seq, hold, chunk)
+    else:
+        _write(engine, keys, rows[-1].seq, hold, chunk)
+    return len(rows)
+
+
+def _write(engine: Engine, keys: _Keys, last: int, hold: _Hold, chunk: int) -> None:
     store = _insert_ignoring(engine.dialect.name)
     for start in range(0, len(keys), chunk):
-        part = [{"subject_key": k, "seq": q} for k, q in keys[start : start + chunk]]
+        rows = [{"subject_key": k, "seq": q} for k, q in keys[start : start + chunk]]
         with hold(), engine.begin() as conn:
-            conn.execute(store, part)
+            conn.execute(store, rows)
     with hold(), engine.begin() as conn:
         conn.execute(
             update(audit_indexed)
-            .where(audit_indexed.c.id == 1, audit_indexed.c.upto < rows[-1].seq)
-            .values(upto=rows[-1].seq)
+            .where(audit_indexed.c.id == 1, audit_indexed.c.upto < last)
+            .values(upto=last)
         )
-    return len(rows)
+
+
+def _write_sqlite(
+    connection: sqlite3.Connection, keys: _Keys, last: int, hold: _Hold, chunk: int
+) -> None:
+    for start in range(0, len(keys), chunk):
+        pairs = keys[start : start + chunk]
+        sql, values = _sqlite_insert(len(pairs)), [v for pair in pairs for v in pair]
+        with hold():
+            connection.execute(sql, values)
+    with hold():
+        connection.execute(_SQLITE_MOVE, (last, last))
+
+
+_SQLITE_MOVE = "UPDATE audit_indexed SET upto = ? WHERE id = 1 AND upto < ?"
+
+
+@functools.lru_cache(maxsize=4)
+def _sqlite_insert(rows: int) -> str:
+    """One statement inserting ``rows`` keys into ``audit_subjects``, skipping stored ones
+    (SQLite takes up to 32,766 parameters a statement)."""
+    return (
+        "INSERT INTO audit_subjects (subject_key, seq) VALUES "
+        + ", ".join(["(?, ?)"] * rows)
+        + " ON CONFLICT DO NOTHING"
+    )
 
 
 def _insert_ignoring(dialect: str) -> Insert:

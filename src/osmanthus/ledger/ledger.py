@@ -504,16 +504,16 @@ class Ledger:
         with database_errors("audit"), self.engine.begin() as conn:
             append_entries(conn, [entry])
 
-    def start_service(self) -> None:
+    def start_service(self, *, upkeep_process: bool = False) -> None:
         """Serve many readers (the web service): read entries are committed in groups
         (each read still returns only after its entry is committed), the hot read runs on
         a kept connection (:mod:`osmanthus.ledger.quick_read`), and this process keeps the
-        database (:mod:`osmanthus.ledger.upkeep`) unless another one of the machine
-        already does."""
+        database (:mod:`osmanthus.ledger.upkeep`; on SQLite with ``upkeep_process``, in a
+        process of its own) unless another one of the machine already does."""
         if self._group_audit is None:
             self._group_audit = GroupAudit(self.engine)
             self._quick = QuickReader(self.engine, with_profile=self._needs_profile)
-            self._upkeep = Upkeep(self.engine)
+            self._upkeep = Upkeep(self.engine, own_process=upkeep_process)
             self._upkeep.start()
 
     def stop_service(self) -> None:

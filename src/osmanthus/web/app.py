@@ -64,7 +64,7 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.ledger = ledger or Ledger.from_settings(settings)
-        app.state.ledger.start_service()
+        app.state.ledger.start_service(upkeep_process=settings.upkeep_process)
         app.state.decisions = Decisions(app.state.ledger.policy)
         app.state.explanations = Explanations(app.state.ledger.policy)
         # Everything built so far (policy, templates, catalogues, routes) lives as long as
