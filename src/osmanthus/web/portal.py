@@ -27,6 +27,7 @@ from osmanthus.web.session import (
     CallerDep,
     LedgerDep,
     PostingCallerDep,
+    caller_of,
     close_session,
     open_key_session,
     open_resident_session,
@@ -187,7 +188,8 @@ def portal_router(pages: Pages) -> APIRouter:
     # -- signing in and out ------------------------------------------------------------
 
     @router.get("/me", include_in_schema=False)  # first: the busiest page
-    async def score_page(request: Request, who: CallerDep) -> Response:
+    async def score_page(request: Request) -> Response:
+        who = caller_of(request)  # no dependencies to solve (web.session.caller_of)
         found = await own_explanation_now(request, who, "resident views own score")
         return pages.render(request, "resident/score.html", caller=who, e=found)
 
