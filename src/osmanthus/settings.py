@@ -106,6 +106,16 @@ class Settings(BaseSettings):
         ),
     )
 
+    upload_max_mb: int = Field(
+        default=2048,
+        ge=1,
+        description=(
+            "Largest batch file a department may send over HTTP (the console's form and "
+            "POST /api/v1/batches), in MiB; a larger one is refused (413) before it is "
+            "stored. Larger files go through 'osmanthus intake'."
+        ),
+    )
+
     upkeep_process: bool = Field(
         default=True,
         description=(

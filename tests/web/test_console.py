@@ -5,12 +5,14 @@ another's batches."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from osmanthus.ledger import Ledger
-from osmanthus.web import create_key
+from osmanthus.settings import get_settings
+from osmanthus.web import create_app, create_key
 from web_fixtures import ALICE, BOB, sign_in_key
 
 pytestmark = pytest.mark.usefixtures("people")
@@ -133,3 +135,41 @@ def test_coverage_shows_a_department_its_own_and_oversight_all(
     every = client.get("/api/v1/coverage", headers={"Authorization": f"Bearer {keys['auditor']}"})
     assert len(every.json()) == len(ledger.policy.latest.departments)
     assert any(c["batches"] == 0 for c in every.json())  # who never sent
+
+
+def test_a_batch_file_over_the_size_limit_is_refused_and_nothing_is_stored(
+    ledger: Ledger, keys: dict[str, str], tmp_path: Path
+) -> None:
+    settings = get_settings(
+        demo_mode=True, data_dir=tmp_path, upkeep_process=False, upload_max_mb=1
+    )
+    row = batch_csv(ledger, (ALICE, "failure_to_yield", "BIG-1")).splitlines()[1] + b"\n"
+    body = batch_csv(ledger) + row * (1_600_000 // len(row))  # 1.5 MiB
+    with TestClient(create_app(settings, ledger)) as client:
+        auth = {"Authorization": f"Bearer {keys['department']}"}
+        by_api = post(client, keys["department"], body, batch_id="big-api")
+        chunks = (body[n : n + 65536] for n in range(0, len(body), 65536))
+        streamed = client.post(  # no Content-Length: counted as it arrives
+            "/api/v1/batches",
+            content=chunks,
+            params={"batch_id": "big-stream"},
+            headers={**auth, "content-type": "text/csv"},
+        )
+        csrf = sign_in_key(client, keys["department"], "/console")
+        by_form = client.post(
+            "/console/batches",
+            files={"file": ("big.csv", body, "text/csv")},
+            data={"csrf": csrf, "batch_id": "big-form"},
+            headers={"accept": "application/json"},
+        )
+        for batch in ("big-api", "big-stream", "big-form"):
+            assert client.get(f"/api/v1/batches/{batch}", headers=auth).status_code == 404
+        small = post(
+            client, keys["department"], batch_csv(ledger, (ALICE, "failure_to_yield", "S-1"))
+        )
+    assert "content-length" not in streamed.request.headers
+    for refused in (by_api, streamed.json(), by_form.json()):
+        assert refused["status"] == 413 and refused["ok"] is False
+        assert refused["error"].startswith("body: larger than 1 MiB")  # type: ignore[union-attr]
+    assert by_form.status_code == 413
+    assert small["_status"] == 200  # a batch under the limit still goes through

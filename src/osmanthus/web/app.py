@@ -29,7 +29,7 @@ from osmanthus.ledger import Ledger, is_current
 from osmanthus.reports import load_signing_key
 from osmanthus.scoring.remembered import Decisions, Explanations
 from osmanthus.settings import Settings
-from osmanthus.web.console import console_router
+from osmanthus.web.console import UploadLimit, console_router
 from osmanthus.web.documents import documents_router
 from osmanthus.web.errors import install_error_handlers
 from osmanthus.web.fast_path import EligibilityFastPath
@@ -93,7 +93,8 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.signing_key = load_signing_key(settings)
     install_error_handlers(app)
-    app.add_middleware(EligibilityFastPath)  # innermost: inside the metrics and logs
+    app.add_middleware(UploadLimit, most_mb=settings.upload_max_mb)
+    app.add_middleware(EligibilityFastPath)  # inside the metrics and logs
     install_observability(app)
     app.add_middleware(
         SessionMiddleware,
