@@ -4,8 +4,10 @@ after indexing passes, and the index filled for entries stored before it existed
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
-from contextlib import closing
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from functools import partial
 
 import pytest
@@ -14,8 +16,14 @@ from alembic import command
 
 from factories import OPERATOR, make_id
 from osmanthus.ledger import Actor, Ledger
-from osmanthus.ledger.audit_subjects import entries_about, index_subjects, subject_key
-from osmanthus.ledger.database import _alembic_config
+from osmanthus.ledger.audit_subjects import (
+    BUSY_TRIES,
+    busy,
+    entries_about,
+    index_subjects,
+    subject_key,
+)
+from osmanthus.ledger.database import _alembic_config, read_only
 from osmanthus.ledger.schema import audit_indexed, audit_log, audit_subjects
 from osmanthus.residents import who_read
 
@@ -24,13 +32,13 @@ BANK = Actor("provider", "bank")
 
 def seqs_about(ledger: Ledger, subject: str) -> list[int]:
     about = entries_about(subject, audit_log.c.seq)
-    with ledger.engine.connect() as conn:
+    with read_only(ledger.engine) as conn:
         return sorted(conn.execute(sa.select(about.c.seq)).scalars())
 
 
 def stored_seqs(ledger: Ledger, subject: str) -> list[int]:
     """The reference: a full scan of the log."""
-    with ledger.engine.connect() as conn:
+    with read_only(ledger.engine) as conn:
         query = sa.select(audit_log.c.seq).where(audit_log.c.subject == subject)
         return sorted(conn.execute(query).scalars())
 
@@ -38,18 +46,20 @@ def stored_seqs(ledger: Ledger, subject: str) -> list[int]:
 def own_connection(ledger: Ledger) -> sqlite3.Connection:
     """A connection of the ledger's SQLite file as the upkeep opens it (autocommit, no
     waiting for locks)."""
-    connection = sqlite3.connect(str(ledger.engine.url.database), isolation_level=None)
+    connection = sqlite3.connect(
+        str(ledger.engine.url.database), isolation_level=None, check_same_thread=False
+    )
     connection.execute("PRAGMA busy_timeout=0")
     return connection
 
 
 def head(ledger: Ledger) -> int:
-    with ledger.engine.connect() as conn:
+    with read_only(ledger.engine) as conn:
         return int(conn.execute(sa.select(sa.func.max(audit_log.c.seq))).scalar_one())
 
 
 def upto(ledger: Ledger) -> int:
-    with ledger.engine.connect() as conn:
+    with read_only(ledger.engine) as conn:
         return int(conn.execute(sa.select(audit_indexed.c.upto)).scalar_one())
 
 
@@ -92,22 +102,59 @@ def test_passes_through_a_sqlite_connection_write_the_same_index(ledger: Ledger)
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_sqlite_pass_gives_way_to_a_writer_holding_the_lock(ledger: Ledger) -> None:
-    """A department's upload holds the write lock: the pass fails at once (the audit
-    writers are not kept waiting behind it) and the next one indexes everything."""
+    """A department's upload holds the write lock: the pass never waits for it under the
+    audit writers' turn; it tries again outside it, gives up after a while (a long
+    upload) without moving ``upto``, and goes through once the lock is free."""
     number = make_id(sequence=5)
     ledger.register_resident(number, "gusu", actor=OPERATOR)
     name = ledger.pseudonym_of(number)
     ledger.read_pseudonym(name, actor=BANK, purpose="loan")
     before = upto(ledger)
+    turns = []
+
+    @contextmanager
+    def hold() -> Iterator[None]:
+        turns.append(1)
+        yield
+
     with closing(own_connection(ledger)) as connection, closing(own_connection(ledger)) as upload:
         upload.execute("BEGIN IMMEDIATE")
-        with pytest.raises(sqlite3.OperationalError, match="locked"):
-            index_subjects(ledger.engine, sqlite_connection=connection)
-        upload.execute("ROLLBACK")
+        with pytest.raises(sqlite3.OperationalError, match="locked") as failed:
+            index_subjects(ledger.engine, sqlite_connection=connection, hold=hold)
+        assert busy(failed.value) and len(turns) == BUSY_TRIES  # one try per turn
         assert upto(ledger) == before
         assert seqs_about(ledger, name) == stored_seqs(ledger, name)
+
+        upload.execute("ROLLBACK")
+        ledger.read_pseudonym(name, actor=BANK, purpose="loan")
+        upload.execute("BEGIN IMMEDIATE")  # a short upload this time
+        threading.Timer(0.05, lambda: upload.execute("ROLLBACK")).start()
+        upload_started = time.monotonic()
         assert index_subjects(ledger.engine, sqlite_connection=connection) > 0
+    assert time.monotonic() - upload_started >= 0.04  # it waited for the upload's end
     assert upto(ledger) == head(ledger)
+    assert seqs_about(ledger, name) == stored_seqs(ledger, name)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_pass_failing_before_its_end_leaves_upto_where_it_was(ledger: Ledger) -> None:
+    number = make_id(sequence=6)
+    ledger.register_resident(number, "gusu", actor=OPERATOR)
+    name = ledger.pseudonym_of(number)
+    for _ in range(4):
+        ledger.read_pseudonym(name, actor=BANK, purpose="loan")
+    before, turns = upto(ledger), []
+
+    @contextmanager
+    def hold_twice() -> Iterator[None]:
+        turns.append(1)
+        if len(turns) > 2:
+            raise OSError("the turn could not be taken")
+        yield
+
+    with closing(own_connection(ledger)) as connection, pytest.raises(OSError):
+        index_subjects(ledger.engine, sqlite_connection=connection, hold=hold_twice, chunk=1)
+    assert upto(ledger) == before  # two chunks written, the rest and upto not
     assert seqs_about(ledger, name) == stored_seqs(ledger, name)
 
 

@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
+from babel.support import NullTranslations
+from jinja2 import Environment
 
 from osmanthus.web.i18n import Catalogues, choose_language, gettext, use_language
+from osmanthus.web.pages import FoldedTranslations, _translated
 
 WEB = Path(__file__).resolve().parents[2] / "src" / "osmanthus" / "web"
 PO = WEB / "locales" / "zh_Hans" / "LC_MESSAGES" / "messages.po"
@@ -80,3 +83,40 @@ def test_the_language_is_the_cookie_then_the_browser_then_chinese(
     cookie: str | None, header: str | None, expected: str
 ) -> None:
     assert choose_language(cookie, header) == expected
+
+
+class Marked(NullTranslations):
+    """A catalogue whose texts carry markup and an ampersand, as a translation may."""
+
+    def ugettext(self, message: str) -> str:
+        return f"<b>{message} & co</b>"
+
+
+TEMPLATE = (
+    '<p title="{{ _("Title") }}">{{ _("Fixed") }}</p>'
+    '{{ _("Left") ~ "|" ~ _("Right") }}'
+    '{{ _("Dated %(day)s", day=day) }}'
+    "{{ gettext('Other') }}"
+)
+
+
+def test_fixed_texts_are_compiled_into_the_page_and_render_as_at_run_time() -> None:
+    """``{{ _("text") }}`` becomes template data in the page's language; everything else
+    still calls ``_()``; both give the same page."""
+    marked = Marked()
+    folded = Environment(autoescape=True, extensions=[FoldedTranslations])
+    folded.translate = marked.ugettext  # type: ignore[attr-defined]
+    plain = Environment(autoescape=True)
+    for env in (folded, plain):
+        env.globals["_"] = env.globals["gettext"] = _translated
+    source = folded.compile(TEMPLATE, raw=True)
+    assert "<b>Fixed & co</b>" in source and "<b>Other & co</b>" in source  # data now
+    assert "Left" in source and "Dated" in source  # left to run time
+    use_language(marked)
+    try:
+        day = "<i>today</i>"
+        page = folded.from_string(TEMPLATE).render(day=day)
+        assert page == plain.from_string(TEMPLATE).render(day=day)
+    finally:
+        use_language(NullTranslations())
+    assert "<b>Fixed & co</b>" in page and "&lt;i&gt;today&lt;/i&gt;" in page

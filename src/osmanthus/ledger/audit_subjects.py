@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import sqlite3
+import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
@@ -37,7 +38,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from osmanthus.ledger.database import read_only
 from osmanthus.ledger.schema import audit_indexed, audit_log, audit_subjects
 
-__all__ = ["entries_about", "index_subjects", "subject_key"]
+__all__ = ["busy", "entries_about", "index_subjects", "subject_key"]
 
 #: Entries taken per indexing pass, and per transaction of a pass (a transaction holds
 #: the write lock for a few milliseconds: the service's audit commits wait for it).
@@ -75,10 +76,12 @@ def index_subjects(
     skipped).
 
     On SQLite, ``sqlite_connection`` (in autocommit mode) writes each chunk as one
-    statement, its own transaction, prepared before ``hold()``: the write lock is held
-    for one call into SQLite, and a writer holding it already (a department's upload)
-    fails the pass at once (:class:`sqlite3.OperationalError`) instead of keeping the
-    audit writers waiting behind ``hold()``."""
+    statement, its own transaction, built before ``hold()``: the write lock is held for
+    one call into SQLite. A writer holding it already (a department's upload) is never
+    waited for under ``hold()``, which would keep the audit writers waiting too: the
+    statement is tried again after a pause outside it, and after :data:`BUSY_TRIES` the
+    pass fails (:class:`sqlite3.OperationalError`; :func:`busy` tells) and the next one
+    starts over."""
     with read_only(engine) as conn:
         upto = conn.execute(select(audit_indexed.c.upto).where(audit_indexed.c.id == 1)).scalar()
         rows = conn.execute(
@@ -114,13 +117,35 @@ def _write(engine: Engine, keys: _Keys, last: int, hold: _Hold, chunk: int) -> N
 def _write_sqlite(
     connection: sqlite3.Connection, keys: _Keys, last: int, hold: _Hold, chunk: int
 ) -> None:
+    chunk = min(chunk, connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // 2)
     for start in range(0, len(keys), chunk):
         pairs = keys[start : start + chunk]
         sql, values = _sqlite_insert(len(pairs)), [v for pair in pairs for v in pair]
-        with hold():
-            connection.execute(sql, values)
-    with hold():
-        connection.execute(_SQLITE_MOVE, (last, last))
+        _try(connection, hold, sql, values)
+    _try(connection, hold, _SQLITE_MOVE, [last, last])
+
+
+#: Tries of one statement while another writer holds the write lock, and the pause
+#: between them (taken without the audit writers' turn).
+BUSY_TRIES = 10
+BUSY_PAUSE = 0.02
+
+
+def _try(connection: sqlite3.Connection, hold: _Hold, sql: str, values: list[int]) -> None:
+    for attempt in range(BUSY_TRIES):
+        try:
+            with hold():
+                connection.execute(sql, values)
+            return
+        except sqlite3.OperationalError as exc:
+            if not busy(exc) or attempt == BUSY_TRIES - 1:
+                raise
+        time.sleep(BUSY_PAUSE)
+
+
+def busy(exc: sqlite3.Error) -> bool:
+    """Whether ``exc`` says another connection holds the lock (it may be tried again)."""
+    return (exc.sqlite_errorcode & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 _SQLITE_MOVE = "UPDATE audit_indexed SET upto = ? WHERE id = 1 AND upto < ?"
@@ -129,7 +154,8 @@ _SQLITE_MOVE = "UPDATE audit_indexed SET upto = ? WHERE id = 1 AND upto < ?"
 @functools.lru_cache(maxsize=4)
 def _sqlite_insert(rows: int) -> str:
     """One statement inserting ``rows`` keys into ``audit_subjects``, skipping stored ones
-    (SQLite takes up to 32,766 parameters a statement)."""
+    (two parameters a key: at most half the connection's limit, 32,766 since SQLite 3.32
+    and 999 before)."""
     return (
         "INSERT INTO audit_subjects (subject_key, seq) VALUES "
         + ", ".join(["(?, ?)"] * rows)

@@ -40,11 +40,11 @@ import time
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import URL, Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from osmanthus.errors import LedgerError
-from osmanthus.ledger.audit_subjects import PASS_MOST, index_subjects
+from osmanthus.ledger.audit_subjects import PASS_MOST, busy, index_subjects
 from osmanthus.ledger.database import connect, sqlite_file
 from osmanthus.ledger.sqlite_writer import audit_lock_path
 
@@ -169,6 +169,9 @@ class Upkeep:
                 [sys.executable, "-c", _CHILD, str(self._file)],
                 stdin=subprocess.PIPE,
                 close_fds=True,  # not the upkeep lock: another worker takes over if we die
+                # Its own session: a terminal's Ctrl-C or a signal to the worker's group
+                # does not reach it; it ends when the worker closes its standard input.
+                start_new_session=True,
             )
         except OSError as exc:
             log.warning("upkeep process: cannot start: %s", exc)
@@ -185,12 +188,6 @@ class Upkeep:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
-
-    @property
-    def child_pid(self) -> int | None:
-        """The upkeep process's id, while one runs (for tests and operators)."""
-        child = self._child
-        return child.pid if child is not None and child.poll() is None else None
 
     # -- the work -----------------------------------------------------------------------
 
@@ -234,10 +231,11 @@ class Upkeep:
                     done += taken
                     if taken < PASS_MOST:
                         break
-        except sqlite3.OperationalError as exc:  # a department's upload holds the write lock
-            log.info("audit subject index: pass put off: %s", exc)
         except (SQLAlchemyError, LedgerError, OSError, sqlite3.Error) as exc:  # next time
-            log.warning("audit subject index: pass failed: %s", exc)
+            if isinstance(exc, sqlite3.Error) and busy(exc):  # a long upload holds the lock
+                log.info("audit subject index: pass put off: %s", exc)
+            else:
+                log.warning("audit subject index: pass failed: %s", exc)
         return done
 
     @contextlib.contextmanager
@@ -275,11 +273,11 @@ def main(argv: list[str] | None = None) -> None:
     arguments = sys.argv[1:] if argv is None else argv
     if len(arguments) != 1:
         sys.exit("the upkeep process takes one argument: the SQLite ledger's file")
-    # Ctrl-C in a terminal reaches the whole group: the worker ends this process itself.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
-    engine = connect(f"sqlite:///{arguments[0]}")
+    engine = connect(URL.create("sqlite", database=arguments[0]).render_as_string())
     upkeep = Upkeep(engine, chosen=True)
+    # Stopped like a service (SIGTERM: the pass under way ends, then the process).
+    signal.signal(signal.SIGTERM, lambda *_: upkeep._stop.set())
     threading.Thread(
         target=_until_closed, args=(sys.stdin.buffer, upkeep._stop), daemon=True
     ).start()

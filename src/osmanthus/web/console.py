@@ -178,23 +178,29 @@ class UploadLimit:
 
     def __init__(self, app: ASGIApp, most_mb: int) -> None:
         self.app = app
+        self.most_mb = most_mb
         self.most = most_mb * 1024 * 1024
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in UPLOADS:
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length", b"0")
-        size = int(declared) if declared.isdigit() else 0
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        too_large = HTTPException(
+            413,
+            detail=f"body: larger than {self.most_mb} MiB; "
+            "submit larger batch files with 'osmanthus intake'",
+        )
+        received = 0
 
         async def limited() -> Message:
-            nonlocal size
-            if size > self.most:
-                raise HTTPException(413)
+            nonlocal received
+            if declared.isdigit() and int(declared) > self.most:
+                raise too_large
             message = await receive()
-            size += len(message.get("body", b""))
-            if size > self.most:
-                raise HTTPException(413)
+            received += len(message.get("body", b""))
+            if received > self.most:
+                raise too_large
             return message
 
         await self.app(scope, limited, send)

@@ -26,7 +26,7 @@ from osmanthus.errors import (
     ValidationError,
 )
 
-__all__ = ["envelope", "install_error_handlers", "status_of", "upload_too_large"]
+__all__ = ["envelope", "install_error_handlers", "status_of"]
 
 log = logging.getLogger("osmanthus.web")
 
@@ -38,11 +38,6 @@ _STATUS: tuple[tuple[type[OsmanthusError], int], ...] = (
     (SignatureInvalid, 422),
     (LedgerError, 503),
 )
-
-
-def upload_too_large(most_mb: int) -> str:
-    """The refusal of a batch file larger than ``most_mb`` MiB sent over HTTP."""
-    return f"body: larger than {most_mb} MiB; submit larger batch files with 'osmanthus intake'"
 
 
 def status_of(error: OsmanthusError) -> int:
@@ -95,9 +90,6 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http(request: Request, exc: StarletteHTTPException) -> Response:
-        if exc.status_code == 413:  # web.console.UploadLimit
-            most = request.app.state.settings.upload_max_mb
-            return _render(request, envelope(413, upload_too_large(most)))
         return _render(request, envelope(exc.status_code, str(exc.detail)))
 
     @app.exception_handler(Exception)

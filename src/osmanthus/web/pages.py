@@ -97,8 +97,16 @@ class Names:
         )
 
 
-#: ``_("text")`` or ``gettext("text")``: a call without variables, foldable into its text.
-_FOLDABLE = (("name", ("_", "gettext")), ("lparen", None), ("string", None), ("rparen", None))
+#: ``{{ _("text") }}`` or ``{{ gettext("text") }}``: an output that is only a call without
+#: variables, foldable into its text.
+_FOLDABLE = (
+    ("variable_begin", None),
+    ("name", ("_", "gettext")),
+    ("lparen", None),
+    ("string", None),
+    ("rparen", None),
+    ("variable_end", None),
+)
 
 
 def _fits(tokens: list[Token]) -> bool:
@@ -109,11 +117,12 @@ def _fits(tokens: list[Token]) -> bool:
 
 
 class FoldedTranslations(Extension):
-    """Compiles each ``_("text")`` that has no variables into its translation, marked
-    safe as ``_()`` marks it: the page's fixed texts become template data, compiled once
-    per language, instead of about 40 calls a page (a fifth of rendering the score page).
-    Calls with variables still run :func:`_translated`. The environment's
-    ``translate`` (set by :class:`Pages`) names the language."""
+    """Compiles each ``{{ _("text") }}`` (the call is the whole output, without variables)
+    into its translation, marked safe as ``_()`` marks it: the page's fixed texts become
+    template data, compiled once per language, instead of about 40 calls a page (a fifth
+    of rendering the score page). Every other use of ``_()`` still runs
+    :func:`_translated`. The environment's ``translate`` (set by :class:`Pages`) names the
+    language."""
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
@@ -127,10 +136,12 @@ class FoldedTranslations(Extension):
             while pending and not _fits(pending):
                 yield pending.pop(0)
             if len(pending) == len(_FOLDABLE):
-                line = pending[0].lineno
-                yield Token(line, "string", translate(pending[2].value))
-                yield Token(line, "pipe", "|")
-                yield Token(line, "name", "safe")
+                begin, _, _, text, _, end = pending
+                yield begin
+                yield Token(text.lineno, "string", translate(text.value))
+                yield Token(text.lineno, "pipe", "|")
+                yield Token(text.lineno, "name", "safe")
+                yield end
                 pending = []
         yield from pending
 
