@@ -2,7 +2,9 @@
 
 For each department of the policy in force: its last batch, rows accepted and refused by
 month, the metrics it may report and has reported, and those it may report but never has.
-Records loaded without a batch (the synthetic city's bulk load) count as reported.
+Records loaded without a batch (the synthetic city's bulk load) count as reported. The
+counts come from ``record_counts`` (:mod:`osmanthus.ledger.record_counts`), kept as
+records are written: coverage reads a few hundred rows, never the whole ledger.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from osmanthus.ledger import Ledger, read_only
-from osmanthus.ledger.schema import batches, departments, records
+from osmanthus.ledger.record_counts import record_counts_by_pair
+from osmanthus.ledger.schema import batches, departments
 
 __all__ = ["DepartmentCoverage", "coverage"]
 
@@ -59,13 +62,9 @@ def coverage(ledger: Ledger) -> list[DepartmentCoverage]:
     }
     with read_only(ledger.engine) as conn:
         codes = dict(conn.execute(select(departments.c.id, departments.c.code)).all())
-        counted = conn.execute(
-            select(records.c.department_id, records.c.metric, func.count())
-            .where(records.c.kind == "original")
-            .group_by(records.c.department_id, records.c.metric)
-        ).all()
+        counted = record_counts_by_pair(conn).items()  # kept as records are written
         sent = conn.execute(select(batches).order_by(batches.c.id)).all()
-    for department_id, metric, count in counted:
+    for (department_id, metric), count in counted:
         entry = found.get(codes.get(department_id, ""))
         if entry is not None:
             entry.reported[metric] = int(count)

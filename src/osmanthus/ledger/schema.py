@@ -14,6 +14,10 @@ the single description the code reads and writes through.
 - ``batch_problems``: the row-level report of a batch (refused rows, flagged rows).
 - ``resident_credentials``: a resident's portal password, as a scrypt hash only.
 - ``disputes``: a resident's dispute of one record, with the department's deadline.
+- ``record_counts``: original records per department and metric, kept by a trigger on
+  ``records`` (migration 0007; :mod:`osmanthus.ledger.record_counts`), so that coverage
+  never counts the whole ledger. On PostgreSQL a pair may have several rows (one per
+  writing statement, folded later); its count is their sum.
 - ``audit_log``: the hash-chained log of every write and every read of personal data.
 - ``audit_subjects``, ``audit_indexed``: which entries are about whom (a key of the
   subject and the entry's ``seq``), filled in bulk after the entries are written, up to
@@ -59,6 +63,7 @@ __all__ = [
     "departments",
     "metadata",
     "profile_facts",
+    "record_counts",
     "records",
     "residents",
 ]
@@ -146,6 +151,16 @@ records = Table(
         sqlite_where=text("incident_ref IS NOT NULL"),
         postgresql_where=text("incident_ref IS NOT NULL"),
     ),
+)
+
+record_counts = Table(
+    "record_counts",
+    metadata,
+    Column("id", Key, primary_key=True),
+    Column("department_id", Integer, ForeignKey("departments.id"), nullable=False),
+    Column("metric", String(64), nullable=False),
+    Column("records", BigInteger, nullable=False),
+    Index(None, "department_id", "metric"),
 )
 
 batches = Table(

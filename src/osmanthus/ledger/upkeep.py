@@ -3,6 +3,8 @@ SQLite, the write-ahead log.
 
 - Every second, the audit entries written since the last pass are indexed by subject
   (:func:`osmanthus.ledger.audit_subjects.index_subjects`).
+- On PostgreSQL, every minute, the rows of the record counts are folded, one a pair
+  (:func:`osmanthus.ledger.record_counts.fold_counts`).
 - On SQLite, every 0.1 s, the write-ahead log is copied back into the database
   (:meth:`Upkeep.checkpoint`). The audit writers never checkpoint: a checkpoint writes
   back and syncs the database file, a stall of milliseconds on the request path.
@@ -46,6 +48,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from osmanthus.errors import LedgerError
 from osmanthus.ledger.audit_subjects import PASS_MOST, busy, index_subjects
 from osmanthus.ledger.database import connect, sqlite_file
+from osmanthus.ledger.record_counts import fold_counts
 from osmanthus.ledger.sqlite_writer import audit_lock_path
 
 __all__ = ["Upkeep"]
@@ -54,6 +57,9 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_SECONDS = 0.1
 INDEX_SECONDS = 1.0
+#: How often the record counts' rows are folded (PostgreSQL: each writing statement adds
+#: rows; osmanthus.ledger.record_counts).
+FOLD_SECONDS = 60.0
 #: How often a worker that keeps the database looks after its upkeep process, and the
 #: longest wait before starting one again after it ended early (the wait doubles from
 #: WATCH_SECONDS while it keeps ending within a minute).
@@ -115,6 +121,7 @@ class Upkeep:
         """Keep the database until :meth:`stop` (or, in an upkeep process, until its
         standard input closes)."""
         index_at = time.monotonic() + INDEX_SECONDS
+        fold_at = time.monotonic() + FOLD_SECONDS
         step = CHECKPOINT_SECONDS if self._file is not None else INDEX_SECONDS
         while not self._stop.wait(step):
             if not self._keeps_database():
@@ -125,6 +132,9 @@ class Upkeep:
             if time.monotonic() >= index_at:
                 self.index_now()
                 index_at = time.monotonic() + INDEX_SECONDS
+            if self._file is None and time.monotonic() >= fold_at:
+                self.fold_now()
+                fold_at = time.monotonic() + FOLD_SECONDS
 
     def _keeps_database(self) -> bool:
         """Whether this process keeps the database file (SQLite: one at a time)."""
@@ -237,6 +247,16 @@ class Upkeep:
             else:
                 log.warning("audit subject index: pass failed: %s", exc)
         return done
+
+    def fold_now(self) -> int:
+        """Fold the record counts written since the last time (PostgreSQL), unless
+        another process is indexing or folding now; return how many rows were folded."""
+        try:
+            with self._indexing_turn() as mine:
+                return fold_counts(self._engine) if mine else 0
+        except (SQLAlchemyError, OSError) as exc:  # next time
+            log.warning("record counts: fold failed: %s", exc)
+            return 0
 
     @contextlib.contextmanager
     def _indexing_turn(self) -> Iterator[bool]:
