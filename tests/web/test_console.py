@@ -171,3 +171,20 @@ def test_a_batch_file_over_the_size_limit_is_refused_and_nothing_is_stored(
         assert refused["error"].startswith("body: larger than 1 MiB")  # type: ignore[union-attr]
     assert by_form.status_code == 413
     assert near["_status"] == 200  # 0.9 MiB with its Content-Length: under the limit
+
+
+def test_the_size_limit_holds_behind_a_path_prefix(
+    ledger: Ledger, keys: dict[str, str], tmp_path: Path
+) -> None:
+    """Served under a prefix (``root_path``, as behind a proxy), whether the path carries
+    the prefix or not, a batch over the limit is still refused before it is stored."""
+    settings = get_settings(
+        demo_mode=True, data_dir=tmp_path, upkeep_process=False, upload_max_mb=1
+    )
+    body = batch_csv(ledger) + b"x" * 1_200_000
+    auth = {"Authorization": f"Bearer {keys['department']}", "content-type": "text/csv"}
+    with TestClient(create_app(settings, ledger), root_path="/osmanthus") as client:
+        for path in ("/osmanthus/api/v1/batches", "/api/v1/batches"):
+            refused = client.post(path, content=body, headers=auth, params={"batch_id": "pre"})
+            assert refused.status_code == 413, path
+            assert refused.json()["error"].startswith("body: larger than 1 MiB")

@@ -27,6 +27,7 @@ from osmanthus.intake.coverage import coverage
 from osmanthus.ledger import Ledger, database_errors, read_only
 from osmanthus.residents import open_disputes
 from osmanthus.web.access import Caller
+from osmanthus.web.asgi import route_path
 from osmanthus.web.pages import Pages
 from osmanthus.web.session import CallerDep, LedgerDep, PostingCallerDep
 
@@ -182,7 +183,7 @@ class UploadLimit:
         self.most = most_mb * 1024 * 1024
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in UPLOADS:
+        if scope["type"] != "http" or scope["method"] != "POST" or route_path(scope) not in UPLOADS:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length", b"")

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from osmanthus.errors import OsmanthusError
 from osmanthus.web.access import authenticate
+from osmanthus.web.asgi import route_path
 from osmanthus.web.provider import ELIGIBILITY_PATH, EligibilityRequest, check_by_id
 
 __all__ = ["EligibilityFastPath"]
@@ -47,7 +48,7 @@ class EligibilityFastPath:
         if (
             scope["type"] != "http"
             or scope["method"] != "POST"
-            or scope["path"] != ELIGIBILITY_PATH
+            or route_path(scope) != ELIGIBILITY_PATH
         ):
             await self.app(scope, receive, send)
             return
