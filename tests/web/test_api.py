@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from factories import make_id
-from osmanthus.ledger import Ledger
+from osmanthus.ledger import Actor, Ledger
+from osmanthus.ledger.audit_subjects import index_subjects
 from osmanthus.web import create_key, revoke_key
 from web_fixtures import ALICE, BOB
 
@@ -160,3 +162,28 @@ def test_the_fast_path_and_the_declared_route_answer_alike(
     assert unknown[0] == 404 and unknown[1]["ok"] is False  # type: ignore[index]
     broken = post("application/json", '{"national_id": ')
     assert broken[0] == 422 and reads() == 2
+
+
+def test_metrics_count_the_audit_entries_not_yet_indexed(
+    client: TestClient, ledger: Ledger
+) -> None:
+    """The gauge operators alert on when the upkeep stops: entries written since the
+    last indexing pass (lookups scan them)."""
+    for _ in range(3):
+        ledger.record_access(actor=Actor("operator", "metrics test"), action="t", purpose="t")
+    while index_subjects(ledger.engine):
+        pass
+    seen = []
+    for _ in range(3):  # the service's own upkeep may index in between: look again
+        with ledger.engine.begin() as conn:  # as if passes had stopped 3 entries ago
+            conn.execute(sa.text("UPDATE audit_indexed SET upto = upto - 3"))
+        scraped = client.get("/metrics").text
+        found = re.search(r"^osmanthus_audit_unindexed_entries ([\d.]+)$", scraped, re.M)
+        assert found is not None
+        seen.append(float(found.group(1)))
+        if seen[-1] >= 3:
+            break
+    assert max(seen) >= 3
+    while index_subjects(ledger.engine):
+        pass
+    assert "osmanthus_audit_unindexed_entries 0.0" in client.get("/metrics").text

@@ -38,7 +38,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from osmanthus.ledger.database import read_only
 from osmanthus.ledger.schema import audit_indexed, audit_log, audit_subjects
 
-__all__ = ["busy", "entries_about", "index_subjects", "subject_key"]
+__all__ = ["busy", "entries_about", "index_subjects", "subject_key", "unindexed_entries"]
 
 #: Entries taken per indexing pass, and per transaction of a pass (a transaction holds
 #: the write lock for a few milliseconds: the service's audit commits wait for it).
@@ -161,6 +161,15 @@ def _sqlite_insert(rows: int) -> str:
         + ", ".join(["(?, ?)"] * rows)
         + " ON CONFLICT DO NOTHING"
     )
+
+
+def unindexed_entries(engine: Engine) -> int:
+    """Audit entries written since the last indexing pass: lookups scan them, so a number
+    that keeps growing says the upkeep has stopped (a metric of the web service)."""
+    with read_only(engine) as conn:
+        head = conn.execute(select(func.max(audit_log.c.seq))).scalar() or 0
+        upto = conn.execute(select(audit_indexed.c.upto).where(audit_indexed.c.id == 1)).scalar()
+    return max(0, int(head) - int(upto or 0))
 
 
 def _insert_ignoring(dialect: str) -> Insert:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import math
 import time
 import uuid
 
@@ -13,10 +14,14 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from osmanthus.errors import OsmanthusError
+from osmanthus.ledger.audit_subjects import unindexed_entries
 
 __all__ = ["install_observability"]
 
@@ -96,6 +101,19 @@ def install_observability(app: FastAPI) -> None:
     )
 
     app.add_middleware(Observe, requests=requests, latency=latency)
+
+    def unindexed() -> float:
+        ledger = getattr(app.state, "ledger", None)
+        try:
+            return float(unindexed_entries(ledger.engine)) if ledger else math.nan
+        except OsmanthusError:  # the database is down: /ready says so
+            return math.nan
+
+    Gauge(
+        "osmanthus_audit_unindexed_entries",
+        "Audit entries not yet indexed by subject (growing: the upkeep has stopped)",
+        registry=registry,
+    ).set_function(unindexed)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
