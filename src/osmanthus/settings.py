@@ -106,6 +106,16 @@ class Settings(BaseSettings):
         ),
     )
 
+    signin_refusals_per_address: int = Field(
+        default=20,
+        ge=1,
+        description=(
+            "Refused portal sign-ins from one client address within 15 minutes after which "
+            "that address is refused (429) until the window has passed; counted per web "
+            "worker process. Each resident's account also locks after 5 refusals."
+        ),
+    )
+
     upload_max_mb: int = Field(
         default=2048,
         ge=1,

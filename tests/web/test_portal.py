@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from osmanthus.ledger import Ledger
+from osmanthus.settings import get_settings
+from osmanthus.web import create_app
 from osmanthus.web import session as web_session
 from web_fixtures import ALICE, BOB, PASSWORD, sign_in, token_in
 
@@ -203,3 +206,35 @@ def test_five_refused_sign_ins_lock_the_account_for_a_while(
         )
     client.post("/signout", data={"csrf": sign_in(client, BOB)})
     sign_in(client, ALICE)
+
+
+@pytest.mark.usefixtures("people")
+def test_an_address_with_too_many_refused_sign_ins_is_refused_for_the_window(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    """Three refusals from one address, each for a different resident (no account lock
+    is reached): the fourth attempt from it is refused even with the right password;
+    another address signs in."""
+    settings = get_settings(
+        demo_mode=True, data_dir=tmp_path, upkeep_process=False, signin_refusals_per_address=3
+    )
+    app = create_app(settings, ledger)
+    guesses = (ALICE, BOB, "110101199003070000")
+    with TestClient(app, client=("203.0.113.7", 40000)) as sprayer:
+        for number in guesses:
+            wrong = sprayer.post("/signin", data={"national_id": number, "password": "guess"})
+            assert wrong.status_code == 401
+        held = sprayer.post(
+            "/signin",
+            data={"national_id": ALICE, "password": PASSWORD},
+            headers={"accept-language": "en"},
+            follow_redirects=False,
+        )
+        assert held.status_code == 429
+        assert "Too many refused sign-ins from your network address" in held.text
+        assert "try again in 15 minutes" in held.text
+    with TestClient(app, client=("198.51.100.2", 40000)) as neighbour:
+        signed = neighbour.post(
+            "/signin", data={"national_id": ALICE, "password": PASSWORD}, follow_redirects=False
+        )
+        assert signed.status_code == 303

@@ -41,6 +41,7 @@ from osmanthus.web.pages import Pages
 from osmanthus.web.portal import portal_router
 from osmanthus.web.provider import provider_router
 from osmanthus.web.session import LedgerDep
+from osmanthus.web.throttle import AddressThrottle
 
 __all__ = ["create_app", "from_environment"]
 
@@ -92,6 +93,7 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.signing_key = load_signing_key(settings)
+    app.state.signin_throttle = AddressThrottle(settings.signin_refusals_per_address)
     install_error_handlers(app)
     app.add_middleware(UploadLimit, most_mb=settings.upload_max_mb)
     app.add_middleware(EligibilityFastPath)  # inside the metrics and logs

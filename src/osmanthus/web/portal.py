@@ -182,6 +182,11 @@ def _dispute_out(found: Any) -> DisputeOut:
     )
 
 
+def _address(request: Request) -> str:
+    """The client's address as uvicorn reports it (web.throttle)."""
+    return request.client.host if request.client else "unknown"
+
+
 def portal_router(pages: Pages) -> APIRouter:
     router = APIRouter()
 
@@ -206,6 +211,20 @@ def portal_router(pages: Pages) -> APIRouter:
     def signin_page(request: Request, kiosk: bool = False) -> Response:
         return pages.render(request, "signin.html", kiosk_form=kiosk, failed=None)
 
+    def throttled(request: Request, kiosk: bool) -> Response | None:
+        """The sign-in page refusing this address for now (429), or None."""
+        wait = request.app.state.signin_throttle.wait(_address(request))
+        if not wait:
+            return None
+        return pages.render(
+            request,
+            "signin.html",
+            kiosk_form=kiosk,
+            failed="address",
+            minutes=max(1, -(-wait // 60)),
+            status=429,
+        )
+
     @router.post("/signin", include_in_schema=False)
     def signin(
         request: Request,
@@ -214,9 +233,12 @@ def portal_router(pages: Pages) -> APIRouter:
         password: Annotated[str, Form(max_length=128)],
         kiosk: Annotated[bool, Form()] = False,
     ) -> Response:
+        if refused := throttled(request, kiosk):
+            return refused
         try:
             name = sign_in(ledger, national_id.strip(), password)
         except NotSignedIn:
+            request.app.state.signin_throttle.refused(_address(request))
             return pages.render(
                 request, "signin.html", kiosk_form=kiosk, failed="resident", status=401
             )
@@ -227,9 +249,12 @@ def portal_router(pages: Pages) -> APIRouter:
     def signin_key(
         request: Request, ledger: LedgerDep, key: Annotated[str, Form(max_length=128)]
     ) -> Response:
+        if refused := throttled(request, False):
+            return refused
         try:
             found = authenticate(ledger.engine, key.strip())
         except NotSignedIn:
+            request.app.state.signin_throttle.refused(_address(request))
             return pages.render(request, "signin.html", kiosk_form=False, failed="key", status=401)
         open_key_session(request, key_digest(key.strip()))
         return RedirectResponse(HOME[found.role], 303)
