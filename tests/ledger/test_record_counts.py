@@ -110,7 +110,7 @@ def test_writers_of_the_same_metric_do_not_wait_for_each_other(
         with second.begin():
             second.execute(sa.text("SET LOCAL lock_timeout = '2s'"))
             second.execute(_insert_one(ledger, numbers[1], "SECOND"))
-        fold_counts(ledger.engine)  # sees only the second's row: nothing to fold yet
+        assert fold_counts(ledger.engine) == 0  # sees only the second's row: nothing yet
         open_one.commit()
     assert kept(ledger) == counted(ledger)
     upkeep = Upkeep(ledger.engine)  # what the web service runs every minute

@@ -250,7 +250,7 @@ class Upkeep:
 
     def fold_now(self) -> int:
         """Fold the record counts written since the last time (PostgreSQL), unless
-        another process is indexing or folding now; return how many rows were folded."""
+        another process is indexing or folding now; return how many pairs were folded."""
         try:
             with self._indexing_turn() as mine:
                 return fold_counts(self._engine) if mine else 0

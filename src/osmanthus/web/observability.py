@@ -18,6 +18,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from osmanthus.errors import OsmanthusError
@@ -106,7 +107,7 @@ def install_observability(app: FastAPI) -> None:
         ledger = getattr(app.state, "ledger", None)
         try:
             return float(unindexed_entries(ledger.engine)) if ledger else math.nan
-        except OsmanthusError:  # the database is down: /ready says so
+        except (OsmanthusError, SQLAlchemyError):  # the database is down: /ready says so
             return math.nan
 
     Gauge(

@@ -212,11 +212,12 @@ def portal_router(pages: Pages) -> APIRouter:
         return pages.render(request, "signin.html", kiosk_form=kiosk, failed=None)
 
     def throttled(request: Request, kiosk: bool) -> Response | None:
-        """The sign-in page refusing this address for now (429), or None."""
-        wait = request.app.state.signin_throttle.wait(_address(request))
+        """The sign-in page refusing this address for now (429), or None: the attempt is
+        counted (web.throttle) and forgiven if it succeeds."""
+        wait = request.app.state.signin_throttle.attempt(_address(request))
         if not wait:
             return None
-        return pages.render(
+        page = pages.render(
             request,
             "signin.html",
             kiosk_form=kiosk,
@@ -224,6 +225,8 @@ def portal_router(pages: Pages) -> APIRouter:
             minutes=max(1, -(-wait // 60)),
             status=429,
         )
+        page.headers["Retry-After"] = str(wait)
+        return page
 
     @router.post("/signin", include_in_schema=False)
     def signin(
@@ -238,10 +241,10 @@ def portal_router(pages: Pages) -> APIRouter:
         try:
             name = sign_in(ledger, national_id.strip(), password)
         except NotSignedIn:
-            request.app.state.signin_throttle.refused(_address(request))
             return pages.render(
                 request, "signin.html", kiosk_form=kiosk, failed="resident", status=401
             )
+        request.app.state.signin_throttle.succeeded(_address(request))
         open_resident_session(request, name, kiosk=kiosk)
         return RedirectResponse("/me", 303)
 
@@ -254,8 +257,8 @@ def portal_router(pages: Pages) -> APIRouter:
         try:
             found = authenticate(ledger.engine, key.strip())
         except NotSignedIn:
-            request.app.state.signin_throttle.refused(_address(request))
             return pages.render(request, "signin.html", kiosk_form=False, failed="key", status=401)
+        request.app.state.signin_throttle.succeeded(_address(request))
         open_key_session(request, key_digest(key.strip()))
         return RedirectResponse(HOME[found.role], 303)
 

@@ -1,24 +1,42 @@
-"""Refused sign-ins counted per client address, so that one address cannot try passwords
+"""Sign-in attempts counted per client address, so that one address cannot try passwords
 across many residents (each resident's own lock, five refusals in 15 minutes, stops only
 guessing at one account; osmanthus.residents.credentials).
 
+An attempt counts when it starts (:meth:`AddressThrottle.attempt`, one locked step, so
+parallel requests cannot all pass before any is counted) and is forgiven if it succeeds
+(:meth:`AddressThrottle.succeeded`): only refusals remain in the window. IPv6 addresses
+count by their /64 network (one host can take any address in it).
+
 Counted in this worker's memory: with N workers an address gets up to N times the limit
 before every worker refuses it, and a restart forgets. The address is the one uvicorn
-reports (behind a proxy, the forwarded one it trusts: ``--forwarded-allow-ips``).
+reports (behind a proxy, the forwarded one it trusts: ``--forwarded-allow-ips``); a
+proxy it does not trust makes every client one address, which the limit then shuts out.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable
 
-__all__ = ["AddressThrottle"]
+__all__ = ["AddressThrottle", "client_key"]
 
 WINDOW_SECONDS = 15 * 60
-#: Addresses remembered at most (the least recently refused are forgotten first).
-ADDRESSES = 100_000
+#: Addresses remembered at most (the least recently tried are forgotten first).
+ADDRESSES = 20_000
+
+
+def client_key(address: str) -> str:
+    """The key an address counts under: itself, or its /64 network for IPv6."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 6:
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
 
 
 class AddressThrottle:
@@ -27,34 +45,32 @@ class AddressThrottle:
     def __init__(self, most: int, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._most = most
         self._clock = clock
-        self._refusals: OrderedDict[str, deque[float]] = OrderedDict()
+        self._attempts: OrderedDict[str, list[float]] = OrderedDict()
         self._lock = threading.Lock()  # sign-in routes run on the thread pool
 
-    def wait(self, address: str) -> int:
-        """Seconds until ``address`` may try again (0: it may now)."""
+    def attempt(self, address: str) -> int:
+        """Count an attempt from ``address`` and return 0, or, when the address has
+        reached the limit, count nothing and return the seconds until it may try again."""
+        key = client_key(address)
         with self._lock:
-            times = self._refusals.get(address)
-            if times is None:
-                return 0
-            self._trim(times)
-            if len(times) < self._most:
-                return 0
-            return max(1, int(times[0] + WINDOW_SECONDS - self._now()) + 1)
+            now = self._clock()
+            times = [t for t in self._attempts.get(key, ()) if t > now - WINDOW_SECONDS]
+            if len(times) >= self._most:
+                self._attempts[key] = times
+                return max(1, int(times[0] + WINDOW_SECONDS - now) + 1)
+            times.append(now)
+            self._attempts[key] = times
+            self._attempts.move_to_end(key)
+            while len(self._attempts) > ADDRESSES:
+                self._attempts.popitem(last=False)
+            return 0
 
-    def refused(self, address: str) -> None:
-        """Count a refused sign-in from ``address``."""
+    def succeeded(self, address: str) -> None:
+        """Forgive the attempt that succeeded (only refusals stay counted)."""
+        key = client_key(address)
         with self._lock:
-            times = self._refusals.setdefault(address, deque())
-            self._trim(times)
-            times.append(self._now())
-            self._refusals.move_to_end(address)
-            while len(self._refusals) > ADDRESSES:
-                self._refusals.popitem(last=False)
-
-    def _trim(self, times: deque[float]) -> None:
-        since = self._now() - WINDOW_SECONDS
-        while times and times[0] <= since:
-            times.popleft()
-
-    def _now(self) -> float:
-        return self._clock()
+            times = self._attempts.get(key)
+            if times:
+                times.pop()
+                if not times:
+                    del self._attempts[key]

@@ -10,7 +10,8 @@ The records already stored are counted here.
   transition table, so COPY and INSERT ... SELECT count once). It never updates a row
   that another transaction may have written: an upsert made every writer of the same
   department and metric wait for the first to commit, and two batches locking metrics
-  in different orders could deadlock. The rows are folded later.
+  in different orders could deadlock. The rows are folded later. The function keeps the
+  schema it was created in (``SET search_path FROM CURRENT``).
 
 Revision ID: 0007
 Revises: 0006
@@ -37,7 +38,8 @@ BEGIN
 END
 """
 _PG_FUNCTION = """
-CREATE FUNCTION count_records() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION count_records() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
 BEGIN
     INSERT INTO record_counts (department_id, metric, records)
     SELECT department_id, metric, count(*) FROM new_records
@@ -71,6 +73,10 @@ def upgrade() -> None:
     op.create_index(
         "ix_record_counts_department_id_metric", "record_counts", ["department_id", "metric"]
     )
+    if op.get_bind().dialect.name == "postgresql":
+        # No record may be committed between the count below and the trigger's start:
+        # writers wait for this migration (SQLite's write lock already keeps them out).
+        op.execute("LOCK TABLE records IN SHARE MODE")
     op.execute(
         "INSERT INTO record_counts (department_id, metric, records) "
         "SELECT department_id, metric, count(*) FROM records WHERE kind = 'original' "
