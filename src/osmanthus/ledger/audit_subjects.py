@@ -46,6 +46,8 @@ PASS_MOST = 20_000
 CHUNK = 500
 
 
+#: How far the index is filled (None before migration 0006 made the row).
+_UPTO = select(audit_indexed.c.upto).where(audit_indexed.c.id == 1)
 _Keys = list[tuple[int, int]]
 _Hold = Callable[[], AbstractContextManager[object]]
 
@@ -83,7 +85,7 @@ def index_subjects(
     pass fails (:class:`sqlite3.OperationalError`; :func:`busy` tells) and the next one
     starts over."""
     with read_only(engine) as conn:
-        upto = conn.execute(select(audit_indexed.c.upto).where(audit_indexed.c.id == 1)).scalar()
+        upto = conn.execute(_UPTO).scalar()
         rows = conn.execute(
             select(audit_log.c.seq, audit_log.c.subject)
             .where(audit_log.c.seq > (upto or 0))
@@ -168,7 +170,7 @@ def unindexed_entries(engine: Engine) -> int:
     that keeps growing says the upkeep has stopped (a metric of the web service)."""
     with read_only(engine) as conn:
         head = conn.execute(select(func.max(audit_log.c.seq))).scalar() or 0
-        upto = conn.execute(select(audit_indexed.c.upto).where(audit_indexed.c.id == 1)).scalar()
+        upto = conn.execute(_UPTO).scalar()
     return max(0, int(head) - int(upto or 0))
 
 

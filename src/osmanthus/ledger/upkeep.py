@@ -16,12 +16,11 @@ Its writes hold the audit writers' lock (:meth:`Upkeep.holding`) in short transa
 
 On SQLite that worker does the work in a process of its own (:func:`main`, started again
 if it ends; it stops when the worker's end of its standard input closes, the worker's
-death included). On a thread of a busy
-worker, each of its calls into SQLite gave the interpreter lock away, and getting it
-back took up to 5 ms while the audit writers of both workers waited for the turn it
-held: the 99th percentile of eligibility checks was twice that without indexing
-(measured: docs/benchmarks.md). ``own_process=False`` keeps it on a thread (tests,
-PostgreSQL).
+death included). On a thread of a busy worker, each of its calls into SQLite gave the
+interpreter lock away, and getting it back took up to 5 ms while the audit writers of
+both workers waited for the turn it held: the 99th percentile of eligibility checks was
+twice that without indexing (measured: docs/benchmarks.md). ``own_process=False`` keeps
+it on a thread (tests, PostgreSQL).
 (Tried and dropped, measured: running it in the idle supervising process of ``serve
 --workers N``, with a transaction per key. Starved of the cores the workers kept busy,
 it held the lock longest, and the 99th percentile went from about 25 to 50 ms and more.)
