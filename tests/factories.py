@@ -44,3 +44,22 @@ class FixedClock:
 def table_count(ledger: Ledger, table: str) -> int:
     with ledger.engine.connect() as conn:
         return int(conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+def tamper(ledger: Ledger, *statements: str) -> None:
+    """Run SQL as an attacker holding the database would: with the append-only guards
+    out of the way (SQLite: the triggers dropped; PostgreSQL: triggers skipped for the
+    session, which the superuser test role may do)."""
+    with ledger.engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            guards = conn.execute(
+                sa.text(
+                    "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%_no_%'"
+                )
+            ).scalars()
+            for name in list(guards):
+                conn.execute(sa.text(f"DROP TRIGGER {name}"))
+        else:
+            conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
+        for statement in statements:
+            conn.execute(sa.text(statement))

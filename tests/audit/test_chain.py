@@ -84,7 +84,7 @@ def test_removing_the_newest_entry_needs_the_published_head() -> None:
     )
     head = chain[-1]["hash"]
     verify_entries(chain[:-1])  # without the published head the shorter chain is consistent
-    with pytest.raises(AuditChainBroken, match="expected the published head"):
+    with pytest.raises(AuditChainBroken, match="no entry with the published head"):
         verify_entries(chain[:-1], expected_head=head)
 
 

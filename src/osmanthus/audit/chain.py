@@ -94,16 +94,28 @@ def chain_hash(prev_hash: str, before: bytes, seq: int, after: bytes) -> str:
 
 
 def verify_entries(
-    entries: Iterable[Mapping[str, Any]], *, expected_head: str | None = None
+    entries: Iterable[Mapping[str, Any]],
+    *,
+    expected_head: str | None = None,
+    start: tuple[int, str] = (0, GENESIS_HASH),
+    anchor: tuple[int, str] | None = None,
 ) -> ChainHead:
     """Recompute the chain over ``entries`` (in ``seq`` order) and return its head.
 
     Raises :class:`AuditChainBroken` naming the first entry that does not match: a gap in
     the sequence (an entry removed), a wrong back-link, or a hash that does not recompute
-    (an entry edited). With ``expected_head``, also checks the last hash against the
-    published one, which catches removal of the newest entries.
+    (an entry edited).
+
+    ``start``: the entries follow the entry ``(seq, hash)`` (verification from a
+    checkpoint) instead of the beginning. ``anchor``: a published ``(seq, hash)`` that must
+    be an entry of this chain (a checkpoint: it stays true as the chain grows and fails
+    after any rewrite of the past). ``expected_head``: a published hash that must be the
+    hash of one of the entries (the same check, for a head published without its
+    number).
     """
-    prev_hash, prev_seq, count = GENESIS_HASH, 0, 0
+    prev_seq, prev_hash = start
+    count = 0
+    seen_head = expected_head is None or expected_head == prev_hash
     for entry in entries:
         seq = int(entry["seq"])
         if seq != prev_seq + 1:
@@ -123,11 +135,26 @@ def verify_entries(
                 f"audit entry {seq}: content does not match its hash (edited after writing)",
                 seq=seq,
             )
+        if anchor is not None and seq == anchor[0] and recomputed != anchor[1]:
+            raise AuditChainBroken(
+                f"audit entry {seq}: its hash {recomputed[:16]}… is not the published "
+                f"{anchor[1][:16]}… (the chain was rewritten up to this entry)",
+                seq=seq,
+            )
+        if recomputed == expected_head:
+            seen_head = True
         prev_hash, prev_seq, count = recomputed, seq, count + 1
-    if expected_head is not None and prev_hash != expected_head:
+    if anchor is not None and anchor[0] > prev_seq:
         raise AuditChainBroken(
-            f"audit chain head is {prev_hash[:16]}… at entry {prev_seq}, expected the "
-            f"published head {expected_head[:16]}… (entries removed or replaced at the end)",
+            f"audit chain ends at entry {prev_seq}, before the published entry {anchor[0]} "
+            "(entries removed at the end)",
+            seq=prev_seq + 1,
+        )
+    if not seen_head:
+        assert expected_head is not None
+        raise AuditChainBroken(
+            f"audit chain has no entry with the published head {expected_head[:16]}… "
+            f"(it ends at entry {prev_seq}: entries removed or replaced)",
             seq=prev_seq + 1,
         )
     return ChainHead(seq=prev_seq, hash=prev_hash, count=count)

@@ -23,12 +23,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection
 
+from osmanthus.audit import Claim
 from osmanthus.errors import ProhibitedData, RecordRefused, ValidationError
 from osmanthus.intake.outcome import Outcome, find_outcomes, store_outcome
 from osmanthus.intake.readers import BatchFile, file_sha256, open_batch
 from osmanthus.intake.validate import Problem, Validated, validate_batch
 from osmanthus.intake.writer import ChunkWriter
-from osmanthus.ledger import Actor, Ledger, append_entry, database_errors, durable_transaction
+from osmanthus.ledger import (
+    Actor,
+    Ledger,
+    append_entry,
+    claim_of,
+    database_errors,
+    durable_transaction,
+)
+from osmanthus.ledger.schema import batch_problems, batches
 
 __all__ = ["Progress", "submit_batch"]
 
@@ -167,7 +176,7 @@ def _write_batch(
         outcome.metrics = {}
         raise _Refused(dict(prohibited))
     outcome.status = "partial" if outcome.refused else "committed"
-    _record_outcome(conn, outcome, department_id, actor, dict(prohibited))
+    _record_outcome(conn, outcome, department_id, actor, dict(prohibited), writer.sealed.claim())
 
 
 Checked = tuple[pa.Table, Validated, pa.ChunkedArray]
@@ -234,14 +243,22 @@ def _record_outcome(
     department_id: int,
     actor: Actor,
     categories: dict[str, int],
+    written: Claim | None = None,
 ) -> None:
-    """Store the batch's outcome and report, and audit it (and any prohibited data)."""
+    """Store the batch's outcome and report, and audit it (and any prohibited data): the
+    entry claims the records written (``written``), the batch row and its report."""
     _audit_prohibited(conn, outcome, actor, categories)
-    store_outcome(conn, outcome, department_id, str(actor))
+    key = store_outcome(conn, outcome, department_id, str(actor))
+    claims = [
+        *([written] if written is not None else []),
+        claim_of(conn, "batches", batches.c.id == key),
+        claim_of(conn, "batch_problems", batch_problems.c.batch == key),
+    ]
     append_entry(
         conn,
         actor=str(actor),
         action="intake.batch",
         purpose="department batch",
         detail=outcome.summary(),
+        rows=claims,
     )

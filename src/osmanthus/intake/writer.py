@@ -30,9 +30,10 @@ import pyarrow.csv as pa_csv
 import sqlalchemy.exc
 from sqlalchemy import Connection, text
 
+from osmanthus.audit import ClaimBuilder
 from osmanthus.errors import NotFound, RecordRefused
 from osmanthus.intake.validate import Problem, Validated, shown
-from osmanthus.ledger import Actor, Ledger
+from osmanthus.ledger import Actor, Col, Ledger, add_rows
 
 __all__ = ["ChunkWriter"]
 
@@ -40,9 +41,9 @@ _STAGE = "intake_stage"
 #: Each staged row's key ``k`` is its position among the chunk's staged rows (1-based):
 #: SQLite's rowid, a column on PostgreSQL. Optional columns empty in a chunk are not sent.
 _INSERT = f"""
-INSERT INTO records (resident_id, department_id, metric, value, act_date, decision_date,
+INSERT INTO records (id, resident_id, department_id, metric, value, act_date, decision_date,
                      recorded_at, source_ref, incident_ref, kind, batch_id, severity)
-SELECT r.id, :department, s.metric, s.value, s.act_date, s.decision_date,
+SELECT s.id, r.id, :department, s.metric, s.value, s.act_date, s.decision_date,
        :stamp, s.source_ref, s.incident_ref, 'original', :batch, s.severity
 FROM {_STAGE} s JOIN residents r ON r.pseudonym = s.pseudonym
 """
@@ -84,6 +85,8 @@ class ChunkWriter:
         self.batch_id = batch_id
         self.actor = actor
         self.postgres = conn.dialect.name == "postgresql"
+        self.now = now
+        self.sealed = ClaimBuilder("records")  # the batch's original reports, for its entry
         self.stamp: object = (
             now if self.postgres else now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
         )
@@ -95,7 +98,7 @@ class ChunkWriter:
         self.close()
         dates, key = ("DATE", "k BIGINT PRIMARY KEY, ") if self.postgres else ("TEXT", "")
         self.conn.exec_driver_sql(
-            f"CREATE TEMPORARY TABLE {_STAGE} ({key}pseudonym TEXT, metric TEXT, "
+            f"CREATE TEMPORARY TABLE {_STAGE} ({key}id BIGINT, pseudonym TEXT, metric TEXT, "
             f"value DOUBLE PRECISION, act_date {dates}, decision_date {dates}, "
             "source_ref TEXT, incident_ref TEXT, severity TEXT)"
         )
@@ -136,7 +139,8 @@ class ChunkWriter:
     ) -> npt.NDArray[np.bool_]:
         self._new_stage()
         staged = np.flatnonzero(rows)  # position k (1-based) in the stage -> row in the chunk
-        self._fill(_stage_table(table, checked, pseudonyms, staged))
+        stage = _stage_table(table, checked, pseudonyms, staged, self._allocate(len(staged)))
+        self._fill(stage)
         refused: dict[int, Problem] = {}  # by row in the chunk
         params = {"department": self.department_id, "stamp": self.stamp, "batch": self.batch_id}
         while True:
@@ -162,7 +166,56 @@ class ChunkWriter:
         problems.extend(refused.values())
         written = rows.copy()
         written[list(refused)] = False
+        self._seal(stage, written[staged])
         return written
+
+    def _allocate(self, n: int) -> npt.NDArray[np.int64]:
+        """Ids for ``n`` staged rows, ascending and above every id taken before (SQLite:
+        the batch holds the only write lock; PostgreSQL: the records' sequence)."""
+        if self.postgres:
+            found = self.conn.execute(
+                text(
+                    "SELECT nextval(pg_get_serial_sequence('records', 'id')) "
+                    "FROM generate_series(1, :n)"
+                ),
+                {"n": n},
+            ).scalars()
+            return np.sort(np.fromiter(found, dtype=np.int64, count=n))
+        top = self.conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM records").scalar_one()
+        return np.arange(int(top) + 1, int(top) + 1 + n, dtype=np.int64)
+
+    def _seal(self, stage: pa.Table, written: npt.NDArray[np.bool_]) -> None:
+        """Add the rows written from ``stage`` to the batch's claim (their encoding from
+        the staged columns: the same values the INSERT wrote)."""
+        rows = stage.filter(pa.array(written))
+        if not rows.num_rows:
+            return
+
+        def optional(name: str) -> Col:
+            if name in rows.column_names:
+                return ("text", rows.column(name))
+            return ("", None)
+
+        add_rows(
+            self.sealed,
+            rows.column("id").to_numpy(),
+            [
+                ("text", rows.column("pseudonym")),
+                ("", self.department),
+                ("text", rows.column("metric")),
+                ("float", rows.column("value").to_numpy()),
+                ("date", rows.column("act_date")),
+                ("date", rows.column("decision_date")),
+                ("", self.now),
+                ("text", rows.column("source_ref")),
+                optional("incident_ref"),
+                ("", "original"),
+                ("", None),
+                ("", None),
+                ("", self.batch_id),
+                optional("severity"),
+            ],
+        )
 
     def _refuse_taken(
         self, staged: npt.NDArray[np.intp], first_row: int, refused: dict[int, Problem]
@@ -261,7 +314,11 @@ class ChunkWriter:
 
 
 def _stage_table(
-    table: pa.Table, checked: Validated, pseudonyms: pa.ChunkedArray, staged: npt.NDArray[np.intp]
+    table: pa.Table,
+    checked: Validated,
+    pseudonyms: pa.ChunkedArray,
+    staged: npt.NDArray[np.intp],
+    ids: npt.NDArray[np.int64],
 ) -> pa.Table:
     """The staged columns of the chunk's rows ``staged``, in that order, as Arrow (dates as
     ISO text); optional columns that are empty throughout are left out (NULL)."""
@@ -274,6 +331,7 @@ def _stage_table(
 
     columns: dict[str, pa.Array | pa.ChunkedArray] = {
         "k": pa.array(np.arange(1, len(staged) + 1), pa.int64()),
+        "id": pa.array(ids, pa.int64()),
         "pseudonym": pseudonyms.take(picked),
         "metric": table.column("metric").take(picked),
         "value": pa.array(checked.value[staged], pa.float64()),

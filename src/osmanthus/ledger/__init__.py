@@ -1,7 +1,13 @@
 """Ledger: the append-only system of record (SQLAlchemy; SQLite or PostgreSQL)."""
 
-from osmanthus.ledger.audit_log import AuditEntry, append_entry, chain_head, verify_chain
+from osmanthus.ledger.audit_log import AuditEntry, append_entry, chain_head
 from osmanthus.ledger.bulk import BulkResult, RecordBatch, ResidentBatch, bulk_load
+from osmanthus.ledger.checkpoints import (
+    checkpoint_state,
+    latest_checkpoint,
+    store_checkpoint,
+    stored_checkpoint,
+)
 from osmanthus.ledger.database import (
     connect,
     database_errors,
@@ -10,30 +16,55 @@ from osmanthus.ledger.database import (
     migrate,
     read_only,
 )
+from osmanthus.ledger.keys import insert_key, revoke_key_digest
 from osmanthus.ledger.ledger import Ledger
 from osmanthus.ledger.population import iter_population
 from osmanthus.ledger.record import Actor, NewRecord, ResidentInfo, StoredRecord, Subject
+from osmanthus.ledger.row_check import RowsTampered
+from osmanthus.ledger.seal_columns import Col, add_rows
+from osmanthus.ledger.sealed import claim_of
+from osmanthus.ledger.verification import (
+    LedgerCheck,
+    ledger_identity,
+    snapshot,
+    verify_chain,
+    verify_ledger,
+)
 
 __all__ = [
     "Actor",
     "AuditEntry",
     "BulkResult",
+    "Col",
     "Ledger",
+    "LedgerCheck",
     "NewRecord",
     "RecordBatch",
     "ResidentBatch",
     "ResidentInfo",
+    "RowsTampered",
     "StoredRecord",
     "Subject",
+    "add_rows",
     "append_entry",
     "bulk_load",
     "chain_head",
+    "checkpoint_state",
+    "claim_of",
     "connect",
     "database_errors",
     "durable_transaction",
+    "insert_key",
     "is_current",
     "iter_population",
+    "latest_checkpoint",
+    "ledger_identity",
     "migrate",
     "read_only",
+    "revoke_key_digest",
+    "snapshot",
+    "store_checkpoint",
+    "stored_checkpoint",
     "verify_chain",
+    "verify_ledger",
 ]

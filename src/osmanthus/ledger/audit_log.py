@@ -18,10 +18,11 @@ from sqlalchemy import Connection, Dialect, Engine, select, text
 from osmanthus.audit import (
     GENESIS_HASH,
     ChainHead,
+    Claim,
     canonical_around_seq,
     chain_hash,
+    claim_detail,
     encode_detail,
-    verify_entries,
 )
 from osmanthus.errors import LedgerError
 from osmanthus.ledger.database import database_errors, read_only
@@ -41,7 +42,6 @@ __all__ = [
     "insert_statement",
     "iter_entries",
     "prepare",
-    "verify_chain",
 ]
 
 #: Arbitrary constant naming the audit chain's advisory lock on PostgreSQL.
@@ -183,8 +183,12 @@ def append_entry(
     purpose: str,
     subject: str | None = None,
     detail: Mapping[str, Any] | None = None,
+    rows: Sequence[Claim] = (),
 ) -> AuditEntry:
-    """Append one chained entry inside the caller's transaction and return it."""
+    """Append one chained entry inside the caller's transaction and return it; ``rows``
+    are the claims of the rows the same transaction wrote (in the detail as ``sealed``)."""
+    if rows:
+        detail = {**(detail or {}), "sealed": claim_detail(rows)}
     return append_entries(conn, [PendingEntry(actor, action, purpose, subject, detail)])[0]
 
 
@@ -208,9 +212,11 @@ def append_entries(
     return stored
 
 
-def iter_entries(conn: Connection, *, batch: int = 10_000) -> Iterator[dict[str, Any]]:
-    """Every stored entry in ``seq`` order, read in batches (constant memory)."""
-    after = 0
+def iter_entries(
+    conn: Connection, *, batch: int = 10_000, after: int = 0
+) -> Iterator[dict[str, Any]]:
+    """Every stored entry (after entry ``after``) in ``seq`` order, read in batches
+    (constant memory)."""
     while True:
         rows = (
             conn.execute(
@@ -226,12 +232,6 @@ def iter_entries(conn: Connection, *, batch: int = 10_000) -> Iterator[dict[str,
             return
         yield from (dict(row) for row in rows)
         after = rows[-1]["seq"]
-
-
-def verify_chain(engine: Engine, *, expected_head: str | None = None) -> ChainHead:
-    """Recompute the whole stored chain; raise :class:`AuditChainBroken` at the first fault."""
-    with read_only(engine) as conn:
-        return verify_entries(iter_entries(conn), expected_head=expected_head)
 
 
 def chain_head(engine: Engine) -> ChainHead:

@@ -18,13 +18,15 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, func, select, text
 
+from osmanthus.audit import ClaimBuilder
 from osmanthus.errors import RecordRefused, ValidationError
 from osmanthus.identity import validate_many
 from osmanthus.ledger.audit_log import append_entry
 from osmanthus.ledger.database import database_errors
 from osmanthus.ledger.ledger import Ledger
 from osmanthus.ledger.record import Actor
-from osmanthus.ledger.schema import residents
+from osmanthus.ledger.schema import records, residents
+from osmanthus.ledger.seal_columns import add_rows
 from osmanthus.policy import Metric
 
 __all__ = ["BulkResult", "RecordBatch", "ResidentBatch", "bulk_load"]
@@ -92,7 +94,8 @@ def bulk_load(
             raise RecordRefused(f"department {missing[0]!r} is not registered in the ledger")
         department_ids = np.array([dept_ids[label] for label in labels], dtype=np.int64)
         _refuse_registered(conn, names)
-        ids = _allocate_resident_ids(conn, len(people))
+        ids = _allocate_ids(conn, "residents", len(people))
+        record_ids = _allocate_ids(conn, "records", len(batch))
         stamp = _timestamp(conn, now)
         _write(
             conn,
@@ -102,10 +105,13 @@ def bulk_load(
         )
         incident = batch.incident_ref.tolist() if len(batch.incident_ref) else [None] * len(batch)
         severity = batch.severity.tolist() if len(batch.severity) else [None] * len(batch)
+        act = batch.act_date.astype("datetime64[D]").astype(str).tolist()
+        decided = batch.decision_date.astype("datetime64[D]").astype(str).tolist()
         _write(
             conn,
             "records",
             (
+                "id",
                 "resident_id",
                 "department_id",
                 "metric",
@@ -120,18 +126,47 @@ def bulk_load(
                 "severity",
             ),
             [
+                record_ids.tolist(),
                 ids[batch.resident].tolist(),
                 department_ids[departments].tolist(),
                 batch.metric.tolist(),
                 batch.value.tolist(),
-                batch.act_date.astype("datetime64[D]").astype(str).tolist(),
-                batch.decision_date.astype("datetime64[D]").astype(str).tolist(),
+                act,
+                decided,
                 [stamp] * len(batch),
                 batch.source_ref.tolist(),
                 incident,
                 ["original"] * len(batch),
                 [batch_id] * len(batch),
                 severity,
+            ],
+        )
+        sealed_people = ClaimBuilder("residents")
+        add_rows(
+            sealed_people,
+            ids,
+            [("text", names), ("text", people.district), ("int", years), ("", now)],
+        )
+        sealed_records = ClaimBuilder("records")
+        name_column = np.array(names, dtype=object)
+        add_rows(
+            sealed_records,
+            record_ids,
+            [
+                ("text", name_column[batch.resident] if len(batch) else []),
+                ("text", np.array(labels, dtype=object)[departments] if len(batch) else []),
+                ("text", batch.metric),
+                ("float", batch.value),
+                ("date", act),
+                ("date", decided),
+                ("", now),
+                ("text", batch.source_ref),
+                ("text", incident),
+                ("", "original"),
+                ("", None),
+                ("", None),
+                ("", batch_id),
+                ("text", severity),
             ],
         )
         append_entry(
@@ -145,6 +180,7 @@ def bulk_load(
                 "records": len(batch),
                 "resident_ids": [int(ids[0]), int(ids[-1])] if len(ids) else [],
             },
+            rows=[sealed_people.claim(), sealed_records.claim()],
         )
     return BulkResult(len(people), len(batch), int(ids[0]) if len(ids) else 0)
 
@@ -303,8 +339,9 @@ def _refuse_registered(conn: Connection, names: list[str]) -> None:
         raise RecordRefused(f"row {row}: national_id: this resident is already registered")
 
 
-def _allocate_resident_ids(conn: Connection, n: int) -> npt.NDArray[np.int64]:
-    """Ids for ``n`` new residents, taken before the rows are written.
+def _allocate_ids(conn: Connection, table: str, n: int) -> npt.NDArray[np.int64]:
+    """Ids for ``n`` new rows of ``table`` (residents or records), taken before the rows
+    are written, so that the rows' digests are computed from what is written.
 
     On PostgreSQL the tables this load writes are locked ``ROW EXCLUSIVE`` first, as an
     INSERT would lock them: the lake export settles its watermarks under a ``SHARE`` lock,
@@ -319,7 +356,7 @@ def _allocate_resident_ids(conn: Connection, n: int) -> npt.NDArray[np.int64]:
         got = (
             conn.execute(
                 text(
-                    "SELECT nextval(pg_get_serial_sequence('residents', 'id')) "
+                    f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) "
                     "FROM generate_series(1, :n)"
                 ),
                 {"n": n},
@@ -328,7 +365,8 @@ def _allocate_resident_ids(conn: Connection, n: int) -> npt.NDArray[np.int64]:
             .all()
         )
         return np.array(sorted(got), dtype=np.int64)
-    start = int(conn.execute(select(func.coalesce(func.max(residents.c.id), 0))).scalar_one()) + 1
+    key = residents.c.id if table == "residents" else records.c.id
+    start = int(conn.execute(select(func.coalesce(func.max(key), 0))).scalar_one()) + 1
     return np.arange(start, start + n, dtype=np.int64)
 
 

@@ -29,6 +29,7 @@ from osmanthus.ledger.quick_read import QuickReader, RecordRows
 from osmanthus.ledger.reading import profile_of, record_rows, resident_and_records
 from osmanthus.ledger.record import Actor, NewRecord, ResidentInfo, StoredRecord
 from osmanthus.ledger.schema import departments, profile_facts, records, residents
+from osmanthus.ledger.sealed import claim_of
 from osmanthus.ledger.upkeep import Upkeep
 from osmanthus.policy import PolicySet, load_policy
 from osmanthus.settings import Settings
@@ -97,12 +98,14 @@ class Ledger:
             ]
             if new:
                 conn.execute(insert(departments), new)
+                codes = [d["code"] for d in new]
                 append_entry(
                     conn,
                     actor=str(actor),
                     action="departments.register",
                     purpose="policy department list",
-                    detail={"codes": [d["code"] for d in new], "policy": version.version},
+                    detail={"codes": codes, "policy": version.version},
+                    rows=[claim_of(conn, "departments", departments.c.code.in_(codes))],
                 )
         return len(new)
 
@@ -160,6 +163,7 @@ class Ledger:
                 subject=name,
                 purpose="registration",
                 detail={"district": district},
+                rows=[claim_of(conn, "residents", residents.c.id == resident_id)],
             )
         return int(resident_id)
 
@@ -209,6 +213,7 @@ class Ledger:
                 subject=name,
                 purpose="profile data a rule needs",
                 detail={"attribute": attribute, "fact": fact_id},
+                rows=[claim_of(conn, "profile_facts", profile_facts.c.id == fact_id)],
             )
         return int(fact_id)
 
@@ -264,6 +269,7 @@ class Ledger:
                     "department": record.department,
                     "source_ref": record.source_ref,
                 },
+                rows=[claim_of(conn, "records", records.c.id == record_id)],
             )
         return int(record_id)
 
@@ -375,6 +381,7 @@ class Ledger:
             subject=owner,
             purpose="department " + kind,
             detail={"record": new_id, "supersedes": old.id, "reason": reason},
+            rows=[claim_of(conn, "records", records.c.id == new_id)],
         )
         return int(new_id)
 

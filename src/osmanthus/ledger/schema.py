@@ -19,6 +19,8 @@ the single description the code reads and writes through.
   never counts the whole ledger. On PostgreSQL a pair may have several rows (one per
   writing statement, folded later); its count is their sum.
 - ``audit_log``: the hash-chained log of every write and every read of personal data.
+- ``audit_checkpoints``: signed checkpoints of the chain (an entry's number and hash),
+  written by ``osmanthus audit checkpoint`` and on the service's schedule.
 - ``audit_subjects``, ``audit_indexed``: which entries are about whom (a key of the
   subject and the entry's ``seq``), filled in bulk after the entries are written, up to
   ``audit_indexed.upto`` (:mod:`osmanthus.ledger.audit_subjects`), so that a resident can
@@ -55,6 +57,7 @@ __all__ = [
     "RECORD_KINDS",
     "UtcDateTime",
     "api_keys",
+    "audit_checkpoints",
     "audit_indexed",
     "audit_log",
     "audit_subjects",
@@ -274,4 +277,13 @@ audit_indexed = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),  # always 1: one row
     Column("upto", Key, nullable=False),
+)
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("seq", Key, primary_key=True, autoincrement=False),
+    Column("hash", String(64), nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("document", Text, nullable=False),  # the signed checkpoint, as published
 )

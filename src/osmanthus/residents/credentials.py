@@ -22,7 +22,7 @@ import secrets
 from sqlalchemy import Connection, delete, func, insert, select
 
 from osmanthus.errors import NotSignedIn, ValidationError
-from osmanthus.ledger import Actor, Ledger, append_entry, database_errors
+from osmanthus.ledger import Actor, Ledger, append_entry, claim_of, database_errors
 from osmanthus.ledger.audit_subjects import entries_about
 from osmanthus.ledger.schema import audit_log, resident_credentials, residents
 
@@ -91,6 +91,11 @@ def set_password(ledger: Ledger, national_id: str, password: str, *, actor: Acto
             action="resident.password",
             subject=name,
             purpose="portal password set",
+            rows=[
+                claim_of(
+                    conn, "resident_credentials", resident_credentials.c.resident_id == resident_id
+                )
+            ],
         )
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Connection, and_, func, insert, select
 
 from osmanthus.errors import NotFound, ValidationError
-from osmanthus.ledger import Ledger, append_entry, database_errors, read_only
+from osmanthus.ledger import Ledger, append_entry, claim_of, database_errors, read_only
 from osmanthus.ledger.schema import departments, disputes, records, residents
 
 __all__ = ["DISPUTE_DAYS", "Dispute", "file_dispute", "open_disputes", "resident_disputes"]
@@ -104,6 +104,7 @@ def file_dispute(
             subject=pseudonym,
             purpose="resident disputes a record",
             detail={"dispute": int(dispute_id), "record": record_id},
+            rows=[claim_of(conn, "disputes", disputes.c.id == dispute_id)],
         )
         return _rows(conn, disputes.c.id == dispute_id)[0]
 

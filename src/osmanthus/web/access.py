@@ -8,17 +8,16 @@ name and (for a department) the department code. A request names its key in the
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import secrets
 import time
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import Engine, bindparam, insert, select, update
+from sqlalchemy import Engine, bindparam, select
 
 from osmanthus.errors import AccessDenied, NotSignedIn, ValidationError
-from osmanthus.ledger import Actor, database_errors, read_only
+from osmanthus.ledger import Actor, database_errors, insert_key, read_only, revoke_key_digest
 from osmanthus.ledger.schema import api_keys
 
 __all__ = [
@@ -35,6 +34,7 @@ __all__ = [
 Role = Literal["resident", "department", "provider", "operator", "auditor"]
 ROLES: tuple[Role, ...] = ("resident", "department", "provider", "operator", "auditor")
 KEY_ROLES: tuple[Role, ...] = ("department", "provider", "operator", "auditor")
+_OPERATOR = Actor("operator", "cli")
 
 
 @dataclass(frozen=True)
@@ -66,8 +66,15 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_key(engine: Engine, *, role: str, name: str, department: str | None = None) -> str:
-    """Create an API key; return it (the only time it is shown)."""
+def create_key(
+    engine: Engine,
+    *,
+    role: str,
+    name: str,
+    department: str | None = None,
+    actor: Actor = _OPERATOR,
+) -> str:
+    """Create an API key; return it (the only time it is shown). Audited."""
     if role not in KEY_ROLES:
         raise ValidationError(f"role: expected one of {', '.join(KEY_ROLES)}, found {role!r}")
     if not name.strip() or len(name) > 128:
@@ -75,28 +82,15 @@ def create_key(engine: Engine, *, role: str, name: str, department: str | None =
     if (role == "department") != (department is not None):
         raise ValidationError("department: required for a department key, and only for one")
     key = "osm_" + secrets.token_urlsafe(32)
-    with database_errors("api keys"), engine.begin() as conn:
-        conn.execute(
-            insert(api_keys).values(
-                key_hash=_digest(key),
-                role=role,
-                name=name,
-                department=department,
-                created_at=dt.datetime.now(dt.UTC),
-            )
-        )
+    insert_key(
+        engine, digest=_digest(key), role=role, name=name, department=department, actor=actor
+    )
     return key
 
 
-def revoke_key(engine: Engine, key: str) -> None:
-    """Revoke a key (it stops working at once)."""
-    with database_errors("api keys"), engine.begin() as conn:
-        done = conn.execute(
-            update(api_keys)
-            .where(api_keys.c.key_hash == _digest(key), api_keys.c.revoked_at.is_(None))
-            .values(revoked_at=dt.datetime.now(dt.UTC))
-        )
-    if not done.rowcount:
+def revoke_key(engine: Engine, key: str, *, actor: Actor = _OPERATOR) -> None:
+    """Revoke a key (it stops working at once). Audited."""
+    if not revoke_key_digest(engine, _digest(key), actor=actor):
         raise NotSignedIn("no such key, or already revoked")
     _remembered.clear()  # this process forgets at once
 

@@ -1,0 +1,266 @@
+"""Digests of ledger rows: a canonical encoding of a row, and Merkle roots over many.
+
+Every audit entry that writes ledger rows carries, for each table it wrote, a **claim**:
+which row ids it wrote and the Merkle root of those rows, so that the chain vouches for
+the rows and not only for itself. Encoding (version 1, stable across SQLite and
+PostgreSQL, reproducible by anyone holding a copy of the database):
+
+- A row is the UTF-8 text of a compact JSON array ``[table, v1, v2, ...]`` of its
+  columns in the table's sealed order (:mod:`osmanthus.ledger.sealing` lists them; a
+  reference to a resident or a department is written as its pseudonym or its code).
+- Values: ``null``; integers in decimal; a floating-point value as the decimal integer of
+  its IEEE 754 binary64 bit pattern (``-0.0`` taken as ``0.0``), so no decimal printing
+  can differ; booleans ``true``/``false``; a date ``"YYYY-MM-DD"``; a timestamp in UTC
+  ``"YYYY-MM-DDTHH:MM:SS.ffffffZ"``; text as a JSON string (only ``"``, ``\\`` and
+  control characters escaped; other characters as they are).
+- ``leaf = SHA-256(0x00 || row)`` and ``node = SHA-256(0x01 || left || right)`` (RFC 6962
+  section 2.1), leaves in ascending row id. The root of ``n`` leaves is RFC 6962's
+  Merkle tree hash: a last node without a partner is carried up unchanged.
+- A claim of more than :data:`CHUNK` rows also lists the roots of its consecutive groups
+  of :data:`CHUNK` rows (subtrees of the same tree), so that verification names the
+  group of rows that changed; the claim's root is the tree over those group roots.
+
+A claim names its ids as inclusive ranges ``[[first, last], ...]``: a row id inside a
+range that is missing, and a row outside every claim, are named exactly.
+
+This module knows nothing of databases.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import struct
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from json.encoder import encode_basestring
+from typing import Any
+
+__all__ = [
+    "CHUNK",
+    "Claim",
+    "ClaimBuilder",
+    "MerkleBuilder",
+    "claim_detail",
+    "encode_row",
+    "encode_value",
+    "float_bits",
+    "leaf_hash",
+    "merkle_root",
+    "node_hash",
+    "parse_claims",
+]
+
+#: Rows per group whose root a large claim lists (a power of two: groups are subtrees).
+CHUNK = 1024
+
+_sha256 = hashlib.sha256
+_DOUBLE = struct.Struct("<d")
+_BITS = struct.Struct("<Q")
+
+
+def float_bits(value: float) -> int:
+    """The IEEE 754 binary64 bit pattern of ``value`` as an unsigned integer."""
+    return int(_BITS.unpack(_DOUBLE.pack(value + 0.0))[0])
+
+
+def encode_value(value: Any) -> str:
+    """One value in the canonical row encoding."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(float_bits(value))
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise ValueError(f"expected a timezone-aware timestamp, found {value!r}")
+        return '"' + value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") + '"'
+    if isinstance(value, dt.date):
+        return '"' + value.isoformat() + '"'
+    if isinstance(value, str):
+        return str(encode_basestring(value))
+    raise TypeError(f"cannot encode {type(value).__name__} in a row digest")
+
+
+def encode_row(table: str, values: Iterable[Any]) -> bytes:
+    """The canonical bytes of one row of ``table``."""
+    return ("[" + ",".join([encode_basestring(table), *map(encode_value, values)]) + "]").encode()
+
+
+def leaf_hash(encoded: bytes) -> bytes:
+    """The Merkle leaf of a row's canonical bytes."""
+    return _sha256(b"\x00" + encoded).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    """The Merkle node over two subtrees."""
+    return _sha256(b"\x01" + left + right).digest()
+
+
+def merkle_root(leaves: Sequence[bytes]) -> bytes:
+    """RFC 6962's tree hash over leaf hashes (level by level, an odd last node carried up)."""
+    if not leaves:
+        return _sha256(b"").digest()
+    level = list(leaves)
+    while len(level) > 1:
+        paired = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            paired.append(level[-1])
+        level = paired
+    return level[0]
+
+
+class MerkleBuilder:
+    """The same root as :func:`merkle_root`, built as leaves come (memory: one subtree
+    root per bit of the count)."""
+
+    def __init__(self) -> None:
+        self._stack: list[tuple[int, bytes]] = []  # (height, root) of perfect subtrees
+        self.count = 0
+
+    def add(self, leaf: bytes, height: int = 0) -> None:
+        """Add a leaf (or, with ``height``, the root of a perfect subtree of 2**height
+        leaves that follows the ones added so far)."""
+        stack = self._stack
+        while stack and stack[-1][0] == height:
+            height += 1
+            leaf = node_hash(stack.pop()[1], leaf)
+        stack.append((height, leaf))
+        self.count += 1
+
+    def root(self) -> bytes:
+        """The root over what was added (subtrees folded from the right, as RFC 6962)."""
+        if not self._stack:
+            return _sha256(b"").digest()
+        result = self._stack[-1][1]
+        for _, left in reversed(self._stack[:-1]):
+            result = node_hash(left, result)
+        return result
+
+
+@dataclass
+class Claim:
+    """The rows of one table that one audit entry wrote: ids and their Merkle root."""
+
+    table: str
+    ids: list[list[int]]
+    rows: int
+    root: str
+    chunks: list[str] = field(default_factory=list)
+
+    def as_detail(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"ids": self.ids, "rows": self.rows, "root": self.root}
+        if self.chunks:
+            found["chunks"] = self.chunks
+        return found
+
+    @classmethod
+    def from_detail(cls, table: str, detail: Mapping[str, Any]) -> Claim:
+        return cls(
+            table,
+            [list(map(int, pair)) for pair in detail["ids"]],
+            int(detail["rows"]),
+            str(detail["root"]),
+            [str(c) for c in detail.get("chunks", [])],
+        )
+
+
+class ClaimBuilder:
+    """Builds a :class:`Claim` from ``(id, leaf)`` in ascending id order."""
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+        self.ranges: list[list[int]] = []
+        self._pending: list[bytes] = []  # leaves of the group being filled
+        self._chunks: list[bytes] = []
+        self._outer = MerkleBuilder()
+        self.count = 0
+
+    def add(self, row_id: int, leaf: bytes) -> None:
+        self.add_ids([row_id])
+        self.add_leaf(leaf)
+
+    def add_ids(self, row_ids: Iterable[int]) -> None:
+        """Ids of the rows whose leaves come (or came) in the same order."""
+        ranges = self.ranges
+        for row_id in row_ids:
+            if ranges and ranges[-1][1] + 1 == row_id:
+                ranges[-1][1] = row_id
+            elif ranges and row_id <= ranges[-1][1]:
+                raise ValueError(
+                    f"{self.table}: row ids must ascend ({row_id} after {ranges[-1][1]})"
+                )
+            else:
+                ranges.append([row_id, row_id])
+
+    def add_ranges(self, ranges: Iterable[Sequence[int]]) -> None:
+        """Ids as inclusive ranges, ascending (a bulk writer's)."""
+        for lo, hi in ranges:
+            last = self.ranges[-1] if self.ranges else None
+            if last is not None and lo <= last[1]:
+                raise ValueError(f"{self.table}: row ids must ascend ({lo} after {last[1]})")
+            if last is not None and last[1] + 1 == lo:
+                last[1] = int(hi)
+            else:
+                self.ranges.append([int(lo), int(hi)])
+
+    def add_leaf(self, leaf: bytes) -> None:
+        """A leaf without its id (a verifier following a claim's own ranges)."""
+        self._pending.append(leaf)
+        self.count += 1
+        if len(self._pending) == CHUNK:
+            self._close_chunk()
+
+    def add_leaves(self, leaves: Sequence[bytes]) -> None:
+        """Several leaves, in order (whole groups hashed level by level)."""
+        start = 0
+        while start < len(leaves):
+            take = min(CHUNK - len(self._pending), len(leaves) - start)
+            self._pending.extend(leaves[start : start + take])
+            self.count += take
+            start += take
+            if len(self._pending) == CHUNK:
+                self._close_chunk()
+
+    def _close_chunk(self) -> None:
+        root = merkle_root(self._pending)
+        self._chunks.append(root)
+        self._outer.add(root)
+        self._pending = []
+
+    def chunk_roots(self) -> list[bytes]:
+        """Roots of the complete groups so far."""
+        return self._chunks
+
+    def claim(self) -> Claim:
+        """The claim over every row added (call once, at the end)."""
+        if self._pending:
+            self._close_chunk()
+        roots = self._chunks
+        if len(roots) <= 1:
+            root = roots[0] if roots else _sha256(b"").digest()
+            return Claim(self.table, self.ranges, self.count, root.hex())
+        return Claim(
+            self.table, self.ranges, self.count, self._outer.root().hex(), [c.hex() for c in roots]
+        )
+
+
+def claim_detail(claims: Iterable[Claim]) -> dict[str, Any]:
+    """The ``sealed`` member of an audit entry's detail for these claims."""
+    return {c.table: c.as_detail() for c in claims if c.rows}
+
+
+def parse_claims(detail_text: str) -> list[Claim]:
+    """The claims an entry's stored detail carries (none for most entries)."""
+    if '"sealed":{' not in detail_text:
+        return []
+    found = json.loads(detail_text).get("sealed")
+    if not isinstance(found, dict):
+        return []
+    return [Claim.from_detail(table, claim) for table, claim in found.items()]

@@ -1,0 +1,245 @@
+"""Checking the ledger's rows against the claims in the audit chain.
+
+Given the claims of a verified chain (which rows each entry wrote, and their Merkle
+root), every sealed table is read once in key order and each row is put under the claim
+that covers it. The first fault is raised as :class:`RowsTampered`, naming the table and
+the row (or, in a large write, the group of rows) and the entry:
+
+- a row a claim covers that is not there (deleted);
+- a row no claim covers (inserted outside the ledger);
+- rows whose digest does not match their claim's (changed after they were written);
+  a claim of more than :data:`osmanthus.audit.CHUNK` rows is checked group by group.
+
+Current-state tables are checked against the newest claim of each row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from itertools import pairwise
+
+from sqlalchemy import Connection
+
+from osmanthus.audit import CHUNK, Claim, ClaimBuilder, leaf_hash
+from osmanthus.errors import AuditChainBroken
+from osmanthus.ledger.sealed import SEALED, sealed_rows
+
+__all__ = ["ClaimOf", "RowsTampered", "check_rows"]
+
+
+class RowsTampered(AuditChainBroken):
+    """A ledger row that does not match what the audit chain says was written."""
+
+    def __init__(self, message: str, *, table: str, row: int, seq: int | None) -> None:
+        super().__init__(message, seq=seq)
+        self.table = table
+        self.row = row
+
+
+@dataclass(frozen=True)
+class ClaimOf:
+    """A claim with the entry that made it."""
+
+    seq: int
+    action: str
+    claim: Claim
+
+
+@dataclass
+class _Open:
+    """A claim being checked: its rows' leaves so far."""
+
+    of: ClaimOf
+    builder: ClaimBuilder = field(init=False)
+    checked_chunks: int = 0
+
+    def __post_init__(self) -> None:
+        self.builder = ClaimBuilder(self.of.claim.table)
+
+    def where(self) -> str:
+        return f"audit entry {self.of.seq} ({self.of.action})"
+
+
+def check_rows(
+    conn: Connection, claims: Iterable[ClaimOf], *, floors: dict[str, int] | None = None
+) -> dict[str, int]:
+    """Check every sealed table against ``claims``; return the rows checked per table.
+
+    With ``floors`` (incremental verification from a checkpoint: the highest key of each
+    table the checkpoint covered), only rows that the given claims cover, or above the
+    floor, are checked.
+    """
+    by_table: dict[str, list[ClaimOf]] = {name: [] for name in SEALED}
+    for of in claims:
+        if of.claim.table not in by_table:
+            raise AuditChainBroken(
+                f"audit entry {of.seq}: claims rows of unknown table {of.claim.table!r}",
+                seq=of.seq,
+            )
+        by_table[of.claim.table].append(of)
+    checked = {}
+    for name, sealed in SEALED.items():
+        floor = None if floors is None else floors.get(name, 0)
+        if sealed.append_only:
+            checked[name] = _check_append_only(conn, name, by_table[name], floor)
+        else:
+            checked[name] = _check_current(conn, name, by_table[name], floor)
+    return checked
+
+
+def _check_append_only(
+    conn: Connection, name: str, claims: list[ClaimOf], floor: int | None
+) -> int:
+    intervals = sorted(
+        (lo, hi, index) for index, of in enumerate(claims) for lo, hi in of.claim.ids
+    )
+    for (_, hi1, a), (lo2, _, b) in pairwise(intervals):
+        if lo2 <= hi1:
+            raise RowsTampered(
+                f"{name} row {lo2}: claimed by audit entries {claims[a].seq} and "
+                f"{claims[b].seq} (a row is written once)",
+                table=name,
+                row=lo2,
+                seq=claims[b].seq,
+            )
+    opened = [_Open(of) for of in claims]
+    start = None
+    if floor is not None:
+        start = min([floor + 1, *(lo for lo, _, _ in intervals[:1])])
+    where = None if start is None else SEALED[name].key >= start
+    position, expected, count = 0, intervals[0][0] if intervals else None, 0
+    for key, encoded in sealed_rows(conn, name, where):
+        count += 1
+        while position < len(intervals) and intervals[position][1] < key:
+            _missing(name, expected, intervals[position], opened)  # raises if any
+            position += 1
+            expected = intervals[position][0] if position < len(intervals) else None
+        if position == len(intervals) or key < intervals[position][0]:
+            if floor is not None and key <= floor:
+                continue  # covered by the checkpoint, not claimed anew
+            raise RowsTampered(
+                f"{name} row {key}: written by no audit entry (inserted outside the ledger)",
+                table=name,
+                row=key,
+                seq=None,
+            )
+        lo, hi, index = intervals[position]
+        if expected is not None and key > expected:
+            _missing(name, expected, (lo, key - 1, index), opened)
+        _add(name, opened[index], leaf_hash(encoded))
+        expected = key + 1
+        if key == hi:
+            position += 1
+            expected = intervals[position][0] if position < len(intervals) else None
+    if position < len(intervals):
+        _missing(name, expected, intervals[position], opened)
+    for entry in opened:
+        if entry.builder.count != entry.of.claim.rows:  # pragma: no cover - caught above
+            raise RowsTampered(
+                f"{name}: rows of {entry.where()} are missing",
+                table=name,
+                row=entry.of.claim.ids[0][0],
+                seq=entry.of.seq,
+            )
+        _finish(name, entry)
+    return count
+
+
+def _missing(
+    name: str, expected: int | None, interval: tuple[int, int, int], opened: list[_Open]
+) -> None:
+    lo, hi, index = interval
+    first = lo if expected is None or expected < lo else expected
+    if first <= hi:
+        raise RowsTampered(
+            f"{name} row {first}: missing (written by {opened[index].where()}; deleted "
+            "after it was written)",
+            table=name,
+            row=first,
+            seq=opened[index].of.seq,
+        )
+
+
+def _add(name: str, entry: _Open, leaf: bytes) -> None:
+    entry.builder.add_leaf(leaf)
+    roots = entry.builder.chunk_roots()
+    claim = entry.of.claim
+    if claim.chunks and len(roots) > entry.checked_chunks:
+        index = entry.checked_chunks
+        entry.checked_chunks += 1
+        if index >= len(claim.chunks) or roots[index].hex() != claim.chunks[index]:
+            _changed(name, entry, index)
+
+
+def _finish(name: str, entry: _Open) -> None:
+    claim = entry.of.claim
+    found = entry.builder.claim()  # closes the last, partial group
+    if not claim.chunks:
+        if found.root != claim.root:
+            _changed(name, entry, 0)
+        return
+    for index in range(entry.checked_chunks, len(found.chunks)):
+        if index >= len(claim.chunks) or found.chunks[index] != claim.chunks[index]:
+            _changed(name, entry, index)
+    if found.chunks != claim.chunks or found.root != claim.root:
+        _changed(name, entry, None)
+
+
+def _changed(name: str, entry: _Open, group: int | None) -> None:
+    claim = entry.of.claim
+    ids = [key for lo, hi in claim.ids for key in range(lo, hi + 1)] if claim.rows < 10**6 else []
+    if group is not None and ids:
+        first, last = ids[group * CHUNK], ids[min(len(ids), (group + 1) * CHUNK) - 1]
+    else:
+        first, last = claim.ids[0][0], claim.ids[-1][1]
+    what = (
+        f"{name} row {first}"
+        if first == last
+        else f"{name} rows {first}–{last} (one or more of them)"
+    )
+    raise RowsTampered(
+        f"{what}: changed after {entry.where()} wrote it (the digest does not match the entry's)",
+        table=name,
+        row=first,
+        seq=entry.of.seq,
+    )
+
+
+def _check_current(conn: Connection, name: str, claims: list[ClaimOf], floor: int | None) -> int:
+    newest: dict[int, ClaimOf | None] = {}
+    for claimed in claims:
+        for lo, hi in claimed.claim.ids:
+            for key in range(lo, hi + 1):
+                newest[key] = claimed
+    count = 0
+    for key, encoded in sealed_rows(conn, name):
+        of = newest.pop(key, None)
+        if of is None:
+            if floor is not None:
+                continue  # incremental: rows not written anew were checked before
+            raise RowsTampered(
+                f"{name} row {key}: written by no audit entry (inserted outside the ledger)",
+                table=name,
+                row=key,
+                seq=None,
+            )
+        count += 1
+        if of.claim.rows != 1 or leaf_hash(encoded).hex() != of.claim.root:
+            raise RowsTampered(
+                f"{name} row {key}: changed after audit entry {of.seq} ({of.action}) wrote "
+                "it (the digest does not match the entry's)",
+                table=name,
+                row=key,
+                seq=of.seq,
+            )
+    for key, left in sorted(newest.items()):
+        assert left is not None
+        raise RowsTampered(
+            f"{name} row {key}: missing (written by audit entry {left.seq} ({left.action}); "
+            "deleted after it was written)",
+            table=name,
+            row=key,
+            seq=left.seq,
+        )
+    return count
