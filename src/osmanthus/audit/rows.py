@@ -6,7 +6,7 @@ the rows and not only for itself. Encoding (version 1, stable across SQLite and
 PostgreSQL, reproducible by anyone holding a copy of the database):
 
 - A row is the UTF-8 text of a compact JSON array ``[table, v1, v2, ...]`` of its
-  columns in the table's sealed order (:mod:`osmanthus.ledger.sealing` lists them; a
+  columns in the table's sealed order (:mod:`osmanthus.ledger.sealed` lists them; a
   reference to a resident or a department is written as its pseudonym or its code).
 - Values: ``null``; integers in decimal; a floating-point value as the decimal integer of
   its IEEE 754 binary64 bit pattern (``-0.0`` taken as ``0.0``), so no decimal printing
@@ -124,10 +124,9 @@ class MerkleBuilder:
         self._stack: list[tuple[int, bytes]] = []  # (height, root) of perfect subtrees
         self.count = 0
 
-    def add(self, leaf: bytes, height: int = 0) -> None:
-        """Add a leaf (or, with ``height``, the root of a perfect subtree of 2**height
-        leaves that follows the ones added so far)."""
-        stack = self._stack
+    def add(self, leaf: bytes) -> None:
+        """Add the next leaf."""
+        stack, height = self._stack, 0
         while stack and stack[-1][0] == height:
             height += 1
             leaf = node_hash(stack.pop()[1], leaf)
@@ -137,7 +136,7 @@ class MerkleBuilder:
     def root(self) -> bytes:
         """The root over what was added (subtrees folded from the right, as RFC 6962)."""
         if not self._stack:
-            return _sha256(b"").digest()
+            return merkle_root([])
         result = self._stack[-1][1]
         for _, left in reversed(self._stack[:-1]):
             result = node_hash(left, result)
@@ -183,21 +182,8 @@ class ClaimBuilder:
         self.count = 0
 
     def add(self, row_id: int, leaf: bytes) -> None:
-        self.add_ids([row_id])
+        self.add_ranges([(row_id, row_id)])
         self.add_leaf(leaf)
-
-    def add_ids(self, row_ids: Iterable[int]) -> None:
-        """Ids of the rows whose leaves come (or came) in the same order."""
-        ranges = self.ranges
-        for row_id in row_ids:
-            if ranges and ranges[-1][1] + 1 == row_id:
-                ranges[-1][1] = row_id
-            elif ranges and row_id <= ranges[-1][1]:
-                raise ValueError(
-                    f"{self.table}: row ids must ascend ({row_id} after {ranges[-1][1]})"
-                )
-            else:
-                ranges.append([row_id, row_id])
 
     def add_ranges(self, ranges: Iterable[Sequence[int]]) -> None:
         """Ids as inclusive ranges, ascending (a bulk writer's)."""
@@ -244,8 +230,7 @@ class ClaimBuilder:
             self._close_chunk()
         roots = self._chunks
         if len(roots) <= 1:
-            root = roots[0] if roots else _sha256(b"").digest()
-            return Claim(self.table, self.ranges, self.count, root.hex())
+            return Claim(self.table, self.ranges, self.count, merkle_root(roots).hex())
         return Claim(
             self.table, self.ranges, self.count, self._outer.root().hex(), [c.hex() for c in roots]
         )

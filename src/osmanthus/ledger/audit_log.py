@@ -37,6 +37,7 @@ __all__ = [
     "append_entry",
     "chain_head",
     "chained",
+    "head_of",
     "head_statement",
     "insert_parameters",
     "insert_statement",
@@ -234,12 +235,15 @@ def iter_entries(
         after = rows[-1]["seq"]
 
 
+def head_of(conn: Connection) -> ChainHead:
+    """The newest entry's sequence number and hash, as ``conn`` sees it (not verified)."""
+    last = conn.execute(_HEAD).first()
+    if last is None:
+        return ChainHead(seq=0, hash=GENESIS_HASH, count=0)
+    return ChainHead(seq=last.seq, hash=last.hash, count=last.seq)
+
+
 def chain_head(engine: Engine) -> ChainHead:
     """The newest entry's sequence number and hash, as stored (not verified)."""
     with database_errors("audit"), read_only(engine) as conn:
-        last = conn.execute(
-            select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
-        ).first()
-        if last is None:
-            return ChainHead(seq=0, hash=GENESIS_HASH, count=0)
-        return ChainHead(seq=last.seq, hash=last.hash, count=last.seq)
+        return head_of(conn)

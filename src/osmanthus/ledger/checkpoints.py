@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select
 
 from osmanthus.errors import NotFound
+from osmanthus.ledger.audit_log import head_of
 from osmanthus.ledger.database import database_errors, read_only
-from osmanthus.ledger.schema import audit_checkpoints, audit_log
+from osmanthus.ledger.schema import audit_checkpoints
 from osmanthus.ledger.verification import ledger_identity, row_floors, snapshot
 
 __all__ = ["checkpoint_state", "latest_checkpoint", "store_checkpoint", "stored_checkpoint"]
@@ -25,15 +26,13 @@ def checkpoint_state(engine: Engine) -> dict[str, Any]:
     """What a checkpoint states, read in one snapshot: the ledger's identity, the head
     (``seq``, ``hash``) and the highest key of each sealed table."""
     with snapshot(engine) as conn:
-        last = conn.execute(
-            select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
-        ).first()
-        if last is None:
+        head = head_of(conn)
+        if not head.seq:
             raise NotFound("the audit chain is empty: run 'osmanthus init' first")
         return {
             "ledger": ledger_identity(conn),
-            "seq": int(last.seq),
-            "hash": str(last.hash),
+            "seq": head.seq,
+            "hash": head.hash,
             "rows": row_floors(conn),
         }
 

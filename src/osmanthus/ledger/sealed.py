@@ -41,7 +41,6 @@ from osmanthus.ledger.schema import (
 )
 
 __all__ = [
-    "APPEND_ONLY",
     "SEALED",
     "Sealed",
     "claim_of",
@@ -211,9 +210,6 @@ SEALED: dict[str, Sealed] = {
         ),
     )
 }
-
-#: The tables the database itself keeps append-only (with ``audit_log``).
-APPEND_ONLY = tuple(name for name, s in SEALED.items() if s.append_only)
 
 
 def sealed_rows(

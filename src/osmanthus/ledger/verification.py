@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
-from osmanthus.audit import ChainHead, parse_claims, verify_entries
+from osmanthus.audit import GENESIS_HASH, ChainHead, parse_claims, verify_entries
 from osmanthus.errors import AuditChainBroken
 from osmanthus.ledger.audit_log import iter_entries
 from osmanthus.ledger.database import database_errors, read_only
@@ -79,7 +79,7 @@ def verify_ledger(
                 claims.append(ClaimOf(int(entry["seq"]), entry["action"], claim))
             yield entry
 
-    start = (0, "0" * 64) if since is None else (since[0], since[1])
+    start = (0, GENESIS_HASH) if since is None else (since[0], since[1])
     with snapshot(engine) as conn:
         if since is not None:
             stored = conn.execute(

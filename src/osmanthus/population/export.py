@@ -20,8 +20,8 @@ from typing import Any
 import pyarrow as pa
 from sqlalchemy import Connection, Engine, Table, func, select
 
-from osmanthus.ledger import Actor, append_entry, database_errors, read_only
-from osmanthus.ledger.schema import audit_log, departments, profile_facts, records, residents
+from osmanthus.ledger import Actor, append_entry, database_errors, ledger_identity, read_only
+from osmanthus.ledger.schema import departments, profile_facts, records, residents
 from osmanthus.population.lake import TABLES, Lake, LakeError, LakeWriter, locked
 
 __all__ = ["ExportResult", "export_ledger"]
@@ -64,7 +64,8 @@ def export_ledger(
     """
     with locked(lake_path), database_errors("lake export"):
         lake = Lake.open(lake_path, create=True, **({"buckets": buckets} if buckets else {}))
-        identity = _ledger_identity(engine)
+        with read_only(engine) as conn:
+            identity = ledger_identity(conn)
         if lake.ledger is not None and lake.ledger != identity:
             raise LakeError(
                 f"{lake_path}: this lake was exported from another ledger; remove it or set "
@@ -102,13 +103,6 @@ def export_ledger(
             )
         lake.commit(part, watermarks, writers)
     return ExportResult(lake_path, part, rows, watermarks)
-
-
-def _ledger_identity(engine: Engine) -> str:
-    """The hash of the ledger's first audit entry (written when it was initialised)."""
-    with read_only(engine) as conn:
-        first = conn.execute(select(audit_log.c.hash).where(audit_log.c.seq == 1)).scalar()
-    return str(first or "empty")
 
 
 def _settled_ids(engine: Engine) -> dict[str, int]:
