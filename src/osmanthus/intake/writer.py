@@ -33,7 +33,8 @@ from sqlalchemy import Connection, text
 from osmanthus.audit import ClaimBuilder
 from osmanthus.errors import NotFound, RecordRefused
 from osmanthus.intake.validate import Problem, Validated, shown
-from osmanthus.ledger import Actor, Col, Ledger, add_rows
+from osmanthus.ledger import Actor, Col, Ledger, add_rows, allocate_ids
+from osmanthus.ledger.schema import records
 
 __all__ = ["ChunkWriter"]
 
@@ -139,7 +140,9 @@ class ChunkWriter:
     ) -> npt.NDArray[np.bool_]:
         self._new_stage()
         staged = np.flatnonzero(rows)  # position k (1-based) in the stage -> row in the chunk
-        stage = _stage_table(table, checked, pseudonyms, staged, self._allocate(len(staged)))
+        stage = _stage_table(
+            table, checked, pseudonyms, staged, allocate_ids(self.conn, records, len(staged))
+        )
         self._fill(stage)
         refused: dict[int, Problem] = {}  # by row in the chunk
         params = {"department": self.department_id, "stamp": self.stamp, "batch": self.batch_id}
@@ -168,21 +171,6 @@ class ChunkWriter:
         written[list(refused)] = False
         self._seal(stage, written[staged])
         return written
-
-    def _allocate(self, n: int) -> npt.NDArray[np.int64]:
-        """Ids for ``n`` staged rows, ascending and above every id taken before (SQLite:
-        the batch holds the only write lock; PostgreSQL: the records' sequence)."""
-        if self.postgres:
-            found = self.conn.execute(
-                text(
-                    "SELECT nextval(pg_get_serial_sequence('records', 'id')) "
-                    "FROM generate_series(1, :n)"
-                ),
-                {"n": n},
-            ).scalars()
-            return np.sort(np.fromiter(found, dtype=np.int64, count=n))
-        top = self.conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM records").scalar_one()
-        return np.arange(int(top) + 1, int(top) + 1 + n, dtype=np.int64)
 
     def _seal(self, stage: pa.Table, written: npt.NDArray[np.bool_]) -> None:
         """Add the rows written from ``stage`` to the batch's claim (their encoding from

@@ -16,6 +16,7 @@ from osmanthus.ledger.database import (
     migrate,
     read_only,
 )
+from osmanthus.ledger.ids import allocate_ids
 from osmanthus.ledger.keys import insert_key, revoke_key_digest
 from osmanthus.ledger.ledger import Ledger
 from osmanthus.ledger.population import iter_population
@@ -46,6 +47,7 @@ __all__ = [
     "StoredRecord",
     "Subject",
     "add_rows",
+    "allocate_ids",
     "append_entry",
     "bulk_load",
     "chain_head",

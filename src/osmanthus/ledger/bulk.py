@@ -16,13 +16,14 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, select
 
 from osmanthus.audit import ClaimBuilder
 from osmanthus.errors import RecordRefused, ValidationError
 from osmanthus.identity import validate_many
 from osmanthus.ledger.audit_log import append_entry
 from osmanthus.ledger.database import database_errors
+from osmanthus.ledger.ids import allocate_ids
 from osmanthus.ledger.ledger import Ledger
 from osmanthus.ledger.record import Actor
 from osmanthus.ledger.schema import records, residents
@@ -94,8 +95,8 @@ def bulk_load(
             raise RecordRefused(f"department {missing[0]!r} is not registered in the ledger")
         department_ids = np.array([dept_ids[label] for label in labels], dtype=np.int64)
         _refuse_registered(conn, names)
-        ids = _allocate_ids(conn, "residents", len(people))
-        record_ids = _allocate_ids(conn, "records", len(batch))
+        ids = allocate_ids(conn, residents, len(people))
+        record_ids = allocate_ids(conn, records, len(batch))
         stamp = _timestamp(conn, now)
         _write(
             conn,
@@ -337,37 +338,6 @@ def _refuse_registered(conn: Connection, names: list[str]) -> None:
     if known:
         row = next(i for i, name in enumerate(names) if name in known)
         raise RecordRefused(f"row {row}: national_id: this resident is already registered")
-
-
-def _allocate_ids(conn: Connection, table: str, n: int) -> npt.NDArray[np.int64]:
-    """Ids for ``n`` new rows of ``table`` (residents or records), taken before the rows
-    are written, so that the rows' digests are computed from what is written.
-
-    On PostgreSQL the tables this load writes are locked ``ROW EXCLUSIVE`` first, as an
-    INSERT would lock them: the lake export settles its watermarks under a ``SHARE`` lock,
-    which waits only for transactions holding such a lock, and ``nextval`` takes none. The
-    order is the export's (records, then residents), so neither can wait for the other
-    in a circle.
-    """
-    if n == 0:
-        return np.empty(0, dtype=np.int64)
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("LOCK TABLE records, residents IN ROW EXCLUSIVE MODE")
-        got = (
-            conn.execute(
-                text(
-                    f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) "
-                    "FROM generate_series(1, :n)"
-                ),
-                {"n": n},
-            )
-            .scalars()
-            .all()
-        )
-        return np.array(sorted(got), dtype=np.int64)
-    key = residents.c.id if table == "residents" else records.c.id
-    start = int(conn.execute(select(func.coalesce(func.max(key), 0))).scalar_one()) + 1
-    return np.arange(start, start + n, dtype=np.int64)
 
 
 def _timestamp(conn: Connection, now: dt.datetime) -> object:
