@@ -14,11 +14,8 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-
-from osmanthus.ledger import Ledger, read_only
+from osmanthus.ledger import Ledger, batch_rows, read_only
 from osmanthus.ledger.record_counts import record_counts_by_pair
-from osmanthus.ledger.schema import batches, departments
 
 __all__ = ["DepartmentCoverage", "coverage"]
 
@@ -61,15 +58,15 @@ def coverage(ledger: Ledger) -> list[DepartmentCoverage]:
         for code, dept in sorted(version.departments.items())
     }
     with read_only(ledger.engine) as conn:
-        codes = dict(conn.execute(select(departments.c.id, departments.c.code)).all())
+        codes = {key: code for code, key in ledger.department_ids(conn).items()}
         counted = record_counts_by_pair(conn).items()  # kept as records are written
-        sent = conn.execute(select(batches).order_by(batches.c.id)).all()
+        sent = batch_rows(conn)
     for (department_id, metric), count in counted:
         entry = found.get(codes.get(department_id, ""))
         if entry is not None:
             entry.reported[metric] = int(count)
     for batch in sent:
-        entry = found.get(codes.get(batch.department_id, ""))
+        entry = found.get(batch.code)
         if entry is None:
             continue
         entry.batches += 1

@@ -13,11 +13,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select
+from sqlalchemy import Connection, Row
 
+from osmanthus.audit import Claim
 from osmanthus.errors import NotFound
 from osmanthus.intake.validate import Problem
-from osmanthus.ledger.schema import batch_problems, batches, departments
+from osmanthus.ledger import batch_rows, problem_rows, record_batch
 
 __all__ = ["MAX_REPORTED", "Outcome", "find_outcomes", "load_outcome", "store_outcome"]
 
@@ -75,98 +76,70 @@ class Outcome:
         }
 
 
-def store_outcome(conn: Connection, outcome: Outcome, department_id: int, actor: str) -> int:
-    """Insert the batch row and its (capped) report inside the caller's transaction."""
-    key = conn.execute(
-        insert(batches)
-        .values(
-            department_id=department_id,
-            batch_id=outcome.batch_id,
-            file_name=outcome.file_name[:256],
-            file_sha256=outcome.file_sha256,
-            format=outcome.format,
-            partial=outcome.partial,
-            status=outcome.status,
-            rows=outcome.rows,
-            accepted=outcome.accepted,
-            refused=outcome.refused,
-            flagged=outcome.flagged,
-            metrics=json.dumps(outcome.metrics, sort_keys=True),
-            actor=actor,
-            received_at=outcome.received_at,
-            finished_at=outcome.finished_at,
-        )
-        .returning(batches.c.id)
-    ).scalar_one()
-    listed = outcome.problems[:MAX_REPORTED]
-    if listed:
-        conn.execute(
-            insert(batch_problems),
-            [
-                {
-                    "batch": key,
-                    "row": p.row,
-                    "field": p.field,
-                    "value": p.value[:64],
-                    "reason": p.reason,
-                    "level": p.level,
-                }
-                for p in listed
-            ],
-        )
-    return int(key)
+def store_outcome(
+    conn: Connection,
+    outcome: Outcome,
+    department_id: int,
+    actor: str,
+    written: Claim | None = None,
+) -> int:
+    """Store the batch row and its (capped) report inside the caller's transaction, with
+    the audit entry that claims them and the records written (``written``)."""
+    batch = {
+        "department_id": department_id,
+        "batch_id": outcome.batch_id,
+        "file_name": outcome.file_name[:256],
+        "file_sha256": outcome.file_sha256,
+        "format": outcome.format,
+        "partial": outcome.partial,
+        "status": outcome.status,
+        "rows": outcome.rows,
+        "accepted": outcome.accepted,
+        "refused": outcome.refused,
+        "flagged": outcome.flagged,
+        "metrics": json.dumps(outcome.metrics, sort_keys=True),
+        "actor": actor,
+        "received_at": outcome.received_at,
+        "finished_at": outcome.finished_at,
+    }
+    problems = [
+        {
+            "row": p.row,
+            "field": p.field,
+            "value": p.value[:64],
+            "reason": p.reason,
+            "level": p.level,
+        }
+        for p in outcome.problems[:MAX_REPORTED]
+    ]
+    return record_batch(conn, batch, problems, detail=outcome.summary(), written=written)
 
 
 def find_outcomes(conn: Connection, department: str, batch_id: str) -> list[Outcome]:
     """Every stored submission of ``batch_id`` by ``department``, oldest first."""
-    query = (
-        select(batches, departments.c.code)
-        .join(departments, departments.c.id == batches.c.department_id)
-        .where(departments.c.code == department, batches.c.batch_id == batch_id)
-        .order_by(batches.c.id)
-    )
-    return [_outcome(conn, row) for row in conn.execute(query)]
+    return [
+        _outcome(conn, row) for row in batch_rows(conn, department=department, batch_id=batch_id)
+    ]
 
 
 def load_outcome(conn: Connection, batch_id: str, department: str | None = None) -> Outcome:
     """The latest stored outcome of ``batch_id`` (of ``department``, when given)."""
-    query = (
-        select(batches, departments.c.code)
-        .join(departments, departments.c.id == batches.c.department_id)
-        .where(batches.c.batch_id == batch_id)
-        .order_by(batches.c.id.desc())
-    )
-    if department is not None:
-        query = query.where(departments.c.code == department)
-    row = conn.execute(query).first()
-    if row is None:
+    found = batch_rows(conn, department=department, batch_id=batch_id, newest_first=True, limit=1)
+    if not found:
         where = f" from department {department!r}" if department else ""
         raise NotFound(f"no batch {batch_id!r}{where}")
-    return _outcome(conn, row)
+    return _outcome(conn, found[0])
 
 
 def recent_outcomes(conn: Connection, department: str, *, limit: int = 20) -> list[Outcome]:
     """The department's newest ``limit`` batches, newest first (without their reports)."""
-    query = (
-        select(batches, departments.c.code)
-        .join(departments, departments.c.id == batches.c.department_id)
-        .where(departments.c.code == department)
-        .order_by(batches.c.id.desc())
-        .limit(limit)
-    )
-    return [_outcome(conn, row, problems=False) for row in conn.execute(query).all()]
+    rows = batch_rows(conn, department=department, newest_first=True, limit=limit)
+    return [_outcome(conn, row, problems=False) for row in rows]
 
 
 def _outcome(conn: Connection, row: Row[Any], *, problems: bool = True) -> Outcome:
     listed = (
-        [
-            Problem(p.row, p.field, p.value, p.reason, p.level)
-            for p in conn.execute(
-                select(batch_problems)
-                .where(batch_problems.c.batch == row.id)
-                .order_by(batch_problems.c.row, batch_problems.c.field)
-            )
-        ]
+        [Problem(p.row, p.field, p.value, p.reason, p.level) for p in problem_rows(conn, row.id)]
         if problems
         else []
     )

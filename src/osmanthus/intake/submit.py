@@ -29,15 +29,7 @@ from osmanthus.intake.outcome import Outcome, find_outcomes, store_outcome
 from osmanthus.intake.readers import BatchFile, file_sha256, open_batch
 from osmanthus.intake.validate import Problem, Validated, validate_batch
 from osmanthus.intake.writer import ChunkWriter
-from osmanthus.ledger import (
-    Actor,
-    Ledger,
-    append_entry,
-    claim_of,
-    database_errors,
-    durable_transaction,
-)
-from osmanthus.ledger.schema import batch_problems, batches
+from osmanthus.ledger import Actor, Ledger, append_entry, database_errors, durable_transaction
 
 __all__ = ["Progress", "submit_batch"]
 
@@ -176,7 +168,9 @@ def _write_batch(
         outcome.metrics = {}
         raise _Refused(dict(prohibited))
     outcome.status = "partial" if outcome.refused else "committed"
-    _record_outcome(conn, outcome, department_id, actor, dict(prohibited), writer.sealed.claim())
+    _record_outcome(
+        conn, outcome, department_id, actor, dict(prohibited), writer.staged.sealed.claim()
+    )
 
 
 Checked = tuple[pa.Table, Validated, pa.ChunkedArray]
@@ -248,17 +242,4 @@ def _record_outcome(
     """Store the batch's outcome and report, and audit it (and any prohibited data): the
     entry claims the records written (``written``), the batch row and its report."""
     _audit_prohibited(conn, outcome, actor, categories)
-    key = store_outcome(conn, outcome, department_id, str(actor))
-    claims = [
-        *([written] if written is not None else []),
-        claim_of(conn, "batches", batches.c.id == key),
-        claim_of(conn, "batch_problems", batch_problems.c.batch == key),
-    ]
-    append_entry(
-        conn,
-        actor=str(actor),
-        action="intake.batch",
-        purpose="department batch",
-        detail=outcome.summary(),
-        rows=claims,
-    )
+    store_outcome(conn, outcome, department_id, str(actor), written)

@@ -1,6 +1,7 @@
 """Ledger: the append-only system of record (SQLAlchemy; SQLite or PostgreSQL)."""
 
 from osmanthus.ledger.audit_log import AuditEntry, append_entry, chain_head
+from osmanthus.ledger.batches import batch_rows, problem_rows, record_batch
 from osmanthus.ledger.bulk import BulkResult, RecordBatch, ResidentBatch, bulk_load
 from osmanthus.ledger.checkpoints import (
     checkpoint_state,
@@ -24,6 +25,7 @@ from osmanthus.ledger.record import Actor, NewRecord, ResidentInfo, StoredRecord
 from osmanthus.ledger.row_check import RowsTampered
 from osmanthus.ledger.seal_columns import Col, add_rows
 from osmanthus.ledger.sealed import claim_of
+from osmanthus.ledger.staged import StagedChunk, StagedRecords
 from osmanthus.ledger.verification import (
     LedgerCheck,
     ledger_identity,
@@ -44,11 +46,14 @@ __all__ = [
     "ResidentBatch",
     "ResidentInfo",
     "RowsTampered",
+    "StagedChunk",
+    "StagedRecords",
     "StoredRecord",
     "Subject",
     "add_rows",
     "allocate_ids",
     "append_entry",
+    "batch_rows",
     "bulk_load",
     "chain_head",
     "checkpoint_state",
@@ -62,7 +67,9 @@ __all__ = [
     "latest_checkpoint",
     "ledger_identity",
     "migrate",
+    "problem_rows",
     "read_only",
+    "record_batch",
     "revoke_key_digest",
     "snapshot",
     "store_checkpoint",
