@@ -9,6 +9,12 @@ from osmanthus.ledger.checkpoints import (
     store_checkpoint,
     stored_checkpoint,
 )
+from osmanthus.ledger.credentials import (
+    is_registered,
+    password_hash_of,
+    refusals_since,
+    store_password_hash,
+)
 from osmanthus.ledger.database import (
     connect,
     database_errors,
@@ -17,8 +23,9 @@ from osmanthus.ledger.database import (
     migrate,
     read_only,
 )
+from osmanthus.ledger.disputes import Dispute, disputes_of, insert_dispute, open_dispute_rows
 from osmanthus.ledger.ids import allocate_ids
-from osmanthus.ledger.keys import insert_key, revoke_key_digest
+from osmanthus.ledger.keys import insert_key, key_by_digest, revoke_key_digest
 from osmanthus.ledger.ledger import Ledger
 from osmanthus.ledger.population import iter_population
 from osmanthus.ledger.record import Actor, NewRecord, ResidentInfo, StoredRecord, Subject
@@ -39,6 +46,7 @@ __all__ = [
     "AuditEntry",
     "BulkResult",
     "Col",
+    "Dispute",
     "Ledger",
     "LedgerCheck",
     "NewRecord",
@@ -60,19 +68,27 @@ __all__ = [
     "claim_of",
     "connect",
     "database_errors",
+    "disputes_of",
     "durable_transaction",
+    "insert_dispute",
     "insert_key",
     "is_current",
+    "is_registered",
     "iter_population",
+    "key_by_digest",
     "latest_checkpoint",
     "ledger_identity",
     "migrate",
+    "open_dispute_rows",
+    "password_hash_of",
     "problem_rows",
     "read_only",
     "record_batch",
+    "refusals_since",
     "revoke_key_digest",
     "snapshot",
     "store_checkpoint",
+    "store_password_hash",
     "stored_checkpoint",
     "verify_chain",
     "verify_ledger",

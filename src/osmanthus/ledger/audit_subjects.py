@@ -32,13 +32,31 @@ from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Insert, Subquery, func, select, union_all, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Insert,
+    Row,
+    Subquery,
+    func,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from osmanthus.ledger.database import read_only
 from osmanthus.ledger.schema import audit_indexed, audit_log, audit_subjects
 
-__all__ = ["busy", "entries_about", "index_subjects", "subject_key", "unindexed_entries"]
+__all__ = [
+    "busy",
+    "entries_about",
+    "index_subjects",
+    "latest_about",
+    "subject_key",
+    "unindexed_entries",
+]
 
 #: Entries taken per indexing pass, and per transaction of a pass (a transaction holds
 #: the write lock for a few milliseconds: the service's audit commits wait for it).
@@ -200,3 +218,17 @@ def entries_about(
     )
     recent = select(*columns).where(audit_log.c.seq > since, *about)
     return union_all(indexed, recent).subquery("about")
+
+
+def latest_about(conn: Connection, subject: str, limit: int) -> list[Row[Any]]:
+    """The newest ``limit`` entries about ``subject`` (``seq, at, actor, action,
+    purpose``), newest first."""
+    about = entries_about(
+        subject,
+        audit_log.c.seq,
+        audit_log.c.at,
+        audit_log.c.actor,
+        audit_log.c.action,
+        audit_log.c.purpose,
+    )
+    return list(conn.execute(select(about).order_by(about.c.seq.desc()).limit(limit)).all())

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, bindparam, insert, select, update
 
 from osmanthus.ledger.audit_log import append_entry
-from osmanthus.ledger.database import database_errors
+from osmanthus.ledger.database import database_errors, read_only
 from osmanthus.ledger.record import Actor
 from osmanthus.ledger.schema import api_keys
 from osmanthus.ledger.sealed import claim_of
 
-__all__ = ["insert_key", "revoke_key_digest"]
+__all__ = ["insert_key", "key_by_digest", "revoke_key_digest"]
+
+_BY_DIGEST = select(api_keys.c.role, api_keys.c.name, api_keys.c.department).where(
+    api_keys.c.key_hash == bindparam("digest"), api_keys.c.revoked_at.is_(None)
+)
 
 
 def insert_key(
@@ -70,3 +74,11 @@ def revoke_key_digest(engine: Engine, digest: str, *, actor: Actor) -> bool:
             rows=[claim_of(conn, "api_keys", api_keys.c.id == key_id)],
         )
     return True
+
+
+def key_by_digest(engine: Engine, digest: str) -> tuple[str, str, str | None] | None:
+    """``(role, name, department)`` of the key with this digest, unless unknown or
+    revoked."""
+    with database_errors("api keys"), read_only(engine) as conn:
+        row = conn.execute(_BY_DIGEST, {"digest": digest}).first()
+    return None if row is None else (row.role, row.name, row.department)

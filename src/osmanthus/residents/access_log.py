@@ -5,11 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from osmanthus.ledger import Ledger, database_errors, read_only
-from osmanthus.ledger.audit_subjects import entries_about
-from osmanthus.ledger.schema import audit_log
+from osmanthus.ledger.audit_subjects import latest_about
 
 __all__ = ["AccessEntry", "who_read"]
 
@@ -27,16 +24,8 @@ class AccessEntry:
 
 def who_read(ledger: Ledger, pseudonym: str, *, limit: int = 200) -> list[AccessEntry]:
     """The newest ``limit`` audit entries about the resident (reads, writes, sign-ins)."""
-    about = entries_about(
-        pseudonym,
-        audit_log.c.seq,
-        audit_log.c.at,
-        audit_log.c.actor,
-        audit_log.c.action,
-        audit_log.c.purpose,
-    )
     with database_errors("audit log"), read_only(ledger.engine) as conn:
-        rows = conn.execute(select(about).order_by(about.c.seq.desc()).limit(limit)).all()
+        rows = latest_about(conn, pseudonym, limit)
     return [
         AccessEntry(r.seq, dt.datetime.fromisoformat(r.at), r.actor, r.action, r.purpose)
         for r in rows

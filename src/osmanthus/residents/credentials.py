@@ -19,12 +19,19 @@ import hashlib
 import hmac
 import secrets
 
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection
 
-from osmanthus.errors import NotSignedIn, ValidationError
-from osmanthus.ledger import Actor, Ledger, append_entry, claim_of, database_errors
-from osmanthus.ledger.audit_subjects import entries_about
-from osmanthus.ledger.schema import audit_log, resident_credentials, residents
+from osmanthus.errors import NotFound, NotSignedIn, ValidationError
+from osmanthus.ledger import (
+    Actor,
+    Ledger,
+    append_entry,
+    database_errors,
+    is_registered,
+    password_hash_of,
+    refusals_since,
+    store_password_hash,
+)
 
 __all__ = ["set_password", "sign_in", "sign_in_verified"]
 
@@ -57,13 +64,7 @@ def _matches(password: str, stored: str) -> bool:
 
 def _recent_failures(conn: Connection, name: str) -> int:
     """Refused sign-ins of this resident within the window (from the audit chain)."""
-    since = (dt.datetime.now(dt.UTC) - WINDOW).isoformat(timespec="microseconds")  # as `at`
-    refused = entries_about(
-        name,
-        audit_log.c.seq,
-        where=(audit_log.c.action == "resident.sign_in_refused", audit_log.c.at >= since),
-    )
-    return int(conn.execute(select(func.count()).select_from(refused)).scalar_one())
+    return refusals_since(conn, name, dt.datetime.now(dt.UTC) - WINDOW)
 
 
 def set_password(ledger: Ledger, national_id: str, password: str, *, actor: Actor) -> None:
@@ -71,32 +72,10 @@ def set_password(ledger: Ledger, national_id: str, password: str, *, actor: Acto
     if not 8 <= len(password) <= 128:
         raise ValidationError(f"password: expected 8 to 128 characters, found {len(password)}")
     name = ledger.pseudonym_of(national_id)
-    with database_errors("resident credentials"), ledger.engine.begin() as conn:
-        resident_id = conn.execute(
-            select(residents.c.id).where(residents.c.pseudonym == name)
-        ).scalar()
-        if resident_id is None:
-            raise ValidationError(f"national_id: resident {name[:12]}… is not registered")
-        conn.execute(
-            delete(resident_credentials).where(resident_credentials.c.resident_id == resident_id)
-        )
-        conn.execute(
-            insert(resident_credentials).values(
-                resident_id=resident_id, password_hash=_encode(password), created_at=ledger.now()
-            )
-        )
-        append_entry(
-            conn,
-            actor=str(actor),
-            action="resident.password",
-            subject=name,
-            purpose="portal password set",
-            rows=[
-                claim_of(
-                    conn, "resident_credentials", resident_credentials.c.resident_id == resident_id
-                )
-            ],
-        )
+    try:
+        store_password_hash(ledger.engine, name, _encode(password), actor=actor, now=ledger.now())
+    except NotFound:
+        raise ValidationError(f"national_id: resident {name[:12]}… is not registered") from None
 
 
 def sign_in(ledger: Ledger, national_id: str, password: str) -> str:
@@ -107,14 +86,10 @@ def sign_in(ledger: Ledger, national_id: str, password: str) -> str:
     except ValidationError:
         raise NotSignedIn(_REFUSED) from None
     with database_errors("resident credentials"), ledger.engine.begin() as conn:
-        row = conn.execute(
-            select(resident_credentials.c.password_hash)
-            .join(residents, residents.c.id == resident_credentials.c.resident_id)
-            .where(residents.c.pseudonym == name)
-        ).first()
-        locked = row is not None and _recent_failures(conn, name) >= MAX_FAILURES
-        ok = row is not None and not locked and _matches(password, row.password_hash)
-        if row is not None:
+        stored = password_hash_of(conn, name)
+        locked = stored is not None and _recent_failures(conn, name) >= MAX_FAILURES
+        ok = stored is not None and not locked and _matches(password, stored)
+        if stored is not None:
             append_entry(
                 conn,
                 actor=f"resident:{name[:12]}",
@@ -137,8 +112,7 @@ def sign_in_verified(ledger: Ledger, national_id: str, *, how: str) -> str:
             "sign-in refused: the identity provider gave no valid ID number"
         ) from None
     with database_errors("resident credentials"), ledger.engine.begin() as conn:
-        known = conn.execute(select(residents.c.id).where(residents.c.pseudonym == name)).first()
-        if known is None:
+        if not is_registered(conn, name):
             raise NotSignedIn("sign-in refused: this resident is not registered here")
         append_entry(
             conn,

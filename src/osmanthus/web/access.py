@@ -14,11 +14,10 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import Engine, bindparam, select
+from sqlalchemy import Engine
 
 from osmanthus.errors import AccessDenied, NotSignedIn, ValidationError
-from osmanthus.ledger import Actor, database_errors, insert_key, read_only, revoke_key_digest
-from osmanthus.ledger.schema import api_keys
+from osmanthus.ledger import Actor, insert_key, key_by_digest, revoke_key_digest
 
 __all__ = [
     "ROLES",
@@ -55,11 +54,6 @@ class Caller:
         if self.role not in roles:
             raise AccessDenied(f"role {self.role!r} may not do this (allowed: {', '.join(roles)})")
         return self
-
-
-_BY_DIGEST = select(api_keys.c.role, api_keys.c.name, api_keys.c.department).where(
-    api_keys.c.key_hash == bindparam("digest"), api_keys.c.revoked_at.is_(None)
-)
 
 
 def _digest(key: str) -> str:
@@ -131,8 +125,8 @@ def authenticate_digest(engine: Engine, digest: str) -> Caller:
 
 
 def _look_up(engine: Engine, digest: str) -> Caller | None:
-    with database_errors("api keys"), read_only(engine) as conn:
-        row = conn.execute(_BY_DIGEST, {"digest": digest}).first()
-    if row is None:
+    found = key_by_digest(engine, digest)
+    if found is None:
         return None
-    return Caller(role=row.role, name=row.name, department=row.department)
+    role, name, department = found
+    return Caller(role=role, name=name, department=department)  # type: ignore[arg-type]
