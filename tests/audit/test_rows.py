@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import json
 
 from hypothesis import given
@@ -16,7 +17,7 @@ from osmanthus.audit import (
     encode_row,
     encode_value,
     float_bits,
-    leaf_hash,
+    group_hash,
     merkle_root,
 )
 from osmanthus.audit.rows import node_hash
@@ -43,13 +44,24 @@ def test_the_three_merkle_roots_agree_with_the_rfc(found: list[bytes]) -> None:
 
 
 @given(st.integers(min_value=1, max_value=5 * CHUNK + 3))
-def test_a_chunked_claim_has_the_root_of_all_its_leaves(n: int) -> None:
-    found = [hashlib.sha256(str(i).encode()).digest() for i in range(n)]
+def test_a_claim_is_the_tree_over_its_groups_of_rows(n: int) -> None:
+    found = [str(i).encode() * (i % 5) for i in range(n)]
+    lines = b"".join(row + b"\n" for row in found)
+    ends = list(itertools.accumulate(len(row) + 1 for row in found))
     builder = ClaimBuilder("records")
     builder.add_ranges([(10, 9 + n)])
-    builder.add_leaves(found)
+    builder.add_lines(memoryview(lines), ends)
+    one_by_one = ClaimBuilder("records")
+    for i, row in enumerate(found):
+        one_by_one.add(10 + i, row)
     claim = builder.claim()
-    assert claim.root == merkle_root(found).hex()
+    assert claim == one_by_one.claim()
+    groups = [group_hash(found[i : i + CHUNK]) for i in range(0, n, CHUNK)]
+    assert (
+        groups[0] == hashlib.sha256(b"\x02" + b"".join(r + b"\n" for r in found[:CHUNK])).digest()
+    )
+    assert claim.root == merkle_root(groups).hex()
+    assert claim.chunks == ([] if n <= CHUNK else [g.hex() for g in groups])
     assert claim.rows == n and claim.ids == [[10, 9 + n]]
     assert len(claim.chunks) == (0 if n <= CHUNK else -(-n // CHUNK))
 
@@ -82,7 +94,6 @@ def test_the_encoding_is_the_documented_json() -> None:
     expected = f'["records",7,"ab\\"c",{bits},null,true,"2026-01-02","2026-01-02T03:04:05.000006Z"]'
     assert row == expected.encode()
     assert json.loads(row)[2] == 'ab"c'
-    assert leaf_hash(row) == hashlib.sha256(b"\x00" + row).digest()
 
 
 @given(st.floats(allow_nan=False, allow_infinity=False))

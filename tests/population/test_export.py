@@ -26,6 +26,7 @@ from osmanthus.ledger import (
     bulk,
     bulk_load,
     connect,
+    enter_write,
     migrate,
 )
 from osmanthus.policy import PolicySet
@@ -136,6 +137,7 @@ def test_postgresql_export_waits_for_a_writer_in_flight(
     lake = tmp_path / "lake"
     writer = ledger.engine.connect()
     transaction = writer.begin()
+    enter_write(writer)  # as every ledger transaction writing these tables does
     writer.execute(
         sa.text(
             "INSERT INTO records (resident_id, department_id, metric, value, act_date, "

@@ -20,7 +20,7 @@ from osmanthus.audit.rows import (
     encode_row,
     encode_value,
     float_bits,
-    leaf_hash,
+    group_hash,
     merkle_root,
     parse_claims,
 )
@@ -42,7 +42,7 @@ __all__ = [
     "encode_value",
     "entry_hash",
     "float_bits",
-    "leaf_hash",
+    "group_hash",
     "merkle_root",
     "parse_claims",
     "verify_entries",

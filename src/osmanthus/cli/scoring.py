@@ -29,7 +29,7 @@ from osmanthus.cli.base import (
 from osmanthus.cli.population import print_distribution
 from osmanthus.cli.web import create_demo_signins, print_signins, run_service
 from osmanthus.errors import ConfigError
-from osmanthus.ledger import migrate
+from osmanthus.ledger import grant_service_role, migrate
 from osmanthus.population import run_population
 from osmanthus.scoring import Explanation, explain
 from osmanthus.settings import Settings
@@ -38,13 +38,28 @@ from osmanthus.synthetic import CitySpec, load_city, write_sample_batch
 
 @app.command()
 @domain_errors
-def init(ctx: typer.Context) -> None:
+def init(
+    ctx: typer.Context,
+    service_role: Annotated[
+        str | None,
+        typer.Option(
+            "--service-role",
+            metavar="ROLE",
+            help="PostgreSQL: create ROLE if missing and grant it what the service and CLI "
+            "need: INSERT and SELECT only on the append-only tables (run init as the owner).",
+        ),
+    ] = None,
+) -> None:
     """Create or upgrade the ledger schema and register the policy's departments."""
     with open_ledger(ctx, ready=False) as ledger:
         migrate(ledger.engine)
         added = ledger.sync_departments(OPERATOR)
         where = ledger.engine.url.render_as_string(hide_password=True)
+        created = grant_service_role(ledger.engine, service_role) if service_role else None
     out.print(f"ledger ready at {where}; {added} department(s) registered")
+    if service_role:
+        made = "created and granted" if created else "granted"
+        out.print(f"role {service_role} {made}: connect the service and the CLI as it")
 
 
 @app.command()

@@ -168,9 +168,7 @@ def _write_batch(
         outcome.metrics = {}
         raise _Refused(dict(prohibited))
     outcome.status = "partial" if outcome.refused else "committed"
-    _record_outcome(
-        conn, outcome, department_id, actor, dict(prohibited), writer.staged.sealed.claim()
-    )
+    _record_outcome(conn, outcome, department_id, actor, dict(prohibited), writer.staged.claim())
 
 
 Checked = tuple[pa.Table, Validated, pa.ChunkedArray]

@@ -29,9 +29,11 @@ from osmanthus.ledger.keys import insert_key, key_by_digest, revoke_key_digest
 from osmanthus.ledger.ledger import Ledger
 from osmanthus.ledger.population import iter_population
 from osmanthus.ledger.record import Actor, NewRecord, ResidentInfo, StoredRecord, Subject
+from osmanthus.ledger.roles import grant_service_role
 from osmanthus.ledger.row_check import RowsTampered
 from osmanthus.ledger.seal_columns import Col, add_rows
 from osmanthus.ledger.sealed import claim_of
+from osmanthus.ledger.settling import enter_write, settle
 from osmanthus.ledger.staged import StagedChunk, StagedRecords
 from osmanthus.ledger.verification import (
     LedgerCheck,
@@ -70,6 +72,8 @@ __all__ = [
     "database_errors",
     "disputes_of",
     "durable_transaction",
+    "enter_write",
+    "grant_service_role",
     "insert_dispute",
     "insert_key",
     "is_current",
@@ -86,6 +90,7 @@ __all__ = [
     "record_batch",
     "refusals_since",
     "revoke_key_digest",
+    "settle",
     "snapshot",
     "store_checkpoint",
     "store_password_hash",

@@ -146,7 +146,7 @@ def bulk_load(
         add_rows(
             sealed_people,
             ids,
-            [("text", names), ("text", people.district), ("int", years), ("", now)],
+            [("hex", names), ("text", people.district), ("int", years), ("", now)],
         )
         sealed_records = ClaimBuilder("records")
         name_column = np.array(names, dtype=object)
@@ -154,7 +154,7 @@ def bulk_load(
             sealed_records,
             record_ids,
             [
-                ("text", name_column[batch.resident] if len(batch) else []),
+                ("hex", name_column[batch.resident] if len(batch) else []),
                 ("text", np.array(labels, dtype=object)[departments] if len(batch) else []),
                 ("text", batch.metric),
                 ("float", batch.value),

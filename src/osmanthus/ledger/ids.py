@@ -7,6 +7,8 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, Table, func, select, text
 
+from osmanthus.ledger.settling import enter_write
+
 __all__ = ["allocate_ids"]
 
 
@@ -15,17 +17,14 @@ def allocate_ids(conn: Connection, table: Table, n: int) -> npt.NDArray[np.int64
     every id taken before.
 
     SQLite: after the largest id (the writing transaction holds the only write lock).
-    PostgreSQL: from the table's sequence, with ``records`` and ``residents`` locked
-    ``ROW EXCLUSIVE`` first, as an INSERT would lock them: the lake export settles its
-    watermarks under a ``SHARE`` lock, which waits only for transactions holding such a
-    lock, and ``nextval`` takes none (without the lock an export could settle a
-    watermark above ids not yet written, and miss those rows). The order is the
-    export's (records, then residents), so neither can wait for the other in a circle.
+    PostgreSQL: from the table's sequence, inside the write gate
+    (:mod:`osmanthus.ledger.settling`): without it a lake export could settle its
+    watermark above ids taken but not yet written, and miss those rows.
     """
     if n == 0:
         return np.empty(0, dtype=np.int64)
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("LOCK TABLE records, residents IN ROW EXCLUSIVE MODE")
+        enter_write(conn)
         got = conn.execute(
             text(
                 f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "

@@ -30,6 +30,7 @@ from osmanthus.ledger.reading import profile_of, record_rows, resident_and_recor
 from osmanthus.ledger.record import Actor, NewRecord, ResidentInfo, StoredRecord
 from osmanthus.ledger.schema import departments, profile_facts, records, residents
 from osmanthus.ledger.sealed import claim_of
+from osmanthus.ledger.settling import enter_write
 from osmanthus.ledger.upkeep import Upkeep
 from osmanthus.policy import PolicySet, load_policy
 from osmanthus.settings import Settings
@@ -144,6 +145,7 @@ class Ledger:
             raise ValidationError(f"district: expected 1 to 32 characters, found {district!r}")
         name = pseudonym(self._key, number)
         with database_errors("residents"), self.engine.begin() as conn:
+            enter_write(conn)
             if conn.execute(select(residents.c.id).where(residents.c.pseudonym == name)).first():
                 raise RecordRefused(f"resident {name[:12]}… is already registered")
             resident_id = conn.execute(
@@ -193,6 +195,7 @@ class Ledger:
         if value > self.today():
             raise ValidationError(f"{attribute}: {value} is in the future")
         with database_errors("profile"), self.engine.begin() as conn:
+            enter_write(conn)
             resident = self._resident(conn, name)
             fact_id = conn.execute(
                 insert(profile_facts)
@@ -404,6 +407,7 @@ class Ledger:
 
     def _insert_record(self, conn: Connection, **values: Any) -> int:
         """Insert one record row (its source reference checked free first); return its id."""
+        enter_write(conn)
         taken = conn.execute(
             select(records.c.id).where(
                 records.c.department_id == values["department_id"],

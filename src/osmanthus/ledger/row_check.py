@@ -21,7 +21,7 @@ from itertools import pairwise
 
 from sqlalchemy import Connection
 
-from osmanthus.audit import CHUNK, Claim, ClaimBuilder, leaf_hash
+from osmanthus.audit import CHUNK, Claim, ClaimBuilder, group_hash
 from osmanthus.errors import AuditChainBroken
 from osmanthus.ledger.sealed import SEALED, sealed_rows
 
@@ -127,7 +127,7 @@ def _check_append_only(
         lo, hi, index = intervals[position]
         if expected is not None and key > expected:
             _missing(name, expected, (lo, key - 1, index), opened)
-        _add(name, opened[index], leaf_hash(encoded))
+        _add(name, opened[index], encoded)
         expected = key + 1
         if key == hi:
             position += 1
@@ -154,8 +154,8 @@ def _missing(
         )
 
 
-def _add(name: str, entry: _Open, leaf: bytes) -> None:
-    entry.builder.add_leaf(leaf)
+def _add(name: str, entry: _Open, row: bytes) -> None:
+    entry.builder.add_row(row)
     roots = entry.builder.chunk_roots()
     claim = entry.of.claim
     if claim.chunks and len(roots) > entry.checked_chunks:
@@ -227,7 +227,7 @@ def _check_current(conn: Connection, name: str, claims: list[ClaimOf], floor: in
                 seq=None,
             )
         count += 1
-        if of.claim.rows != 1 or leaf_hash(encoded).hex() != of.claim.root:
+        if of.claim.rows != 1 or group_hash([encoded]).hex() != of.claim.root:
             raise RowsTampered(
                 f"{name} row {key}: changed after audit entry {of.seq} ({of.action}) wrote "
                 "it (the digest does not match the entry's)",

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import Column, ColumnElement, Connection, Select, Table, select
 from sqlalchemy.sql import FromClause
 
-from osmanthus.audit import Claim, ClaimBuilder, encode_row, leaf_hash
+from osmanthus.audit import Claim, ClaimBuilder, encode_row
 from osmanthus.ledger.audit_log import append_entry
 from osmanthus.ledger.schema import (
     api_keys,
@@ -237,7 +237,7 @@ def claim_rows(name: str, rows: Sequence[tuple[int, bytes]]) -> Claim:
     """The claim of already-encoded rows (in ascending key order)."""
     builder = ClaimBuilder(name)
     for key, encoded in rows:
-        builder.add(key, leaf_hash(encoded))
+        builder.add(key, encoded)
     return builder.claim()
 
 
@@ -262,7 +262,7 @@ def seal_existing(conn: Connection) -> int:
         builder = ClaimBuilder(name)
         for key, encoded in sealed_rows(conn, name):
             if sealed.append_only:
-                builder.add(key, leaf_hash(encoded))
+                builder.add(key, encoded)
             else:  # a current-state row is checked against its newest claim: one each
                 single.append(claim_rows(name, [(key, encoded)]))
         if builder.count:

@@ -20,7 +20,14 @@ from typing import Any
 import pyarrow as pa
 from sqlalchemy import Connection, Engine, Table, func, select
 
-from osmanthus.ledger import Actor, append_entry, database_errors, ledger_identity, read_only
+from osmanthus.ledger import (
+    Actor,
+    append_entry,
+    database_errors,
+    ledger_identity,
+    read_only,
+    settle,
+)
 from osmanthus.ledger.schema import departments, profile_facts, records, residents
 from osmanthus.population.lake import TABLES, Lake, LakeError, LakeWriter, locked
 
@@ -108,8 +115,7 @@ def export_ledger(
 def _settled_ids(engine: Engine) -> dict[str, int]:
     """The highest id of each table below which every row is committed for good."""
     with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql("LOCK TABLE records, residents, profile_facts IN SHARE MODE")
+        settle(conn)  # every writer of these tables has ended; none starts meanwhile
         return {
             name: int(conn.execute(select(func.coalesce(func.max(t.c.id), 0))).scalar_one())
             for name, t in _SOURCES.items()

@@ -1,0 +1,111 @@
+"""The service's PostgreSQL role: everything the service does works, and the past cannot
+be changed by it, not even by switching the guards off."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from factories import OPERATOR, PG_URL, POLICY_DIR, TEST_KEY, FixedClock, make_id
+from osmanthus.cli import app
+from osmanthus.intake import submit_batch
+from osmanthus.ledger import Actor, Ledger, NewRecord, connect, verify_ledger
+from osmanthus.policy import load_policy
+from osmanthus.population import export_ledger
+from osmanthus.residents import file_dispute, set_password
+from osmanthus.web import create_key, revoke_key
+
+JUNE_1, JUNE_3 = dt.date(2026, 6, 1), dt.date(2026, 6, 3)
+
+
+@pytest.fixture
+def schema(_pg_admin: sa.Engine) -> Iterator[tuple[str, str, str]]:
+    """A fresh schema, its owner's URL, and the service role's name (dropped after)."""
+    name, role = f"t_{uuid.uuid4().hex[:12]}", f"osm_svc_{uuid.uuid4().hex[:8]}"
+    with _pg_admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {name}"))
+    try:
+        yield name, f"{PG_URL}?options=-csearch_path%3D{name}", role
+    finally:
+        with _pg_admin.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {name} CASCADE"))
+            conn.execute(sa.text(f"DROP OWNED BY {role}"))
+            conn.execute(sa.text(f"DROP ROLE IF EXISTS {role}"))
+
+
+def as_role(url: str, role: str) -> str:
+    return url.replace("://postgres@", f"://{role}@", 1)
+
+
+def test_the_service_role_adds_rows_and_cannot_change_the_past(
+    schema: tuple[str, str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _, owner_url, role = schema
+    monkeypatch.setenv("OSMANTHUS_DATABASE_URL", owner_url)
+    monkeypatch.setenv("OSMANTHUS_PSEUDONYM_KEY", TEST_KEY.decode())
+    monkeypatch.setenv("OSMANTHUS_POLICY_DIR", str(POLICY_DIR))
+    made = CliRunner().invoke(app, ["init", "--service-role", role])
+    assert made.exit_code == 0, made.output
+    assert f"role {role} created and granted" in made.output
+    again = CliRunner().invoke(app, ["init", "--service-role", role])  # idempotent
+    assert again.exit_code == 0 and f"role {role} granted" in again.output
+
+    service = as_role(owner_url, role)
+    ledger = Ledger(connect(service), load_policy(POLICY_DIR), TEST_KEY, clock=FixedClock())
+    try:
+        ledger.check_ready()
+        number = make_id(sequence=7)
+        ledger.register_resident(number, "gusu", actor=OPERATOR)
+        ledger.append_record(
+            NewRecord(number, "traffic-police", "failure_to_yield", JUNE_1, JUNE_3, "R-1"),
+            actor=OPERATOR,
+        )
+        batch = tmp_path / "b.csv"
+        batch.write_text(
+            "national_id,metric,act_date,decision_date,source_ref,value\n"
+            f"{number},failure_to_yield,2026-06-02,2026-06-03,CSV-1,1\n"
+        )
+        traffic = Actor("department", "traffic-police")
+        outcome = submit_batch(ledger, batch, department="traffic-police", actor=traffic)
+        assert outcome.status == "committed"
+        revoke_key(ledger.engine, create_key(ledger.engine, role="auditor", name="a"))
+        set_password(ledger, number, "a long password", actor=OPERATOR)
+        file_dispute(ledger, ledger.pseudonym_of(number), 1, "this was not me, truly")
+        export_ledger(ledger.engine, tmp_path / "lake", actor=OPERATOR)
+        assert verify_ledger(ledger.engine).rows["records"] == 2
+
+        for attack in (
+            "UPDATE records SET value = 0",
+            "DELETE FROM records",
+            "TRUNCATE records CASCADE",
+            "UPDATE audit_log SET purpose = 'x'",
+            "DELETE FROM audit_log",
+            "ALTER TABLE records DISABLE TRIGGER ALL",
+            "DROP TRIGGER records_append_only ON records",
+            "SET session_replication_role = replica",
+            "CREATE TABLE records_copy (id int)",
+        ):
+            with (
+                pytest.raises(sa.exc.ProgrammingError, match=r"permission denied|must be owner"),
+                ledger.engine.begin() as conn,
+            ):
+                conn.execute(sa.text(attack))
+        verify_ledger(ledger.engine)
+    finally:
+        ledger.engine.dispose()
+
+
+def test_a_service_role_is_refused_on_sqlite_and_for_odd_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OSMANTHUS_DATABASE_URL", f"sqlite:///{tmp_path / 'l.db'}")
+    monkeypatch.setenv("OSMANTHUS_PSEUDONYM_KEY", TEST_KEY.decode())
+    monkeypatch.setenv("OSMANTHUS_POLICY_DIR", str(POLICY_DIR))
+    found = CliRunner().invoke(app, ["init", "--service-role", "svc"])
+    assert found.exit_code == 1 and "PostgreSQL only" in found.output
