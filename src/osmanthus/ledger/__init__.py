@@ -1,5 +1,6 @@
 """Ledger: the append-only system of record (SQLAlchemy; SQLite or PostgreSQL)."""
 
+from osmanthus.core import Actor, NewRecord, ResidentInfo, StoredRecord, Subject
 from osmanthus.ledger.audit_log import AuditEntry, append_entry, chain_head
 from osmanthus.ledger.batches import batch_rows, problem_rows, record_batch
 from osmanthus.ledger.bulk import BulkResult, RecordBatch, ResidentBatch, bulk_load
@@ -28,7 +29,6 @@ from osmanthus.ledger.ids import allocate_ids
 from osmanthus.ledger.keys import insert_key, key_by_digest, revoke_key_digest
 from osmanthus.ledger.ledger import Ledger
 from osmanthus.ledger.population import iter_population
-from osmanthus.ledger.record import Actor, NewRecord, ResidentInfo, StoredRecord, Subject
 from osmanthus.ledger.roles import grant_service_role
 from osmanthus.ledger.row_check import RowsTampered
 from osmanthus.ledger.seal_columns import Col, add_rows

@@ -19,13 +19,13 @@ import numpy.typing as npt
 from sqlalchemy import Connection, select
 
 from osmanthus.audit import ClaimBuilder
+from osmanthus.core import Actor
 from osmanthus.errors import RecordRefused, ValidationError
 from osmanthus.identity import validate_many
 from osmanthus.ledger.audit_log import append_entry
 from osmanthus.ledger.database import database_errors
 from osmanthus.ledger.ids import allocate_ids
 from osmanthus.ledger.ledger import Ledger
-from osmanthus.ledger.record import Actor
 from osmanthus.ledger.schema import records, residents
 from osmanthus.ledger.seal_columns import add_rows
 from osmanthus.policy import Metric

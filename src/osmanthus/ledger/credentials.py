@@ -11,11 +11,11 @@ import datetime as dt
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 
+from osmanthus.core import Actor
 from osmanthus.errors import NotFound
 from osmanthus.ledger.audit_log import append_entry
 from osmanthus.ledger.audit_subjects import entries_about
 from osmanthus.ledger.database import database_errors
-from osmanthus.ledger.record import Actor
 from osmanthus.ledger.schema import audit_log, resident_credentials, residents
 from osmanthus.ledger.sealed import claim_of
 

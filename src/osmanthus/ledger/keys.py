@@ -10,9 +10,9 @@ import datetime as dt
 
 from sqlalchemy import Engine, bindparam, insert, select, update
 
+from osmanthus.core import Actor
 from osmanthus.ledger.audit_log import append_entry
 from osmanthus.ledger.database import database_errors, read_only
-from osmanthus.ledger.record import Actor
 from osmanthus.ledger.schema import api_keys
 from osmanthus.ledger.sealed import claim_of
 

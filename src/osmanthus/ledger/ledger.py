@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select
 
+from osmanthus.core import Actor, NewRecord, ResidentInfo, StoredRecord
 from osmanthus.errors import LedgerError, NotFound, RecordRefused, ValidationError
 from osmanthus.identity import pseudonym, pseudonym_column, pseudonyms, validate
 from osmanthus.ledger.audit_log import AuditEntry, PendingEntry, append_entries, append_entry
@@ -27,7 +28,6 @@ from osmanthus.ledger.database import connect, database_errors, is_current, read
 from osmanthus.ledger.group_audit import GroupAudit
 from osmanthus.ledger.quick_read import QuickReader, RecordRows
 from osmanthus.ledger.reading import profile_of, record_rows, resident_and_records
-from osmanthus.ledger.record import Actor, NewRecord, ResidentInfo, StoredRecord
 from osmanthus.ledger.schema import departments, profile_facts, records, residents
 from osmanthus.ledger.sealed import claim_of
 from osmanthus.ledger.settling import enter_write

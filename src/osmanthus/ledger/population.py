@@ -12,10 +12,10 @@ from itertools import groupby
 
 from sqlalchemy import Connection, Engine, select
 
+from osmanthus.core import Actor, StoredRecord, Subject
 from osmanthus.ledger.audit_log import append_entry
 from osmanthus.ledger.database import database_errors, read_only
 from osmanthus.ledger.reading import stored_record
-from osmanthus.ledger.record import Actor, StoredRecord, Subject
 from osmanthus.ledger.schema import departments, profile_facts, records, residents
 
 __all__ = ["iter_population"]

@@ -25,9 +25,9 @@ from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.types import TypeEngine
 
+from osmanthus.core import ResidentInfo, StoredRecord
 from osmanthus.ledger.database import database_errors
 from osmanthus.ledger.reading import PROFILE, RECORDS, RESIDENT_RECORD_IDS
-from osmanthus.ledger.record import ResidentInfo, StoredRecord
 
 __all__ = ["QuickReader", "RecordRows"]
 

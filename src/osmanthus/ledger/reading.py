@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, select
 
-from osmanthus.ledger.record import ResidentInfo, StoredRecord
+from osmanthus.core import ResidentInfo, StoredRecord
 from osmanthus.ledger.schema import departments, profile_facts, records, residents
 
 __all__ = [

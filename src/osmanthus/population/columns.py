@@ -19,8 +19,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from osmanthus.core import Subject
 from osmanthus.errors import OsmanthusError
-from osmanthus.ledger import Subject
 from osmanthus.population.compiled import NEVER, Compiled, days
 
 __all__ = ["I32", "I64", "B", "Bucket", "Codes", "SubjectLookup", "codes", "ints"]

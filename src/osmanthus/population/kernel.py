@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from osmanthus.ledger import StoredRecord, Subject
+from osmanthus.core import StoredRecord, Subject
 from osmanthus.population.column_path import needs_timeline, score_columns
 from osmanthus.population.columns import I64, Bucket, SubjectLookup, ints
 from osmanthus.population.compiled import Compiled

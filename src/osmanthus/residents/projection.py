@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from osmanthus.ledger import StoredRecord, Subject
+from osmanthus.core import StoredRecord, Subject
 from osmanthus.policy import PolicySet
 from osmanthus.scoring import Explanation, RecordLine, explain
 

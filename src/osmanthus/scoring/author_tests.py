@@ -35,8 +35,8 @@ from typing import Any
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
+from osmanthus.core import StoredRecord, Subject
 from osmanthus.errors import OsmanthusError, PolicyError
-from osmanthus.ledger import StoredRecord, Subject
 from osmanthus.policy import PolicySet
 from osmanthus.scoring.reference import Explanation, explain
 

@@ -19,7 +19,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from osmanthus.ledger import StoredRecord, Subject
+from osmanthus.core import StoredRecord, Subject
 from osmanthus.policy import Metric, Period, PolicySet, PolicyVersion
 
 __all__ = ["Plan", "cycle_bounds", "plan_record"]

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from osmanthus.ledger import StoredRecord, Subject
+from osmanthus.core import StoredRecord, Subject
 from osmanthus.policy import PolicySet, PolicyVersion, Scale
 from osmanthus.scoring.plan import Plan, plan_record
 from osmanthus.scoring.timeline import Adjustment, MeasureTaken, run_timeline

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-from osmanthus.ledger import ResidentInfo
-from osmanthus.ledger.quick_read import RecordRows
+from osmanthus.core import ResidentInfo
 from osmanthus.policy import PolicySet
 from osmanthus.scoring.eligibility import Eligibility
 from osmanthus.scoring.reference import Explanation, explain
+
+if TYPE_CHECKING:
+    from osmanthus.ledger.quick_read import RecordRows
 
 __all__ = ["Decisions", "Explanations"]
 

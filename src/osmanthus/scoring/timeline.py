@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 
-from osmanthus.ledger import Subject
+from osmanthus.core import Subject
 from osmanthus.policy import Cap, PolicyVersion, Scale
 from osmanthus.scoring.plan import Plan, cycle_bounds
 
