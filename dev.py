@@ -64,6 +64,7 @@ def setup() -> None:
     """Create .venv and install the lock file and the package, when anything changed."""
     wanted = hashlib.sha256(LOCK.read_bytes() + (ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if STAMP.exists() and STAMP.read_text() == wanted:
+        compile_sources()
         return
     if not (BIN / "python").exists():
         say("creating .venv")
@@ -73,6 +74,14 @@ def setup() -> None:
     run(*pip, "install", "--require-hashes", "-r", LOCK)
     run(*pip, "install", "--no-deps", "-e", ROOT)
     STAMP.write_text(wanted)
+    compile_sources()
+
+
+def compile_sources() -> None:
+    """Byte-compile the package as a wheel install would (an editable install does not),
+    so that each command starts without compiling its modules, even where
+    PYTHONDONTWRITEBYTECODE is set; only changed files are compiled again."""
+    run(BIN / "python", "-m", "compileall", "-q", ROOT / "src" / "osmanthus")
 
 
 def fetch_assets() -> None:

@@ -139,11 +139,12 @@ def main() -> None:
 
     from osmanthus.cli.base import OPERATOR
     from osmanthus.ledger import Ledger
+    from osmanthus.policy import load_policy
     from osmanthus.residents import set_password
     from osmanthus.settings import get_settings
 
     settings = get_settings(demo_mode=True, data_dir=home, database_url=database_url)
-    ledger = Ledger.from_settings(settings)
+    ledger = Ledger.from_settings(settings, load_policy(settings.policy_dir))
     password = "bench-password"
     signed = ids[: args.signed_in]
     for number in signed:
@@ -265,12 +266,12 @@ def build_city(home: Path, database_url: str, residents: int) -> None:
     from osmanthus.cli.base import OPERATOR
     from osmanthus.cli.web import create_demo_signins
     from osmanthus.ledger import Ledger, migrate
+    from osmanthus.policy import load_policy
     from osmanthus.settings import get_settings
     from osmanthus.synthetic import CitySpec, load_city, write_sample_batch
 
-    ledger = Ledger.from_settings(
-        get_settings(demo_mode=True, data_dir=home, database_url=database_url)
-    )
+    settings = get_settings(demo_mode=True, data_dir=home, database_url=database_url)
+    ledger = Ledger.from_settings(settings, load_policy(settings.policy_dir))
     migrate(ledger.engine)
     ledger.sync_departments(OPERATOR)
     spec = CitySpec(residents=residents, as_of=ledger.today())

@@ -1,6 +1,6 @@
 """``python -m osmanthus``: the same command as ``osmanthus``."""
 
-from osmanthus.cli import app
+from osmanthus.cli import main
 
 if __name__ == "__main__":
-    app(prog_name="osmanthus")
+    main(prog_name="osmanthus")

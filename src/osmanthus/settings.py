@@ -126,6 +126,17 @@ class Settings(BaseSettings):
         ),
     )
 
+    audit_checkpoint_hours: float = Field(
+        default=24,
+        ge=0,
+        description=(
+            "The web service signs a checkpoint of the audit chain (osmanthus audit "
+            "checkpoint) and keeps it in the ledger when the newest kept one is older than "
+            "this many hours and the chain has grown since; the oversight dashboard shows "
+            "the latest. 0: never (publish them with the command instead)."
+        ),
+    )
+
     upkeep_process: bool = Field(
         default=True,
         description=(

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from factories import OPERATOR, POLICY_DIR, TEST_KEY, make_id
 from osmanthus.cli import app
 from osmanthus.ledger import Ledger
+from osmanthus.policy import load_policy
 from osmanthus.settings import get_settings
 
 runner = CliRunner()
@@ -28,7 +29,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("OSMANTHUS_DATABASE_URL", raising=False)
     monkeypatch.chdir(tmp_path)
     assert runner.invoke(app, ["init"]).exit_code == 0
-    ledger = Ledger.from_settings(get_settings())
+    settings = get_settings()
+    ledger = Ledger.from_settings(settings, load_policy(settings.policy_dir))
     for sequence in (1, 2):
         ledger.register_resident(make_id(sequence=sequence), "gusu", actor=OPERATOR)
     ledger.engine.dispose()

@@ -103,6 +103,26 @@ def test_cli_prints_the_statistics(
     assert (tmp_path / "var" / "population-demo" / "lake" / "manifest.json").exists()
 
 
+@pytest.mark.parametrize("missing", ["pyspark", "pandas"])
+def test_spark_without_its_extra_names_the_extra(
+    missing: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import osmanthus.population.engines as engines
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OSMANTHUS_DEMO_MODE", "true")
+    monkeypatch.setattr(engines, "_SESSION", None)  # no session kept from another test
+    monkeypatch.setitem(__import__("sys").modules, missing, None)  # as if not installed
+    runner = CliRunner()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    result = runner.invoke(app, ["population", "run", "--engine", "spark"])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"error: spark: {missing} not installed: the Spark engine is the optional extra "
+        "'spark' (pip install 'osmanthus[spark]'; it also needs Java 17)"
+    )
+
+
 #: staged measures send every resident with a loss to the reference path
 MEASURED = (
     MINIMAL

@@ -3,6 +3,7 @@ rewrite of the past; bad checkpoint files get one clear error each."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,7 @@ from osmanthus.errors import AuditChainBroken, SignatureInvalid
 from osmanthus.ledger import Ledger, NewRecord, latest_checkpoint
 from osmanthus.reports import SigningKey
 from osmanthus.reports.checkpoint import (
+    checkpoint_if_due,
     make_checkpoint,
     verify_checkpoint,
     verify_since_checkpoint,
@@ -155,3 +157,22 @@ def test_cli_checkpoint_and_bad_files(
         assert failed.output.startswith("error: ") and len(failed.output.strip().splitlines()) == 1
     missing = runner.invoke(app, ["audit", "verify", "--since", "99999"])
     assert missing.exit_code == 1 and "no stored audit checkpoint" in missing.output
+
+
+def test_the_service_schedule_keeps_one_when_due_and_the_chain_grew(
+    ledger: Ledger, make_record: Callable[..., NewRecord], key: SigningKey
+) -> None:
+    day = dt.timedelta(hours=24)
+    start = dt.datetime(2026, 12, 6, 9, 0, tzinfo=dt.UTC)
+    grow(ledger, make_record, 1, 0)
+    first = checkpoint_if_due(ledger.engine, key, every=day, now=start)
+    assert first is not None and latest_checkpoint(ledger.engine) == first  # none kept yet
+    grow(ledger, make_record, 2, 1)
+    assert checkpoint_if_due(ledger.engine, key, every=day, now=start + day / 2) is None
+    second = checkpoint_if_due(ledger.engine, key, every=day, now=start + day)
+    assert second is not None and second["body"]["seq"] > first["body"]["seq"]
+    # a day later with nothing new: the chain did not grow, so nothing to sign
+    assert checkpoint_if_due(ledger.engine, key, every=day, now=start + 3 * day) is None
+    assert latest_checkpoint(ledger.engine) == second
+    checked = verify_since_checkpoint(ledger.engine, first["body"]["seq"], [key.public])
+    assert checked.head.seq == second["body"]["seq"]

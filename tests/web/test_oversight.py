@@ -4,14 +4,16 @@ the audit chain's head and verification."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from factories import OPERATOR
-from osmanthus.ledger import Ledger, chain_head
+from osmanthus.ledger import Ledger, chain_head, latest_checkpoint
 from osmanthus.population import run_population
+from osmanthus.reports.checkpoint import verify_checkpoint
 from osmanthus.web.charts import bins
 from web_fixtures import BOB, sign_in, sign_in_key
 
@@ -66,6 +68,28 @@ def test_the_dashboard_page_draws_the_chart_for_an_operator(
         "/oversight/verify", data={"csrf": csrf}, headers={"accept-language": "en"}
     )
     assert 'data-testid="chain-status"' in verified.text and "verifies" in verified.text
+
+
+def test_the_running_service_keeps_a_signed_checkpoint_the_dashboard_shows(
+    client: TestClient, ledger: Ledger, keys: dict[str, str]
+) -> None:
+    """The app's default schedule (audit_checkpoint_hours = 24) signs one at start-up,
+    since the ledger keeps none; the dashboard shows it and how far the chain has grown."""
+    deadline = time.monotonic() + 30
+    while latest_checkpoint(ledger.engine) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    kept = latest_checkpoint(ledger.engine)
+    assert kept is not None
+    key = client.app.state.signing_key  # type: ignore[attr-defined]
+    assert kept["signature"]["key_id"] == key.key_id
+    verify_checkpoint(ledger.engine, kept, [key.public])
+    auth = {"Authorization": f"Bearer {keys['auditor']}"}
+    shown = client.get("/api/v1/oversight", headers=auth).json()["checkpoint"]
+    assert (shown["seq"], shown["hash"]) == (kept["body"]["seq"], kept["body"]["hash"])
+    assert shown["entries_since"] == chain_head(ledger.engine).seq - shown["seq"] > 0
+    sign_in_key(client, keys["operator"], "/oversight")
+    page = client.get("/oversight", headers={"accept-language": "en"}).text
+    assert f"Latest signed checkpoint: entry {shown['seq']:,}" in page
 
 
 def test_bins_keep_the_baseline_apart() -> None:

@@ -1,22 +1,21 @@
-"""Commands on the audit chain: verify, checkpoint and head."""
+"""Commands on the audit chain: verify, checkpoint and head.
+
+Like every command module, this one imports what its commands use inside them, so that
+``osmanthus score ID`` does not load the verifier or the signing code (DESIGN.md §5).
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from osmanthus.cli.base import audit_app, cli_settings, domain_errors, open_ledger, out
-from osmanthus.ledger import LedgerCheck, chain_head, verify_ledger
-from osmanthus.reports import load_signing_key
-from osmanthus.reports.checkpoint import (
-    make_checkpoint,
-    read_checkpoint,
-    verify_checkpoint,
-    verify_since_checkpoint,
-)
+
+if TYPE_CHECKING:
+    from osmanthus.ledger import LedgerCheck
 
 
 @audit_app.command("verify")
@@ -50,6 +49,14 @@ def audit_verify(
 ) -> None:
     """Recompute the audit chain and check every ledger row against it; name the first
     entry or row that does not match. Never writes."""
+    from osmanthus.ledger import verify_ledger
+    from osmanthus.reports import load_signing_key
+    from osmanthus.reports.checkpoint import (
+        read_checkpoint,
+        verify_checkpoint,
+        verify_since_checkpoint,
+    )
+
     settings = cli_settings(ctx)
     with open_ledger(ctx) as ledger:
         if checkpoint is not None or since is not None:
@@ -87,6 +94,9 @@ def audit_checkpoint(
 ) -> None:
     """Sign a checkpoint of the chain (entry number, hash, tree size, time) to publish;
     the ledger keeps it too."""
+    from osmanthus.reports import load_signing_key
+    from osmanthus.reports.checkpoint import make_checkpoint
+
     settings = cli_settings(ctx)
     key = load_signing_key(settings)
     with open_ledger(ctx) as ledger:
@@ -104,6 +114,8 @@ def audit_checkpoint(
 @domain_errors
 def audit_head(ctx: typer.Context) -> None:
     """Print the newest entry's number and hash, to publish."""
+    from osmanthus.ledger import chain_head
+
     with open_ledger(ctx) as ledger:
         result = chain_head(ledger.engine)
     out.print(f"{result.seq} {result.hash}")

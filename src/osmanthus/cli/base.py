@@ -7,17 +7,21 @@ import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 import typer.core
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from osmanthus.core import Actor
 from osmanthus.errors import OsmanthusError
-from osmanthus.ledger import Actor, Ledger
-from osmanthus.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from osmanthus.ledger import Ledger
+    from osmanthus.settings import Settings
 
 __all__ = ["app"]
 
@@ -79,6 +83,8 @@ def main(
 
 
 def cli_settings(ctx: typer.Context, **overrides: Any) -> Settings:
+    from osmanthus.settings import get_settings
+
     if ctx.obj and ctx.obj.get("demo"):
         overrides.setdefault("demo_mode", True)
     return get_settings(**overrides)
@@ -100,7 +106,11 @@ def domain_errors(func: F) -> F:
 
 @contextmanager
 def open_ledger(ctx: typer.Context, *, ready: bool = True, **overrides: Any) -> Iterator[Ledger]:
-    ledger = Ledger.from_settings(cli_settings(ctx, **overrides))
+    from osmanthus.ledger import Ledger
+    from osmanthus.policy import load_policy
+
+    settings = cli_settings(ctx, **overrides)
+    ledger = Ledger.from_settings(settings, load_policy(settings.policy_dir))
     try:
         if ready:
             ledger.check_ready()
@@ -110,6 +120,8 @@ def open_ledger(ctx: typer.Context, *, ready: bool = True, **overrides: Any) -> 
 
 
 def progress_bar() -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),

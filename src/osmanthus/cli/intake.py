@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import typer.core
@@ -19,10 +19,11 @@ from osmanthus.cli.base import (
     out,
     progress_bar,
 )
-from osmanthus.intake import Outcome, load_outcome, submit_batch
-from osmanthus.intake.coverage import DepartmentCoverage, coverage
-from osmanthus.intake.report import report_csv, report_json
-from osmanthus.ledger import Actor, read_only
+from osmanthus.core import Actor
+
+if TYPE_CHECKING:  # intake (pyarrow, the readers) loads only for these commands
+    from osmanthus.intake import Outcome
+    from osmanthus.intake.coverage import DepartmentCoverage
 
 
 @intake_app.command("submit")
@@ -42,6 +43,8 @@ def intake_submit(
     ] = None,
 ) -> None:
     """Validate a batch row by row and commit it all or nothing (or --partial)."""
+    from osmanthus.intake import submit_batch
+
     settings = cli_settings(ctx)
     with open_ledger(ctx) as ledger, progress_bar() as bar:
         task = bar.add_task(f"intake {file.name}", total=None)
@@ -76,6 +79,10 @@ def intake_report(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Show a batch's outcome and row-level report (latest submission of that id)."""
+    from osmanthus.intake import load_outcome
+    from osmanthus.intake.report import report_json
+    from osmanthus.ledger import read_only
+
     with open_ledger(ctx) as ledger, read_only(ledger.engine) as conn:
         outcome = load_outcome(conn, batch, department)
     if as_json:
@@ -85,6 +92,8 @@ def intake_report(
 
 
 def _print_outcome(outcome: Outcome, report: Path | None, shown: int = 20) -> None:
+    from osmanthus.intake.report import report_csv, report_json
+
     again = " (already submitted: this is its first outcome)" if outcome.repeated else ""
     out.print(
         f"batch {outcome.batch_id} from {outcome.department}: {outcome.status}{again}; "
@@ -116,6 +125,8 @@ def coverage_cmd(
     ] = False,
 ) -> None:
     """Per department: last batch, rows accepted and refused, metrics never reported."""
+    from osmanthus.intake.coverage import coverage
+
     with open_ledger(ctx) as ledger:
         found = coverage(ledger)
     if by_month:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -21,9 +21,11 @@ from osmanthus.cli.base import (
     out,
     progress_bar,
 )
-from osmanthus.ledger import Ledger
-from osmanthus.population import RunResult, export_ledger, run_population
-from osmanthus.synthetic import CitySpec
+
+if TYPE_CHECKING:  # the population engine (DuckDB, pyarrow) loads only for these commands
+    from osmanthus.ledger import Ledger
+    from osmanthus.population import RunResult
+    from osmanthus.synthetic import CitySpec
 
 population_app = typer.Typer(
     help="Export the ledger to the Parquet lake and score the whole population.",
@@ -47,6 +49,8 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the statistics a
 @domain_errors
 def population_export(ctx: typer.Context) -> None:
     """Append the ledger's rows not yet exported to the Parquet lake."""
+    from osmanthus.population import export_ledger
+
     settings = cli_settings(ctx)
     lake = settings.resolved_population_dir / "lake"
     with open_ledger(ctx) as ledger, progress_bar() as bar:
@@ -88,6 +92,8 @@ def _run(
     as_of: dt.datetime | None,
     known_at: dt.datetime | None,
 ) -> RunResult:
+    from osmanthus.population import run_population
+
     settings = cli_settings(ctx)
     day = as_of.date() if as_of else ledger.today()
     known = known_at.replace(tzinfo=dt.UTC) if known_at else None

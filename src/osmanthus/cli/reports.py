@@ -6,21 +6,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from osmanthus.cli.base import app, cli_settings, domain_errors, out
 from osmanthus.errors import OsmanthusError, SignatureInvalid, ValidationError
-from osmanthus.reports import (
-    PublicKey,
-    demo_signing_key,
-    load_signing_key,
-    mask_id,
-    read_credit_report,
-    verify_proof,
-)
-from osmanthus.reports.proof import PREFIX
+
+if TYPE_CHECKING:  # signing and reports (cryptography, the ledger) load only when used
+    from osmanthus.reports import PublicKey
 
 
 @app.command("signing-key")
@@ -30,6 +24,8 @@ def signing_key(
     pem: Annotated[bool, typer.Option("--pem", help="Print the public key as PEM.")] = False,
 ) -> None:
     """Print the city's public signing key (its id and base64), to publish."""
+    from osmanthus.reports import load_signing_key
+
     key = load_signing_key(cli_settings(ctx))
     if pem:
         out.print(key.public.pem().rstrip("\n"), markup=False, highlight=False)
@@ -68,6 +64,8 @@ def verify(
     ] = None,
 ) -> None:
     """Verify a signed credit report or eligibility proof offline (exit 1 if it fails)."""
+    from osmanthus.reports.proof import PREFIX
+
     demo = bool(ctx.obj and ctx.obj.get("demo"))
     keys = _trusted_keys(ctx, public_key or [], demo)
     today = on.date() if on else None  # None: any date it is somewhere on Earth now
@@ -83,6 +81,8 @@ def verify(
 
 
 def _trusted_keys(ctx: typer.Context, given: list[str], demo: bool) -> list[PublicKey]:
+    from osmanthus.reports import demo_signing_key, load_signing_key
+
     keys = [_public_key(value) for value in given]
     demo_key = demo_signing_key().public
     if not demo and demo_key in keys:
@@ -100,6 +100,8 @@ def _trusted_keys(ctx: typer.Context, given: list[str], demo: bool) -> list[Publ
 
 
 def _public_key(value: str) -> PublicKey:
+    from osmanthus.reports import PublicKey
+
     path = Path(value)
     try:
         is_file = "\n" not in value and path.is_file()
@@ -125,6 +127,8 @@ def _read(file: Path) -> str:
 
 
 def _subject(matches: bool | None, national_id: str | None) -> str:
+    from osmanthus.reports import mask_id
+
     if matches is None:
         return "subject: not checked (give --national-id from the holder's ID card)"
     assert national_id is not None
@@ -139,6 +143,8 @@ def _subject(matches: bool | None, national_id: str | None) -> str:
 def _verify_proof(
     token: str, keys: list[PublicKey], national_id: str | None, today: dt.date | None
 ) -> None:
+    from osmanthus.reports import verify_proof
+
     check = verify_proof(token, keys, national_id=national_id, today=today)
     subject = _subject(check.subject_matches, national_id)
     out.print(
@@ -155,6 +161,9 @@ def _verify_proof(
 def _verify_report(
     text: str, keys: list[PublicKey], national_id: str | None, today: dt.date | None
 ) -> None:
+    from osmanthus.reports import read_credit_report
+    from osmanthus.reports.proof import PREFIX
+
     try:
         envelope: Any = json.loads(text)
     except ValueError:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import typer.core
@@ -26,14 +26,11 @@ from osmanthus.cli.base import (
     out,
     progress_bar,
 )
-from osmanthus.cli.population import print_distribution
-from osmanthus.cli.web import create_demo_signins, print_signins, run_service
 from osmanthus.errors import ConfigError
-from osmanthus.ledger import grant_service_role, migrate
-from osmanthus.population import run_population
-from osmanthus.scoring import Explanation, explain
-from osmanthus.settings import Settings
-from osmanthus.synthetic import CitySpec, load_city, write_sample_batch
+
+if TYPE_CHECKING:  # the look-ups load scoring only; init and demo load the rest
+    from osmanthus.scoring import Explanation
+    from osmanthus.settings import Settings
 
 
 @app.command()
@@ -51,6 +48,8 @@ def init(
     ] = None,
 ) -> None:
     """Create or upgrade the ledger schema and register the policy's departments."""
+    from osmanthus.ledger import grant_service_role, migrate
+
     with open_ledger(ctx, ready=False) as ledger:
         migrate(ledger.engine)
         added = ledger.sync_departments(OPERATOR)
@@ -75,6 +74,12 @@ def demo(
 ) -> None:
     """Build the synthetic demo city, print its distribution and a sign-in for each role,
     and serve it (``--no-serve`` only builds it, for scripts)."""
+    from osmanthus.cli.population import print_distribution
+    from osmanthus.cli.web import create_demo_signins, print_signins, run_service
+    from osmanthus.ledger import migrate
+    from osmanthus.population import run_population
+    from osmanthus.synthetic import CitySpec, load_city, write_sample_batch
+
     _remove_demo_database(cli_settings(ctx, demo_mode=True))
     with open_ledger(ctx, ready=False, demo_mode=True) as ledger:
         migrate(ledger.engine)
@@ -213,6 +218,8 @@ def _explain(
     known_at: dt.datetime | None,
     purpose: str,
 ) -> Explanation:
+    from osmanthus.scoring import explain
+
     known = known_at.replace(tzinfo=dt.UTC) if known_at else None
     with open_ledger(ctx) as ledger:
         day = as_of.date() if as_of else ledger.today()

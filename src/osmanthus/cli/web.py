@@ -7,15 +7,15 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from osmanthus.cli.base import OPERATOR, app, cli_settings, domain_errors, open_ledger, out
-from osmanthus.ledger import Ledger
-from osmanthus.residents import set_password
-from osmanthus.settings import Settings
-from osmanthus.web import create_app, create_key, revoke_key
+
+if TYPE_CHECKING:  # the web app (FastAPI) loads only for the commands that use it
+    from osmanthus.ledger import Ledger
+    from osmanthus.settings import Settings
 
 #: The demo residents' password (demo mode only; the demo city is public anyway).
 DEMO_PASSWORD = "osmanthus-demo"
@@ -44,6 +44,8 @@ def serve(
 def run_service(settings: Settings, *, host: str, port: int, workers: int) -> None:
     """Serve the app on uvicorn (uvloop, httptools) until interrupted."""
     import uvicorn
+
+    from osmanthus.web import create_app
 
     access = logging.getLogger("osmanthus.web.access")  # one JSON line per request
     handler = logging.StreamHandler()
@@ -77,6 +79,8 @@ def keys_create(
     ] = None,
 ) -> None:
     """Create an API key and print it once (the ledger keeps only its SHA-256)."""
+    from osmanthus.web import create_key
+
     with open_ledger(ctx) as ledger:
         key = create_key(ledger.engine, role=role, name=name, department=department)
     out.print(key, markup=False, highlight=False)
@@ -88,6 +92,8 @@ def keys_revoke(
     ctx: typer.Context, key: Annotated[str, typer.Argument(help="The key to revoke.")]
 ) -> None:
     """Revoke an API key."""
+    from osmanthus.web import revoke_key
+
     with open_ledger(ctx) as ledger:
         revoke_key(ledger.engine, key)
     out.print("revoked")
@@ -98,6 +104,9 @@ def create_demo_signins(
 ) -> dict[str, str]:
     """A password for one demo resident of each band and a key for each staff role,
     written to ``path`` (demo mode only) and returned."""
+    from osmanthus.residents import set_password
+    from osmanthus.web import create_key
+
     signins: dict[str, str] = {"password": DEMO_PASSWORD}
     for band, numbers in examples.items():
         if numbers:

@@ -20,7 +20,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from osmanthus.identity.national_id import ID_LENGTH, mask, valid_codes
+from osmanthus.identity.columns import valid_codes
+from osmanthus.identity.national_id import ID_LENGTH, mask
 from osmanthus.policy import PolicySet, PolicyVersion
 from osmanthus.policy.categories import is_prohibited
 

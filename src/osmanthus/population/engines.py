@@ -11,6 +11,7 @@ write one Parquet file of per-resident results per bucket into the run's folder.
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import os
 import sys
 import tempfile
@@ -190,6 +191,12 @@ def spark_session(master: str) -> Any:
     global _SESSION
     if _SESSION is not None and _SESSION.sparkContext.master == master:
         return _SESSION
+    missing = [name for name in ("pyspark", "pandas") if not _installed(name)]
+    if missing:
+        raise EngineError(
+            f"spark: {' and '.join(missing)} not installed: the Spark engine is the optional "
+            "extra 'spark' (pip install 'osmanthus[spark]'; it also needs Java 17)"
+        )
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
@@ -213,6 +220,13 @@ def spark_session(master: str) -> Any:
     except Exception as exc:
         raise EngineError(f"spark: could not start ({str(exc).splitlines()[0]})") from exc
     return _SESSION
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a module set to None, or without a spec
+        return False
 
 
 def _spark_schema(schema: pa.Schema) -> Any:

@@ -28,7 +28,9 @@ from sqlalchemy import Engine
 from osmanthus.errors import AuditChainBroken, SignatureInvalid, ValidationError
 from osmanthus.ledger import (
     LedgerCheck,
+    chain_head,
     checkpoint_state,
+    latest_checkpoint,
     ledger_identity,
     snapshot,
     store_checkpoint,
@@ -39,6 +41,7 @@ from osmanthus.reports.signing import PublicKey, SigningKey, sign_document, veri
 
 __all__ = [
     "KIND",
+    "checkpoint_if_due",
     "make_checkpoint",
     "read_checkpoint",
     "verify_checkpoint",
@@ -66,6 +69,23 @@ def make_checkpoint(
     if store:
         store_checkpoint(engine, document)
     return document
+
+
+def checkpoint_if_due(
+    engine: Engine, key: SigningKey, *, every: dt.timedelta, now: dt.datetime | None = None
+) -> dict[str, Any] | None:
+    """The service's schedule: sign and keep a checkpoint when the newest kept one is
+    older than ``every`` (or there is none) and the chain has grown since; else None.
+    Reading the last one from the ledger makes the schedule hold across restarts and
+    workers (two workers at the same moment keep at most one per entry)."""
+    at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    latest = latest_checkpoint(engine)
+    if latest is not None:
+        body = latest["body"]
+        kept_at = dt.datetime.strptime(body["at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+        if at - kept_at < every or chain_head(engine).seq == int(body["seq"]):
+            return None
+    return make_checkpoint(engine, key, now=at)
 
 
 def read_checkpoint(path: Path) -> Any:

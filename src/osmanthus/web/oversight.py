@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from osmanthus.errors import AuditChainBroken
 from osmanthus.intake.coverage import coverage
-from osmanthus.ledger import Ledger, chain_head, verify_chain
+from osmanthus.ledger import Ledger, chain_head, latest_checkpoint, verify_chain
 from osmanthus.population import latest_run
 from osmanthus.residents import open_disputes
 from osmanthus.web.charts import bins, histogram_svg
@@ -38,6 +38,17 @@ class ChainOut(BaseModel):
     head: str
     verified: bool
     message: str
+
+
+class CheckpointOut(BaseModel):
+    """The latest signed checkpoint the ledger keeps (osmanthus audit verify --checkpoint
+    or --since proves the chain still extends it)."""
+
+    seq: int
+    hash: str
+    at: str
+    key_id: str
+    entries_since: int
 
 
 class DepartmentOut(BaseModel):
@@ -73,6 +84,7 @@ class OversightOut(BaseModel):
     departments: list[DepartmentOut]
     disputes: list[DisputeDeadline]
     chain: ChainOut
+    checkpoint: CheckpointOut | None
 
 
 def _latest(runs: Path) -> dict[str, Any] | None:
@@ -126,6 +138,21 @@ def _figures(ledger: Ledger, runs: Path) -> OversightOut:
         chain=ChainOut(
             ok=True, seq=head.seq, head=head.hash, verified=False, message="not verified yet"
         ),
+        checkpoint=_checkpoint(ledger, head.seq),
+    )
+
+
+def _checkpoint(ledger: Ledger, head: int) -> CheckpointOut | None:
+    document = latest_checkpoint(ledger.engine)
+    if document is None:
+        return None
+    body = document["body"]
+    return CheckpointOut(
+        seq=body["seq"],
+        hash=body["hash"],
+        at=body["at"],
+        key_id=document["signature"]["key_id"],
+        entries_since=head - int(body["seq"]),
     )
 
 
