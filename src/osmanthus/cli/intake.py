@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 import typer.core
 from rich.markup import escape
-from rich.table import Table
 
 from osmanthus.cli.base import (
     app,
@@ -132,6 +131,8 @@ def coverage_cmd(
     if by_month:
         _print_months(found)
         return
+    from rich.table import Table
+
     table = Table("department", "last batch", "batches", "accepted", "refused", "never reported")
     for entry in found:
         last = (
@@ -159,6 +160,8 @@ def coverage_cmd(
 
 def _print_months(found: list[DepartmentCoverage]) -> None:
     months = sorted({month for entry in found for month in entry.by_month})[-12:]
+    from rich.table import Table
+
     table = Table("department", *months, title="rows accepted / not accepted (UTC months)")
     for entry in found:
         cells = [

@@ -8,7 +8,6 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from osmanthus.cli.base import (
     OPERATOR,
@@ -115,6 +114,8 @@ def _run(
 def print_distribution(stats: dict[str, Any], as_of: dt.date, spec: CitySpec | None = None) -> None:
     """The above/at/below table (with the synthetic city's calibration when given)."""
     total = stats["in_scope"]
+    from rich.table import Table
+
     table = Table(title=f"Score distribution on {as_of} ({total:,} residents)")
     for name in ("band", "residents", "share", *(["calibration"] if spec else [])):
         table.add_column(name, justify="left" if name == "band" else "right")
@@ -165,6 +166,8 @@ def print_stats(result: RunResult) -> None:
 def _table(title: str, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
+    from rich.table import Table
+
     table = Table(title=title)
     for name in rows[0]:
         table.add_column(

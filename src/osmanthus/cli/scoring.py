@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 import typer.core
 from rich.markup import escape
-from rich.table import Table
 
 from osmanthus.cli.base import (
     OPERATOR,
@@ -146,7 +145,8 @@ def score(
 ) -> None:
     """Print one resident's score."""
     result = _explain(ctx, national_id, as_of, known_at, purpose)
-    out.print(result.score if result.score is not None else f"no score: {result.out_of_scope}")
+    shown = result.score if result.score is not None else f"no score: {result.out_of_scope}"
+    out.print(shown, highlight=False)
 
 
 @app.command(name="explain")
@@ -159,6 +159,8 @@ def explain_cmd(
     purpose: Purpose = "operator look-up",
 ) -> None:
     """Print one resident's score with every record, its points, expiry and legal basis."""
+    from rich.table import Table
+
     result = _explain(ctx, national_id, as_of, known_at, purpose)
     table = Table(title=f"Score {result.score} on {result.as_of} under {result.policy}")
     for column in ("act date", "record", "points", "counted", "expires", "status", "basis"):

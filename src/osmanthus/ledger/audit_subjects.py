@@ -44,7 +44,6 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from osmanthus.ledger.database import read_only
 from osmanthus.ledger.schema import audit_indexed, audit_log, audit_subjects
@@ -194,6 +193,8 @@ def unindexed_entries(engine: Engine) -> int:
 
 def _insert_ignoring(dialect: str) -> Insert:
     """An insert into ``audit_subjects`` that skips keys already stored."""
+    from sqlalchemy.dialects import postgresql, sqlite  # the upkeep's only
+
     if dialect == "postgresql":
         return postgresql.insert(audit_subjects).on_conflict_do_nothing()
     return sqlite.insert(audit_subjects).on_conflict_do_nothing()

@@ -4,11 +4,9 @@ the actor and the purpose, committed before anything read leaves.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-from concurrent.futures import Future
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, select
 
@@ -17,9 +15,14 @@ from osmanthus.errors import LedgerError, NotFound, ValidationError
 from osmanthus.ledger.audit_log import AuditEntry, PendingEntry, append_entries
 from osmanthus.ledger.database import database_errors, read_only
 from osmanthus.ledger.handle import LedgerBase, check_text
-from osmanthus.ledger.quick_read import RecordRows
 from osmanthus.ledger.reading import profile_of, record_rows, resident_and_records
 from osmanthus.ledger.schema import departments, records, residents
+
+if TYPE_CHECKING:
+    import asyncio
+    from concurrent.futures import Future
+
+    from osmanthus.ledger.quick_read import RecordRows
 
 __all__ = ["AuditedReads"]
 

@@ -4,10 +4,7 @@ connection, and the database's upkeep, started and stopped with the service.
 
 from __future__ import annotations
 
-from osmanthus.ledger.group_audit import GroupAudit
 from osmanthus.ledger.handle import LedgerBase
-from osmanthus.ledger.quick_read import QuickReader
-from osmanthus.ledger.upkeep import Upkeep
 
 __all__ = ["ServiceLifecycle"]
 
@@ -21,6 +18,10 @@ class ServiceLifecycle(LedgerBase):
         a kept connection (:mod:`osmanthus.ledger.quick_read`), and this process keeps the
         database (:mod:`osmanthus.ledger.upkeep`; on SQLite with ``upkeep_process``, in a
         process of its own) unless another one of the machine already does."""
+        from osmanthus.ledger.group_audit import GroupAudit  # the service's parts only
+        from osmanthus.ledger.quick_read import QuickReader
+        from osmanthus.ledger.upkeep import Upkeep
+
         if self._group_audit is None:
             self._group_audit = GroupAudit(self.engine)
             self._quick = QuickReader(self.engine, with_profile=self._needs_profile)

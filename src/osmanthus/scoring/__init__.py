@@ -1,14 +1,13 @@
 """Scoring: one resident's score with its full explanation, and the population distribution.
 
 Scoring stands on the pure core (:mod:`osmanthus.core`, :mod:`osmanthus.policy`): importing
-it loads no database or dataframe library. ``Distribution`` and ``distribution`` read the
-ledger and are imported when first used.
+it loads no database or dataframe library. The authors' test cases (``run_cases`` ...)
+and ``Distribution`` / ``distribution`` (which read the ledger) load when first used.
 """
 
-import importlib
-from typing import Any
+from typing import TYPE_CHECKING
 
-from osmanthus.scoring.author_tests import Case, CaseResult, load_cases, run_case, run_cases
+from osmanthus.lazy import lazy_names
 from osmanthus.scoring.reference import (
     STATUS_TEXT,
     Explanation,
@@ -17,6 +16,10 @@ from osmanthus.scoring.reference import (
     explain,
     score,
 )
+
+if TYPE_CHECKING:
+    from osmanthus.scoring.author_tests import Case, CaseResult, load_cases, run_case, run_cases
+    from osmanthus.scoring.distribution import Distribution, distribution
 
 __all__ = [
     "STATUS_TEXT",
@@ -34,11 +37,14 @@ __all__ = [
     "score",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name in ("Distribution", "distribution"):
-        module = importlib.import_module("osmanthus.scoring.distribution")
-        # importing the submodule set the package's ``distribution`` to it: the function
-        globals().update(Distribution=module.Distribution, distribution=module.distribution)
-        return globals()[name]
-    raise AttributeError(f"module 'osmanthus.scoring' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    globals(),
+    {
+        **dict.fromkeys(
+            ("Case", "CaseResult", "load_cases", "run_case", "run_cases"),
+            "osmanthus.scoring.author_tests",
+        ),
+        **dict.fromkeys(("Distribution", "distribution"), "osmanthus.scoring.distribution"),
+    },
+)
