@@ -1,4 +1,5 @@
-"""A minimal policy text for tests that each add or change one rule."""
+"""A minimal policy text for tests that each add or change one rule, and the test charter
+written beside it (every policy loads against a charter)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ ceiling = 200
 
 [limits]
 max_penalty_per_record = 50
+max_penalty_per_year = 500
 
 [departments]
 dept = {{ name = "Test department" }}
@@ -44,10 +46,60 @@ expiry = "1y"
 """
 
 
+#: The test charter: the categories and instruments the tests' policies use, and limits
+#: wide enough for them; the lexicons are the real ones.
+TEST_CHARTER = """
+[charter]
+name = "test-charter"
+title = "Test charter"
+notice_days = 30
+legal_basis = { instrument = "Test Measures", article = "Art. 1", effective = 2020-01-01 }
+
+[categories]
+conduct_test = "Conduct, for tests"
+traffic = "Road traffic offences"
+driving_licence = "Driving licence facts"
+credit = "Loans in default"
+charity = "Donations"
+education_course = "Courses completed"
+residence = "Residence facts a rule needs"
+
+[limits]
+max_penalty_per_record = 1000
+max_penalty_per_year = 10000
+max_negative_life = "10y"
+worst_standing = -10000
+"""
+
+TEST_INSTRUMENTS = """
+[[instrument]]
+name = "Test Measures"
+issuer = "Test issuer"
+in_force = 2000-01-01
+articles = ["Art. 1", "Art. 2", "Art. 3"]
+
+[[instrument]]
+name = "Charity Law"
+issuer = "National People's Congress"
+in_force = 2016-09-01
+articles = ["Art. 91"]
+"""
+
+
+def write_charter(folder: Path, charter: str = TEST_CHARTER) -> None:
+    """Write the test charter and its registry into ``folder`` unless one is there."""
+    if not (folder / "charter.toml").exists():
+        (folder / "charter.toml").write_text(charter, encoding="utf-8")
+    if not (folder / "instruments.toml").exists():
+        (folder / "instruments.toml").write_text(TEST_INSTRUMENTS, encoding="utf-8")
+
+
 def write_policy(tmp_path: Path, text: str, name: str = "policy.toml") -> Path:
-    """Write ``text`` as a policy file in ``tmp_path`` and return the file's path."""
+    """Write ``text`` as a policy file in ``tmp_path`` (with the test charter beside it)
+    and return the file's path."""
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
+    write_charter(tmp_path)
     return path
 
 

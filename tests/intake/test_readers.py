@@ -78,7 +78,7 @@ def test_utf8_byte_order_mark_is_accepted(tmp_path: Path) -> None:
         (
             "b.csv",
             (HEADER.replace("value", "religion") + ROW).encode(),
-            r"^b.csv: column 'religion' is a prohibited data category",
+            r"^b.csv: column 'religion' is prohibited data \(religion: 'relig'\)",
         ),
         ("b.txt", b"x", r"^b.txt: unknown file type '.txt'"),
         ("b.parquet", b"PAR1 this is not parquet", r"^b.parquet: not a readable parquet file"),

@@ -259,7 +259,7 @@ def test_a_prohibited_column_refuses_the_file_and_is_audited(
     ids = people(ledger, 1)
     header = (*HEADER, "blood_type")
     path = csv_file(tmp_path / "b.csv", [row(ids[0], "TP-1", blood_type="A")], header)
-    with pytest.raises(ProhibitedData, match="column 'blood_type' is a prohibited data category"):
+    with pytest.raises(ProhibitedData, match="column 'blood_type' is prohibited data"):
         submit(ledger, path, batch_id="Y")
     assert audit_actions(ledger)["intake.refused_prohibited"]["category"] == "blood_type"
     assert records_of_batch(ledger, "Y") == 0

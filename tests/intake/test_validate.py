@@ -62,7 +62,7 @@ def test_each_bad_field_is_reported_with_row_field_value_and_reason(
     assert found[(5, "decision_date")] == "before the act date"
     assert found[(6, "value")] == "outside the range of failure_to_yield: 1 (one record per act)"
     assert found[(7, "value")] == "expected a number"
-    assert found[(8, "metric")].startswith("a prohibited data category")
+    assert found[(8, "metric")].startswith("metric 'religious_attendance' is prohibited data")
     assert result.prohibited == {"religious_attendance": 1}
     assert found[(12, "metric")].startswith("unknown metric")
     assert found[(9, "metric")].startswith("department 'traffic-police' may not report it")

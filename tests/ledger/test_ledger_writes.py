@@ -61,9 +61,9 @@ def test_record_append_and_audited_read(
     ("overrides", "error", "message"),
     [
         (
-            {"metric": "religious_attendance"},
+            {"metric": "queue_jumping"},
             RecordRefused,
-            "metric 'religious_attendance' is not in policy",
+            "metric 'queue_jumping' is not in policy",
         ),
         (
             {"department": "tax"},

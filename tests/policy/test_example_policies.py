@@ -1,5 +1,6 @@
 """Every shipped policy loads and passes its authors' tests (`osmanthus policy test`)."""
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -38,9 +39,8 @@ def test_policy_check_prints_every_rule_with_its_citation(directory: Path) -> No
 def test_policy_test_fails_on_a_wrong_expectation(tmp_path: Path) -> None:
     source = ROOT / "policies" / "suzhou-example"
     (tmp_path / "tests").mkdir()
-    (tmp_path / "2020-01-01.toml").write_text(
-        (source / "2020-01-01.toml").read_text(encoding="utf-8"), encoding="utf-8"
-    )
+    for name in ("2020-01-01.toml", "charter.toml", "instruments.toml"):
+        shutil.copy(source / name, tmp_path)
     (tmp_path / "tests" / "wrong.toml").write_text(
         '[[case]]\nname = "wrong on purpose"\non = 2026-11-01\n'
         'records = [{ metric = "failure_to_yield", act = 2026-06-01 }]\n'

@@ -70,7 +70,8 @@ def test_prohibited_category(tmp_path: Path, category: str) -> None:
     refused(
         tmp_path,
         text,
-        rf"^policy.toml:{line}: metrics.good.category: data category .* is prohibited",
+        rf"^policy.toml:{line}: metrics.good.category: prohibited data: '{category}' "
+        r"\(.*\) \[charter: prohibited\.\w+\]$",
     )
 
 
@@ -79,7 +80,12 @@ def test_prohibited_profile_attribute(tmp_path: Path) -> None:
         '\n[cycle]\nlength = "12m"\nanchor = "blood"\n\n[profile.blood]\ntitle = "Blood group"\n'
         'category = "blood_type"\nreported_by = ["dept"]\n'
     )
-    refused(tmp_path, text, r"profile.blood.category: data category 'blood_type' is prohibited")
+    refused(
+        tmp_path,
+        text,
+        r"profile.blood.title: prohibited data: 'Blood group' \(blood type: 'blood_group'\) "
+        r"\[charter: prohibited.blood_type\]",
+    )
 
 
 def test_status_metric_may_not_score(tmp_path: Path) -> None:
@@ -107,9 +113,8 @@ def test_per_unit_deduction_is_bounded_by_the_limit(tmp_path: Path) -> None:
 
 
 def test_loss_cap_above_the_per_period_limit(tmp_path: Path) -> None:
-    text = MINIMAL.replace(
-        "max_penalty_per_record = 50", "max_penalty_per_record = 50\nmax_penalty_per_year = 80"
-    ) + ('\n[[caps]]\nname = "losses"\nwindow = "year"\nmax_loss = 90\n')
+    text = MINIMAL.replace("max_penalty_per_year = 500", "max_penalty_per_year = 80")
+    text += '\n[[caps]]\nname = "losses"\nwindow = "year"\nmax_loss = 90\n'
     refused(
         tmp_path,
         text,

@@ -1,9 +1,11 @@
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import pytest
 
 from factories import POLICY_DIR
+from minimal_policy import write_policy
 from osmanthus.errors import PolicyError, RecordRefused
 from osmanthus.policy import load_policy, parse_period
 
@@ -11,9 +13,10 @@ EXAMPLE = (POLICY_DIR / "2020-01-01.toml").read_text(encoding="utf-8")
 
 
 def write(tmp_path: Path, text: str, name: str = "policy.toml") -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
+    """A version of the example policy, beside the example's own charter."""
+    for governing in ("charter.toml", "instruments.toml"):
+        shutil.copy(POLICY_DIR / governing, tmp_path)
+    return write_policy(tmp_path, text, name)
 
 
 def test_example_policy_loads_with_24_metrics_from_20_departments() -> None:
@@ -61,8 +64,8 @@ def test_prohibited_category_does_not_load(tmp_path: Path) -> None:
     text = EXAMPLE.replace('category = "charity"', 'category = "religion"')
     with pytest.raises(
         PolicyError,
-        match=r"metrics.charitable_donation.category: "
-        r"data category 'religion' is prohibited",
+        match=r"metrics.charitable_donation.category: prohibited data: 'religion' "
+        r"\(religion: 'relig'\) \[charter: prohibited.religion\]",
     ):
         load_policy(write(tmp_path, text))
 

@@ -1,6 +1,7 @@
 """The reference scorer's semantics, on records read back from a real ledger."""
 
 import datetime as dt
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -167,6 +168,8 @@ def test_record_is_scored_by_the_rule_of_its_act_date(
 ) -> None:
     text = (POLICY_DIR / "2020-01-01.toml").read_text(encoding="utf-8")
     (tmp_path / "v1.toml").write_text(text, encoding="utf-8")
+    for governing in ("charter.toml", "instruments.toml"):
+        shutil.copy(POLICY_DIR / governing, tmp_path)
     harsher = text.replace("effective = 2020-01-01\n", "effective = 2026-07-01\n", 1).replace(
         'version = "2026.1"', 'version = "2026.2"'
     )

@@ -28,7 +28,7 @@ import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 from osmanthus.errors import ProhibitedData, ValidationError
-from osmanthus.policy.categories import is_prohibited
+from osmanthus.policy.charter import prohibited_data, prohibited_refusal
 
 __all__ = [
     "COLUMNS",
@@ -151,11 +151,10 @@ def _check_text_start(path: Path) -> None:
 def _check_columns(path: Path, raw: list[str]) -> list[str]:
     names = [name.lstrip(_BOM).strip() for name in raw]
     for name in names:
-        if is_prohibited(name):
+        found = prohibited_data(None, name)
+        if found:
             raise ProhibitedData(
-                f"{path.name}: column {name!r} is a prohibited data category: such data is "
-                "never collected (the refusal is logged)",
-                category=name,
+                f"{path.name}: {prohibited_refusal(found, f'column {name!r}')}", category=name
             )
     missing = [name for name in REQUIRED_COLUMNS if name not in names]
     if missing:

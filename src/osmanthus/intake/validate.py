@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from osmanthus.identity.columns import valid_codes
 from osmanthus.identity.national_id import ID_LENGTH, mask
 from osmanthus.policy import PolicySet, PolicyVersion
-from osmanthus.policy.categories import is_prohibited
+from osmanthus.policy.charter import prohibited_data, prohibited_refusal
 
 __all__ = ["ACTIONS", "Problem", "Validated", "validate_batch"]
 
@@ -272,13 +272,14 @@ def _check_metrics(result: Validated, table: pa.Table, policy: PolicySet, depart
         rows = (codes == index) & result.ok
         if not rows.any():
             continue
-        if is_prohibited(code):
+        found = prohibited_data(policy.charter, code)
+        if found:
             result.prohibited[code] = result.prohibited.get(code, 0) + int(rows.sum())
             result.refuse(
                 rows,
                 metrics,
                 "metric",
-                "a prohibited data category: never collected (the refusal is logged)",
+                prohibited_refusal(found, f"metric {code!r}"),
             )
             continue
         first = np.datetime64(policy.versions[0].effective, "D")

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 
 from osmanthus.core import Actor, NewRecord
-from osmanthus.errors import NotFound, RecordRefused, ValidationError
+from osmanthus.errors import NotFound, ProhibitedData, RecordRefused, ValidationError
 from osmanthus.identity import pseudonym, validate
 from osmanthus.ledger.audit_log import append_entry
 from osmanthus.ledger.database import database_errors
@@ -23,6 +23,7 @@ from osmanthus.ledger.handle import LedgerBase, check_text
 from osmanthus.ledger.schema import departments, profile_facts, records, residents
 from osmanthus.ledger.sealed import claim_of
 from osmanthus.ledger.settling import enter_write
+from osmanthus.policy.charter import prohibited_data, prohibited_refusal
 
 __all__ = ["LedgerWrites"]
 
@@ -96,6 +97,7 @@ class LedgerWrites(LedgerBase):
     ) -> int:
         """Record a dated profile fact a rule needs; the policy must declare the attribute
         and let ``department`` report it. Profile facts never score."""
+        self._refuse_prohibited(actor, "profile attribute", attribute)
         name = self.pseudonym_of(national_id)
         declared = self.policy.latest.profile.get(attribute)
         if declared is None:
@@ -136,7 +138,9 @@ class LedgerWrites(LedgerBase):
         return int(fact_id)
 
     def append_record(self, record: NewRecord, *, actor: Actor, batch_id: str | None = None) -> int:
-        """Validate one record against the policy and the ledger, then append it."""
+        """Validate one record against the charter, the policy and the ledger, then
+        append it."""
+        self._refuse_prohibited(actor, "metric", record.metric)
         name = self.pseudonym_of(record.national_id)
         self._check_dates(record.act_date, record.decision_date)
         version = self.policy.in_force(record.act_date)
@@ -239,6 +243,7 @@ class LedgerWrites(LedgerBase):
         """
         if not reason.strip():
             raise ValidationError(f"{kind}: a reason is required")
+        self._refuse_prohibited(actor, "reason", reason)
         check_text("new_source_ref", new_source_ref, 128)
         department_id = self._department_id(conn, department)
         old = conn.execute(
@@ -290,6 +295,22 @@ class LedgerWrites(LedgerBase):
             rows=[claim_of(conn, "records", records.c.id == new_id)],
         )
         return int(new_id)
+
+    def _refuse_prohibited(self, actor: Actor, field: str, text: str) -> None:
+        """Refuse prohibited data (the charter's lexicon, the same function the loader
+        and intake use) and write the refusal to the audit chain, without the text."""
+        found = prohibited_data(self.policy.charter, text)
+        if found is None:
+            return
+        with database_errors("audit"), self.engine.begin() as conn:
+            append_entry(
+                conn,
+                actor=str(actor),
+                action="ledger.refused_prohibited",
+                purpose="prohibited data refused at the ledger's door",
+                detail={"group": found.group, "field": field},
+            )
+        raise ProhibitedData(prohibited_refusal(found, f"{field} {text!r}"), category=found.group)
 
     def _check_dates(self, act_date: dt.date, decision_date: dt.date) -> None:
         today = self.today()

@@ -1,7 +1,13 @@
 """Policy: the declarative, versioned rules that every score is computed from."""
 
 from osmanthus.policy.base import LegalBasis
-from osmanthus.policy.categories import PROHIBITED_CATEGORIES, is_prohibited
+from osmanthus.policy.charter import (
+    Charter,
+    CharterViolation,
+    Instrument,
+    load_charter,
+    prohibited_data,
+)
 from osmanthus.policy.duration import Period, parse_period
 from osmanthus.policy.loader import PolicySet, load_policy, load_version
 from osmanthus.policy.metric import Effect, Metric, ReductionConditions, Severity
@@ -20,12 +26,14 @@ from osmanthus.policy.scale import Band, Limits, Scale
 from osmanthus.policy.summary import summarise
 
 __all__ = [
-    "PROHIBITED_CATEGORIES",
     "Band",
     "Cap",
+    "Charter",
+    "CharterViolation",
     "Cycle",
     "Department",
     "Effect",
+    "Instrument",
     "LegalBasis",
     "Limits",
     "Measure",
@@ -41,9 +49,10 @@ __all__ = [
     "Scope",
     "Severity",
     "SkipRule",
-    "is_prohibited",
+    "load_charter",
     "load_policy",
     "load_version",
     "parse_period",
+    "prohibited_data",
     "summarise",
 ]

@@ -1,8 +1,10 @@
 """Load policy files (TOML) into validated :class:`PolicyVersion` objects.
 
 A policy directory holds one TOML file per version; each names its effective date.
-Author test cases live beside them in ``tests/``. A file that breaks a rule does not
-load, and the message names the file, the line and the field:
+Beside them: the city's charter (``charter.toml``) and its registry of legal instruments
+(``instruments.toml``), against which every version is checked
+(:mod:`osmanthus.policy.charter`), and author test cases in ``tests/``. A file that breaks
+a rule does not load, and the message names the file, the line and the field:
 ``2020-01-01.toml:42: metrics.volunteer_hours: 'legal_basis' is required ...``.
 """
 
@@ -20,6 +22,14 @@ from typing import Any
 import pydantic
 
 from osmanthus.errors import PolicyError
+from osmanthus.policy.charter import (
+    CHARTER_FILE,
+    INSTRUMENTS_FILE,
+    Charter,
+    CharterViolation,
+    check_version,
+    load_charter,
+)
 from osmanthus.policy.locate import locate
 from osmanthus.policy.model import GuardrailViolation, PolicyVersion
 
@@ -28,9 +38,12 @@ __all__ = ["PolicySet", "load_policy", "load_version"]
 
 @dataclass(frozen=True)
 class PolicySet:
-    """All versions of one policy, ordered by effective date."""
+    """All versions of one policy, ordered by effective date, and the charter they were
+    checked against (:func:`load_policy` always has one; a set built in code, as the
+    scoring tests build theirs, may not, and then only the base lexicons apply)."""
 
     versions: tuple[PolicyVersion, ...]
+    charter: Charter | None = None
 
     def in_force(self, on: dt.date) -> PolicyVersion:
         """The version in force on ``on`` (the latest effective on or before it)."""
@@ -60,14 +73,20 @@ def load_policy(path: Path | str) -> PolicySet:
     """Load a policy directory (every ``*.toml`` file in it) or a single file."""
     path = Path(path)
     if path.is_dir():
-        files = sorted(p for p in path.glob("*.toml") if p.is_file())
+        files = sorted(
+            p
+            for p in path.glob("*.toml")
+            if p.is_file() and p.name not in (CHARTER_FILE, INSTRUMENTS_FILE)
+        )
         if not files:
             raise PolicyError(f"{path}: no policy files (*.toml) in this directory")
+        folder = path
     elif path.is_file():
-        files = [path]
+        files, folder = [path], path.parent
     else:
         raise PolicyError(f"{path}: no such policy file or directory")
-    versions = sorted((load_version(f) for f in files), key=lambda v: v.effective)
+    charter = load_charter(folder)
+    versions = sorted((load_version(f, charter) for f in files), key=lambda v: v.effective)
     for before, after in itertools.pairwise(versions):
         if before.effective == after.effective:
             raise PolicyError(
@@ -78,7 +97,7 @@ def load_policy(path: Path | str) -> PolicySet:
             raise PolicyError(
                 f"{after.source}: policy name {after.name!r} differs from {before.name!r}"
             )
-    return PolicySet(tuple(versions))
+    return PolicySet(tuple(versions), charter)
 
 
 _HEADER_FIELDS = ("name", "version", "title", "effective")
@@ -98,8 +117,9 @@ _TABLES = (
 )
 
 
-def load_version(path: Path) -> PolicyVersion:
-    """Parse and validate one policy file; errors name the file, the line and the field."""
+def load_version(path: Path, charter: Charter) -> PolicyVersion:
+    """Parse and validate one policy file and check it against ``charter``; errors name
+    the file, the line and the field (and the charter's rule)."""
     try:
         text = path.read_text(encoding="utf-8")
         raw = tomllib.loads(text)
@@ -108,9 +128,14 @@ def load_version(path: Path) -> PolicyVersion:
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{path.name}: not valid TOML: {exc}") from exc
     try:
-        return PolicyVersion.model_validate(_shape(raw, path, text))
+        version = PolicyVersion.model_validate(_shape(raw, path, text))
     except pydantic.ValidationError as exc:
         raise PolicyError(_first_error(path, text, exc)) from exc
+    try:
+        check_version(charter, version)
+    except CharterViolation as exc:
+        raise _fail(path, text, exc.path, str(exc)) from None
+    return version
 
 
 def _fail(path: Path, text: str, where: tuple[object, ...], message: str) -> PolicyError:

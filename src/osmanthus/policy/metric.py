@@ -17,11 +17,10 @@ import datetime as dt
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from osmanthus.errors import RecordRefused
 from osmanthus.policy.base import Code, LegalBasis, PeriodField, Strict
-from osmanthus.policy.categories import PROHIBITED_CATEGORIES, is_prohibited
 from osmanthus.policy.duration import Period
 
 __all__ = ["Effect", "Metric", "ReductionConditions", "Severity"]
@@ -60,7 +59,7 @@ class Metric(Strict):
     title: str = Field(min_length=2)
     title_zh: str | None = None
     kind: Literal["conduct", "reduction", "fulfilment", "status"] = "conduct"
-    category: str = Field(min_length=2, description="Data category of the metric.")
+    category: str = Field(min_length=2, description="Conduct category: one the charter allows.")
     reported_by: tuple[Code, ...] = Field(min_length=1)
     points: int | None = None
     points_per_unit: Decimal | None = None
@@ -78,16 +77,6 @@ class Metric(Strict):
     fulfils: tuple[Code, ...] = ()
     legal_basis: LegalBasis | None = None
     sunset: dt.date | None = None
-
-    @field_validator("category")
-    @classmethod
-    def _allowed_category(cls, value: str) -> str:
-        if is_prohibited(value):
-            raise ValueError(
-                f"data category {value!r} is prohibited "
-                f"(prohibited: {', '.join(sorted(PROHIBITED_CATEGORIES))})"
-            )
-        return value
 
     @model_validator(mode="after")
     def _effect(self) -> Metric:

@@ -4,7 +4,9 @@ Guardrails checked here (a version that breaks one does not load):
 
 - every scored metric, measure, perk and repair tier cites a legal basis with an
   effective date (checked on each object);
-- no metric or profile attribute is in a prohibited data category;
+- (the city's charter, checked by the loader, adds prohibited data, allowed
+  categories, essential services, absolute limits and the registry of citations:
+  :mod:`osmanthus.policy.charter`);
 - no status metric scores;
 - no record can do more harm than ``limits.max_penalty_per_record``, and no loss cap
   allows more than ``limits.max_penalty_per_year``;

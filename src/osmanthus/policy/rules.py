@@ -10,7 +10,6 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from osmanthus.policy.base import Code, LegalBasis, PeriodField, Strict
-from osmanthus.policy.categories import is_prohibited
 from osmanthus.policy.duration import Period
 
 __all__ = [
@@ -210,10 +209,3 @@ class ProfileAttribute(Strict):
     category: str = Field(min_length=2)
     reported_by: tuple[Code, ...] = Field(min_length=1)
     legal_basis: LegalBasis | None = None
-
-    @field_validator("category")
-    @classmethod
-    def _allowed(cls, value: str) -> str:
-        if is_prohibited(value):
-            raise ValueError(f"data category {value!r} is prohibited")
-        return value
