@@ -63,3 +63,35 @@ def tamper(ledger: Ledger, *statements: str) -> None:
             conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
         for statement in statements:
             conn.execute(sa.text(statement))
+
+
+def approve_policy(
+    ledger: Ledger, folder: Path = POLICY_DIR, population_dir: Path | None = None
+) -> int:
+    """Put ``folder`` through the approval path as a city would (an author proposes, two
+    policy-approvers approve) and hand the approved policy to ``ledger``; return the
+    proposal's id. For tests that need a ledger with an approved policy."""
+    import tempfile
+
+    from osmanthus.governance import approve, approved_policy, propose
+    from osmanthus.web.access import authenticate, create_key
+
+    author, first, second = (
+        authenticate(ledger.engine, create_key(ledger.engine, role=role, name=name))
+        for role, name in (
+            ("operator", "author"),
+            ("policy-approver", "first approver"),
+            ("policy-approver", "second approver"),
+        )
+    )
+    with tempfile.TemporaryDirectory() as scratch:
+        found = propose(
+            ledger, folder, actor=author.identity, population_dir=population_dir or Path(scratch)
+        )
+    assert found.validation["ok"], found.validation
+    for approver in (first, second)[: found.required]:
+        approve(ledger, found.id, actor=approver.identity, role=approver.role)
+    policy = approved_policy(ledger.engine)
+    assert policy is not None
+    ledger.use_policy(policy)
+    return found.id

@@ -91,6 +91,7 @@ def test_bad_id_gives_one_line_error(
     env: Path, number: str, message: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OSMANTHUS_PSEUDONYM_KEY", TEST_KEY.decode())
+    monkeypatch.setenv("OSMANTHUS_DEMO_MODE", "true")  # init approves the demo policy
     assert runner.invoke(app, ["init"]).exit_code == 0
     result = runner.invoke(app, ["score", number])
     assert result.exit_code == 1
@@ -117,9 +118,22 @@ def test_init_twice_is_harmless(env: Path, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("OSMANTHUS_PSEUDONYM_KEY", TEST_KEY.decode())
     first = runner.invoke(app, ["init"])
     second = runner.invoke(app, ["init"])
-    assert "20 department(s) registered" in first.output
-    assert "0 department(s) registered" in second.output
+    assert first.exit_code == second.exit_code == 0
+    assert "no approved policy yet: propose one" in first.output
+    assert first.output.replace("\n", "") == second.output.replace("\n", "")
     assert (env / "var" / "osmanthus.db").exists()
+
+
+def test_demo_init_puts_the_policy_through_two_approvers_once(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OSMANTHUS_DEMO_MODE", "true")
+    first = runner.invoke(app, ["init"])
+    second = runner.invoke(app, ["init"])
+    assert first.exit_code == second.exit_code == 0, first.output
+    for result in (first, second):
+        assert "policy suzhou-example in force: proposal 1" in result.output
+        assert "approved by policy-approver:Legal office (demo) (key 2) and" in result.output
 
 
 @pytest.mark.parametrize(
@@ -158,10 +172,10 @@ def test_default_policy_is_found_from_any_directory(
     env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("OSMANTHUS_POLICY_DIR")
-    monkeypatch.setenv("OSMANTHUS_PSEUDONYM_KEY", TEST_KEY.decode())
+    monkeypatch.setenv("OSMANTHUS_DEMO_MODE", "true")
     result = runner.invoke(app, ["init"])
     assert result.exit_code == 0, result.output
-    assert "20 department(s) registered" in result.output
+    assert "policy suzhou-example in force" in result.output
 
 
 def test_reading_a_missing_ledger_creates_no_file(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from factories import OPERATOR, POLICY_DIR, TEST_KEY, make_id
+from factories import OPERATOR, POLICY_DIR, TEST_KEY, approve_policy, make_id
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "osmanthus"
@@ -80,6 +80,7 @@ def test_a_lookup_from_the_command_line_loads_only_what_it_uses(
     assert CliRunner().invoke(app, ["init"]).exit_code == 0
     settings = get_settings()
     ledger = Ledger.from_settings(settings, load_policy(settings.policy_dir))
+    approve_policy(ledger, population_dir=tmp_path / "pop")
     ledger.register_resident(make_id(), "gusu", actor=OPERATOR)
     ledger.engine.dispose()
     for command in ("score", "explain"):

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import sqlalchemy as sa
 
-from factories import OPERATOR, TEST_KEY
+from factories import OPERATOR, TEST_KEY, approve_policy
 from osmanthus.identity import check_character
 from osmanthus.ledger import Ledger, RecordBatch, ResidentBatch, bulk_load, verify_chain
 
@@ -99,6 +99,7 @@ def test_sigkill_at_any_moment_leaves_all_or_nothing(
     make_ledger: Callable[..., Ledger], db_url: str, tmp_path: Path
 ) -> None:
     ledger = make_ledger()
+    approve_policy(ledger, population_dir=tmp_path / "pop")  # the CLI scores with it
     ids = national_ids(RESIDENTS)
     empty = RecordBatch(
         resident=np.empty(0, dtype=np.int64),

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from factories import OPERATOR, POLICY_DIR, TEST_KEY, make_id
+from factories import OPERATOR, POLICY_DIR, TEST_KEY, approve_policy, make_id
 from osmanthus.cli import app
 from osmanthus.ledger import Ledger
 from osmanthus.policy import load_policy
@@ -31,6 +31,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     assert runner.invoke(app, ["init"]).exit_code == 0
     settings = get_settings()
     ledger = Ledger.from_settings(settings, load_policy(settings.policy_dir))
+    approve_policy(ledger, population_dir=tmp_path / "pop")
     for sequence in (1, 2):
         ledger.register_resident(make_id(sequence=sequence), "gusu", actor=OPERATOR)
     ledger.engine.dispose()

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from factories import OPERATOR, PG_URL, POLICY_DIR, TEST_KEY, FixedClock, make_id
+from factories import OPERATOR, PG_URL, POLICY_DIR, TEST_KEY, FixedClock, approve_policy, make_id
 from osmanthus.cli import app
 from osmanthus.intake import submit_batch
 from osmanthus.ledger import Actor, Ledger, NewRecord, connect, verify_ledger
@@ -60,6 +60,7 @@ def test_the_service_role_adds_rows_and_cannot_change_the_past(
     ledger = Ledger(connect(service), load_policy(POLICY_DIR), TEST_KEY, clock=FixedClock())
     try:
         ledger.check_ready()
+        approve_policy(ledger, population_dir=tmp_path / "pop")  # governance, as the role
         number = make_id(sequence=7)
         ledger.register_resident(number, "gusu", actor=OPERATOR)
         ledger.append_record(

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from osmanthus.core import Actor
-from osmanthus.errors import OsmanthusError
+from osmanthus.errors import ConfigError, OsmanthusError
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -105,18 +105,40 @@ def domain_errors(func: F) -> F:
 
 
 @contextmanager
-def open_ledger(ctx: typer.Context, *, ready: bool = True, **overrides: Any) -> Iterator[Ledger]:
-    from osmanthus.ledger import Ledger
-    from osmanthus.policy import load_policy
+def open_ledger(
+    ctx: typer.Context, *, ready: bool = True, policy: bool = True, **overrides: Any
+) -> Iterator[Ledger]:
+    """The ledger, under its approved policy (read from the ledger, never from the policy
+    folder); ``policy=False`` for commands that score nothing (keys, audit, proposals)."""
+    from zoneinfo import ZoneInfo
+
+    from osmanthus.ledger import Ledger, connect
+    from osmanthus.policy import PolicySet
 
     settings = cli_settings(ctx, **overrides)
-    ledger = Ledger.from_settings(settings, load_policy(settings.policy_dir))
+    engine = connect(settings.resolved_database_url)
+    ledger = Ledger(engine, PolicySet(()), settings.key_bytes, timezone=ZoneInfo(settings.timezone))
     try:
         if ready:
             ledger.check_ready()
+        if policy:
+            ledger.use_policy(approved_or_refuse(ledger))
         yield ledger
     finally:
-        ledger.engine.dispose()
+        engine.dispose()
+
+
+def approved_or_refuse(ledger: Ledger) -> Any:
+    """The ledger's approved policy; :class:`ConfigError` before the first approval."""
+    from osmanthus.governance import approved_policy
+
+    found = approved_policy(ledger.engine)
+    if found is None:
+        raise ConfigError(
+            "the ledger has no approved policy yet: propose one (osmanthus policy propose DIR) "
+            "and have it approved (osmanthus policy approve ID)"
+        )
+    return found
 
 
 def progress_bar() -> Progress:

@@ -52,7 +52,7 @@ def population_export(ctx: typer.Context) -> None:
 
     settings = cli_settings(ctx)
     lake = settings.resolved_population_dir / "lake"
-    with open_ledger(ctx) as ledger, progress_bar() as bar:
+    with open_ledger(ctx, policy=False) as ledger, progress_bar() as bar:
         task = bar.add_task("exporting", total=None)
         result = export_ledger(
             ledger.engine, lake, actor=OPERATOR, progress=lambda n: bar.advance(task, n)

@@ -19,6 +19,7 @@ from osmanthus.cli.base import (
     KnownAt,
     Purpose,
     app,
+    approved_or_refuse,
     cli_settings,
     domain_errors,
     open_ledger,
@@ -46,15 +47,27 @@ def init(
         ),
     ] = None,
 ) -> None:
-    """Create or upgrade the ledger schema and register the policy's departments."""
+    """Create or upgrade the ledger schema. In demo mode, also put the demo policy
+    through the approval path (two demo approvers)."""
+    from osmanthus.cli.policy import approve_demo_policy
+    from osmanthus.governance import approved
     from osmanthus.ledger import grant_service_role, migrate
 
-    with open_ledger(ctx, ready=False) as ledger:
+    settings = cli_settings(ctx)
+    with open_ledger(ctx, ready=False, policy=False) as ledger:
         migrate(ledger.engine)
-        added = ledger.sync_departments(OPERATOR)
         where = ledger.engine.url.render_as_string(hide_password=True)
         created = grant_service_role(ledger.engine, service_role) if service_role else None
-    out.print(f"ledger ready at {where}; {added} department(s) registered")
+        if settings.demo_mode:
+            status = approve_demo_policy(ledger, settings)
+        elif (current := approved(ledger.engine)) is not None:
+            status = f"policy {current.policy} in force: proposal {current.id}"
+        else:
+            status = (
+                "no approved policy yet: propose one (osmanthus policy propose DIR --key KEY) "
+                "and have a policy-approver approve it"
+            )
+    out.print(f"ledger ready at {where}; {status}", markup=False, highlight=False)
     if service_role:
         made = "created and granted" if created else "granted"
         out.print(f"role {service_role} {made}: connect the service and the CLI as it")
@@ -73,6 +86,7 @@ def demo(
 ) -> None:
     """Build the synthetic demo city, print its distribution and a sign-in for each role,
     and serve it (``--no-serve`` only builds it, for scripts)."""
+    from osmanthus.cli.policy import approve_demo_policy
     from osmanthus.cli.population import print_distribution
     from osmanthus.cli.web import create_demo_signins, print_signins, run_service
     from osmanthus.ledger import migrate
@@ -80,9 +94,10 @@ def demo(
     from osmanthus.synthetic import CitySpec, load_city, write_sample_batch
 
     _remove_demo_database(cli_settings(ctx, demo_mode=True))
-    with open_ledger(ctx, ready=False, demo_mode=True) as ledger:
+    with open_ledger(ctx, ready=False, policy=False, demo_mode=True) as ledger:
         migrate(ledger.engine)
-        ledger.sync_departments(OPERATOR)
+        out.print(approve_demo_policy(ledger, cli_settings(ctx, demo_mode=True)), markup=False)
+        ledger.use_policy(approved_or_refuse(ledger))
         spec = CitySpec(residents=residents, seed=seed, as_of=ledger.today())
         with progress_bar() as bar:
             task = bar.add_task("building the city", total=residents)

@@ -81,7 +81,7 @@ def keys_create(
     """Create an API key and print it once (the ledger keeps only its SHA-256)."""
     from osmanthus.web import create_key
 
-    with open_ledger(ctx) as ledger:
+    with open_ledger(ctx, policy=False) as ledger:
         key = create_key(ledger.engine, role=role, name=name, department=department)
     out.print(key, markup=False, highlight=False)
 
@@ -94,7 +94,7 @@ def keys_revoke(
     """Revoke an API key."""
     from osmanthus.web import revoke_key
 
-    with open_ledger(ctx) as ledger:
+    with open_ledger(ctx, policy=False) as ledger:
         revoke_key(ledger.engine, key)
     out.print("revoked")
 

@@ -60,6 +60,12 @@ class LedgerBase:
         # Profile facts are held only where a rule needs them; skip the read otherwise.
         self._needs_profile = any(version.profile for version in policy.versions)
 
+    def use_policy(self, policy: PolicySet) -> None:
+        """Score and validate with ``policy`` from now on (the approved one, once read
+        from the ledger: :mod:`osmanthus.governance`)."""
+        self.policy = policy
+        self._needs_profile = any(version.profile for version in policy.versions)
+
     # -- set-up -----------------------------------------------------------------------
 
     def check_ready(self) -> None:

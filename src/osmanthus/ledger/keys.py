@@ -18,7 +18,7 @@ from osmanthus.ledger.sealed import claim_of
 
 __all__ = ["insert_key", "key_by_digest", "revoke_key_digest"]
 
-_BY_DIGEST = select(api_keys.c.role, api_keys.c.name, api_keys.c.department).where(
+_BY_DIGEST = select(api_keys.c.role, api_keys.c.name, api_keys.c.department, api_keys.c.id).where(
     api_keys.c.key_hash == bindparam("digest"), api_keys.c.revoked_at.is_(None)
 )
 
@@ -76,9 +76,9 @@ def revoke_key_digest(engine: Engine, digest: str, *, actor: Actor) -> bool:
     return True
 
 
-def key_by_digest(engine: Engine, digest: str) -> tuple[str, str, str | None] | None:
-    """``(role, name, department)`` of the key with this digest, unless unknown or
-    revoked."""
+def key_by_digest(engine: Engine, digest: str) -> tuple[str, str, str | None, int] | None:
+    """``(role, name, department, key id)`` of the key with this digest, unless unknown
+    or revoked."""
     with database_errors("api keys"), read_only(engine) as conn:
         row = conn.execute(_BY_DIGEST, {"digest": digest}).first()
-    return None if row is None else (row.role, row.name, row.department)
+    return None if row is None else (row.role, row.name, row.department, int(row.id))

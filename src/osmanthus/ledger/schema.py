@@ -25,6 +25,11 @@ the single description the code reads and writes through.
   subject and the entry's ``seq``), filled in bulk after the entries are written, up to
   ``audit_indexed.upto`` (:mod:`osmanthus.ledger.audit_subjects`), so that a resident can
   see who read their data without every append writing a leaf of a subject index.
+- ``policy_proposals``: every proposed policy bundle (its version files, charter,
+  registry and authors' tests), content-hashed, with its validation and impact report;
+  ``policy_decisions``: each approval or rejection of one, by whom. The policy the
+  service scores with is the newest approved bundle (:mod:`osmanthus.governance`).
+  Both append-only (migration 0009).
 """
 
 from __future__ import annotations
@@ -65,6 +70,8 @@ __all__ = [
     "batches",
     "departments",
     "metadata",
+    "policy_decisions",
+    "policy_proposals",
     "profile_facts",
     "record_counts",
     "records",
@@ -286,4 +293,31 @@ audit_checkpoints = Table(
     Column("hash", String(64), nullable=False),
     Column("at", String(32), nullable=False),
     Column("document", Text, nullable=False),  # the signed checkpoint, as published
+)
+
+policy_proposals = Table(
+    "policy_proposals",
+    metadata,
+    Column("id", Key, primary_key=True),
+    Column("policy", String(64), nullable=False),
+    Column("content_hash", String(64), nullable=False),  # SHA-256 of the bundle below
+    Column("base_hash", String(64)),  # the approved bundle it was checked against, if any
+    Column("bundle", Text, nullable=False),  # every file of the proposal, as canonical JSON
+    Column("proposed_by", String(200), nullable=False),
+    Column("proposed_at", UtcDateTime, nullable=False),
+    Column("validation", Text, nullable=False),  # JSON: charter, guardrails, authors' tests
+    Column("impact", Text),  # JSON: the impact report, when the validation passed
+    Index(None, "policy"),
+)
+
+policy_decisions = Table(
+    "policy_decisions",
+    metadata,
+    Column("id", Key, primary_key=True),
+    Column("proposal_id", Key, ForeignKey("policy_proposals.id"), nullable=False),
+    Column("decision", String(16), nullable=False),  # approve or reject
+    Column("decided_by", String(200), nullable=False),
+    Column("decided_at", UtcDateTime, nullable=False),
+    Column("reason", Text),
+    Index(None, "proposal_id"),
 )

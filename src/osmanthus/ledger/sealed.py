@@ -34,6 +34,8 @@ from osmanthus.ledger.schema import (
     batches,
     departments,
     disputes,
+    policy_decisions,
+    policy_proposals,
     profile_facts,
     records,
     resident_credentials,
@@ -174,6 +176,18 @@ SEALED: dict[str, Sealed] = {
             batch_problems,
         ),
         Sealed(
+            policy_proposals,
+            policy_proposals.c.id,
+            tuple(policy_proposals.c),
+            policy_proposals,
+        ),
+        Sealed(
+            policy_decisions,
+            policy_decisions.c.id,
+            tuple(policy_decisions.c),
+            policy_decisions,
+        ),
+        Sealed(
             api_keys,
             api_keys.c.id,
             tuple(api_keys.c),
@@ -247,11 +261,12 @@ def claim_of(conn: Connection, name: str, where: ColumnElement[bool]) -> Claim:
     return claim_rows(name, list(sealed_rows(conn, name, where)))
 
 
-def seal_existing(conn: Connection) -> int:
-    """Claim every row of every sealed table in ``ledger.seal`` entries (a ledger written
-    before rows were sealed): the append-only tables in one entry, each row of a
-    current-state table in one of its own; return the rows sealed. Nothing when empty, or when
-    an entry already claims rows (a sealed ledger migrated down and up again)."""
+def seal_existing(conn: Connection, tables: Sequence[str] | None = None) -> int:
+    """Claim every row of every sealed table (or of ``tables``: those a migration knows)
+    in ``ledger.seal`` entries (a ledger written before rows were sealed): the append-only
+    tables in one entry, each row of a current-state table in one of its own; return the
+    rows sealed. Nothing when empty, or when an entry already claims rows (a sealed ledger
+    migrated down and up again)."""
     claimed = conn.execute(
         select(audit_log.c.seq).where(audit_log.c.detail.like('%"sealed":{%')).limit(1)
     ).first()
@@ -259,6 +274,8 @@ def seal_existing(conn: Connection) -> int:
         return 0
     claims, single = [], []
     for name, sealed in SEALED.items():
+        if tables is not None and name not in tables:
+            continue
         builder = ClaimBuilder(name)
         for key, encoded in sealed_rows(conn, name):
             if sealed.append_only:

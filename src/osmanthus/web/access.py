@@ -30,9 +30,16 @@ __all__ = [
     "revoke_key",
 ]
 
-Role = Literal["resident", "department", "provider", "operator", "auditor"]
-ROLES: tuple[Role, ...] = ("resident", "department", "provider", "operator", "auditor")
-KEY_ROLES: tuple[Role, ...] = ("department", "provider", "operator", "auditor")
+Role = Literal["resident", "department", "provider", "operator", "auditor", "policy-approver"]
+ROLES: tuple[Role, ...] = (
+    "resident",
+    "department",
+    "provider",
+    "operator",
+    "auditor",
+    "policy-approver",
+)
+KEY_ROLES: tuple[Role, ...] = ("department", "provider", "operator", "auditor", "policy-approver")
 _OPERATOR = Actor("operator", "cli")
 
 
@@ -44,10 +51,17 @@ class Caller:
     name: str
     department: str | None = None
     pseudonym: str | None = None  # a signed-in resident's (never the ID number)
+    key_id: int | None = None  # a staff key's row id
 
     @property
     def actor(self) -> Actor:
         return Actor(self.role, self.name)
+
+    @property
+    def identity(self) -> Actor:
+        """The caller as one staff identity (its key), for decisions two different
+        people must take: ``policy-approver:Legal office (key 7)``."""
+        return Actor(self.role, f"{self.name} (key {self.key_id})")
 
     def require(self, *roles: Role) -> Caller:
         """Raise :class:`AccessDenied` unless the caller has one of ``roles``."""
@@ -128,5 +142,5 @@ def _look_up(engine: Engine, digest: str) -> Caller | None:
     found = key_by_digest(engine, digest)
     if found is None:
         return None
-    role, name, department = found
-    return Caller(role=role, name=name, department=department)  # type: ignore[arg-type]
+    role, name, department, key_id = found
+    return Caller(role=role, name=name, department=department, key_id=key_id)  # type: ignore[arg-type]

@@ -25,8 +25,10 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.middleware.sessions import SessionMiddleware
 
+from osmanthus.errors import ConfigError
+from osmanthus.governance import approved_policy
 from osmanthus.ledger import Ledger, is_current
-from osmanthus.policy import load_policy
+from osmanthus.policy import PolicySet
 from osmanthus.reports import load_signing_key
 from osmanthus.scoring.remembered import Decisions, Explanations
 from osmanthus.settings import Settings
@@ -61,14 +63,27 @@ def session_secret(settings: Settings) -> str:
     return hmac.new(settings.key_bytes, b"osmanthus web session v1", hashlib.sha256).hexdigest()
 
 
+def _open_approved(settings: Settings) -> Ledger:
+    """The ledger under its approved policy (read from the ledger: :mod:`osmanthus.governance`);
+    a service never scores with whatever files are in a folder."""
+    ledger = Ledger.from_settings(settings, PolicySet(()))
+    policy = approved_policy(ledger.engine)
+    if policy is None:
+        ledger.engine.dispose()
+        raise ConfigError(
+            "the ledger has no approved policy yet: propose one (osmanthus policy propose "
+            "DIR) and have it approved (osmanthus policy approve ID) before serving"
+        )
+    ledger.use_policy(policy)
+    return ledger
+
+
 def create_app(settings: Settings, ledger: Ledger | None = None) -> FastAPI:
     """The application for ``settings`` (or for an already open ``ledger``)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.ledger = ledger or Ledger.from_settings(
-            settings, load_policy(settings.policy_dir)
-        )
+        app.state.ledger = ledger or _open_approved(settings)
         app.state.ledger.start_service(upkeep_process=settings.upkeep_process)
         app.state.decisions = Decisions(app.state.ledger.policy)
         app.state.explanations = Explanations(app.state.ledger.policy)

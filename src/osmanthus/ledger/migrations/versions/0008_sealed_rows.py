@@ -35,6 +35,19 @@ APPEND_ONLY = (
     "audit_checkpoints",
 )
 
+#: The sealed tables as of this revision (later revisions add their own).
+SEALED_HERE = (
+    "departments",
+    "residents",
+    "records",
+    "profile_facts",
+    "batches",
+    "batch_problems",
+    "api_keys",
+    "resident_credentials",
+    "disputes",
+)
+
 _PG_FUNCTION = """
 CREATE FUNCTION refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -72,7 +85,7 @@ def upgrade() -> None:
                 )
     from osmanthus.ledger.sealed import seal_existing
 
-    seal_existing(bind)
+    seal_existing(bind, SEALED_HERE)
 
 
 def downgrade() -> None:
