@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -17,7 +18,7 @@ import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from factories import OPERATOR
+from factories import OPERATOR, POLICY_DIR
 from osmanthus.ledger import Ledger, NewRecord
 from osmanthus.residents import set_password
 from osmanthus.settings import get_settings
@@ -58,6 +59,7 @@ def keys(ledger: Ledger) -> dict[str, str]:
         "provider": create_key(ledger.engine, role="provider", name="Bank of Suzhou"),
         "operator": create_key(ledger.engine, role="operator", name="credit office"),
         "auditor": create_key(ledger.engine, role="auditor", name="legal office"),
+        "policy-approver": create_key(ledger.engine, role="policy-approver", name="board"),
     }
 
 
@@ -68,7 +70,14 @@ CLI = [sys.executable, "-m", "osmanthus"]
 def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """A 2,000-resident demo city served by a real ``osmanthus serve`` process."""
     home = tmp_path_factory.mktemp("city")
-    env = {**os.environ, "OSMANTHUS_DATA_DIR": str(home), "OSMANTHUS_DEMO_MODE": "true"}
+    policy = home / "policy"
+    shutil.copytree(POLICY_DIR, policy)
+    env = {
+        **os.environ,
+        "OSMANTHUS_DATA_DIR": str(home),
+        "OSMANTHUS_DEMO_MODE": "true",
+        "OSMANTHUS_POLICY_DIR": str(policy),
+    }
     env.pop("OSMANTHUS_DATABASE_URL", None)
     subprocess.run(
         [*CLI, "demo", "--residents", "2000", "--no-serve"],
@@ -76,6 +85,14 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         check=True,
         capture_output=True,
     )
+    # the city's authors then add a version to the folder: it scores nothing until a
+    # proposal of it is approved (the browser test of the policy console does so)
+    effective = dt.date.today() + dt.timedelta(days=40)
+    text = (policy / "2020-01-01.toml").read_text(encoding="utf-8")
+    text = text.replace("effective = 2020-01-01\n", f"effective = {effective}\n", 1)
+    text = text.replace('version = "2026.1"', 'version = "2027.1"')
+    text = text.replace("min_score = 110", "min_score = 105", 1)
+    (policy / f"{effective}.toml").write_text(text, encoding="utf-8")
     signins: dict[str, str] = json.loads((home / "demo-signins.json").read_text())
     port = free_port()
     log = (home / "serve.log").open("wb")

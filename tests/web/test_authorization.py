@@ -24,8 +24,11 @@ RESIDENT = ("resident",)
 DEPARTMENT = ("department",)
 PROVIDER = ("provider",)
 OVERSIGHT = ("operator", "auditor")
-STAFF = ("department", "provider", "operator", "auditor")
-CALLERS = (None, "resident", "department", "provider", "operator", "auditor")
+APPROVER = ("policy-approver",)
+POLICY_READERS = ("operator", "auditor", "policy-approver")
+PROPOSERS = ("operator", "policy-approver")
+STAFF = ("department", "provider", "operator", "auditor", "policy-approver")
+CALLERS = (None, "resident", "department", "provider", "operator", "auditor", "policy-approver")
 
 #: (method, path) -> who may call it, and a sample request.
 MATRIX: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {
@@ -99,6 +102,31 @@ MATRIX: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {
     ("POST", "/oversight/verify"): (OVERSIGHT, {}),
     ("GET", "/api/v1/oversight"): (OVERSIGHT, {}),
     ("POST", "/api/v1/audit/verify"): (OVERSIGHT, {}),
+    ("GET", "/policy"): (POLICY_READERS, {}),
+    ("POST", "/policy/propose"): (PROPOSERS, {"data": {}}),
+    ("GET", "/policy/{proposal_id}"): (POLICY_READERS, {"path": {"proposal_id": "1"}}),
+    ("POST", "/policy/{proposal_id}/approve"): (APPROVER, {"path": {"proposal_id": "999"}}),
+    ("POST", "/policy/{proposal_id}/reject"): (
+        APPROVER,
+        {"path": {"proposal_id": "1"}, "data": {"reason": "no"}},
+    ),
+    ("GET", "/api/v1/policy/proposals"): (POLICY_READERS, {}),
+    ("POST", "/api/v1/policy/proposals"): (PROPOSERS, {}),
+    ("GET", "/api/v1/policy/proposals/{proposal_id}"): (
+        POLICY_READERS,
+        {"path": {"proposal_id": "1"}},
+    ),
+    ("POST", "/api/v1/policy/proposals/{proposal_id}/approve"): (
+        APPROVER,
+        {"path": {"proposal_id": "999"}},  # (proposal 1 is the approver's own: refused)
+    ),
+    ("POST", "/api/v1/policy/proposals/{proposal_id}/reject"): (
+        APPROVER,
+        {"path": {"proposal_id": "1"}, "json": {"reason": "no"}},
+    ),
+    ("GET", "/transparency"): (EVERYONE, {}),
+    ("GET", "/transparency/checkpoint.json"): (EVERYONE, {}),
+    ("GET", "/api/v1/transparency"): (EVERYONE, {}),
 }
 DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 

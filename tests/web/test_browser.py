@@ -244,3 +244,30 @@ def test_an_auditor_sees_the_distribution_chart(
     page.get_by_role("button", name="Verify the whole chain now").click()
     expect(page.get_by_test_id("chain-status")).to_contain_text("verifies")
     shot(page, shots, "oversight")
+
+
+def test_a_policy_is_proposed_reported_on_and_approved_by_a_second_person(
+    page: Page, city: dict[str, str], shots: Path
+) -> None:
+    sign_in_key(page, city, "operator")
+    page.goto(f"{city['url']}/policy")
+    page.get_by_role("button", name="Propose it").click()
+    expect(page).to_have_url(re.compile(r"/policy/\d+$"))
+    expect(page.get_by_test_id("validation")).to_contain_text("Passed: the charter")
+    expect(page.get_by_test_id("impact-summary")).to_contain_text("residents' scores change")
+    expect(page.get_by_test_id("impact-perk").first).to_be_visible()
+    expect(page.get_by_role("button", name="Approve")).to_have_count(0)  # an operator
+    shot(page, shots, "policy-proposal")
+    proposal = page.url
+    page.get_by_role("button", name="Sign out").click()
+    sign_in_key(page, city, "policy-approver")
+    expect(page).to_have_url(re.compile(r"/policy$"))
+    page.goto(proposal)
+    expect(page.get_by_test_id("proposal-status")).to_have_text("open")
+    page.get_by_role("button", name="Approve").click()
+    expect(page.get_by_test_id("proposal-status")).to_have_text("approved")
+    shot(page, shots, "policy-approved")
+    page.get_by_role("button", name="Sign out").click()
+    page.goto(f"{city['url']}/transparency")
+    expect(page.get_by_test_id("approved-policy")).to_have_count(2)
+    shot(page, shots, "transparency")

@@ -152,13 +152,9 @@ def _decide(
 
 
 def _register(ledger: Ledger, policy: PolicySet, actor: Actor) -> None:
-    """Register the approved policy's departments (the ledger under the new policy)."""
-    previous = ledger.policy
-    ledger.use_policy(policy)
-    try:
-        ledger.sync_departments(actor)
-    finally:
-        ledger.use_policy(previous)
+    """Register the approved policy's departments (the ledger keeps the policy it scores
+    with until it is opened again)."""
+    ledger.sync_departments(actor, policy)
 
 
 def _require_approver(role: str) -> None:

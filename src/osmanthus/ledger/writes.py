@@ -23,6 +23,7 @@ from osmanthus.ledger.handle import LedgerBase, check_text
 from osmanthus.ledger.schema import departments, profile_facts, records, residents
 from osmanthus.ledger.sealed import claim_of
 from osmanthus.ledger.settling import enter_write
+from osmanthus.policy import PolicySet
 from osmanthus.policy.charter import prohibited_data, prohibited_refusal
 
 __all__ = ["LedgerWrites"]
@@ -31,9 +32,10 @@ __all__ = ["LedgerWrites"]
 class LedgerWrites(LedgerBase):
     """Writes, each validated and audited."""
 
-    def sync_departments(self, actor: Actor) -> int:
-        """Register every department of the newest policy version not yet known; return how many."""
-        version = self.policy.latest
+    def sync_departments(self, actor: Actor, policy: PolicySet | None = None) -> int:
+        """Register every department of the newest version of ``policy`` (default: the
+        ledger's) not yet known; return how many."""
+        version = (policy or self.policy).latest
         with database_errors("departments"), self.engine.begin() as conn:
             known = set(conn.execute(select(departments.c.code)).scalars())
             new = [

@@ -37,6 +37,7 @@ from osmanthus.web.console import UploadLimit, console_router
 from osmanthus.web.documents import documents_router
 from osmanthus.web.errors import install_error_handlers
 from osmanthus.web.fast_path import EligibilityFastPath
+from osmanthus.web.governance import governance_router
 from osmanthus.web.i18n import Catalogues
 from osmanthus.web.observability import install_observability
 from osmanthus.web.oidc import oidc_router
@@ -46,6 +47,7 @@ from osmanthus.web.portal import portal_router
 from osmanthus.web.provider import provider_router
 from osmanthus.web.session import LedgerDep
 from osmanthus.web.throttle import AddressThrottle
+from osmanthus.web.transparency import transparency_router
 
 __all__ = ["create_app", "from_environment"]
 
@@ -158,6 +160,10 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> FastAPI:
     app.include_router(console_router(pages))
     app.include_router(documents_router(pages))
     app.include_router(oversight_router(pages, settings.resolved_population_dir / "runs"))
+    app.include_router(
+        governance_router(pages, settings.policy_dir, settings.resolved_population_dir)
+    )
+    app.include_router(transparency_router(pages, settings.resolved_population_dir / "runs"))
     return app
 
 

@@ -41,6 +41,7 @@ HOME = {
     "provider": "/provider",
     "operator": "/oversight",
     "auditor": "/oversight",
+    "policy-approver": "/policy",
 }
 
 
