@@ -81,6 +81,15 @@ class Lexicon:
             _compile(group, term) for group, terms in self.groups.items() for term in terms
         ]
         self._exceptions = tuple(_squash(normalise(e)) for e in self.exceptions)
+        # One scan per text: every place a Latin term starts (a lookahead, so overlapping
+        # terms are all seen), and every Han term; each hit is then checked in order.
+        latin = sorted({t.letters for t in self._terms if not t.han}, key=len, reverse=True)
+        han = sorted({t.letters for t in self._terms if t.han}, key=len, reverse=True)
+        self._latin = re.compile("(?=(" + "|".join(map(re.escape, latin)) + "))") if latin else None
+        self._han = re.compile("|".join(map(re.escape, han))) if han else None
+        self._by_letters: dict[str, list[_Term]] = {}
+        for term in self._terms:
+            self._by_letters.setdefault(term.letters, []).append(term)
 
     def extended(
         self, groups: Mapping[str, Iterable[str]], exceptions: Iterable[str] = ()
@@ -92,18 +101,33 @@ class Lexicon:
         return Lexicon(merged, (*self.exceptions, *exceptions))
 
     def find(self, text: str) -> LexiconMatch | None:
-        """The first term ``text`` matches, or None."""
-        for reading in _readings(text, self._exceptions):
-            words, han = reading
+        """The first term (in the lexicon's order) ``text`` matches, or None."""
+        hits: list[_Term] = []
+        for words, han in _readings(text, self._exceptions):
             joined = "".join(words)
             starts, ends = _boundaries(words)
-            for term in self._terms:
-                if term.han:
-                    if term.letters in han:
-                        return LexiconMatch(term.group, term.text)
-                elif _matches(joined, starts, ends, term):
-                    return LexiconMatch(term.group, term.text)
-        return None
+            if self._latin is not None:
+                for match in self._latin.finditer(joined):
+                    at = match.start()
+                    if at not in starts:
+                        continue
+                    for letters in _prefixes(joined, at, self._by_letters):
+                        hits += [
+                            t
+                            for t in self._by_letters[letters]
+                            if not t.han and (not t.whole or at + len(letters) in ends)
+                        ]
+            if self._han is not None and han and self._han.search(han):
+                hits += [t for t in self._terms if t.han and t.letters in han]
+        if not hits:
+            return None
+        first = min(hits, key=self._terms.index)
+        return LexiconMatch(first.group, first.text)
+
+
+def _prefixes(joined: str, at: int, known: Mapping[str, object]) -> list[str]:
+    """The terms (by their letters) that start at ``at`` in ``joined``."""
+    return [letters for letters in known if joined.startswith(letters, at)]
 
 
 def _compile(group: str, term: str) -> _Term:
