@@ -119,3 +119,12 @@ def test_the_transparency_page_is_public_and_suppresses_small_counts(
     assert "公开透明" in zh
     download = client.get("/transparency/checkpoint.json")
     assert download.status_code == 200 and '"osmanthus": "audit-checkpoint/1"' in download.text
+
+
+def test_the_changes_chart_leaves_out_a_suppressed_count() -> None:
+    from osmanthus.web.governance import _changes_chart
+
+    svg = _changes_chart({"histogram": [[-30, 120], [-6, None], [2, 4000]]})
+    assert svg.count('class="bar below"') == 1 and svg.count('class="bar above"') == 1
+    assert "120" in svg and "4,000" in svg and "-6" not in svg  # the suppressed one
+    assert _changes_chart(None) == "" and _changes_chart({"histogram": []}) == ""

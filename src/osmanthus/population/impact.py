@@ -126,7 +126,7 @@ def _compare(
         ages = " ".join(f"WHEN {age} BETWEEN {lo} AND {hi} THEN '{n}'" for n, lo, hi in AGE_BANDS)
         b = int(baseline)
         con.sql(
-            f"""CREATE VIEW j AS SELECT a.resident_id, a.district,
+            f"""CREATE TEMP TABLE j AS SELECT a.resident_id, a.district,
                 CASE {ages} ELSE 'unknown' END AS age_band,
                 bb.before, a.score AS after, bb.before_perks, a.perks AS after_perks,
                 CASE WHEN bb.before IS NULL THEN 'out' WHEN bb.before > {b} THEN 'above'
@@ -142,8 +142,9 @@ def _compare(
             "after) AS changed"
         )
         total = _one(con, f"SELECT count(*) AS residents, {crossing} FROM j")
-        perks = []
-        for code in sorted(set(before_perks) | set(after_perks)):
+        codes = sorted(set(before_perks) | set(after_perks))
+        parts = []
+        for n, code in enumerate(codes):
             had = (
                 f"((before_perks >> {before_perks.index(code)}) & 1 = 1)"
                 if code in before_perks
@@ -154,12 +155,15 @@ def _compare(
                 if code in after_perks
                 else "false"
             )
-            row = _one(
-                con,
-                f"SELECT count(*) FILTER ({has} AND NOT {had}) AS gain, "
-                f"count(*) FILTER ({had} AND NOT {has}) AS lose FROM j",
-            )
-            perks.append({"perk": code, **row})
+            parts += [
+                f"count(*) FILTER ({has} AND NOT {had}) AS gain{n}",
+                f"count(*) FILTER ({had} AND NOT {has}) AS lose{n}",
+            ]
+        counted = _one(con, f"SELECT {', '.join(parts)} FROM j") if codes else {}
+        perks = [
+            {"perk": code, "gain": counted[f"gain{n}"], "lose": counted[f"lose{n}"]}
+            for n, code in enumerate(codes)
+        ]
         histogram = _rows(
             con,
             "SELECT (after - before) AS change, count(*) AS residents FROM j "

@@ -21,7 +21,8 @@ from pydantic import BaseModel, Field
 
 from osmanthus.governance import Proposal, approve, approved, history, proposal, propose, reject
 from osmanthus.web.access import Caller, Role
-from osmanthus.web.i18n import gettext_noop
+from osmanthus.web.charts import Bar, histogram_svg
+from osmanthus.web.i18n import gettext, gettext_noop
 from osmanthus.web.pages import Pages
 from osmanthus.web.session import CallerDep, LedgerDep, PostingCallerDep
 
@@ -73,6 +74,22 @@ def _out(found: Proposal, current: Proposal | None) -> ProposalOut:
     )
 
 
+def _changes_chart(impact: dict[str, Any] | None) -> str:
+    """The histogram of score changes as SVG (a suppressed count is left out)."""
+    if not impact or not impact["histogram"]:
+        return ""
+    bars = [
+        Bar(change, change, count, "below" if change < 0 else "above")
+        for change, count in impact["histogram"]
+        if count is not None
+    ]
+    return histogram_svg(
+        bars,
+        title=gettext("Score changes"),
+        description=gettext("Residents by change of score; counts below 10 are not drawn."),
+    )
+
+
 def governance_router(pages: Pages, policy_dir: Path, population_dir: Path) -> APIRouter:
     router = APIRouter()
 
@@ -111,6 +128,7 @@ def governance_router(pages: Pages, policy_dir: Path, population_dir: Path) -> A
             "policy/proposal.html",
             caller=who,
             p=out,
+            chart=_changes_chart(out.impact),
             may_decide=who.role == "policy-approver" and out.status == "open" and not own,
         )
 
