@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
+import pytest
 
 from factories import OPERATOR, POLICY_DIR, approve_policy
 from osmanthus.governance import approved_policy, propose
@@ -124,3 +125,41 @@ def test_the_impact_report_is_two_population_runs_compared(ledger: Ledger, tmp_p
         for name, _, _ in AGE_BANDS
         if any(r["age_band"] == name for r in report["by_age_band"])
     ]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the engine is the subject
+def test_the_impact_report_on_spark_equals_the_one_on_duckdb(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    """``--engine spark`` gives the same report (local[2]; the session is the process's)."""
+    from osmanthus.population.impact import impact_report
+
+    approve_policy(ledger, population_dir=tmp_path / "first")
+    load_city(ledger, CitySpec(residents=300, seed=3, as_of=ledger.today()))
+    current = approved_policy(ledger.engine)
+    assert current is not None
+    folder = tmp_path / "proposed"
+    shutil.copytree(POLICY_DIR, folder)
+    effective = ledger.today() + dt.timedelta(days=45)
+    text = (folder / "2020-01-01.toml").read_text(encoding="utf-8")
+    text = text.replace("effective = 2020-01-01\n", f"effective = {effective}\n", 1)
+    text = text.replace("baseline = 100\n", "baseline = 101\n", 1)
+    (folder / f"{effective}.toml").write_text(text, encoding="utf-8")
+    from osmanthus.governance import Bundle
+
+    proposed = Bundle.from_folder(folder).load()
+    reports = [
+        impact_report(
+            ledger,
+            current,
+            proposed,
+            as_of=effective,
+            population_dir=tmp_path / engine,
+            actor=OPERATOR,
+            engine=engine,
+            **options,
+        )
+        for engine, options in (("duckdb", {}), ("spark", {"master": "local[2]"}))
+    ]
+    duck, spark = ({k: v for k, v in r.items() if k != "engine"} for r in reports)
+    assert duck == spark and duck["changed"] == 300
