@@ -80,17 +80,17 @@ def approve(ledger: Ledger, proposal_id: int, *, actor: Actor, role: str) -> Pro
     """Approve ``proposal_id`` as ``actor`` (holding ``role``); return where it stands."""
     _require_approver(role)
     found = proposal(ledger.engine, proposal_id)
+    if not found.validation.get("ok"):
+        raise ValidationError(
+            f"proposal {found.id}: its validation failed ({found.validation.get('error')}); "
+            "fix the policy and propose it again"
+        )
     _require_open(found)
     if str(actor) == found.proposed_by:
         raise AccessDenied(f"proposal {found.id}: its proposer may not approve it")
     if str(actor) in found.approvals:
         raise AccessDenied(
             f"proposal {found.id}: already approved by {actor}; a second approver is needed"
-        )
-    if not found.validation.get("ok"):
-        raise ValidationError(
-            f"proposal {found.id}: its validation failed ({found.validation.get('error')}); "
-            "fix the policy and propose it again"
         )
     if found.impact is None:
         raise ValidationError(f"proposal {found.id}: it has no impact report")
@@ -163,6 +163,10 @@ def _require_approver(role: str) -> None:
 
 
 def _require_open(found: Proposal) -> None:
+    if found.status == "invalid":
+        raise ValidationError(
+            f"proposal {found.id} failed its validation: there is nothing to decide"
+        )
     if found.status != "open":
         when = f" on {found.decided_at:%Y-%m-%d}" if found.decided_at else ""
         raise ValidationError(f"proposal {found.id} was already {found.status}{when}")

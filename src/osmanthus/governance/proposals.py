@@ -39,7 +39,7 @@ class Proposal:
     proposed_at: dt.datetime
     validation: dict[str, Any]
     impact: dict[str, Any] | None
-    status: str  # open, approved or rejected
+    status: str  # open, approved, rejected, or invalid (its validation failed)
     approvals: tuple[str, ...]
     required: int  # approvers needed: 2 when the charter or its registry changes
     decided_at: dt.datetime | None
@@ -50,7 +50,9 @@ class Proposal:
         bundle = Bundle.from_json(row.bundle)
         required = 2 if base is None or bundle.governing() != base.governing() else 1
         approvals: list[str] = []
-        status, decided_at, reason = "open", None, None
+        validation = json.loads(row.validation)
+        status = "open" if validation.get("ok") else "invalid"
+        decided_at, reason = None, None
         for decision in decisions:
             if status != "open":
                 break
@@ -68,7 +70,7 @@ class Proposal:
             bundle,
             row.proposed_by,
             row.proposed_at,
-            json.loads(row.validation),
+            validation,
             json.loads(row.impact) if row.impact else None,
             status,
             tuple(approvals),

@@ -29,7 +29,12 @@ from osmanthus.web.session import CallerDep, LedgerDep, PostingCallerDep
 __all__ = ["governance_router"]
 
 #: A proposal's statuses, as the pages show them (translated).
-STATUSES = (gettext_noop("open"), gettext_noop("approved"), gettext_noop("rejected"))
+STATUSES = (
+    gettext_noop("open"),
+    gettext_noop("approved"),
+    gettext_noop("rejected"),
+    gettext_noop("invalid"),
+)
 READERS: tuple[Role, ...] = ("operator", "auditor", "policy-approver")
 PROPOSERS: tuple[Role, ...] = ("operator", "policy-approver")
 
