@@ -257,3 +257,44 @@ def test_the_database_refuses_to_edit_a_proposal(ledger: Ledger, tmp_path: Path)
         conn.execute(sa.text("UPDATE policy_proposals SET bundle = '{}'"))
     with pytest.raises(sa.exc.DatabaseError), ledger.engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM policy_decisions"))
+
+
+def test_two_approvals_at_the_same_moment_are_judged_one_after_the_other(
+    governed: tuple[Ledger, Caller, Caller, Caller], tmp_path: Path
+) -> None:
+    """Two proposals checked against the same policy, approved at once by two people:
+    one lands, the other is stale by the time it is judged."""
+    import threading
+
+    ledger, author, first, second = governed
+    day = ledger.today()
+    proposals = [
+        propose(
+            ledger,
+            harsher(copy_policy(tmp_path, name), day + dt.timedelta(days=days)),
+            actor=author.identity,
+            population_dir=tmp_path / "pop",
+        )
+        for name, days in (("one", 40), ("two", 50))
+    ]
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def decide(found_id: int, approver: Caller) -> None:
+        barrier.wait()
+        try:
+            approve(ledger, found_id, actor=approver.identity, role=approver.role)
+            outcomes.append("approved")
+        except ValidationError as exc:
+            outcomes.append("stale" if "stale" in str(exc) else str(exc))
+
+    threads = [
+        threading.Thread(target=decide, args=(p.id, who))
+        for p, who in zip(proposals, (first, second), strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["approved", "stale"]
+    assert [p.status for p in history(ledger.engine)].count("approved") == 2  # first + one

@@ -77,8 +77,39 @@ def empty_ledger(ledger: Ledger) -> bool:
 
 
 def approve(ledger: Ledger, proposal_id: int, *, actor: Actor, role: str) -> Proposal:
-    """Approve ``proposal_id`` as ``actor`` (holding ``role``); return where it stands."""
+    """Approve ``proposal_id`` as ``actor`` (holding ``role``); return where it stands.
+    The checks run again once no other decision can land (two approvals at the same
+    moment are judged one after the other)."""
     _require_approver(role)
+    _approvable(ledger, proposal_id, actor)  # refuse early, before taking the lock
+    judged: dict[str, object] = {}
+
+    def check() -> dict[str, object]:
+        found, policy = _approvable(ledger, proposal_id, actor)
+        judged.update(policy=policy, completes=len(found.approvals) + 1 >= found.required)
+        return {
+            "policy": found.policy,
+            "content_hash": found.content_hash,
+            "approvals": len(found.approvals) + 1,
+            "required": found.required,
+        }
+
+    insert_decision(
+        ledger.engine,
+        proposal_id=proposal_id,
+        decision="approve",
+        reason=None,
+        actor=actor,
+        at=ledger.now(),
+        check=check,
+    )
+    if judged["completes"]:
+        _register(ledger, judged["policy"], actor)  # type: ignore[arg-type]
+    return proposal(ledger.engine, proposal_id)
+
+
+def _approvable(ledger: Ledger, proposal_id: int, actor: Actor) -> tuple[Proposal, PolicySet]:
+    """The proposal and its policy, when ``actor`` may approve it now."""
     found = proposal(ledger.engine, proposal_id)
     if not found.validation.get("ok"):
         raise ValidationError(
@@ -102,21 +133,16 @@ def approve(ledger: Ledger, proposal_id: int, *, actor: Actor, role: str) -> Pro
         )
     policy = found.bundle.load()
     base = (current.bundle.load(), current.bundle) if current is not None else None
-    today = ledger.today()
     why = backdating(
         policy,
         found.bundle,
         base,
-        on=today,
+        on=ledger.today(),
         first_policy_of_empty_ledger=current is None and empty_ledger(ledger),
     )
     if why:
         raise ValidationError(f"proposal {found.id}: {why}")
-    completes = len(found.approvals) + 1 >= found.required
-    _decide(ledger, found, "approve", None, actor, approvals=len(found.approvals) + 1)
-    if completes:
-        _register(ledger, policy, actor)
-    return proposal(ledger.engine, proposal_id)
+    return found, policy
 
 
 def reject(ledger: Ledger, proposal_id: int, *, actor: Actor, role: str, reason: str) -> Proposal:
@@ -124,31 +150,23 @@ def reject(ledger: Ledger, proposal_id: int, *, actor: Actor, role: str, reason:
     _require_approver(role)
     if not reason.strip() or len(reason) > 2000:
         raise ValidationError("reason: a rejection gives a reason of 1 to 2000 characters")
-    found = proposal(ledger.engine, proposal_id)
-    _require_open(found)
-    _decide(ledger, found, "reject", reason, actor)
-    return proposal(ledger.engine, proposal_id)
 
+    def check() -> dict[str, object]:
+        found = proposal(ledger.engine, proposal_id)
+        _require_open(found)
+        return {"policy": found.policy, "content_hash": found.content_hash}
 
-def _decide(
-    ledger: Ledger,
-    found: Proposal,
-    decision: str,
-    reason: str | None,
-    actor: Actor,
-    **extra: object,
-) -> None:
+    check()
     insert_decision(
         ledger.engine,
-        proposal_id=found.id,
-        policy=found.policy,
-        content_hash=found.content_hash,
-        decision=decision,
+        proposal_id=proposal_id,
+        decision="reject",
         reason=reason,
         actor=actor,
         at=ledger.now(),
-        extra={**extra, "required": found.required},
+        check=check,
     )
+    return proposal(ledger.engine, proposal_id)
 
 
 def _register(ledger: Ledger, policy: PolicySet, actor: Actor) -> None:

@@ -12,9 +12,10 @@ backdated) live in :mod:`osmanthus.governance`.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert, select, text
 
 from osmanthus.core import Actor
 from osmanthus.ledger.audit_log import append_entry
@@ -30,6 +31,11 @@ __all__ = [
     "insert_proposal",
     "proposal_rows",
 ]
+
+
+#: Arbitrary constant naming the governance decisions' advisory lock (PostgreSQL).
+_GOVERNANCE = 0x05A4_90F1
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 @dataclass(frozen=True)
@@ -103,17 +109,21 @@ def insert_decision(
     engine: Engine,
     *,
     proposal_id: int,
-    policy: str,
-    content_hash: str,
     decision: str,
     reason: str | None,
     actor: Actor,
     at: dt.datetime,
-    extra: dict[str, object] | None = None,
+    check: Callable[[], dict[str, object]],
 ) -> int:
     """Store an approval or rejection of proposal ``proposal_id``; return its id. Audited
-    as ``policy.approve`` or ``policy.reject`` with the proposal's content hash."""
+    as ``policy.approve`` or ``policy.reject`` with what ``check`` returns (the policy,
+    its content hash, ...). ``check`` runs once no other decision can be written (SQLite:
+    the write lock of this transaction; PostgreSQL: the governance lock), so that two
+    approvals at the same moment are judged one after the other."""
     with database_errors("policy decisions"), engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(_LOCK, {"key": _GOVERNANCE})
+        detail = check()
         decision_id = conn.execute(
             insert(policy_decisions)
             .values(
@@ -130,12 +140,7 @@ def insert_decision(
             actor=str(actor),
             action=f"policy.{decision}",
             purpose="policy governance",
-            detail={
-                "proposal": proposal_id,
-                "policy": policy,
-                "content_hash": content_hash,
-                **(extra or {}),
-            },
+            detail={"proposal": proposal_id, **detail},
             rows=[claim_of(conn, "policy_decisions", policy_decisions.c.id == decision_id)],
         )
     return int(decision_id)
