@@ -1,5 +1,6 @@
 """The command line, through its runner, on real database files."""
 
+import json
 import os
 import re
 from pathlib import Path
@@ -71,6 +72,18 @@ def test_explain_of_a_resident_above_100_adds_up(demo_city: tuple[Path, str]) ->
         assert sum(counted) == score - 100, text
         assert "[1] " in text and "(in force " in text  # the legal basis travels along
         assert run_demo(home, "score", number).strip() == str(score)
+
+
+def test_explain_as_json_gives_each_record_for_a_script(demo_city: tuple[Path, str]) -> None:
+    home, output = demo_city
+    for number in re.findall(r"explain (\w{18})\s+# (?:above|below) 100", output):
+        found = json.loads(run_demo(home, "explain", number, "--json"))
+        assert found["score"] == int(run_demo(home, "score", number))
+        assert found["records"] and all(isinstance(r["record_id"], int) for r in found["records"])
+        counted = sum(r["counted"] for r in found["records"])
+        adjusted = sum(a["delta"] for a in found["adjustments"])
+        assert 100 + counted + adjusted == found["raw"]
+        assert number not in json.dumps(found)  # the ID number never leaves
 
 
 def test_stats_and_audit_on_the_demo_city(demo_city: tuple[Path, str]) -> None:

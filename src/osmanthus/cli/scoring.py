@@ -4,9 +4,10 @@ explain, stats."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import typer.core
@@ -172,11 +173,17 @@ def explain_cmd(
     as_of: AsOf = None,
     known_at: KnownAt = None,
     purpose: Purpose = "operator look-up",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the explanation as JSON (for scripts).")
+    ] = False,
 ) -> None:
     """Print one resident's score with every record, its points, expiry and legal basis."""
+    result = _explain(ctx, national_id, as_of, known_at, purpose)
+    if as_json:
+        out.print_json(json.dumps(explanation_json(result), ensure_ascii=False))
+        return
     from rich.table import Table
 
-    result = _explain(ctx, national_id, as_of, known_at, purpose)
     table = Table(title=f"Score {result.score} on {result.as_of} under {result.policy}")
     for column in ("act date", "record", "points", "counted", "expires", "status", "basis"):
         table.add_column(column, overflow="fold")
@@ -226,6 +233,55 @@ def explain_cmd(
     for perk in result.perks:
         verdict = f"eligible until {perk.valid_until}" if perk.eligible else "not eligible"
         out.print(f"perk {perk.title} ({perk.provider}): {verdict} — {perk.reason}")
+
+
+def explanation_json(result: Explanation) -> dict[str, Any]:
+    """The explanation as plain JSON: the score and, for each record, its ``record_id``,
+    points, what it counts, when it expires, its status and legal basis (so that a
+    script can pick a record to dispute). No national ID number: it never leaves."""
+    return {
+        "as_of": result.as_of.isoformat(),
+        "known_at": result.known_at.isoformat() if result.known_at else None,
+        "policy": result.policy,
+        "score": result.score,
+        "raw": result.raw,
+        "grade": result.grade,
+        "out_of_scope": result.out_of_scope,
+        "records": [
+            {
+                "record_id": line.record.id,
+                "metric": line.record.metric,
+                "title": line.metric_title,
+                "department": line.record.department,
+                "source_ref": line.record.source_ref,
+                "kind": line.record.kind,
+                "act_date": line.record.act_date.isoformat(),
+                "points": line.points,
+                "counted": line.counted,
+                "expires": line.expires_on.isoformat() if line.expires_on else None,
+                "status": line.status,
+                "legal_basis": line.legal_basis,
+                "notes": list(line.notes),
+            }
+            for line in result.lines
+        ],
+        "perks": [
+            {
+                "perk": perk.code,
+                "eligible": perk.eligible,
+                "valid_until": perk.valid_until.isoformat() if perk.valid_until else None,
+            }
+            for perk in result.perks
+        ],
+        "adjustments": [
+            {"date": a.date.isoformat(), "delta": a.delta, "reason": a.reason}
+            for a in result.adjustments
+        ],
+        "measures": [
+            {"name": m.name, "date": m.date.isoformat(), "standing": m.standing}
+            for m in result.measures
+        ],
+    }
 
 
 def _explain(
