@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from osmanthus.core import Actor
-from osmanthus.errors import ConfigError, OsmanthusError
+from osmanthus.errors import OsmanthusError
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -130,15 +130,9 @@ def open_ledger(
 
 def approved_or_refuse(ledger: Ledger) -> Any:
     """The ledger's approved policy; :class:`ConfigError` before the first approval."""
-    from osmanthus.governance import approved_policy
+    from osmanthus.governance import policy_in_force
 
-    found = approved_policy(ledger.engine)
-    if found is None:
-        raise ConfigError(
-            "the ledger has no approved policy yet: propose one (osmanthus policy propose DIR) "
-            "and have it approved (osmanthus policy approve ID)"
-        )
-    return found
+    return policy_in_force(ledger.engine)
 
 
 def progress_bar() -> Progress:

@@ -8,6 +8,7 @@ from osmanthus.governance.decisions import (
     approved,
     approved_policy,
     history,
+    policy_in_force,
     proposal,
     reject,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "approved",
     "approved_policy",
     "history",
+    "policy_in_force",
     "proposal",
     "propose",
     "reject",

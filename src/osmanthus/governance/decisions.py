@@ -16,7 +16,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from osmanthus.core import Actor
-from osmanthus.errors import AccessDenied, NotFound, ValidationError
+from osmanthus.errors import AccessDenied, ConfigError, NotFound, ValidationError
 from osmanthus.governance.bundle import Bundle
 from osmanthus.governance.proposals import Proposal, backdating
 from osmanthus.ledger import Ledger
@@ -30,6 +30,7 @@ __all__ = [
     "approved_policy",
     "empty_ledger",
     "history",
+    "policy_in_force",
     "proposal",
     "reject",
 ]
@@ -70,6 +71,18 @@ def approved_policy(engine: Engine) -> PolicySet | None:
     """The approved policy, loaded from the ledger, or None before the first approval."""
     current = approved(engine)
     return current.bundle.load() if current is not None else None
+
+
+def policy_in_force(engine: Engine) -> PolicySet:
+    """The approved policy; :class:`ConfigError` before the first approval (nothing may
+    score with a policy folder's files)."""
+    found = approved_policy(engine)
+    if found is None:
+        raise ConfigError(
+            "the ledger has no approved policy yet: propose one (osmanthus policy propose DIR) "
+            "and have it approved (osmanthus policy approve ID)"
+        )
+    return found
 
 
 def empty_ledger(ledger: Ledger) -> bool:

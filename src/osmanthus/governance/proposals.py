@@ -21,7 +21,7 @@ from osmanthus.errors import PolicyError
 from osmanthus.governance.bundle import Bundle
 from osmanthus.ledger import Ledger
 from osmanthus.ledger.policy_store import DecisionRow, ProposalRow, insert_proposal
-from osmanthus.policy import PolicySet, load_policy
+from osmanthus.policy import PolicySet, PolicyVersion, load_policy
 
 __all__ = ["Proposal", "backdating", "propose", "validate"]
 
@@ -102,12 +102,7 @@ def backdating(
         notices.append(base[0].charter.notice_days)
     notice = max(notices)
     earliest = on + dt.timedelta(days=notice)
-    old: dict[dt.date, str] = {}
-    if base is not None:
-        old = {v.effective: base[1].files[v.source] for v in base[0].versions}
-    for version in proposed.versions:
-        if old.get(version.effective) == bundle.files[version.source]:
-            continue
+    for version in _changed(proposed, bundle, base):
         if version.effective < earliest:
             return (
                 f"{version.source}: effective {version.effective} is earlier than the approval "
@@ -115,7 +110,8 @@ def backdating(
                 "backdating"
             )
     kept = {v.effective for v in proposed.versions}
-    for effective in sorted(set(old) - kept):
+    old = {v.effective for v in base[0].versions} if base is not None else set()
+    for effective in sorted(old - kept):
         if effective < earliest:
             return (
                 f"the version effective {effective} is or will soon be in force: it may not "
@@ -176,7 +172,7 @@ def propose(
 ) -> Proposal:
     """Store the policy directory ``folder`` as a proposal, validated and, when valid,
     with its impact report; return it."""
-    from osmanthus.governance.decisions import approved, empty_ledger  # one cycle, broken here
+    from osmanthus.governance.decisions import approved, empty_ledger, proposal  # a cycle
     from osmanthus.population.impact import impact_report
 
     bundle = Bundle.from_folder(folder)
@@ -214,9 +210,16 @@ def propose(
         actor=actor,
         at=ledger.now(),
     )
-    from osmanthus.governance.decisions import proposal
-
     return proposal(ledger.engine, proposal_id)
+
+
+def _changed(
+    policy: PolicySet, bundle: Bundle, base: tuple[PolicySet, Bundle] | None
+) -> list[PolicyVersion]:
+    """The versions of ``policy`` that are new or changed against the approved ``base``
+    (a version is the same when the base has one of the same effective date and text)."""
+    old = {v.effective: base[1].files[v.source] for v in base[0].versions} if base else {}
+    return [v for v in policy.versions if old.get(v.effective) != bundle.files[v.source]]
 
 
 def _first_change(
@@ -224,8 +227,5 @@ def _first_change(
 ) -> dt.date | None:
     """The effective date of the earliest new or changed version (the date the impact
     report scores on)."""
-    old = {v.effective: base[1].files[v.source] for v in base[0].versions} if base else {}
-    changed = [
-        v.effective for v in policy.versions if old.get(v.effective) != bundle.files[v.source]
-    ]
+    changed = [v.effective for v in _changed(policy, bundle, base)]
     return min(changed) if changed else None

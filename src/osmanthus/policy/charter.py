@@ -36,7 +36,7 @@ from osmanthus.policy.base import Code, LegalBasis, PeriodField, Strict
 from osmanthus.policy.duration import Period
 from osmanthus.policy.lexicon import Lexicon, LexiconMatch
 from osmanthus.policy.lexicon_terms import ESSENTIAL, ESSENTIAL_EXCEPTIONS, PROHIBITED
-from osmanthus.policy.locate import locate
+from osmanthus.policy.locate import located_error
 
 __all__ = [
     "BASE_PROHIBITED",
@@ -239,14 +239,14 @@ def load_charter(folder: Path) -> Charter:
         raise PolicyError(f"{CHARTER_FILE}: expected a [charter] table")
     extra = sorted(set(raw) - {"charter", "categories", "limits", "prohibited", "essential"})
     if extra:
-        raise _fail(path, text, (extra[0],), "unknown table")
+        raise located_error(path, text, (extra[0],), "unknown table")
     for index, entry in enumerate(listed):
         try:
             Instrument.model_validate(entry)
         except pydantic.ValidationError as exc:
             error = exc.errors()[0]
             where = ("instrument", str(index), *map(str, error["loc"]))
-            raise _fail(registry, registry_text, where, _message(error)) from None
+            raise located_error(registry, registry_text, where, _message(error)) from None
     shaped = {
         **body,
         **{
@@ -263,11 +263,11 @@ def load_charter(folder: Path) -> Charter:
         error = exc.errors()[0]
         cause = (error.get("ctx") or {}).get("error")
         if isinstance(cause, CharterViolation):
-            raise _fail(path, text, cause.path, str(cause)) from None
+            raise located_error(path, text, cause.path, str(cause)) from None
         where = tuple(map(str, error["loc"]))
         if where and where[0] not in ("categories", "limits", "prohibited", "essential"):
             where = ("charter", *where)
-        raise _fail(path, text, where, _message(error)) from None
+        raise located_error(path, text, where, _message(error)) from None
 
 
 def _read(path: Path) -> tuple[str, dict[str, Any]]:
@@ -284,13 +284,6 @@ def _message(error: Mapping[str, Any]) -> str:
     if error["type"] == "missing":
         return f"'{error['loc'][-1]}' is required"
     return str(error["msg"]).removeprefix("Value error, ")
-
-
-def _fail(path: Path, text: str, where: tuple[object, ...], message: str) -> PolicyError:
-    line = locate(text, where)
-    return PolicyError(
-        f"{path.name}{f':{line}' if line else ''}: {'.'.join(map(str, where))}: {message}"
-    )
 
 
 # -- checking a version --------------------------------------------------------------------

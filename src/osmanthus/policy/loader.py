@@ -30,7 +30,7 @@ from osmanthus.policy.charter import (
     check_version,
     load_charter,
 )
-from osmanthus.policy.locate import locate
+from osmanthus.policy.locate import located_error
 from osmanthus.policy.model import GuardrailViolation, PolicyVersion
 
 __all__ = ["PolicySet", "load_policy", "load_version"]
@@ -134,14 +134,8 @@ def load_version(path: Path, charter: Charter) -> PolicyVersion:
     try:
         check_version(charter, version)
     except CharterViolation as exc:
-        raise _fail(path, text, exc.path, str(exc)) from None
+        raise located_error(path, text, exc.path, str(exc)) from None
     return version
-
-
-def _fail(path: Path, text: str, where: tuple[object, ...], message: str) -> PolicyError:
-    line = locate(text, where)
-    at = f":{line}" if line else ""
-    return PolicyError(f"{path.name}{at}: {'.'.join(map(str, where))}: {message}")
 
 
 def _shape(raw: Mapping[str, Any], path: Path, text: str) -> dict[str, Any]:
@@ -151,7 +145,7 @@ def _shape(raw: Mapping[str, Any], path: Path, text: str) -> dict[str, Any]:
         raise PolicyError(f"{path.name}: expected a [policy] table with name and effective")
     unknown = sorted(set(raw) - set(_TABLES))
     if unknown:
-        raise _fail(
+        raise located_error(
             path, text, (unknown[0],), f"unknown table (expected one of {', '.join(_TABLES)})"
         )
     shaped: dict[str, Any] = {**header, "source": path.name}
@@ -161,7 +155,7 @@ def _shape(raw: Mapping[str, Any], path: Path, text: str) -> dict[str, Any]:
     for keyed in ("metrics", "perks", "profile"):
         body = shaped.get(keyed, {})
         if not isinstance(body, dict):
-            raise _fail(path, text, (keyed,), f"expected tables [{keyed}.<code>]")
+            raise located_error(path, text, (keyed,), f"expected tables [{keyed}.<code>]")
         shaped[keyed] = {
             code: {"code": code, **value} if isinstance(value, dict) else value
             for code, value in body.items()
@@ -183,4 +177,4 @@ def _first_error(path: Path, text: str, exc: pydantic.ValidationError) -> str:
         message = f"'{loc[-1]}' is required"
     count = exc.error_count()
     more = f" (and {count - 1} more)" if count > 1 else ""
-    return str(_fail(path, text, loc or ("policy",), message + more))
+    return str(located_error(path, text, loc or ("policy",), message + more))

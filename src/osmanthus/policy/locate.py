@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
-__all__ = ["locate"]
+from osmanthus.errors import PolicyError
+
+__all__ = ["locate", "located_error"]
 
 _ARRAY = re.compile(r"^\[\[\s*(.+?)\s*\]\]")
 _TABLE = re.compile(r"^\[\s*(.+?)\s*\]")
@@ -54,3 +57,11 @@ def locate(text: str, path: Sequence[object]) -> int | None:
             if entry == target[:length]:
                 return number
     return None
+
+
+def located_error(path: Path, text: str, where: Sequence[object], message: str) -> PolicyError:
+    """``FILE:LINE: FIELD.PATH: MESSAGE`` as a :class:`PolicyError` (the line left out
+    when none is found)."""
+    line = locate(text, where)
+    at = f":{line}" if line else ""
+    return PolicyError(f"{path.name}{at}: {'.'.join(map(str, where))}: {message}")

@@ -28,7 +28,7 @@ from osmanthus.population.export import export_ledger
 from osmanthus.population.lake import Lake
 from osmanthus.population.stats import AGE_BANDS
 
-__all__ = ["SMALLEST", "impact_report"]
+__all__ = ["SMALLEST", "impact_report", "shown", "suppressed"]
 
 #: Counts below this are suppressed in the report.
 SMALLEST = 10
@@ -182,27 +182,28 @@ def _compare(
     by_age.sort(key=lambda row: order.get(row["age_band"], len(order)))
     return {
         "smallest_count_shown": SMALLEST,
-        "residents": _shown(total["residents"]),
-        "changed": _shown(total["changed"]),
-        "up_across_baseline": _shown(total["up_across"]),
-        "down_across_baseline": _shown(total["down_across"]),
+        "residents": shown(total["residents"]),
+        "changed": shown(total["changed"]),
+        "up_across_baseline": shown(total["up_across"]),
+        "down_across_baseline": shown(total["down_across"]),
         "baseline": baseline,
         "perks": [
-            {"perk": p["perk"], "gain": _shown(p["gain"]), "lose": _shown(p["lose"])} for p in perks
+            {"perk": p["perk"], "gain": shown(p["gain"]), "lose": shown(p["lose"])} for p in perks
         ],
-        "histogram": [[row["change"], _shown(row["residents"])] for row in histogram],
-        "by_district": [_suppressed(row) for row in by_district],
-        "by_age_band": [_suppressed(row) for row in by_age],
+        "histogram": [[row["change"], shown(row["residents"])] for row in histogram],
+        "by_district": [suppressed(row) for row in by_district],
+        "by_age_band": [suppressed(row) for row in by_age],
     }
 
 
-def _shown(count: int) -> int | None:
+def shown(count: int) -> int | None:
     """A count, or None when it is too small to publish (0 is shown: nobody)."""
     return int(count) if count == 0 or count >= SMALLEST else None
 
 
-def _suppressed(row: dict[str, Any]) -> dict[str, Any]:
-    return {key: _shown(v) if isinstance(v, int) else v for key, v in row.items()}
+def suppressed(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with every count too small to publish replaced by None."""
+    return {key: shown(v) if isinstance(v, int) else v for key, v in row.items()}
 
 
 def _rows(con: duckdb.DuckDBPyConnection, query: str) -> list[dict[str, Any]]:

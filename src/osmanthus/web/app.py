@@ -25,8 +25,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.middleware.sessions import SessionMiddleware
 
-from osmanthus.errors import ConfigError
-from osmanthus.governance import approved_policy
+from osmanthus.governance import policy_in_force
 from osmanthus.ledger import Ledger, is_current
 from osmanthus.policy import PolicySet
 from osmanthus.reports import load_signing_key
@@ -69,14 +68,11 @@ def _open_approved(settings: Settings) -> Ledger:
     """The ledger under its approved policy (read from the ledger: :mod:`osmanthus.governance`);
     a service never scores with whatever files are in a folder."""
     ledger = Ledger.from_settings(settings, PolicySet(()))
-    policy = approved_policy(ledger.engine)
-    if policy is None:
+    try:
+        ledger.use_policy(policy_in_force(ledger.engine))
+    except BaseException:
         ledger.engine.dispose()
-        raise ConfigError(
-            "the ledger has no approved policy yet: propose one (osmanthus policy propose "
-            "DIR) and have it approved (osmanthus policy approve ID) before serving"
-        )
-    ledger.use_policy(policy)
+        raise
     return ledger
 
 

@@ -21,7 +21,7 @@ from osmanthus.governance import approved, history
 from osmanthus.ledger import latest_checkpoint
 from osmanthus.policy import summarise
 from osmanthus.population import latest_run
-from osmanthus.population.impact import SMALLEST
+from osmanthus.population.impact import suppressed
 from osmanthus.web.pages import Pages
 from osmanthus.web.session import LedgerDep
 
@@ -49,13 +49,6 @@ class TransparencyOut(BaseModel):
     checkpoint: dict[str, Any] | None
 
 
-def _suppress(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [
-        {k: (None if isinstance(v, int) and 0 < v < SMALLEST else v) for k, v in row.items()}
-        for row in rows
-    ]
-
-
 def _statistics(runs: Path) -> dict[str, Any] | None:
     folder = latest_run(runs)
     if folder is None:
@@ -66,8 +59,8 @@ def _statistics(runs: Path) -> dict[str, Any] | None:
         "as_of": run["as_of"],
         "policy": run.get("policy"),
         "residents": stats.get("residents"),
-        "by_district": _suppress(stats.get("by_district", [])),
-        "by_age": _suppress(stats.get("by_age", [])),
+        "by_district": [suppressed(row) for row in stats.get("by_district", [])],
+        "by_age": [suppressed(row) for row in stats.get("by_age", [])],
     }
 
 
