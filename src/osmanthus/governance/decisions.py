@@ -44,12 +44,12 @@ def history(engine: Engine) -> list[Proposal]:
     approved bundle it was checked against (``base_hash``)."""
     rows = proposal_rows(engine)
     decisions = decision_rows(engine)
-    bundles = {row.content_hash: row.bundle for row in rows}
+    bundles = {row.content_hash: Bundle.from_json(row.bundle) for row in rows}  # each once
     found = []
     for row in rows:
-        base = Bundle.from_json(bundles[row.base_hash]) if row.base_hash in bundles else None
         mine = [d for d in decisions if d.proposal_id == row.id]
-        found.append(Proposal.of(row, mine, base))
+        base = bundles.get(row.base_hash) if row.base_hash else None
+        found.append(Proposal.of(row, bundles[row.content_hash], mine, base))
     return found
 
 

@@ -46,8 +46,10 @@ class Proposal:
     reason: str | None  # a rejection's
 
     @classmethod
-    def of(cls, row: ProposalRow, decisions: list[DecisionRow], base: Bundle | None) -> Proposal:
-        bundle = Bundle.from_json(row.bundle)
+    def of(
+        cls, row: ProposalRow, bundle: Bundle, decisions: list[DecisionRow], base: Bundle | None
+    ) -> Proposal:
+        """``row`` (whose ``bundle`` the caller has read) with its decisions."""
         required = 2 if base is None or bundle.governing() != base.governing() else 1
         approvals: list[str] = []
         validation = json.loads(row.validation)
