@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["Actor", "NewRecord", "ResidentInfo", "StoredRecord", "Subject"]
+__all__ = [
+    "Actor",
+    "NewRecord",
+    "ResidentInfo",
+    "StoredRecord",
+    "Subject",
+    "Suspension",
+    "suspended_records",
+]
 
 
 @dataclass(frozen=True)
@@ -55,13 +63,43 @@ class StoredRecord:
 
 
 @dataclass(frozen=True)
+class Suspension:
+    """A ledger fact about one record: set aside from ``starts`` (a dispute of it was not
+    answered in time), or, with ``lifted``, counting again from ``starts``."""
+
+    id: int
+    record_id: int
+    starts: dt.date
+    lifted: bool
+    recorded_at: dt.datetime
+
+
+def suspended_records(
+    suspensions: Sequence[Suspension], as_of: dt.date, known_at: dt.datetime | None = None
+) -> frozenset[int]:
+    """The records set aside on ``as_of`` as known at ``known_at``: for each record, the
+    last fact (by start day, then id) recorded by ``known_at`` that starts on or before
+    ``as_of`` is a suspension, not a lifting. A record set aside counts for nothing on
+    that date (score, grade, measures, perks): it is read as if it had not been reported."""
+    latest: dict[int, tuple[dt.date, int, bool]] = {}
+    for s in suspensions:
+        if s.starts > as_of or (known_at is not None and s.recorded_at > known_at):
+            continue
+        key = (s.starts, s.id, s.lifted)
+        if s.record_id not in latest or key > latest[s.record_id]:
+            latest[s.record_id] = key
+    return frozenset(record for record, (_, _, lifted) in latest.items() if not lifted)
+
+
+@dataclass(frozen=True)
 class Subject:
     """What a scorer may know of a resident besides their records: the birth year (for
-    the scheme's age scope) and the profile dates a rule needs (a cycle anchor, the date
-    residence began)."""
+    the scheme's age scope), the profile dates a rule needs (a cycle anchor, the date
+    residence began) and the suspensions of their records."""
 
     birth_year: int | None = None
     profile: Mapping[str, dt.date] = field(default_factory=dict)
+    suspensions: tuple[Suspension, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,8 +111,11 @@ class ResidentInfo:
     district: str
     birth_year: int
     profile: Mapping[str, dt.date] = field(default_factory=dict)
+    suspensions: tuple[Suspension, ...] = ()
 
     @property
     def subject(self) -> Subject:
         """What a scorer may know of the resident besides their records."""
-        return Subject(birth_year=self.birth_year, profile=self.profile)
+        return Subject(
+            birth_year=self.birth_year, profile=self.profile, suspensions=self.suspensions
+        )

@@ -12,7 +12,8 @@ it sensibly. Foreign exceptions (sqlite3, psycopg, ...) are translated at one bo
     │   ├── NationalIdError                  a national ID number that is not valid
     │   ├── RecordRefused                    a record the policy or the ledger refuses
     │   ├── ProhibitedData                   a prohibited data category offered at intake
-    │   └── ProofRefused                     an eligibility proof that cannot be issued
+    │   ├── ProofRefused                     an eligibility proof that cannot be issued
+    │   └── StepRefused                      a dispute step its state or deadline forbids
     ├── SignatureInvalid (ValueError)        a signed report or proof that does not verify
     ├── NotFound (LookupError)               a resident, department or entry that is not there
     ├── AccessDenied (PermissionError)       a caller without the right to do this
@@ -39,6 +40,7 @@ __all__ = [
     "ProofRefused",
     "RecordRefused",
     "SignatureInvalid",
+    "StepRefused",
     "ValidationError",
 ]
 
@@ -81,6 +83,11 @@ class ProhibitedData(ValidationError):
 class ProofRefused(ValidationError):
     """An eligibility proof asked for a perk the resident does not hold (a proof says
     only "eligible"; there is no signed proof of not being eligible)."""
+
+
+class StepRefused(ValidationError):
+    """A dispute step that the dispute's state or a deadline does not allow (answering
+    twice, appealing late, extending past the limit); the web answers 409."""
 
 
 class SignatureInvalid(OsmanthusError, ValueError):

@@ -14,11 +14,12 @@ from typer.testing import CliRunner
 
 from factories import OPERATOR, PG_URL, POLICY_DIR, TEST_KEY, FixedClock, approve_policy, make_id
 from osmanthus.cli import app
+from osmanthus.disputes import file_dispute
 from osmanthus.intake import submit_batch
 from osmanthus.ledger import Actor, Ledger, NewRecord, connect, verify_ledger
 from osmanthus.policy import load_policy
 from osmanthus.population import export_ledger
-from osmanthus.residents import file_dispute, set_password
+from osmanthus.residents import set_password
 from osmanthus.web import create_key, revoke_key
 
 JUNE_1, JUNE_3 = dt.date(2026, 6, 1), dt.date(2026, 6, 3)

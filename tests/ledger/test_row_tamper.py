@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from factories import OPERATOR, TEST_KEY, make_id, tamper
 from osmanthus.cli import app
+from osmanthus.disputes import file_dispute
 from osmanthus.errors import AuditChainBroken
 from osmanthus.intake import submit_batch
 from osmanthus.ledger import (
@@ -25,7 +26,7 @@ from osmanthus.ledger import (
     bulk_load,
     verify_ledger,
 )
-from osmanthus.residents import file_dispute, set_password
+from osmanthus.residents import set_password
 from osmanthus.web import create_key, revoke_key
 
 TRAFFIC = Actor("department", "traffic-police")

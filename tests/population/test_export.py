@@ -60,7 +60,7 @@ def test_each_export_adds_exactly_the_new_rows(
         ledger.register_resident(make_id(sequence=n), "gusu", actor=OPERATOR)
         ledger.append_record(make_record(national_id=make_id(sequence=n)), actor=OPERATOR)
     first = export_ledger(ledger.engine, lake, actor=OPERATOR, buckets=4)
-    assert first.rows == {"records": 5, "residents": 5, "profile_facts": 0}
+    assert first.rows == {"records": 5, "residents": 5, "profile_facts": 0, "suspensions": 0}
     clock.advance(days=1)
     ledger.register_resident(make_id(sequence=6), "huqiu", actor=OPERATOR)
     ledger.append_record(
@@ -79,7 +79,7 @@ def test_each_export_adds_exactly_the_new_rows(
             {"since": dt.date(2010, 1, 1), "now": clock.now.replace(tzinfo=None)},
         )
     second = export_ledger(ledger.engine, lake, actor=OPERATOR, buckets=64)
-    assert second.rows == {"records": 2, "residents": 1, "profile_facts": 1}
+    assert second.rows == {"records": 2, "residents": 1, "profile_facts": 1, "suspensions": 0}
     assert export_ledger(ledger.engine, lake, actor=OPERATOR).total == 0
     for table in TABLES:
         assert lake_ids(lake, table) == ledger_ids(ledger, table)

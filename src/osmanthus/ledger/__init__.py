@@ -55,10 +55,16 @@ if TYPE_CHECKING:
         read_only,
     )
     from osmanthus.ledger.disputes import (
+        ACTIVE,
         Dispute,
+        DisputeStep,
+        StepWrite,
+        dispute_by_id,
+        dispute_rows,
         disputes_of,
         insert_dispute,
         open_dispute_rows,
+        write_step,
     )
     from osmanthus.ledger.ids import allocate_ids
     from osmanthus.ledger.keys import (
@@ -106,6 +112,12 @@ _HOMES = {
     "BulkResult": "osmanthus.ledger.bulk",
     "Col": "osmanthus.ledger.seal_columns",
     "Dispute": "osmanthus.ledger.disputes",
+    "ACTIVE": "osmanthus.ledger.disputes",
+    "DisputeStep": "osmanthus.ledger.disputes",
+    "StepWrite": "osmanthus.ledger.disputes",
+    "dispute_by_id": "osmanthus.ledger.disputes",
+    "dispute_rows": "osmanthus.ledger.disputes",
+    "write_step": "osmanthus.ledger.disputes",
     "Ledger": "osmanthus.ledger.ledger",
     "DecisionRow": "osmanthus.ledger.policy_store",
     "ProposalRow": "osmanthus.ledger.policy_store",
@@ -163,12 +175,14 @@ _HOMES = {
 }
 
 __all__ = [
+    "ACTIVE",
     "Actor",
     "AuditEntry",
     "BulkResult",
     "Col",
     "DecisionRow",
     "Dispute",
+    "DisputeStep",
     "Ledger",
     "LedgerCheck",
     "NewRecord",
@@ -179,6 +193,7 @@ __all__ = [
     "RowsTampered",
     "StagedChunk",
     "StagedRecords",
+    "StepWrite",
     "StoredRecord",
     "Subject",
     "add_rows",
@@ -192,6 +207,8 @@ __all__ = [
     "connect",
     "database_errors",
     "decision_rows",
+    "dispute_by_id",
+    "dispute_rows",
     "disputes_of",
     "durable_transaction",
     "enter_write",
@@ -222,6 +239,7 @@ __all__ = [
     "stored_checkpoint",
     "verify_chain",
     "verify_ledger",
+    "write_step",
 ]
 
 

@@ -1,29 +1,75 @@
-"""Disputes in the ledger: a resident's dispute of one record, stored with the audit
-entry that claims it, and read back (no personal data beyond the record's metric).
+"""Disputes in the ledger: a resident's dispute of one record and every step of it,
+each written with the audit entry that claims its rows.
 
-``disputes`` is a current-state table: answering a dispute (a later step) writes its row
-again, with an entry that claims the row as it then is.
+- ``disputes`` is a current-state table (status and the deadline of the step awaited);
+  each step writes its row again, claimed as it then is;
+- ``dispute_events`` holds every step (filed, upheld, rejected, extended, appealed,
+  confirmed, overturned, suspended, closed), append-only;
+- ``suspensions`` holds the facts the scorers read: a record set aside from a day, or
+  counting again from a day.
+
+The rules of the procedure (who may answer, which deadline, whether an extension is
+allowed) are :mod:`osmanthus.disputes`'s; this module writes what it decided, in one
+transaction per step, with the dispute's row locked so that two answers at once are one
+answer and one clear refusal.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, Connection, Engine, and_, func, insert, select
+from sqlalchemy import ColumnElement, Connection, Engine, and_, insert, select, update
 
+from osmanthus.core import Actor
 from osmanthus.errors import NotFound, ValidationError
 from osmanthus.ledger.audit_log import append_entry
 from osmanthus.ledger.database import database_errors, read_only
-from osmanthus.ledger.schema import departments, disputes, records, residents
+from osmanthus.ledger.schema import (
+    departments,
+    dispute_events,
+    disputes,
+    records,
+    residents,
+    suspensions,
+)
 from osmanthus.ledger.sealed import claim_of
+from osmanthus.ledger.settling import enter_write
 
-__all__ = ["Dispute", "disputes_of", "insert_dispute", "open_dispute_rows"]
+__all__ = [
+    "ACTIVE",
+    "Dispute",
+    "DisputeStep",
+    "StepWrite",
+    "dispute_by_id",
+    "dispute_rows",
+    "disputes_of",
+    "insert_dispute",
+    "open_dispute_rows",
+    "write_step",
+]
+
+#: States in which a dispute awaits someone (the department, or the reviewer).
+ACTIVE = ("open", "appealed")
+
+
+@dataclass(frozen=True)
+class DisputeStep:
+    """One step of a dispute, as the ledger keeps it."""
+
+    id: int
+    kind: str
+    actor: str
+    reason: str | None
+    at: dt.datetime
+    due: dt.date | None
+    record_id: int | None
 
 
 @dataclass(frozen=True)
 class Dispute:
-    """One dispute of one record."""
+    """One dispute of one record, with the record as the department sent it."""
 
     id: int
     record_id: int
@@ -33,30 +79,117 @@ class Dispute:
     status: str
     filed_at: dt.datetime
     deadline: dt.date
+    resident: str = ""  # the pseudonym
+    source_ref: str = ""
+    value: float = 0.0
+    act_date: dt.date | None = None
+    severity: str | None = None
+    steps: tuple[DisputeStep, ...] = ()
+    suspended_from: dt.date | None = None  # the record is set aside from this day
 
     def overdue(self, today: dt.date) -> bool:
-        """Still open after its deadline."""
-        return self.status == "open" and today > self.deadline
+        """Awaiting an answer or a review after its deadline."""
+        return self.status in ACTIVE and today > self.deadline
+
+    @property
+    def extensions(self) -> int:
+        """How often the answer deadline was extended."""
+        return sum(1 for step in self.steps if step.kind == "extended")
+
+    @property
+    def answer(self) -> DisputeStep | None:
+        """The department's answer (upheld or rejected), if given."""
+        return next((s for s in self.steps if s.kind in ("upheld", "rejected")), None)
+
+
+@dataclass(frozen=True)
+class StepWrite:
+    """What one step writes: its event, the dispute's new state, the suspension facts
+    (``(starts, lifted)``) and the audit entry's action and purpose."""
+
+    kind: str
+    actor: Actor
+    at: dt.datetime
+    status: str
+    deadline: dt.date
+    purpose: str
+    reason: str | None = None
+    due: dt.date | None = None
+    record_id: int | None = None
+    suspensions: Sequence[tuple[dt.date, bool]] = field(default_factory=tuple)
+
+
+_COLUMNS = (
+    disputes.c.id,
+    disputes.c.record_id,
+    departments.c.code.label("department"),
+    records.c.metric,
+    disputes.c.reason,
+    disputes.c.status,
+    disputes.c.filed_at,
+    disputes.c.deadline,
+    residents.c.pseudonym.label("resident"),
+    records.c.source_ref,
+    records.c.value,
+    records.c.act_date,
+    records.c.severity,
+)
 
 
 def _rows(conn: Connection, *where: ColumnElement[bool]) -> list[Dispute]:
     query = (
-        select(
-            disputes.c.id,
-            disputes.c.record_id,
-            departments.c.code.label("department"),
-            records.c.metric,
-            disputes.c.reason,
-            disputes.c.status,
-            disputes.c.filed_at,
-            disputes.c.deadline,
-        )
+        select(*_COLUMNS)
         .join(departments, departments.c.id == disputes.c.department_id)
         .join(records, records.c.id == disputes.c.record_id)
+        .join(residents, residents.c.id == disputes.c.resident_id)
         .where(*where)
         .order_by(disputes.c.deadline, disputes.c.id)
     )
-    return [Dispute(**row._mapping) for row in conn.execute(query)]
+    found = [Dispute(**row._mapping) for row in conn.execute(query)]
+    if not found:
+        return found
+    ids = [d.id for d in found]
+    suspended = _suspended_from(conn, ids)
+    return [Dispute(**{**d.__dict__, "suspended_from": suspended.get(d.id)}) for d in found]
+
+
+def _suspended_from(conn: Connection, ids: list[int]) -> dict[int, dt.date]:
+    """For each dispute whose newest suspension fact sets its record aside: the day."""
+    newest: dict[int, tuple[int, dt.date, bool]] = {}
+    rows = conn.execute(
+        select(
+            suspensions.c.dispute_id, suspensions.c.id, suspensions.c.starts, suspensions.c.lifted
+        )
+        .where(suspensions.c.dispute_id.in_(ids))
+        .order_by(suspensions.c.id)
+    )
+    for dispute_id, fact_id, starts, lifted in rows:
+        newest[dispute_id] = (fact_id, starts, lifted)
+    return {d: starts for d, (_, starts, lifted) in newest.items() if not lifted}
+
+
+def _steps(conn: Connection, dispute_id: int) -> tuple[DisputeStep, ...]:
+    rows = conn.execute(
+        select(
+            dispute_events.c.id,
+            dispute_events.c.kind,
+            dispute_events.c.actor,
+            dispute_events.c.reason,
+            dispute_events.c.at,
+            dispute_events.c.due,
+            dispute_events.c.record_id,
+        )
+        .where(dispute_events.c.dispute_id == dispute_id)
+        .order_by(dispute_events.c.id)
+    )
+    return tuple(DisputeStep(**row._mapping) for row in rows)
+
+
+def _one(conn: Connection, dispute_id: int) -> Dispute:
+    found = _rows(conn, disputes.c.id == dispute_id)
+    if not found:
+        raise NotFound(f"dispute {dispute_id}: no such dispute")
+    return Dispute(**{**found[0].__dict__, "steps": _steps(conn, dispute_id)})
 
 
 def insert_dispute(
@@ -66,25 +199,46 @@ def insert_dispute(
     reason: str,
     *,
     filed: dt.datetime,
-    deadline: dt.date,
+    deadline: Callable[[Connection, str], dt.date],
+    actor: Actor,
 ) -> Dispute:
-    """File a dispute of one of the resident's own records (none open on it yet);
-    audited, by the resident."""
+    """File a dispute of one of the resident's own records (none awaiting an answer or a
+    review on it, and not a record already replaced); audited. ``deadline`` gives the
+    answer deadline for the department that sent the record."""
     with database_errors("disputes"), engine.begin() as conn:
         record = conn.execute(
-            select(records.c.id, records.c.resident_id, records.c.department_id)
+            select(
+                records.c.id,
+                records.c.resident_id,
+                records.c.department_id,
+                records.c.kind,
+                departments.c.code,
+            )
             .join(residents, residents.c.id == records.c.resident_id)
+            .join(departments, departments.c.id == records.c.department_id)
             .where(records.c.id == record_id, residents.c.pseudonym == pseudonym)
         ).first()
         if record is None:  # someone else's record is as absent as no record
             raise NotFound(f"record {record_id}: no such record of yours")
+        if record.kind == "retraction":
+            raise ValidationError(f"record_id: record {record_id} is a retraction: nothing counts")
+        newer = conn.execute(
+            select(records.c.id).where(records.c.supersedes_id == record_id)
+        ).scalar()
+        if newer is not None:
+            raise ValidationError(
+                f"record_id: record {record_id} was replaced by record {newer}: dispute that one"
+            )
         already = conn.execute(
-            select(func.count())
-            .select_from(disputes)
-            .where(disputes.c.record_id == record_id, disputes.c.status == "open")
-        ).scalar_one()
-        if already:
-            raise ValidationError(f"record_id: record {record_id} already has an open dispute")
+            select(disputes.c.id).where(
+                disputes.c.record_id == record_id, disputes.c.status.in_(ACTIVE)
+            )
+        ).scalar()
+        if already is not None:
+            raise ValidationError(
+                f"record_id: record {record_id} already has dispute {already} under way"
+            )
+        due = deadline(conn, record.code)
         dispute_id = conn.execute(
             insert(disputes)
             .values(
@@ -94,33 +248,154 @@ def insert_dispute(
                 reason=reason,
                 status="open",
                 filed_at=filed,
-                deadline=deadline,
+                deadline=due,
             )
             .returning(disputes.c.id)
         ).scalar_one()
+        event = conn.execute(
+            insert(dispute_events)
+            .values(dispute_id=dispute_id, kind="filed", actor=str(actor), at=filed, due=due)
+            .returning(dispute_events.c.id)
+        ).scalar_one()
         append_entry(
             conn,
-            actor=f"resident:{pseudonym[:12]}",
+            actor=str(actor),
             action="dispute.file",
             subject=pseudonym,
             purpose="resident disputes a record",
-            detail={"dispute": int(dispute_id), "record": record_id},
-            rows=[claim_of(conn, "disputes", disputes.c.id == dispute_id)],
+            detail={"dispute": int(dispute_id), "record": record_id, "due": due.isoformat()},
+            rows=[
+                claim_of(conn, "disputes", disputes.c.id == dispute_id),
+                claim_of(conn, "dispute_events", dispute_events.c.id == event),
+            ],
         )
-        return _rows(conn, disputes.c.id == dispute_id)[0]
+        return _one(conn, int(dispute_id))
+
+
+def write_step(
+    engine: Engine,
+    dispute_id: int,
+    decide: Callable[[Connection, Dispute], StepWrite],
+) -> Dispute:
+    """Write one step of a dispute in one transaction: lock the dispute's row, read it,
+    let ``decide`` check it and write what the step needs besides (a correction or a
+    retraction of the record, through the caller's ledger), then write the step's event,
+    suspension facts and the dispute's new state, claimed by one audit entry. ``decide``
+    raising leaves nothing written."""
+    with database_errors("disputes"), engine.begin() as conn:
+        enter_write(conn)  # suspension ids are exported to the lake by watermark
+        locked = conn.execute(
+            update(disputes)
+            .where(disputes.c.id == dispute_id)
+            .values(status=disputes.c.status)  # takes the row's (SQLite: the ledger's) lock
+        )
+        if locked.rowcount == 0:
+            raise NotFound(f"dispute {dispute_id}: no such dispute")
+        current = _one(conn, dispute_id)
+        step = decide(conn, current)
+        return _write(conn, current, step)
+
+
+def _write(conn: Connection, current: Dispute, step: StepWrite) -> Dispute:
+    now = step.at
+    event = conn.execute(
+        insert(dispute_events)
+        .values(
+            dispute_id=current.id,
+            kind=step.kind,
+            actor=str(step.actor),
+            reason=step.reason,
+            at=now,
+            due=step.due,
+            record_id=step.record_id,
+        )
+        .returning(dispute_events.c.id)
+    ).scalar_one()
+    conn.execute(
+        update(disputes)
+        .where(disputes.c.id == current.id)
+        .values(status=step.status, deadline=step.deadline)
+    )
+    resident_id = select(residents.c.id).where(residents.c.pseudonym == current.resident)
+    facts = []
+    for starts, lifted in step.suspensions:
+        facts.append(
+            conn.execute(
+                insert(suspensions)
+                .values(
+                    record_id=current.record_id,
+                    resident_id=resident_id.scalar_subquery(),
+                    dispute_id=current.id,
+                    starts=starts,
+                    lifted=lifted,
+                    recorded_at=now,
+                )
+                .returning(suspensions.c.id)
+            ).scalar_one()
+        )
+    claims = [
+        claim_of(conn, "disputes", disputes.c.id == current.id),
+        claim_of(conn, "dispute_events", dispute_events.c.id == event),
+    ]
+    if facts:
+        claims.append(claim_of(conn, "suspensions", suspensions.c.id.in_(facts)))
+    append_entry(
+        conn,
+        actor=str(step.actor),
+        action=f"dispute.{step.kind}",
+        subject=current.resident,
+        purpose=step.purpose,
+        detail={
+            "dispute": current.id,
+            "record": current.record_id,
+            "status": step.status,
+            **({"due": step.due.isoformat()} if step.due else {}),
+            **({"new_record": step.record_id} if step.record_id else {}),
+            **(
+                {"suspensions": [[s.isoformat(), lifted] for s, lifted in step.suspensions]}
+                if step.suspensions
+                else {}
+            ),
+        },
+        rows=claims,
+    )
+    return _one(conn, current.id)
+
+
+def dispute_by_id(engine: Engine, dispute_id: int) -> Dispute:
+    """One dispute with every step."""
+    with database_errors("disputes"), read_only(engine) as conn:
+        return _one(conn, dispute_id)
+
+
+def dispute_rows(
+    engine: Engine,
+    *,
+    department: str | None = None,
+    status: Sequence[str] | None = None,
+    due_before: dt.date | None = None,
+) -> list[Dispute]:
+    """Disputes (of one department, in some states, due before a day), soonest deadline
+    first; without their steps."""
+    where: list[ColumnElement[bool]] = []
+    if department is not None:
+        where.append(departments.c.code == department)
+    if status is not None:
+        where.append(disputes.c.status.in_(list(status)))
+    if due_before is not None:
+        where.append(disputes.c.deadline < due_before)
+    with database_errors("disputes"), read_only(engine) as conn:
+        return _rows(conn, and_(True, *where))
 
 
 def disputes_of(engine: Engine, pseudonym: str) -> list[Dispute]:
-    """Every dispute the resident filed, soonest deadline first."""
+    """Every dispute the resident filed, soonest deadline first, with their steps."""
     with database_errors("disputes"), read_only(engine) as conn:
         resident_id = select(residents.c.id).where(residents.c.pseudonym == pseudonym)
-        return _rows(conn, disputes.c.resident_id == resident_id.scalar_subquery())
+        found = _rows(conn, disputes.c.resident_id == resident_id.scalar_subquery())
+        return [Dispute(**{**d.__dict__, "steps": _steps(conn, d.id)}) for d in found]
 
 
 def open_dispute_rows(engine: Engine, department: str | None = None) -> list[Dispute]:
-    """Open disputes (of one department, or all), soonest deadline first."""
-    where = [disputes.c.status == "open"]
-    if department is not None:
-        where.append(departments.c.code == department)
-    with database_errors("disputes"), read_only(engine) as conn:
-        return _rows(conn, and_(*where))
+    """Disputes awaiting a department's answer (of one department, or all)."""
+    return dispute_rows(engine, department=department, status=("open",))

@@ -102,6 +102,11 @@ class LedgerBase:
         """The current time by the ledger's clock (timezone-aware UTC)."""
         return self._clock()
 
+    @property
+    def timezone(self) -> dt.tzinfo:
+        """The city's time zone (what "today" is)."""
+        return self._timezone
+
     def today(self) -> dt.date:
         """The current date in the city's time zone, by the ledger's clock."""
         return self._clock().astimezone(self._timezone).date()

@@ -12,11 +12,11 @@ from itertools import groupby
 
 from sqlalchemy import Connection, Engine, select
 
-from osmanthus.core import Actor, StoredRecord, Subject
+from osmanthus.core import Actor, StoredRecord, Subject, Suspension
 from osmanthus.ledger.audit_log import append_entry
 from osmanthus.ledger.database import database_errors, read_only
-from osmanthus.ledger.reading import stored_record
-from osmanthus.ledger.schema import departments, profile_facts, records, residents
+from osmanthus.ledger.reading import SUSPENSIONS, stored_record
+from osmanthus.ledger.schema import departments, profile_facts, records, residents, suspensions
 
 __all__ = ["iter_population"]
 
@@ -51,10 +51,15 @@ def iter_population(
         query = query.where(residents.c.registered_at <= known_at)
     with read_only(engine) as conn:
         profiles = _profiles(conn, known_at)
+        suspended = _suspensions(conn)
         result = conn.execution_options(stream_results=True, yield_per=20_000).execute(query)
         for resident_id, group in groupby(result, key=lambda row: row.resident):
             rows = list(group)
-            subject = Subject(birth_year=rows[0].birth_year, profile=profiles.get(resident_id, {}))
+            subject = Subject(
+                birth_year=rows[0].birth_year,
+                profile=profiles.get(resident_id, {}),
+                suspensions=suspended.get(resident_id, ()),
+            )
             found = [stored_record(row) for row in rows if row.id is not None]
             yield resident_id, subject, found
 
@@ -70,3 +75,13 @@ def _profiles(conn: Connection, known_at: dt.datetime | None) -> dict[int, dict[
     for row in conn.execute(query):
         found.setdefault(row.resident_id, {})[row.attribute] = row.value
     return found
+
+
+def _suspensions(conn: Connection) -> dict[int, tuple[Suspension, ...]]:
+    """Suspension facts by resident (few: one or two per overdue dispute)."""
+    found: dict[int, list[Suspension]] = {}
+    query = select(suspensions.c.resident_id, *SUSPENSIONS.selected_columns)
+    for row in conn.execute(query.order_by(suspensions.c.id)):
+        fact = Suspension(**{k: v for k, v in row._mapping.items() if k != "resident_id"})
+        found.setdefault(row.resident_id, []).append(fact)
+    return {k: tuple(v) for k, v in found.items()}

@@ -25,9 +25,9 @@ from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.types import TypeEngine
 
-from osmanthus.core import ResidentInfo, StoredRecord
+from osmanthus.core import ResidentInfo, StoredRecord, Suspension
 from osmanthus.ledger.database import database_errors
-from osmanthus.ledger.reading import PROFILE, RECORDS, RESIDENT_RECORD_IDS
+from osmanthus.ledger.reading import PROFILE, RECORDS, RESIDENT_RECORD_IDS, SUSPENSIONS
 
 __all__ = ["QuickReader", "RecordRows"]
 
@@ -88,6 +88,7 @@ class QuickReader:
         self._ids = _Prepared(engine, RESIDENT_RECORD_IDS)
         self._rows = _Prepared(engine, RECORDS)
         self._profile = _Prepared(engine, PROFILE) if with_profile else None
+        self._suspensions = _Prepared(engine, SUSPENSIONS)
         self._lock = threading.Lock()
         self._conn: PoolProxiedConnection | None = None
 
@@ -117,16 +118,32 @@ class QuickReader:
                 )
                 value = self._profile.convert[self._profile.index["value"]]
                 profile = {a: value(v) if value else v for a, v in facts}  # newest wins
+            suspended = self._suspended(first[index["resident_id_"]])
         resident = ResidentInfo(
             first[index["resident_id_"]],
             first[index["pseudonym"]],
             first[index["district"]],
             first[index["birth_year"]],
             profile,
+            suspended,
         )
         at = index["id"]
         ids = tuple(row[at] for row in rows if row[at] is not None)  # outer join: none
         return resident, RecordRows(resident.id, ids, self)
+
+    def _suspended(self, resident_id: int) -> tuple[Suspension, ...]:
+        """The resident's suspension facts (the caller holds the lock)."""
+        prepared = self._suspensions
+        rows = self._fetch(prepared.sql, prepared.parameters({"resident": resident_id}))
+        if not rows:
+            return ()
+        names: list[str] = [str(name) for name in prepared.index]
+        found = []
+        for row in rows:
+            pairs = zip(prepared.convert, row, strict=True)
+            value = [f(v) if f is not None and v is not None else v for f, v in pairs]
+            found.append(Suspension(**dict(zip(names, value, strict=True))))
+        return tuple(found)
 
     def records(self, resident_id: int, ids: tuple[int, ...]) -> list[StoredRecord]:
         """The record rows with these ids of this resident, oldest first."""

@@ -11,18 +11,20 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, select
 
-from osmanthus.core import ResidentInfo, StoredRecord
-from osmanthus.ledger.schema import departments, profile_facts, records, residents
+from osmanthus.core import ResidentInfo, StoredRecord, Suspension
+from osmanthus.ledger.schema import departments, profile_facts, records, residents, suspensions
 
 __all__ = [
     "PROFILE",
     "RECORDS",
     "RESIDENT_RECORDS",
     "RESIDENT_RECORD_IDS",
+    "SUSPENSIONS",
     "profile_of",
     "record_rows",
     "resident_and_records",
     "stored_record",
+    "suspensions_of",
 ]
 
 # Built once: these reads run on every page view and eligibility check.
@@ -30,6 +32,17 @@ PROFILE = (
     select(profile_facts.c.attribute, profile_facts.c.value)
     .where(profile_facts.c.resident_id == bindparam("resident"))
     .order_by(profile_facts.c.id)
+)
+SUSPENSIONS = (
+    select(
+        suspensions.c.id,
+        suspensions.c.record_id,
+        suspensions.c.starts,
+        suspensions.c.lifted,
+        suspensions.c.recorded_at,
+    )
+    .where(suspensions.c.resident_id == bindparam("resident"))
+    .order_by(suspensions.c.id)
 )
 _PROFILE_KNOWN = PROFILE.where(profile_facts.c.recorded_at <= bindparam("known_at"))
 RECORDS = (
@@ -92,6 +105,13 @@ def profile_of(
     else:
         rows = conn.execute(_PROFILE_KNOWN, {"resident": resident_id, "known_at": known_at})
     return {row.attribute: row.value for row in rows}  # newest wins
+
+
+def suspensions_of(conn: Connection, resident_id: int) -> tuple[Suspension, ...]:
+    """Every suspension fact about a resident's records (the scorer applies ``known_at``
+    itself: a fact recorded later than it is ignored there)."""
+    rows = conn.execute(SUSPENSIONS, {"resident": resident_id})
+    return tuple(Suspension(**row._mapping) for row in rows)
 
 
 def record_rows(

@@ -15,7 +15,12 @@ from osmanthus.errors import LedgerError, NotFound, ValidationError
 from osmanthus.ledger.audit_log import AuditEntry, PendingEntry, append_entries
 from osmanthus.ledger.database import database_errors, read_only
 from osmanthus.ledger.handle import LedgerBase, check_text
-from osmanthus.ledger.reading import profile_of, record_rows, resident_and_records
+from osmanthus.ledger.reading import (
+    profile_of,
+    record_rows,
+    resident_and_records,
+    suspensions_of,
+)
 from osmanthus.ledger.schema import departments, records, residents
 
 if TYPE_CHECKING:
@@ -101,6 +106,7 @@ class AuditedReads(LedgerBase):
             rows = record_rows(conn, resident.id, known_at)
         if self._needs_profile:
             resident = replace(resident, profile=profile_of(conn, resident.id, known_at))
+        resident = replace(resident, suspensions=suspensions_of(conn, resident.id))
         return resident, rows, _read_entry(name, actor, purpose, len(rows), known_at)
 
     def record_access(

@@ -13,7 +13,12 @@ the single description the code reads and writes through.
   committed cannot be reused for another file.
 - ``batch_problems``: the row-level report of a batch (refused rows, flagged rows).
 - ``resident_credentials``: a resident's portal password, as a scrypt hash only.
-- ``disputes``: a resident's dispute of one record, with the department's deadline.
+- ``disputes``: a resident's dispute of one record: its state and current deadline
+  (current-state); ``dispute_events``: every step of it (filed, answered, extended,
+  appealed, reviewed, suspended), append-only (migration 0010).
+- ``suspensions``: a record set aside from a date because a dispute of it was not
+  answered in time (``lifted = false``), or counting again from a date (``lifted =
+  true``); append-only, so ``--as-of/--known-at`` reproduce every suspension.
 - ``record_counts``: original records per department and metric, kept by a trigger on
   ``records`` (migration 0007; :mod:`osmanthus.ledger.record_counts`), so that coverage
   never counts the whole ledger. On PostgreSQL a pair may have several rows (one per
@@ -69,6 +74,8 @@ __all__ = [
     "batch_problems",
     "batches",
     "departments",
+    "dispute_events",
+    "disputes",
     "metadata",
     "policy_decisions",
     "policy_proposals",
@@ -76,6 +83,7 @@ __all__ = [
     "record_counts",
     "records",
     "residents",
+    "suspensions",
 ]
 
 metadata = MetaData(
@@ -250,11 +258,39 @@ disputes = Table(
     Column("resident_id", Key, ForeignKey("residents.id"), nullable=False),
     Column("department_id", Integer, ForeignKey("departments.id"), nullable=False),
     Column("reason", Text, nullable=False),
-    Column("status", String(16), nullable=False),  # open | upheld | rejected
+    # open | upheld | rejected | appealed | confirmed | overturned | closed
+    Column("status", String(16), nullable=False),
     Column("filed_at", UtcDateTime, nullable=False),
-    Column("deadline", Date, nullable=False),
+    Column("deadline", Date, nullable=False),  # of the step awaited (answer, appeal, review)
     Index(None, "resident_id"),
     Index(None, "status", "deadline"),
+)
+
+dispute_events = Table(
+    "dispute_events",
+    metadata,
+    Column("id", Key, primary_key=True),
+    Column("dispute_id", Key, ForeignKey("disputes.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("reason", Text),
+    Column("at", UtcDateTime, nullable=False),
+    Column("due", Date),  # the deadline this step set, if any
+    Column("record_id", Key, ForeignKey("records.id")),  # a correction or retraction it wrote
+    Index(None, "dispute_id"),
+)
+
+suspensions = Table(
+    "suspensions",
+    metadata,
+    Column("id", Key, primary_key=True),
+    Column("record_id", Key, ForeignKey("records.id"), nullable=False),
+    Column("resident_id", Key, ForeignKey("residents.id"), nullable=False),
+    Column("dispute_id", Key, ForeignKey("disputes.id"), nullable=False),
+    Column("starts", Date, nullable=False),  # suspended (or counting again) from this day
+    Column("lifted", Boolean, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Index(None, "resident_id"),
 )
 
 audit_log = Table(

@@ -33,6 +33,7 @@ from osmanthus.ledger.schema import (
     batch_problems,
     batches,
     departments,
+    dispute_events,
     disputes,
     policy_decisions,
     policy_proposals,
@@ -40,6 +41,7 @@ from osmanthus.ledger.schema import (
     records,
     resident_credentials,
     residents,
+    suspensions,
 )
 
 __all__ = [
@@ -186,6 +188,26 @@ SEALED: dict[str, Sealed] = {
             policy_decisions.c.id,
             tuple(policy_decisions.c),
             policy_decisions,
+        ),
+        Sealed(
+            dispute_events,
+            dispute_events.c.id,
+            tuple(dispute_events.c),
+            dispute_events,
+        ),
+        Sealed(
+            suspensions,
+            suspensions.c.id,
+            (
+                suspensions.c.id,
+                suspensions.c.record_id,
+                _pseudonym,
+                suspensions.c.dispute_id,
+                suspensions.c.starts,
+                suspensions.c.lifted,
+                suspensions.c.recorded_at,
+            ),
+            _with_resident(suspensions),
         ),
         Sealed(
             api_keys,

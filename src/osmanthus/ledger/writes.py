@@ -99,7 +99,7 @@ class LedgerWrites(LedgerBase):
     ) -> int:
         """Record a dated profile fact a rule needs; the policy must declare the attribute
         and let ``department`` report it. Profile facts never score."""
-        self._refuse_prohibited(actor, "profile attribute", attribute)
+        self.refuse_prohibited(actor, "profile attribute", attribute)
         name = self.pseudonym_of(national_id)
         declared = self.policy.latest.profile.get(attribute)
         if declared is None:
@@ -142,7 +142,7 @@ class LedgerWrites(LedgerBase):
     def append_record(self, record: NewRecord, *, actor: Actor, batch_id: str | None = None) -> int:
         """Validate one record against the charter, the policy and the ledger, then
         append it."""
-        self._refuse_prohibited(actor, "metric", record.metric)
+        self.refuse_prohibited(actor, "metric", record.metric)
         name = self.pseudonym_of(record.national_id)
         self._check_dates(record.act_date, record.decision_date)
         version = self.policy.in_force(record.act_date)
@@ -245,7 +245,7 @@ class LedgerWrites(LedgerBase):
         """
         if not reason.strip():
             raise ValidationError(f"{kind}: a reason is required")
-        self._refuse_prohibited(actor, "reason", reason)
+        self.refuse_prohibited(actor, "reason", reason)
         check_text("new_source_ref", new_source_ref, 128)
         department_id = self._department_id(conn, department)
         old = conn.execute(
@@ -298,7 +298,7 @@ class LedgerWrites(LedgerBase):
         )
         return int(new_id)
 
-    def _refuse_prohibited(self, actor: Actor, field: str, text: str) -> None:
+    def refuse_prohibited(self, actor: Actor, field: str, text: str) -> None:
         """Refuse prohibited data (the charter's lexicon, the same function the loader
         and intake use) and write the refusal to the audit chain, without the text."""
         found = prohibited_data(self.policy.charter, text)

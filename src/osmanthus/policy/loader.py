@@ -114,6 +114,7 @@ _TABLES = (
     "repair_tiers",
     "scope",
     "profile",
+    "procedure",
 )
 
 

@@ -28,6 +28,7 @@ from pydantic import Field, model_validator
 from osmanthus.errors import RecordRefused
 from osmanthus.policy.base import Code, Strict
 from osmanthus.policy.metric import Metric
+from osmanthus.policy.procedure import DEFAULT_PROCEDURE, Procedure
 from osmanthus.policy.rules import Cap, Cycle, Measure, Perk, ProfileAttribute, RepairTier, Scope
 from osmanthus.policy.scale import Limits, Scale
 
@@ -68,6 +69,12 @@ class PolicyVersion(Strict):
     repair_tiers: dict[Code, RepairTier] = Field(default_factory=dict)
     scope: Scope = Field(default_factory=Scope)
     profile: dict[Code, ProfileAttribute] = Field(default_factory=dict)
+    procedure: Procedure | None = None
+
+    @property
+    def dispute_procedure(self) -> Procedure:
+        """The dispute procedure of this version (:data:`DEFAULT_PROCEDURE` if none)."""
+        return self.procedure or DEFAULT_PROCEDURE
 
     @model_validator(mode="after")
     def _guardrails(self) -> PolicyVersion:

@@ -4,13 +4,15 @@ The rows arrive sorted by resident (``slot``, the resident's row in the bucket) 
 A record's plan is what the reference scorer's ``plan_record`` gives it: the version in
 force on its act date, its points (``Metric.effect``), the day it stops counting (expiry,
 repair tier, a fulfilment with the same incident), whether it is current (not superseded,
-not a retraction) and whether it repeats an incident another record already counts.
+not a retraction, not set aside by a suspension on the scoring date) and whether it
+repeats an incident another record already counts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +21,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from osmanthus.core import Subject
+from osmanthus.core import Subject, Suspension
 from osmanthus.errors import OsmanthusError
 from osmanthus.population.compiled import NEVER, Compiled, days
 
@@ -58,11 +60,23 @@ def day_numbers(column: pa.ChunkedArray) -> I32:
 
 
 class SubjectLookup:
-    """Birth years and profile dates by slot; profile facts: the newest of each wins."""
+    """Birth years, profile dates and suspensions by slot; profile facts: the newest of
+    each wins."""
 
-    def __init__(self, rid: I64, residents: pa.Table, profiles: pa.Table) -> None:
+    def __init__(
+        self,
+        rid: I64,
+        residents: pa.Table,
+        profiles: pa.Table,
+        suspensions: Sequence[tuple[int, Suspension]] = (),
+    ) -> None:
         self.birth_year = ints(residents["birth_year"], null=-1)
         self.profile: dict[int, dict[str, dt.date]] = defaultdict(dict)
+        self.suspensions: dict[int, list[Suspension]] = defaultdict(list)
+        for resident, fact in suspensions:
+            slot = int(np.searchsorted(rid, resident))
+            if slot < len(rid) and rid[slot] == resident:
+                self.suspensions[slot].append(fact)
         if profiles.num_rows:
             slots = np.searchsorted(rid, ints(profiles["resident_id"]))
             for slot, attribute, value in zip(
@@ -76,13 +90,24 @@ class SubjectLookup:
 
     def __getitem__(self, slot: int) -> Subject:
         year = int(self.birth_year[slot])
-        return Subject(birth_year=None if year < 0 else year, profile=self.profile.get(slot, {}))
+        return Subject(
+            birth_year=None if year < 0 else year,
+            profile=self.profile.get(slot, {}),
+            suspensions=tuple(self.suspensions.get(slot, ())),
+        )
 
 
 class Bucket:
     """The bucket's records as columns (sorted by resident, then id) and their plans."""
 
-    def __init__(self, records: pa.Table, slot: I64, n: int, compiled: Compiled) -> None:
+    def __init__(
+        self,
+        records: pa.Table,
+        slot: I64,
+        n: int,
+        compiled: Compiled,
+        suspended: frozenset[int] = frozenset(),
+    ) -> None:
         self.records, self.slot, self.n, self.c = records, slot, n, compiled
         self.T = days(compiled.as_of)
         self.id = ints(records["id"])
@@ -97,6 +122,8 @@ class Bucket:
         supersedes = ints(records["supersedes_id"])
         retraction = self._is(self.kind, "retraction")
         self.current = ~retraction & ~np.isin(self.id, supersedes[supersedes >= 0])
+        if suspended:  # set aside on the scoring date: read as if not reported
+            self.current &= ~np.isin(self.id, np.fromiter(suspended, dtype=np.int64))
         self.version = compiled.version_of(self.act)
         ids = np.array([compiled.metric_ids.get(m, -1) for m in metric.values], dtype=np.int32)
         self.metric = ids[metric.codes] if len(metric.values) else np.zeros(0, np.int32)

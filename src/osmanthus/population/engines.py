@@ -35,8 +35,14 @@ _COLUMNS = {
     "records": [n for n in TABLES["records"].names if n not in ("bucket", "source_ref")],
     "residents": [n for n in TABLES["residents"].names if n != "bucket"],
     "profile_facts": [n for n in TABLES["profile_facts"].names if n != "bucket"],
+    "suspensions": [n for n in TABLES["suspensions"].names if n != "bucket"],
 }
-_WHEN = {"records": "recorded_at", "residents": "registered_at", "profile_facts": "recorded_at"}
+_WHEN = {
+    "records": "recorded_at",
+    "residents": "registered_at",
+    "profile_facts": "recorded_at",
+    "suspensions": "recorded_at",
+}
 
 
 class EngineError(OsmanthusError):
@@ -69,7 +75,12 @@ def run_duckdb(
         finally:
             con.close()
         result = score_bucket(
-            tables["records"], tables["residents"], tables["profile_facts"], compiled, known_at
+            tables["records"],
+            tables["residents"],
+            tables["profile_facts"],
+            compiled,
+            known_at,
+            suspensions=tables["suspensions"],
         )
         pq.write_table(result, out / f"part-{bucket:05d}.parquet", compression="zstd")
         return int(result.num_rows)
@@ -151,10 +162,11 @@ def run_spark(
         records = records.where(F.expr(prune))
     subjects = frame("residents").withColumn("row", F.lit("resident"))
     profiles = frame("profile_facts").withColumnRenamed("id", "fact_id")
-    # one frame of subjects: resident rows and profile rows, told apart by ``row``
+    suspended = frame("suspensions").withColumnRenamed("id", "suspension_id")
+    # one frame of subjects: resident, profile and suspension rows, told apart by ``row``
     subjects = subjects.unionByName(
         profiles.withColumn("row", F.lit("profile")), allowMissingColumns=True
-    )
+    ).unionByName(suspended.withColumn("row", F.lit("suspension")), allowMissingColumns=True)
 
     def kernel(left: pa.Table, right: pa.Table) -> pa.Table:
         residents = right.filter(pa.compute.equal(right["row"], "resident"))
@@ -162,12 +174,17 @@ def run_spark(
         profiles = profiles.select(
             ["fact_id", "resident_id", "attribute", "value", "recorded_at"]
         ).rename_columns(["id", "resident_id", "attribute", "value", "recorded_at"])
+        suspensions = right.filter(pa.compute.equal(right["row"], "suspension"))
+        suspensions = suspensions.select(
+            ["suspension_id", *_COLUMNS["suspensions"][1:]]
+        ).rename_columns(_COLUMNS["suspensions"])
         return score_bucket(
             left,
             residents.select(_COLUMNS["residents"]),
             profiles,
             compiled,
             known_at,
+            suspensions=suspensions,
         )
 
     result = (

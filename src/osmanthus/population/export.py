@@ -3,7 +3,7 @@
 The ledger is append-only, so each table's highest exported id is its watermark. On
 PostgreSQL, ids come from sequences and a transaction that took a lower id may commit
 after one that took a higher id; the export therefore first takes a short ``SHARE`` lock
-on the three tables, which waits for every writing transaction in flight, reads the
+on the exported tables, which waits for every writing transaction in flight, reads the
 highest ids, and lets go. Every id up to them is then committed for good, and rows are
 read in a second transaction up to exactly those ids. On SQLite one writer at a time
 makes the highest id in a read transaction final by itself.
@@ -28,7 +28,7 @@ from osmanthus.ledger import (
     read_only,
     settle,
 )
-from osmanthus.ledger.schema import departments, profile_facts, records, residents
+from osmanthus.ledger.schema import departments, profile_facts, records, residents, suspensions
 from osmanthus.population.lake import TABLES, Lake, LakeError, LakeWriter, locked
 
 __all__ = ["ExportResult", "export_ledger"]
@@ -38,6 +38,7 @@ _SOURCES: dict[str, Table] = {
     "records": records,
     "residents": residents,
     "profile_facts": profile_facts,
+    "suspensions": suspensions,
 }
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from osmanthus.core import StoredRecord, Subject
+from osmanthus.core import StoredRecord, Subject, Suspension, suspended_records
 from osmanthus.population.column_path import needs_timeline, score_columns
 from osmanthus.population.columns import I64, Bucket, SubjectLookup, ints
 from osmanthus.population.compiled import Compiled
@@ -50,8 +50,11 @@ def score_bucket(
     profiles: pa.Table,
     compiled: Compiled,
     known_at: dt.datetime | None = None,
+    *,
+    suspensions: pa.Table | None = None,
 ) -> pa.Table:
-    """Score every resident of one bucket on ``compiled.as_of`` as known at ``known_at``."""
+    """Score every resident of one bucket on ``compiled.as_of`` as known at ``known_at``
+    (``suspensions``: the bucket's rows of the lake's suspensions table)."""
     residents = _known(residents, "registered_at", known_at)
     if not _ascending(ints(residents["id"])):
         residents = residents.sort_by("id")
@@ -70,14 +73,36 @@ def score_bucket(
     if not np.all((steps > 0) | ((steps == 0) & (np.diff(ids) > 0))):  # not yet in order
         order = np.lexsort((ids, slot))
         records, slot = records.take(pa.array(order)), slot[order]
-    work = Bucket(records, slot, n, compiled)
-    subjects = SubjectLookup(rid, residents, profiles)
+    facts = _suspensions(suspensions)
+    suspended = suspended_records([fact for _, fact in facts], compiled.as_of, known_at)
+    work = Bucket(records, slot, n, compiled, suspended)
+    subjects = SubjectLookup(rid, residents, profiles, facts)
     fallback = needs_timeline(work)
     out = Result(n)
     score_columns(work, out, ~fallback, subjects)
     for i in np.flatnonzero(fallback):
         _reference(work, out, int(i), subjects[int(i)], known_at)
     return out.table(rid, residents)
+
+
+def _suspensions(table: pa.Table | None) -> list[tuple[int, Suspension]]:
+    """The bucket's suspension facts with their resident (few: one or two per overdue
+    dispute)."""
+    if table is None or table.num_rows == 0:
+        return []
+    return [
+        (
+            row["resident_id"],
+            Suspension(
+                id=row["id"],
+                record_id=row["record_id"],
+                starts=row["starts"],
+                lifted=row["lifted"],
+                recorded_at=row["recorded_at"],
+            ),
+        )
+        for row in table.to_pylist()
+    ]
 
 
 def _reference(

@@ -6,6 +6,7 @@ Layout (``<lake>/``)::
     records/bucket=007/part-000003.parquet     rows of residents with id % buckets == 7
     residents/bucket=007/part-000003.parquet
     profile_facts/bucket=007/part-000003.parquet
+    suspensions/bucket=007/part-000003.parquet
 
 Every table is split into ``buckets`` by resident id (``resident_id % buckets``), and
 each file also carries its ``bucket`` column, so DuckDB reads one bucket's files at a
@@ -42,6 +43,7 @@ __all__ = [
     "PROFILE_SCHEMA",
     "RECORD_SCHEMA",
     "RESIDENT_SCHEMA",
+    "SUSPENSION_SCHEMA",
     "TABLES",
     "Lake",
     "LakeError",
@@ -93,13 +95,30 @@ PROFILE_SCHEMA = pa.schema(
         ("recorded_at", _TS),
     ]
 )
+SUSPENSION_SCHEMA = pa.schema(
+    [
+        ("bucket", pa.int32()),
+        ("id", pa.int64()),
+        ("resident_id", pa.int64()),
+        ("record_id", pa.int64()),
+        ("starts", pa.date32()),
+        ("lifted", pa.bool_()),
+        ("recorded_at", _TS),
+    ]
+)
 TABLES: dict[str, pa.Schema] = {
     "records": RECORD_SCHEMA,
     "residents": RESIDENT_SCHEMA,
     "profile_facts": PROFILE_SCHEMA,
+    "suspensions": SUSPENSION_SCHEMA,
 }
 #: The column holding the resident id in each table.
-RESIDENT_KEY = {"records": "resident_id", "residents": "id", "profile_facts": "resident_id"}
+RESIDENT_KEY = {
+    "records": "resident_id",
+    "residents": "id",
+    "profile_facts": "resident_id",
+    "suspensions": "resident_id",
+}
 
 
 class LakeError(OsmanthusError):
@@ -162,9 +181,10 @@ class Lake:
             path=path,
             buckets=int(data["buckets"]),
             exports=int(data["exports"]),
-            watermarks={t: int(data["watermarks"][t]) for t in TABLES},
-            rows={t: int(data["rows"][t]) for t in TABLES},
-            files={t: list(data["files"][t]) for t in TABLES},
+            # a table added to the lake later starts empty in a lake exported before it
+            watermarks={t: int(data["watermarks"].get(t, 0)) for t in TABLES},
+            rows={t: int(data["rows"].get(t, 0)) for t in TABLES},
+            files={t: list(data["files"].get(t, [])) for t in TABLES},
             exported_at=data.get("exported_at"),
             ledger=data.get("ledger"),
             values={k: list(v) for k, v in data.get("values", {}).items()},

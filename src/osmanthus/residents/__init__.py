@@ -1,20 +1,15 @@
-"""Residents' own services: portal sign-in, disputes, who read my data, and the
+"""Residents' own services: portal sign-in, who read my data, and the
 expiry calendar (the score projected forward, and what would bring each perk)."""
 
 from osmanthus.residents.access_log import AccessEntry, who_read
 from osmanthus.residents.credentials import set_password, sign_in, sign_in_verified
-from osmanthus.residents.disputes import Dispute, file_dispute, open_disputes, resident_disputes
 from osmanthus.residents.projection import Projection, ProjectionStep, project
 
 __all__ = [
     "AccessEntry",
-    "Dispute",
     "Projection",
     "ProjectionStep",
-    "file_dispute",
-    "open_disputes",
     "project",
-    "resident_disputes",
     "set_password",
     "sign_in",
     "sign_in_verified",

@@ -4,7 +4,9 @@ Semantics (the population engines must match these exactly):
 
 1. Only rows recorded by the "known at" time take part (bitemporal reads).
 2. A row superseded by a later correction or retraction does not count; a retraction
-   never counts; a correction counts with its own value.
+   never counts; a correction counts with its own value. A row set aside on the scoring
+   date (a dispute of it not answered in time: :func:`osmanthus.core.suspended_records`)
+   is read as if it had not been reported.
 3. Each record is planned by the policy version in force on its act date
    (:mod:`osmanthus.scoring.plan`): its points and the day it stops counting.
 4. The timeline (:mod:`osmanthus.scoring.timeline`) applies and expires records in date
@@ -22,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from osmanthus.core import StoredRecord, Subject
+from osmanthus.core import StoredRecord, Subject, suspended_records
 from osmanthus.policy import PolicySet, PolicyVersion, Scale
 from osmanthus.scoring.plan import Plan, plan_record
 from osmanthus.scoring.timeline import Adjustment, MeasureTaken, run_timeline
@@ -35,6 +37,7 @@ Status = Literal[
     "removed",
     "superseded",
     "retraction",
+    "suspended",
     "after_date",
     "fulfilment",
     "profile",
@@ -47,6 +50,7 @@ STATUS_TEXT: dict[str, str] = {
     "removed": "removed after its over-lie period",
     "superseded": "replaced by a later correction or retraction",
     "retraction": "retraction of an earlier record",
+    "suspended": "set aside: a dispute of it was not answered in time",
     "after_date": "act is after the scoring date",
     "fulfilment": "obligation fulfilled (ends the record it fulfils)",
     "profile": "profile data: never scores",
@@ -130,7 +134,12 @@ def explain(
     version = policy.in_force(as_of)
     rows = [r for r in records if known_at is None or r.recorded_at <= known_at]
     superseded = {r.supersedes_id for r in rows if r.supersedes_id is not None}
-    current = [r for r in rows if r.kind != "retraction" and r.id not in superseded]
+    suspended = suspended_records(subject.suspensions, as_of, known_at)
+    current = [
+        r
+        for r in rows
+        if r.kind != "retraction" and r.id not in superseded and r.id not in suspended
+    ]
     plans = {r.id: plan_record(r, policy, subject, current) for r in current}
     duplicates = _one_per_incident(p for p in plans.values() if p.record.act_date <= as_of)
     counting = [plan for plan in plans.values() if plan.record.id not in duplicates]
@@ -138,7 +147,16 @@ def explain(
     for record_id, note in duplicates.items():
         outcome.notes[record_id].append(note)
     lines = tuple(
-        _line(r, plans.get(r.id), outcome.counted, outcome.notes, as_of, policy, r.id in duplicates)
+        _line(
+            r,
+            plans.get(r.id),
+            outcome.counted,
+            outcome.notes,
+            as_of,
+            policy,
+            duplicate=r.id in duplicates,
+            suspended=r.id in suspended and r.id not in superseded,
+        )
         for r in rows
     )
     raw = (
@@ -209,14 +227,18 @@ def _line(
     notes: dict[int, list[str]],
     as_of: dt.date,
     policy: PolicySet,
+    *,
     duplicate: bool = False,
+    suspended: bool = False,
 ) -> RecordLine:
     rule = policy.in_force(record.act_date)
     metric = rule.metric(record.metric)
     basis = metric.legal_basis.cite() if metric.legal_basis else "no score: no citation needed"
     status: Status
     extra = list(notes.get(record.id, ()))
-    if plan is None:
+    if suspended:
+        status = "suspended"
+    elif plan is None:
         status = "retraction" if record.kind == "retraction" else "superseded"
     elif not plan.scored:
         status = "fulfilment" if plan.metric.kind == "fulfilment" else "profile"

@@ -1,10 +1,11 @@
 """Scores remembered per resident state, for the web service's busiest requests.
 
 A resident's explanation (score, grade, perks, every record's status) is a pure function
-of their record rows (never changed: a correction is a new row), their birth year and
-profile, the policy and the date. So it can be kept under the key (date, birth year,
-profile, row ids); the row ids are read on every request (a new record makes a new key),
-so nothing remembered is ever stale. Once ``size`` entries are held, the oldest go first.
+of their record rows (never changed: a correction is a new row), their birth year,
+profile and suspensions, the policy and the date. So it can be kept under the key (date,
+birth year, profile, row ids, suspensions); the row ids and suspensions are read on every
+request (a new record or suspension makes a new key), so nothing remembered is ever stale.
+Once ``size`` entries are held, the oldest go first.
 
 - :class:`Decisions`: the perk decisions alone (providers' checks; many residents, small
   entries);
@@ -17,7 +18,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from osmanthus.core import ResidentInfo
+from osmanthus.core import ResidentInfo, Suspension
 from osmanthus.policy import PolicySet
 from osmanthus.scoring.eligibility import Eligibility
 from osmanthus.scoring.reference import Explanation, explain
@@ -28,7 +29,9 @@ if TYPE_CHECKING:
 __all__ = ["Decisions", "Explanations"]
 
 T = TypeVar("T")
-_Key = tuple[dt.date, int | None, tuple[tuple[str, dt.date], ...], tuple[int, ...]]
+_Key = tuple[
+    dt.date, int | None, tuple[tuple[str, dt.date], ...], tuple[int, ...], tuple[Suspension, ...]
+]
 
 
 class _Remembered(Generic[T]):
@@ -41,7 +44,13 @@ class _Remembered(Generic[T]):
         self.misses = 0
 
     def _of(self, resident: ResidentInfo, rows: RecordRows, day: dt.date) -> T:
-        key = (day, resident.birth_year, tuple(sorted(resident.profile.items())), rows.ids)
+        key = (
+            day,
+            resident.birth_year,
+            tuple(sorted(resident.profile.items())),
+            rows.ids,
+            resident.suspensions,
+        )
         found = self._kept.get(key)
         if found is not None:
             self.hits += 1

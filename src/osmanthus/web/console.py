@@ -21,11 +21,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from osmanthus.disputes import open_disputes
 from osmanthus.errors import ValidationError
 from osmanthus.intake import Outcome, load_outcome, recent_outcomes, submit_batch
 from osmanthus.intake.coverage import coverage
 from osmanthus.ledger import Ledger, database_errors, read_only
-from osmanthus.residents import open_disputes
 from osmanthus.web.access import Caller
 from osmanthus.web.asgi import route_path
 from osmanthus.web.pages import Pages

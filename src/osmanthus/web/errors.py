@@ -23,6 +23,7 @@ from osmanthus.errors import (
     NotSignedIn,
     OsmanthusError,
     SignatureInvalid,
+    StepRefused,
     ValidationError,
 )
 
@@ -34,6 +35,7 @@ _STATUS: tuple[tuple[type[OsmanthusError], int], ...] = (
     (NotSignedIn, 401),
     (AccessDenied, 403),
     (NotFound, 404),
+    (StepRefused, 409),
     (ValidationError, 422),
     (SignatureInvalid, 422),
     (LedgerError, 503),

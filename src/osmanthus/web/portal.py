@@ -15,9 +15,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
+from osmanthus.disputes import file_dispute, resident_disputes
 from osmanthus.errors import AccessDenied, NotFound, NotSignedIn
 from osmanthus.ledger import Actor, Ledger, ResidentInfo, StoredRecord
-from osmanthus.residents import file_dispute, project, resident_disputes, sign_in, who_read
+from osmanthus.residents import project, sign_in, who_read
 from osmanthus.scoring import Explanation, explain
 from osmanthus.scoring.remembered import Explanations
 from osmanthus.web.access import Caller, authenticate, key_digest

@@ -1,0 +1,314 @@
+"""The steps of a dispute, and who may take each.
+
+    filed ──(department)──► upheld            the record is retracted or corrected
+      │                  ├► rejected ──(resident, by the appeal deadline)──► appealed
+      │                  └► extended (stays open, new due date)                 │
+      │                                               (reviewer) ──► confirmed  │
+      │                                                          └─► overturned ◄┘
+      └── not answered by the due date: the record is set aside from the next day
+          (:mod:`osmanthus.disputes.sweep`); an overdue appeal likewise.
+
+A dispute follows the procedure (:class:`osmanthus.policy.procedure.Procedure`) of the
+policy version in force on the day it was filed. Every step is one transaction through
+the ledger (:func:`osmanthus.ledger.write_step`): a refused step writes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from sqlalchemy import Connection
+
+from osmanthus.core import Actor
+from osmanthus.errors import AccessDenied, StepRefused, ValidationError
+from osmanthus.ledger import Dispute, Ledger, StepWrite, insert_dispute, write_step
+from osmanthus.policy.procedure import Procedure
+
+__all__ = [
+    "REVIEWER",
+    "answer_dispute",
+    "appeal_dispute",
+    "file_dispute",
+    "procedure_of",
+    "review_dispute",
+]
+
+#: The role of the independent reviewer (an ombudsman): belongs to no department and
+#: sends no records.
+REVIEWER = "reviewer"
+
+Answer = Literal["uphold", "reject", "extend"]
+Review = Literal["confirm", "overturn"]
+
+
+def procedure_of(ledger: Ledger, dispute: Dispute) -> Procedure:
+    """The procedure a dispute follows: that of the version in force when it was filed."""
+    filed = dispute.filed_at.astimezone(ledger.timezone).date()
+    return ledger.policy.in_force(filed).dispute_procedure
+
+
+def _reason(reason: str | None, *, required: bool = True) -> str | None:
+    text = (reason or "").strip()
+    if not text and not required:
+        return None
+    if not 10 <= len(text) <= 2000:
+        raise ValidationError(f"reason: expected 10 to 2000 characters, found {len(text)}")
+    return text
+
+
+def file_dispute(
+    ledger: Ledger,
+    pseudonym: str,
+    record_id: int,
+    reason: str,
+    *,
+    actor: Actor | None = None,
+) -> Dispute:
+    """File a dispute of one of the resident's own records (by the resident, or by an
+    operator on their behalf); audited. The answer is due by the procedure's deadline."""
+    text = _reason(reason)
+    assert text is not None
+    ledger.refuse_prohibited(actor or Actor("resident", pseudonym[:12]), "reason", text)
+    now = ledger.now()
+    procedure = ledger.policy.in_force(ledger.today()).dispute_procedure
+    return insert_dispute(
+        ledger.engine,
+        pseudonym,
+        record_id,
+        text,
+        filed=now,
+        deadline=lambda _conn, _department: procedure.answer_due(now),
+        actor=actor or Actor("resident", pseudonym[:12]),
+    )
+
+
+def _overdue_suspension(dispute: Dispute, today: dt.date) -> list[tuple[dt.date, bool]]:
+    """An overdue dispute not yet swept is set aside from the day after its deadline
+    before it is answered (the sweep would have written the same fact)."""
+    if dispute.overdue(today) and dispute.suspended_from is None:
+        return [(dispute.deadline + dt.timedelta(days=1), False)]
+    return []
+
+
+def _lift(dispute: Dispute, today: dt.date, pending: list[tuple[dt.date, bool]]) -> None:
+    """The record counts again from ``today`` if it is (or is about to be) set aside."""
+    if dispute.suspended_from is not None or pending:
+        pending.append((today, True))
+
+
+def answer_dispute(
+    ledger: Ledger,
+    dispute_id: int,
+    answer: Answer,
+    *,
+    department: str,
+    actor: Actor,
+    reason: str,
+    correct: float | None = None,
+    days: int | None = None,
+    new_information: bool = False,
+) -> Dispute:
+    """The department's answer: ``uphold`` (the record is retracted, or corrected to
+    ``correct``, in the same transaction), ``reject`` (with a reason the resident sees;
+    the appeal deadline starts) or ``extend`` (by ``days``, at most the procedure's
+    limit, only where it allows). Only the department that sent the record may answer."""
+    text = _reason(reason)
+    assert text is not None
+    ledger.refuse_prohibited(actor, "reason", text)
+    if actor.role == REVIEWER:
+        raise AccessDenied("a reviewer does not answer for a department: use review")
+    if correct is not None and answer != "uphold":
+        raise ValidationError("correct: a corrected value goes with --uphold only")
+    now, today = ledger.now(), ledger.today()
+
+    def decide(conn: Connection, d: Dispute) -> StepWrite:
+        if d.department != department:
+            raise AccessDenied(
+                f"dispute {d.id}: only department {d.department!r}, which sent the record, "
+                "may answer it"
+            )
+        if d.status != "open":
+            raise StepRefused(f"dispute {d.id}: already answered ({d.status})")
+        procedure = procedure_of(ledger, d)
+        pending = _overdue_suspension(d, today)
+        if answer == "extend":
+            return _extend(d, procedure, now, today, text, actor, days, new_information)
+        if answer == "uphold":
+            new_id = ledger.supersede_within(
+                conn,
+                d.department,
+                d.source_ref,
+                kind="retraction" if correct is None else "correction",
+                value=correct,
+                new_source_ref=f"dispute-{d.id}-upheld",
+                reason=f"dispute {d.id} upheld: {text}",
+                actor=actor,
+                subject=d.resident,
+            )
+            return StepWrite(
+                kind="upheld",
+                actor=actor,
+                at=now,
+                status="upheld",
+                deadline=d.deadline,
+                purpose="department upholds a dispute",
+                reason=text,
+                record_id=new_id,
+                suspensions=pending,
+            )
+        _lift(d, today, pending)
+        appeal_by = procedure.appeal_due(now)
+        return StepWrite(
+            kind="rejected",
+            actor=actor,
+            at=now,
+            status="rejected",
+            deadline=appeal_by,
+            purpose="department rejects a dispute",
+            reason=text,
+            due=appeal_by,
+            suspensions=pending,
+        )
+
+    return write_step(ledger.engine, dispute_id, decide)
+
+
+def _extend(
+    d: Dispute,
+    procedure: Procedure,
+    now: dt.datetime,
+    today: dt.date,
+    reason: str,
+    actor: Actor,
+    days: int | None,
+    new_information: bool,
+) -> StepWrite:
+    extension = procedure.extension
+    if extension is None:
+        raise StepRefused(f"dispute {d.id}: the procedure allows no extension")
+    if d.extensions >= extension.times:
+        raise StepRefused(
+            f"dispute {d.id}: already extended {d.extensions} time(s), the procedure's limit"
+        )
+    if today > d.deadline:
+        raise StepRefused(f"dispute {d.id}: the deadline {d.deadline} has passed: answer it")
+    if extension.when == "new_information" and not new_information:
+        raise StepRefused(
+            f"dispute {d.id}: the procedure allows an extension only when the resident sent "
+            "new information (say so with new_information)"
+        )
+    wanted = extension.max_days if days is None else days
+    if not 1 <= wanted <= extension.max_days:
+        raise StepRefused(
+            f"days: the procedure allows an extension of 1 to {extension.max_days} days, "
+            f"asked for {wanted}"
+        )
+    due = procedure.extended_due(d.deadline, wanted)
+    return StepWrite(
+        kind="extended",
+        actor=actor,
+        at=now,
+        status="open",
+        deadline=due,
+        purpose="department extends its answer deadline",
+        reason=reason,
+        due=due,
+    )
+
+
+def appeal_dispute(
+    ledger: Ledger, dispute_id: int, reason: str, *, actor: Actor, pseudonym: str | None = None
+) -> Dispute:
+    """The resident appeals a rejection to the reviewer, by the appeal deadline (with
+    ``pseudonym``: only their own dispute)."""
+    text = _reason(reason)
+    assert text is not None
+    ledger.refuse_prohibited(actor, "reason", text)
+    now, today = ledger.now(), ledger.today()
+
+    def decide(conn: Connection, d: Dispute) -> StepWrite:
+        if pseudonym is not None and d.resident != pseudonym:
+            raise AccessDenied(f"dispute {d.id}: not a dispute of yours")
+        if d.status != "rejected":
+            raise StepRefused(
+                f"dispute {d.id}: only a rejected dispute can be appealed (it is {d.status})"
+            )
+        if today > d.deadline:
+            raise StepRefused(f"dispute {d.id}: the appeal deadline {d.deadline} has passed")
+        due = procedure_of(ledger, d).review_due(now)
+        return StepWrite(
+            kind="appealed",
+            actor=actor,
+            at=now,
+            status="appealed",
+            deadline=due,
+            purpose="resident appeals a rejected dispute",
+            reason=text,
+            due=due,
+        )
+
+    return write_step(ledger.engine, dispute_id, decide)
+
+
+def review_dispute(
+    ledger: Ledger,
+    dispute_id: int,
+    review: Review,
+    *,
+    actor: Actor,
+    reason: str,
+    correct: float | None = None,
+) -> Dispute:
+    """The reviewer decides an appeal: ``confirm`` the rejection, or ``overturn`` it (the
+    record is retracted, or corrected to ``correct``, in the platform's name, citing
+    the decision)."""
+    text = _reason(reason)
+    assert text is not None
+    if actor.role != REVIEWER:
+        raise AccessDenied(f"only the {REVIEWER} decides appeals (you are {actor.role})")
+    if correct is not None and review != "overturn":
+        raise ValidationError("correct: a corrected value goes with --overturn only")
+    ledger.refuse_prohibited(actor, "reason", text)
+    now, today = ledger.now(), ledger.today()
+
+    def decide(conn: Connection, d: Dispute) -> StepWrite:
+        if d.status != "appealed":
+            raise StepRefused(f"dispute {d.id}: no appeal awaits review (it is {d.status})")
+        pending = _overdue_suspension(d, today)
+        if review == "confirm":
+            _lift(d, today, pending)
+            return StepWrite(
+                kind="confirmed",
+                actor=actor,
+                at=now,
+                status="confirmed",
+                deadline=d.deadline,
+                purpose="reviewer confirms a rejected dispute",
+                reason=text,
+                suspensions=pending,
+            )
+        new_id = ledger.supersede_within(
+            conn,
+            d.department,
+            d.source_ref,
+            kind="retraction" if correct is None else "correction",
+            value=correct,
+            new_source_ref=f"dispute-{d.id}-overturned",
+            reason=f"overturned on appeal, decision on dispute {d.id} by {actor}: {text}",
+            actor=actor,
+            subject=d.resident,
+        )
+        return StepWrite(
+            kind="overturned",
+            actor=actor,
+            at=now,
+            status="overturned",
+            deadline=d.deadline,
+            purpose="reviewer overturns a rejected dispute",
+            reason=text,
+            record_id=new_id,
+            suspensions=pending,
+        )
+
+    return write_step(ledger.engine, dispute_id, decide)
