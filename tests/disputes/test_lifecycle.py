@@ -9,6 +9,7 @@ import datetime as dt
 from collections.abc import Callable
 
 import pytest
+from tests.factories import OPERATOR, FixedClock, make_id, table_count
 
 from osmanthus.core import Actor, NewRecord
 from osmanthus.disputes import (
@@ -21,7 +22,6 @@ from osmanthus.disputes import (
 from osmanthus.errors import AccessDenied, StepRefused, ValidationError
 from osmanthus.ledger import Ledger, dispute_by_id, verify_ledger
 from osmanthus.scoring import explain
-from tests.factories import OPERATOR, FixedClock, make_id, table_count
 
 POLICE = Actor("department", "traffic-police")
 TAX = Actor("department", "tax")

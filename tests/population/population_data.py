@@ -70,11 +70,29 @@ def write_lake(path: Path, people: Sequence[Person], buckets: int) -> Lake:
             "recorded_at": pa.array([REGISTERED] * len(facts), pa.timestamp("us", tz="UTC")),
         }
     )
+    suspended = [(p.id, s) for p in people for s in p.subject.suspensions]
+    tables["suspensions"] = pa.table(
+        {
+            "id": pa.array([s.id for _, s in suspended], pa.int64()),
+            "resident_id": pa.array([owner for owner, _ in suspended], pa.int64()),
+            "record_id": pa.array([s.record_id for _, s in suspended], pa.int64()),
+            "starts": pa.array([s.starts for _, s in suspended], pa.date32()),
+            "lifted": pa.array([s.lifted for _, s in suspended], pa.bool_()),
+            "recorded_at": pa.array(
+                [s.recorded_at for _, s in suspended], pa.timestamp("us", tz="UTC")
+            ),
+        }
+    )
     writers = {}
     for name, table in tables.items():
         writer = writers[name] = LakeWriter(lake, name, 1)
         writer.add(table)
         writer.close()
-    watermarks = {"records": len(rows), "residents": len(people), "profile_facts": len(facts)}
+    watermarks = {
+        "records": len(rows),
+        "residents": len(people),
+        "profile_facts": len(facts),
+        "suspensions": max((s.id for _, s in suspended), default=0),
+    }
     lake.commit(1, watermarks, writers)
     return lake

@@ -4,10 +4,11 @@ resident, on generated policies and populations.
 A population draws one generated scenario (tests/strategies.py: policies with versions,
 caps, cycles, reductions, measures, repair tiers, corrections and retractions, edge
 dates) and gives it to up to six residents: the first has all its records, the others
-random subsets, with their own record ids, their own recording times and, now and then,
-no cycle anchor. The lake is written by the lake's own writer in 1 to 3 buckets, so
-residents share buckets; the scoring date and the "known at" time vary. For every
-resident the engine must give the reference scorer's score, grade, last staged measure,
+random subsets, with their own record ids, their own recording times, now and then no
+cycle anchor, and suspensions of some records (a dispute not answered in time) that
+start, or are lifted, around the scoring date. The lake is written by the lake's own
+writer in 1 to 3 buckets, so residents share buckets; the scoring date and the "known
+at" time vary. For every resident the engine must give the reference scorer's score, grade, last staged measure,
 number of measures, perks and per-department counted points (net, gained and lost).
 """
 
@@ -23,10 +24,11 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from population_data import Person, write_lake
 
+from osmanthus.core import Suspension, suspended_records
 from osmanthus.errors import OsmanthusError
 from osmanthus.ledger import Subject
 from osmanthus.policy import PolicySet, PolicyVersion
@@ -62,12 +64,19 @@ class Population:
 
 @st.composite
 def populations(
-    draw: st.DrawFn, shape: Shape | None = None, *, negative: bool = False
+    draw: st.DrawFn,
+    shape: Shape | None = None,
+    *,
+    negative: bool = False,
+    suspensions: float = 0.25,
 ) -> Population:
-    """Residents sharing one generated scenario (``negative``: per-unit values below 0)."""
+    """Residents sharing one generated scenario (``negative``: per-unit values below 0;
+    ``suspensions``: the share of records with suspension facts, set aside or counting
+    again from days around the scoring date, recorded at times around "known at")."""
     source = negative_value_scenarios if negative else scenarios
     scn = draw(source(shape or Shape()))
     people = []
+    facts = 0
     for r in range(draw(st.integers(1, 6))):
         chosen = list(scn.records)
         if r:
@@ -85,7 +94,24 @@ def populations(
             )
             for record in chosen
         ]
-        subject = Subject(birth_year=1970, profile=profile)
+        suspended = []
+        days = (-30, -1, 0, 1)
+        for record in records:
+            if draw(st.floats(0, 1)) >= suspensions:
+                continue
+            for _ in range(draw(st.integers(1, 3))):
+                facts += 1
+                starts = scn.as_of + dt.timedelta(days=draw(st.sampled_from(days)))
+                suspended.append(
+                    Suspension(
+                        id=facts,
+                        record_id=record.id,
+                        starts=draw(st.sampled_from([starts, record.act_date])),
+                        lifted=draw(st.booleans()),
+                        recorded_at=draw(st.sampled_from(TIMES)),
+                    )
+                )
+        subject = Subject(birth_year=1970, profile=profile, suspensions=tuple(suspended))
         people.append(Person(id=r + 1, subject=subject, records=records))
     known_at = draw(st.none() | st.sampled_from(TIMES))
     return Population(scn.policy, tuple(people), scn.as_of, known_at, draw(st.integers(1, 3)))
@@ -359,3 +385,59 @@ def test_a_record_whose_severity_its_version_refuses_is_never_pruned(
         expected(pop, pop.people[0])
     with pytest.raises(OsmanthusError):
         run_engine(pop, engine, request)
+
+
+# -- suspensions (a dispute not answered in time sets its record aside) ------------------
+
+
+def _set_aside(pop: Population) -> int:
+    """Records set aside on the scoring date, over all residents."""
+    return sum(
+        len(suspended_records(p.subject.suspensions, pop.as_of, pop.known_at)) for p in pop.people
+    )
+
+
+@settings(PROPERTY, max_examples=8)
+@pytest.mark.parametrize("engine", ENGINES)
+@given(data=st.data())
+def test_suspensions_score_the_same_in_every_engine(
+    engine: str, request: pytest.FixtureRequest, data: st.DataObject
+) -> None:
+    """Populations where most records have suspension facts, some lifted, some recorded
+    after "known at": each engine reads them as the reference scorer does."""
+    pop = data.draw(populations(suspensions=0.6))
+    event(f"records set aside on the date: {min(_set_aside(pop), 3)}{'+' * (_set_aside(pop) > 2)}")
+    assert_parity(pop, run_engine(pop, engine, request))
+
+
+def test_a_suspended_record_counts_for_nothing_on_the_column_path_and_after_lifting_again() -> None:
+    """One resident, one negative record, set aside from 2030-01-10 and counting again
+    from 2030-01-20 (each fact recorded the day it starts): every date and "known at"
+    gives the reference scorer's score in the DuckDB engine."""
+    version = PolicyVersion.model_validate(
+        version_spec(
+            "1",
+            dt.date(2029, 1, 1),
+            {"fine": {"points": -10, "expiry": "1y"}},
+        )
+    )
+    policy = PolicySet((version,))
+    record = stored(1, "fine", dt.date(2029, 12, 1))
+    facts = (
+        Suspension(1, 1, dt.date(2030, 1, 10), False, dt.datetime(2030, 1, 10, tzinfo=dt.UTC)),
+        Suspension(2, 1, dt.date(2030, 1, 20), True, dt.datetime(2030, 1, 20, tzinfo=dt.UTC)),
+    )
+    person = Person(id=1, subject=Subject(birth_year=1970, suspensions=facts), records=[record])
+    seen = []
+    for as_of, known_at in [
+        (dt.date(2030, 1, 9), None),
+        (dt.date(2030, 1, 15), None),
+        (dt.date(2030, 1, 15), dt.datetime(2030, 1, 9, tzinfo=dt.UTC)),
+        (dt.date(2030, 1, 20), None),
+        (dt.date(2030, 1, 25), dt.datetime(2030, 1, 15, tzinfo=dt.UTC)),
+    ]:
+        pop = Population(policy, (person,), as_of, known_at, 1)
+        found = engine_results(pop, run_duckdb, threads=1)
+        assert_parity(pop, found)
+        seen.append(found[1]["score"])
+    assert seen == [90, 100, 90, 90, 100]
