@@ -123,7 +123,7 @@ def test_the_whole_procedure_with_its_deadlines(
     assert overturned.status == "overturned"
     retraction = overturned.steps[-1].record_id
     assert retraction is not None
-    resident, rows = ledger.read_pseudonym(pseudonym, actor=READER, purpose="test")
+    _, rows = ledger.read_pseudonym(pseudonym, actor=READER, purpose="test")
     replaced = next(r for r in rows if r.id == retraction)
     assert (replaced.kind, replaced.supersedes_id) == ("retraction", record)
     assert "overturned on appeal" in (replaced.reason or "")

@@ -15,9 +15,7 @@ D = dt.date
 BASIS = LegalBasis(instrument="Test Measures", article="Art. 1", effective=D(2020, 1, 1))
 # an example calendar: Mid-Autumn and National Day 2026 as holidays, with the two
 # make-up working days (a Sunday and a Saturday) of such a calendar
-HOLIDAYS = (D(2026, 9, 25), D(2026, 9, 26), D(2026, 9, 27)) + tuple(
-    D(2026, 10, d) for d in range(1, 8)
-)
+HOLIDAYS = (D(2026, 9, 25), D(2026, 9, 26), D(2026, 9, 27), *(D(2026, 10, d) for d in range(1, 8)))
 MAKE_UP = (D(2026, 9, 20), D(2026, 10, 10))
 
 #: The city example: 20 calendar days, the day of receipt not counted.

@@ -8,8 +8,9 @@ random subsets, with their own record ids, their own recording times, now and th
 cycle anchor, and suspensions of some records (a dispute not answered in time) that
 start, or are lifted, around the scoring date. The lake is written by the lake's own
 writer in 1 to 3 buckets, so residents share buckets; the scoring date and the "known
-at" time vary. For every resident the engine must give the reference scorer's score, grade, last staged measure,
-number of measures, perks and per-department counted points (net, gained and lost).
+at" time vary. For every resident the engine must give the reference scorer's score,
+grade, last staged measure, number of measures, perks and per-department counted points
+(net, gained and lost).
 """
 
 from __future__ import annotations
