@@ -126,6 +126,15 @@ class Settings(BaseSettings):
         ),
     )
 
+    dispute_sweep_minutes: float = Field(
+        default=60,
+        ge=0,
+        description=(
+            "The web service sets aside the record of every dispute not answered (or "
+            "appeal not reviewed) by its deadline, from the next day, this often "
+            "(osmanthus disputes sweep does it by hand). 0: never."
+        ),
+    )
     audit_checkpoint_hours: float = Field(
         default=24,
         ge=0,

@@ -12,10 +12,21 @@ import os
 import sys
 import threading
 
-from osmanthus.cli import audit, intake, policy, population, reports, scoring, web
+from osmanthus.cli import audit, disputes, intake, policy, population, reports, scoring, web
 from osmanthus.cli.base import app
 
-__all__ = ["app", "audit", "intake", "main", "policy", "population", "reports", "scoring", "web"]
+__all__ = [
+    "app",
+    "audit",
+    "disputes",
+    "intake",
+    "main",
+    "policy",
+    "population",
+    "reports",
+    "scoring",
+    "web",
+]
 
 
 def main(prog_name: str | None = None) -> None:

@@ -8,6 +8,11 @@
       └── not answered by the due date: the record is set aside from the next day
           (:mod:`osmanthus.disputes.sweep`); an overdue appeal likewise.
 
+The resident's own words (the dispute's and the appeal's reason) are theirs to give and
+are not screened for prohibited data: a resident may need to say they were in hospital.
+What a department or the reviewer writes is screened like every text the ledger keeps
+about a resident (:meth:`osmanthus.ledger.Ledger.refuse_prohibited`).
+
 A dispute follows the procedure (:class:`osmanthus.policy.procedure.Procedure`) of the
 policy version in force on the day it was filed. Every step is one transaction through
 the ledger (:func:`osmanthus.ledger.write_step`): a refused step writes nothing.
@@ -67,9 +72,8 @@ def file_dispute(
 ) -> Dispute:
     """File a dispute of one of the resident's own records (by the resident, or by an
     operator on their behalf); audited. The answer is due by the procedure's deadline."""
-    text = _reason(reason)
+    text = _reason(reason)  # the resident's own words: not screened (see the module)
     assert text is not None
-    ledger.refuse_prohibited(actor or Actor("resident", pseudonym[:12]), "reason", text)
     now = ledger.now()
     procedure = ledger.policy.in_force(ledger.today()).dispute_procedure
     return insert_dispute(
@@ -222,9 +226,8 @@ def appeal_dispute(
 ) -> Dispute:
     """The resident appeals a rejection to the reviewer, by the appeal deadline (with
     ``pseudonym``: only their own dispute)."""
-    text = _reason(reason)
+    text = _reason(reason)  # the resident's own words: not screened
     assert text is not None
-    ledger.refuse_prohibited(actor, "reason", text)
     now, today = ledger.now(), ledger.today()
 
     def decide(conn: Connection, d: Dispute) -> StepWrite:

@@ -79,8 +79,8 @@ PROHIBITED: dict[str, tuple[str, ...]] = {
     ),
     "location": (
         "location", "geoloc", "gps$", "whereabouts", "movement", "trace$", "traces$",
-        "tracking", "itinerar", "travel_history", "cell_tower", "check_in", "ding_wei",
-        "gui_ji", "xing_zong", "xing_cheng",
+        "tracking", "itinerar", "travel_history", "cell_tower", "check_in$", "check_ins$",
+        "ding_wei", "gui_ji", "xing_zong", "xing_cheng",
         "定位", "轨迹", "行踪", "行程", "位置信息", "出行记录", "去向",
     ),
     "communications": (

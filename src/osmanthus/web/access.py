@@ -30,7 +30,9 @@ __all__ = [
     "revoke_key",
 ]
 
-Role = Literal["resident", "department", "provider", "operator", "auditor", "policy-approver"]
+Role = Literal[
+    "resident", "department", "provider", "operator", "auditor", "policy-approver", "reviewer"
+]
 ROLES: tuple[Role, ...] = (
     "resident",
     "department",
@@ -38,8 +40,16 @@ ROLES: tuple[Role, ...] = (
     "operator",
     "auditor",
     "policy-approver",
+    "reviewer",
 )
-KEY_ROLES: tuple[Role, ...] = ("department", "provider", "operator", "auditor", "policy-approver")
+KEY_ROLES: tuple[Role, ...] = (
+    "department",
+    "provider",
+    "operator",
+    "auditor",
+    "policy-approver",
+    "reviewer",
+)
 _OPERATOR = Actor("operator", "cli")
 
 

@@ -31,7 +31,6 @@ from osmanthus.policy import PolicySet
 from osmanthus.reports import load_signing_key
 from osmanthus.scoring.remembered import Decisions, Explanations
 from osmanthus.settings import Settings
-from osmanthus.web.checkpointing import CheckpointSchedule
 from osmanthus.web.console import UploadLimit, console_router
 from osmanthus.web.documents import documents_router
 from osmanthus.web.errors import install_error_handlers
@@ -44,6 +43,7 @@ from osmanthus.web.oversight import oversight_router
 from osmanthus.web.pages import Pages
 from osmanthus.web.portal import portal_router
 from osmanthus.web.provider import provider_router
+from osmanthus.web.schedules import service_schedules
 from osmanthus.web.session import LedgerDep
 from osmanthus.web.throttle import AddressThrottle
 from osmanthus.web.transparency import transparency_router
@@ -88,17 +88,17 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> FastAPI:
         # Everything built so far (policy, templates, catalogues, routes) lives as long as
         # the process: keep it out of the collector's full passes, which otherwise walk it
         # every few thousand requests (the 99th percentile fell from 95 to 20 ms).
-        checkpoints = CheckpointSchedule(
-            app.state.ledger.engine, app.state.signing_key, settings.audit_checkpoint_hours
-        )
-        checkpoints.start()
+        schedules = service_schedules(app.state.ledger, app.state.signing_key, settings)
+        for schedule in schedules:
+            schedule.start()
         gc.collect()
         gc.freeze()
         try:
             yield
         finally:
             gc.unfreeze()  # collectable again once the app stops (tests start many)
-            await checkpoints.stop()
+            for schedule in schedules:
+                await schedule.stop()
             app.state.ledger.stop_service()
             if ledger is None:
                 app.state.ledger.engine.dispose()
