@@ -60,6 +60,7 @@ def keys(ledger: Ledger) -> dict[str, str]:
         "operator": create_key(ledger.engine, role="operator", name="credit office"),
         "auditor": create_key(ledger.engine, role="auditor", name="legal office"),
         "policy-approver": create_key(ledger.engine, role="policy-approver", name="board"),
+        "reviewer": create_key(ledger.engine, role="reviewer", name="ombudsman"),
     }
 
 

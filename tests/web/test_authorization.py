@@ -27,8 +27,20 @@ OVERSIGHT = ("operator", "auditor")
 APPROVER = ("policy-approver",)
 POLICY_READERS = ("operator", "auditor", "policy-approver")
 PROPOSERS = ("operator", "policy-approver")
-STAFF = ("department", "provider", "operator", "auditor", "policy-approver")
-CALLERS = (None, "resident", "department", "provider", "operator", "auditor", "policy-approver")
+REVIEWER = ("reviewer",)
+STAFF = ("department", "provider", "operator", "auditor", "policy-approver", "reviewer")
+CALLERS = (
+    None,
+    "resident",
+    "department",
+    "provider",
+    "operator",
+    "auditor",
+    "policy-approver",
+    "reviewer",
+)
+ANSWER = {"answer": "reject", "reason": "the record stands as sent"}
+DECISION = {"decision": "confirm", "reason": "the rejection stands as given"}
 
 #: (method, path) -> who may call it, and a sample request.
 MATRIX: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {
@@ -60,6 +72,40 @@ MATRIX: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {
     ("POST", "/api/v1/me/disputes"): (
         RESIDENT,
         {"json": {"record_id": "bob_record", "reason": "not me at all"}},
+    ),
+    ("POST", "/me/disputes/{dispute_id}/appeal"): (
+        RESIDENT,
+        {"path": {"dispute_id": "999"}, "data": {"reason": "the answer is wrong"}},
+    ),
+    ("POST", "/api/v1/me/disputes/{dispute_id}/appeal"): (
+        RESIDENT,
+        {"path": {"dispute_id": "999"}, "json": {"reason": "the answer is wrong"}},
+    ),
+    ("GET", "/console/disputes/{dispute_id}"): (
+        DEPARTMENT + REVIEWER,
+        {"path": {"dispute_id": "999"}},
+    ),
+    ("POST", "/console/disputes/{dispute_id}/answer"): (
+        DEPARTMENT,
+        {"path": {"dispute_id": "999"}, "data": ANSWER},
+    ),
+    ("POST", "/console/disputes/{dispute_id}/review"): (
+        REVIEWER,
+        {"path": {"dispute_id": "999"}, "data": DECISION},
+    ),
+    ("GET", "/review"): (REVIEWER, {}),
+    ("GET", "/api/v1/disputes"): (DEPARTMENT + REVIEWER + OVERSIGHT, {}),
+    ("GET", "/api/v1/disputes/{dispute_id}"): (
+        DEPARTMENT + REVIEWER,
+        {"path": {"dispute_id": "999"}},
+    ),
+    ("POST", "/api/v1/disputes/{dispute_id}/answer"): (
+        DEPARTMENT,
+        {"path": {"dispute_id": "999"}, "json": ANSWER},
+    ),
+    ("POST", "/api/v1/disputes/{dispute_id}/review"): (
+        REVIEWER,
+        {"path": {"dispute_id": "999"}, "json": DECISION},
     ),
     ("GET", "/me/report"): (RESIDENT, {}),
     ("GET", "/me/report.json"): (RESIDENT, {}),

@@ -117,7 +117,7 @@ def test_a_resident_sees_the_score_opens_the_legal_basis_and_files_a_dispute(
     page.get_by_role("button", name="File a dispute").click()
     expect(page).to_have_url(re.compile(r"/me/disputes$"))
     row = page.get_by_test_id("dispute-row").first
-    expect(row).to_contain_text("open")
+    expect(row).to_contain_text("awaiting the department's answer")
     shot(page, shots, "resident-dispute")
     page.get_by_role("link", name="Who read my data").click()
     expect(page.get_by_test_id("access-row").first).to_be_visible()

@@ -120,6 +120,7 @@ def create_demo_signins(
         ("operator", "Credit office (demo)", None),
         ("auditor", "Legal office (demo)", None),
         ("policy-approver", "Policy board (demo)", None),
+        ("reviewer", "City ombudsman (demo)", None),
     ):
         signins[f"{role}_key"] = create_key(ledger.engine, role=role, name=name, department=code)
     signins["department"] = department
@@ -135,6 +136,6 @@ def print_signins(signins: dict[str, str], port: int) -> None:
             band = key.removeprefix("resident_")
             lines.append(f"  resident ({band} 100): ID {value}  password {signins['password']}")
     lines.append(f"  department ({signins['department']}): key {signins['department_key']}")
-    for role in ("provider", "operator", "auditor", "policy-approver"):
+    for role in ("provider", "operator", "auditor", "policy-approver", "reviewer"):
         lines.append(f"  {role}: key {signins[f'{role}_key']}")
     out.print("\n".join(lines), markup=False, highlight=False)

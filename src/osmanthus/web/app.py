@@ -33,6 +33,7 @@ from osmanthus.scoring.remembered import Decisions, Explanations
 from osmanthus.settings import Settings
 from osmanthus.web.console import UploadLimit, console_router
 from osmanthus.web.documents import documents_router
+from osmanthus.web.due_process import due_process_router
 from osmanthus.web.errors import install_error_handlers
 from osmanthus.web.fast_path import EligibilityFastPath
 from osmanthus.web.governance import governance_router
@@ -154,6 +155,7 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> FastAPI:
     app.include_router(provider_router(pages))
     app.include_router(oidc_router(settings))
     app.include_router(console_router(pages))
+    app.include_router(due_process_router(pages))
     app.include_router(documents_router(pages))
     app.include_router(oversight_router(pages, settings.resolved_population_dir / "runs"))
     app.include_router(

@@ -36,6 +36,7 @@ STATUS = {
     "removed": i18n.gettext_noop("removed after its over-lie period"),
     "superseded": i18n.gettext_noop("replaced by a later correction or retraction"),
     "retraction": i18n.gettext_noop("retraction of an earlier record"),
+    "suspended": i18n.gettext_noop("set aside: a dispute of it was not answered in time"),
     "after_date": i18n.gettext_noop("act is after the scoring date"),
     "fulfilment": i18n.gettext_noop("obligation fulfilled (ends the record it fulfils)"),
     "profile": i18n.gettext_noop("profile data: never scores"),
@@ -48,9 +49,28 @@ def _translated(message: str, **variables: Any) -> Markup:
     return found % variables if variables else found
 
 
+#: A dispute's states and steps, as page texts.
+DISPUTE = {
+    "open": i18n.gettext_noop("awaiting the department's answer"),
+    "upheld": i18n.gettext_noop("upheld: the record was corrected or retracted"),
+    "rejected": i18n.gettext_noop("rejected: the record stands (you may appeal)"),
+    "appealed": i18n.gettext_noop("appealed: awaiting the reviewer's decision"),
+    "confirmed": i18n.gettext_noop("confirmed by the reviewer: the record stands"),
+    "overturned": i18n.gettext_noop("overturned by the reviewer: the record was corrected"),
+    "filed": i18n.gettext_noop("filed"),
+    "extended": i18n.gettext_noop("deadline extended"),
+    "suspended": i18n.gettext_noop("deadline passed: the record is set aside"),
+}
+
+
 def _status(code: str) -> str:
     """A record status in the page's language."""
     return i18n.gettext(STATUS[code]) if code in STATUS else code
+
+
+def _dispute(code: str) -> str:
+    """A dispute's state or step in the page's language."""
+    return i18n.gettext(DISPUTE[code]) if code in DISPUTE else code
 
 
 def _date(value: dt.date | dt.datetime | None) -> str:
@@ -171,6 +191,7 @@ class Pages:
         env.filters["date"] = _date
         env.filters["signed"] = _signed
         env.filters["status"] = _status
+        env.filters["dispute"] = _dispute
         return env
 
     def names(self, version: PolicyVersion, code: str) -> Names:

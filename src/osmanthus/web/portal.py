@@ -9,13 +9,13 @@ takes a resident's identifier, and a record id that is not theirs is "not found"
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
-from osmanthus.disputes import file_dispute, resident_disputes
+from osmanthus.disputes import resident_disputes
 from osmanthus.errors import AccessDenied, NotFound, NotSignedIn
 from osmanthus.ledger import Actor, Ledger, ResidentInfo, StoredRecord
 from osmanthus.residents import project, sign_in, who_read
@@ -27,7 +27,6 @@ from osmanthus.web.pages import Pages
 from osmanthus.web.session import (
     CallerDep,
     LedgerDep,
-    PostingCallerDep,
     caller_of,
     close_session,
     open_key_session,
@@ -43,6 +42,7 @@ HOME = {
     "operator": "/oversight",
     "auditor": "/oversight",
     "policy-approver": "/policy",
+    "reviewer": "/review",
 }
 
 
@@ -87,22 +87,6 @@ class AccessOut(BaseModel):
     actor: str
     action: str
     purpose: str
-
-
-class DisputeIn(BaseModel):
-    record_id: int = Field(ge=1, le=2**63 - 1)  # a database integer
-    reason: str = Field(min_length=10, max_length=2000)
-
-
-class DisputeOut(BaseModel):
-    ok: bool = True
-    id: int
-    record_id: int
-    department: str
-    metric: str
-    status: str
-    filed_at: dt.datetime
-    deadline: dt.date
 
 
 def _own(who: Caller) -> str:
@@ -169,18 +153,6 @@ def _score_out(ledger: Ledger, found: Explanation) -> ScoreOut:
             )
             for p in found.perks
         ],
-    )
-
-
-def _dispute_out(found: Any) -> DisputeOut:
-    return DisputeOut(
-        id=found.id,
-        record_id=found.record_id,
-        department=found.department,
-        metric=found.metric,
-        status=found.status,
-        filed_at=found.filed_at,
-        deadline=found.deadline,
     )
 
 
@@ -309,24 +281,6 @@ def portal_router(pages: Pages) -> APIRouter:
         entries = who_read(ledger, _own(who))
         return pages.render(request, "resident/access.html", caller=who, entries=entries)
 
-    @router.get("/me/disputes", include_in_schema=False)
-    def disputes_page(request: Request, ledger: LedgerDep, who: CallerDep) -> Response:
-        found = resident_disputes(ledger, _own(who))
-        return pages.render(
-            request, "resident/disputes.html", caller=who, disputes=found, today=ledger.today()
-        )
-
-    @router.post("/me/disputes", include_in_schema=False)
-    def dispute_form(
-        request: Request,
-        ledger: LedgerDep,
-        who: PostingCallerDep,
-        record_id: Annotated[int, Form(ge=1, le=2**63 - 1)],
-        reason: Annotated[str, Form(max_length=2000)],
-    ) -> Response:
-        file_dispute(ledger, _own(who), record_id, reason)
-        return RedirectResponse("/me/disputes", 303)
-
     # -- the same as JSON --------------------------------------------------------------
 
     @router.get("/api/v1/me", response_model=ScoreOut, tags=["residents"])
@@ -342,17 +296,5 @@ def portal_router(pages: Pages) -> APIRouter:
             AccessOut(at=e.at, actor=e.actor, action=e.action, purpose=e.purpose)
             for e in who_read(ledger, _own(who))
         ]
-
-    @router.get("/api/v1/me/disputes", response_model=list[DisputeOut], tags=["residents"])
-    def my_disputes(ledger: LedgerDep, who: CallerDep) -> list[DisputeOut]:
-        """The resident's disputes and their deadlines."""
-        return [_dispute_out(d) for d in resident_disputes(ledger, _own(who))]
-
-    @router.post(
-        "/api/v1/me/disputes", response_model=DisputeOut, status_code=201, tags=["residents"]
-    )
-    def new_dispute(body: DisputeIn, ledger: LedgerDep, who: PostingCallerDep) -> DisputeOut:
-        """Dispute one of the resident's records (the department answers by the deadline)."""
-        return _dispute_out(file_dispute(ledger, _own(who), body.record_id, body.reason))
 
     return router
