@@ -26,6 +26,7 @@ from osmanthus.ledger import (
     bulk_load,
     verify_ledger,
 )
+from osmanthus.ledger.notices import set_contact
 from osmanthus.residents import set_password
 from osmanthus.web import create_key, revoke_key
 
@@ -55,7 +56,7 @@ def populated(
     alice = make_id(sequence=1)
     ledger.register_resident(alice, "gusu", actor=OPERATOR)
     single = ledger.append_record(make_record(national_id=alice, source_ref="ONE"), actor=OPERATOR)
-    ledger.correct_record(
+    corrected = ledger.correct_record(
         "traffic-police", "ONE", value=1.0, new_source_ref="ONE-c", reason="typo", actor=OPERATOR
     )
     lines = ["national_id,metric,act_date,decision_date,source_ref,value,incident_ref"]
@@ -73,7 +74,15 @@ def populated(
     create_key(ledger.engine, role="auditor", name="auditor", actor=OPERATOR)
     revoke_key(ledger.engine, key, actor=OPERATOR)
     set_password(ledger, alice, "correct horse battery", actor=OPERATOR)
-    dispute = file_dispute(ledger, ledger.pseudonym_of(alice), single, "this was not me at all")
+    dispute = file_dispute(ledger, ledger.pseudonym_of(alice), corrected, "this was not me at all")
+    set_contact(
+        ledger.engine,
+        ledger.pseudonym_of(alice),
+        "alice@example.org",
+        "en",
+        actor=OPERATOR,
+        now=ledger.now(),
+    )
     verify_ledger(ledger.engine)  # untouched, everything verifies
     return {"single": single, "dispute": dispute.id}
 
@@ -170,7 +179,10 @@ def test_two_records_swapped_are_found(attacked) -> None:  # type: ignore[no-unt
         ("api_keys", "UPDATE api_keys SET revoked_at = NULL"),
         ("api_keys", "UPDATE api_keys SET role = 'operator' WHERE name = 'auditor'"),
         ("resident_credentials", "UPDATE resident_credentials SET password_hash = 'x'"),
-        ("disputes", "DELETE FROM disputes"),
+        ("disputes", "UPDATE disputes SET status = 'upheld'"),
+        ("dispute_events", "UPDATE dispute_events SET reason = 'forged'"),
+        ("notices", "DELETE FROM notices"),
+        ("resident_contacts", "UPDATE resident_contacts SET email = 'thief@example.org'"),
         ("batches", "UPDATE batches SET accepted = 0"),
         ("batch_problems", "DELETE FROM batch_problems"),
     ],

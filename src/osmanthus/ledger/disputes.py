@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, and_, insert, select, update
 
@@ -26,6 +27,7 @@ from osmanthus.core import Actor
 from osmanthus.errors import NotFound, ValidationError
 from osmanthus.ledger.audit_log import append_entry
 from osmanthus.ledger.database import database_errors, read_only
+from osmanthus.ledger.notices import NewNotice, add_notices
 from osmanthus.ledger.schema import (
     departments,
     dispute_events,
@@ -257,6 +259,9 @@ def insert_dispute(
             .values(dispute_id=dispute_id, kind="filed", actor=str(actor), at=filed, due=due)
             .returning(dispute_events.c.id)
         ).scalar_one()
+        notice = _notice_of(
+            conn, int(dispute_id), int(event), "filed", {"due": due, "reason": None}
+        )
         append_entry(
             conn,
             actor=str(actor),
@@ -267,6 +272,7 @@ def insert_dispute(
             rows=[
                 claim_of(conn, "disputes", disputes.c.id == dispute_id),
                 claim_of(conn, "dispute_events", dispute_events.c.id == event),
+                *add_notices(conn, [notice], filed),
             ],
         )
         return _one(conn, int(dispute_id))
@@ -339,6 +345,15 @@ def _write(conn: Connection, current: Dispute, step: StepWrite) -> Dispute:
     ]
     if facts:
         claims.append(claim_of(conn, "suspensions", suspensions.c.id.in_(facts)))
+    told = {
+        "due": step.due,
+        "reason": step.reason,
+        "new_record": step.record_id,
+        "suspended_from": next((s for s, lifted in step.suspensions if not lifted), None),
+        "counts_again_from": next((s for s, lifted in step.suspensions if lifted), None),
+    }
+    notice = _notice_of(conn, current.id, int(event), step.kind, told)
+    claims.extend(add_notices(conn, [notice], now))
     append_entry(
         conn,
         actor=str(step.actor),
@@ -360,6 +375,25 @@ def _write(conn: Connection, current: Dispute, step: StepWrite) -> Dispute:
         rows=claims,
     )
     return _one(conn, current.id)
+
+
+def _notice_of(
+    conn: Connection, dispute_id: int, event: int, kind: str, facts: dict[str, Any]
+) -> NewNotice:
+    """The resident's notice of one step of their dispute (the facts of the step)."""
+    d = _rows(conn, disputes.c.id == dispute_id)[0]
+    resident_id = conn.execute(
+        select(disputes.c.resident_id).where(disputes.c.id == dispute_id)
+    ).scalar_one()
+    payload = {
+        "dispute": d.id,
+        "record": d.record_id,
+        "metric": d.metric,
+        "department": d.department,
+        "status": d.status,
+        **{k: v for k, v in facts.items() if v is not None},
+    }
+    return NewNotice(resident_id, f"dispute.{kind}", f"dispute-event:{event}", payload)
 
 
 def dispute_by_id(engine: Engine, dispute_id: int) -> Dispute:

@@ -9,7 +9,8 @@ set one, or a certificate, yourself) and grants:
   the owner, it cannot disable or drop the triggers that refuse those either;
 - ``SELECT, INSERT, UPDATE, DELETE`` on the current-state tables (``api_keys``,
   ``resident_credentials``, ``disputes``: each write claimed by its audit entry) and on
-  the derived ones (``record_counts``, ``audit_subjects``, ``audit_indexed``);
+  the derived ones (``record_counts``, ``audit_subjects``, ``audit_indexed``) and the
+  notice outbox's working state (``notice_deliveries``, ``notice_cursors``);
 - ``SELECT`` on ``alembic_version``; ``USAGE, SELECT`` on the schema's sequences;
   ``USAGE`` on the schema.
 
@@ -34,7 +35,13 @@ APPEND_ONLY = (
     "audit_checkpoints",
 )
 CURRENT_STATE = tuple(name for name, sealed in SEALED.items() if not sealed.append_only)
-DERIVED = ("record_counts", "audit_subjects", "audit_indexed")
+DERIVED = (
+    "record_counts",
+    "audit_subjects",
+    "audit_indexed",
+    "notice_deliveries",
+    "notice_cursors",
+)
 _ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 

@@ -19,6 +19,12 @@ the single description the code reads and writes through.
 - ``suspensions``: a record set aside from a date because a dispute of it was not
   answered in time (``lifted = false``), or counting again from a date (``lifted =
   true``); append-only, so ``--as-of/--known-at`` reproduce every suspension.
+- ``resident_contacts``: the e-mail address (and language) a resident gave for notices
+  (current-state); ``notices``: every notice to a resident (what happened, as facts; the
+  texts are rendered in the reader's language), append-only (migration 0011);
+  ``notice_deliveries``: the outbox, one row per notice to send by e-mail, written in the
+  same transaction as the notice; ``notice_cursors``: how far the notice relay has read
+  the records (operational state, like ``record_counts``).
 - ``record_counts``: original records per department and metric, kept by a trigger on
   ``records`` (migration 0007; :mod:`osmanthus.ledger.record_counts`), so that coverage
   never counts the whole ledger. On PostgreSQL a pair may have several rows (one per
@@ -77,11 +83,15 @@ __all__ = [
     "dispute_events",
     "disputes",
     "metadata",
+    "notice_cursors",
+    "notice_deliveries",
+    "notices",
     "policy_decisions",
     "policy_proposals",
     "profile_facts",
     "record_counts",
     "records",
+    "resident_contacts",
     "residents",
     "suspensions",
 ]
@@ -291,6 +301,49 @@ suspensions = Table(
     Column("lifted", Boolean, nullable=False),
     Column("recorded_at", UtcDateTime, nullable=False),
     Index(None, "resident_id"),
+)
+
+resident_contacts = Table(
+    "resident_contacts",
+    metadata,
+    Column("resident_id", Key, ForeignKey("residents.id"), primary_key=True),
+    Column("email", String(254), nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+notices = Table(
+    "notices",
+    metadata,
+    Column("id", Key, primary_key=True),
+    Column("resident_id", Key, ForeignKey("residents.id"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("key", String(96), nullable=False, unique=True),  # one notice per event
+    Column("payload", Text, nullable=False),  # JSON: the facts; texts are rendered on reading
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("not_before", Date),  # held until this day (a record's expiry)
+    Index(None, "resident_id"),
+)
+
+notice_deliveries = Table(
+    "notice_deliveries",
+    metadata,
+    Column("notice_id", Key, ForeignKey("notices.id"), primary_key=True),
+    Column("address", String(254), nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("status", String(16), nullable=False),  # pending | sent | failed | withdrawn
+    Column("attempts", SmallInteger, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime),
+    Column("last_error", String(256)),
+    Index(None, "status", "next_attempt_at"),
+)
+
+notice_cursors = Table(
+    "notice_cursors",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("upto", Key, nullable=False),
 )
 
 audit_log = Table(

@@ -13,7 +13,9 @@ encoding means the same on every database it is copied to.
   may be written again (a key revoked, a password replaced); each write's entry claims
   the row as it now is, and the newest claim of a row must match it.
 - Not sealed: ``record_counts``, ``audit_subjects`` and ``audit_indexed`` are derived
-  from sealed rows (counts and an index), and ``audit_log`` is the chain itself.
+  from sealed rows (counts and an index), ``notice_deliveries`` and ``notice_cursors``
+  are the e-mail outbox's working state (each notice itself is sealed), and
+  ``audit_log`` is the chain itself.
 """
 
 from __future__ import annotations
@@ -35,10 +37,12 @@ from osmanthus.ledger.schema import (
     departments,
     dispute_events,
     disputes,
+    notices,
     policy_decisions,
     policy_proposals,
     profile_facts,
     records,
+    resident_contacts,
     resident_credentials,
     residents,
     suspensions,
@@ -208,6 +212,33 @@ SEALED: dict[str, Sealed] = {
                 suspensions.c.recorded_at,
             ),
             _with_resident(suspensions),
+        ),
+        Sealed(
+            notices,
+            notices.c.id,
+            (
+                notices.c.id,
+                _pseudonym,
+                notices.c.kind,
+                notices.c.key,
+                notices.c.payload,
+                notices.c.created_at,
+                notices.c.not_before,
+            ),
+            _with_resident(notices),
+        ),
+        Sealed(
+            resident_contacts,
+            resident_contacts.c.resident_id,
+            (
+                resident_contacts.c.resident_id,
+                _pseudonym,
+                resident_contacts.c.email,
+                resident_contacts.c.language,
+                resident_contacts.c.updated_at,
+            ),
+            _with_resident(resident_contacts),
+            append_only=False,
         ),
         Sealed(
             api_keys,

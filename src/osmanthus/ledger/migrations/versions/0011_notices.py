@@ -1,0 +1,94 @@
+"""Notices: residents' contact addresses (current-state), notices (append-only), the
+e-mail outbox and the relay's cursor (operational).
+
+Revision ID: 0011
+Revises: 0010
+Create Date: 2026-12-06
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from osmanthus.ledger.schema import UtcDateTime
+
+revision = "0011"
+down_revision = "0010"
+branch_labels = None
+depends_on = None
+
+Key = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "resident_contacts",
+        sa.Column("resident_id", Key, nullable=False),
+        sa.Column("email", sa.String(254), nullable=False),
+        sa.Column("language", sa.String(8), nullable=False),
+        sa.Column("updated_at", UtcDateTime, nullable=False),
+        sa.PrimaryKeyConstraint("resident_id", name="pk_resident_contacts"),
+        sa.ForeignKeyConstraint(
+            ["resident_id"], ["residents.id"], name="fk_resident_contacts_resident_id_residents"
+        ),
+    )
+    op.create_table(
+        "notices",
+        sa.Column("id", Key, nullable=False),
+        sa.Column("resident_id", Key, nullable=False),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("key", sa.String(96), nullable=False),
+        sa.Column("payload", sa.Text, nullable=False),
+        sa.Column("created_at", UtcDateTime, nullable=False),
+        sa.Column("not_before", sa.Date),
+        sa.PrimaryKeyConstraint("id", name="pk_notices"),
+        sa.UniqueConstraint("key", name="uq_notices_key"),
+        sa.ForeignKeyConstraint(
+            ["resident_id"], ["residents.id"], name="fk_notices_resident_id_residents"
+        ),
+    )
+    op.create_index("ix_notices_resident_id", "notices", ["resident_id"])
+    op.create_table(
+        "notice_deliveries",
+        sa.Column("notice_id", Key, nullable=False),
+        sa.Column("address", sa.String(254), nullable=False),
+        sa.Column("language", sa.String(8), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("attempts", sa.SmallInteger, nullable=False),
+        sa.Column("next_attempt_at", UtcDateTime, nullable=False),
+        sa.Column("sent_at", UtcDateTime),
+        sa.Column("last_error", sa.String(256)),
+        sa.PrimaryKeyConstraint("notice_id", name="pk_notice_deliveries"),
+        sa.ForeignKeyConstraint(
+            ["notice_id"], ["notices.id"], name="fk_notice_deliveries_notice_id_notices"
+        ),
+    )
+    op.create_index(
+        "ix_notice_deliveries_status_next_attempt_at",
+        "notice_deliveries",
+        ["status", "next_attempt_at"],
+    )
+    op.create_table(
+        "notice_cursors",
+        sa.Column("name", sa.String(32), nullable=False),
+        sa.Column("upto", Key, nullable=False),
+        sa.PrimaryKeyConstraint("name", name="pk_notice_cursors"),
+    )
+    if op.get_bind().dialect.name == "postgresql":  # refuse_change() is migration 0008's
+        op.execute(
+            "CREATE TRIGGER notices_append_only BEFORE UPDATE OR DELETE OR TRUNCATE "
+            "ON notices FOR EACH STATEMENT EXECUTE FUNCTION refuse_change()"
+        )
+    else:
+        for change in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER notices_no_{change.lower()} BEFORE {change} ON notices "
+                f"BEGIN SELECT RAISE(ABORT, 'osmanthus: notices is append-only: "
+                f"{change} refused'); END"
+            )
+
+
+def downgrade() -> None:
+    op.drop_table("notice_cursors")
+    op.drop_table("notice_deliveries")
+    op.drop_table("notices")
+    op.drop_table("resident_contacts")

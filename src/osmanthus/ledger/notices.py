@@ -1,0 +1,388 @@
+"""Notices in the ledger: what a resident is told, their contact address, and the e-mail
+outbox.
+
+A notice is written in the same transaction as the event it tells of (a dispute's step,
+or the relay's reading of new records), with an outbox row when the resident gave an
+address: a crash after the commit loses no notice, and the delivery worker finds every
+row it still has to send. A notice's ``key`` names its event, so an event noticed twice
+(two workers, a retried relay) is one notice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    SmallInteger,
+    String,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+
+from osmanthus.audit import Claim, ClaimBuilder
+from osmanthus.core import Actor
+from osmanthus.errors import NotFound, ValidationError
+from osmanthus.ledger.audit_log import append_entry
+from osmanthus.ledger.database import database_errors, read_only
+from osmanthus.ledger.schema import (
+    UtcDateTime,
+    notice_cursors,
+    notice_deliveries,
+    notices,
+    records,
+    resident_contacts,
+    residents,
+)
+from osmanthus.ledger.sealed import claim_of, sealed_rows
+
+__all__ = [
+    "Contact",
+    "Delivery",
+    "NewNotice",
+    "Notice",
+    "add_notices",
+    "contact_of",
+    "cursor_of",
+    "deliveries_of",
+    "due_deliveries",
+    "mark_delivery",
+    "notices_of",
+    "set_contact",
+    "set_cursor",
+]
+
+LANGUAGES = ("zh", "en")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class NewNotice:
+    """A notice to write: to whom (resident id), what kind, its event's key, the facts."""
+
+    resident_id: int
+    kind: str
+    key: str
+    payload: Mapping[str, Any]
+    not_before: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A notice as kept: the facts of what happened; texts are rendered on reading."""
+
+    id: int
+    kind: str
+    key: str
+    payload: dict[str, Any]
+    created_at: dt.datetime
+    not_before: dt.date | None
+    resident: str = ""  # the pseudonym
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Where a resident wants notices by e-mail, and in which language."""
+
+    email: str
+    language: str
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One outbox row: a notice to send to an address."""
+
+    notice: Notice
+    address: str
+    language: str
+    status: str
+    attempts: int
+    next_attempt_at: dt.datetime
+    sent_at: dt.datetime | None
+    last_error: str | None
+
+
+def add_notices(conn: Connection, found: Sequence[NewNotice], now: dt.datetime) -> list[Claim]:
+    """Write the notices whose key is new (inside the caller's transaction), and an outbox
+    row for each whose resident gave an address; return the claim of the notices written
+    for the caller's audit entry (none when every key was known)."""
+    keys = [n.key for n in found]
+    known: set[str] = set()
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        known.update(conn.execute(select(notices.c.key).where(notices.c.key.in_(chunk))).scalars())
+    fresh = list({n.key: n for n in found if n.key not in known}.values())
+    if not fresh:
+        return []
+    conn.execute(
+        insert(notices),
+        [
+            {
+                "resident_id": n.resident_id,
+                "kind": n.kind,
+                "key": n.key,
+                "payload": json.dumps(n.payload, sort_keys=True, default=str),
+                "created_at": now,
+                "not_before": n.not_before,
+            }
+            for n in fresh
+        ],
+    )
+    builder = ClaimBuilder("notices")
+    for start in range(0, len(fresh), _CHUNK):
+        chunk = [n.key for n in fresh[start : start + _CHUNK]]
+        written = notices.c.key.in_(chunk)
+        for key, encoded in sealed_rows(conn, "notices", written):
+            builder.add(key, encoded)
+        conn.execute(
+            insert(notice_deliveries).from_select(
+                [
+                    "notice_id",
+                    "address",
+                    "language",
+                    "status",
+                    "attempts",
+                    "next_attempt_at",
+                ],
+                select(
+                    notices.c.id,
+                    resident_contacts.c.email,
+                    resident_contacts.c.language,
+                    literal("pending", String(16)),
+                    literal(0, SmallInteger),
+                    literal(now, UtcDateTime()),
+                )
+                .join(resident_contacts, resident_contacts.c.resident_id == notices.c.resident_id)
+                .where(written, resident_contacts.c.email != ""),
+            )
+        )
+    return [builder.claim()]
+
+
+def _notice(row: Any) -> Notice:
+    return Notice(
+        id=row.id,
+        kind=row.kind,
+        key=row.key,
+        payload=json.loads(row.payload),
+        created_at=row.created_at,
+        not_before=row.not_before,
+        resident=row.pseudonym,
+    )
+
+
+_NOTICE = select(
+    notices.c.id,
+    notices.c.kind,
+    notices.c.key,
+    notices.c.payload,
+    notices.c.created_at,
+    notices.c.not_before,
+    residents.c.pseudonym,
+).join(residents, residents.c.id == notices.c.resident_id)
+
+
+def notices_of(engine: Engine, pseudonym: str, today: dt.date) -> list[Notice]:
+    """A resident's notices due by ``today``, newest first. An expiry notice of a record
+    replaced since (retracted or corrected) is left out: that record no longer expires."""
+    replaced = select(records.c.supersedes_id).where(records.c.supersedes_id.is_not(None))
+    with database_errors("notices"), read_only(engine) as conn:
+        rows = conn.execute(
+            _NOTICE.where(
+                residents.c.pseudonym == pseudonym,
+                or_(notices.c.not_before.is_(None), notices.c.not_before <= today),
+            ).order_by(notices.c.id.desc())
+        ).all()
+        found = [_notice(row) for row in rows]
+        ids = [n.payload["record"] for n in found if n.kind == "record.expired"]
+        gone = set()
+        if ids:
+            gone = set(conn.execute(replaced.where(records.c.supersedes_id.in_(ids))).scalars())
+    return [n for n in found if not (n.kind == "record.expired" and n.payload["record"] in gone)]
+
+
+def contact_of(engine: Engine, pseudonym: str) -> Contact | None:
+    """The resident's notice address, if any."""
+    with database_errors("notices"), read_only(engine) as conn:
+        row = conn.execute(
+            select(
+                resident_contacts.c.email,
+                resident_contacts.c.language,
+                resident_contacts.c.updated_at,
+            )
+            .join(residents, residents.c.id == resident_contacts.c.resident_id)
+            .where(residents.c.pseudonym == pseudonym)
+        ).first()
+    return None if row is None or not row.email else Contact(**row._mapping)
+
+
+def set_contact(
+    engine: Engine,
+    pseudonym: str,
+    email: str,
+    language: str,
+    *,
+    actor: Actor,
+    now: dt.datetime,
+) -> None:
+    """Set (or, with an empty ``email``, remove) the resident's notice address; audited.
+    Notices already written keep the address they were queued for."""
+    email = email.strip()
+    if email and (
+        len(email) > 254 or "@" not in email.strip("@") or any(c.isspace() for c in email)
+    ):
+        raise ValidationError(f"email: expected an e-mail address, found {email[:60]!r}")
+    if language not in LANGUAGES:
+        raise ValidationError(
+            f"language: expected one of {', '.join(LANGUAGES)}, found {language!r}"
+        )
+    with database_errors("notices"), engine.begin() as conn:
+        resident_id = conn.execute(
+            select(residents.c.id).where(residents.c.pseudonym == pseudonym)
+        ).scalar()
+        if resident_id is None:
+            raise NotFound(f"resident {pseudonym[:12]}… is not registered")
+        values = {"email": email, "language": language, "updated_at": now}
+        changed = conn.execute(
+            update(resident_contacts)
+            .where(resident_contacts.c.resident_id == resident_id)
+            .values(**values)
+        ).rowcount
+        if not changed:
+            conn.execute(insert(resident_contacts).values(resident_id=resident_id, **values))
+        append_entry(
+            conn,
+            actor=str(actor),
+            action="contact.set" if email else "contact.removed",
+            subject=pseudonym,
+            purpose="resident sets where notices go",
+            rows=[
+                claim_of(conn, "resident_contacts", resident_contacts.c.resident_id == resident_id)
+            ],
+        )
+
+
+_DELIVERY = select(
+    *_NOTICE.selected_columns,
+    notice_deliveries.c.address,
+    notice_deliveries.c.language,
+    notice_deliveries.c.status,
+    notice_deliveries.c.attempts,
+    notice_deliveries.c.next_attempt_at,
+    notice_deliveries.c.sent_at,
+    notice_deliveries.c.last_error,
+).select_from(
+    notice_deliveries.join(notices, notices.c.id == notice_deliveries.c.notice_id).join(
+        residents, residents.c.id == notices.c.resident_id
+    )
+)
+
+
+def _delivery(row: Any) -> Delivery:
+    return Delivery(
+        notice=_notice(row),
+        address=row.address,
+        language=row.language,
+        status=row.status,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        sent_at=row.sent_at,
+        last_error=row.last_error,
+    )
+
+
+def due_deliveries(
+    engine: Engine, now: dt.datetime, today: dt.date, *, limit: int = 100
+) -> list[Delivery]:
+    """Outbox rows to send now: pending, their next attempt due, their notice due."""
+    with database_errors("notices"), read_only(engine) as conn:
+        rows = conn.execute(
+            _DELIVERY.where(
+                notice_deliveries.c.status == "pending",
+                notice_deliveries.c.next_attempt_at <= now,
+                or_(notices.c.not_before.is_(None), notices.c.not_before <= today),
+            )
+            .order_by(notice_deliveries.c.notice_id)
+            .limit(limit)
+        ).all()
+    return [_delivery(row) for row in rows]
+
+
+def deliveries_of(engine: Engine, pseudonym: str | None = None) -> list[Delivery]:
+    """Every outbox row (of one resident), oldest first."""
+    query = _DELIVERY.order_by(notice_deliveries.c.notice_id)
+    if pseudonym is not None:
+        query = query.where(residents.c.pseudonym == pseudonym)
+    with database_errors("notices"), read_only(engine) as conn:
+        return [_delivery(row) for row in conn.execute(query)]
+
+
+def mark_delivery(
+    engine: Engine,
+    delivery: Delivery,
+    status: str,
+    *,
+    now: dt.datetime,
+    next_attempt_at: dt.datetime | None = None,
+    error: str | None = None,
+    actor: Actor,
+) -> bool:
+    """Record the outcome of one attempt: ``sent`` (audited: an address received the
+    resident's notice), ``pending`` again (a retry at ``next_attempt_at``), ``failed``
+    or ``withdrawn``. Only a row still pending is changed; return whether it was."""
+    values: dict[str, Any] = {"status": status, "last_error": (error or "")[:256] or None}
+    if status == "sent":
+        values["sent_at"] = now
+    if status in ("pending", "failed"):
+        values["attempts"] = delivery.attempts + 1
+    if next_attempt_at is not None:
+        values["next_attempt_at"] = next_attempt_at
+    with database_errors("notices"), engine.begin() as conn:
+        changed = conn.execute(
+            update(notice_deliveries)
+            .where(
+                notice_deliveries.c.notice_id == delivery.notice.id,
+                notice_deliveries.c.status == "pending",
+            )
+            .values(**values)
+        ).rowcount
+        if changed and status in ("sent", "failed", "withdrawn"):
+            append_entry(
+                conn,
+                actor=str(actor),
+                action=f"notice.{status}",
+                subject=delivery.notice.resident,
+                purpose="notice by e-mail",
+                detail={"notice": delivery.notice.id, "kind": delivery.notice.kind, "error": error}
+                if error
+                else {"notice": delivery.notice.id, "kind": delivery.notice.kind},
+            )
+    return bool(changed)
+
+
+def cursor_of(conn: Connection, name: str) -> int:
+    """How far the relay named ``name`` has read (0 at first)."""
+    found = conn.execute(
+        select(notice_cursors.c.upto).where(notice_cursors.c.name == name)
+    ).scalar()
+    return int(found or 0)
+
+
+def set_cursor(conn: Connection, name: str, upto: int) -> None:
+    """Move the relay's cursor (inside the transaction that wrote what it read)."""
+    changed = conn.execute(
+        update(notice_cursors).where(notice_cursors.c.name == name).values(upto=upto)
+    ).rowcount
+    if not changed:
+        conn.execute(insert(notice_cursors).values(name=name, upto=upto))
