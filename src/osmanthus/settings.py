@@ -126,6 +126,34 @@ class Settings(BaseSettings):
         ),
     )
 
+    smtp_host: str | None = Field(
+        default=None,
+        description=(
+            "SMTP server the notice delivery worker (osmanthus notices deliver) sends "
+            "e-mail through. None: notices stay in the residents' inboxes only."
+        ),
+    )
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="Port of the SMTP server.")
+    smtp_starttls: bool = Field(
+        default=False, description="Upgrade the SMTP connection with STARTTLS before sending."
+    )
+    smtp_username: str | None = Field(default=None, description="SMTP login, if it needs one.")
+    smtp_password_file: Path | None = Field(
+        default=None, description="File holding the SMTP password (never the password itself)."
+    )
+    smtp_sender: str = Field(
+        default="notices@osmanthus.invalid",
+        description="The From address of notices (and the domain of their Message-IDs).",
+    )
+    notice_max_attempts: int = Field(
+        default=8,
+        ge=1,
+        le=50,
+        description=(
+            "Attempts to deliver one notice by e-mail before it is marked failed (the "
+            "wait doubles after each: 1, 2, 4 ... minutes, at most a day)."
+        ),
+    )
     dispute_sweep_minutes: float = Field(
         default=60,
         ge=0,

@@ -12,11 +12,13 @@ from babel.messages.pofile import read_po
 from babel.support import NullTranslations
 from jinja2 import Environment
 
-from osmanthus.web.i18n import Catalogues, choose_language, gettext, use_language
+from osmanthus.i18n import Catalogues, choose_language, gettext, use_language
 from osmanthus.web.pages import FoldedTranslations, _translated
 
-WEB = Path(__file__).resolve().parents[2] / "src" / "osmanthus" / "web"
-PO = WEB / "locales" / "zh_Hans" / "LC_MESSAGES" / "messages.po"
+PACKAGE = Path(__file__).resolve().parents[2] / "src" / "osmanthus"
+WEB = PACKAGE / "web"
+NOTICES = PACKAGE / "notices"  # the notices' texts share the pages' catalogue
+PO = PACKAGE / "locales" / "zh_Hans" / "LC_MESSAGES" / "messages.po"
 METHODS = [
     ("**.py", "python"),
     ("**/templates/**.html", "jinja2"),
@@ -33,13 +35,14 @@ PLACEHOLDER = re.compile(r"%\(\w+\)s")
 
 def extracted() -> set[str]:
     found = set()
-    for _, _, message, _, _ in extract_from_dir(
-        WEB,
-        METHODS,
-        keywords={"_": None, "gettext": None, "gettext_noop": None},
-        options_map=OPTIONS,
-    ):
-        found.add(message if isinstance(message, str) else message[0])
+    for folder in (WEB, NOTICES):
+        for _, _, message, _, _ in extract_from_dir(
+            folder,
+            METHODS,
+            keywords={"_": None, "gettext": None, "gettext_noop": None, "N_": None},
+            options_map=OPTIONS,
+        ):
+            found.add(message if isinstance(message, str) else message[0])
     return found
 
 

@@ -12,7 +12,17 @@ import os
 import sys
 import threading
 
-from osmanthus.cli import audit, disputes, intake, policy, population, reports, scoring, web
+from osmanthus.cli import (
+    audit,
+    disputes,
+    intake,
+    notices,
+    policy,
+    population,
+    reports,
+    scoring,
+    web,
+)
 from osmanthus.cli.base import app
 
 __all__ = [
@@ -21,6 +31,7 @@ __all__ = [
     "disputes",
     "intake",
     "main",
+    "notices",
     "policy",
     "population",
     "reports",

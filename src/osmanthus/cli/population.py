@@ -70,9 +70,20 @@ def population_run(
     known_at: KnownAt = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Score every resident on a date (as known at a time) and print the statistics."""
+    """Score every resident on a date (as known at a time) and print the statistics. A
+    run of the present also tells each resident who lost or gained a perk since the last
+    such run (a notice)."""
+    from osmanthus.notices.perks import perk_notices
+
     with open_ledger(ctx) as ledger:
         result = _run(ctx, ledger, engine.value, as_of, known_at)
+        changes = perk_notices(ledger, result)
+    if changes.compared_with and not as_json:
+        out.print(
+            f"perk notices: {changes.lost} lost and {changes.gained} gained since run "
+            f"{changes.compared_with} ({changes.written} written)",
+            highlight=False,
+        )
     if as_json:
         out.print_json(json.dumps(result.stats, default=str))
     else:

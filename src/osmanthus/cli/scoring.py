@@ -91,6 +91,7 @@ def demo(
     from osmanthus.cli.population import print_distribution
     from osmanthus.cli.web import create_demo_signins, print_signins, run_service
     from osmanthus.ledger import migrate
+    from osmanthus.notices import skip_records
     from osmanthus.population import run_population
     from osmanthus.synthetic import CitySpec, load_city, write_sample_batch
 
@@ -114,6 +115,7 @@ def demo(
             actor=OPERATOR,
         )
         print_distribution(run.stats, run.as_of, spec)
+        skip_records(ledger)  # the city's history is not news: notices start from here
         sample = cli_settings(ctx, demo_mode=True).data_dir / "demo-batch.csv"
         write_sample_batch(sample, loaded.sample_ids, ledger.today(), seed)
         signins = create_demo_signins(

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Engine,
     SmallInteger,
     String,
+    func,
     insert,
     literal,
     or_,
@@ -30,10 +31,11 @@ from sqlalchemy import (
 )
 
 from osmanthus.audit import Claim, ClaimBuilder
-from osmanthus.core import Actor
+from osmanthus.core import Actor, ResidentInfo, StoredRecord
 from osmanthus.errors import NotFound, ValidationError
 from osmanthus.ledger.audit_log import append_entry
 from osmanthus.ledger.database import database_errors, read_only
+from osmanthus.ledger.reading import profile_of, record_rows, suspensions_of
 from osmanthus.ledger.schema import (
     UtcDateTime,
     notice_cursors,
@@ -44,6 +46,8 @@ from osmanthus.ledger.schema import (
     residents,
 )
 from osmanthus.ledger.sealed import claim_of, sealed_rows
+from osmanthus.ledger.settling import settle
+from osmanthus.ledger.verification import ledger_identity
 
 __all__ = [
     "Contact",
@@ -51,14 +55,20 @@ __all__ = [
     "NewNotice",
     "Notice",
     "add_notices",
+    "commit_relay",
     "contact_of",
     "cursor_of",
     "deliveries_of",
     "due_deliveries",
     "mark_delivery",
+    "new_originals",
     "notices_of",
+    "relay_start",
+    "residents_now",
     "set_contact",
     "set_cursor",
+    "settled_record_id",
+    "write_notices",
 ]
 
 LANGUAGES = ("zh", "en")
@@ -386,3 +396,142 @@ def set_cursor(conn: Connection, name: str, upto: int) -> None:
     ).rowcount
     if not changed:
         conn.execute(insert(notice_cursors).values(name=name, upto=upto))
+
+
+# -- the relay: notices of what arrives in bulk (new records), read after the commit --
+
+
+def settled_record_id(engine: Engine) -> int:
+    """The highest record id below which every record is committed for good (the same
+    gate as the lake export's)."""
+    with database_errors("notices"), engine.begin() as conn:
+        settle(conn)
+        return int(conn.execute(select(func.coalesce(func.max(records.c.id), 0))).scalar_one())
+
+
+def relay_start(engine: Engine, name: str) -> int:
+    """Where the relay named ``name`` goes on from."""
+    with database_errors("notices"), read_only(engine) as conn:
+        return cursor_of(conn, name)
+
+
+def new_originals(engine: Engine, after: int, upto: int) -> dict[int, list[int]]:
+    """Original records with ``after < id <= upto``: record ids by resident id."""
+    found: dict[int, list[int]] = {}
+    with database_errors("notices"), read_only(engine) as conn:
+        rows = conn.execute(
+            select(records.c.resident_id, records.c.id)
+            .where(records.c.id > after, records.c.id <= upto, records.c.kind == "original")
+            .order_by(records.c.id)
+        )
+        for resident_id, record_id in rows:
+            found.setdefault(resident_id, []).append(record_id)
+    return found
+
+
+def residents_now(
+    engine: Engine, resident_ids: Sequence[int]
+) -> dict[int, tuple[ResidentInfo, list[StoredRecord]]]:
+    """Residents and all their record rows as stored now (a read the caller audits, with
+    what it writes: see :func:`commit_relay`)."""
+    found = {}
+    with database_errors("notices"), read_only(engine) as conn:
+        for resident_id in resident_ids:
+            row = conn.execute(
+                select(
+                    residents.c.id,
+                    residents.c.pseudonym,
+                    residents.c.district,
+                    residents.c.birth_year,
+                ).where(residents.c.id == resident_id)
+            ).one()
+            info = ResidentInfo(
+                row.id,
+                row.pseudonym,
+                row.district,
+                row.birth_year,
+                profile_of(conn, resident_id, None),
+                suspensions_of(conn, resident_id),
+            )
+            found[resident_id] = (info, record_rows(conn, resident_id, None))
+    return found
+
+
+def commit_relay(
+    engine: Engine,
+    name: str,
+    after: int,
+    upto: int,
+    found: Sequence[NewNotice],
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    purpose: str,
+    detail: Mapping[str, Any],
+) -> bool:
+    """Write the notices a relay made from the rows in ``(after, upto]`` and move its
+    cursor to ``upto``, in one transaction with one audit entry; False (nothing written)
+    when another relay moved the cursor meanwhile."""
+    with database_errors("notices"), engine.begin() as conn:
+        conn.execute(
+            update(notice_cursors)
+            .where(notice_cursors.c.name == name)
+            .values(upto=notice_cursors.c.upto)  # lock the cursor's row
+        )
+        if cursor_of(conn, name) != after:
+            return False
+        claims = add_notices(conn, found, now)
+        set_cursor(conn, name, upto)
+        append_entry(
+            conn,
+            actor=str(actor),
+            action="notice.relay",
+            purpose=purpose,
+            detail={"relay": name, "after": after, "upto": upto, **detail},
+            rows=claims,
+        )
+    return True
+
+
+def write_notices(
+    engine: Engine,
+    found: Sequence[NewNotice],
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    purpose: str,
+    detail: Mapping[str, Any],
+) -> int:
+    """Write notices made from what happened outside the ledger (a population run), with
+    their outbox rows, in one transaction with one audit entry; return how many were new
+    (a key already written is skipped)."""
+    with database_errors("notices"), engine.begin() as conn:
+        claims = add_notices(conn, found, now)
+        written = sum(c.rows for c in claims)
+        append_entry(
+            conn,
+            actor=str(actor),
+            action="notice.write",
+            purpose=purpose,
+            detail={**detail, "notices": written},
+            rows=claims,
+        )
+    return written
+
+
+def replaced_records(engine: Engine, record_ids: Sequence[int]) -> set[int]:
+    """Which of these records were retracted or corrected since."""
+    if not record_ids:
+        return set()
+    with database_errors("notices"), read_only(engine) as conn:
+        return set(
+            conn.execute(
+                select(records.c.supersedes_id).where(records.c.supersedes_id.in_(record_ids))
+            ).scalars()
+        )
+
+
+def ledger_tag(engine: Engine) -> str:
+    """A short name of this ledger (its first audit entry's hash), for Message-IDs."""
+    with database_errors("notices"), read_only(engine) as conn:
+        return ledger_identity(conn)[:16]

@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from starlette.middleware.sessions import SessionMiddleware
 
 from osmanthus.governance import policy_in_force
+from osmanthus.i18n import Catalogues
 from osmanthus.ledger import Ledger, is_current
 from osmanthus.policy import PolicySet
 from osmanthus.reports import load_signing_key
@@ -37,7 +38,6 @@ from osmanthus.web.due_process import due_process_router
 from osmanthus.web.errors import install_error_handlers
 from osmanthus.web.fast_path import EligibilityFastPath
 from osmanthus.web.governance import governance_router
-from osmanthus.web.i18n import Catalogues
 from osmanthus.web.observability import install_observability
 from osmanthus.web.oidc import oidc_router
 from osmanthus.web.oversight import oversight_router

@@ -20,9 +20,9 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from osmanthus.governance import Proposal, approve, approved, history, proposal, propose, reject
+from osmanthus.i18n import gettext, gettext_noop
 from osmanthus.web.access import Caller, Role
 from osmanthus.web.charts import Bar, histogram_svg
-from osmanthus.web.i18n import gettext, gettext_noop
 from osmanthus.web.pages import Pages
 from osmanthus.web.session import CallerDep, LedgerDep, PostingCallerDep
 

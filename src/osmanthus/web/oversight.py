@@ -19,11 +19,11 @@ from pydantic import BaseModel
 
 from osmanthus.disputes import open_disputes
 from osmanthus.errors import AuditChainBroken
+from osmanthus.i18n import gettext
 from osmanthus.intake.coverage import coverage
 from osmanthus.ledger import Ledger, chain_head, latest_checkpoint, verify_chain
 from osmanthus.population import latest_run
 from osmanthus.web.charts import bins, histogram_svg
-from osmanthus.web.i18n import gettext
 from osmanthus.web.pages import Pages
 from osmanthus.web.session import CallerDep, LedgerDep, PostingCallerDep
 

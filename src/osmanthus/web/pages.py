@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,9 @@ from jinja2.ext import Extension
 from jinja2.lexer import Token, TokenStream
 from markupsafe import Markup
 
+from osmanthus import i18n
 from osmanthus.policy import PolicyVersion
-from osmanthus.web import i18n
+from osmanthus.policy.names import Names
 from osmanthus.web.access import Caller
 
 __all__ = ["Pages"]
@@ -85,36 +85,6 @@ def _signed(value: int | float | None) -> str:
     if value is None:
         return "—"
     return f"{value:+g}"
-
-
-@dataclass(frozen=True)
-class Names:
-    """Names of departments, metrics and perks in the page's language (the policy carries
-    a Chinese title beside each English one)."""
-
-    departments: dict[str, str]
-    metrics: dict[str, str]
-    perks: dict[str, str]
-
-    def dept(self, code: str) -> str:
-        return self.departments.get(code, code)
-
-    def metric(self, code: str, fallback: str = "") -> str:
-        return self.metrics.get(code, fallback or code)
-
-    def perk(self, code: str, fallback: str = "") -> str:
-        return self.perks.get(code, fallback or code)
-
-    @classmethod
-    def of(cls, version: PolicyVersion, lang: str) -> Names:
-        def pick(english: str, chinese: str | None) -> str:
-            return chinese if lang == "zh" and chinese else english
-
-        return cls(
-            {c: pick(d.name, d.name_zh) for c, d in version.departments.items()},
-            {c: pick(m.title, m.title_zh) for c, m in version.metrics.items()},
-            {c: pick(p.title, p.title_zh) for c, p in version.perks.items()},
-        )
 
 
 #: ``{{ _("text") }}`` or ``{{ gettext("text") }}``: an output that is only a call without

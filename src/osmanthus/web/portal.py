@@ -17,12 +17,12 @@ from pydantic import BaseModel
 
 from osmanthus.disputes import resident_disputes
 from osmanthus.errors import AccessDenied, NotFound, NotSignedIn
+from osmanthus.i18n import LANGUAGES
 from osmanthus.ledger import Actor, Ledger, ResidentInfo, StoredRecord
 from osmanthus.residents import project, sign_in, who_read
 from osmanthus.scoring import Explanation, explain
 from osmanthus.scoring.remembered import Explanations
 from osmanthus.web.access import Caller, authenticate, key_digest
-from osmanthus.web.i18n import LANGUAGES
 from osmanthus.web.pages import Pages
 from osmanthus.web.session import (
     CallerDep,

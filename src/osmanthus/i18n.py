@@ -1,4 +1,5 @@
-"""Languages of the pages: Simplified Chinese and English, from gettext catalogues.
+"""Languages of the pages and the notices: Simplified Chinese and English, from gettext
+catalogues.
 
 The catalogues are ``locales/<locale>/LC_MESSAGES/messages.po`` (English is the source
 language, so it needs none). They are compiled in memory when the app starts, so the
