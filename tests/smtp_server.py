@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import Message
+from email.policy import default
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -27,6 +28,7 @@ class Mailbox:
     messages: list[Message] = field(default_factory=list)
     refuse: str | None = None  # e.g. "450 mailbox busy" or "550 no such user"
     stall: threading.Event | None = None  # RCPT waits for it
+    stalled: int = 0  # RCPTs that waited
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_RCPT(
@@ -35,6 +37,7 @@ class Mailbox:
         if self.stall is not None:
             import asyncio
 
+            self.stalled += 1
             while not self.stall.is_set():
                 await asyncio.sleep(0.05)
         if self.refuse:
@@ -44,7 +47,7 @@ class Mailbox:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self.lock:
-            self.messages.append(email.message_from_bytes(envelope.content))
+            self.messages.append(email.message_from_bytes(envelope.content, policy=default))
         return "250 Message accepted"
 
     def ids(self) -> list[str]:
