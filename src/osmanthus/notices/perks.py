@@ -47,7 +47,7 @@ def _previous_present(runs: Path, run: RunResult) -> tuple[Path, str] | None:
         if folder.name >= run.run_id:
             continue
         meta = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-        if meta.get("known_at") is None and meta["as_of"] <= run.as_of.isoformat():
+        if meta.get("present"):
             return folder, meta["as_of"]
     return None
 
@@ -67,7 +67,7 @@ def perk_notices(ledger: Ledger, run: RunResult) -> PerkChanges:
         rows = con.execute(
             "SELECT n.resident_id, n.score, n.perks, o.perks "
             "FROM read_parquet($now) n JOIN read_parquet($before) o USING (resident_id) "
-            "WHERE n.scored AND o.scored",
+            "WHERE n.score IS NOT NULL AND o.score IS NOT NULL",
             {
                 "now": str(run.scores / "*.parquet"),
                 "before": str(before_folder / "scores" / "*.parquet"),

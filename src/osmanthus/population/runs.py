@@ -106,6 +106,8 @@ def run_population(
         "engine": engine,
         "as_of": as_of.isoformat(),
         "known_at": known_at.isoformat() if known_at else None,
+        # a run of the present (today, as known now): what perk notices compare
+        "present": known_at is None and as_of == ledger.today(),
         "policy": f"{version.name} {version.version}",
         "seconds": round(seconds, 3),
         "lake_watermarks": lake.watermarks,
