@@ -9,6 +9,8 @@ import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.factories import OPERATOR, make_id
+
 from osmanthus.core import NewRecord
 from osmanthus.i18n import Catalogues
 from osmanthus.ledger import Ledger, notices_of, verify_ledger
@@ -16,7 +18,6 @@ from osmanthus.notices import render
 from osmanthus.notices.perks import perk_notices
 from osmanthus.policy.names import Names
 from osmanthus.population import run_population
-from tests.factories import OPERATOR, make_id
 
 
 def test_losing_and_regaining_a_perk_between_runs(

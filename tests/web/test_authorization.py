@@ -81,6 +81,11 @@ MATRIX: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {
         RESIDENT,
         {"path": {"dispute_id": "999"}, "json": {"reason": "the answer is wrong"}},
     ),
+    ("GET", "/me/notices"): (RESIDENT, {}),
+    ("POST", "/me/contact"): (RESIDENT, {"data": {"email": "", "language": "en"}}),
+    ("GET", "/api/v1/me/notices"): (RESIDENT, {}),
+    ("GET", "/api/v1/me/contact"): (RESIDENT, {}),
+    ("PUT", "/api/v1/me/contact"): (RESIDENT, {"json": {"email": "", "language": "en"}}),
     ("GET", "/console/disputes/{dispute_id}"): (
         DEPARTMENT + REVIEWER,
         {"path": {"dispute_id": "999"}},
@@ -214,7 +219,7 @@ def call(
             sample[part] = {
                 k: ids.get(v, v) if isinstance(v, str) else v for k, v in sample[part].items()
             }
-    if method == "POST" and csrf:
+    if method in ("POST", "PUT", "DELETE") and csrf:
         if "data" in sample or "files" in sample:
             sample["data"] = {**sample.get("data", {}), "csrf": csrf}
         headers = {**headers, "x-csrf-token": csrf}

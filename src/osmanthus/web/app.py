@@ -38,6 +38,7 @@ from osmanthus.web.due_process import due_process_router
 from osmanthus.web.errors import install_error_handlers
 from osmanthus.web.fast_path import EligibilityFastPath
 from osmanthus.web.governance import governance_router
+from osmanthus.web.notices import notices_router
 from osmanthus.web.observability import install_observability
 from osmanthus.web.oidc import oidc_router
 from osmanthus.web.oversight import oversight_router
@@ -156,6 +157,7 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> FastAPI:
     app.include_router(oidc_router(settings))
     app.include_router(console_router(pages))
     app.include_router(due_process_router(pages))
+    app.include_router(notices_router(pages))
     app.include_router(documents_router(pages))
     app.include_router(oversight_router(pages, settings.resolved_population_dir / "runs"))
     app.include_router(
