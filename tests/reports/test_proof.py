@@ -94,11 +94,15 @@ def test_issuing_is_audited_and_bound_to_the_signed_in_resident(
         pseudonym=people.pseudonym_of(ALICE),
     )  # fmt: skip
     with people.engine.connect() as conn:
-        last = conn.execute(
-            sa.text("SELECT actor, subject, purpose FROM audit_log ORDER BY seq DESC")
-        ).first()
-    assert last is not None
-    assert tuple(last) == ("resident:self", people.pseudonym_of(ALICE), "loan 19")
+        read, issued = conn.execute(
+            sa.text("SELECT actor, subject, purpose FROM audit_log ORDER BY seq DESC LIMIT 2")
+        ).all()[::-1]
+    assert tuple(read) == ("resident:self", people.pseudonym_of(ALICE), "loan 19")
+    assert tuple(issued) == (
+        "resident:self",
+        people.pseudonym_of(ALICE),
+        "eligibility proof issued to the resident",
+    )
     with pytest.raises(AccessDenied, match="not the signed-in resident's"):
         issue_proof(
             people, ALICE, LOAN, key=city_key, actor=RESIDENT, purpose="loan 20",

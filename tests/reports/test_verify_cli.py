@@ -88,6 +88,10 @@ def test_a_proof_verifies_and_checks_the_id_card(
         "perk civilization_loan: eligible until 2026-11-07",
         "issued 2026-11-01T09:00:00Z",
         f"subject: matches {ALICE[:4]}{'*' * 10}{ALICE[-4:]}",
+        "not checked offline: whether the proof was revoked since (a correction of the "
+        "resident's records revokes it); the service's status list is "
+        "GET /api/v1/proofs/revoked, and an online check (POST /api/v1/eligibility with "
+        "the proof) consults it",
     ]
 
 

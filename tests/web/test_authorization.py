@@ -145,6 +145,8 @@ MATRIX: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {
         {"json": {"national_id": BOB, "perk": "civilization_loan", "purpose": "loan"}},
     ),
     ("GET", "/provider"): (PROVIDER, {}),
+    ("GET", "/api/v1/rechecks"): (PROVIDER, {}),
+    ("GET", "/api/v1/proofs/revoked"): (EVERYONE, {}),
     ("POST", "/provider"): (
         PROVIDER,
         {"data": {"national_id": BOB, "perk": "civilization_loan", "purpose": "loan"}},

@@ -156,6 +156,13 @@ def _verify_proof(
     out.print(f"perk {check.perk}: {verdict} until {check.valid_until}", highlight=False)
     out.print(f"issued {check.issued_at}", highlight=False)
     out.print(subject, highlight=False)
+    out.print(
+        "not checked offline: whether the proof was revoked since (a correction of the "
+        "resident's records revokes it); the service's status list is "
+        "GET /api/v1/proofs/revoked, and an online check (POST /api/v1/eligibility with "
+        "the proof) consults it",
+        highlight=False,
+    )
 
 
 def _verify_report(

@@ -28,6 +28,7 @@ from osmanthus.errors import NotFound, ValidationError
 from osmanthus.ledger.audit_log import append_entry
 from osmanthus.ledger.database import database_errors, read_only
 from osmanthus.ledger.notices import NewNotice, add_notices
+from osmanthus.ledger.rechecks import after_change
 from osmanthus.ledger.schema import (
     departments,
     dispute_events,
@@ -354,6 +355,11 @@ def _write(conn: Connection, current: Dispute, step: StepWrite) -> Dispute:
     }
     notice = _notice_of(conn, current.id, int(event), step.kind, told)
     claims.extend(add_notices(conn, [notice], now))
+    if step.suspensions and step.record_id is None:  # (a correction told them already)
+        lifted = step.suspensions[-1][1]
+        claims.extend(
+            after_change(conn, current.resident, "counts again" if lifted else "set aside", now)
+        )
     append_entry(
         conn,
         actor=str(step.actor),

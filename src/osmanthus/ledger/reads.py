@@ -5,6 +5,7 @@ the actor and the purpose, committed before anything read leaves.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -36,30 +37,69 @@ class AuditedReads(LedgerBase):
     """Reads of residents' data, each audited."""
 
     def read_resident(
-        self, national_id: str, *, actor: Actor, purpose: str, known_at: dt.datetime | None = None
+        self,
+        national_id: str,
+        *,
+        actor: Actor,
+        purpose: str,
+        known_at: dt.datetime | None = None,
+        detail: Mapping[str, Any] | None = None,
     ) -> tuple[ResidentInfo, list[StoredRecord]]:
-        """A resident and every record row about them (as known at ``known_at``), audited."""
+        """A resident and every record row about them (as known at ``known_at``), audited
+        (``detail``: more to say in the entry, such as the perk a provider asks about)."""
         return self.read_pseudonym(
-            self.pseudonym_of(national_id), actor=actor, purpose=purpose, known_at=known_at
+            self.pseudonym_of(national_id),
+            actor=actor,
+            purpose=purpose,
+            known_at=known_at,
+            detail=detail,
         )
 
     def read_pseudonym(
-        self, name: str, *, actor: Actor, purpose: str, known_at: dt.datetime | None = None
+        self,
+        name: str,
+        *,
+        actor: Actor,
+        purpose: str,
+        known_at: dt.datetime | None = None,
+        detail: Mapping[str, Any] | None = None,
     ) -> tuple[ResidentInfo, list[StoredRecord]]:
         """The same read for a resident known by pseudonym (a signed-in session), audited."""
-        if self._group_audit is None:  # the read and its entry in one transaction
-            with database_errors("records"), self.engine.begin() as conn:
-                resident, rows, entry = self._read(conn, name, actor, purpose, known_at)
-                append_entries(conn, [entry])
-            return resident, rows
-        resident, rows, committed = self.read_pseudonym_deferred(
-            name, actor=actor, purpose=purpose, known_at=known_at
+        resident, rows, _ = self.read_entry(
+            name, actor=actor, purpose=purpose, known_at=known_at, detail=detail
         )
-        committed.result(timeout=60)  # committed before the caller sees the rows
         return resident, rows
 
+    def read_entry(
+        self,
+        name: str,
+        *,
+        actor: Actor,
+        purpose: str,
+        known_at: dt.datetime | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> tuple[ResidentInfo, list[StoredRecord], AuditEntry]:
+        """:meth:`read_pseudonym`, with the read's audit entry (its number names the read:
+        a provider's check is told by it when the answer may have changed)."""
+        if self._group_audit is None:  # the read and its entry in one transaction
+            with database_errors("records"), self.engine.begin() as conn:
+                resident, rows, pending = self._read(conn, name, actor, purpose, known_at, detail)
+                (entry,) = append_entries(conn, [pending])
+            return resident, rows, entry
+        resident, rows, committed = self.read_pseudonym_deferred(
+            name, actor=actor, purpose=purpose, known_at=known_at, detail=detail
+        )
+        entry = committed.result(timeout=60)  # committed before the caller sees the rows
+        return resident, rows, entry
+
     def read_pseudonym_deferred(
-        self, name: str, *, actor: Actor, purpose: str, known_at: dt.datetime | None = None
+        self,
+        name: str,
+        *,
+        actor: Actor,
+        purpose: str,
+        known_at: dt.datetime | None = None,
+        detail: Mapping[str, Any] | None = None,
     ) -> tuple[ResidentInfo, list[StoredRecord], Future[AuditEntry]]:
         """The read, with its audit entry handed to the group writer: the caller must wait
         for the future (its entry committed) before anything read leaves. Needs
@@ -67,11 +107,16 @@ class AuditedReads(LedgerBase):
         if self._group_audit is None:
             raise LedgerError("read_pseudonym_deferred needs start_service() first")
         with read_only(self.engine) as conn:
-            resident, rows, entry = self._read(conn, name, actor, purpose, known_at)
+            resident, rows, entry = self._read(conn, name, actor, purpose, known_at, detail)
         return resident, rows, self._group_audit.submit(entry)
 
     def read_on_loop(
-        self, name: str, *, actor: Actor, purpose: str
+        self,
+        name: str,
+        *,
+        actor: Actor,
+        purpose: str,
+        detail: Mapping[str, Any] | None = None,
     ) -> tuple[ResidentInfo, RecordRows, asyncio.Future[AuditEntry]]:
         """The web service's hot read, called on its event loop (the only user of the
         kept connection): the resident and their current record ids, and the audit
@@ -84,7 +129,7 @@ class AuditedReads(LedgerBase):
         if found is None:
             raise NotFound(f"resident {name[:12]}… is not registered")
         resident, rows = found
-        entry = _read_entry(name, actor, purpose, len(rows.ids), None)
+        entry = _read_entry(name, actor, purpose, len(rows.ids), None, detail)
         return resident, rows, self._group_audit.submit_async(entry)
 
     def _read(
@@ -94,6 +139,7 @@ class AuditedReads(LedgerBase):
         actor: Actor,
         purpose: str,
         known_at: dt.datetime | None,
+        detail: Mapping[str, Any] | None = None,
     ) -> tuple[ResidentInfo, list[StoredRecord], PendingEntry]:
         _check_purpose(purpose)
         if known_at is None:  # one statement for the resident and their records
@@ -107,7 +153,7 @@ class AuditedReads(LedgerBase):
         if self._needs_profile:
             resident = replace(resident, profile=profile_of(conn, resident.id, known_at))
         resident = replace(resident, suspensions=suspensions_of(conn, resident.id))
-        return resident, rows, _read_entry(name, actor, purpose, len(rows), known_at)
+        return resident, rows, _read_entry(name, actor, purpose, len(rows), known_at, detail)
 
     def record_access(
         self,
@@ -141,7 +187,12 @@ class AuditedReads(LedgerBase):
 
 
 def _read_entry(
-    name: str, actor: Actor, purpose: str, records: int, known_at: dt.datetime | None
+    name: str,
+    actor: Actor,
+    purpose: str,
+    records: int,
+    known_at: dt.datetime | None,
+    detail: Mapping[str, Any] | None = None,
 ) -> PendingEntry:
     """The audit entry of a read of one resident's records."""
     return PendingEntry(
@@ -149,7 +200,11 @@ def _read_entry(
         action="resident.read",
         subject=name,
         purpose=purpose,
-        detail={"records": records, "known_at": known_at.isoformat() if known_at else None},
+        detail={
+            "records": records,
+            "known_at": known_at.isoformat() if known_at else None,
+            **(detail or {}),
+        },
     )
 
 

@@ -41,6 +41,7 @@ DERIVED = (
     "audit_indexed",
     "notice_deliveries",
     "notice_cursors",
+    "rechecks",
 )
 _ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 

@@ -25,6 +25,11 @@ the single description the code reads and writes through.
   ``notice_deliveries``: the outbox, one row per notice to send by e-mail, written in the
   same transaction as the notice; ``notice_cursors``: how far the notice relay has read
   the records (operational state, like ``record_counts``).
+- ``rechecks``: a provider's earlier eligibility checks (the audit entry's number and
+  the perk) whose answer may have changed since, because the resident's records were
+  corrected or set aside (derived, like ``record_counts``); ``issued_proofs``: every
+  signed eligibility proof issued (its random salt names it), and ``proof_revocations``:
+  those revoked by a later correction, append-only: the status list online checks read.
 - ``record_counts``: original records per department and metric, kept by a trigger on
   ``records`` (migration 0007; :mod:`osmanthus.ledger.record_counts`), so that coverage
   never counts the whole ledger. On PostgreSQL a pair may have several rows (one per
@@ -82,6 +87,7 @@ __all__ = [
     "departments",
     "dispute_events",
     "disputes",
+    "issued_proofs",
     "metadata",
     "notice_cursors",
     "notice_deliveries",
@@ -89,6 +95,8 @@ __all__ = [
     "policy_decisions",
     "policy_proposals",
     "profile_facts",
+    "proof_revocations",
+    "rechecks",
     "record_counts",
     "records",
     "resident_contacts",
@@ -344,6 +352,39 @@ notice_cursors = Table(
     metadata,
     Column("name", String(32), primary_key=True),
     Column("upto", Key, nullable=False),
+)
+
+rechecks = Table(
+    "rechecks",
+    metadata,
+    Column("id", Key, primary_key=True),
+    Column("provider", String(128), nullable=False),  # the checking actor, as audited
+    Column("check_seq", Key, nullable=False),  # the check's audit entry
+    Column("perk", String(64)),
+    Column("reason", String(32), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index(None, "provider", "id"),
+)
+
+issued_proofs = Table(
+    "issued_proofs",
+    metadata,
+    Column("id", Key, primary_key=True),
+    Column("salt", String(32), nullable=False, unique=True),  # names the proof
+    Column("resident_id", Key, ForeignKey("residents.id"), nullable=False),
+    Column("perk", String(64), nullable=False),
+    Column("issued_at", UtcDateTime, nullable=False),
+    Column("valid_until", Date, nullable=False),
+    Index(None, "resident_id"),
+)
+
+proof_revocations = Table(
+    "proof_revocations",
+    metadata,
+    Column("id", Key, primary_key=True),
+    Column("proof_id", Key, ForeignKey("issued_proofs.id"), nullable=False, unique=True),
+    Column("revoked_at", UtcDateTime, nullable=False),
+    Column("reason", String(64), nullable=False),
 )
 
 audit_log = Table(

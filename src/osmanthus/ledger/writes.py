@@ -20,6 +20,7 @@ from osmanthus.identity import pseudonym, validate
 from osmanthus.ledger.audit_log import append_entry
 from osmanthus.ledger.database import database_errors
 from osmanthus.ledger.handle import LedgerBase, check_text
+from osmanthus.ledger.rechecks import after_change
 from osmanthus.ledger.schema import departments, profile_facts, records, residents
 from osmanthus.ledger.sealed import claim_of
 from osmanthus.ledger.settling import enter_write
@@ -287,6 +288,7 @@ class LedgerWrites(LedgerBase):
             reason=reason,
             batch_id=batch_id,
         )
+        told = after_change(conn, owner, f"record {kind}", self._clock())
         append_entry(
             conn,
             actor=str(actor),
@@ -294,7 +296,7 @@ class LedgerWrites(LedgerBase):
             subject=owner,
             purpose="department " + kind,
             detail={"record": new_id, "supersedes": old.id, "reason": reason},
-            rows=[claim_of(conn, "records", records.c.id == new_id)],
+            rows=[claim_of(conn, "records", records.c.id == new_id), *told],
         )
         return int(new_id)
 

@@ -27,6 +27,7 @@ import segno
 from osmanthus.errors import AccessDenied, ProofRefused, SignatureInvalid, ValidationError
 from osmanthus.identity import validate
 from osmanthus.ledger import Actor, Ledger
+from osmanthus.ledger.rechecks import record_proof
 from osmanthus.reports.signing import (
     PublicKey,
     SigningKey,
@@ -116,6 +117,15 @@ def issue_proof(
         "subject": binding.digest,
     }
     signed = f"{PREFIX}.{_b64url(canonical_json(payload))}"
+    record_proof(  # kept so that a later correction of the records can revoke it
+        ledger.engine,
+        salt=binding.salt,
+        pseudonym=ledger.pseudonym_of(number),
+        perk=perk,
+        issued_at=ledger.now(),
+        valid_until=valid_until,
+        actor=actor,
+    )
     return f"{signed}.{_b64url(key.sign(signed.encode('ascii')))}"
 
 
@@ -131,6 +141,7 @@ class ProofCheck:
     valid_until: dt.date
     key_id: str
     subject_matches: bool | None
+    salt: str = ""  # names the proof (the service's status list of revocations uses it)
 
 
 def verify_proof(
@@ -178,6 +189,7 @@ def verify_proof(
         valid_until=valid_until,
         key_id=payload["key_id"],
         subject_matches=matches,
+        salt=payload["salt"],
     )
 
 

@@ -4,7 +4,7 @@ score, the grade or the records."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from osmanthus.errors import NotFound
 from osmanthus.ledger import Actor, Ledger, ResidentInfo, StoredRecord
@@ -22,6 +22,7 @@ class Eligibility:
     eligible: bool
     valid_until: dt.date | None
     decided_on: dt.date
+    check_id: int | None = None  # the read's audit entry: rechecks name the check by it
 
 
 def check_eligibility(
@@ -37,8 +38,10 @@ def check_eligibility(
     read is audited with ``actor`` and ``purpose``."""
     day = on or ledger.today()
     offered(ledger.policy, perk, day)
-    resident, rows = ledger.read_resident(national_id, actor=actor, purpose=purpose)
-    return decide(ledger.policy, resident, rows, perk, day)
+    resident, rows, entry = ledger.read_entry(
+        ledger.pseudonym_of(national_id), actor=actor, purpose=purpose, detail={"perk": perk}
+    )
+    return replace(decide(ledger.policy, resident, rows, perk, day), check_id=entry.seq)
 
 
 def offered(policy: PolicySet, perk: str, day: dt.date) -> None:

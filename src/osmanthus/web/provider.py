@@ -8,9 +8,10 @@ or logged) and states a purpose, which goes to the audit chain with the provider
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
@@ -18,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from osmanthus.errors import OsmanthusError, ValidationError
 from osmanthus.ledger import Ledger
+from osmanthus.ledger.rechecks import proof_revocation, recheck_rows, revoked_proofs
 from osmanthus.reports import SigningKey, verify_proof
 from osmanthus.scoring.eligibility import Eligibility, check_eligibility, offered
 from osmanthus.scoring.remembered import Decisions
@@ -66,6 +68,14 @@ class EligibilityAnswer(BaseModel):
     valid_until: dt.date | None
     decided_on: dt.date
     basis: Literal["ledger", "proof"] = "ledger"
+    check_id: int | None = Field(
+        default=None,
+        description="Names this check: GET /api/v1/rechecks lists it if the answer may "
+        "have changed since (a correction of the resident's records).",
+    )
+    revoked: str | None = Field(
+        default=None, description="A proof revoked since it was issued, and why."
+    )
 
     @classmethod
     def of(cls, found: Eligibility) -> EligibilityAnswer:
@@ -75,6 +85,7 @@ class EligibilityAnswer(BaseModel):
             eligible=found.eligible,
             valid_until=found.valid_until,
             decided_on=found.decided_on,
+            check_id=found.check_id,
         )
 
 
@@ -89,11 +100,14 @@ async def check_by_id(
     day = ledger.today()
     offered(ledger.policy, question.perk, day)
     resident, rows, committed = ledger.read_on_loop(
-        ledger.pseudonym_of(question.national_id), actor=who.actor, purpose=question.purpose
+        ledger.pseudonym_of(question.national_id),
+        actor=who.actor,
+        purpose=question.purpose,
+        detail={"perk": question.perk},
     )
     found = decisions.decide(resident, rows, question.perk, day)
-    await committed  # the read is on record before the answer leaves
-    return EligibilityAnswer.of(found)
+    entry = await committed  # the read is on record before the answer leaves
+    return EligibilityAnswer.of(replace(found, check_id=entry.seq))
 
 
 def answer(
@@ -115,23 +129,71 @@ def answer(
         raise ValidationError(f"proof: it proves perk {checked.perk!r}, not {question.perk!r}")
     if checked.subject_matches is False:
         raise ValidationError("proof: it belongs to another resident than the ID number given")
+    revoked = proof_revocation(ledger.engine, checked.salt)
     ledger.record_access(
         actor=who.actor,
         action="proof.check",
         purpose=question.purpose,
-        detail={"perk": checked.perk, "holder_checked": checked.subject_matches is not None},
+        detail={
+            "perk": checked.perk,
+            "holder_checked": checked.subject_matches is not None,
+            "revoked": revoked is not None,
+        },
     )
     return EligibilityAnswer(
         perk=checked.perk,
-        eligible=checked.eligible,
-        valid_until=checked.valid_until,
+        eligible=checked.eligible and revoked is None,
+        valid_until=checked.valid_until if revoked is None else None,
         decided_on=today,
         basis="proof",
+        revoked=revoked,
     )
+
+
+class RecheckOut(BaseModel):
+    """An earlier check whose answer may have changed: ask again."""
+
+    id: int = Field(description="Pass the last one seen as ?after= to get only newer ones.")
+    check_id: int = Field(description="The check_id of the earlier answer.")
+    perk: str | None
+    reason: str = Field(description="What changed: a record corrected, retracted, set aside.")
+    noted_at: dt.datetime
+
+
+class StatusListOut(BaseModel):
+    """The revoked eligibility proofs that would still be valid: their salts."""
+
+    ok: bool = True
+    as_of: dt.date
+    revoked: list[str]
 
 
 def provider_router(pages: Pages) -> APIRouter:
     router = APIRouter()
+
+    @router.get("/api/v1/rechecks", response_model=list[RecheckOut], tags=["providers"])
+    def my_rechecks(
+        ledger: LedgerDep,
+        who: CallerDep,
+        after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
+    ) -> list[RecheckOut]:
+        """Your checks of the last six months whose answer may have changed since: the
+        resident's records were corrected, retracted or set aside. Check ids and perks
+        only, never the score or the change: ask again (a new check) to learn the answer."""
+        who.require("provider")
+        return [
+            RecheckOut(
+                id=r.id, check_id=r.check_id, perk=r.perk, reason=r.reason, noted_at=r.created_at
+            )
+            for r in recheck_rows(ledger.engine, who.actor, after)
+        ]
+
+    @router.get("/api/v1/proofs/revoked", response_model=StatusListOut, tags=["providers"])
+    def status_list(ledger: LedgerDep) -> StatusListOut:
+        """The status list of eligibility proofs revoked by a later correction (each named
+        by its random salt; nothing about the resident). Online checks consult it."""
+        today = ledger.today()
+        return StatusListOut(as_of=today, revoked=revoked_proofs(ledger.engine, today))
 
     @router.post(
         ELIGIBILITY_PATH,

@@ -1,5 +1,6 @@
-"""Notices: residents' contact addresses (current-state), notices (append-only), the
-e-mail outbox and the relay's cursor (operational).
+"""Notices and re-decisions: residents' contact addresses (current-state), notices
+(append-only), the e-mail outbox and the relay's cursor (operational); providers'
+rechecks (derived), issued eligibility proofs and their revocations (append-only).
 
 Revision ID: 0011
 Revises: 0010
@@ -17,6 +18,7 @@ branch_labels = None
 depends_on = None
 
 Key = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+APPEND_ONLY = ("notices", "issued_proofs", "proof_revocations")
 
 
 def upgrade() -> None:
@@ -73,21 +75,65 @@ def upgrade() -> None:
         sa.Column("upto", Key, nullable=False),
         sa.PrimaryKeyConstraint("name", name="pk_notice_cursors"),
     )
-    if op.get_bind().dialect.name == "postgresql":  # refuse_change() is migration 0008's
-        op.execute(
-            "CREATE TRIGGER notices_append_only BEFORE UPDATE OR DELETE OR TRUNCATE "
-            "ON notices FOR EACH STATEMENT EXECUTE FUNCTION refuse_change()"
-        )
-    else:
+    op.create_table(
+        "rechecks",
+        sa.Column("id", Key, nullable=False),
+        sa.Column("provider", sa.String(128), nullable=False),
+        sa.Column("check_seq", Key, nullable=False),
+        sa.Column("perk", sa.String(64)),
+        sa.Column("reason", sa.String(32), nullable=False),
+        sa.Column("created_at", UtcDateTime, nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_rechecks"),
+    )
+    op.create_index("ix_rechecks_provider_id", "rechecks", ["provider", "id"])
+    op.create_table(
+        "issued_proofs",
+        sa.Column("id", Key, nullable=False),
+        sa.Column("salt", sa.String(32), nullable=False),
+        sa.Column("resident_id", Key, nullable=False),
+        sa.Column("perk", sa.String(64), nullable=False),
+        sa.Column("issued_at", UtcDateTime, nullable=False),
+        sa.Column("valid_until", sa.Date, nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_issued_proofs"),
+        sa.UniqueConstraint("salt", name="uq_issued_proofs_salt"),
+        sa.ForeignKeyConstraint(
+            ["resident_id"], ["residents.id"], name="fk_issued_proofs_resident_id_residents"
+        ),
+    )
+    op.create_index("ix_issued_proofs_resident_id", "issued_proofs", ["resident_id"])
+    op.create_table(
+        "proof_revocations",
+        sa.Column("id", Key, nullable=False),
+        sa.Column("proof_id", Key, nullable=False),
+        sa.Column("revoked_at", UtcDateTime, nullable=False),
+        sa.Column("reason", sa.String(64), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_proof_revocations"),
+        sa.UniqueConstraint("proof_id", name="uq_proof_revocations_proof_id"),
+        sa.ForeignKeyConstraint(
+            ["proof_id"],
+            ["issued_proofs.id"],
+            name="fk_proof_revocations_proof_id_issued_proofs",
+        ),
+    )
+    for table in APPEND_ONLY:
+        if op.get_bind().dialect.name == "postgresql":  # refuse_change() is migration 0008's
+            op.execute(
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE "
+                f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION refuse_change()"
+            )
+            continue
         for change in ("UPDATE", "DELETE"):
             op.execute(
-                f"CREATE TRIGGER notices_no_{change.lower()} BEFORE {change} ON notices "
-                f"BEGIN SELECT RAISE(ABORT, 'osmanthus: notices is append-only: "
+                f"CREATE TRIGGER {table}_no_{change.lower()} BEFORE {change} ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, 'osmanthus: {table} is append-only: "
                 f"{change} refused'); END"
             )
 
 
 def downgrade() -> None:
+    op.drop_table("proof_revocations")
+    op.drop_table("issued_proofs")
+    op.drop_table("rechecks")
     op.drop_table("notice_cursors")
     op.drop_table("notice_deliveries")
     op.drop_table("notices")
