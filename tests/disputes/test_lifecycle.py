@@ -253,3 +253,24 @@ def test_an_overdue_appeal_sets_the_record_aside_until_reviewed(
     assert confirmed.status == "confirmed"
     assert _score(ledger, pseudonym, dt.date(2026, 12, 3)) == (97, "counted")
     assert _score(ledger, pseudonym, dt.date(2026, 12, 2)) == (100, "suspended")
+
+
+def test_a_retraction_outside_the_procedure_decides_the_dispute(
+    ledger: Ledger, make_record: Callable[..., NewRecord], clock: FixedClock
+) -> None:
+    pseudonym, record = _setup(ledger, make_record)
+    filed = file_dispute(ledger, pseudonym, record, "this was somebody else's car")
+    clock.advance(days=25)
+    sweep_disputes(ledger)  # overdue: set aside
+    retraction = ledger.retract_record(
+        "traffic-police", "TP-41", new_source_ref="TP-41-R", reason="wrong plate", actor=POLICE
+    )
+    found = dispute_by_id(ledger.engine, filed.id)
+    assert (found.status, found.steps[-1].kind, found.steps[-1].record_id) == (
+        "upheld",
+        "upheld",
+        retraction,
+    )
+    assert found.suspended_from is None
+    assert sweep_disputes(ledger).suspended == ()
+    verify_ledger(ledger.engine)

@@ -149,6 +149,7 @@ def answer_dispute(
                 reason=f"dispute {d.id} upheld: {text}",
                 actor=actor,
                 subject=d.resident,
+                in_dispute=True,
             )
             return StepWrite(
                 kind="upheld",
@@ -301,6 +302,7 @@ def review_dispute(
             reason=f"overturned on appeal, decision on dispute {d.id} by {actor}: {text}",
             actor=actor,
             subject=d.resident,
+            in_dispute=True,
         )
         return StepWrite(
             kind="overturned",

@@ -45,6 +45,7 @@ __all__ = [
     "Dispute",
     "DisputeStep",
     "StepWrite",
+    "close_disputes_of",
     "dispute_by_id",
     "dispute_rows",
     "disputes_of",
@@ -381,6 +382,47 @@ def _write(conn: Connection, current: Dispute, step: StepWrite) -> Dispute:
         rows=claims,
     )
     return _one(conn, current.id)
+
+
+def close_disputes_of(
+    conn: Connection,
+    record_id: int,
+    new_record: int,
+    *,
+    kind: str,
+    reason: str,
+    actor: Actor,
+    now: dt.datetime,
+) -> None:
+    """Inside the transaction of a correction or retraction made outside the dispute
+    procedure (a department's batch or console): a dispute awaiting a decision on that
+    record is decided by it, as upheld, citing the new record."""
+    waiting = (
+        conn.execute(
+            select(disputes.c.id).where(
+                disputes.c.record_id == record_id, disputes.c.status.in_(ACTIVE)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for dispute_id in waiting:
+        conn.execute(
+            update(disputes).where(disputes.c.id == dispute_id).values(status=disputes.c.status)
+        )
+        current = _one(conn, dispute_id)
+        step = StepWrite(
+            kind="upheld",
+            actor=actor,
+            at=now,
+            status="upheld",
+            deadline=current.deadline,
+            purpose=f"the department's {kind} decides the dispute",
+            reason=f"record {kind}: {reason}",
+            record_id=new_record,
+            suspensions=[(now.date(), True)] if current.suspended_from else [],
+        )
+        _write(conn, current, step)
 
 
 def _notice_of(

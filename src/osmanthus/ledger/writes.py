@@ -19,6 +19,7 @@ from osmanthus.errors import NotFound, ProhibitedData, RecordRefused, Validation
 from osmanthus.identity import pseudonym, validate
 from osmanthus.ledger.audit_log import append_entry
 from osmanthus.ledger.database import database_errors
+from osmanthus.ledger.disputes import close_disputes_of
 from osmanthus.ledger.handle import LedgerBase, check_text
 from osmanthus.ledger.rechecks import after_change
 from osmanthus.ledger.schema import departments, profile_facts, records, residents
@@ -239,10 +240,13 @@ class LedgerWrites(LedgerBase):
         actor: Actor,
         subject: str | None = None,
         batch_id: str | None = None,
+        in_dispute: bool = False,
     ) -> int:
         """Append a correction or retraction inside the caller's transaction.
 
         With ``subject`` (a pseudonym), the record superseded must be about that resident.
+        A dispute awaiting a decision on the record is decided by it (upheld), unless the
+        change is that dispute's own decision (``in_dispute``).
         """
         if not reason.strip():
             raise ValidationError(f"{kind}: a reason is required")
@@ -288,6 +292,10 @@ class LedgerWrites(LedgerBase):
             reason=reason,
             batch_id=batch_id,
         )
+        if not in_dispute:
+            close_disputes_of(
+                conn, old.id, new_id, kind=kind, reason=reason, actor=actor, now=self._clock()
+            )
         told = after_change(conn, owner, f"record {kind}", self._clock())
         append_entry(
             conn,
