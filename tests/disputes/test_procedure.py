@@ -119,3 +119,21 @@ def test_a_procedure_that_makes_no_sense_does_not_load(
     data = {**CITY.model_dump(), **change}
     with pytest.raises(ValidationError, match=message):
         Procedure.model_validate(data)
+
+
+def test_the_credit_reporting_procedure_in_the_docs_loads_and_counts_as_tested() -> None:
+    import re
+    import tomllib
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "due-process.md").read_text("utf-8")
+    block = re.search(r"```toml\n(\[procedure\].*?)```", text, re.S)
+    assert block is not None
+    documented = Procedure.model_validate(tomllib.loads(block.group(1))["procedure"])
+    assert documented.model_dump(exclude={"legal_basis"}) == CREDIT.model_dump(
+        exclude={"legal_basis"}
+    )
+    rows = re.findall(r"^\| ([^|]+) \| (\d{4}-\d\d-\d\d) \(\w+\) \| (\d{4}-\d\d-\d\d) ", text, re.M)
+    assert len(rows) == len(CASES)  # the table in the docs is the table tested here
+    for (_, received, due, _), (_, doc_received, doc_due) in zip(CASES, rows, strict=True):
+        assert (received.isoformat(), due.isoformat()) == (doc_received, doc_due)
