@@ -79,7 +79,7 @@ KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
         (N_("Reason given: %(reason)s"),),
     ),
     "dispute.overturned": (
-        N_("The reviewer overturned the rejection: record %(record)s was corrected"),
+        N_("The reviewer overturned the rejection: record %(record)s was corrected or retracted"),
         (N_("Reason given: %(reason)s"),),
     ),
     "record.new": (

@@ -56,7 +56,9 @@ DISPUTE = {
     "rejected": i18n.gettext_noop("rejected: the record stands (you may appeal)"),
     "appealed": i18n.gettext_noop("appealed: awaiting the reviewer's decision"),
     "confirmed": i18n.gettext_noop("confirmed by the reviewer: the record stands"),
-    "overturned": i18n.gettext_noop("overturned by the reviewer: the record was corrected"),
+    "overturned": i18n.gettext_noop(
+        "overturned by the reviewer: the record was corrected or retracted"
+    ),
     "filed": i18n.gettext_noop("filed"),
     "extended": i18n.gettext_noop("deadline extended"),
     "suspended": i18n.gettext_noop("deadline passed: the record is set aside"),
