@@ -13,8 +13,9 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
-from factories import OPERATOR
-from osmanthus.core import NewRecord
+from factories import OPERATOR, FixedClock
+from osmanthus.core import Actor, NewRecord
+from osmanthus.disputes import answer_dispute, file_dispute, sweep_disputes
 from osmanthus.ledger import Ledger, verify_ledger
 from osmanthus.reports import issue_proof
 from osmanthus.web import create_key
@@ -84,3 +85,40 @@ def test_a_correction_tells_the_providers_that_asked_and_revokes_proofs(
     online = _ask(client, bank, proof=proof)
     assert (online["eligible"], online["revoked"]) == (False, "record correction")
     verify_ledger(ledger.engine)
+
+
+@pytest.mark.usefixtures("people")
+def test_a_record_set_aside_stops_counting_for_the_providers_check(
+    client: TestClient,
+    ledger: Ledger,
+    make_record: Callable[..., NewRecord],
+    clock: FixedClock,
+) -> None:
+    """The service's quick read sees a suspension at once (the remembered decision is
+    keyed by the suspension facts too), and the rejection brings the record back."""
+    bank = create_key(ledger.engine, role="provider", name="Bank of Suzhou")
+    day = ledger.today() - dt.timedelta(days=3)
+    record = ledger.append_record(
+        make_record(national_id=ALICE, source_ref="S-1", act_date=day, decision_date=day),
+        actor=OPERATOR,
+    )
+    assert _ask(client, bank, national_id=ALICE)["eligible"] is False  # 97
+    filed = file_dispute(ledger, ledger.pseudonym_of(ALICE), record, "that car is not mine")
+    assert _ask(client, bank, national_id=ALICE)["eligible"] is False  # still counts
+    clock.advance(days=21)
+    sweep_disputes(ledger)
+    assert _ask(client, bank, national_id=ALICE)["eligible"] is True  # set aside: 100
+    answer_dispute(
+        ledger,
+        filed.id,
+        "reject",
+        department="traffic-police",
+        actor=Actor("department", "traffic-police"),
+        reason="the photo shows this car",
+    )
+    assert _ask(client, bank, national_id=ALICE)["eligible"] is False  # counts again
+    reasons = [
+        r["reason"]
+        for r in client.get("/api/v1/rechecks", headers={"Authorization": f"Bearer {bank}"}).json()
+    ]
+    assert reasons[:2] == ["set aside", "set aside"] and reasons[-1] == "counts again"

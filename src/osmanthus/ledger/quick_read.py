@@ -118,7 +118,9 @@ class QuickReader:
                 )
                 value = self._profile.convert[self._profile.index["value"]]
                 profile = {a: value(v) if value else v for a, v in facts}  # newest wins
-            suspended = self._suspended(first[index["resident_id_"]])
+            suspended = (
+                self._suspended(first[index["resident_id_"]]) if first[index["suspended"]] else ()
+            )
         resident = ResidentInfo(
             first[index["resident_id_"]],
             first[index["pseudonym"]],

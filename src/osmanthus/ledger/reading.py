@@ -75,9 +75,17 @@ RESIDENT_RECORDS = (
 )
 
 
-# The resident and only the ids of their records: what a remembered decision is keyed by.
+# The resident and only the ids of their records: what a remembered decision is keyed by
+# (and whether any record of theirs has a suspension fact: then those are read too, so
+# that most reads stay one statement).
+_SUSPENDED = (
+    select(suspensions.c.id)
+    .where(suspensions.c.resident_id == residents.c.id)
+    .exists()
+    .label("suspended")
+)
 RESIDENT_RECORD_IDS = (
-    select(*_RESIDENT, records.c.id)
+    select(*_RESIDENT, _SUSPENDED, records.c.id)
     .select_from(residents.outerjoin(records, records.c.resident_id == residents.c.id))
     .where(residents.c.pseudonym == bindparam("pseudonym"))
     .order_by(records.c.id)
