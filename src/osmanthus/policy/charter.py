@@ -103,6 +103,18 @@ class CharterLimits(Strict):
         description="The worst score a scale may reach: its floor when higher is better, "
         "its ceiling when higher is worse."
     )
+    longest_answer_days: int | None = Field(
+        default=None,
+        gt=0,
+        description="The longest a department may take to answer a dispute, every allowed "
+        "extension included, in calendar days (a working day counts as 7/5 of one).",
+    )
+    shortest_appeal_days: int | None = Field(
+        default=None, gt=0, description="The appeal window may not be shorter."
+    )
+    longest_review_days: int | None = Field(
+        default=None, gt=0, description="The reviewer's deadline may not be longer."
+    )
 
 
 class Charter(Strict):
@@ -352,7 +364,43 @@ def _refuse_prohibited(charter: Charter, path: tuple[object, ...], text: str) ->
         )
 
 
+def _calendar_days(days: int, procedure: Any) -> int:
+    """Days of a procedure as calendar days (a working day is 7/5 of one, rounded up)."""
+    return days if procedure.days == "calendar" else -(-days * 7 // 5)
+
+
+def _check_procedure(charter: Charter, version: Any) -> None:
+    """A policy cannot make disputes slower, or appeals shorter, than the charter allows
+    (a version without a procedure uses the platform's default, checked the same way)."""
+    limits, procedure = charter.limits, version.dispute_procedure
+    extension = procedure.extension
+    answer = procedure.answer_within + (extension.max_days * extension.times if extension else 0)
+    longest = _calendar_days(answer, procedure)
+    if limits.longest_answer_days is not None and longest > limits.longest_answer_days:
+        raise CharterViolation(
+            ("procedure", "answer_within"),
+            f"a department may take {longest} days to answer, extensions included, above "
+            f"the charter's {limits.longest_answer_days}",
+            "limits.longest_answer_days",
+        )
+    appeal = _calendar_days(procedure.appeal_within, procedure)
+    if limits.shortest_appeal_days is not None and appeal < limits.shortest_appeal_days:
+        raise CharterViolation(
+            ("procedure", "appeal_within"),
+            f"{appeal} days to appeal is below the charter's {limits.shortest_appeal_days}",
+            "limits.shortest_appeal_days",
+        )
+    review = _calendar_days(procedure.review_within, procedure)
+    if limits.longest_review_days is not None and review > limits.longest_review_days:
+        raise CharterViolation(
+            ("procedure", "review_within"),
+            f"{review} days to review is above the charter's {limits.longest_review_days}",
+            "limits.longest_review_days",
+        )
+
+
 def _check_limits(charter: Charter, version: Any) -> None:
+    _check_procedure(charter, version)
     limits, scale = charter.limits, version.scale
     if version.limits.max_penalty_per_record > limits.max_penalty_per_record:
         raise CharterViolation(
