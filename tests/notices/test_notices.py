@@ -111,3 +111,28 @@ def test_the_relay_tells_of_each_new_negative_record_once(
     ]  # a record retracted does not expire
     assert table_count(ledger, "notice_deliveries") == 2
     verify_ledger(ledger.engine)
+
+
+def test_records_stored_before_notices_existed_are_not_news(
+    ledger: Ledger, make_record: Callable[..., NewRecord]
+) -> None:
+    from alembic import command
+
+    from osmanthus.ledger.database import _alembic_config
+
+    number, _ = _resident(ledger, 54, None)
+    with ledger.engine.begin() as conn:
+        command.downgrade(_alembic_config(conn), "0010")
+    with ledger.engine.begin() as conn:  # a record written by a ledger of schema 0010
+        conn.exec_driver_sql(
+            "INSERT INTO records (resident_id, department_id, metric, value, act_date, "
+            "decision_date, recorded_at, source_ref, kind) SELECT r.id, d.id, "
+            "'failure_to_yield', 1, '2026-10-01', '2026-10-01', '2026-10-02 09:00:00', "
+            "'OLD-1', 'original' FROM residents r, departments d "
+            "WHERE d.code = 'traffic-police'"
+        )
+    with ledger.engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "head")
+    assert relay_records(ledger) == 0  # history: no notice of it
+    ledger.append_record(make_record(national_id=number, source_ref="NEW-1"), actor=OPERATOR)
+    assert relay_records(ledger) == 2

@@ -75,6 +75,12 @@ def upgrade() -> None:
         sa.Column("upto", Key, nullable=False),
         sa.PrimaryKeyConstraint("name", name="pk_notice_cursors"),
     )
+    # a ledger that already holds records: they are history, not news (the relay starts
+    # after them); a new ledger starts at 0
+    op.execute(
+        "INSERT INTO notice_cursors (name, upto) "
+        "SELECT 'records', COALESCE(MAX(id), 0) FROM records"
+    )
     op.create_table(
         "rechecks",
         sa.Column("id", Key, nullable=False),
