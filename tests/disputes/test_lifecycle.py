@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from tests.factories import OPERATOR, FixedClock, make_id, table_count
@@ -274,3 +275,20 @@ def test_a_retraction_outside_the_procedure_decides_the_dispute(
     assert found.suspended_from is None
     assert sweep_disputes(ledger).suspended == ()
     verify_ledger(ledger.engine)
+
+
+def test_the_metrics_count_overdue_disputes(
+    ledger: Ledger, make_record: Callable[..., NewRecord], clock: FixedClock, tmp_path: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from osmanthus.settings import Settings
+    from osmanthus.web import create_app
+
+    pseudonym, record = _setup(ledger, make_record)
+    file_dispute(ledger, pseudonym, record, "this was somebody else's car")
+    with TestClient(create_app(Settings(data_dir=tmp_path, demo_mode=True), ledger)) as client:
+        assert "osmanthus_disputes_overdue 0.0" in client.get("/metrics").text
+        clock.advance(days=21)
+        assert "osmanthus_disputes_overdue 1.0" in client.get("/metrics").text
+        assert "osmanthus_notice_backlog 0.0" in client.get("/metrics").text

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, and_, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, func, insert, select, update
 
 from osmanthus.core import Actor
 from osmanthus.errors import NotFound, ValidationError
@@ -51,6 +51,7 @@ __all__ = [
     "disputes_of",
     "insert_dispute",
     "open_dispute_rows",
+    "overdue_count",
     "write_step",
 ]
 
@@ -481,3 +482,15 @@ def disputes_of(engine: Engine, pseudonym: str) -> list[Dispute]:
 def open_dispute_rows(engine: Engine, department: str | None = None) -> list[Dispute]:
     """Disputes awaiting a department's answer (of one department, or all)."""
     return dispute_rows(engine, department=department, status=("open",))
+
+
+def overdue_count(engine: Engine, today: dt.date) -> int:
+    """Disputes awaiting an answer or a review after their deadline (for the metrics)."""
+    with database_errors("disputes"), read_only(engine) as conn:
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(disputes)
+                .where(disputes.c.status.in_(ACTIVE), disputes.c.deadline < today)
+            ).scalar_one()
+        )

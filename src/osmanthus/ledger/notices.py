@@ -59,6 +59,7 @@ __all__ = [
     "contact_of",
     "cursor_of",
     "deliveries_of",
+    "delivery_backlog",
     "due_deliveries",
     "mark_delivery",
     "new_originals",
@@ -535,3 +536,18 @@ def ledger_tag(engine: Engine) -> str:
     """A short name of this ledger (its first audit entry's hash), for Message-IDs."""
     with database_errors("notices"), read_only(engine) as conn:
         return ledger_identity(conn)[:16]
+
+
+def delivery_backlog(engine: Engine, now: dt.datetime) -> int:
+    """Outbox rows due and not yet sent (for the metrics: growing, the worker stopped)."""
+    with database_errors("notices"), read_only(engine) as conn:
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(notice_deliveries)
+                .where(
+                    notice_deliveries.c.status == "pending",
+                    notice_deliveries.c.next_attempt_at <= now,
+                )
+            ).scalar_one()
+        )

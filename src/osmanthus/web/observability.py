@@ -8,6 +8,8 @@ import logging
 import math
 import time
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import FastAPI, Response
 from prometheus_client import (
@@ -23,6 +25,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from osmanthus.errors import OsmanthusError
 from osmanthus.ledger.audit_subjects import unindexed_entries
+from osmanthus.ledger.disputes import overdue_count
+from osmanthus.ledger.notices import delivery_backlog
 
 __all__ = ["install_observability"]
 
@@ -103,18 +107,31 @@ def install_observability(app: FastAPI) -> None:
 
     app.add_middleware(Observe, requests=requests, latency=latency)
 
-    def unindexed() -> float:
-        ledger = getattr(app.state, "ledger", None)
-        try:
-            return float(unindexed_entries(ledger.engine)) if ledger else math.nan
-        except (OsmanthusError, SQLAlchemyError):  # the database is down: /ready says so
-            return math.nan
+    def gauge(name: str, text: str, read: Callable[[Any], int]) -> None:
+        def value() -> float:
+            ledger = getattr(app.state, "ledger", None)
+            try:
+                return float(read(ledger)) if ledger else math.nan
+            except (OsmanthusError, SQLAlchemyError):  # the database is down: /ready says so
+                return math.nan
 
-    Gauge(
+        Gauge(name, text, registry=registry).set_function(value)
+
+    gauge(
         "osmanthus_audit_unindexed_entries",
         "Audit entries not yet indexed by subject (growing: the upkeep has stopped)",
-        registry=registry,
-    ).set_function(unindexed)
+        lambda ledger: unindexed_entries(ledger.engine),
+    )
+    gauge(
+        "osmanthus_disputes_overdue",
+        "Disputes awaiting an answer or a review after their deadline",
+        lambda ledger: overdue_count(ledger.engine, ledger.today()),
+    )
+    gauge(
+        "osmanthus_notice_backlog",
+        "Notices due for e-mail and not yet sent (growing: the delivery worker stopped)",
+        lambda ledger: delivery_backlog(ledger.engine, ledger.now()),
+    )
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
