@@ -120,3 +120,25 @@ def test_another_department_and_another_resident_are_refused_through_the_api(
             actor=Actor("resident", "x"),
             pseudonym=ledger.pseudonym_of(other),
         )
+
+
+def test_the_reviewer_reads_a_dispute_only_once_it_is_appealed(
+    ledger: Ledger, make_record: Callable[..., NewRecord], tmp_path: Path
+) -> None:
+    _, _, dispute = _disputed(ledger, make_record, 5)
+    ombudsman = create_key(ledger.engine, role="reviewer", name="ombudsman")
+    settings = Settings(data_dir=tmp_path, demo_mode=True)
+    with TestClient(create_app(settings, ledger)) as client:
+        headers = {"Authorization": f"Bearer {ombudsman}"}
+        assert client.get(f"/api/v1/disputes/{dispute}", headers=headers).status_code == 404
+        answer_dispute(
+            ledger,
+            dispute,
+            "reject",
+            department="traffic-police",
+            actor=Actor("department", "traffic-police"),
+            reason="the photo shows the car",
+        )
+        appeal_dispute(ledger, dispute, "the photo is of another car", actor=OPERATOR)
+        shown = client.get(f"/api/v1/disputes/{dispute}", headers=headers)
+        assert shown.status_code == 200 and shown.json()["reason"] == "this is not my car"

@@ -4,8 +4,9 @@ that sent the record answers (``/console/disputes/{id}``), the reviewer decides 
 ``/api/v1/disputes``.
 
 Who reads what: a dispute's reason, its record and its source reference are shown to the
-resident, to the department that sent the record and to the reviewer (each such read is
-audited as ``dispute.read``); operators and auditors list deadlines only.
+resident, to the department that sent the record and, once it is appealed, to the
+reviewer (each such read is audited as ``dispute.read``); operators and auditors list
+deadlines only.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from osmanthus.web.session import CallerDep, LedgerDep, PostingCallerDep
 
 __all__ = ["DisputeOut", "due_process_router"]
 
+#: States of a dispute that was appealed: the only ones the reviewer reads whole.
+APPEALED = ("appealed", "confirmed", "overturned")
 State = Literal["open", "upheld", "rejected", "appealed", "confirmed", "overturned"]
 
 
@@ -134,6 +137,8 @@ def _readable(ledger: Ledger, who: Caller, dispute_id: int, purpose: str) -> Dis
     found = dispute_by_id(ledger.engine, dispute_id)
     if who.role == "department" and found.department != who.department:
         raise NotFound(f"dispute {dispute_id}: no such dispute of your department")
+    if who.role == "reviewer" and found.status not in APPEALED:
+        raise NotFound(f"dispute {dispute_id}: no appeal of it was made")
     ledger.record_access(
         actor=who.actor,
         action="dispute.read",
