@@ -43,6 +43,17 @@ ASSETS = {
         "sha512-Thx/WtpeOQqSrqBCw/A1cwGJGg4UrVa3+sW0GmrM3p4gJgO89ecH4qtbnyzDDWFvBTqjnIMCgELTNt636dtamA==",
         "package/dist/htmx.min.js",
     ),
+    # Swagger UI for /docs (the API's interactive documentation), served by our server.
+    VENDOR / "swagger-ui-bundle.js": (
+        "https://registry.npmjs.org/swagger-ui-dist/-/swagger-ui-dist-5.36.0.tgz",
+        "sha512-Lt6/Kb0gXmLdiabLhvso4VdJP9V7qJWB0zh0gzeXUV3+CMOTzMmvpJRSXN7EAjfwixwmoi9ezDbLHiexC7lA9A==",
+        "package/swagger-ui-bundle.js",
+    ),
+    VENDOR / "swagger-ui.css": (
+        "https://registry.npmjs.org/swagger-ui-dist/-/swagger-ui-dist-5.36.0.tgz",
+        "sha512-Lt6/Kb0gXmLdiabLhvso4VdJP9V7qJWB0zh0gzeXUV3+CMOTzMmvpJRSXN7EAjfwixwmoi9ezDbLHiexC7lA9A==",
+        "package/swagger-ui.css",
+    ),
     # axe-core: the accessibility checks the browser tests run on every page.
     TEST_VENDOR / "axe.min.js": (
         "https://registry.npmjs.org/axe-core/-/axe-core-4.14.1.tgz",
@@ -86,13 +97,16 @@ def compile_sources() -> None:
 
 def fetch_assets() -> None:
     """Download the front-end assets from the npm registry once, checking their hashes."""
+    fetched: dict[str, bytes] = {}  # one download per package
     for target, (url, integrity, member) in ASSETS.items():
         if target.exists():
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        say(f"fetching {url}")
-        with urllib.request.urlopen(url, timeout=60) as response:
-            tarball = response.read()
+        if url not in fetched:
+            say(f"fetching {url}")
+            with urllib.request.urlopen(url, timeout=60) as response:
+                fetched[url] = response.read()
+        tarball = fetched[url]
         algorithm, _, expected = integrity.partition("-")
         found = base64.b64encode(hashlib.new(algorithm, tarball).digest()).decode()
         if found != expected:

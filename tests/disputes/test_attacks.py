@@ -142,3 +142,14 @@ def test_the_reviewer_reads_a_dispute_only_once_it_is_appealed(
         appeal_dispute(ledger, dispute, "the photo is of another car", actor=OPERATOR)
         shown = client.get(f"/api/v1/disputes/{dispute}", headers=headers)
         assert shown.status_code == 200 and shown.json()["reason"] == "this is not my car"
+
+
+def test_a_dispute_number_beyond_a_database_integer_is_no_such_dispute(ledger: Ledger) -> None:
+    from osmanthus.errors import NotFound
+    from osmanthus.ledger import dispute_by_id
+
+    for number in (0, -1, 2**63, 10**30):
+        with pytest.raises(NotFound, match="no such dispute"):
+            dispute_by_id(ledger.engine, number)
+        with pytest.raises(NotFound, match="no such dispute"):
+            appeal_dispute(ledger, number, "appealing nothing at all", actor=OPERATOR)

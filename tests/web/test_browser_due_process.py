@@ -45,7 +45,9 @@ TEXT = {
 def contexts(browser: Browser) -> Iterator[dict[str, Page]]:  # noqa: F811
     made = {}
     for who in ("resident", "department", "reviewer"):
-        context = browser.new_context(locale="en-US", viewport={"width": 1100, "height": 900})
+        context = browser.new_context(
+            locale="en-US", viewport={"width": 1100, "height": 900}, bypass_csp=True
+        )
         made[who] = context.new_page()
     yield made
     for page in made.values():

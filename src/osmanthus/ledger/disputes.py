@@ -191,6 +191,8 @@ def _steps(conn: Connection, dispute_id: int) -> tuple[DisputeStep, ...]:
 
 
 def _one(conn: Connection, dispute_id: int) -> Dispute:
+    if not 0 < dispute_id < 2**63:  # beyond a database integer: no such dispute either
+        raise NotFound(f"dispute {dispute_id}: no such dispute")
     found = _rows(conn, disputes.c.id == dispute_id)
     if not found:
         raise NotFound(f"dispute {dispute_id}: no such dispute")
@@ -291,6 +293,8 @@ def write_step(
     retraction of the record, through the caller's ledger), then write the step's event,
     suspension facts and the dispute's new state, claimed by one audit entry. ``decide``
     raising leaves nothing written."""
+    if not 0 < dispute_id < 2**63:
+        raise NotFound(f"dispute {dispute_id}: no such dispute")
     with database_errors("disputes"), engine.begin() as conn:
         enter_write(conn)  # suspension ids are exported to the lake by watermark
         locked = conn.execute(

@@ -38,6 +38,7 @@ from osmanthus.web.due_process import due_process_router
 from osmanthus.web.errors import install_error_handlers
 from osmanthus.web.fast_path import EligibilityFastPath
 from osmanthus.web.governance import governance_router
+from osmanthus.web.headers import SecurityHeaders, install_docs
 from osmanthus.web.notices import notices_router
 from osmanthus.web.observability import install_observability
 from osmanthus.web.oidc import oidc_router
@@ -114,6 +115,8 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> FastAPI:
         # Metrics and logs are our own (web.observability); FastAPI's OpenTelemetry
         # hooks, on by default, asked for the global providers on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        docs_url=None,  # our own /docs, from assets installed at set-up (web.headers)
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.signing_key = load_signing_key(settings)
@@ -130,7 +133,9 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> FastAPI:
         same_site="lax",
         https_only=not settings.demo_mode,
     )
+    app.add_middleware(SecurityHeaders, hsts=not settings.demo_mode)  # outermost
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    install_docs(app)
     pages = Pages(Catalogues())
 
     @app.get("/health", response_model=Health, tags=["operations"])

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
@@ -36,6 +36,8 @@ from osmanthus.web.session import CallerDep, LedgerDep, PostingCallerDep
 
 __all__ = ["DisputeOut", "due_process_router"]
 
+#: A dispute's number in a path: a database integer (a larger one is a 422, not a 500).
+DisputeId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 #: States of a dispute that was appealed: the only ones the reviewer reads whole.
 APPEALED = ("appealed", "confirmed", "overturned")
 State = Literal["open", "upheld", "rejected", "appealed", "confirmed", "overturned"]
@@ -205,7 +207,7 @@ def due_process_router(pages: Pages) -> APIRouter:
 
     @router.post("/me/disputes/{dispute_id}/appeal", include_in_schema=False)
     def appeal_form(
-        dispute_id: int,
+        dispute_id: DisputeId,
         ledger: LedgerDep,
         who: PostingCallerDep,
         reason: Annotated[str, Form(max_length=2000)],
@@ -233,7 +235,7 @@ def due_process_router(pages: Pages) -> APIRouter:
         "/api/v1/me/disputes/{dispute_id}/appeal", response_model=DisputeOut, tags=["residents"]
     )
     def appeal(
-        dispute_id: int, body: AppealIn, ledger: LedgerDep, who: PostingCallerDep
+        dispute_id: DisputeId, body: AppealIn, ledger: LedgerDep, who: PostingCallerDep
     ) -> DisputeOut:
         """Appeal a rejected dispute to the independent reviewer, by the appeal deadline."""
         found = appeal_dispute(
@@ -245,7 +247,7 @@ def due_process_router(pages: Pages) -> APIRouter:
 
     @router.get("/console/disputes/{dispute_id}", include_in_schema=False)
     def dispute_page(
-        request: Request, dispute_id: int, ledger: LedgerDep, who: CallerDep
+        request: Request, dispute_id: DisputeId, ledger: LedgerDep, who: CallerDep
     ) -> Response:
         found = _readable(ledger, who, dispute_id, "dispute handling")
         return pages.render(
@@ -259,7 +261,7 @@ def due_process_router(pages: Pages) -> APIRouter:
 
     @router.post("/console/disputes/{dispute_id}/answer", include_in_schema=False)
     def answer_form(
-        dispute_id: int,
+        dispute_id: DisputeId,
         ledger: LedgerDep,
         who: PostingCallerDep,
         answer: Annotated[Literal["uphold", "reject", "extend"], Form()],
@@ -282,7 +284,7 @@ def due_process_router(pages: Pages) -> APIRouter:
 
     @router.post("/console/disputes/{dispute_id}/review", include_in_schema=False)
     def review_form(
-        dispute_id: int,
+        dispute_id: DisputeId,
         ledger: LedgerDep,
         who: PostingCallerDep,
         decision: Annotated[Literal["confirm", "overturn"], Form()],
@@ -325,7 +327,7 @@ def due_process_router(pages: Pages) -> APIRouter:
         return [dispute_out(d, today, full=False) for d in found]
 
     @router.get("/api/v1/disputes/{dispute_id}", response_model=DisputeOut, tags=["disputes"])
-    def read_dispute(dispute_id: int, ledger: LedgerDep, who: CallerDep) -> DisputeOut:
+    def read_dispute(dispute_id: DisputeId, ledger: LedgerDep, who: CallerDep) -> DisputeOut:
         """One dispute with the resident's reason, the record's source reference and every
         step (the department that sent the record, or the reviewer; audited)."""
         found = _readable(ledger, who, dispute_id, "dispute handling (API)")
@@ -335,7 +337,7 @@ def due_process_router(pages: Pages) -> APIRouter:
         "/api/v1/disputes/{dispute_id}/answer", response_model=DisputeOut, tags=["disputes"]
     )
     def answer(
-        dispute_id: int, body: AnswerIn, ledger: LedgerDep, who: PostingCallerDep
+        dispute_id: DisputeId, body: AnswerIn, ledger: LedgerDep, who: PostingCallerDep
     ) -> DisputeOut:
         """The department's answer: uphold (the record is retracted, or corrected to
         ``correct``), reject (the reason is shown to the resident) or extend (where the
@@ -346,7 +348,7 @@ def due_process_router(pages: Pages) -> APIRouter:
         "/api/v1/disputes/{dispute_id}/review", response_model=DisputeOut, tags=["disputes"]
     )
     def review(
-        dispute_id: int, body: ReviewIn, ledger: LedgerDep, who: PostingCallerDep
+        dispute_id: DisputeId, body: ReviewIn, ledger: LedgerDep, who: PostingCallerDep
     ) -> DisputeOut:
         """The reviewer's decision on an appeal: confirm, or overturn (the record is
         retracted, or corrected, in the platform's name, citing the decision)."""

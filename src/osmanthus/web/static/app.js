@@ -19,3 +19,10 @@
   });
   reset();
 })();
+
+// Buttons that print the page (data-print): no inline handlers, the pages allow no
+// inline script.
+document.addEventListener("click", function (event) {
+  var found = event.target && event.target.closest ? event.target.closest("[data-print]") : null;
+  if (found) { window.print(); }
+});
