@@ -415,3 +415,68 @@ def test_with_partial_the_rows_before_a_bad_last_row_are_committed(
     outcome, _ = submit_large(ledger, tmp_path, partial=True)
     assert (outcome.status, outcome.accepted, outcome.refused) == ("partial", 50_000, 1)
     assert counts(ledger) == (50_000, 1)
+
+
+# -- files that once crashed the readers (issue 18) ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        (
+            "b.csv",
+            __import__("gzip").compress(b"national_id,metric\n" * 1000),
+            "b.csv: expected UTF-8 text, found gzip-compressed data (decompress it first)",
+        ),
+        (
+            "bomb.csv",  # a gzip bomb under a text name: refused by its first bytes
+            __import__("gzip").compress(b"0" * 50_000_000),
+            "bomb.csv: expected UTF-8 text, found gzip-compressed data (decompress it first)",
+        ),
+        (
+            "b.jsonl",
+            b"PK\x03\x04" + b"\0" * 100,
+            "b.jsonl: expected UTF-8 text, found a ZIP archive (unpack it first)",
+        ),
+        (
+            "b.csv",
+            b"PAR1" + b"\x15" * 100,
+            "b.csv: expected UTF-8 text, found a Parquet file (name it .parquet)",
+        ),
+        (
+            "b.csv",
+            b"national_id,metric\n\x00\x01binary",
+            "b.csv: expected UTF-8 text, found binary data (a NUL byte at byte 19)",
+        ),
+        (
+            "b.csv",
+            b"x" * 200_000 + b"\n1\n",
+            "b.csv: header: longer than 65,536 bytes (a batch's header names at most 11 columns)",
+        ),
+        (
+            "b.csv",
+            ",".join(f"c{i}" for i in range(5_000)).encode() + b"\n1\n",
+            "b.csv: header: 5,000 columns, at most 64 (a batch carries only "
+            + ", ".join(COLUMNS)
+            + ")",
+        ),
+        (
+            "b.jsonl",
+            b"[" * 100_000 + b"\n",
+            "b.jsonl: row 1: nested too deeply (a batch row is one flat JSON object)",
+        ),
+    ],
+)
+def test_files_that_once_crashed_a_reader_are_refused_in_one_line(
+    ledger: Ledger, tmp_path: Path, name: str, data: bytes, expected: str
+) -> None:
+    assert refused_file(ledger, write(tmp_path, name, data)) == expected
+
+
+def test_full_width_digits_in_an_id_number_are_refused_not_hashed(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    number = person(ledger)
+    wide = number.translate({ord(d): chr(0xFF10 + int(d)) for d in "0123456789"})
+    rows = refused_rows(ledger, write(tmp_path, "b.csv", csv_text([fields(wide)])))
+    assert [(r[0], r[1], r[3]) for r in rows] == [(1, "national_id", BAD_ID)]

@@ -188,3 +188,20 @@ def test_the_size_limit_holds_behind_a_path_prefix(
             refused = client.post(path, content=body, headers=auth, params={"batch_id": "pre"})
             assert refused.status_code == 413, path
             assert refused.json()["error"].startswith("body: larger than 1 MiB")
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (__import__("gzip").compress(b"national_id\n" * 100), "found gzip-compressed data"),
+        (b"x" * 200_000 + b"\n1\n", "header: longer than 65,536 bytes"),
+        (",".join(f"c{i}" for i in range(5_000)).encode() + b"\n", "5,000 columns"),
+        ("３４０１０２".encode() + b"\n", "missing column(s)"),
+    ],
+)
+def test_bodies_that_once_crashed_the_service_answer_422_in_one_line(
+    client: TestClient, keys: dict[str, str], body: bytes, expected: str
+) -> None:
+    found = post(client, keys["department"], body)
+    assert found["_status"] == 422 and found["ok"] is False
+    assert expected in str(found["error"]) and "\n" not in str(found["error"])

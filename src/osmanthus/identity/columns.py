@@ -93,7 +93,9 @@ def valid_codes(
 
 
 def pseudonym_column(key: bytes, national_ids: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
-    """Pseudonyms of a column of validated numbers, computed by DuckDB (vectorised C++).
+    """Pseudonyms of a column of numbers, computed by DuckDB (vectorised C++); a value
+    that is not ASCII (refused by the ID check) is hashed as its UTF-8 bytes, never an
+    error.
 
     The same HMAC-SHA-256 as :func:`pseudonym`, written out (RFC 2104):
     ``H((K ^ opad) || H((K ^ ipad) || m))`` with the key padded to the block size.
@@ -107,7 +109,7 @@ def pseudonym_column(key: bytes, national_ids: pa.Array | pa.ChunkedArray) -> pa
     with duckdb.connect() as con:
         con.register("numbers", numbers)
         result = con.sql(
-            "SELECT sha256(?::BLOB || unhex(sha256(?::BLOB || n::BLOB))) AS p FROM numbers",
+            "SELECT sha256(?::BLOB || unhex(sha256(?::BLOB || encode(n)))) AS p FROM numbers",
             params=[outer, inner],
         ).to_arrow_table()
     return result.column("p")

@@ -53,6 +53,23 @@ CHUNK_ROWS = 200_000
 _BLOCK_SIZE = 16 << 20
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _BOM = "\ufeff"
+#: The longest header line read (a real one is about 100 characters) and the most
+#: columns a header may name (a batch carries 11 at most): beyond them the file is refused
+#: before any reader builds a table of that width.
+MAX_HEADER = 65_536
+MAX_COLUMNS = 64
+#: Magic numbers of compressed or binary files a department might send under a text
+#: extension.
+_MAGIC = (
+    (b"\x1f\x8b", "gzip-compressed data (decompress it first)"),
+    (b"PK\x03\x04", "a ZIP archive (unpack it first)"),
+    (b"BZh", "bzip2-compressed data (decompress it first)"),
+    (b"\xfd7zXZ\x00", "xz-compressed data (decompress it first)"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed data (decompress it first)"),
+    (b"PAR1", "a Parquet file (name it .parquet)"),
+    (b"%PDF", "a PDF document"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel or Word file (save it as CSV)"),
+)
 
 
 def detect_format(path: Path) -> str:
@@ -138,13 +155,21 @@ def _blank(path: Path) -> bool:
 
 def _check_text_start(path: Path) -> None:
     with path.open("rb") as handle:
-        start = handle.read(256)
+        start = handle.read(1 << 16)
+    for magic, what in _MAGIC:
+        if start.startswith(magic):
+            raise ValidationError(f"{path.name}: expected UTF-8 text, found {what}")
     if start.startswith(_UTF16_BOMS):
         raise ValidationError(f"{path.name}: expected UTF-8 text, found a UTF-16 byte-order mark")
     if b"\x00" in start[:2] and start.count(0) * 4 >= len(start):  # every other byte
         raise ValidationError(
             f"{path.name}: expected UTF-8 text, found NUL bytes at the start "
             "(UTF-16 without a byte-order mark?)"
+        )
+    if b"\x00" in start:
+        raise ValidationError(
+            f"{path.name}: expected UTF-8 text, found binary data (a NUL byte at byte "
+            f"{start.index(0)})"
         )
 
 
@@ -183,8 +208,22 @@ def _open_parquet(path: Path, chunk_rows: int) -> Opened:
 
 def _csv_header(path: Path) -> list[str]:
     with path.open("rb") as handle:
-        header = handle.readline().decode("utf-8", errors="replace")
-    fields = next(csv.reader([header.lstrip(_BOM).rstrip("\r\n")]), [])
+        line = handle.readline(MAX_HEADER + 1)
+    if len(line) > MAX_HEADER:
+        raise ValidationError(
+            f"{path.name}: header: longer than {MAX_HEADER:,} bytes (a batch's header names "
+            f"at most {len(COLUMNS)} columns)"
+        )
+    header = line.decode("utf-8", errors="replace")
+    try:
+        fields = next(csv.reader([header.lstrip(_BOM).rstrip("\r\n")]), [])
+    except csv.Error as exc:
+        raise ValidationError(f"{path.name}: header: not a CSV line ({exc})") from None
+    if len(fields) > MAX_COLUMNS:
+        raise ValidationError(
+            f"{path.name}: header: {len(fields):,} columns, at most {MAX_COLUMNS} (a batch "
+            f"carries only {', '.join(COLUMNS)})"
+        )
     return [name.strip() for name in fields]
 
 
@@ -225,9 +264,12 @@ def _csv_bad_row(path: Path, names: list[str]) -> int | None:
     """The first data row whose field count differs from the header's (failure path only:
     the parallel CSV reader does not number the rows it rejects)."""
     with path.open(encoding="utf-8", errors="replace", newline="") as handle:
-        for number, fields in enumerate(csv.reader(handle)):
-            if number and fields and len(fields) != len(names):
-                return number
+        try:
+            for number, fields in enumerate(csv.reader(handle)):
+                if number and fields and len(fields) != len(names):
+                    return number
+        except csv.Error:  # a field too long to number the row by: the message says why
+            return None
     return None
 
 
@@ -292,6 +334,8 @@ def _json_line(text: str, number: int, kinds: dict[str, tuple[str, int]]) -> str
         parsed = json.loads(text)
     except json.JSONDecodeError as exc:
         return f"not valid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})"
+    except RecursionError:
+        return "nested too deeply (a batch row is one flat JSON object)"
     if not isinstance(parsed, dict):
         return f"expected a JSON object, found {type(parsed).__name__}"
     for name, value in parsed.items():
