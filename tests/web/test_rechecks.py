@@ -122,3 +122,38 @@ def test_a_record_set_aside_stops_counting_for_the_providers_check(
         for r in client.get("/api/v1/rechecks", headers={"Authorization": f"Bearer {bank}"}).json()
     ]
     assert reasons[:2] == ["set aside", "set aside"] and reasons[-1] == "counts again"
+
+
+@pytest.mark.usefixtures("people")
+def test_an_unregistered_number_answers_like_a_resident_who_does_not_qualify(
+    client: TestClient, ledger: Ledger
+) -> None:
+    """No registration oracle, on the fast path and the declared route alike: the same
+    keys, a check id, not eligible; the pseudonym appears nowhere; the check is audited
+    without a subject."""
+    from factories import make_id
+
+    bank = create_key(ledger.engine, role="provider", name="Bank of Suzhou")
+    stranger = make_id(sequence=777)  # a valid number no resident holds
+    unknown = _ask(client, bank, national_id=stranger)
+    known = _ask(client, bank, national_id=BOB)  # registered, not eligible
+    assert unknown.keys() == known.keys()
+    assert (unknown["eligible"], unknown["valid_until"]) == (False, None)
+    assert isinstance(unknown["check_id"], int)
+    assert ledger.pseudonym_of(stranger)[:8] not in str(unknown)
+    routed = client.post(
+        "/api/v1/eligibility",
+        content=json.dumps(
+            {"national_id": stranger, "perk": "civilization_loan", "purpose": "loan application"}
+        ),
+        headers={
+            "Authorization": f"Bearer {bank}",
+            "Content-Type": "application/json; charset=utf-8",  # the declared route
+        },
+    )
+    assert routed.status_code == 200 and routed.json()["eligible"] is False
+    with ledger.engine.connect() as conn:
+        subject = conn.exec_driver_sql(
+            f"SELECT subject FROM audit_log WHERE seq = {unknown['check_id']}"
+        ).scalar_one()
+    assert subject is None

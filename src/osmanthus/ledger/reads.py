@@ -132,6 +132,27 @@ class AuditedReads(LedgerBase):
         entry = _read_entry(name, actor, purpose, len(rows.ids), None, detail)
         return resident, rows, self._group_audit.submit_async(entry)
 
+    def read_unregistered(
+        self, *, actor: Actor, purpose: str, detail: Mapping[str, Any] | None = None
+    ) -> AuditEntry:
+        """Record a check of an ID number no resident holds, like a read that found no
+        records (no subject, no pseudonym): a provider gets the answer of a resident who
+        does not qualify, and the check is on record all the same."""
+        pending = _unregistered_entry(actor, purpose, detail)
+        if self._group_audit is None:
+            with database_errors("audit"), self.engine.begin() as conn:
+                (entry,) = append_entries(conn, [pending])
+            return entry
+        return self._group_audit.submit(pending).result(timeout=60)
+
+    def read_unregistered_on_loop(
+        self, *, actor: Actor, purpose: str, detail: Mapping[str, Any] | None = None
+    ) -> asyncio.Future[AuditEntry]:
+        """:meth:`read_unregistered` on the event loop (needs :meth:`start_service`)."""
+        if self._group_audit is None:
+            raise LedgerError("read_unregistered_on_loop needs start_service() first")
+        return self._group_audit.submit_async(_unregistered_entry(actor, purpose, detail))
+
     def _read(
         self,
         conn: Connection,
@@ -184,6 +205,19 @@ class AuditedReads(LedgerBase):
                 ).scalar_one(),
                 "records": conn.execute(select(func.count()).select_from(records)).scalar_one(),
             }
+
+
+def _unregistered_entry(
+    actor: Actor, purpose: str, detail: Mapping[str, Any] | None
+) -> PendingEntry:
+    _check_purpose(purpose)
+    return PendingEntry(
+        actor=str(actor),
+        action="resident.read",
+        subject=None,
+        purpose=purpose,
+        detail={"records": 0, "known_at": None, "registered": False, **(detail or {})},
+    )
 
 
 def _read_entry(

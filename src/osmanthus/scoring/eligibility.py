@@ -38,9 +38,14 @@ def check_eligibility(
     read is audited with ``actor`` and ``purpose``."""
     day = on or ledger.today()
     offered(ledger.policy, perk, day)
-    resident, rows, entry = ledger.read_entry(
-        ledger.pseudonym_of(national_id), actor=actor, purpose=purpose, detail={"perk": perk}
-    )
+    detail = {"perk": perk}
+    try:
+        resident, rows, entry = ledger.read_entry(
+            ledger.pseudonym_of(national_id), actor=actor, purpose=purpose, detail=detail
+        )
+    except NotFound:  # the same answer as a resident who does not qualify: no oracle
+        entry = ledger.read_unregistered(actor=actor, purpose=purpose, detail=detail)
+        return Eligibility(perk, False, None, day, entry.seq)
     return replace(decide(ledger.policy, resident, rows, perk, day), check_id=entry.seq)
 
 

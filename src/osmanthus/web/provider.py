@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 from starlette.concurrency import run_in_threadpool
 
-from osmanthus.errors import OsmanthusError, ValidationError
+from osmanthus.errors import NotFound, OsmanthusError, ValidationError
 from osmanthus.ledger import Ledger
 from osmanthus.ledger.rechecks import proof_revocation, recheck_rows, revoked_proofs
 from osmanthus.reports import SigningKey, verify_proof
@@ -99,12 +99,19 @@ async def check_by_id(
     who.require("provider")
     day = ledger.today()
     offered(ledger.policy, question.perk, day)
-    resident, rows, committed = ledger.read_on_loop(
-        ledger.pseudonym_of(question.national_id),
-        actor=who.actor,
-        purpose=question.purpose,
-        detail={"perk": question.perk},
-    )
+    detail = {"perk": question.perk}
+    try:
+        resident, rows, committed = ledger.read_on_loop(
+            ledger.pseudonym_of(question.national_id),
+            actor=who.actor,
+            purpose=question.purpose,
+            detail=detail,
+        )
+    except NotFound:  # no oracle: an unregistered number is a resident who does not qualify
+        entry = await ledger.read_unregistered_on_loop(
+            actor=who.actor, purpose=question.purpose, detail=detail
+        )
+        return EligibilityAnswer.of(Eligibility(question.perk, False, None, day, entry.seq))
     found = decisions.decide(resident, rows, question.perk, day)
     entry = await committed  # the read is on record before the answer leaves
     return EligibilityAnswer.of(replace(found, check_id=entry.seq))
