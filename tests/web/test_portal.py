@@ -235,3 +235,16 @@ def test_an_address_with_too_many_refused_sign_ins_is_refused_for_the_window(
             "/signin", data={"national_id": ALICE, "password": PASSWORD}, follow_redirects=False
         )
         assert signed.status_code == 303
+
+
+def test_signing_out_needs_the_sessions_own_token(client: TestClient) -> None:
+    """A page elsewhere cannot sign a resident out (logout CSRF): without the token, or
+    with another, the answer is 403 and the session goes on."""
+    csrf = sign_in(client, ALICE)
+    for sent in ({}, {"csrf": "not-the-token"}):
+        refused = client.post("/signout", data=sent, follow_redirects=False)
+        assert refused.status_code == 403
+        assert client.get("/api/v1/me").status_code == 200  # still signed in
+    done = client.post("/signout", data={"csrf": csrf}, follow_redirects=False)
+    assert done.status_code == 303
+    assert client.get("/api/v1/me").status_code == 401

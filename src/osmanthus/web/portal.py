@@ -28,6 +28,7 @@ from osmanthus.web.session import (
     CallerDep,
     LedgerDep,
     caller_of,
+    check_csrf,
     close_session,
     open_key_session,
     open_resident_session,
@@ -241,7 +242,9 @@ def portal_router(pages: Pages) -> APIRouter:
         return RedirectResponse(HOME[who.role], 303)
 
     @router.post("/signout", include_in_schema=False)
-    def signout(request: Request) -> Response:
+    async def signout(request: Request) -> Response:
+        if request.session.get("csrf"):  # a session to end: only its own pages may end it
+            await check_csrf(request)
         kiosk = bool(request.session.get("kiosk"))
         close_session(request)
         return RedirectResponse("/signin?kiosk=true" if kiosk else "/signin", 303)

@@ -27,6 +27,7 @@ __all__ = [
     "PostingCallerDep",
     "caller",
     "caller_of",
+    "check_csrf",
     "close_session",
     "csrf_token",
     "open_key_session",
@@ -112,6 +113,12 @@ async def posting_caller(request: Request, found: Annotated[Caller, Depends(call
     token (form field ``csrf`` or header ``X-CSRF-Token``)."""
     if getattr(request.state, "by_key", False):
         return found
+    await check_csrf(request)
+    return found
+
+
+async def check_csrf(request: Request) -> None:
+    """Raise :class:`AccessDenied` unless the request shows the session's CSRF token."""
     sent = request.headers.get("x-csrf-token")
     if not sent and request.headers.get("content-type", "").startswith(_FORMS):
         value = (await request.form()).get("csrf")
@@ -119,7 +126,6 @@ async def posting_caller(request: Request, found: Annotated[Caller, Depends(call
     expected = request.session.get("csrf", "")
     if not sent or not expected or not hmac.compare_digest(str(sent), str(expected)):
         raise AccessDenied("the form is out of date (CSRF token): reload the page and try again")
-    return found
 
 
 def csrf_token(request: Request) -> str:
