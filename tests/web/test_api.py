@@ -118,7 +118,7 @@ def test_bad_questions_get_the_envelope(client: TestClient, ledger: Ledger) -> N
 
 
 def test_html_clients_get_the_envelope_as_a_page(client: TestClient) -> None:
-    page = client.get("/no-such-page", headers={"accept": "text/html"})
+    page = client.get("/no-such-page", headers={"accept": "text/html", "accept-language": "en"})
     assert page.status_code == 404
     assert page.headers["content-type"].startswith("text/html")
     assert "Error 404" in page.text
@@ -194,3 +194,17 @@ def test_metrics_count_the_audit_entries_not_yet_indexed(
     while index_subjects(ledger.engine):
         pass
     assert "osmanthus_audit_unindexed_entries 0.0" in client.get("/metrics").text
+
+
+def test_error_pages_are_the_sites_own_in_the_sessions_language(client: TestClient) -> None:
+    """A browser's error page has the site's layout, speaks the session's language and
+    leads back; a 405 says which methods are allowed."""
+    html = {"accept": "text/html", "accept-language": "en"}
+    english = client.get("/no-such-page", headers=html)
+    assert english.status_code == 404
+    assert "Back to the start page" in english.text and 'href="/static/style.css"' in english.text
+    client.cookies.set("lang", "zh")
+    chinese = client.get("/no-such-page", headers=html)
+    assert chinese.status_code == 404 and "错误 404" in chinese.text and "返回首页" in chinese.text
+    wrong = client.put("/api/v1/ping")
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "GET"

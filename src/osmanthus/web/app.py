@@ -136,7 +136,7 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders, hsts=not settings.demo_mode)  # outermost
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_docs(app)
-    pages = Pages(Catalogues())
+    pages = app.state.pages = Pages(Catalogues())
 
     @app.get("/health", response_model=Health, tags=["operations"])
     def health() -> Health:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -53,14 +54,24 @@ def envelope(status: int, error: str, errors: list[dict[str, str]] | None = None
     return {"ok": False, "error": error, "errors": errors or [], "status": status}
 
 
-def _render(request: Request, body: dict[str, Any]) -> Response:
+def _render(
+    request: Request, body: dict[str, Any], headers: Mapping[str, str] | None = None
+) -> Response:
     status = int(body["status"])
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = dict(headers or {})  # the framework's own (Allow on a 405) are kept
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     wants_html = not request.url.path.startswith("/api/") and "text/html" in request.headers.get(
         "accept", ""
     )
     if wants_html and status == 401:  # a browser is sent to the sign-in page
         return RedirectResponse("/signin", status_code=303)
+    pages = getattr(request.app.state, "pages", None)
+    if wants_html and pages is not None:  # the site's own page, in the session's language
+        found: Response = pages.render(
+            request, "error.html", status=status, headers=headers, code=status, body=body
+        )
+        return found
     if wants_html:
         items = "".join(
             f"<li><code>{html.escape(e['path'])}</code>: {html.escape(e['message'])}</li>"
@@ -92,7 +103,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http(request: Request, exc: StarletteHTTPException) -> Response:
-        return _render(request, envelope(exc.status_code, str(exc.detail)))
+        return _render(request, envelope(exc.status_code, str(exc.detail)), exc.headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:

@@ -189,6 +189,7 @@ class Pages:
         *,
         caller: Caller | None = None,
         status: int = 200,
+        headers: dict[str, str] | None = None,
         **context: Any,
     ) -> HTMLResponse:
         code = self.language(request)
@@ -214,4 +215,4 @@ class Pages:
                 **context,
             )
         )
-        return HTMLResponse(page, status_code=status)
+        return HTMLResponse(page, status_code=status, headers=headers)
