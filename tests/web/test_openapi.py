@@ -36,8 +36,12 @@ def headers_for(path: str, city: dict[str, str], resident: dict[str, str]) -> di
         return resident
     if path.startswith(("/api/v1/batches", "/api/v1/records", "/api/v1/coverage")):
         return {"Authorization": f"Bearer {city['department_key']}"}
-    if path.startswith("/api/v1/eligibility"):
+    if path.startswith(("/api/v1/eligibility", "/api/v1/rechecks")):
         return {"Authorization": f"Bearer {city['provider_key']}"}
+    if path.startswith("/api/v1/disputes") and path.endswith("/review"):
+        return {"Authorization": f"Bearer {city['reviewer_key']}"}
+    if path.startswith("/api/v1/disputes"):
+        return {"Authorization": f"Bearer {city['department_key']}"}
     return {"Authorization": f"Bearer {city['auditor_key']}"}
 
 
