@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from osmanthus.ledger.credentials import (
         is_registered,
         password_hash_of,
-        refusals_since,
+        refusal_times,
         store_password_hash,
     )
     from osmanthus.ledger.database import (
@@ -203,7 +203,7 @@ _HOMES = {
     "problem_rows": "osmanthus.ledger.batches",
     "read_only": "osmanthus.ledger.database",
     "record_batch": "osmanthus.ledger.batches",
-    "refusals_since": "osmanthus.ledger.credentials",
+    "refusal_times": "osmanthus.ledger.credentials",
     "revoke_key_digest": "osmanthus.ledger.keys",
     "settle": "osmanthus.ledger.settling",
     "snapshot": "osmanthus.ledger.verification",
@@ -283,7 +283,7 @@ __all__ = [
     "proposal_rows",
     "read_only",
     "record_batch",
-    "refusals_since",
+    "refusal_times",
     "relay_start",
     "residents_now",
     "revoke_key_digest",

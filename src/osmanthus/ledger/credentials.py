@@ -8,8 +8,9 @@ portal decides on (the stored hash, refused attempts from the audit chain).
 from __future__ import annotations
 
 import datetime as dt
+import json
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select
+from sqlalchemy import Connection, Engine, delete, insert, select
 
 from osmanthus.core import Actor
 from osmanthus.errors import NotFound
@@ -19,7 +20,12 @@ from osmanthus.ledger.database import database_errors
 from osmanthus.ledger.schema import audit_log, resident_credentials, residents
 from osmanthus.ledger.sealed import claim_of
 
-__all__ = ["is_registered", "password_hash_of", "refusals_since", "store_password_hash"]
+__all__ = [
+    "is_registered",
+    "password_hash_of",
+    "refusal_times",
+    "store_password_hash",
+]
 
 
 def store_password_hash(
@@ -65,15 +71,23 @@ def password_hash_of(conn: Connection, pseudonym: str) -> str | None:
     return None if found is None else str(found)
 
 
-def refusals_since(conn: Connection, pseudonym: str, since: dt.datetime) -> int:
-    """Refused sign-ins of the resident since ``since`` (from the audit chain)."""
+def refusal_times(
+    conn: Connection, pseudonym: str, since: dt.datetime
+) -> list[tuple[dt.datetime, str | None]]:
+    """When each refused sign-in of the resident since ``since`` happened, and the tag of
+    the address it came from (None for entries written before addresses were tagged)."""
     at = since.astimezone(dt.UTC).isoformat(timespec="microseconds")  # as `at` is written
     refused = entries_about(
         pseudonym,
-        audit_log.c.seq,
+        audit_log.c.at,
+        audit_log.c.detail,
         where=(audit_log.c.action == "resident.sign_in_refused", audit_log.c.at >= at),
     )
-    return int(conn.execute(select(func.count()).select_from(refused)).scalar_one())
+    found = []
+    for when, detail in conn.execute(select(refused)):
+        tag = json.loads(detail).get("address") if detail else None
+        found.append((dt.datetime.fromisoformat(when), tag))
+    return found
 
 
 def is_registered(conn: Connection, pseudonym: str) -> bool:

@@ -9,6 +9,8 @@ the service's lifecycle (:mod:`osmanthus.ledger.service`).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -83,6 +85,11 @@ class LedgerBase:
         }
 
     # -- identity and time ------------------------------------------------------------
+
+    def address_tag(self, address: str) -> str:
+        """A keyed hash of a network address (16 hex characters): refused sign-ins are
+        counted per address without the address itself in the audit chain."""
+        return hmac.new(self._key, b"address:" + address.encode(), hashlib.sha256).hexdigest()[:16]
 
     def pseudonym_of(self, national_id: str) -> str:
         """Validate a national ID number and return its pseudonym."""

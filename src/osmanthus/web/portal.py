@@ -214,7 +214,7 @@ def portal_router(pages: Pages) -> APIRouter:
         if refused := throttled(request, kiosk):
             return refused
         try:
-            name = sign_in(ledger, national_id.strip(), password)
+            name = sign_in(ledger, national_id.strip(), password, address=_address(request))
         except NotSignedIn:
             return pages.render(
                 request, "signin.html", kiosk_form=kiosk, failed="resident", status=401
