@@ -445,8 +445,8 @@ def test_with_partial_the_rows_before_a_bad_last_row_are_committed(
         ),
         (
             "b.csv",
-            b"national_id,metric\n\x00\x01binary",
-            "b.csv: expected UTF-8 text, found binary data (a NUL byte at byte 19)",
+            b"%PDF-1.7\n" + b"\x00" * 100,
+            "b.csv: expected UTF-8 text, found a PDF document",
         ),
         (
             "b.csv",

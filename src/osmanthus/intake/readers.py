@@ -166,11 +166,6 @@ def _check_text_start(path: Path) -> None:
             f"{path.name}: expected UTF-8 text, found NUL bytes at the start "
             "(UTF-16 without a byte-order mark?)"
         )
-    if b"\x00" in start:
-        raise ValidationError(
-            f"{path.name}: expected UTF-8 text, found binary data (a NUL byte at byte "
-            f"{start.index(0)})"
-        )
 
 
 def _check_columns(path: Path, raw: list[str]) -> list[str]:
