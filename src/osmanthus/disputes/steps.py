@@ -139,27 +139,17 @@ def answer_dispute(
         if answer == "extend":
             return _extend(d, procedure, now, today, text, actor, days, new_information)
         if answer == "uphold":
-            new_id = ledger.supersede_within(
+            return _replaced(
+                ledger,
                 conn,
-                d.department,
-                d.source_ref,
-                kind="retraction" if correct is None else "correction",
-                value=correct,
-                new_source_ref=f"dispute-{d.id}-upheld",
-                reason=f"dispute {d.id} upheld: {text}",
-                actor=actor,
-                subject=d.resident,
-                in_dispute=True,
-            )
-            return StepWrite(
-                kind="upheld",
+                d,
+                "upheld",
+                correct,
+                record_reason=f"dispute {d.id} upheld: {text}",
+                reason=text,
                 actor=actor,
                 at=now,
-                status="upheld",
-                deadline=d.deadline,
                 purpose="department upholds a dispute",
-                reason=text,
-                record_id=new_id,
                 suspensions=pending,
             )
         _lift(d, today, pending)
@@ -292,28 +282,59 @@ def review_dispute(
                 reason=text,
                 suspensions=pending,
             )
-        new_id = ledger.supersede_within(
+        return _replaced(
+            ledger,
             conn,
-            d.department,
-            d.source_ref,
-            kind="retraction" if correct is None else "correction",
-            value=correct,
-            new_source_ref=f"dispute-{d.id}-overturned",
-            reason=f"overturned on appeal, decision on dispute {d.id} by {actor}: {text}",
-            actor=actor,
-            subject=d.resident,
-            in_dispute=True,
-        )
-        return StepWrite(
-            kind="overturned",
+            d,
+            "overturned",
+            correct,
+            record_reason=f"overturned on appeal, decision on dispute {d.id} by {actor}: {text}",
+            reason=text,
             actor=actor,
             at=now,
-            status="overturned",
-            deadline=d.deadline,
             purpose="reviewer overturns a rejected dispute",
-            reason=text,
-            record_id=new_id,
             suspensions=pending,
         )
 
     return write_step(ledger.engine, dispute_id, decide)
+
+
+def _replaced(
+    ledger: Ledger,
+    conn: Connection,
+    d: Dispute,
+    outcome: str,
+    correct: float | None,
+    *,
+    record_reason: str,
+    reason: str,
+    actor: Actor,
+    at: dt.datetime,
+    purpose: str,
+    suspensions: list[tuple[dt.date, bool]],
+) -> StepWrite:
+    """A decision for the resident (upheld, overturned): the record is retracted, or
+    corrected to ``correct``, in the step's transaction (``dispute-N-<outcome>``)."""
+    new_id = ledger.supersede_within(
+        conn,
+        d.department,
+        d.source_ref,
+        kind="retraction" if correct is None else "correction",
+        value=correct,
+        new_source_ref=f"dispute-{d.id}-{outcome}",
+        reason=record_reason,
+        actor=actor,
+        subject=d.resident,
+        in_dispute=True,
+    )
+    return StepWrite(
+        kind=outcome,
+        actor=actor,
+        at=at,
+        status=outcome,
+        deadline=d.deadline,
+        purpose=purpose,
+        reason=reason,
+        record_id=new_id,
+        suspensions=suspensions,
+    )

@@ -16,6 +16,8 @@ Create Date: 2026-12-06
 import sqlalchemy as sa
 from alembic import op
 
+from osmanthus.ledger.guards import append_only_triggers
+
 revision = "0008"
 down_revision = "0007"
 branch_labels = None
@@ -70,19 +72,8 @@ def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
         op.execute(_PG_FUNCTION)
-        for table in APPEND_ONLY:
-            op.execute(
-                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE "
-                f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION refuse_change()"
-            )
-    else:
-        for table in APPEND_ONLY:
-            for change in ("UPDATE", "DELETE"):
-                op.execute(
-                    f"CREATE TRIGGER {table}_no_{change.lower()} BEFORE {change} ON {table} "
-                    f"BEGIN SELECT RAISE(ABORT, 'osmanthus: {table} is append-only: "
-                    f"{change} refused'); END"
-                )
+    for statement in append_only_triggers(bind.dialect.name, APPEND_ONLY):
+        op.execute(statement)
     from osmanthus.ledger.sealed import seal_existing
 
     seal_existing(bind, SEALED_HERE)

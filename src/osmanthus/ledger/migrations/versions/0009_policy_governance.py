@@ -8,6 +8,7 @@ Create Date: 2026-12-06
 import sqlalchemy as sa
 from alembic import op
 
+from osmanthus.ledger.guards import append_only_triggers
 from osmanthus.ledger.schema import UtcDateTime
 
 revision = "0009"
@@ -50,20 +51,8 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_policy_decisions_proposal_id", "policy_decisions", ["proposal_id"])
-    if op.get_bind().dialect.name == "postgresql":
-        for table in TABLES:  # refuse_change() is migration 0008's
-            op.execute(
-                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE "
-                f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION refuse_change()"
-            )
-    else:
-        for table in TABLES:
-            for change in ("UPDATE", "DELETE"):
-                op.execute(
-                    f"CREATE TRIGGER {table}_no_{change.lower()} BEFORE {change} ON {table} "
-                    f"BEGIN SELECT RAISE(ABORT, 'osmanthus: {table} is append-only: "
-                    f"{change} refused'); END"
-                )
+    for statement in append_only_triggers(op.get_bind().dialect.name, TABLES):
+        op.execute(statement)
 
 
 def downgrade() -> None:

@@ -10,6 +10,7 @@ Create Date: 2026-12-06
 import sqlalchemy as sa
 from alembic import op
 
+from osmanthus.ledger.guards import append_only_triggers
 from osmanthus.ledger.schema import UtcDateTime
 
 revision = "0011"
@@ -121,19 +122,8 @@ def upgrade() -> None:
             name="fk_proof_revocations_proof_id_issued_proofs",
         ),
     )
-    for table in APPEND_ONLY:
-        if op.get_bind().dialect.name == "postgresql":  # refuse_change() is migration 0008's
-            op.execute(
-                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE "
-                f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION refuse_change()"
-            )
-            continue
-        for change in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER {table}_no_{change.lower()} BEFORE {change} ON {table} "
-                f"BEGIN SELECT RAISE(ABORT, 'osmanthus: {table} is append-only: "
-                f"{change} refused'); END"
-            )
+    for statement in append_only_triggers(op.get_bind().dialect.name, APPEND_ONLY):
+        op.execute(statement)
 
 
 def downgrade() -> None:
