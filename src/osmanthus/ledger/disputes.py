@@ -264,8 +264,9 @@ def insert_dispute(
             .values(dispute_id=dispute_id, kind="filed", actor=str(actor), at=filed, due=due)
             .returning(dispute_events.c.id)
         ).scalar_one()
+        filed_row = _one(conn, int(dispute_id))
         notice = _notice_of(
-            conn, int(dispute_id), int(event), "filed", {"due": due, "reason": None}
+            filed_row, record.resident_id, "open", int(event), "filed", {"due": due}
         )
         append_entry(
             conn,
@@ -280,7 +281,7 @@ def insert_dispute(
                 *add_notices(conn, [notice], filed),
             ],
         )
-        return _one(conn, int(dispute_id))
+        return filed_row
 
 
 def write_step(
@@ -359,7 +360,10 @@ def _write(conn: Connection, current: Dispute, step: StepWrite) -> Dispute:
         "suspended_from": next((s for s, lifted in step.suspensions if not lifted), None),
         "counts_again_from": next((s for s, lifted in step.suspensions if lifted), None),
     }
-    notice = _notice_of(conn, current.id, int(event), step.kind, told)
+    resident = conn.execute(
+        select(disputes.c.resident_id).where(disputes.c.id == current.id)
+    ).scalar_one()
+    notice = _notice_of(current, resident, step.status, int(event), step.kind, told)
     claims.extend(add_notices(conn, [notice], now))
     if step.suspensions and step.record_id is None:  # (a correction told them already)
         lifted = step.suspensions[-1][1]
@@ -431,19 +435,15 @@ def close_disputes_of(
 
 
 def _notice_of(
-    conn: Connection, dispute_id: int, event: int, kind: str, facts: dict[str, Any]
+    d: Dispute, resident_id: int, status: str, event: int, kind: str, facts: dict[str, Any]
 ) -> NewNotice:
     """The resident's notice of one step of their dispute (the facts of the step)."""
-    d = _rows(conn, disputes.c.id == dispute_id)[0]
-    resident_id = conn.execute(
-        select(disputes.c.resident_id).where(disputes.c.id == dispute_id)
-    ).scalar_one()
     payload = {
         "dispute": d.id,
         "record": d.record_id,
         "metric": d.metric,
         "department": d.department,
-        "status": d.status,
+        "status": status,
         **{k: v for k, v in facts.items() if v is not None},
     }
     return NewNotice(resident_id, f"dispute.{kind}", f"dispute-event:{event}", payload)

@@ -23,8 +23,8 @@ from osmanthus.core import Actor
 from osmanthus.i18n import Catalogues
 from osmanthus.ledger import Delivery, Ledger, due_deliveries, mark_delivery
 from osmanthus.ledger.notices import ledger_tag, replaced_records
-from osmanthus.notices.texts import FOOTER, Names, render
-from osmanthus.policy.names import Names as PolicyNames
+from osmanthus.notices.texts import FOOTER, render
+from osmanthus.policy.names import Names
 
 __all__ = ["DELIVERY", "DeliveryReport", "Mailer", "deliver_due"]
 
@@ -80,7 +80,7 @@ def compose(
 ) -> EmailMessage:
     """The e-mail of one outbox row, in the language the resident chose."""
     language = delivery.language
-    names: Names = PolicyNames.of(ledger.policy.latest, language)
+    names = Names.of(ledger.policy.latest, language)
     gettext = catalogues.get(language).ugettext
     shown = render(delivery.notice, gettext, names)
     message = EmailMessage()

@@ -10,23 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from osmanthus.i18n import gettext_noop as N_
 from osmanthus.ledger import Notice
+from osmanthus.policy.names import Names
 
-__all__ = ["FOOTER", "KINDS", "Names", "Rendered", "render"]
+__all__ = ["FOOTER", "KINDS", "Rendered", "render"]
 
 #: The last line of every e-mail.
 FOOTER = N_("Osmanthus civic-credit points. All your notices: sign in and open My notices.")
-
-
-class Names(Protocol):
-    """Names of the policy's departments, metrics and perks in one language."""
-
-    def dept(self, code: str) -> str: ...
-    def metric(self, code: str, fallback: str = "") -> str: ...
-    def perk(self, code: str, fallback: str = "") -> str: ...
 
 
 @dataclass(frozen=True)

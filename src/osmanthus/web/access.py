@@ -73,6 +73,14 @@ class Caller:
         people must take: ``policy-approver:Legal office (key 7)``."""
         return Actor(self.role, f"{self.name} (key {self.key_id})")
 
+    def own_pseudonym(self) -> str:
+        """The signed-in resident's pseudonym, for reading their own data;
+        :class:`AccessDenied` for any other caller."""
+        self.require("resident")
+        if self.pseudonym is None:
+            raise AccessDenied("only a signed-in resident reads their own data here")
+        return self.pseudonym
+
     def require(self, *roles: Role) -> Caller:
         """Raise :class:`AccessDenied` unless the caller has one of ``roles``."""
         if self.role not in roles:

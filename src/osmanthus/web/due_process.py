@@ -28,7 +28,7 @@ from osmanthus.disputes import (
     resident_disputes,
     review_dispute,
 )
-from osmanthus.errors import AccessDenied, NotFound
+from osmanthus.errors import NotFound
 from osmanthus.ledger import Dispute, Ledger, dispute_by_id
 from osmanthus.web.access import Caller
 from osmanthus.web.pages import Pages
@@ -125,13 +125,6 @@ def dispute_out(d: Dispute, today: dt.date, *, full: bool) -> DisputeOut:
     )
 
 
-def _own(who: Caller) -> str:
-    who.require("resident")
-    if who.pseudonym is None:
-        raise AccessDenied("only a signed-in resident reads their own data here")
-    return who.pseudonym
-
-
 def _readable(ledger: Ledger, who: Caller, dispute_id: int, purpose: str) -> Dispute:
     """A dispute its reader may see whole (the department that sent the record, or the
     reviewer), the read audited; another department finds nothing."""
@@ -190,7 +183,7 @@ def due_process_router(pages: Pages) -> APIRouter:
 
     @router.get("/me/disputes", include_in_schema=False)
     def disputes_page(request: Request, ledger: LedgerDep, who: CallerDep) -> Response:
-        found = resident_disputes(ledger, _own(who))
+        found = resident_disputes(ledger, who.own_pseudonym())
         return pages.render(
             request, "resident/disputes.html", caller=who, disputes=found, today=ledger.today()
         )
@@ -202,7 +195,7 @@ def due_process_router(pages: Pages) -> APIRouter:
         record_id: Annotated[int, Form(ge=1, le=2**63 - 1)],
         reason: Annotated[str, Form(max_length=2000)],
     ) -> Response:
-        file_dispute(ledger, _own(who), record_id, reason, actor=_resident_actor(who))
+        file_dispute(ledger, who.own_pseudonym(), record_id, reason, actor=_resident_actor(who))
         return RedirectResponse("/me/disputes", 303)
 
     @router.post("/me/disputes/{dispute_id}/appeal", include_in_schema=False)
@@ -212,14 +205,18 @@ def due_process_router(pages: Pages) -> APIRouter:
         who: PostingCallerDep,
         reason: Annotated[str, Form(max_length=2000)],
     ) -> Response:
-        appeal_dispute(ledger, dispute_id, reason, actor=_resident_actor(who), pseudonym=_own(who))
+        appeal_dispute(
+            ledger, dispute_id, reason, actor=_resident_actor(who), pseudonym=who.own_pseudonym()
+        )
         return RedirectResponse("/me/disputes", 303)
 
     @router.get("/api/v1/me/disputes", response_model=list[DisputeOut], tags=["residents"])
     def my_disputes(ledger: LedgerDep, who: CallerDep) -> list[DisputeOut]:
         """The resident's disputes: deadlines, answers (with their reasons), appeals."""
         today = ledger.today()
-        return [dispute_out(d, today, full=True) for d in resident_disputes(ledger, _own(who))]
+        return [
+            dispute_out(d, today, full=True) for d in resident_disputes(ledger, who.own_pseudonym())
+        ]
 
     @router.post(
         "/api/v1/me/disputes", response_model=DisputeOut, status_code=201, tags=["residents"]
@@ -227,7 +224,7 @@ def due_process_router(pages: Pages) -> APIRouter:
     def new_dispute(body: DisputeIn, ledger: LedgerDep, who: PostingCallerDep) -> DisputeOut:
         """Dispute one of the resident's records (the department answers by the deadline)."""
         found = file_dispute(
-            ledger, _own(who), body.record_id, body.reason, actor=_resident_actor(who)
+            ledger, who.own_pseudonym(), body.record_id, body.reason, actor=_resident_actor(who)
         )
         return dispute_out(found, ledger.today(), full=True)
 
@@ -239,7 +236,11 @@ def due_process_router(pages: Pages) -> APIRouter:
     ) -> DisputeOut:
         """Appeal a rejected dispute to the independent reviewer, by the appeal deadline."""
         found = appeal_dispute(
-            ledger, dispute_id, body.reason, actor=_resident_actor(who), pseudonym=_own(who)
+            ledger,
+            dispute_id,
+            body.reason,
+            actor=_resident_actor(who),
+            pseudonym=who.own_pseudonym(),
         )
         return dispute_out(found, ledger.today(), full=True)
 

@@ -11,7 +11,6 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from osmanthus.core import Actor
-from osmanthus.errors import AccessDenied
 from osmanthus.i18n import gettext
 from osmanthus.ledger import Ledger, contact_of, notices_of, set_contact
 from osmanthus.notices import render
@@ -42,18 +41,11 @@ class ContactOut(BaseModel):
     language: str | None
 
 
-def _own(who: Caller) -> str:
-    who.require("resident")
-    if who.pseudonym is None:
-        raise AccessDenied("only a signed-in resident reads their own notices")
-    return who.pseudonym
-
-
 def notices_router(pages: Pages) -> APIRouter:
     router = APIRouter()
 
     def shown(request: Request, ledger: Ledger, who: Caller) -> list[NoticeOut]:
-        name = _own(who)
+        name = who.own_pseudonym()
         found = notices_of(ledger.engine, name, ledger.today())
         ledger.record_access(
             actor=Actor("resident", who.name),
@@ -80,7 +72,7 @@ def notices_router(pages: Pages) -> APIRouter:
     @router.get("/me/notices", include_in_schema=False)
     def notices_page(request: Request, ledger: LedgerDep, who: CallerDep) -> Response:
         found = shown(request, ledger, who)
-        contact = contact_of(ledger.engine, _own(who))
+        contact = contact_of(ledger.engine, who.own_pseudonym())
         return pages.render(
             request, "resident/notices.html", caller=who, notices=found, contact=contact
         )
@@ -94,7 +86,7 @@ def notices_router(pages: Pages) -> APIRouter:
     ) -> Response:
         set_contact(
             ledger.engine,
-            _own(who),
+            who.own_pseudonym(),
             email,
             language,
             actor=Actor("resident", who.name),
@@ -110,7 +102,7 @@ def notices_router(pages: Pages) -> APIRouter:
     @router.get("/api/v1/me/contact", response_model=ContactOut, tags=["residents"])
     def my_contact(ledger: LedgerDep, who: CallerDep) -> ContactOut:
         """Where the resident's notices go by e-mail (none: the inbox only)."""
-        found = contact_of(ledger.engine, _own(who))
+        found = contact_of(ledger.engine, who.own_pseudonym())
         return ContactOut(
             email=found.email if found else None, language=found.language if found else None
         )
@@ -121,7 +113,7 @@ def notices_router(pages: Pages) -> APIRouter:
         e-mails; the inbox keeps every notice)."""
         set_contact(
             ledger.engine,
-            _own(who),
+            who.own_pseudonym(),
             body.email,
             body.language,
             actor=Actor("resident", who.name),

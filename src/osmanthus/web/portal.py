@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel
 
 from osmanthus.disputes import resident_disputes
-from osmanthus.errors import AccessDenied, NotFound, NotSignedIn
+from osmanthus.errors import NotFound, NotSignedIn
 from osmanthus.i18n import LANGUAGES
 from osmanthus.ledger import Actor, Ledger, ResidentInfo, StoredRecord
 from osmanthus.residents import project, sign_in, who_read
@@ -90,17 +90,11 @@ class AccessOut(BaseModel):
     purpose: str
 
 
-def _own(who: Caller) -> str:
-    """The signed-in resident's pseudonym; :class:`AccessDenied` for any other caller."""
-    who.require("resident")
-    if who.pseudonym is None:
-        raise AccessDenied("only a signed-in resident reads their own data here")
-    return who.pseudonym
-
-
 def own_read(ledger: Ledger, who: Caller, purpose: str) -> tuple[ResidentInfo, list[StoredRecord]]:
     """The signed-in resident and their record rows (an audited read)."""
-    return ledger.read_pseudonym(_own(who), actor=Actor("resident", who.name), purpose=purpose)
+    return ledger.read_pseudonym(
+        who.own_pseudonym(), actor=Actor("resident", who.name), purpose=purpose
+    )
 
 
 async def own_explanation_now(request: Request, who: Caller, purpose: str) -> Explanation:
@@ -109,7 +103,7 @@ async def own_explanation_now(request: Request, who: Caller, purpose: str) -> Ex
     resident state (scoring.remembered), the audit entry awaited before anything leaves."""
     ledger: Ledger = request.app.state.ledger
     resident, rows, committed = ledger.read_on_loop(
-        _own(who), actor=Actor("resident", who.name), purpose=purpose
+        who.own_pseudonym(), actor=Actor("resident", who.name), purpose=purpose
     )
     explanations: Explanations = request.app.state.explanations
     found = explanations.explain(resident, rows, ledger.today())
@@ -268,7 +262,9 @@ def portal_router(pages: Pages) -> APIRouter:
         line = next((ln for ln in found.lines if ln.record.id == record_id), None)
         if line is None:
             raise NotFound(f"record {record_id}: no such record of yours")
-        disputes = [d for d in resident_disputes(ledger, _own(who)) if d.record_id == record_id]
+        disputes = [
+            d for d in resident_disputes(ledger, who.own_pseudonym()) if d.record_id == record_id
+        ]
         return pages.render(
             request, "resident/record.html", caller=who, line=line, disputes=disputes, e=found
         )
@@ -281,7 +277,7 @@ def portal_router(pages: Pages) -> APIRouter:
 
     @router.get("/me/access", include_in_schema=False)
     def access_page(request: Request, ledger: LedgerDep, who: CallerDep) -> Response:
-        entries = who_read(ledger, _own(who))
+        entries = who_read(ledger, who.own_pseudonym())
         return pages.render(request, "resident/access.html", caller=who, entries=entries)
 
     # -- the same as JSON --------------------------------------------------------------
@@ -297,7 +293,7 @@ def portal_router(pages: Pages) -> APIRouter:
         """Who read or wrote the resident's data, when, and for what purpose."""
         return [
             AccessOut(at=e.at, actor=e.actor, action=e.action, purpose=e.purpose)
-            for e in who_read(ledger, _own(who))
+            for e in who_read(ledger, who.own_pseudonym())
         ]
 
     return router
