@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 __all__ = [
+    "COUNTING_KINDS",
+    "REPLACING_KINDS",
     "Actor",
     "NewRecord",
     "ResidentInfo",
@@ -15,6 +17,13 @@ __all__ = [
     "Suspension",
     "suspended_records",
 ]
+
+
+#: Kinds of record row that can count: the first report and a correction.
+COUNTING_KINDS = ("original", "correction")
+#: Kinds of record row that replace the record they point at (``supersedes_id``); a
+#: ``repair`` row points at the record it ends early and replaces nothing.
+REPLACING_KINDS = ("correction", "retraction")
 
 
 @dataclass(frozen=True)
@@ -45,7 +54,8 @@ class NewRecord:
 
 @dataclass(frozen=True)
 class StoredRecord:
-    """A record row as stored: an original report, a correction or a retraction."""
+    """A record row as stored: an original report, a correction, a retraction or a
+    repair (which ends the record ``supersedes_id`` names on its ``act_date``)."""
 
     id: int
     department: str

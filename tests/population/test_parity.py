@@ -70,10 +70,13 @@ def populations(
     *,
     negative: bool = False,
     suspensions: float = 0.25,
+    repairs: float = 0.1,
 ) -> Population:
     """Residents sharing one generated scenario (``negative``: per-unit values below 0;
     ``suspensions``: the share of records with suspension facts, set aside or counting
-    again from days around the scoring date, recorded at times around "known at")."""
+    again from days around the scoring date, recorded at times around "known at";
+    ``repairs``: the share of records repaired (a ``repair`` row ending them on a day
+    around the scoring date or their act date), one in three of those twice)."""
     source = negative_value_scenarios if negative else scenarios
     scn = draw(source(shape or Shape()))
     people = []
@@ -95,8 +98,28 @@ def populations(
             )
             for record in chosen
         ]
-        suspended = []
         days = (-30, -1, 0, 1)
+        repaired = []
+        for record in records:
+            if record.kind == "retraction" or draw(st.floats(0, 1)) >= repairs:
+                continue
+            for _ in range(draw(st.sampled_from([1, 1, 2]))):
+                granted = scn.as_of + dt.timedelta(days=draw(st.sampled_from(days)))
+                repaired.append(
+                    dataclasses.replace(
+                        stored(
+                            800 + len(repaired) + 1000 * r,
+                            record.metric,
+                            draw(st.sampled_from([granted, record.act_date])),
+                            kind="repair",
+                            supersedes=record.id,
+                        ),
+                        department=record.department,
+                        recorded_at=draw(st.sampled_from(TIMES)),
+                    )
+                )
+        records += repaired
+        suspended = []
         for record in records:
             if draw(st.floats(0, 1)) >= suspensions:
                 continue
@@ -411,6 +434,24 @@ def test_suspensions_score_the_same_in_every_engine(
     assert_parity(pop, run_engine(pop, engine, request))
 
 
+def _repaired(pop: Population) -> int:
+    return sum(1 for p in pop.people for r in p.records if r.kind == "repair")
+
+
+@settings(PROPERTY, max_examples=8)
+@pytest.mark.parametrize("engine", ENGINES)
+@given(data=st.data())
+def test_repairs_score_the_same_in_every_engine(
+    engine: str, request: pytest.FixtureRequest, data: st.DataObject
+) -> None:
+    """Populations where many records were repaired (granted on days around the scoring
+    date, some recorded after "known at", some twice): each engine ends them as the
+    reference scorer does."""
+    pop = data.draw(populations(suspensions=0.1, repairs=0.6))
+    event(f"repair rows: {min(_repaired(pop), 3)}{'+' * (_repaired(pop) > 2)}")
+    assert_parity(pop, run_engine(pop, engine, request))
+
+
 def test_a_suspended_record_counts_for_nothing_on_the_column_path_and_after_lifting_again() -> None:
     """One resident, one negative record, set aside from 2030-01-10 and counting again
     from 2030-01-20 (each fact recorded the day it starts): every date and "known at"
@@ -442,3 +483,32 @@ def test_a_suspended_record_counts_for_nothing_on_the_column_path_and_after_lift
         assert_parity(pop, found)
         seen.append(found[1]["score"])
     assert seen == [90, 100, 90, 90, 100]
+
+
+def test_a_repaired_record_ends_on_the_grant_date_on_the_column_path() -> None:
+    """One resident, one negative record repaired on 2030-01-10 (recorded that day):
+    every date and "known at" gives the reference scorer's score in the DuckDB engine,
+    on the column path."""
+    version = PolicyVersion.model_validate(
+        version_spec("1", dt.date(2029, 1, 1), {"fine": {"points": -10, "expiry": "1y"}})
+    )
+    policy = PolicySet((version,))
+    record = stored(1, "fine", dt.date(2029, 12, 1))
+    repair = dataclasses.replace(
+        stored(2, "fine", dt.date(2030, 1, 10), kind="repair", supersedes=1),
+        recorded_at=dt.datetime(2030, 1, 10, tzinfo=dt.UTC),
+    )
+    person = Person(id=1, subject=Subject(birth_year=1970), records=[record, repair])
+    seen = []
+    for as_of, known_at in [
+        (dt.date(2030, 1, 9), None),
+        (dt.date(2030, 1, 10), None),
+        (dt.date(2030, 1, 15), dt.datetime(2030, 1, 9, tzinfo=dt.UTC)),
+        (dt.date(2030, 1, 15), None),
+    ]:
+        pop = Population(policy, (person,), as_of, known_at, 1)
+        found = engine_results(pop, run_duckdb, threads=1)
+        assert_parity(pop, found)
+        assert not found[1]["reference"]  # the column path, not the reference fallback
+        seen.append(found[1]["score"])
+    assert seen == [90, 100, 90, 100]

@@ -1,8 +1,10 @@
 """Due process: disputes of records, answered by the department that sent them within
 the policy's procedure, suspended when a deadline passes, appealed to an independent
-reviewer (:mod:`~osmanthus.disputes.steps`, :mod:`~osmanthus.disputes.sweep`)."""
+reviewer (:mod:`~osmanthus.disputes.steps`, :mod:`~osmanthus.disputes.sweep`); and
+applications for early repair, decided the same way (:mod:`~osmanthus.disputes.repairs`)."""
 
 from osmanthus.disputes.lists import department_disputes, open_disputes, resident_disputes
+from osmanthus.disputes.repairs import apply_repair, repair_check
 from osmanthus.disputes.steps import (
     REVIEWER,
     answer_dispute,
@@ -19,10 +21,12 @@ __all__ = [
     "Swept",
     "answer_dispute",
     "appeal_dispute",
+    "apply_repair",
     "department_disputes",
     "file_dispute",
     "open_disputes",
     "procedure_of",
+    "repair_check",
     "resident_disputes",
     "review_dispute",
     "sweep_disputes",

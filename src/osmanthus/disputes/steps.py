@@ -8,6 +8,11 @@
       └── not answered by the due date: the record is set aside from the next day
           (:mod:`osmanthus.disputes.sweep`); an overdue appeal likewise.
 
+An application for early repair (:mod:`osmanthus.disputes.repairs`) takes the same
+steps: upheld means granted (the record ends on that day: a ``repair`` row), rejected
+means refused; an overdue answer sends it to the reviewer (``escalated``) instead of
+setting the record aside, and the reviewer's overturn grants it.
+
 The resident's own words (the dispute's and the appeal's reason) are theirs to give and
 are not screened for prohibited data: a resident may need to say they were in hospital.
 What a department or the reviewer writes is screened like every text the ledger keeps
@@ -27,7 +32,14 @@ from sqlalchemy import Connection
 
 from osmanthus.core import Actor
 from osmanthus.errors import AccessDenied, StepRefused, ValidationError
-from osmanthus.ledger import Dispute, Ledger, StepWrite, insert_dispute, write_step
+from osmanthus.ledger import (
+    Dispute,
+    Ledger,
+    StepWrite,
+    insert_dispute,
+    newest_version,
+    write_step,
+)
 from osmanthus.policy.procedure import Procedure
 
 __all__ = [
@@ -89,8 +101,9 @@ def file_dispute(
 
 def _overdue_suspension(dispute: Dispute, today: dt.date) -> list[tuple[dt.date, bool]]:
     """An overdue dispute not yet swept is set aside from the day after its deadline
-    before it is answered (the sweep would have written the same fact)."""
-    if dispute.overdue(today) and dispute.suspended_from is None:
+    before it is answered (the sweep would have written the same fact); an application
+    for repair sets nothing aside."""
+    if dispute.kind == "record" and dispute.overdue(today) and dispute.suspended_from is None:
         return [(dispute.deadline + dt.timedelta(days=1), False)]
     return []
 
@@ -138,6 +151,12 @@ def answer_dispute(
         pending = _overdue_suspension(d, today)
         if answer == "extend":
             return _extend(d, procedure, now, today, text, actor, days, new_information)
+        if answer == "uphold" and d.kind == "repair":
+            if correct is not None:
+                raise ValidationError("correct: a repair ends the record: no value to correct")
+            return _granted(
+                ledger, conn, d, "upheld", text, actor, now, "department grants early repair"
+            )
         if answer == "uphold":
             return _replaced(
                 ledger,
@@ -270,6 +289,12 @@ def review_dispute(
         if d.status != "appealed":
             raise StepRefused(f"dispute {d.id}: no appeal awaits review (it is {d.status})")
         pending = _overdue_suspension(d, today)
+        if review == "overturn" and d.kind == "repair":
+            if correct is not None:
+                raise ValidationError("correct: a repair ends the record: no value to correct")
+            return _granted(
+                ledger, conn, d, "overturned", text, actor, now, "reviewer grants early repair"
+            )
         if review == "confirm":
             _lift(d, today, pending)
             return StepWrite(
@@ -297,6 +322,39 @@ def review_dispute(
         )
 
     return write_step(ledger.engine, dispute_id, decide)
+
+
+def _granted(
+    ledger: Ledger,
+    conn: Connection,
+    d: Dispute,
+    outcome: str,
+    reason: str,
+    actor: Actor,
+    at: dt.datetime,
+    purpose: str,
+) -> StepWrite:
+    """An application for repair granted (upheld, overturned): the record (its newest
+    version, should it have been corrected since) ends today, a ``repair`` row written
+    in the step's transaction (``repair-N-<outcome>``)."""
+    new_id = ledger.repair_within(
+        conn,
+        newest_version(conn, d.record_id),
+        granted_on=at.astimezone(ledger.timezone).date(),
+        source_ref=f"repair-{d.id}-{outcome}",
+        reason=f"early repair granted on application {d.id} by {actor}: {reason}",
+        actor=actor,
+    )
+    return StepWrite(
+        kind=outcome,
+        actor=actor,
+        at=at,
+        status=outcome,
+        deadline=d.deadline,
+        purpose=purpose,
+        reason=reason,
+        record_id=new_id,
+    )
 
 
 def _replaced(

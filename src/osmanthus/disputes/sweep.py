@@ -1,5 +1,7 @@
 """Deadlines that act by themselves: a dispute not answered (or an appeal not reviewed)
-by its due date sets its record aside from the next day.
+by its due date sets its record aside from the next day; an application for early
+repair not answered by its due date goes to the reviewer (``escalated``), who decides it
+within the procedure's review deadline.
 
 The sweep writes that fact to the ledger (a ``suspended`` step and a suspension), so
 ``--as-of/--known-at`` reproduce it and every scorer reads it. The service's upkeep runs
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from osmanthus.core import Actor
+from osmanthus.disputes.steps import procedure_of
 from osmanthus.errors import StepRefused, ValidationError
 from osmanthus.ledger import Dispute, Ledger, StepWrite, dispute_rows, write_step
 
@@ -26,10 +29,12 @@ SWEEPER = Actor("platform", "deadline-sweep")
 
 @dataclass(frozen=True)
 class Swept:
-    """What one sweep did: the disputes whose record it set aside."""
+    """What one sweep did: the disputes whose record it set aside, and the applications
+    for repair it sent to the reviewer."""
 
     today: dt.date
     suspended: tuple[Dispute, ...]
+    escalated: tuple[Dispute, ...] = ()
 
 
 def sweep_disputes(ledger: Ledger, today: dt.date | None = None) -> Swept:
@@ -39,8 +44,12 @@ def sweep_disputes(ledger: Ledger, today: dt.date | None = None) -> Swept:
     day = today or real
     if day > real:
         raise ValidationError(f"today: {day} is in the future (today is {real})")
-    done = []
+    done, escalated = [], []
     for found in dispute_rows(ledger.engine, status=("open", "appealed"), due_before=day):
+        if found.kind == "repair":
+            if found.status == "open":
+                escalated.extend(_escalate(ledger, found, day))
+            continue
         if found.suspended_from is not None:
             continue
 
@@ -64,4 +73,29 @@ def sweep_disputes(ledger: Ledger, today: dt.date | None = None) -> Swept:
             done.append(write_step(ledger.engine, found.id, decide))
         except StepRefused:
             continue
-    return Swept(day, tuple(done))
+    return Swept(day, tuple(done), tuple(escalated))
+
+
+def _escalate(ledger: Ledger, found: Dispute, day: dt.date) -> list[Dispute]:
+    """An application for repair the department did not answer in time: to the reviewer."""
+
+    def decide(conn: Connection, d: Dispute) -> StepWrite:
+        if d.status != "open" or not d.overdue(day):  # answered meanwhile
+            raise StepRefused(f"application {d.id}: nothing to escalate")
+        now = ledger.now()
+        due = procedure_of(ledger, d).review_due(now)
+        return StepWrite(
+            kind="escalated",
+            actor=SWEEPER,
+            at=now,
+            status="appealed",
+            deadline=due,
+            purpose="repair application overdue: sent to the reviewer",
+            reason=f"the department's answer was due by {d.deadline}",
+            due=due,
+        )
+
+    try:
+        return [write_step(ledger.engine, found.id, decide)]
+    except StepRefused:
+        return []

@@ -63,6 +63,7 @@ if TYPE_CHECKING:
         dispute_rows,
         disputes_of,
         insert_dispute,
+        newest_version,
         open_dispute_rows,
         write_step,
     )
@@ -190,6 +191,7 @@ _HOMES = {
     "enter_write": "osmanthus.ledger.settling",
     "grant_service_role": "osmanthus.ledger.roles",
     "insert_dispute": "osmanthus.ledger.disputes",
+    "newest_version": "osmanthus.ledger.disputes",
     "insert_key": "osmanthus.ledger.keys",
     "is_current": "osmanthus.ledger.database",
     "is_registered": "osmanthus.ledger.credentials",
@@ -276,6 +278,7 @@ __all__ = [
     "mark_delivery",
     "migrate",
     "new_originals",
+    "newest_version",
     "notices_of",
     "open_dispute_rows",
     "password_hash_of",

@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, and_, func, insert, select, update
 
-from osmanthus.core import Actor
+from osmanthus.core import REPLACING_KINDS, Actor
 from osmanthus.errors import NotFound, ValidationError
 from osmanthus.ledger.audit_log import append_entry
 from osmanthus.ledger.database import database_errors, read_only
@@ -50,6 +50,7 @@ __all__ = [
     "dispute_rows",
     "disputes_of",
     "insert_dispute",
+    "newest_version",
     "open_dispute_rows",
     "overdue_count",
     "write_step",
@@ -91,6 +92,8 @@ class Dispute:
     severity: str | None = None
     steps: tuple[DisputeStep, ...] = ()
     suspended_from: dt.date | None = None  # the record is set aside from this day
+    kind: str = "record"  # "record": the record is wrong; "repair": end it early
+    evidence_ref: str | None = None  # a repair application's evidence reference
 
     def overdue(self, today: dt.date) -> bool:
         """Awaiting an answer or a review after its deadline."""
@@ -138,6 +141,8 @@ _COLUMNS = (
     records.c.value,
     records.c.act_date,
     records.c.severity,
+    disputes.c.kind,
+    disputes.c.evidence_ref,
 )
 
 
@@ -208,10 +213,13 @@ def insert_dispute(
     filed: dt.datetime,
     deadline: Callable[[Connection, str], dt.date],
     actor: Actor,
+    kind: str = "record",
+    evidence_ref: str | None = None,
 ) -> Dispute:
-    """File a dispute of one of the resident's own records (none awaiting an answer or a
-    review on it, and not a record already replaced); audited. ``deadline`` gives the
-    answer deadline for the department that sent the record."""
+    """File a dispute of one of the resident's own records, or (``kind="repair"``) an
+    application for its early repair (none awaiting an answer or a review on it, not a
+    record already replaced or repaired); audited. ``deadline`` gives the answer
+    deadline for the department that sent the record."""
     with database_errors("disputes"), engine.begin() as conn:
         record = conn.execute(
             select(
@@ -227,24 +235,36 @@ def insert_dispute(
         ).first()
         if record is None:  # someone else's record is as absent as no record
             raise NotFound(f"record {record_id}: no such record of yours")
-        if record.kind == "retraction":
-            raise ValidationError(f"record_id: record {record_id} is a retraction: nothing counts")
+        if record.kind in ("retraction", "repair"):
+            raise ValidationError(
+                f"record_id: record {record_id} is a {record.kind}: it does not count itself"
+            )
         newer = conn.execute(
-            select(records.c.id).where(records.c.supersedes_id == record_id)
+            select(records.c.id).where(
+                records.c.supersedes_id == record_id, records.c.kind.in_(REPLACING_KINDS)
+            )
         ).scalar()
         if newer is not None:
             raise ValidationError(
                 f"record_id: record {record_id} was replaced by record {newer}: dispute that one"
             )
         already = conn.execute(
-            select(disputes.c.id).where(
+            select(disputes.c.id, disputes.c.kind).where(
                 disputes.c.record_id == record_id, disputes.c.status.in_(ACTIVE)
             )
-        ).scalar()
+        ).first()
         if already is not None:
+            what = "an application for its repair" if already.kind == "repair" else "dispute"
             raise ValidationError(
-                f"record_id: record {record_id} already has dispute {already} under way"
+                f"record_id: record {record_id} already has {what} {already.id} under way"
             )
+        repaired = conn.execute(
+            select(records.c.act_date).where(
+                records.c.supersedes_id == record_id, records.c.kind == "repair"
+            )
+        ).scalar()
+        if kind == "repair" and repaired is not None:
+            raise ValidationError(f"record_id: record {record_id} was repaired on {repaired}")
         due = deadline(conn, record.code)
         dispute_id = conn.execute(
             insert(disputes)
@@ -256,6 +276,8 @@ def insert_dispute(
                 status="open",
                 filed_at=filed,
                 deadline=due,
+                kind=kind,
+                evidence_ref=evidence_ref,
             )
             .returning(disputes.c.id)
         ).scalar_one()
@@ -271,9 +293,11 @@ def insert_dispute(
         append_entry(
             conn,
             actor=str(actor),
-            action="dispute.file",
+            action="repair.apply" if kind == "repair" else "dispute.file",
             subject=pseudonym,
-            purpose="resident disputes a record",
+            purpose="resident applies for early repair"
+            if kind == "repair"
+            else "resident disputes a record",
             detail={"dispute": int(dispute_id), "record": record_id, "due": due.isoformat()},
             rows=[
                 claim_of(conn, "disputes", disputes.c.id == dispute_id),
@@ -373,7 +397,7 @@ def _write(conn: Connection, current: Dispute, step: StepWrite) -> Dispute:
     append_entry(
         conn,
         actor=str(step.actor),
-        action=f"dispute.{step.kind}",
+        action=f"{'repair' if current.kind == 'repair' else 'dispute'}.{step.kind}",
         subject=current.resident,
         purpose=step.purpose,
         detail={
@@ -405,33 +429,49 @@ def close_disputes_of(
 ) -> None:
     """Inside the transaction of a correction or retraction made outside the dispute
     procedure (a department's batch or console): a dispute awaiting a decision on that
-    record is decided by it, as upheld, citing the new record."""
-    waiting = (
-        conn.execute(
-            select(disputes.c.id).where(
-                disputes.c.record_id == record_id, disputes.c.status.in_(ACTIVE)
-            )
+    record is decided by it, as upheld, citing the new record. An application for the
+    record's repair is closed by a retraction (nothing left to repair) and carries on
+    after a correction (it is decided on the corrected record)."""
+    waiting = conn.execute(
+        select(disputes.c.id, disputes.c.kind).where(
+            disputes.c.record_id == record_id, disputes.c.status.in_(ACTIVE)
         )
-        .scalars()
-        .all()
-    )
-    for dispute_id in waiting:
+    ).all()
+    for dispute_id, dispute_kind in waiting:
+        if dispute_kind == "repair" and kind != "retraction":
+            continue
         conn.execute(
             update(disputes).where(disputes.c.id == dispute_id).values(status=disputes.c.status)
         )
         current = _one(conn, dispute_id)
+        closed = dispute_kind == "repair"
         step = StepWrite(
-            kind="upheld",
+            kind="closed" if closed else "upheld",
             actor=actor,
             at=now,
-            status="upheld",
+            status="closed" if closed else "upheld",
             deadline=current.deadline,
-            purpose=f"the department's {kind} decides the dispute",
+            purpose=f"the department's {kind} decides the "
+            + ("application" if closed else "dispute"),
             reason=f"record {kind}: {reason}",
             record_id=new_record,
             suspensions=[(now.date(), True)] if current.suspended_from else [],
         )
         _write(conn, current, step)
+
+
+def newest_version(conn: Connection, record_id: int) -> int:
+    """The record that now stands for ``record_id``: itself, or its newest correction."""
+    current = record_id
+    while True:
+        newer = conn.execute(
+            select(records.c.id).where(
+                records.c.supersedes_id == current, records.c.kind == "correction"
+            )
+        ).scalar()
+        if newer is None:
+            return current
+        current = int(newer)
 
 
 def _notice_of(
@@ -446,7 +486,8 @@ def _notice_of(
         "status": status,
         **{k: v for k, v in facts.items() if v is not None},
     }
-    return NewNotice(resident_id, f"dispute.{kind}", f"dispute-event:{event}", payload)
+    prefix = "repair" if d.kind == "repair" else "dispute"
+    return NewNotice(resident_id, f"{prefix}.{kind}", f"dispute-event:{event}", payload)
 
 
 def dispute_by_id(engine: Engine, dispute_id: int) -> Dispute:

@@ -13,9 +13,10 @@ the single description the code reads and writes through.
   committed cannot be reused for another file.
 - ``batch_problems``: the row-level report of a batch (refused rows, flagged rows).
 - ``resident_credentials``: a resident's portal password, as a scrypt hash only.
-- ``disputes``: a resident's dispute of one record: its state and current deadline
-  (current-state); ``dispute_events``: every step of it (filed, answered, extended,
-  appealed, reviewed, suspended), append-only (migration 0010).
+- ``disputes``: a resident's dispute of one record, or application for its early repair
+  (``kind``, migration 0012): its state and current deadline (current-state);
+  ``dispute_events``: every step of it (filed, answered, extended, appealed, reviewed,
+  suspended, escalated), append-only (migration 0010).
 - ``suspensions``: a record set aside from a date because a dispute of it was not
   answered in time (``lifted = false``), or counting again from a date (``lifted =
   true``); append-only, so ``--as-of/--known-at`` reproduce every suspension.
@@ -116,8 +117,10 @@ metadata = MetaData(
 #: A 64-bit key on PostgreSQL, SQLite's rowid alias on SQLite.
 Key = BigInteger().with_variant(Integer(), "sqlite")
 
-#: Kinds of record rows: the first report, a correction with a new value, a retraction.
-RECORD_KINDS = ("original", "correction", "retraction")
+#: Kinds of record rows: the first report, a correction with a new value, a retraction,
+#: and a repair (an early-repair application granted: it ends the record it points at
+#: on its act date, the grant date, and replaces nothing).
+RECORD_KINDS = ("original", "correction", "retraction", "repair")
 
 
 class UtcDateTime(TypeDecorator[dt.datetime]):
@@ -280,6 +283,10 @@ disputes = Table(
     Column("status", String(16), nullable=False),
     Column("filed_at", UtcDateTime, nullable=False),
     Column("deadline", Date, nullable=False),  # of the step awaited (answer, appeal, review)
+    # what is asked: "record" (the record is wrong) or "repair" (end it early: credit
+    # repair); migration 0012
+    Column("kind", String(16), nullable=False, server_default="record"),
+    Column("evidence_ref", String(200)),  # a repair application's evidence reference
     Index(None, "resident_id"),
     Index(None, "status", "deadline"),
 )

@@ -53,6 +53,7 @@ from osmanthus.ledger.schema import (
 __all__ = [
     "SEALED",
     "Sealed",
+    "claim_current_rows",
     "claim_of",
     "claim_rows",
     "seal_existing",
@@ -292,6 +293,8 @@ SEALED: dict[str, Sealed] = {
                 disputes.c.status,
                 disputes.c.filed_at,
                 disputes.c.deadline,
+                disputes.c.kind,
+                disputes.c.evidence_ref,
             ),
             _with_department(_with_resident(disputes), disputes),
             append_only=False,
@@ -365,12 +368,26 @@ def seal_existing(conn: Connection, tables: Sequence[str] | None = None) -> int:
     return sum(c.rows for c in claims) + len(single)
 
 
-def _seal_entry(conn: Connection, claims: list[Claim]) -> None:
+def claim_current_rows(conn: Connection, name: str, purpose: str) -> int:
+    """Claim every row of a current-state table as it is now, one ``ledger.seal`` entry
+    each (a migration that adds sealed columns to it); return the rows claimed."""
+    assert not SEALED[name].append_only
+    rows = list(sealed_rows(conn, name))
+    for key, encoded in rows:
+        _seal_entry(conn, [claim_rows(name, [(key, encoded)])], purpose)
+    return len(rows)
+
+
+def _seal_entry(
+    conn: Connection,
+    claims: list[Claim],
+    purpose: str = "rows written before the chain carried row digests",
+) -> None:
     append_entry(
         conn,
         actor="operator:migration",
         action="ledger.seal",
-        purpose="rows written before the chain carried row digests",
+        purpose=purpose,
         detail={"rows_sealed": sum(c.rows for c in claims)},
         rows=claims,
     )

@@ -4,7 +4,7 @@ Every write checks the input against the policy (metric known, department allowe
 report it, value in range, dates possible) before anything is written, and lands in one
 transaction together with its audit entry, which seals the rows it wrote. Rows are never
 updated or deleted: a correction or retraction is a new row pointing at the one it
-replaces.
+replaces, and a granted early repair a new row pointing at the one it ends.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
-from osmanthus.core import Actor, NewRecord
+from osmanthus.core import REPLACING_KINDS, Actor, NewRecord
 from osmanthus.errors import NotFound, ProhibitedData, RecordRefused, ValidationError
 from osmanthus.identity import pseudonym, validate
 from osmanthus.ledger.audit_log import append_entry
@@ -260,13 +260,17 @@ class LedgerWrites(LedgerBase):
         ).first()
         if old is None:
             raise NotFound(f"department {department!r} has no record {source_ref!r}")
-        if conn.execute(select(records.c.id).where(records.c.supersedes_id == old.id)).first():
+        if conn.execute(
+            select(records.c.id).where(
+                records.c.supersedes_id == old.id, records.c.kind.in_(REPLACING_KINDS)
+            )
+        ).first():
             raise RecordRefused(
                 f"record {source_ref!r} was already corrected or retracted: "
                 "supersede its newest version"
             )
-        if old.kind == "retraction":
-            raise RecordRefused(f"record {source_ref!r} is a retraction and cannot be superseded")
+        if old.kind in ("retraction", "repair"):
+            raise RecordRefused(f"record {source_ref!r} is a {old.kind} and cannot be superseded")
         owner = conn.execute(
             select(residents.c.pseudonym).where(residents.c.id == old.resident_id)
         ).scalar_one()
@@ -292,18 +296,104 @@ class LedgerWrites(LedgerBase):
             reason=reason,
             batch_id=batch_id,
         )
+        carried = self._carry_repair(conn, old, new_id, batch_id) if kind == "correction" else None
         if not in_dispute:
             close_disputes_of(
                 conn, old.id, new_id, kind=kind, reason=reason, actor=actor, now=self._clock()
             )
         told = after_change(conn, owner, f"record {kind}", self._clock())
+        written = [new_id] if carried is None else [new_id, carried]
         append_entry(
             conn,
             actor=str(actor),
             action=f"record.{kind}",
             subject=owner,
             purpose="department " + kind,
-            detail={"record": new_id, "supersedes": old.id, "reason": reason},
+            detail={
+                "record": new_id,
+                "supersedes": old.id,
+                "reason": reason,
+                **({"repair_carried": carried} if carried is not None else {}),
+            },
+            rows=[claim_of(conn, "records", records.c.id.in_(written)), *told],
+        )
+        return int(new_id)
+
+    def _carry_repair(
+        self, conn: Connection, old: Any, new_id: int, batch_id: str | None
+    ) -> int | None:
+        """A correction of a repaired record is repaired on the same day: the repair row
+        is written again for the correction (the repair decision stands)."""
+        repair = conn.execute(
+            select(records)
+            .where(records.c.supersedes_id == old.id, records.c.kind == "repair")
+            .order_by(records.c.act_date)
+            .limit(1)
+        ).first()
+        if repair is None:
+            return None
+        return self._insert_record(
+            conn,
+            resident_id=old.resident_id,
+            department_id=repair.department_id,
+            metric=old.metric,
+            value=0.0,
+            act_date=repair.act_date,
+            decision_date=repair.decision_date,
+            source_ref=f"{repair.source_ref}/record-{new_id}"[:128],
+            incident_ref=old.incident_ref,
+            severity=old.severity,
+            kind="repair",
+            supersedes_id=new_id,
+            reason=f"repair of record {old.id} carried to its correction: {repair.reason}"[:2000],
+            batch_id=batch_id,
+        )
+
+    def repair_within(
+        self,
+        conn: Connection,
+        record_id: int,
+        *,
+        granted_on: dt.date,
+        source_ref: str,
+        reason: str,
+        actor: Actor,
+    ) -> int:
+        """Append a repair of one record inside the caller's transaction (the decision on
+        an application, :mod:`osmanthus.disputes.repairs`): the record ends on
+        ``granted_on``; audited with the rechecks it causes."""
+        check_text("source_ref", source_ref, 128)
+        old = conn.execute(select(records).where(records.c.id == record_id)).first()
+        if old is None:
+            raise NotFound(f"record {record_id}: no such record")
+        if old.kind not in ("original", "correction"):
+            raise RecordRefused(f"record {record_id} is a {old.kind}: nothing to repair")
+        new_id = self._insert_record(
+            conn,
+            resident_id=old.resident_id,
+            department_id=old.department_id,
+            metric=old.metric,
+            value=0.0,
+            act_date=granted_on,
+            decision_date=granted_on,
+            source_ref=source_ref,
+            incident_ref=old.incident_ref,
+            severity=old.severity,
+            kind="repair",
+            supersedes_id=old.id,
+            reason=reason,
+        )
+        owner = conn.execute(
+            select(residents.c.pseudonym).where(residents.c.id == old.resident_id)
+        ).scalar_one()
+        told = after_change(conn, owner, "record repaired", self._clock())
+        append_entry(
+            conn,
+            actor=str(actor),
+            action="record.repair",
+            subject=owner,
+            purpose="early repair granted",
+            detail={"record": new_id, "repairs": old.id, "granted_on": granted_on.isoformat()},
             rows=[claim_of(conn, "records", records.c.id == new_id), *told],
         )
         return int(new_id)

@@ -176,12 +176,14 @@ class Perk(Strict):
 
 class RepairTier(Strict):
     """A repair tier: the minimum period before early repair may be requested, the
-    maximum life after which a record stops counting, and whether an obligation-fulfilled
-    event ends a record early (never before the minimum period has passed)."""
+    maximum life after which a record stops counting, whether an obligation-fulfilled
+    event ends a record early (never before the minimum period has passed), and whether
+    an application for early repair needs the obligation fulfilled first."""
 
     min_period: PeriodField
     max_life: PeriodField
     fulfilment_ends_early: bool = False
+    requires_fulfilment: bool = False
     legal_basis: LegalBasis | None = None
 
     @model_validator(mode="after")

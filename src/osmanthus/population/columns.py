@@ -3,9 +3,9 @@
 The rows arrive sorted by resident (``slot``, the resident's row in the bucket) and id.
 A record's plan is what the reference scorer's ``plan_record`` gives it: the version in
 force on its act date, its points (``Metric.effect``), the day it stops counting (expiry,
-repair tier, a fulfilment with the same incident), whether it is current (not superseded,
-not a retraction, not set aside by a suspension on the scoring date) and whether it
-repeats an incident another record already counts.
+repair tier, a fulfilment with the same incident, a granted repair), whether it is
+current (not superseded, not a retraction or a repair, not set aside by a suspension on
+the scoring date) and whether it repeats an incident another record already counts.
 """
 
 from __future__ import annotations
@@ -121,7 +121,10 @@ class Bucket:
         self.incident = codes(records["incident_ref"])
         supersedes = ints(records["supersedes_id"])
         retraction = self._is(self.kind, "retraction")
-        self.current = ~retraction & ~np.isin(self.id, supersedes[supersedes >= 0])
+        repair = self._is(self.kind, "repair")  # ends the row it names; replaces nothing
+        self.current = (
+            ~retraction & ~repair & ~np.isin(self.id, supersedes[(supersedes >= 0) & ~repair])
+        )
         if suspended:  # set aside on the scoring date: read as if not reported
             self.current &= ~np.isin(self.id, np.fromiter(suspended, dtype=np.int64))
         self.version = compiled.version_of(self.act)
@@ -137,6 +140,7 @@ class Bucket:
         self.points, expiry = self._effects(table, e)
         self.end, repair_from = self._ends(table, e, expiry)
         self._fulfilment(table, e, repair_from)
+        self._repaired(np.flatnonzero(repair & (supersedes >= 0)), supersedes)
         self.cycle = table.cycle[e] & self.current
         self.duplicate = self._repeats()
         self.timeline = (
@@ -241,6 +245,18 @@ class Bucket:
         np.minimum.at(fulfilled, r, self.act[o])
         hit = fulfilled < NEVER
         self.end[hit] = np.minimum(self.end[hit], np.maximum(fulfilled[hit], repair_from[hit]))
+
+    def _repaired(self, repairs: I64, supersedes: I64) -> None:
+        """End each repaired record on its repair's act date (the grant date)."""
+        if repairs.size == 0:
+            return
+        granted: dict[int, int] = {}
+        for target, day in zip(
+            supersedes[repairs].tolist(), self.act[repairs].tolist(), strict=True
+        ):
+            granted[target] = min(day, granted.get(target, day))
+        for i in np.flatnonzero(np.isin(self.id, list(granted)) & self.current).tolist():
+            self.end[i] = min(int(self.end[i]), granted[int(self.id[i])])
 
     def _repeats(self) -> B:
         """Records repeating an incident another record scores (the most points win)."""

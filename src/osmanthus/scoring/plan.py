@@ -7,10 +7,12 @@ its act date until the day before its end, which is the earliest of:
 - the end of its cycle, when the scheme runs in cycles;
 - its repair tier's maximum life;
 - for a tier that allows it, the date an obligation-fulfilled record with the same
-  incident reference was acted on (never before the tier's minimum period has passed).
+  incident reference was acted on (never before the tier's minimum period has passed);
+- the day an application for its early repair was granted (a ``repair`` row).
 
 With an ``overlie`` period the record is kept and shown after its end until
-``end + overlie``, then removed from what anyone sees.
+``end + overlie``, then removed from what anyone sees; a repaired record is not held
+over (repair ends its publication).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Plan:
     removed_on: dt.date | None
     repair_from: dt.date | None
     note: str = ""
+    repaired_on: dt.date | None = None
 
     @property
     def reduces(self) -> bool:
@@ -62,9 +65,14 @@ def cycle_bounds(
 
 
 def plan_record(
-    record: StoredRecord, policy: PolicySet, subject: Subject, current: Sequence[StoredRecord]
+    record: StoredRecord,
+    policy: PolicySet,
+    subject: Subject,
+    current: Sequence[StoredRecord],
+    repaired: dt.date | None = None,
 ) -> Plan:
-    """Plan one current (not superseded, not retraction) record."""
+    """Plan one current (not superseded, not retraction) record (``repaired``: the day
+    an application for its early repair was granted)."""
     rule = policy.in_force(record.act_date)
     metric = rule.metric(record.metric)
     effect = metric.effect(record.value, record.severity)
@@ -85,11 +93,28 @@ def plan_record(
         fulfilled = _fulfilled_on(record, rule, current)
         if fulfilled is not None and tier.fulfilment_ends_early:
             ends.append((max(fulfilled, repair_from), f"obligation fulfilled {fulfilled}"))
+    if repaired is not None:
+        ends.append((repaired, f"repaired on {repaired}"))
     if not ends:  # unscored kinds and permanent reductions
         ends.append((dt.date.max, ""))
     end, why = min(ends, key=lambda pair: pair[0])
-    removed_on = metric.overlie.after(end) if metric.overlie and end != dt.date.max else None
-    return Plan(record, rule, metric, effect.points, end, removed_on, repair_from, why)
+    by_repair = repaired is not None and end == repaired
+    removed_on = (
+        metric.overlie.after(end)
+        if metric.overlie and end != dt.date.max and not by_repair
+        else None
+    )
+    return Plan(
+        record,
+        rule,
+        metric,
+        effect.points,
+        end,
+        removed_on,
+        repair_from,
+        why,
+        repaired if by_repair else None,
+    )
 
 
 def _fulfilled_on(

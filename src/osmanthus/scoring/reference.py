@@ -4,9 +4,10 @@ Semantics (the population engines must match these exactly):
 
 1. Only rows recorded by the "known at" time take part (bitemporal reads).
 2. A row superseded by a later correction or retraction does not count; a retraction
-   never counts; a correction counts with its own value. A row set aside on the scoring
-   date (a dispute of it not answered in time: :func:`osmanthus.core.suspended_records`)
-   is read as if it had not been reported.
+   never counts; a correction counts with its own value. A repair row (an early-repair
+   application granted) ends the record it points at on its act date, the grant date.
+   A row set aside on the scoring date (a dispute of it not answered in time:
+   :func:`osmanthus.core.suspended_records`) is read as if it had not been reported.
 3. Each record is planned by the policy version in force on its act date
    (:mod:`osmanthus.scoring.plan`): its points and the day it stops counting.
 4. The timeline (:mod:`osmanthus.scoring.timeline`) applies and expires records in date
@@ -24,12 +25,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from osmanthus.core import StoredRecord, Subject, suspended_records
+from osmanthus.core import COUNTING_KINDS, REPLACING_KINDS, StoredRecord, Subject, suspended_records
 from osmanthus.policy import PolicySet, PolicyVersion, Scale
 from osmanthus.scoring.plan import Plan, plan_record
 from osmanthus.scoring.timeline import Adjustment, MeasureTaken, run_timeline
 
-__all__ = ["STATUS_TEXT", "Explanation", "PerkDecision", "RecordLine", "explain", "score"]
+__all__ = [
+    "STATUS_TEXT",
+    "Explanation",
+    "PerkDecision",
+    "RecordLine",
+    "explain",
+    "repairs_of",
+    "score",
+]
 
 Status = Literal[
     "counted",
@@ -38,6 +47,8 @@ Status = Literal[
     "superseded",
     "retraction",
     "suspended",
+    "repaired",
+    "repair",
     "after_date",
     "fulfilment",
     "profile",
@@ -51,6 +62,8 @@ STATUS_TEXT: dict[str, str] = {
     "superseded": "replaced by a later correction or retraction",
     "retraction": "retraction of an earlier record",
     "suspended": "set aside: a dispute of it was not answered in time",
+    "repaired": "repaired early: no longer counts",
+    "repair": "early repair of an earlier record",
     "after_date": "act is after the scoring date",
     "fulfilment": "obligation fulfilled (ends the record it fulfils)",
     "profile": "profile data: never scores",
@@ -133,14 +146,15 @@ def explain(
     subject = subject or Subject()
     version = policy.in_force(as_of)
     rows = [r for r in records if known_at is None or r.recorded_at <= known_at]
-    superseded = {r.supersedes_id for r in rows if r.supersedes_id is not None}
+    superseded = {r.supersedes_id for r in rows if r.kind in REPLACING_KINDS}
+    repaired = repairs_of(rows)
     suspended = suspended_records(subject.suspensions, as_of, known_at)
     current = [
         r
         for r in rows
-        if r.kind != "retraction" and r.id not in superseded and r.id not in suspended
+        if r.kind in COUNTING_KINDS and r.id not in superseded and r.id not in suspended
     ]
-    plans = {r.id: plan_record(r, policy, subject, current) for r in current}
+    plans = {r.id: plan_record(r, policy, subject, current, repaired.get(r.id)) for r in current}
     duplicates = _one_per_incident(p for p in plans.values() if p.record.act_date <= as_of)
     counting = [plan for plan in plans.values() if plan.record.id not in duplicates]
     outcome = run_timeline(counting, version, subject, as_of)
@@ -196,6 +210,17 @@ def score(
     return explain(records, policy, as_of, known_at=known_at, subject=subject).score
 
 
+def repairs_of(rows: Iterable[StoredRecord]) -> dict[int, dt.date]:
+    """The records repaired (by a ``repair`` row pointing at them): id -> grant date (the
+    earliest, should there be two)."""
+    found: dict[int, dt.date] = {}
+    for r in rows:
+        if r.kind == "repair" and r.supersedes_id is not None:
+            day = found.get(r.supersedes_id)
+            found[r.supersedes_id] = r.act_date if day is None else min(day, r.act_date)
+    return found
+
+
 def _one_per_incident(plans: Iterable[Plan]) -> dict[int, str]:
     """Records that repeat an incident another record already scores: id -> note.
 
@@ -239,13 +264,21 @@ def _line(
     if suspended:
         status = "suspended"
     elif plan is None:
-        status = "retraction" if record.kind == "retraction" else "superseded"
+        status = (
+            "retraction"
+            if record.kind == "retraction"
+            else "repair"
+            if record.kind == "repair"
+            else "superseded"
+        )
     elif not plan.scored:
         status = "fulfilment" if plan.metric.kind == "fulfilment" else "profile"
     elif duplicate:
         status = "duplicate"
     elif record.act_date > as_of:
         status = "after_date"
+    elif plan.repaired_on is not None and as_of >= plan.end == plan.repaired_on:
+        status = "repaired"
     elif plan.removed_on is not None and as_of >= plan.removed_on:
         status = "removed"
     elif as_of >= plan.end:
@@ -254,7 +287,7 @@ def _line(
             extra.append(f"over-lie: kept and shown until {plan.removed_on}")
     else:
         status = "counted"
-    if plan is not None and plan.note and status in ("counted", "expired"):
+    if plan is not None and plan.note and status in ("counted", "expired", "repaired"):
         extra.append(f"ends: {plan.note}")
     end = None if plan is None or plan.end == dt.date.max else plan.end
     return RecordLine(
