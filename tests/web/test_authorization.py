@@ -66,6 +66,14 @@ MATRIX: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {
         RESIDENT,
         {"data": {"record_id": "bob_record", "reason": "not me at all"}},
     ),
+    ("POST", "/me/repairs"): (
+        RESIDENT,
+        {"data": {"record_id": "bob_record", "statement": "I paid it in full"}},
+    ),
+    ("POST", "/api/v1/me/repairs"): (
+        RESIDENT,
+        {"json": {"record_id": "bob_record", "statement": "I paid it in full"}},
+    ),
     ("GET", "/api/v1/me"): (RESIDENT, {}),
     ("GET", "/api/v1/me/access"): (RESIDENT, {}),
     ("GET", "/api/v1/me/disputes"): (RESIDENT, {}),

@@ -53,7 +53,7 @@ def disputes_file(
     with open_ledger(ctx) as ledger:
         name = ledger.pseudonym_of(national_id)
         found = file_dispute(ledger, name, record_id, reason, actor=OPERATOR)
-    _print(found)
+    print_dispute(found)
 
 
 @disputes_app.command("list")
@@ -77,6 +77,7 @@ def disputes_list(
         found = department_disputes(ledger, department, (state,) if state else None)
     for d in found:
         flags = " OVERDUE" if d.overdue(today) else ""
+        flags += " (repair application)" if d.kind == "repair" else ""
         flags += f" set aside from {d.suspended_from}" if d.suspended_from else ""
         out.print(
             f"{d.id}\t{d.status}\tdue {d.deadline}\trecord {d.record_id} ({d.metric})\t"
@@ -108,7 +109,7 @@ def disputes_show(
             purpose=purpose,
             detail={"dispute": dispute_id},
         )
-        _print(found, ledger=ledger)
+        print_dispute(found, ledger=ledger)
 
 
 @disputes_app.command("answer")
@@ -137,7 +138,7 @@ def disputes_answer(
 
     answer = _one_of(uphold=uphold, reject=reject, extend=extend)
     with open_ledger(ctx) as ledger:
-        actor = _department_actor(ledger, key, department)
+        actor = department_actor(ledger, key, department)
         found = answer_dispute(
             ledger,
             dispute_id,
@@ -149,7 +150,7 @@ def disputes_answer(
             days=days,
             new_information=new_information,
         )
-    _print(found)
+    print_dispute(found)
 
 
 @disputes_app.command("appeal")
@@ -160,7 +161,7 @@ def disputes_appeal(ctx: typer.Context, dispute_id: DisputeId, reason: Reason) -
 
     with open_ledger(ctx) as ledger:
         found = appeal_dispute(ledger, dispute_id, reason, actor=OPERATOR)
-    _print(found)
+    print_dispute(found)
 
 
 @disputes_app.command("review")
@@ -194,7 +195,7 @@ def disputes_review(
             reason=reason,
             correct=correct,
         )
-    _print(found)
+    print_dispute(found)
 
 
 @disputes_app.command("sweep")
@@ -219,7 +220,18 @@ def disputes_sweep(
             markup=False,
             highlight=False,
         )
+    for d in swept.escalated:
+        out.print(
+            f"repair application {d.id}: not answered by {d.steps[-1].reason or 'its deadline'}"
+            f"; sent to the reviewer, due {d.deadline}",
+            markup=False,
+            highlight=False,
+        )
     out.print(f"{len(swept.suspended)} record(s) set aside on {swept.today}", highlight=False)
+    if swept.escalated:
+        out.print(
+            f"{len(swept.escalated)} repair application(s) sent to the reviewer", highlight=False
+        )
 
 
 def _one_of(**flags: bool) -> str:
@@ -230,7 +242,7 @@ def _one_of(**flags: bool) -> str:
     return chosen[0]
 
 
-def _department_actor(ledger: Ledger, key: str | None, department: str) -> Actor:
+def department_actor(ledger: Ledger, key: str | None, department: str) -> Actor:
     """The department's own key, or the CLI's operator acting for the department."""
     if not key:
         return Actor("operator", f"cli for {department}")
@@ -245,14 +257,20 @@ def _department_actor(ledger: Ledger, key: str | None, department: str) -> Actor
     return caller.actor
 
 
-def _print(found: Dispute, *, ledger: Any = None) -> None:
+def print_dispute(found: Dispute, *, ledger: Any = None) -> None:
+    """A dispute or an application for repair, every step, and (with the ledger) the
+    procedure it follows."""
     d = found
+    repair = d.kind == "repair"
+    head = f"repair application {d.id}" if repair else f"dispute {d.id}"
     lines = [
-        f"dispute {d.id}: {d.status}, due {d.deadline}",
+        f"{head}: {_state(d)}, due {d.deadline}",
         f"record {d.record_id}: {d.metric} value {d.value:g}, act {d.act_date}, "
         f"{d.department} {d.source_ref}",
-        f"reason: {d.reason}",
+        f"{'statement' if repair else 'reason'}: {d.reason}",
     ]
+    if d.evidence_ref:
+        lines.append(f"evidence: {d.evidence_ref}")
     if d.suspended_from:
         lines.append(f"record set aside from {d.suspended_from} until answered")
     for step in d.steps:
@@ -260,7 +278,7 @@ def _print(found: Dispute, *, ledger: Any = None) -> None:
         if step.due:
             text += f"  due {step.due}"
         if step.record_id:
-            text += f"  new record {step.record_id}"
+            text += f"  {'repair' if repair else 'new'} record {step.record_id}"
         lines.append(text)
         if step.reason and step.kind != "filed":
             lines.append(f"      {step.reason}")
@@ -270,3 +288,11 @@ def _print(found: Dispute, *, ledger: Any = None) -> None:
         lines.append(f"procedure: {procedure_of(ledger, d).describe()}")
     for line in lines:
         out.print(escape(line), highlight=False)
+
+
+#: How a state reads for an application for repair.
+REPAIR_STATES = {"upheld": "granted", "rejected": "refused", "overturned": "granted on review"}
+
+
+def _state(d: Dispute) -> str:
+    return REPAIR_STATES.get(d.status, d.status) if d.kind == "repair" else d.status

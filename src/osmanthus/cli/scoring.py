@@ -195,11 +195,15 @@ def explain_cmd(
         if line.legal_basis not in citations:
             citations.append(line.legal_basis)
         notes = list(line.notes)
-        if line.status == "counted" and line.repair_from:
-            notes.append(f"early repair may be requested from {line.repair_from}")
+        if line.status == "counted" and line.points < 0 and line.repair_from:
+            notes.append(
+                f"early repair may be requested from {line.repair_from} "
+                f"(osmanthus repair apply ID {r.id})"
+            )
         table.add_row(
             str(r.act_date),
-            f"{escape(line.metric_title)}\n[dim]{escape(r.department)} {escape(r.source_ref)}"
+            f"{escape(line.metric_title)}\n[dim]record {r.id}: {escape(r.department)} "
+            f"{escape(r.source_ref)}"
             f"{' — ' + escape(r.reason) if r.reason else ''}"
             f"{''.join(chr(10) + escape(note) for note in notes)}[/dim]",
             f"{line.points:+d}",

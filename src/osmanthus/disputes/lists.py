@@ -20,7 +20,11 @@ def open_disputes(ledger: Ledger, department: str | None = None) -> list[Dispute
 
 
 def department_disputes(
-    ledger: Ledger, department: str | None = None, status: tuple[str, ...] | None = None
+    ledger: Ledger,
+    department: str | None = None,
+    status: tuple[str, ...] | None = None,
+    kind: str | None = None,
 ) -> list[Dispute]:
-    """Disputes of one department (or all), in some states (or all)."""
-    return dispute_rows(ledger.engine, department=department, status=status)
+    """Disputes of one department (or all), in some states (or all), of one kind
+    (``record`` or ``repair``; or both)."""
+    return dispute_rows(ledger.engine, department=department, status=status, kind=kind)

@@ -502,10 +502,13 @@ def dispute_rows(
     department: str | None = None,
     status: Sequence[str] | None = None,
     due_before: dt.date | None = None,
+    kind: str | None = None,
 ) -> list[Dispute]:
-    """Disputes (of one department, in some states, due before a day), soonest deadline
-    first; without their steps."""
+    """Disputes (of one department, in some states, due before a day, of one kind),
+    soonest deadline first; without their steps."""
     where: list[ColumnElement[bool]] = []
+    if kind is not None:
+        where.append(disputes.c.kind == kind)
     if department is not None:
         where.append(departments.c.code == department)
     if status is not None:

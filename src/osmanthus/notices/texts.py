@@ -75,6 +75,54 @@ KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
         N_("The reviewer overturned the rejection: record %(record)s was corrected or retracted"),
         (N_("Reason given: %(reason)s"),),
     ),
+    "repair.filed": (
+        N_("Your application for early repair of record %(record)s (%(metric)s) was received"),
+        (N_("%(department)s must decide by %(due)s."),),
+    ),
+    "repair.upheld": (
+        N_("Early repair of record %(record)s was granted"),
+        (
+            N_("The record no longer counts from today."),
+            N_("Reason given: %(reason)s"),
+        ),
+    ),
+    "repair.rejected": (
+        N_("Your application for early repair of record %(record)s was refused"),
+        (
+            N_("Reason given: %(reason)s"),
+            N_("You may appeal to the independent reviewer by %(due)s."),
+        ),
+    ),
+    "repair.extended": (
+        N_("The decision on your application for repair of record %(record)s was extended"),
+        (N_("New deadline: %(due)s."), N_("Reason given: %(reason)s")),
+    ),
+    "repair.escalated": (
+        N_("Your application for repair of record %(record)s went to the reviewer"),
+        (
+            N_("%(department)s did not decide in time."),
+            N_("The independent reviewer must decide by %(due)s."),
+        ),
+    ),
+    "repair.appealed": (
+        N_("Your appeal of application %(dispute)s was received"),
+        (N_("The independent reviewer must decide by %(due)s."),),
+    ),
+    "repair.confirmed": (
+        N_("The reviewer confirmed the refusal of your application %(dispute)s"),
+        (N_("Reason given: %(reason)s"),),
+    ),
+    "repair.overturned": (
+        N_("The reviewer granted early repair of record %(record)s"),
+        (
+            N_("The record no longer counts from today."),
+            N_("Reason given: %(reason)s"),
+        ),
+    ),
+    "repair.closed": (
+        N_("Your application for repair of record %(record)s was closed"),
+        (N_("The department retracted the record: it no longer counts at all."),),
+    ),
     "record.new": (
         N_("A new record: %(metric)s, %(points)s points"),
         (

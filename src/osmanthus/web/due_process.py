@@ -1,7 +1,8 @@
-"""Disputes on the web: the resident files and appeals (``/me/disputes``), the department
-that sent the record answers (``/console/disputes/{id}``), the reviewer decides appeals
-(``/review``); the same in the JSON API under ``/api/v1/me/disputes`` and
-``/api/v1/disputes``.
+"""Disputes on the web: the resident files and appeals (``/me/disputes``) and applies for
+early repair (``/me/repairs``), the department that sent the record answers
+(``/console/disputes/{id}``), the reviewer decides appeals and applications not decided
+in time (``/review``); the same in the JSON API under ``/api/v1/me/disputes``,
+``/api/v1/me/repairs`` and ``/api/v1/disputes``.
 
 Who reads what: a dispute's reason, its record and its source reference are shown to the
 resident, to the department that sent the record and, once it is appealed, to the
@@ -22,6 +23,7 @@ from osmanthus.core import Actor
 from osmanthus.disputes import (
     answer_dispute,
     appeal_dispute,
+    apply_repair,
     department_disputes,
     file_dispute,
     procedure_of,
@@ -70,11 +72,23 @@ class DisputeOut(BaseModel):
     reason: str | None = None
     source_ref: str | None = None
     steps: list[StepOut] = []
+    kind: Literal["record", "repair"] = Field(
+        default="record",
+        description="record: a dispute of the record; repair: an application for its early "
+        "repair (upheld = granted, rejected = refused).",
+    )
+    evidence_ref: str | None = None
 
 
 class DisputeIn(BaseModel):
     record_id: int = Field(ge=1, le=2**63 - 1)  # a database integer
     reason: str = Field(min_length=10, max_length=2000)
+
+
+class RepairIn(BaseModel):
+    record_id: int = Field(ge=1, le=2**63 - 1)  # a database integer
+    statement: str = Field(min_length=10, max_length=2000)
+    evidence_ref: str | None = Field(default=None, max_length=200)
 
 
 class AppealIn(BaseModel):
@@ -109,6 +123,8 @@ def dispute_out(d: Dispute, today: dt.date, *, full: bool) -> DisputeOut:
         suspended_from=d.suspended_from,
         reason=d.reason if full else None,
         source_ref=d.source_ref if full else None,
+        kind="repair" if d.kind == "repair" else "record",
+        evidence_ref=d.evidence_ref if full else None,
         steps=[
             StepOut(
                 kind=s.kind,
@@ -198,6 +214,24 @@ def due_process_router(pages: Pages) -> APIRouter:
         file_dispute(ledger, who.own_pseudonym(), record_id, reason, actor=_resident_actor(who))
         return RedirectResponse("/me/disputes", 303)
 
+    @router.post("/me/repairs", include_in_schema=False)
+    def repair_form(
+        ledger: LedgerDep,
+        who: PostingCallerDep,
+        record_id: Annotated[int, Form(ge=1, le=2**63 - 1)],
+        statement: Annotated[str, Form(max_length=2000)],
+        evidence_ref: Annotated[str, Form(max_length=200)] = "",
+    ) -> Response:
+        apply_repair(
+            ledger,
+            who.own_pseudonym(),
+            record_id,
+            statement,
+            evidence_ref=evidence_ref,
+            actor=_resident_actor(who),
+        )
+        return RedirectResponse("/me/disputes", 303)
+
     @router.post("/me/disputes/{dispute_id}/appeal", include_in_schema=False)
     def appeal_form(
         dispute_id: DisputeId,
@@ -225,6 +259,25 @@ def due_process_router(pages: Pages) -> APIRouter:
         """Dispute one of the resident's records (the department answers by the deadline)."""
         found = file_dispute(
             ledger, who.own_pseudonym(), body.record_id, body.reason, actor=_resident_actor(who)
+        )
+        return dispute_out(found, ledger.today(), full=True)
+
+    @router.post(
+        "/api/v1/me/repairs", response_model=DisputeOut, status_code=201, tags=["residents"]
+    )
+    def new_repair(body: RepairIn, ledger: LedgerDep, who: PostingCallerDep) -> DisputeOut:
+        """Apply for the early repair of one of the resident's negative records. Refused at
+        once (409, nothing written) before the policy's minimum period (the message names
+        the day it becomes possible) or without the obligation fulfilled; otherwise the
+        department decides by the deadline (then the reviewer). Appeal a refusal like a
+        dispute."""
+        found = apply_repair(
+            ledger,
+            who.own_pseudonym(),
+            body.record_id,
+            body.statement,
+            evidence_ref=body.evidence_ref,
+            actor=_resident_actor(who),
         )
         return dispute_out(found, ledger.today(), full=True)
 

@@ -37,6 +37,8 @@ STATUS = {
     "superseded": i18n.gettext_noop("replaced by a later correction or retraction"),
     "retraction": i18n.gettext_noop("retraction of an earlier record"),
     "suspended": i18n.gettext_noop("set aside: a dispute of it was not answered in time"),
+    "repaired": i18n.gettext_noop("repaired early: no longer counts"),
+    "repair": i18n.gettext_noop("early repair of an earlier record"),
     "after_date": i18n.gettext_noop("act is after the scoring date"),
     "fulfilment": i18n.gettext_noop("obligation fulfilled (ends the record it fulfils)"),
     "profile": i18n.gettext_noop("profile data: never scores"),
@@ -62,6 +64,18 @@ DISPUTE = {
     "filed": i18n.gettext_noop("filed"),
     "extended": i18n.gettext_noop("deadline extended"),
     "suspended": i18n.gettext_noop("deadline passed: the record is set aside"),
+    "closed": i18n.gettext_noop("closed: the record was retracted"),
+}
+
+#: An application for early repair's states and steps, where they read otherwise.
+REPAIR = {
+    "open": i18n.gettext_noop("awaiting the department's decision"),
+    "upheld": i18n.gettext_noop("granted: the record no longer counts"),
+    "rejected": i18n.gettext_noop("refused: the record keeps counting (you may appeal)"),
+    "appealed": i18n.gettext_noop("with the reviewer: awaiting the decision"),
+    "confirmed": i18n.gettext_noop("refusal confirmed by the reviewer"),
+    "overturned": i18n.gettext_noop("granted by the reviewer: the record no longer counts"),
+    "escalated": i18n.gettext_noop("not decided in time: sent to the reviewer"),
 }
 
 
@@ -70,8 +84,11 @@ def _status(code: str) -> str:
     return i18n.gettext(STATUS[code]) if code in STATUS else code
 
 
-def _dispute(code: str) -> str:
-    """A dispute's state or step in the page's language."""
+def _dispute(code: str, kind: str = "record") -> str:
+    """A dispute's (or, with ``kind="repair"``, an application's) state or step in the
+    page's language."""
+    if kind == "repair" and code in REPAIR:
+        return i18n.gettext(REPAIR[code])
     return i18n.gettext(DISPUTE[code]) if code in DISPUTE else code
 
 

@@ -266,7 +266,13 @@ def portal_router(pages: Pages) -> APIRouter:
             d for d in resident_disputes(ledger, who.own_pseudonym()) if d.record_id == record_id
         ]
         return pages.render(
-            request, "resident/record.html", caller=who, line=line, disputes=disputes, e=found
+            request,
+            "resident/record.html",
+            caller=who,
+            line=line,
+            disputes=disputes,
+            e=found,
+            today=ledger.today(),
         )
 
     @router.get("/me/calendar", include_in_schema=False)
