@@ -71,6 +71,7 @@ class Metric(Strict):
     expiry: PeriodField | Literal["cycle"] | None = None
     expiry_from: Literal["act", "decision"] = "act"
     overlie: PeriodField | None = None
+    reportable_for: PeriodField | None = None  # in documents given to others, from the base date
     repair_tier: Code | None = None
     forces_grade: str | None = None
     conditions: ReductionConditions | None = None

@@ -1,4 +1,5 @@
-"""The signed credit report: a resident's score, every record with its legal basis, the
+"""The signed credit report: a resident's score, the records it may show with their legal
+basis (:mod:`osmanthus.reports.disclosure`: those left out are counted by rule), the
 perks, and the audit chain's head when it was issued.
 
 The JSON envelope (:mod:`osmanthus.reports.signing`, kind ``credit-report/1``) is the one
@@ -17,6 +18,7 @@ from typing import Any
 from osmanthus.errors import SignatureInvalid, ValidationError
 from osmanthus.identity import validate
 from osmanthus.ledger import Actor, Ledger, ResidentInfo, StoredRecord, chain_head
+from osmanthus.reports.disclosure import RULES, Disclosure, disclose
 from osmanthus.reports.signing import PublicKey, SigningKey, sign_document, verify_document
 from osmanthus.reports.subject import SubjectBinding, bind_subject, mask_id
 from osmanthus.scoring import Explanation, RecordLine, explain
@@ -96,13 +98,13 @@ def credit_report_of(
             "district": resident.district,
             "binding": {"salt": binding.salt, "digest": binding.digest} if binding else None,
         },
-        **_outcome(result),
+        **_outcome(result, disclose(result, ledger.policy)),
         "audit_head": {"seq": head.seq, "hash": head.hash},
     }
     return sign_document(KIND, body, key)
 
 
-def _outcome(result: Explanation) -> dict[str, Any]:
+def _outcome(result: Explanation, shown: Disclosure) -> dict[str, Any]:
     return {
         "score": result.score,
         "grade": result.grade,
@@ -113,7 +115,11 @@ def _outcome(result: Explanation) -> dict[str, Any]:
             "floor": result.scale.floor,
             "ceiling": result.scale.ceiling,
         },
-        "records": [_record(line) for line in result.lines],
+        "records": [_record(line) for line in shown.shown],
+        "omitted": [
+            {"rule": rule, "text": RULES[rule], "records": count}
+            for rule, count in shown.omitted.items()
+        ],
         "adjustments": [
             {"date": a.date.isoformat(), "points": a.delta, "reason": a.reason}
             for a in result.adjustments
@@ -237,6 +243,8 @@ def report_lines(envelope: dict[str, Any]) -> list[str]:
             f"{r['points']:+d}, counted {r['counted']:+d}, {r['status_text']}{expires}"
         )
         lines.append(f"      legal basis: {r['legal_basis']}")
+    for o in body.get("omitted", []):
+        lines.append(f"  not shown: {o['records']} record(s), {o['text']}")
     for a in body["adjustments"]:
         lines.append(f"  adjustment {a['date']}: {a['points']:+d} ({a['reason']})")
     for m in body["measures"]:

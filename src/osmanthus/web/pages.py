@@ -79,6 +79,26 @@ REPAIR = {
 }
 
 
+#: Why a signed report leaves a record out (:data:`osmanthus.reports.disclosure.RULES`).
+OMITTED = {
+    "reporting_limit": i18n.gettext_noop("past the reporting limit of its record class"),
+    "expired": i18n.gettext_noop("expired: no longer counts"),
+    "removed": i18n.gettext_noop("removed after its over-lie period"),
+    "repaired": i18n.gettext_noop("repaired early"),
+    "replaced": i18n.gettext_noop("replaced by a correction, or retracted"),
+    "set_aside": i18n.gettext_noop("set aside: a dispute of it was not answered in time"),
+    "after_date": i18n.gettext_noop("acted after the report's date"),
+    "duplicate": i18n.gettext_noop("repeats an incident counted under another record"),
+    "profile": i18n.gettext_noop("profile data: never reported"),
+    "fulfilment": i18n.gettext_noop("fulfils a record that is not reported"),
+}
+
+
+def _omitted(rule: str) -> str:
+    """Why a report leaves records out, in the page's language."""
+    return i18n.gettext(OMITTED[rule]) if rule in OMITTED else rule
+
+
 def _status(code: str) -> str:
     """A record status in the page's language."""
     return i18n.gettext(STATUS[code]) if code in STATUS else code
@@ -181,6 +201,7 @@ class Pages:
         env.filters["signed"] = _signed
         env.filters["status"] = _status
         env.filters["dispute"] = _dispute
+        env.filters["omitted"] = _omitted
         return env
 
     def names(self, version: PolicyVersion, code: str) -> Names:
