@@ -54,7 +54,8 @@ def tamper(ledger: Ledger, *statements: str) -> None:
         if conn.dialect.name == "sqlite":
             guards = conn.execute(
                 sa.text(
-                    "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%_no_%'"
+                    "SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                    "AND (name LIKE '%_no_%' OR name LIKE '%_erasure_only')"
                 )
             ).scalars()
             for name in list(guards):

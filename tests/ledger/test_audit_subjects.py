@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from alembic import command
 
 from factories import OPERATOR, make_id
+from osmanthus.audit import entry_hash
 from osmanthus.ledger import Actor, Ledger
 from osmanthus.ledger.audit_subjects import (
     BUSY_TRIES,
@@ -183,10 +184,27 @@ def test_the_migration_indexes_the_entries_already_stored(ledger: Ledger) -> Non
     ledger.read_pseudonym(name, actor=BANK, purpose="loan")
     with ledger.engine.begin() as conn:
         command.downgrade(_alembic_config(conn), "0005")
-    # an entry about the resident written at schema 0005 (reads need today's tables)
-    ledger.record_access(
-        actor=BANK, action="resident.read", subject=name, purpose="written before the index existed"
-    )
+    # an entry about the resident written at schema 0005, as the code of then wrote it
+    # (format 1: today's code writes columns that schema has not got)
+    with ledger.engine.begin() as conn:
+        last = conn.execute(sa.text("SELECT seq, hash FROM audit_log ORDER BY seq DESC")).first()
+        entry = {
+            "seq": last.seq + 1,
+            "at": "2026-11-01T09:00:00.000000+00:00",
+            "actor": str(BANK),
+            "action": "resident.read",
+            "subject": name,
+            "purpose": "written before the index existed",
+            "detail": "{}",
+        }
+        conn.execute(
+            sa.text(
+                "INSERT INTO audit_log (seq, at, actor, action, subject, purpose, detail, "
+                "prev_hash, hash) VALUES (:seq, :at, :actor, :action, :subject, :purpose, "
+                ":detail, :prev_hash, :hash)"
+            ),
+            {**entry, "prev_hash": last.hash, "hash": entry_hash(last.hash, entry)},
+        )
     with ledger.engine.begin() as conn:
         command.upgrade(_alembic_config(conn), "head")
     with ledger.engine.connect() as conn:

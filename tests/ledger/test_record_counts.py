@@ -154,7 +154,14 @@ def test_the_migration_counts_the_records_already_stored(
     ledger.append_record(make_record(national_id=number, source_ref="OLD-1"), actor=OPERATOR)
     with ledger.engine.begin() as conn:
         command.downgrade(_alembic_config(conn), "0006")
-    ledger.append_record(make_record(national_id=number, source_ref="OLD-2"), actor=OPERATOR)
+    with ledger.engine.begin() as conn:  # a record written by a ledger of schema 0006
+        conn.exec_driver_sql(
+            "INSERT INTO records (resident_id, department_id, metric, value, act_date, "
+            "decision_date, recorded_at, source_ref, kind) SELECT r.id, d.id, "
+            "'failure_to_yield', 1, '2026-10-01', '2026-10-01', '2026-10-02 09:00:00', "
+            "'OLD-2', 'original' FROM residents r, departments d "
+            "WHERE d.code = 'traffic-police'"
+        )
     with ledger.engine.begin() as conn:
         command.upgrade(_alembic_config(conn), "head")
     assert kept(ledger) == counted(ledger) != {}

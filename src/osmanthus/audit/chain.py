@@ -6,6 +6,16 @@ the entry's fields ``seq, at, actor, action, subject, purpose, detail``. The fir
 entry's ``prev_hash`` is 64 zeros. Anyone who holds the published head hash can
 recompute the chain and find the first entry that was edited, inserted or removed.
 
+**Redactable entries (format 2).** An entry about a resident (one with a subject,
+written since migration 0013) carries a random ``salt`` and commits to its subject and
+detail through digests: in the canonical JSON, ``subject`` is
+``"sha256:" + SHA-256(salt || 0x0A || subject)`` and ``detail`` is the same over the
+detail's text, and the row claims the entry makes are a field of their own, ``sealed``
+(their JSON text, or null). Erasing a resident redacts such an entry: its subject,
+detail and salt are removed and the two digests kept (``subject_digest``,
+``detail_digest``), so the chain still verifies and names nobody. The row claims stay.
+
+
 This module knows nothing of databases: it takes entries as mappings.
 """
 
@@ -27,6 +37,8 @@ __all__ = [
     "canonical",
     "canonical_around_seq",
     "chain_hash",
+    "commitments",
+    "digest_of",
     "encode_detail",
     "entry_hash",
     "verify_entries",
@@ -56,9 +68,31 @@ def encode_detail(detail: Mapping[str, Any] | None) -> str:
     return _CANONICAL.encode(dict(detail or {}))
 
 
+def digest_of(salt: str, text: str) -> str:
+    """A format-2 entry's commitment to one of its personal fields (subject or detail)."""
+    return "sha256:" + hashlib.sha256(f"{salt}\n{text}".encode()).hexdigest()
+
+
+def commitments(entry: Mapping[str, Any]) -> tuple[str | None, str] | None:
+    """A format-2 entry's ``(subject, detail)`` as its hash commits to them (the stored
+    digests of a redacted entry); None for a format-1 entry."""
+    if entry.get("subject_digest") is not None:
+        return entry["subject_digest"], entry["detail_digest"]
+    salt = entry.get("salt")
+    if salt is None:
+        return None
+    subject = entry["subject"]
+    return (None if subject is None else digest_of(salt, subject)), digest_of(salt, entry["detail"])
+
+
 def canonical(entry: Mapping[str, Any]) -> bytes:
-    """The canonical bytes of an entry (only :data:`ENTRY_FIELDS` take part)."""
+    """The canonical bytes of an entry (only :data:`ENTRY_FIELDS` take part; a format-2
+    entry with its commitments and its ``sealed`` claims)."""
     body = {name: entry[name] for name in ENTRY_FIELDS}
+    committed = commitments(entry)
+    if committed is not None:
+        body["subject"], body["detail"] = committed
+        body["sealed"] = entry.get("sealed")
     return _CANONICAL.encode(body).encode()
 
 
@@ -72,17 +106,34 @@ assert sorted(ENTRY_FIELDS) == ["action", "actor", "at", "detail", "purpose", "s
 
 
 def canonical_around_seq(
-    *, action: str, actor: str, at: str, detail: str, purpose: str, subject: str | None
+    *,
+    action: str,
+    actor: str,
+    at: str,
+    detail: str,
+    purpose: str,
+    subject: str | None,
+    salt: str | None = None,
+    sealed: str | None = None,
 ) -> tuple[bytes, bytes]:
     """The canonical bytes of an entry whose ``seq`` is not known yet, as the bytes
     before and after its digits: ``canonical(entry) == before + b"%d" % seq + after``
     (tests/audit check it for any text). A writer encodes an entry before it takes the
     chain's lock and only hashes it under the lock, once the head is known; the text
     fields are quoted as the canonical encoder quotes them, without building a dict."""
-    before = (
-        f'{{"action":{_quoted(action)},"actor":{_quoted(actor)},"at":{_quoted(at)},'
-        f'"detail":{_quoted(detail)},"purpose":{_quoted(purpose)},"seq":'
-    )
+    if salt is not None:  # format 2: commitments, and the claims as a field of their own
+        detail = digest_of(salt, detail)
+        subject = None if subject is None else digest_of(salt, subject)
+        claims = "null" if sealed is None else _quoted(sealed)
+        before = (
+            f'{{"action":{_quoted(action)},"actor":{_quoted(actor)},"at":{_quoted(at)},'
+            f'"detail":{_quoted(detail)},"purpose":{_quoted(purpose)},"sealed":{claims},"seq":'
+        )
+    else:
+        before = (
+            f'{{"action":{_quoted(action)},"actor":{_quoted(actor)},"at":{_quoted(at)},'
+            f'"detail":{_quoted(detail)},"purpose":{_quoted(purpose)},"seq":'
+        )
     after = f',"subject":{"null" if subject is None else _quoted(subject)}}}'
     return before.encode(), after.encode()
 

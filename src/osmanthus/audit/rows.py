@@ -260,11 +260,15 @@ def claim_detail(claims: Iterable[Claim]) -> dict[str, Any]:
     return {c.table: c.as_detail() for c in claims if c.rows}
 
 
-def parse_claims(detail_text: str) -> list[Claim]:
-    """The claims an entry's stored detail carries (none for most entries)."""
-    if '"sealed":{' not in detail_text:
+def parse_claims(detail_text: str | None, sealed_text: str | None = None) -> list[Claim]:
+    """The claims a stored entry carries (none for most entries): a format-2 entry's
+    ``sealed`` field, or a format-1 entry's detail's ``sealed`` member."""
+    if sealed_text is not None:
+        found = json.loads(sealed_text)
+    elif detail_text is None or '"sealed":{' not in detail_text:
         return []
-    found = json.loads(detail_text).get("sealed")
+    else:
+        found = json.loads(detail_text).get("sealed")
     if not isinstance(found, dict):
         return []
     return [Claim.from_detail(table, claim) for table, claim in found.items()]

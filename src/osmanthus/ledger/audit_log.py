@@ -9,6 +9,7 @@ the write it describes: both land or neither does.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -62,6 +63,10 @@ class AuditEntry:
     detail: str
     prev_hash: str
     hash: str
+    salt: str | None = None  # format 2 (an entry about a resident): see osmanthus.audit
+    sealed: str | None = None  # format 2: the row claims, as JSON text
+    subject_digest: str | None = None  # set when the entry is redacted (an erasure)
+    detail_digest: str | None = None
 
 
 def _now() -> str:
@@ -77,6 +82,7 @@ class PendingEntry:
     purpose: str
     subject: str | None = None
     detail: Mapping[str, Any] | None = None
+    claims: Mapping[str, Any] | None = None  # the ``sealed`` claims of the rows written
 
 
 _LOCK = text("SELECT pg_advisory_xact_lock(:key)")
@@ -131,12 +137,25 @@ class PreparedEntry(NamedTuple):
     detail: str
     before_seq: bytes
     after_seq: bytes
+    salt: str | None
+    sealed: str | None
 
 
 def prepare(entry: PendingEntry) -> PreparedEntry:
     """Stamp and encode ``entry`` (before the chain's lock is taken: only the hash, which
-    needs the head, is computed under it)."""
-    at, detail = _now(), encode_detail(entry.detail)
+    needs the head, is computed under it). An entry about a resident is written in the
+    redactable format 2 (a random salt; its claims in ``sealed``), any other in format 1
+    (its claims in the detail)."""
+    at = _now()
+    salt = sealed = None
+    if entry.subject is not None:
+        salt = secrets.token_hex(16)
+        detail = encode_detail(entry.detail)
+        sealed = encode_detail(entry.claims) if entry.claims else None
+    elif entry.claims:
+        detail = encode_detail({**(entry.detail or {}), "sealed": entry.claims})
+    else:
+        detail = encode_detail(entry.detail)
     before, after = canonical_around_seq(
         action=entry.action,
         actor=entry.actor,
@@ -144,9 +163,20 @@ def prepare(entry: PendingEntry) -> PreparedEntry:
         detail=detail,
         purpose=entry.purpose,
         subject=entry.subject,
+        salt=salt,
+        sealed=sealed,
     )
     return PreparedEntry(
-        at, entry.actor, entry.action, entry.subject, entry.purpose, detail, before, after
+        at,
+        entry.actor,
+        entry.action,
+        entry.subject,
+        entry.purpose,
+        detail,
+        before,
+        after,
+        salt,
+        sealed,
     )
 
 
@@ -170,6 +200,8 @@ def chained(
                 ready.detail,
                 prev_hash,
                 digest,
+                ready.salt,
+                ready.sealed,
             )
         )
         prev_hash = digest
@@ -187,10 +219,10 @@ def append_entry(
     rows: Sequence[Claim] = (),
 ) -> AuditEntry:
     """Append one chained entry inside the caller's transaction and return it; ``rows``
-    are the claims of the rows the same transaction wrote (in the detail as ``sealed``)."""
-    if rows:
-        detail = {**(detail or {}), "sealed": claim_detail(rows)}
-    return append_entries(conn, [PendingEntry(actor, action, purpose, subject, detail)])[0]
+    are the claims of the rows the same transaction wrote (``sealed``)."""
+    claims = claim_detail(rows) if rows else None
+    pending = PendingEntry(actor, action, purpose, subject, detail, claims or None)
+    return append_entries(conn, [pending])[0]
 
 
 def append_entries(

@@ -11,6 +11,10 @@ the row (or, in a large write, the group of rows) and the entry:
   a claim of more than :data:`osmanthus.audit.CHUNK` rows is checked group by group.
 
 Current-state tables are checked against the newest claim of each row.
+
+An erasure (:mod:`osmanthus.ledger.erasure`) re-claims the groups of rows it changed:
+such a group is checked against its newest re-claim, and the claim that first wrote it
+against its own list of groups; a row an erasure deleted must be absent.
 """
 
 from __future__ import annotations
@@ -18,12 +22,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, or_
 
-from osmanthus.audit import CHUNK, Claim, ClaimBuilder, group_hash
+from osmanthus.audit import CHUNK, Claim, ClaimBuilder, group_hash, merkle_root
 from osmanthus.errors import AuditChainBroken
 from osmanthus.ledger.sealed import SEALED, sealed_rows
+
+if TYPE_CHECKING:
+    from osmanthus.ledger.erasure import ErasureFacts
 
 __all__ = ["ClaimOf", "RowsTampered", "check_rows"]
 
@@ -51,6 +59,7 @@ class _Open:
     """A claim being checked: its rows' leaves so far."""
 
     of: ClaimOf
+    reclaimed: dict[int, str] = field(default_factory=dict)  # group -> newest re-claim
     builder: ClaimBuilder = field(init=False)
     checked_chunks: int = 0
 
@@ -60,16 +69,37 @@ class _Open:
     def where(self) -> str:
         return f"audit entry {self.of.seq} ({self.of.action})"
 
+    def expected(self, group: int) -> str | None:
+        """The hash group ``group`` must have now (None: past the claim's groups)."""
+        if group in self.reclaimed:
+            return self.reclaimed[group]
+        claim = self.of.claim
+        if not claim.chunks:
+            return claim.root if group == 0 else None
+        return claim.chunks[group] if group < len(claim.chunks) else None
+
 
 def check_rows(
-    conn: Connection, claims: Iterable[ClaimOf], *, floors: dict[str, int] | None = None
+    conn: Connection,
+    claims: Iterable[ClaimOf],
+    *,
+    floors: dict[str, int] | None = None,
+    erasures: ErasureFacts | None = None,
+    since: int = 0,
 ) -> dict[str, int]:
-    """Check every sealed table against ``claims``; return the rows checked per table.
+    """Check every sealed table against ``claims`` (and the ``erasures``' re-claims and
+    deletions); return the rows checked per table.
 
-    With ``floors`` (incremental verification from a checkpoint: the highest key of each
-    table the checkpoint covered), only rows that the given claims cover, or above the
-    floor, are checked.
+    With ``floors`` (incremental verification from a checkpoint at entry ``since``: the
+    highest key of each table the checkpoint covered), only rows that the given claims
+    cover, or above the floor, or re-claimed by an erasure after the checkpoint, are
+    checked.
     """
+    if erasures is None:
+        from osmanthus.ledger.erasure import ErasureFacts
+
+        erasures = ErasureFacts()
+    claims = list(claims)
     by_table: dict[str, list[ClaimOf]] = {name: [] for name in SEALED}
     for of in claims:
         if of.claim.table not in by_table:
@@ -82,14 +112,44 @@ def check_rows(
     for name, sealed in SEALED.items():
         floor = None if floors is None else floors.get(name, 0)
         if sealed.append_only:
-            checked[name] = _check_append_only(conn, name, by_table[name], floor)
+            checked[name] = _check_append_only(conn, name, by_table[name], floor, erasures)
         else:
-            checked[name] = _check_current(conn, name, by_table[name], floor)
+            checked[name] = _check_current(
+                conn, name, by_table[name], floor, erasures.deleted.get(name, {})
+            )
+    if floors is not None:  # groups an erasure changed since, written before the checkpoint
+        writers = {(of.claim.table, of.seq) for of in claims}
+        for (table, writer, _), reclaim in erasures.reclaims.items():
+            if reclaim.seq > since and (table, writer) not in writers:
+                _check_reclaimed(conn, reclaim)
     return checked
 
 
+def _check_reclaimed(conn: Connection, reclaim: object) -> None:
+    """One group of rows against the erasure that re-claimed it."""
+    from osmanthus.ledger.erasure import Reclaim
+
+    assert isinstance(reclaim, Reclaim)
+    key = SEALED[reclaim.table].key
+    where = or_(*(key.between(lo, hi) for lo, hi in reclaim.ids))
+    rows = [encoded for _, encoded in sealed_rows(conn, reclaim.table, where)]
+    if group_hash(rows).hex() != reclaim.hash:
+        first = reclaim.ids[0][0]
+        raise RowsTampered(
+            f"{reclaim.table} rows {first}–{reclaim.ids[-1][1]} (one or more of them): changed "
+            f"after audit entry {reclaim.seq} (resident.erase) vouched for them",
+            table=reclaim.table,
+            row=first,
+            seq=reclaim.seq,
+        )
+
+
 def _check_append_only(
-    conn: Connection, name: str, claims: list[ClaimOf], floor: int | None
+    conn: Connection,
+    name: str,
+    claims: list[ClaimOf],
+    floor: int | None,
+    erasures: ErasureFacts,
 ) -> int:
     intervals = sorted(
         (lo, hi, index) for index, of in enumerate(claims) for lo, hi in of.claim.ids
@@ -103,7 +163,19 @@ def _check_append_only(
                 row=lo2,
                 seq=claims[b].seq,
             )
-    opened = [_Open(of) for of in claims]
+    opened = [
+        _Open(
+            of,
+            {
+                group: r.hash
+                for (table, writer, group), r in erasures.reclaims.items()
+                if table == name and writer == of.seq
+            }
+            if erasures.reclaims
+            else {},
+        )
+        for of in claims
+    ]
     start = None
     if floor is not None:
         start = min([floor + 1, *(lo for lo, _, _ in intervals[:1])])
@@ -161,7 +233,7 @@ def _add(name: str, entry: _Open, row: bytes) -> None:
     if claim.chunks and len(roots) > entry.checked_chunks:
         index = entry.checked_chunks
         entry.checked_chunks += 1
-        if index >= len(claim.chunks) or roots[index].hex() != claim.chunks[index]:
+        if roots[index].hex() != entry.expected(index):
             _changed(name, entry, index)
 
 
@@ -169,13 +241,18 @@ def _finish(name: str, entry: _Open) -> None:
     claim = entry.of.claim
     found = entry.builder.claim()  # closes the last, partial group
     if not claim.chunks:
-        if found.root != claim.root:
+        if found.root != entry.expected(0):
             _changed(name, entry, 0)
         return
     for index in range(entry.checked_chunks, len(found.chunks)):
-        if index >= len(claim.chunks) or found.chunks[index] != claim.chunks[index]:
+        if found.chunks[index] != entry.expected(index):
             _changed(name, entry, index)
-    if found.chunks != claim.chunks or found.root != claim.root:
+    if len(found.chunks) != len(claim.chunks):
+        _changed(name, entry, None)
+    if entry.reclaimed:  # the claim's own groups must still make its root
+        if merkle_root([bytes.fromhex(c) for c in claim.chunks]).hex() != claim.root:
+            _changed(name, entry, None)
+    elif found.root != claim.root:
         _changed(name, entry, None)
 
 
@@ -208,12 +285,32 @@ def _nth_id(ranges: list[list[int]], n: int) -> int:
     raise IndexError(n)
 
 
-def _check_current(conn: Connection, name: str, claims: list[ClaimOf], floor: int | None) -> int:
+def _check_current(
+    conn: Connection,
+    name: str,
+    claims: list[ClaimOf],
+    floor: int | None,
+    deleted: dict[int, int],
+) -> int:
     newest: dict[int, ClaimOf | None] = {}
     for claimed in claims:
         for lo, hi in claimed.claim.ids:
             for key in range(lo, hi + 1):
                 newest[key] = claimed
+    for key, erasure in deleted.items():  # erased after its newest claim: must be gone
+        last = newest.get(key)
+        if last is None or last.seq < erasure:
+            newest.pop(key, None)
+            gone = conn.execute(
+                SEALED[name].query().where(SEALED[name].key == key).limit(1)
+            ).first()
+            if gone is not None:
+                raise RowsTampered(
+                    f"{name} row {key}: present, though audit entry {erasure} erased it",
+                    table=name,
+                    row=key,
+                    seq=erasure,
+                )
     count = 0
     for key, encoded in sealed_rows(conn, name):
         of = newest.pop(key, None)

@@ -406,6 +406,11 @@ audit_log = Table(
     Column("detail", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # format 2 (an entry about a resident; migration 0013): see osmanthus.audit.chain
+    Column("salt", String(32)),
+    Column("sealed", Text),
+    Column("subject_digest", String(71)),  # set when redacted by an erasure
+    Column("detail_digest", String(71)),
 )
 
 audit_subjects = Table(

@@ -18,6 +18,7 @@ from osmanthus.audit import GENESIS_HASH, ChainHead, parse_claims, verify_entrie
 from osmanthus.errors import AuditChainBroken
 from osmanthus.ledger.audit_log import iter_entries
 from osmanthus.ledger.database import database_errors, read_only
+from osmanthus.ledger.erasure import erasure_facts
 from osmanthus.ledger.row_check import ClaimOf, check_rows
 from osmanthus.ledger.schema import audit_log
 from osmanthus.ledger.sealed import SEALED
@@ -72,11 +73,14 @@ def verify_ledger(
     checked. ``anchor`` and ``expected_head``: see :func:`osmanthus.audit.verify_entries`.
     """
     claims: list[ClaimOf] = []
+    redacted: list[int] = []
 
     def harvest(entries: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for entry in entries:
-            for claim in parse_claims(entry["detail"]):
+            for claim in parse_claims(entry["detail"], entry.get("sealed")):
                 claims.append(ClaimOf(int(entry["seq"]), entry["action"], claim))
+            if entry.get("subject_digest") is not None:
+                redacted.append(int(entry["seq"]))
             yield entry
 
     start = (0, GENESIS_HASH) if since is None else (since[0], since[1])
@@ -97,8 +101,22 @@ def verify_ledger(
             start=start,
             anchor=anchor,
         )
+        erasures = erasure_facts(conn, head.seq)
+        for seq in redacted:  # a redacted entry must be named by a later erasure
+            if erasures.redacted.get(seq, 0) <= seq:
+                raise AuditChainBroken(
+                    f"audit entry {seq}: redacted, but no erasure names it (its subject and "
+                    "detail were removed outside the erasure path)",
+                    seq=seq,
+                )
         checked = (
-            check_rows(conn, claims, floors=None if since is None else dict(since[2]))
+            check_rows(
+                conn,
+                claims,
+                floors=None if since is None else dict(since[2]),
+                erasures=erasures,
+                since=start[0],
+            )
             if rows
             else {}
         )

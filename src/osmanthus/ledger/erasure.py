@@ -1,0 +1,544 @@
+"""Erasure: the one path by which personal data leaves the ledger, keeping the audit chain
+verifiable.
+
+Two kinds, each one transaction with one audit entry (``resident.erase``,
+``records.retire``) that says what it changed and vouches for the result:
+
+- **A resident** (who died or left the city, once the policy's retention has run): the
+  resident's row becomes a tombstone (``erased-<id>``, no district, no birth year); their
+  records, profile facts, dispute steps and notices lose their personal columns (source
+  references, incident references, reasons, payloads; what a record is and when it was
+  acted stays, attached to the tombstone, so counts and statistics hold); their e-mail
+  address, password hash, e-mail outbox and rechecks are deleted; every audit entry about
+  them in the redactable format 2 is redacted (subject, detail and salt removed, their
+  digests kept: :mod:`osmanthus.audit.chain`).
+- **Records past retention** (policy: ``retain_for`` after their removal): moved to the
+  one tombstone that holds retired records (``erased-records``) with their personal
+  columns erased, so the resident no longer sees them and nobody can tie them to the
+  resident again; the audit entries about the resident that name them are redacted.
+
+The database refuses every other change to these tables (:mod:`osmanthus.ledger.guards`).
+The rows an erasure changes were claimed, in groups, by the entries that wrote them
+(:mod:`osmanthus.audit.rows`); before changing anything the erasure checks each group
+against its claim (it refuses to vouch for rows changed outside the ledger), and its own
+entry **re-claims** each group as it now is: ``[table, writer's seq, group, id ranges,
+hash]``. Verification checks a group against its newest re-claim, and the writer's claim
+against its own list of groups, so the chain still names the first row changed outside
+an erasure. Deleted current-state rows are listed (``deleted``), redacted entries too
+(``redacted``): a redacted entry no erasure names is a fault.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    String,
+    bindparam,
+    cast,
+    delete,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+
+from osmanthus.audit import CHUNK, Claim, group_hash, parse_claims
+from osmanthus.audit.chain import digest_of
+from osmanthus.core import Actor
+from osmanthus.errors import NotFound, ValidationError
+from osmanthus.ledger.audit_log import append_entry
+from osmanthus.ledger.audit_subjects import entries_about
+from osmanthus.ledger.database import database_errors
+from osmanthus.ledger.guards import RETIRED
+from osmanthus.ledger.row_check import RowsTampered
+from osmanthus.ledger.schema import (
+    audit_log,
+    audit_subjects,
+    dispute_events,
+    disputes,
+    issued_proofs,
+    notice_deliveries,
+    notices,
+    profile_facts,
+    rechecks,
+    records,
+    resident_contacts,
+    resident_credentials,
+    residents,
+    suspensions,
+)
+from osmanthus.ledger.sealed import SEALED, claim_of, sealed_rows
+from osmanthus.ledger.settling import enter_write
+
+__all__ = [
+    "ERASURE_ACTIONS",
+    "Erased",
+    "Reclaim",
+    "erase_resident",
+    "erasure_facts",
+    "retire_records",
+]
+
+#: The actions of the entries that erase (their detail holds re-claims and deletions).
+ERASURE_ACTIONS = ("resident.erase", "records.retire")
+
+
+@dataclass(frozen=True)
+class Reclaim:
+    """A group of rows a writer's claim covered, vouched for anew by an erasure."""
+
+    table: str
+    writer: int  # the seq of the entry whose claim covers the group
+    group: int
+    ids: list[list[int]]  # inclusive id ranges
+    hash: str
+    seq: int = 0  # the erasure's entry (0 until written)
+
+    def as_detail(self) -> list[Any]:
+        return [self.table, self.writer, self.group, self.ids, self.hash]
+
+
+@dataclass
+class ErasureFacts:
+    """What the erasures in the chain said: re-claims (newest per group), deleted rows and
+    redacted entries (each with the erasure's seq)."""
+
+    reclaims: dict[tuple[str, int, int], Reclaim] = field(default_factory=dict)
+    deleted: dict[str, dict[int, int]] = field(default_factory=lambda: defaultdict(dict))
+    redacted: dict[int, int] = field(default_factory=dict)
+
+    def add(self, seq: int, detail: dict[str, Any]) -> None:
+        for table, writer, group, ids, digest in detail.get("reclaims", []):
+            self.reclaims[(table, writer, group)] = Reclaim(table, writer, group, ids, digest, seq)
+        for table, keys in detail.get("deleted", {}).items():
+            for key in keys:
+                self.deleted[table][int(key)] = seq
+        for lo, hi in detail.get("redacted", []):
+            for entry in range(lo, hi + 1):
+                self.redacted[entry] = seq
+
+
+def erasure_facts(conn: Connection, upto: int | None = None) -> ErasureFacts:
+    """Every erasure's facts in the chain (up to entry ``upto``)."""
+    facts = ErasureFacts()
+    query = select(audit_log.c.seq, audit_log.c.detail).where(
+        audit_log.c.action.in_(ERASURE_ACTIONS)
+    )
+    if upto is not None:
+        query = query.where(audit_log.c.seq <= upto)
+    for seq, detail in conn.execute(query.order_by(audit_log.c.seq)):
+        facts.add(int(seq), json.loads(detail))
+    return facts
+
+
+@dataclass(frozen=True)
+class Erased:
+    """What one erasure changed."""
+
+    seq: int
+    tombstone: str
+    changed: dict[str, int]  # rows changed (or moved) per table
+    deleted: dict[str, int]  # rows deleted per table
+    redacted: int  # audit entries redacted
+    kept: int  # entries about them written before format 2 (they keep the pseudonym)
+
+
+def _ranges(ids: Iterable[int]) -> list[list[int]]:
+    found: list[list[int]] = []
+    for key in sorted(set(ids)):
+        if found and found[-1][1] == key - 1:
+            found[-1][1] = key
+        else:
+            found.append([key, key])
+    return found
+
+
+def _nth(ranges: Sequence[Sequence[int]], n: int) -> int:
+    for lo, hi in ranges:
+        if n <= hi - lo:
+            return int(lo) + n
+        n -= hi - lo + 1
+    raise IndexError(n)
+
+
+class _Writers:
+    """The claims of one table's rows, to find the group each row was vouched for in."""
+
+    def __init__(self, conn: Connection, tables: set[str]) -> None:
+        self.claims: dict[str, dict[int, Claim]] = defaultdict(dict)
+        # per table, every claimed id range: (first id, last id, ids before it, seq)
+        self.spans: dict[str, list[tuple[int, int, int, int]]] = defaultdict(list)
+        with_claims = select(audit_log.c.seq, audit_log.c.detail, audit_log.c.sealed).where(
+            (audit_log.c.sealed.is_not(None)) | (audit_log.c.detail.like('%"sealed":{%'))
+        )
+        for seq, detail, sealed in conn.execute(with_claims.order_by(audit_log.c.seq)):
+            for claim in parse_claims(detail, sealed):
+                if claim.table in tables:
+                    self.claims[claim.table][int(seq)] = claim
+                    before = 0
+                    for lo, hi in claim.ids:
+                        self.spans[claim.table].append((lo, hi, before, int(seq)))
+                        before += hi - lo + 1
+        for spans in self.spans.values():
+            spans.sort()
+
+    def groups(self, table: str, keys: Iterable[int]) -> dict[tuple[int, int], list[list[int]]]:
+        """``(writer seq, group) -> the group's id ranges`` of the groups holding ``keys``."""
+        spans = self.spans[table]
+        firsts = [lo for lo, _, _, _ in spans]
+        found: dict[tuple[int, int], list[list[int]]] = {}
+        wanted = set()
+        for key in keys:
+            at = bisect_right(firsts, key) - 1
+            if at < 0 or spans[at][1] < key:
+                wanted.add(key)
+                continue
+            lo, _, before, seq = spans[at]
+            group = (before + key - lo) // CHUNK
+            if (seq, group) not in found:
+                claim = self.claims[table][seq]
+                first = group * CHUNK
+                last = min(claim.rows, first + CHUNK) - 1
+                found[(seq, group)] = _ranges(_nth(claim.ids, n) for n in range(first, last + 1))
+        if wanted:
+            key = min(wanted)
+            raise RowsTampered(
+                f"{table} row {key}: written by no audit entry (inserted outside the ledger): "
+                "not erased",
+                table=table,
+                row=key,
+                seq=None,
+            )
+        return found
+
+    def expected(self, table: str, writer: int, group: int, facts: ErasureFacts) -> str:
+        """The hash the group must have now: its newest re-claim's, or its writer's."""
+        reclaimed = facts.reclaims.get((table, writer, group))
+        if reclaimed is not None:
+            return reclaimed.hash
+        claim = self.claims[table][writer]
+        return claim.chunks[group] if claim.chunks else claim.root
+
+
+def _group_hash(conn: Connection, table: str, ids: list[list[int]]) -> str:
+    key = SEALED[table].key
+    where = or_(*(key.between(lo, hi) for lo, hi in ids))
+    return group_hash(encoded for _, encoded in sealed_rows(conn, table, where)).hex()
+
+
+class _Reclaimer:
+    """Checks the groups of the rows an erasure will change, then re-claims them."""
+
+    def __init__(self, conn: Connection, touched: dict[str, set[int]]) -> None:
+        self.conn = conn
+        self.facts = erasure_facts(conn)
+        self.writers = _Writers(conn, {t for t, keys in touched.items() if keys})
+        self.groups: list[tuple[str, int, int, list[list[int]]]] = []
+        for table, keys in touched.items():
+            if not keys:
+                continue
+            for (writer, group), ids in self.writers.groups(table, keys).items():
+                expected = self.writers.expected(table, writer, group, self.facts)
+                if _group_hash(conn, table, ids) != expected:
+                    raise RowsTampered(
+                        f"{table} rows {ids[0][0]}–{ids[-1][1]}: changed outside the ledger "
+                        f"since audit entry {writer} wrote them: not erased (verify the ledger)",
+                        table=table,
+                        row=ids[0][0],
+                        seq=writer,
+                    )
+                self.groups.append((table, writer, group, ids))
+
+    def reclaims(self) -> list[Reclaim]:
+        return [
+            Reclaim(table, writer, group, ids, _group_hash(self.conn, table, ids))
+            for table, writer, group, ids in self.groups
+        ]
+
+
+def _ids(conn: Connection, column: Any, where: Any) -> set[int]:
+    return {int(k) for k in conn.execute(select(column).where(where)).scalars()}
+
+
+def _redact(conn: Connection, subject: str, only: Any = None) -> tuple[list[int], int]:
+    """Redact the format-2 entries about ``subject`` (those matching ``only``); return
+    their seqs and the number of format-1 entries about them (which cannot be)."""
+    about = entries_about(
+        subject,
+        audit_log.c.seq,
+        audit_log.c.salt,
+        audit_log.c.detail,
+        where=() if only is None else (only,),
+    )
+    rows = conn.execute(select(about)).all()
+    kept = sum(1 for r in rows if r.salt is None)
+    changes = [
+        {
+            "k": r.seq,
+            "sd": digest_of(r.salt, subject),
+            "dd": digest_of(r.salt, r.detail),
+        }
+        for r in rows
+        if r.salt is not None
+    ]
+    if changes:
+        conn.execute(
+            update(audit_log)
+            .where(audit_log.c.seq == bindparam("k"))
+            .values(
+                subject=None,
+                detail="{}",
+                salt=None,
+                subject_digest=bindparam("sd"),
+                detail_digest=bindparam("dd"),
+            ),
+            changes,
+        )
+        seqs = [c["k"] for c in changes]
+        conn.execute(delete(audit_subjects).where(audit_subjects.c.seq.in_(seqs)))
+        conn.execute(delete(rechecks).where(rechecks.c.check_seq.in_(seqs)))
+        return seqs, kept
+    return [], kept
+
+
+def erase_resident(
+    engine: Engine,
+    resident_id: int,
+    *,
+    actor: Actor,
+    purpose: str,
+    dry_run: bool = False,
+) -> Erased:
+    """Erase the link between a resident and everything the ledger holds about them (see
+    the module); refused while a dispute or an application of theirs is under way. With
+    ``dry_run``, check and count, write nothing."""
+    with database_errors("erasure"), engine.begin() as conn:
+        enter_write(conn)
+        row = conn.execute(select(residents).where(residents.c.id == resident_id)).first()
+        if row is None:
+            raise NotFound(f"resident {resident_id}: no such resident")
+        if row.pseudonym.startswith("erased-"):
+            raise ValidationError(f"resident {resident_id}: already erased")
+        waiting = conn.execute(
+            select(disputes.c.id).where(
+                disputes.c.resident_id == resident_id,
+                disputes.c.status.in_(("open", "appealed")),
+            )
+        ).scalar()
+        if waiting is not None:
+            raise ValidationError(
+                f"resident {resident_id}: dispute {waiting} is under way: erase once it is decided"
+            )
+        mine = records.c.resident_id == resident_id
+        their_disputes = _ids(conn, disputes.c.id, disputes.c.resident_id == resident_id)
+        touched = {
+            "residents": {resident_id},
+            "records": _ids(conn, records.c.id, mine),
+            "profile_facts": _ids(
+                conn, profile_facts.c.id, profile_facts.c.resident_id == resident_id
+            ),
+            "dispute_events": _ids(
+                conn, dispute_events.c.id, dispute_events.c.dispute_id.in_(their_disputes)
+            ),
+            "suspensions": _ids(conn, suspensions.c.id, suspensions.c.resident_id == resident_id),
+            "notices": _ids(conn, notices.c.id, notices.c.resident_id == resident_id),
+            "issued_proofs": _ids(
+                conn, issued_proofs.c.id, issued_proofs.c.resident_id == resident_id
+            ),
+        }
+        reclaimer = _Reclaimer(conn, touched)
+        tombstone = f"erased-{resident_id}"
+        gone = {
+            "resident_contacts": _ids(
+                conn,
+                resident_contacts.c.resident_id,
+                resident_contacts.c.resident_id == resident_id,
+            ),
+            "resident_credentials": _ids(
+                conn,
+                resident_credentials.c.resident_id,
+                resident_credentials.c.resident_id == resident_id,
+            ),
+        }
+        if dry_run:
+            return Erased(
+                0,
+                tombstone,
+                {t: len(k) for t, k in touched.items() if k},
+                {t: len(k) for t, k in gone.items() if k},
+                0,
+                0,
+            )
+        outbox = _ids(
+            conn,
+            notice_deliveries.c.notice_id,
+            notice_deliveries.c.notice_id.in_(touched["notices"]),
+        )
+        conn.execute(delete(notice_deliveries).where(notice_deliveries.c.notice_id.in_(outbox)))
+        conn.execute(
+            delete(resident_contacts).where(resident_contacts.c.resident_id == resident_id)
+        )
+        conn.execute(
+            delete(resident_credentials).where(resident_credentials.c.resident_id == resident_id)
+        )
+        redacted, kept = _redact(conn, row.pseudonym)
+        _erase_records(conn, touched["records"], None)
+        if touched["profile_facts"]:
+            conn.execute(
+                update(profile_facts)
+                .where(profile_facts.c.id.in_(touched["profile_facts"]))
+                .values(source_ref=_erased_ref(profile_facts.c.id))
+            )
+        if touched["dispute_events"]:
+            conn.execute(
+                update(dispute_events)
+                .where(dispute_events.c.id.in_(touched["dispute_events"]))
+                .values(reason=None)
+            )
+        if touched["notices"]:
+            conn.execute(
+                update(notices).where(notices.c.id.in_(touched["notices"])).values(payload="{}")
+            )
+        if their_disputes:
+            conn.execute(
+                update(disputes)
+                .where(disputes.c.id.in_(their_disputes))
+                .values(reason="", evidence_ref=None)
+            )
+        conn.execute(
+            update(residents)
+            .where(residents.c.id == resident_id)
+            .values(pseudonym=tombstone, district="", birth_year=0)
+        )
+        reclaims = reclaimer.reclaims()
+        claims = (
+            [claim_of(conn, "disputes", disputes.c.id.in_(their_disputes))]
+            if their_disputes
+            else []
+        )
+        entry = append_entry(
+            conn,
+            actor=str(actor),
+            action="resident.erase",
+            purpose=purpose,
+            detail={
+                "tombstone": tombstone,
+                "reclaims": [r.as_detail() for r in reclaims],
+                "deleted": {t: sorted(k) for t, k in gone.items() if k},
+                "redacted": _ranges(redacted),
+                "format1_entries_kept": kept,
+            },
+            rows=claims,
+        )
+        return Erased(
+            entry.seq,
+            tombstone,
+            {t: len(k) for t, k in touched.items() if k},
+            {t: len(k) for t, k in gone.items() if k},
+            len(redacted),
+            kept,
+        )
+
+
+def _erased_ref(key: Any) -> Any:
+    """``'erased-' || id``: the erased form of a source reference (the guards check it)."""
+    return literal("erased-", String) + cast(key, String)
+
+
+def _erase_records(conn: Connection, ids: set[int], to: int | None) -> None:
+    """Erase the personal columns of these records (and, with ``to``, move them to the
+    tombstone of retired records)."""
+    if not ids:
+        return
+    values: dict[str, Any] = {
+        "source_ref": _erased_ref(records.c.id),
+        "incident_ref": None,
+        "reason": None,
+    }
+    if to is not None:
+        values["resident_id"] = to
+    chunk = sorted(ids)
+    for start in range(0, len(chunk), 10_000):
+        part = chunk[start : start + 10_000]
+        conn.execute(update(records).where(records.c.id.in_(part)).values(**values))
+
+
+def _retired_holder(conn: Connection, now: dt.datetime, actor: Actor) -> tuple[int, list[Claim]]:
+    """The tombstone resident that holds retired records (registered on first use)."""
+    found = conn.execute(select(residents.c.id).where(residents.c.pseudonym == RETIRED)).scalar()
+    if found is not None:
+        return int(found), []
+    new = conn.execute(
+        insert(residents)
+        .values(pseudonym=RETIRED, district="", birth_year=0, registered_at=now)
+        .returning(residents.c.id)
+    ).scalar_one()
+    return int(new), [claim_of(conn, "residents", residents.c.id == new)]
+
+
+def retire_records(
+    engine: Engine,
+    record_ids: Sequence[int],
+    *,
+    actor: Actor,
+    purpose: str,
+    now: dt.datetime,
+) -> Erased:
+    """Move records past their retention to the tombstone of retired records, their
+    personal columns erased, and redact the entries about their resident that name them
+    (see the module)."""
+    with database_errors("erasure"), engine.begin() as conn:
+        enter_write(conn)
+        ids = {int(k) for k in record_ids}
+        owners = conn.execute(
+            select(records.c.id, residents.c.pseudonym)
+            .join(residents, residents.c.id == records.c.resident_id)
+            .where(records.c.id.in_(ids))
+        ).all()
+        if len(owners) != len(ids):
+            missing = min(ids - {int(r.id) for r in owners})
+            raise NotFound(f"record {missing}: no such record")
+        held = {int(r.id) for r in owners if r.pseudonym.startswith("erased-")}
+        if held:
+            raise ValidationError(f"record {min(held)}: already erased")
+        holder, registered = _retired_holder(conn, now, actor)
+        reclaimer = _Reclaimer(conn, {"records": ids})
+        redacted: list[int] = []
+        by_owner: dict[str, list[int]] = defaultdict(list)
+        for r in owners:
+            by_owner[r.pseudonym].append(int(r.id))
+        for pseudonym, mine in by_owner.items():
+            for record_id in mine:  # the entries that name the record, about its resident
+                named = or_(
+                    *(
+                        audit_log.c.detail.like(f'%"{name}":{record_id}{end}%')
+                        for name in ("record", "supersedes", "repairs", "new_record")
+                        for end in (",", "}")
+                    )
+                )
+                seqs, _ = _redact(conn, pseudonym, named)
+                redacted += seqs
+        _erase_records(conn, ids, holder)
+        entry = append_entry(
+            conn,
+            actor=str(actor),
+            action="records.retire",
+            purpose=purpose,
+            detail={
+                "records": len(ids),
+                "reclaims": [r.as_detail() for r in reclaimer.reclaims()],
+                "redacted": _ranges(redacted),
+            },
+            rows=registered,
+        )
+        return Erased(entry.seq, RETIRED, {"records": len(ids)}, {}, len(redacted), 0)
