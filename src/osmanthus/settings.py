@@ -163,6 +163,14 @@ class Settings(BaseSettings):
             "(osmanthus disputes sweep does it by hand). 0: never."
         ),
     )
+    retention_hours: float = Field(
+        default=24,
+        ge=0,
+        description=(
+            "The web service erases, this often, the residents and records whose retention "
+            "under the policy has run (osmanthus retention run does it by hand); 0 turns it off."
+        ),
+    )
     audit_checkpoint_hours: float = Field(
         default=24,
         ge=0,

@@ -103,7 +103,7 @@ def test_coverage_names_who_sent_what_and_who_never_sent(home: Path) -> None:
     runner.invoke(app, ["intake", str(path), "--department", "traffic-police", "--batch-id", "C1"])
     result = runner.invoke(app, ["coverage"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert "1 of 20 departments have sent data" in result.output
+    assert "1 of 21 departments have sent data" in result.output
     traffic = next(row for row in result.output.splitlines() if "traffic-police" in row)
     assert "C1" in traffic and "running_red_light" in traffic and "failure_to_yield" not in traffic
     assert "never sent anything: charity-federation" in result.output

@@ -17,6 +17,7 @@ from osmanthus.cli import app
 from osmanthus.disputes import file_dispute
 from osmanthus.intake import submit_batch
 from osmanthus.ledger import Actor, Ledger, NewRecord, connect, verify_ledger
+from osmanthus.ledger.erasure import erase_resident
 from osmanthus.policy import load_policy
 from osmanthus.population import export_ledger
 from osmanthus.residents import set_password
@@ -98,6 +99,24 @@ def test_the_service_role_adds_rows_and_cannot_change_the_past(
                 ledger.engine.begin() as conn,
             ):
                 conn.execute(sa.text(attack))
+        # the erasure columns are granted, but only the erased shape passes the triggers
+        with (
+            pytest.raises(sa.exc.ProgrammingError, match="only an erasure may change a row"),
+            ledger.engine.begin() as conn,
+        ):
+            conn.execute(sa.text("UPDATE records SET source_ref = 'forged'"))
+        leaving = make_id(sequence=8)
+        ledger.register_resident(leaving, "gusu", actor=OPERATOR)
+        ledger.append_record(
+            NewRecord(leaving, "traffic-police", "failure_to_yield", JUNE_1, JUNE_3, "R-8"),
+            actor=OPERATOR,
+        )
+        with ledger.engine.connect() as conn:
+            rid = conn.execute(
+                sa.text("SELECT id FROM residents WHERE pseudonym = :p"),
+                {"p": ledger.pseudonym_of(leaving)},
+            ).scalar_one()
+        erase_resident(ledger.engine, rid, actor=OPERATOR, purpose="left the city")
         verify_ledger(ledger.engine)
     finally:
         ledger.engine.dispose()

@@ -28,7 +28,7 @@ def test_example_policy_loads_with_24_metrics_from_20_departments() -> None:
         "library_extended_loans",
         "hospital_priority",
     ]
-    assert len(version.departments) == 20
+    assert len(version.departments) == 21  # with the civil registry (retention)
     assert (version.scale.baseline, version.scale.floor, version.scale.ceiling) == (100, 0, 200)
     assert all(
         m.legal_basis and m.legal_basis.example for m in version.metrics.values() if m.scored

@@ -21,6 +21,7 @@ from osmanthus.cli import (
     population,
     repair,
     reports,
+    retention,
     scoring,
     web,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "population",
     "repair",
     "reports",
+    "retention",
     "scoring",
     "web",
 ]

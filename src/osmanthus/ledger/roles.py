@@ -12,9 +12,10 @@ set one, or a certificate, yourself) and grants:
   the derived ones (``record_counts``, ``audit_subjects``, ``audit_indexed``) and the
   notice outbox's working state (``notice_deliveries``, ``notice_cursors``);
 - ``SELECT`` on ``alembic_version``; ``USAGE, SELECT`` on the schema's sequences;
-  ``USAGE`` on the schema.
-
-Erasure (a later step) will get its own narrowly granted path.
+  ``USAGE`` on the schema;
+- erasure's narrow path (:mod:`osmanthus.ledger.erasure`): ``UPDATE`` on the personal
+  columns of the erasable append-only tables only (:data:`ERASURE_COLUMNS`), and the
+  row triggers of migration 0013 let an UPDATE through only in the erased shape.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from osmanthus.errors import ConfigError
 from osmanthus.ledger.database import database_errors
 from osmanthus.ledger.sealed import SEALED
 
-__all__ = ["APPEND_ONLY", "CURRENT_STATE", "DERIVED", "grant_service_role"]
+__all__ = ["APPEND_ONLY", "CURRENT_STATE", "DERIVED", "ERASURE_COLUMNS", "grant_service_role"]
 
 APPEND_ONLY = (
     *(name for name, sealed in SEALED.items() if sealed.append_only),
@@ -43,6 +44,15 @@ DERIVED = (
     "notice_cursors",
     "rechecks",
 )
+#: The columns an erasure may change, per table (granted to the service's role).
+ERASURE_COLUMNS = {
+    "residents": ("pseudonym", "district", "birth_year"),
+    "records": ("source_ref", "incident_ref", "reason", "resident_id"),
+    "profile_facts": ("source_ref",),
+    "dispute_events": ("reason",),
+    "notices": ("payload",),
+    "audit_log": ("subject", "detail", "salt", "subject_digest", "detail_digest"),
+}
 _ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -68,6 +78,10 @@ def grant_service_role(engine: Engine, role: str) -> bool:
             f"GRANT SELECT, INSERT, UPDATE, DELETE ON {', '.join(CURRENT_STATE + DERIVED)} "
             f'TO "{role}"',
             f'GRANT SELECT ON alembic_version TO "{role}"',
+            *(
+                f'GRANT UPDATE ({", ".join(columns)}) ON {table} TO "{role}"'
+                for table, columns in ERASURE_COLUMNS.items()
+            ),
             f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA "{schema}" TO "{role}"',
         ]
         for statement in statements:

@@ -115,6 +115,7 @@ _TABLES = (
     "scope",
     "profile",
     "procedure",
+    "retention",
 )
 
 

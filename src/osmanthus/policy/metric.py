@@ -72,6 +72,7 @@ class Metric(Strict):
     expiry_from: Literal["act", "decision"] = "act"
     overlie: PeriodField | None = None
     reportable_for: PeriodField | None = None  # in documents given to others, from the base date
+    retain_for: PeriodField | None = None  # kept after removal, then erased ([retention])
     repair_tier: Code | None = None
     forces_grade: str | None = None
     conditions: ReductionConditions | None = None

@@ -29,6 +29,7 @@ from osmanthus.errors import RecordRefused
 from osmanthus.policy.base import Code, Strict
 from osmanthus.policy.metric import Metric
 from osmanthus.policy.procedure import DEFAULT_PROCEDURE, Procedure
+from osmanthus.policy.retention import Retention
 from osmanthus.policy.rules import Cap, Cycle, Measure, Perk, ProfileAttribute, RepairTier, Scope
 from osmanthus.policy.scale import Limits, Scale
 
@@ -70,6 +71,7 @@ class PolicyVersion(Strict):
     scope: Scope = Field(default_factory=Scope)
     profile: dict[Code, ProfileAttribute] = Field(default_factory=dict)
     procedure: Procedure | None = None
+    retention: Retention = Field(default_factory=Retention)
 
     @property
     def dispute_procedure(self) -> Procedure:
@@ -194,6 +196,7 @@ class PolicyVersion(Strict):
             needed.add(self.cycle.anchor)
         if self.scope.min_residence is not None:
             needed.add(self.scope.residence_attribute)
+        needed |= self.retention.attributes
         for code in needed - set(self.profile):
             raise GuardrailViolation(
                 ("profile",), f"attribute {code!r} is used by a rule but not declared"

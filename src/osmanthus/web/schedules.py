@@ -6,11 +6,13 @@
   audit verify --since SEQ`` starts from one;
 - **the dispute deadline sweep**: every ``dispute_sweep_minutes``, the record of every
   dispute not answered by its deadline is set aside from the next day
-  (:func:`osmanthus.disputes.sweep_disputes`).
+  (:func:`osmanthus.disputes.sweep_disputes`);
+- **the retention pass**: every ``retention_hours``, residents and records whose
+  retention ran are erased (:func:`osmanthus.retention.retention_pass`).
 
-Each worker process runs them; both are idempotent (a checkpoint is made only when due,
-and a dispute's row is locked and checked again before it is swept), so several workers
-do the work once.
+Each worker process runs them; all are idempotent (a checkpoint is made only when due,
+a dispute's row is locked and checked again before it is swept, an erased resident or
+record is not erased twice), so several workers do the work once.
 """
 
 from __future__ import annotations
@@ -91,13 +93,31 @@ def service_schedules(ledger: Any, signing_key: Any, settings: Any) -> list[Peri
         for d in found.suspended:
             log.info("dispute %s overdue: record %s set aside", d.id, d.record_id)
 
+    def retained(report: Any) -> None:
+        if report.records or report.residents:
+            log.info(
+                "retention: %s resident(s) and %s record(s) erased",
+                sum(report.residents.values()),
+                report.records,
+            )
+        for line in report.skipped:
+            log.info("retention: %s", line)
+
+    from osmanthus.retention import retention_pass
+
     schedules = [
         Periodic(
             "dispute sweep",
             lambda: sweep_disputes(ledger),
             dt.timedelta(minutes=settings.dispute_sweep_minutes),
             swept,
-        )
+        ),
+        Periodic(
+            "retention",
+            lambda: retention_pass(ledger),
+            dt.timedelta(hours=settings.retention_hours),
+            retained,
+        ),
     ]
     if every > dt.timedelta(0):
         schedules.append(

@@ -1,0 +1,242 @@
+"""The retention pass: residents and records whose retention has run are erased.
+
+Per the ``[retention]`` of the policy version in force today
+(:class:`osmanthus.policy.retention.Retention`):
+
+1. **Residents** whose death (or departure from the city) the civil registry reported as
+   a dated profile fact, once ``after_death`` (``after_departure``) has passed since
+   that date: erased (:func:`osmanthus.ledger.erasure.erase_resident`). One with a
+   dispute or an application under way is left for a later pass, and the report says so.
+2. **Records** removed from what anyone sees (the end of their over-lie period, or their
+   end without one; a retraction from the day it was recorded) at least ``retain_for``
+   (their metric's) or ``records_after_removal`` ago: moved to the tombstone of retired
+   records, their personal columns erased
+   (:func:`osmanthus.ledger.erasure.retire_records`), a record together with its
+   corrections, retraction and repair. A record under dispute waits.
+
+Only records old enough to be candidates are read (their act date is at least the
+shortest retention period ago), and the residents holding them are scored once each by
+the reference scorer, so a pass over a large ledger reads little on a normal day.
+``dry_run`` counts and writes nothing. The service's upkeep runs it daily; ``osmanthus
+retention run [--dry-run]`` by hand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+
+from osmanthus.core import Actor, StoredRecord, Subject
+from osmanthus.errors import ValidationError
+from osmanthus.ledger import Ledger, read_only
+from osmanthus.ledger.erasure import erase_resident, retire_records
+from osmanthus.ledger.reading import profile_of, record_rows, suspensions_of
+from osmanthus.ledger.schema import disputes, profile_facts, records, residents
+from osmanthus.policy import PolicySet, PolicyVersion
+from osmanthus.policy.duration import Period
+from osmanthus.scoring import RecordLine, explain
+
+__all__ = ["RETAINER", "RetentionReport", "retention_pass"]
+
+RETAINER = Actor("platform", "retention")
+#: Records retired per transaction.
+BATCH = 5_000
+
+
+@dataclass
+class RetentionReport:
+    """What a pass erased (or, dry, would erase), and what it left for later."""
+
+    today: dt.date
+    dry_run: bool
+    residents: dict[str, int] = field(default_factory=dict)  # erased, by reason
+    records: int = 0
+    skipped: list[str] = field(default_factory=list)  # one line each
+    entries_redacted: int = 0
+
+
+def _latest_before(period: Period, today: dt.date) -> dt.date:
+    """The latest day ``d`` with ``period.after(d) <= today``."""
+    lo, hi = dt.date(1900, 1, 1), today
+    while lo < hi:
+        mid = lo + (hi - lo + dt.timedelta(days=1)) / 2
+        if period.after(mid) <= today:
+            lo = mid
+        else:
+            hi = mid - dt.timedelta(days=1)
+    return lo
+
+
+def _departed(ledger: Ledger, version: PolicyVersion, today: dt.date) -> list[tuple[int, str]]:
+    """``(resident id, reason)`` of residents whose death or departure retention ran."""
+    retention = version.retention
+    found: dict[int, str] = {}
+    with read_only(ledger.engine) as conn:
+        for attribute, period, reason in (
+            (retention.death_attribute, retention.after_death, "death"),
+            (retention.departure_attribute, retention.after_departure, "departure"),
+        ):
+            if attribute is None or period is None:
+                continue
+            newest = (
+                select(profile_facts.c.resident_id, func.max(profile_facts.c.id).label("fact"))
+                .where(profile_facts.c.attribute == attribute)
+                .group_by(profile_facts.c.resident_id)
+                .subquery()
+            )
+            rows = conn.execute(
+                select(newest.c.resident_id, profile_facts.c.value)
+                .join(profile_facts, profile_facts.c.id == newest.c.fact)
+                .join(residents, residents.c.id == newest.c.resident_id)
+                .where(residents.c.pseudonym.not_like("erased-%"))
+            )
+            for resident_id, day in rows:
+                if period.after(day) <= today:
+                    found.setdefault(int(resident_id), reason)
+    return sorted(found.items())
+
+
+def _periods(policy: PolicySet) -> list[Period]:
+    periods = []
+    for version in policy.versions:
+        if version.retention.records_after_removal is not None:
+            periods.append(version.retention.records_after_removal)
+        periods += [m.retain_for for m in version.metrics.values() if m.retain_for]
+    return periods
+
+
+def _retain_for(policy: PolicySet, record: StoredRecord) -> Period | None:
+    rule = policy.in_force(record.act_date)
+    metric = rule.metrics.get(record.metric)
+    if metric is not None and metric.retain_for is not None:
+        return metric.retain_for
+    return policy.in_force(record.act_date).retention.records_after_removal
+
+
+def _removed_on(line: RecordLine) -> dt.date | None:
+    """The day a record stopped being shown to anyone (None: it still is)."""
+    if line.status in ("counted", "suspended", "after_date"):
+        return None
+    if line.status == "expired" and line.removed_on is not None:
+        return None  # held in its over-lie period: still shown
+    if line.status == "removed":
+        return line.removed_on
+    if line.status in ("expired", "repaired", "duplicate"):
+        return line.expires_on
+    return None
+
+
+def _retirable(
+    policy: PolicySet, rows: list[StoredRecord], subject: Subject, today: dt.date
+) -> list[int]:
+    """The ids of a resident's records (with their corrections, retraction and repair)
+    whose retention has run."""
+    by_id = {r.id: r for r in rows}
+
+    def root(r: StoredRecord) -> int:
+        seen = 0
+        while r.supersedes_id is not None and r.supersedes_id in by_id and seen < 100:
+            r, seen = by_id[r.supersedes_id], seen + 1
+        return r.id
+
+    chains: dict[int, list[StoredRecord]] = defaultdict(list)
+    for r in rows:
+        chains[root(r)].append(r)
+    lines = {ln.record.id: ln for ln in explain(rows, policy, today, subject=subject).lines}
+    found: list[int] = []
+    kept_incidents = set()
+    for members in chains.values():
+        current = [m for m in members if lines[m.id].status not in ("superseded", "repair")]
+        retraction = next((m for m in members if m.kind == "retraction"), None)
+        if retraction is not None:
+            gone: dt.date | None = retraction.recorded_at.date()
+        elif len(current) == 1:
+            gone = _removed_on(lines[current[0].id])
+        else:
+            gone = None
+        period = _retain_for(policy, members[0])
+        if gone is None or period is None or period.after(gone) > today:
+            kept_incidents |= {m.incident_ref for m in members if m.incident_ref}
+            continue
+        found += [m.id for m in members]
+    # a fulfilment stays while a record of its incident stays
+    drop = {
+        i
+        for i in found
+        if by_id[i].incident_ref in kept_incidents and lines[i].status in ("fulfilment", "profile")
+    }
+    return [i for i in found if i not in drop]
+
+
+def retention_pass(
+    ledger: Ledger, today: dt.date | None = None, *, dry_run: bool = False
+) -> RetentionReport:
+    """Erase the residents and retire the records whose retention ran by ``today``
+    (default: the city's today)."""
+    real = ledger.today()
+    day = today or real
+    if day > real:
+        raise ValidationError(f"today: {day} is in the future (today is {real})")
+    report = RetentionReport(day, dry_run)
+    version = ledger.policy.in_force(day)
+    for resident_id, reason in _departed(ledger, version, day):
+        try:
+            done = erase_resident(
+                ledger.engine,
+                resident_id,
+                actor=RETAINER,
+                purpose=f"retention after {reason} ended",
+                dry_run=dry_run,
+            )
+        except ValidationError as exc:
+            report.skipped.append(str(exc))
+            continue
+        report.residents[reason] = report.residents.get(reason, 0) + 1
+        report.entries_redacted += done.redacted
+    periods = _periods(ledger.policy)
+    if not periods:
+        return report
+    cutoff = min(_latest_before(p, day) for p in periods)
+    retire: list[int] = []
+    with read_only(ledger.engine) as conn:
+        holders = conn.execute(
+            select(records.c.resident_id)
+            .join(residents, residents.c.id == records.c.resident_id)
+            .where(records.c.act_date <= cutoff, residents.c.pseudonym.not_like("erased-%"))
+            .distinct()
+        ).scalars()
+        disputed = set(
+            conn.execute(
+                select(disputes.c.record_id).where(disputes.c.status.in_(("open", "appealed")))
+            ).scalars()
+        )
+        for resident_id in list(holders):
+            rows = record_rows(conn, resident_id, None)
+            subject = Subject(
+                birth_year=None,
+                profile=profile_of(conn, resident_id, None),
+                suspensions=suspensions_of(conn, resident_id),
+            )
+            ids = _retirable(ledger.policy, rows, subject, day)
+            if disputed & set(ids):
+                report.skipped.append(
+                    f"resident {resident_id}: a record past retention is under dispute"
+                )
+                continue
+            retire += ids
+    report.records = len(retire)
+    if dry_run:
+        return report
+    for start in range(0, len(retire), BATCH):
+        done = retire_records(
+            ledger.engine,
+            retire[start : start + BATCH],
+            actor=RETAINER,
+            purpose="records past their retention",
+            now=ledger.now(),
+        )
+        report.entries_redacted += done.redacted
+    return report
