@@ -74,8 +74,37 @@ def float_bits(value: float) -> int:
     return int(_BITS.unpack(_DOUBLE.pack(value + 0.0))[0])
 
 
+def _timestamp(value: dt.datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError(f"expected a timezone-aware timestamp, found {value!r}")
+    if value.tzinfo is dt.UTC:
+        return '"' + value.strftime("%Y-%m-%dT%H:%M:%S.%fZ") + '"'
+    return '"' + value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") + '"'
+
+
+#: The encoder of each exact type (a dictionary look-up instead of a chain of
+#: ``isinstance`` tests: rows are encoded by the million when a ledger is verified).
+_BY_TYPE: dict[type, Any] = {
+    type(None): lambda _: "null",
+    bool: lambda v: "true" if v else "false",
+    int: str,
+    float: lambda v: str(float_bits(v)),
+    str: encode_basestring,
+    dt.date: lambda v: '"' + v.isoformat() + '"',
+    dt.datetime: _timestamp,
+}
+
+
 def encode_value(value: Any) -> str:
     """One value in the canonical row encoding."""
+    encoder = _BY_TYPE.get(type(value))
+    if encoder is not None:
+        return str(encoder(value))
+    return _encode_other(value)
+
+
+def _encode_other(value: Any) -> str:
+    """Subclasses of the types above (the same encoding), or a type that has none."""
     if value is None:
         return "null"
     if value is True:

@@ -45,10 +45,12 @@ from sqlalchemy import (
     bindparam,
     cast,
     delete,
+    func,
     insert,
     literal,
     or_,
     select,
+    union_all,
     update,
 )
 
@@ -57,11 +59,12 @@ from osmanthus.audit.chain import digest_of
 from osmanthus.core import Actor
 from osmanthus.errors import NotFound, ValidationError
 from osmanthus.ledger.audit_log import append_entry
-from osmanthus.ledger.audit_subjects import entries_about
+from osmanthus.ledger.audit_subjects import subject_key
 from osmanthus.ledger.database import database_errors
 from osmanthus.ledger.guards import RETIRED
 from osmanthus.ledger.row_check import RowsTampered
 from osmanthus.ledger.schema import (
+    audit_indexed,
     audit_log,
     audit_subjects,
     dispute_events,
@@ -85,6 +88,7 @@ __all__ = [
     "Erased",
     "Reclaim",
     "erase_resident",
+    "erase_residents",
     "erasure_facts",
     "retire_records",
 ]
@@ -230,26 +234,23 @@ class _Writers:
         return claim.chunks[group] if claim.chunks else claim.root
 
 
-def _group_hash(conn: Connection, table: str, ids: list[list[int]]) -> str:
-    key = SEALED[table].key
-    where = or_(*(key.between(lo, hi) for lo, hi in ids))
-    return group_hash(encoded for _, encoded in sealed_rows(conn, table, where)).hex()
-
-
 class _Reclaimer:
-    """Checks the groups of the rows an erasure will change, then re-claims them."""
+    """Checks the groups of the rows an erasure will change (each read and encoded once,
+    kept), then re-claims them with the changed rows read again."""
 
     def __init__(self, conn: Connection, touched: dict[str, set[int]]) -> None:
         self.conn = conn
+        self.touched = touched
         self.facts = erasure_facts(conn)
         self.writers = _Writers(conn, {t for t, keys in touched.items() if keys})
-        self.groups: list[tuple[str, int, int, list[list[int]]]] = []
+        self.groups: list[tuple[str, int, int, list[list[int]], dict[int, bytes]]] = []
         for table, keys in touched.items():
             if not keys:
                 continue
-            for (writer, group), ids in self.writers.groups(table, keys).items():
+            for (writer, group), ids in sorted(self.writers.groups(table, keys).items()):
                 expected = self.writers.expected(table, writer, group, self.facts)
-                if _group_hash(conn, table, ids) != expected:
+                rows = dict(_rows(conn, table, ids))
+                if group_hash(rows.values()).hex() != expected:
                     raise RowsTampered(
                         f"{table} rows {ids[0][0]}–{ids[-1][1]}: changed outside the ledger "
                         f"since audit entry {writer} wrote them: not erased (verify the ledger)",
@@ -257,58 +258,97 @@ class _Reclaimer:
                         row=ids[0][0],
                         seq=writer,
                     )
-                self.groups.append((table, writer, group, ids))
+                self.groups.append((table, writer, group, ids, rows))
 
     def reclaims(self) -> list[Reclaim]:
-        return [
-            Reclaim(table, writer, group, ids, _group_hash(self.conn, table, ids))
-            for table, writer, group, ids in self.groups
-        ]
+        """The groups as they are now (only the rows the erasure touched read again)."""
+        found = []
+        for table, writer, group, ids, rows in self.groups:
+            changed = [k for k in rows if k in self.touched[table]]
+            for start in range(0, len(changed), 10_000):
+                part = changed[start : start + 10_000]
+                rows.update(_rows_where(self.conn, table, SEALED[table].key.in_(part)))
+            encoded = [rows[k] for k in sorted(rows)]
+            found.append(Reclaim(table, writer, group, ids, group_hash(encoded).hex()))
+        return found
+
+
+def _rows(conn: Connection, table: str, ids: list[list[int]]) -> list[tuple[int, bytes]]:
+    key = SEALED[table].key
+    return _rows_where(conn, table, or_(*(key.between(lo, hi) for lo, hi in ids)))
+
+
+def _rows_where(conn: Connection, table: str, where: Any) -> list[tuple[int, bytes]]:
+    return list(sealed_rows(conn, table, where))
 
 
 def _ids(conn: Connection, column: Any, where: Any) -> set[int]:
     return {int(k) for k in conn.execute(select(column).where(where)).scalars()}
 
 
-def _redact(conn: Connection, subject: str, only: Any = None) -> tuple[list[int], int]:
-    """Redact the format-2 entries about ``subject`` (those matching ``only``); return
-    their seqs and the number of format-1 entries about them (which cannot be)."""
-    about = entries_about(
-        subject,
-        audit_log.c.seq,
-        audit_log.c.salt,
-        audit_log.c.detail,
-        where=() if only is None else (only,),
-    )
-    rows = conn.execute(select(about)).all()
-    kept = sum(1 for r in rows if r.salt is None)
+#: The detail members that name a record (a record's entries are found by them).
+_NAMING = ("record", "supersedes", "repairs", "new_record")
+
+
+def _names(detail: str, records_named: set[int]) -> bool:
+    if not any(f'"{name}":' in detail for name in _NAMING):
+        return False
+    found = json.loads(detail)
+    return any(found.get(name) in records_named for name in _NAMING)
+
+
+def _redact(conn: Connection, subjects: dict[str, set[int] | None]) -> tuple[list[int], int]:
+    """Redact the format-2 entries about these subjects (for a subject mapped to record
+    ids: only those whose detail names one of them); return their seqs and the number
+    of format-1 entries about them (which cannot be redacted)."""
+    names = sorted(subjects)
+    since = select(func.coalesce(func.max(audit_indexed.c.upto), 0)).scalar_subquery()
+    columns = (audit_log.c.seq, audit_log.c.subject, audit_log.c.salt, audit_log.c.detail)
+    rows: list[Any] = []
+    for start in range(0, len(names), 500):
+        part = names[start : start + 500]
+        indexed = (
+            select(*columns)
+            .select_from(audit_subjects.join(audit_log, audit_log.c.seq == audit_subjects.c.seq))
+            .where(
+                audit_subjects.c.subject_key.in_({subject_key(n) for n in part}),
+                audit_subjects.c.seq <= since,
+                audit_log.c.subject.in_(part),
+            )
+        )
+        recent = select(*columns).where(audit_log.c.seq > since, audit_log.c.subject.in_(part))
+        rows += conn.execute(union_all(indexed, recent)).all()
+    chosen = []
+    for r in rows:
+        naming = subjects[r.subject]
+        if naming is None or _names(r.detail, naming):
+            chosen.append(r)
+    kept = sum(1 for r in chosen if r.salt is None)
     changes = [
-        {
-            "k": r.seq,
-            "sd": digest_of(r.salt, subject),
-            "dd": digest_of(r.salt, r.detail),
-        }
-        for r in rows
+        {"k": r.seq, "sd": digest_of(r.salt, r.subject), "dd": digest_of(r.salt, r.detail)}
+        for r in chosen
         if r.salt is not None
     ]
-    if changes:
-        conn.execute(
-            update(audit_log)
-            .where(audit_log.c.seq == bindparam("k"))
-            .values(
-                subject=None,
-                detail="{}",
-                salt=None,
-                subject_digest=bindparam("sd"),
-                detail_digest=bindparam("dd"),
-            ),
-            changes,
-        )
-        seqs = [c["k"] for c in changes]
-        conn.execute(delete(audit_subjects).where(audit_subjects.c.seq.in_(seqs)))
-        conn.execute(delete(rechecks).where(rechecks.c.check_seq.in_(seqs)))
-        return seqs, kept
-    return [], kept
+    if not changes:
+        return [], kept
+    conn.execute(
+        update(audit_log)
+        .where(audit_log.c.seq == bindparam("k"))
+        .values(
+            subject=None,
+            detail="{}",
+            salt=None,
+            subject_digest=bindparam("sd"),
+            detail_digest=bindparam("dd"),
+        ),
+        changes,
+    )
+    seqs = {int(c["k"]) for c in changes}
+    _in_chunks(
+        conn, seqs, lambda part: delete(audit_subjects).where(audit_subjects.c.seq.in_(part))
+    )
+    _in_chunks(conn, seqs, lambda part: delete(rechecks).where(rechecks.c.check_seq.in_(part)))
+    return sorted(seqs), kept
 
 
 def erase_resident(
@@ -322,54 +362,70 @@ def erase_resident(
     """Erase the link between a resident and everything the ledger holds about them (see
     the module); refused while a dispute or an application of theirs is under way. With
     ``dry_run``, check and count, write nothing."""
+    return erase_residents(engine, [resident_id], actor=actor, purpose=purpose, dry_run=dry_run)
+
+
+def erase_residents(
+    engine: Engine,
+    resident_ids: Sequence[int],
+    *,
+    actor: Actor,
+    purpose: str,
+    dry_run: bool = False,
+) -> Erased:
+    """:func:`erase_resident` for several residents in one transaction and one entry
+    (rows they share a group with are re-claimed once); all or none."""
     with database_errors("erasure"), engine.begin() as conn:
         enter_write(conn)
-        row = conn.execute(select(residents).where(residents.c.id == resident_id)).first()
-        if row is None:
-            raise NotFound(f"resident {resident_id}: no such resident")
-        if row.pseudonym.startswith("erased-"):
-            raise ValidationError(f"resident {resident_id}: already erased")
+        wanted = sorted({int(k) for k in resident_ids})
+        rows = conn.execute(select(residents).where(residents.c.id.in_(wanted))).all()
+        found = {int(r.id): r for r in rows}
+        for resident_id in wanted:
+            if resident_id not in found:
+                raise NotFound(f"resident {resident_id}: no such resident")
+            if found[resident_id].pseudonym.startswith("erased-"):
+                raise ValidationError(f"resident {resident_id}: already erased")
         waiting = conn.execute(
-            select(disputes.c.id).where(
-                disputes.c.resident_id == resident_id,
+            select(disputes.c.id, disputes.c.resident_id).where(
+                disputes.c.resident_id.in_(wanted),
                 disputes.c.status.in_(("open", "appealed")),
             )
-        ).scalar()
+        ).first()
         if waiting is not None:
             raise ValidationError(
-                f"resident {resident_id}: dispute {waiting} is under way: erase once it is decided"
+                f"resident {waiting.resident_id}: dispute {waiting.id} is under way: erase "
+                "once it is decided"
             )
-        mine = records.c.resident_id == resident_id
-        their_disputes = _ids(conn, disputes.c.id, disputes.c.resident_id == resident_id)
+        theirs = residents.c.id.in_(wanted)
+        their_disputes = _ids(conn, disputes.c.id, disputes.c.resident_id.in_(wanted))
         touched = {
-            "residents": {resident_id},
-            "records": _ids(conn, records.c.id, mine),
+            "residents": set(wanted),
+            "records": _ids(conn, records.c.id, records.c.resident_id.in_(wanted)),
             "profile_facts": _ids(
-                conn, profile_facts.c.id, profile_facts.c.resident_id == resident_id
+                conn, profile_facts.c.id, profile_facts.c.resident_id.in_(wanted)
             ),
             "dispute_events": _ids(
                 conn, dispute_events.c.id, dispute_events.c.dispute_id.in_(their_disputes)
             ),
-            "suspensions": _ids(conn, suspensions.c.id, suspensions.c.resident_id == resident_id),
-            "notices": _ids(conn, notices.c.id, notices.c.resident_id == resident_id),
+            "suspensions": _ids(conn, suspensions.c.id, suspensions.c.resident_id.in_(wanted)),
+            "notices": _ids(conn, notices.c.id, notices.c.resident_id.in_(wanted)),
             "issued_proofs": _ids(
-                conn, issued_proofs.c.id, issued_proofs.c.resident_id == resident_id
+                conn, issued_proofs.c.id, issued_proofs.c.resident_id.in_(wanted)
             ),
         }
-        reclaimer = _Reclaimer(conn, touched)
-        tombstone = f"erased-{resident_id}"
         gone = {
             "resident_contacts": _ids(
                 conn,
                 resident_contacts.c.resident_id,
-                resident_contacts.c.resident_id == resident_id,
+                resident_contacts.c.resident_id.in_(wanted),
             ),
             "resident_credentials": _ids(
                 conn,
                 resident_credentials.c.resident_id,
-                resident_credentials.c.resident_id == resident_id,
+                resident_credentials.c.resident_id.in_(wanted),
             ),
         }
+        tombstone = f"erased-{wanted[0]}" if len(wanted) == 1 else f"{len(wanted)} residents"
         if dry_run:
             return Erased(
                 0,
@@ -379,36 +435,40 @@ def erase_resident(
                 0,
                 0,
             )
+        reclaimer = _Reclaimer(conn, touched)
         outbox = _ids(
             conn,
             notice_deliveries.c.notice_id,
             notice_deliveries.c.notice_id.in_(touched["notices"]),
         )
         conn.execute(delete(notice_deliveries).where(notice_deliveries.c.notice_id.in_(outbox)))
+        conn.execute(delete(resident_contacts).where(resident_contacts.c.resident_id.in_(wanted)))
         conn.execute(
-            delete(resident_contacts).where(resident_contacts.c.resident_id == resident_id)
+            delete(resident_credentials).where(resident_credentials.c.resident_id.in_(wanted))
         )
-        conn.execute(
-            delete(resident_credentials).where(resident_credentials.c.resident_id == resident_id)
-        )
-        redacted, kept = _redact(conn, row.pseudonym)
+        redacted, kept = _redact(conn, {found[r].pseudonym: None for r in wanted})
         _erase_records(conn, touched["records"], None)
-        if touched["profile_facts"]:
-            conn.execute(
+        _in_chunks(
+            conn,
+            touched["profile_facts"],
+            lambda part: (
                 update(profile_facts)
-                .where(profile_facts.c.id.in_(touched["profile_facts"]))
+                .where(profile_facts.c.id.in_(part))
                 .values(source_ref=_erased_ref(profile_facts.c.id))
-            )
-        if touched["dispute_events"]:
-            conn.execute(
-                update(dispute_events)
-                .where(dispute_events.c.id.in_(touched["dispute_events"]))
-                .values(reason=None)
-            )
-        if touched["notices"]:
-            conn.execute(
-                update(notices).where(notices.c.id.in_(touched["notices"])).values(payload="{}")
-            )
+            ),
+        )
+        _in_chunks(
+            conn,
+            touched["dispute_events"],
+            lambda part: (
+                update(dispute_events).where(dispute_events.c.id.in_(part)).values(reason=None)
+            ),
+        )
+        _in_chunks(
+            conn,
+            touched["notices"],
+            lambda part: update(notices).where(notices.c.id.in_(part)).values(payload="{}"),
+        )
         if their_disputes:
             conn.execute(
                 update(disputes)
@@ -417,8 +477,8 @@ def erase_resident(
             )
         conn.execute(
             update(residents)
-            .where(residents.c.id == resident_id)
-            .values(pseudonym=tombstone, district="", birth_year=0)
+            .where(theirs)
+            .values(pseudonym=_erased_ref(residents.c.id), district="", birth_year=0)
         )
         reclaims = reclaimer.reclaims()
         claims = (
@@ -432,7 +492,7 @@ def erase_resident(
             action="resident.erase",
             purpose=purpose,
             detail={
-                "tombstone": tombstone,
+                "tombstones": _ranges(wanted),
                 "reclaims": [r.as_detail() for r in reclaims],
                 "deleted": {t: sorted(k) for t, k in gone.items() if k},
                 "redacted": _ranges(redacted),
@@ -448,6 +508,12 @@ def erase_resident(
             len(redacted),
             kept,
         )
+
+
+def _in_chunks(conn: Connection, ids: set[int], statement: Any, size: int = 10_000) -> None:
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), size):
+        conn.execute(statement(ordered[start : start + size]))
 
 
 def _erased_ref(key: Any) -> Any:
@@ -467,10 +533,9 @@ def _erase_records(conn: Connection, ids: set[int], to: int | None) -> None:
     }
     if to is not None:
         values["resident_id"] = to
-    chunk = sorted(ids)
-    for start in range(0, len(chunk), 10_000):
-        part = chunk[start : start + 10_000]
-        conn.execute(update(records).where(records.c.id.in_(part)).values(**values))
+    _in_chunks(
+        conn, ids, lambda part: update(records).where(records.c.id.in_(part)).values(**values)
+    )
 
 
 def _retired_holder(conn: Connection, now: dt.datetime, actor: Actor) -> tuple[int, list[Claim]]:
@@ -513,21 +578,12 @@ def retire_records(
             raise ValidationError(f"record {min(held)}: already erased")
         holder, registered = _retired_holder(conn, now, actor)
         reclaimer = _Reclaimer(conn, {"records": ids})
-        redacted: list[int] = []
-        by_owner: dict[str, list[int]] = defaultdict(list)
+        by_owner: dict[str, set[int] | None] = defaultdict(set)
         for r in owners:
-            by_owner[r.pseudonym].append(int(r.id))
-        for pseudonym, mine in by_owner.items():
-            for record_id in mine:  # the entries that name the record, about its resident
-                named = or_(
-                    *(
-                        audit_log.c.detail.like(f'%"{name}":{record_id}{end}%')
-                        for name in ("record", "supersedes", "repairs", "new_record")
-                        for end in (",", "}")
-                    )
-                )
-                seqs, _ = _redact(conn, pseudonym, named)
-                redacted += seqs
+            mine = by_owner[r.pseudonym]
+            assert mine is not None
+            mine.add(int(r.id))
+        redacted, _ = _redact(conn, dict(by_owner))  # the entries about them naming them
         _erase_records(conn, ids, holder)
         entry = append_entry(
             conn,

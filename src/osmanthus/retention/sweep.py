@@ -32,7 +32,7 @@ from sqlalchemy import func, select
 from osmanthus.core import Actor, StoredRecord, Subject
 from osmanthus.errors import ValidationError
 from osmanthus.ledger import Ledger, read_only
-from osmanthus.ledger.erasure import erase_resident, retire_records
+from osmanthus.ledger.erasure import erase_residents, retire_records
 from osmanthus.ledger.reading import profile_of, record_rows, suspensions_of
 from osmanthus.ledger.schema import disputes, profile_facts, records, residents
 from osmanthus.policy import PolicySet, PolicyVersion
@@ -44,6 +44,8 @@ __all__ = ["RETAINER", "RetentionReport", "retention_pass"]
 RETAINER = Actor("platform", "retention")
 #: Records retired per transaction.
 BATCH = 5_000
+#: Residents erased per transaction.
+RESIDENTS_BATCH = 200
 
 
 @dataclass
@@ -56,6 +58,7 @@ class RetentionReport:
     records: int = 0
     skipped: list[str] = field(default_factory=list)  # one line each
     entries_redacted: int = 0
+    record_ids: list[int] = field(default_factory=list)  # those retired (or, dry, due)
 
 
 def _latest_before(period: Period, today: dt.date) -> dt.date:
@@ -182,20 +185,37 @@ def retention_pass(
         raise ValidationError(f"today: {day} is in the future (today is {real})")
     report = RetentionReport(day, dry_run)
     version = ledger.policy.in_force(day)
-    for resident_id, reason in _departed(ledger, version, day):
-        try:
-            done = erase_resident(
+    departed = _departed(ledger, version, day)
+    with read_only(ledger.engine) as conn:
+        waiting = dict(
+            conn.execute(
+                select(disputes.c.resident_id, disputes.c.id).where(
+                    disputes.c.resident_id.in_([r for r, _ in departed]),
+                    disputes.c.status.in_(("open", "appealed")),
+                )
+            ).all()
+        )
+    due: dict[str, list[int]] = defaultdict(list)
+    for resident_id, reason in departed:
+        if resident_id in waiting:
+            report.skipped.append(
+                f"resident {resident_id}: dispute {waiting[resident_id]} is under way: "
+                "erase once it is decided"
+            )
+        else:
+            due[reason].append(resident_id)
+    for reason, ids in sorted(due.items()):
+        report.residents[reason] = len(ids)
+        if dry_run:
+            continue
+        for start in range(0, len(ids), RESIDENTS_BATCH):
+            done = erase_residents(
                 ledger.engine,
-                resident_id,
+                ids[start : start + RESIDENTS_BATCH],
                 actor=RETAINER,
                 purpose=f"retention after {reason} ended",
-                dry_run=dry_run,
             )
-        except ValidationError as exc:
-            report.skipped.append(str(exc))
-            continue
-        report.residents[reason] = report.residents.get(reason, 0) + 1
-        report.entries_redacted += done.redacted
+            report.entries_redacted += done.redacted
     periods = _periods(ledger.policy)
     if not periods:
         return report
@@ -228,6 +248,7 @@ def retention_pass(
                 continue
             retire += ids
     report.records = len(retire)
+    report.record_ids = retire
     if dry_run:
         return report
     for start in range(0, len(retire), BATCH):
