@@ -167,8 +167,6 @@ def main() -> None:
                     kind,
                     "--db",
                     str(copy),
-                    "--far",
-                    str(args.far),
                 ],
                 check=True,
                 capture_output=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -23,6 +23,18 @@ class Person:
     subject: Subject
     records: list[StoredRecord] = field(default_factory=list)
     district: str = "gusu"
+    #: profile facts recorded later than the subject's (``attribute, value, recorded_at``):
+    #: corrections, the newest recorded by "known at" wins (:meth:`known_subject`)
+    corrections: list[tuple[str, dt.date, dt.datetime]] = field(default_factory=list)
+
+    def known_subject(self, known_at: dt.datetime | None) -> Subject:
+        """The subject as known at ``known_at``: its profile with the corrections recorded
+        by then applied, in the order they were recorded."""
+        profile = dict(self.subject.profile)
+        for attribute, value, recorded in self.corrections:
+            if known_at is None or recorded <= known_at:
+                profile[attribute] = value
+        return replace(self.subject, profile=profile)
 
 
 def write_lake(path: Path, people: Sequence[Person], buckets: int) -> Lake:
@@ -60,14 +72,15 @@ def write_lake(path: Path, people: Sequence[Person], buckets: int) -> Lake:
             }
         ),
     }
-    facts = [(p.id, k, v) for p in people for k, v in p.subject.profile.items()]
+    facts = [(p.id, k, v, REGISTERED) for p in people for k, v in p.subject.profile.items()]
+    facts += [(p.id, k, v, at) for p in people for k, v, at in p.corrections]  # later ids
     tables["profile_facts"] = pa.table(
         {
             "id": list(range(1, len(facts) + 1)),
             "resident_id": pa.array([f[0] for f in facts], pa.int64()),
             "attribute": pa.array([f[1] for f in facts], pa.string()),
             "value": pa.array([f[2] for f in facts], pa.date32()),
-            "recorded_at": pa.array([REGISTERED] * len(facts), pa.timestamp("us", tz="UTC")),
+            "recorded_at": pa.array([f[3] for f in facts], pa.timestamp("us", tz="UTC")),
         }
     )
     suspended = [(p.id, s) for p in people for s in p.subject.suspensions]
