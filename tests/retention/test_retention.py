@@ -125,3 +125,21 @@ def test_records_leave_their_resident_when_their_retention_has_run(
             )
         ).scalar_one()
     assert held == 3
+
+
+def test_a_pass_scores_again_only_whom_something_may_concern(
+    ledger: Ledger, make_record: Callable[..., NewRecord], clock
+) -> None:
+    quiet, _ = _resident(ledger, 97)
+    busy, _ = _resident(ledger, 98)
+    _record(ledger, make_record, quiet, dt.date(2020, 4, 1), "Q-97")  # due 2026-04: retired
+    _record(ledger, make_record, quiet, dt.date(2021, 9, 1), "Q-97b")  # due 2027-09
+    _record(ledger, make_record, busy, dt.date(2021, 9, 1), "B-98")
+    first = retention_pass(ledger)
+    assert (first.records, first.scored) == (1, 2)
+    clock.advance(days=1)
+    assert retention_pass(ledger).scored == 0  # nothing of theirs changed, nothing due
+    _record(ledger, make_record, busy, dt.date(2026, 10, 1), "B-98b")  # a new row of theirs
+    again = retention_pass(ledger)
+    assert (again.scored, again.records) == (1, 0)
+    verify_ledger(ledger.engine)

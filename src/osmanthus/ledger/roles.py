@@ -43,6 +43,7 @@ DERIVED = (
     "notice_deliveries",
     "notice_cursors",
     "rechecks",
+    "retention_checks",
 )
 #: The columns an erasure may change, per table (granted to the service's role).
 ERASURE_COLUMNS = {

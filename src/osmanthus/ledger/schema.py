@@ -31,6 +31,10 @@ the single description the code reads and writes through.
   corrected or set aside (derived, like ``record_counts``); ``issued_proofs``: every
   signed eligibility proof issued (its random salt names it), and ``proof_revocations``:
   those revoked by a later correction, append-only: the status list online checks read.
+- ``retention_checks``: for each resident the retention pass scored, the first day one of
+  their records may be past retention, and when and under which policy it looked
+  (derived: the pass scores a resident again only when that day comes or their rows
+  changed since; migration 0014).
 - ``record_counts``: original records per department and metric, kept by a trigger on
   ``records`` (migration 0007; :mod:`osmanthus.ledger.record_counts`), so that coverage
   never counts the whole ledger. On PostgreSQL a pair may have several rows (one per
@@ -102,6 +106,7 @@ __all__ = [
     "records",
     "resident_contacts",
     "residents",
+    "retention_checks",
     "suspensions",
 ]
 
@@ -190,6 +195,15 @@ records = Table(
         sqlite_where=text("incident_ref IS NOT NULL"),
         postgresql_where=text("incident_ref IS NOT NULL"),
     ),
+)
+
+retention_checks = Table(
+    "retention_checks",
+    metadata,
+    Column("resident_id", Key, ForeignKey("residents.id"), primary_key=True),
+    Column("next_due", Date),  # the first day a record of theirs may be past retention
+    Column("checked_at", UtcDateTime, nullable=False),
+    Column("policy", String(32), nullable=False),  # the policy the check was made under
 )
 
 record_counts = Table(

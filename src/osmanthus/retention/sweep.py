@@ -15,8 +15,10 @@ Per the ``[retention]`` of the policy version in force today
    corrections, retraction and repair. A record under dispute waits.
 
 Only records old enough to be candidates are read (their act date is at least the
-shortest retention period ago), and the residents holding them are scored once each by
-the reference scorer, so a pass over a large ledger reads little on a normal day.
+shortest retention period ago), and the residents holding them are scored by the
+reference scorer; the pass remembers for each the first day something of theirs may be
+due (:mod:`osmanthus.ledger.retention_checks`) and scores them again only then, or when
+their rows or the policy changed, so a daily pass on a large ledger scores few.
 ``dry_run`` counts and writes nothing. The service's upkeep runs it daily; ``osmanthus
 retention run [--dry-run]`` by hand.
 """
@@ -24,6 +26,8 @@ retention run [--dry-run]`` by hand.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -34,7 +38,8 @@ from osmanthus.errors import ValidationError
 from osmanthus.ledger import Ledger, read_only
 from osmanthus.ledger.erasure import erase_residents, retire_records
 from osmanthus.ledger.reading import profile_of, record_rows, suspensions_of
-from osmanthus.ledger.schema import disputes, profile_facts, records, residents
+from osmanthus.ledger.retention_checks import stale_holders, store_checks
+from osmanthus.ledger.schema import disputes, profile_facts, residents
 from osmanthus.policy import PolicySet, PolicyVersion
 from osmanthus.policy.duration import Period
 from osmanthus.scoring import RecordLine, explain
@@ -59,6 +64,7 @@ class RetentionReport:
     skipped: list[str] = field(default_factory=list)  # one line each
     entries_redacted: int = 0
     record_ids: list[int] = field(default_factory=list)  # those retired (or, dry, due)
+    scored: int = 0  # residents scored to find them
 
 
 def _latest_before(period: Period, today: dt.date) -> dt.date:
@@ -134,9 +140,10 @@ def _removed_on(line: RecordLine) -> dt.date | None:
 
 def _retirable(
     policy: PolicySet, rows: list[StoredRecord], subject: Subject, today: dt.date
-) -> list[int]:
+) -> tuple[list[int], dt.date | None]:
     """The ids of a resident's records (with their corrections, retraction and repair)
-    whose retention has run."""
+    whose retention has run, and the first day another of them may be (None: never, as
+    things stand)."""
     by_id = {r.id: r for r in rows}
 
     def root(r: StoredRecord) -> int:
@@ -151,18 +158,26 @@ def _retirable(
     lines = {ln.record.id: ln for ln in explain(rows, policy, today, subject=subject).lines}
     found: list[int] = []
     kept_incidents = set()
+    dues: list[dt.date] = []
     for members in chains.values():
         current = [m for m in members if lines[m.id].status not in ("superseded", "repair")]
         retraction = next((m for m in members if m.kind == "retraction"), None)
+        later: dt.date | None = None  # when it will stop being shown, if known
         if retraction is not None:
             gone: dt.date | None = retraction.recorded_at.date()
         elif len(current) == 1:
-            gone = _removed_on(lines[current[0].id])
+            line = lines[current[0].id]
+            gone = _removed_on(line)
+            if gone is None:
+                later = _will_be_removed(line, today)
         else:
             gone = None
         period = _retain_for(policy, members[0])
         if gone is None or period is None or period.after(gone) > today:
             kept_incidents |= {m.incident_ref for m in members if m.incident_ref}
+            known = gone or later
+            if period is not None and known is not None:
+                dues.append(period.after(known))
             continue
         found += [m.id for m in members]
     # a fulfilment stays while a record of its incident stays
@@ -171,7 +186,25 @@ def _retirable(
         for i in found
         if by_id[i].incident_ref in kept_incidents and lines[i].status in ("fulfilment", "profile")
     }
-    return [i for i in found if i not in drop]
+    if drop:  # fulfilments held for a record that stays: looked at again tomorrow
+        dues.append(today + dt.timedelta(days=1))
+    return [i for i in found if i not in drop], min(dues, default=None)
+
+
+def _will_be_removed(line: RecordLine, today: dt.date) -> dt.date | None:
+    """The day a record still shown will stop being shown, as things stand (None: not
+    known: it never ends)."""
+    if line.status in ("suspended", "after_date"):
+        return today + dt.timedelta(days=1)  # looked at again tomorrow
+    if line.removed_on is not None:
+        return line.removed_on
+    return line.expires_on
+
+
+def _policy_tag(policy: PolicySet) -> str:
+    """A short fingerprint of the policy (a check made under another is stale)."""
+    text = json.dumps([v.model_dump(mode="json") for v in policy.versions], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def retention_pass(
@@ -221,36 +254,36 @@ def retention_pass(
         return report
     cutoff = min(_latest_before(p, day) for p in periods)
     retire: list[int] = []
+    tag = _policy_tag(ledger.policy)
+    checked: dict[int, dt.date | None] = {}
     with read_only(ledger.engine) as conn:
-        holders = conn.execute(
-            select(records.c.resident_id)
-            .join(residents, residents.c.id == records.c.resident_id)
-            .where(records.c.act_date <= cutoff, residents.c.pseudonym.not_like("erased-%"))
-            .distinct()
-        ).scalars()
+        holders = conn.execute(stale_holders(cutoff, day, tag)).scalars()
         disputed = set(
             conn.execute(
                 select(disputes.c.record_id).where(disputes.c.status.in_(("open", "appealed")))
             ).scalars()
         )
-        for resident_id in list(holders):
+        for resident_id in [int(k) for k in holders]:
             rows = record_rows(conn, resident_id, None)
             subject = Subject(
                 birth_year=None,
                 profile=profile_of(conn, resident_id, None),
                 suspensions=suspensions_of(conn, resident_id),
             )
-            ids = _retirable(ledger.policy, rows, subject, day)
+            ids, next_due = _retirable(ledger.policy, rows, subject, day)
             if disputed & set(ids):
                 report.skipped.append(
                     f"resident {resident_id}: a record past retention is under dispute"
                 )
                 continue
             retire += ids
+            checked[resident_id] = next_due
+        report.scored = len(checked)
     report.records = len(retire)
     report.record_ids = retire
     if dry_run:
         return report
+    store_checks(ledger.engine, checked, now=ledger.now(), policy=tag)
     for start in range(0, len(retire), BATCH):
         done = retire_records(
             ledger.engine,
