@@ -4,6 +4,7 @@ reviewer (:mod:`~osmanthus.disputes.steps`, :mod:`~osmanthus.disputes.sweep`); a
 applications for early repair, decided the same way (:mod:`~osmanthus.disputes.repairs`)."""
 
 from osmanthus.disputes.lists import department_disputes, open_disputes, resident_disputes
+from osmanthus.disputes.profile import file_profile_dispute, profile_facts_used
 from osmanthus.disputes.repairs import apply_repair, repair_check
 from osmanthus.disputes.steps import (
     REVIEWER,
@@ -24,8 +25,10 @@ __all__ = [
     "apply_repair",
     "department_disputes",
     "file_dispute",
+    "file_profile_dispute",
     "open_disputes",
     "procedure_of",
+    "profile_facts_used",
     "repair_check",
     "resident_disputes",
     "review_dispute",

@@ -11,7 +11,9 @@
 An application for early repair (:mod:`osmanthus.disputes.repairs`) takes the same
 steps: upheld means granted (the record ends on that day: a ``repair`` row), rejected
 means refused; an overdue answer sends it to the reviewer (``escalated``) instead of
-setting the record aside, and the reviewer's overturn grants it.
+setting the record aside, and the reviewer's overturn grants it. A dispute of a profile
+fact (:mod:`osmanthus.disputes.profile`) likewise: upheld (or overturned) with the
+corrected date, a new fact the scorers take from then on; overdue, to the reviewer.
 
 The resident's own words (the dispute's and the appeal's reason) are theirs to give and
 are not screened for prohibited data: a resident may need to say they were in hospital.
@@ -125,6 +127,7 @@ def answer_dispute(
     correct: float | None = None,
     days: int | None = None,
     new_information: bool = False,
+    correct_date: dt.date | None = None,
 ) -> Dispute:
     """The department's answer: ``uphold`` (the record is retracted, or corrected to
     ``correct``, in the same transaction), ``reject`` (with a reason the resident sees;
@@ -151,6 +154,21 @@ def answer_dispute(
         pending = _overdue_suspension(d, today)
         if answer == "extend":
             return _extend(d, procedure, now, today, text, actor, days, new_information)
+        if d.kind == "profile" and answer == "uphold":
+            return _profile_corrected(
+                ledger,
+                conn,
+                d,
+                "upheld",
+                correct,
+                correct_date,
+                text,
+                actor,
+                now,
+                "department corrects a profile fact",
+            )
+        if correct_date is not None:
+            raise ValidationError("correct_date: a corrected date goes with a profile fact")
         if answer == "uphold" and d.kind == "repair":
             if correct is not None:
                 raise ValidationError("correct: a repair ends the record: no value to correct")
@@ -272,6 +290,7 @@ def review_dispute(
     actor: Actor,
     reason: str,
     correct: float | None = None,
+    correct_date: dt.date | None = None,
 ) -> Dispute:
     """The reviewer decides an appeal: ``confirm`` the rejection, or ``overturn`` it (the
     record is retracted, or corrected to ``correct``, in the platform's name, citing
@@ -289,6 +308,21 @@ def review_dispute(
         if d.status != "appealed":
             raise StepRefused(f"dispute {d.id}: no appeal awaits review (it is {d.status})")
         pending = _overdue_suspension(d, today)
+        if review == "overturn" and d.kind == "profile":
+            return _profile_corrected(
+                ledger,
+                conn,
+                d,
+                "overturned",
+                correct,
+                correct_date,
+                text,
+                actor,
+                now,
+                "reviewer corrects a profile fact",
+            )
+        if correct_date is not None:
+            raise ValidationError("correct_date: a corrected date goes with a profile fact")
         if review == "overturn" and d.kind == "repair":
             if correct is not None:
                 raise ValidationError("correct: a repair ends the record: no value to correct")
@@ -324,6 +358,43 @@ def review_dispute(
     return write_step(ledger.engine, dispute_id, decide)
 
 
+def _profile_corrected(
+    ledger: Ledger,
+    conn: Connection,
+    d: Dispute,
+    outcome: str,
+    correct: float | None,
+    correct_date: dt.date | None,
+    reason: str,
+    actor: Actor,
+    at: dt.datetime,
+    purpose: str,
+) -> StepWrite:
+    """A dispute of a profile fact decided for the resident: the corrected date, a new
+    fact, in the step's transaction (``dispute-N-<outcome>``)."""
+    if correct is not None:
+        raise ValidationError("correct: a profile fact is corrected by a date (correct_date)")
+    if correct_date is None:
+        raise ValidationError("correct_date: the corrected date is required to uphold")
+    assert d.profile_fact_id is not None
+    ledger.correct_profile_within(
+        conn,
+        d.profile_fact_id,
+        correct_date,
+        source_ref=f"dispute-{d.id}-{outcome}",
+        actor=actor,
+    )
+    return StepWrite(
+        kind=outcome,
+        actor=actor,
+        at=at,
+        status=outcome,
+        deadline=d.deadline,
+        purpose=purpose,
+        reason=f"{reason} (corrected to {correct_date})",
+    )
+
+
 def _granted(
     ledger: Ledger,
     conn: Connection,
@@ -337,6 +408,7 @@ def _granted(
     """An application for repair granted (upheld, overturned): the record (its newest
     version, should it have been corrected since) ends today, a ``repair`` row written
     in the step's transaction (``repair-N-<outcome>``)."""
+    assert d.record_id is not None
     new_id = ledger.repair_within(
         conn,
         newest_version(conn, d.record_id),

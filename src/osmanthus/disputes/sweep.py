@@ -1,7 +1,7 @@
 """Deadlines that act by themselves: a dispute not answered (or an appeal not reviewed)
 by its due date sets its record aside from the next day; an application for early
-repair not answered by its due date goes to the reviewer (``escalated``), who decides it
-within the procedure's review deadline.
+repair, or a dispute of a profile fact, not answered by its due date goes to the reviewer
+(``escalated``), who decides it within the procedure's review deadline.
 
 The sweep writes that fact to the ledger (a ``suspended`` step and a suspension), so
 ``--as-of/--known-at`` reproduce it and every scorer reads it. The service's upkeep runs
@@ -46,7 +46,7 @@ def sweep_disputes(ledger: Ledger, today: dt.date | None = None) -> Swept:
         raise ValidationError(f"today: {day} is in the future (today is {real})")
     done, escalated = [], []
     for found in dispute_rows(ledger.engine, status=("open", "appealed"), due_before=day):
-        if found.kind == "repair":
+        if found.kind in ("repair", "profile"):
             if found.status == "open":
                 escalated.extend(_escalate(ledger, found, day))
             continue
@@ -90,7 +90,8 @@ def _escalate(ledger: Ledger, found: Dispute, day: dt.date) -> list[Dispute]:
             at=now,
             status="appealed",
             deadline=due,
-            purpose="repair application overdue: sent to the reviewer",
+            purpose=f"{'repair application' if d.kind == 'repair' else 'dispute'} overdue: "
+            "sent to the reviewer",
             reason=f"the department's answer was due by {d.deadline}",
             due=due,
         )

@@ -33,6 +33,7 @@ from osmanthus.ledger.schema import (
     departments,
     dispute_events,
     disputes,
+    profile_facts,
     records,
     residents,
     suspensions,
@@ -50,6 +51,7 @@ __all__ = [
     "dispute_rows",
     "disputes_of",
     "insert_dispute",
+    "insert_profile_dispute",
     "newest_version",
     "open_dispute_rows",
     "overdue_count",
@@ -78,9 +80,9 @@ class Dispute:
     """One dispute of one record, with the record as the department sent it."""
 
     id: int
-    record_id: int
+    record_id: int | None  # None for a dispute of a profile fact
     department: str
-    metric: str
+    metric: str  # the record's metric, or the profile fact's attribute
     reason: str
     status: str
     filed_at: dt.datetime
@@ -92,8 +94,10 @@ class Dispute:
     severity: str | None = None
     steps: tuple[DisputeStep, ...] = ()
     suspended_from: dt.date | None = None  # the record is set aside from this day
-    kind: str = "record"  # "record": the record is wrong; "repair": end it early
+    kind: str = "record"  # "record": the record is wrong; "repair": end it early;
+    # "profile": a profile fact is wrong
     evidence_ref: str | None = None  # a repair application's evidence reference
+    profile_fact_id: int | None = None
 
     def overdue(self, today: dt.date) -> bool:
         """Awaiting an answer or a review after its deadline."""
@@ -131,18 +135,19 @@ _COLUMNS = (
     disputes.c.id,
     disputes.c.record_id,
     departments.c.code.label("department"),
-    records.c.metric,
+    func.coalesce(records.c.metric, profile_facts.c.attribute).label("metric"),
     disputes.c.reason,
     disputes.c.status,
     disputes.c.filed_at,
     disputes.c.deadline,
     residents.c.pseudonym.label("resident"),
-    records.c.source_ref,
-    records.c.value,
-    records.c.act_date,
+    func.coalesce(records.c.source_ref, profile_facts.c.source_ref).label("source_ref"),
+    func.coalesce(records.c.value, 0.0).label("value"),
+    func.coalesce(records.c.act_date, profile_facts.c.value).label("act_date"),
     records.c.severity,
     disputes.c.kind,
     disputes.c.evidence_ref,
+    disputes.c.profile_fact_id,
 )
 
 
@@ -150,7 +155,8 @@ def _rows(conn: Connection, *where: ColumnElement[bool]) -> list[Dispute]:
     query = (
         select(*_COLUMNS)
         .join(departments, departments.c.id == disputes.c.department_id)
-        .join(records, records.c.id == disputes.c.record_id)
+        .outerjoin(records, records.c.id == disputes.c.record_id)
+        .outerjoin(profile_facts, profile_facts.c.id == disputes.c.profile_fact_id)
         .join(residents, residents.c.id == disputes.c.resident_id)
         .where(*where)
         .order_by(disputes.c.deadline, disputes.c.id)
@@ -265,47 +271,134 @@ def insert_dispute(
         ).scalar()
         if kind == "repair" and repaired is not None:
             raise ValidationError(f"record_id: record {record_id} was repaired on {repaired}")
-        due = deadline(conn, record.code)
-        dispute_id = conn.execute(
-            insert(disputes)
-            .values(
-                record_id=record_id,
-                resident_id=record.resident_id,
-                department_id=record.department_id,
-                reason=reason,
-                status="open",
-                filed_at=filed,
-                deadline=due,
-                kind=kind,
-                evidence_ref=evidence_ref,
-            )
-            .returning(disputes.c.id)
-        ).scalar_one()
-        event = conn.execute(
-            insert(dispute_events)
-            .values(dispute_id=dispute_id, kind="filed", actor=str(actor), at=filed, due=due)
-            .returning(dispute_events.c.id)
-        ).scalar_one()
-        filed_row = _one(conn, int(dispute_id))
-        notice = _notice_of(
-            filed_row, record.resident_id, "open", int(event), "filed", {"due": due}
-        )
-        append_entry(
+        return _filed(
             conn,
-            actor=str(actor),
+            {
+                "record_id": record_id,
+                "resident_id": record.resident_id,
+                "department_id": record.department_id,
+                "reason": reason,
+                "filed_at": filed,
+                "deadline": deadline(conn, record.code),
+                "kind": kind,
+                "evidence_ref": evidence_ref,
+            },
+            pseudonym=pseudonym,
+            actor=actor,
             action="repair.apply" if kind == "repair" else "dispute.file",
-            subject=pseudonym,
             purpose="resident applies for early repair"
             if kind == "repair"
             else "resident disputes a record",
-            detail={"dispute": int(dispute_id), "record": record_id, "due": due.isoformat()},
-            rows=[
-                claim_of(conn, "disputes", disputes.c.id == dispute_id),
-                claim_of(conn, "dispute_events", dispute_events.c.id == event),
-                *add_notices(conn, [notice], filed),
-            ],
+            about={"record": record_id},
         )
-        return filed_row
+
+
+def insert_profile_dispute(
+    engine: Engine,
+    pseudonym: str,
+    fact_id: int,
+    reason: str,
+    *,
+    filed: dt.datetime,
+    deadline: Callable[[Connection, str], dt.date],
+    actor: Actor,
+) -> Dispute:
+    """File a dispute of one of the resident's own profile facts (the newest of its
+    attribute; none awaiting an answer or a review on it); audited. The department that
+    reported the fact answers."""
+    if not 0 < fact_id < 2**63:
+        raise NotFound(f"profile fact {fact_id}: no such fact of yours")
+    with database_errors("disputes"), engine.begin() as conn:
+        fact = conn.execute(
+            select(
+                profile_facts.c.id,
+                profile_facts.c.resident_id,
+                profile_facts.c.attribute,
+                profile_facts.c.department_id,
+                departments.c.code,
+            )
+            .join(residents, residents.c.id == profile_facts.c.resident_id)
+            .join(departments, departments.c.id == profile_facts.c.department_id)
+            .where(profile_facts.c.id == fact_id, residents.c.pseudonym == pseudonym)
+        ).first()
+        if fact is None:  # someone else's fact is as absent as no fact
+            raise NotFound(f"profile fact {fact_id}: no such fact of yours")
+        newer = conn.execute(
+            select(func.max(profile_facts.c.id)).where(
+                profile_facts.c.resident_id == fact.resident_id,
+                profile_facts.c.attribute == fact.attribute,
+            )
+        ).scalar_one()
+        if newer != fact_id:
+            raise ValidationError(
+                f"fact_id: profile fact {fact_id} was replaced by fact {newer}: dispute that one"
+            )
+        already = conn.execute(
+            select(disputes.c.id).where(
+                disputes.c.profile_fact_id == fact_id, disputes.c.status.in_(ACTIVE)
+            )
+        ).scalar()
+        if already is not None:
+            raise ValidationError(
+                f"fact_id: profile fact {fact_id} already has dispute {already} under way"
+            )
+        return _filed(
+            conn,
+            {
+                "record_id": None,
+                "profile_fact_id": fact_id,
+                "resident_id": fact.resident_id,
+                "department_id": fact.department_id,
+                "reason": reason,
+                "filed_at": filed,
+                "deadline": deadline(conn, fact.code),
+                "kind": "profile",
+            },
+            pseudonym=pseudonym,
+            actor=actor,
+            action="profile.dispute",
+            purpose="resident disputes a profile fact",
+            about={"fact": fact_id},
+        )
+
+
+def _filed(
+    conn: Connection,
+    values: dict[str, Any],
+    *,
+    pseudonym: str,
+    actor: Actor,
+    action: str,
+    purpose: str,
+    about: dict[str, Any],
+) -> Dispute:
+    """Write a dispute (or an application) and its ``filed`` step, with the resident's
+    notice, claimed by one audit entry."""
+    filed, due = values["filed_at"], values["deadline"]
+    dispute_id = conn.execute(
+        insert(disputes).values(status="open", **values).returning(disputes.c.id)
+    ).scalar_one()
+    event = conn.execute(
+        insert(dispute_events)
+        .values(dispute_id=dispute_id, kind="filed", actor=str(actor), at=filed, due=due)
+        .returning(dispute_events.c.id)
+    ).scalar_one()
+    filed_row = _one(conn, int(dispute_id))
+    notice = _notice_of(filed_row, values["resident_id"], "open", int(event), "filed", {"due": due})
+    append_entry(
+        conn,
+        actor=str(actor),
+        action=action,
+        subject=pseudonym,
+        purpose=purpose,
+        detail={"dispute": int(dispute_id), **about, "due": due.isoformat()},
+        rows=[
+            claim_of(conn, "disputes", disputes.c.id == dispute_id),
+            claim_of(conn, "dispute_events", dispute_events.c.id == event),
+            *add_notices(conn, [notice], filed),
+        ],
+    )
+    return filed_row
 
 
 def write_step(
@@ -397,7 +490,8 @@ def _write(conn: Connection, current: Dispute, step: StepWrite) -> Dispute:
     append_entry(
         conn,
         actor=str(step.actor),
-        action=f"{'repair' if current.kind == 'repair' else 'dispute'}.{step.kind}",
+        action=f"{ {'repair': 'repair', 'profile': 'profile'}.get(current.kind, 'dispute') }"
+        f".{step.kind}",
         subject=current.resident,
         purpose=step.purpose,
         detail={
@@ -481,12 +575,14 @@ def _notice_of(
     payload = {
         "dispute": d.id,
         "record": d.record_id,
+        "fact": d.profile_fact_id,
         "metric": d.metric,
         "department": d.department,
         "status": status,
         **{k: v for k, v in facts.items() if v is not None},
     }
-    prefix = "repair" if d.kind == "repair" else "dispute"
+    payload = {k: v for k, v in payload.items() if v is not None or k == "record"}
+    prefix = {"repair": "repair", "profile": "profile"}.get(d.kind, "dispute")
     return NewNotice(resident_id, f"{prefix}.{kind}", f"dispute-event:{event}", payload)
 
 

@@ -115,6 +115,26 @@ def profile_of(
     return {row.attribute: row.value for row in rows}  # newest wins
 
 
+def profile_facts_of(conn: Connection, pseudonym: str) -> list[dict[str, Any]]:
+    """Every profile fact about a resident (oldest first): id, attribute, value, the
+    reporting department, source reference and when it was recorded."""
+    rows = conn.execute(
+        select(
+            profile_facts.c.id,
+            profile_facts.c.attribute,
+            profile_facts.c.value,
+            departments.c.code.label("department"),
+            profile_facts.c.source_ref,
+            profile_facts.c.recorded_at,
+        )
+        .join(departments, departments.c.id == profile_facts.c.department_id)
+        .join(residents, residents.c.id == profile_facts.c.resident_id)
+        .where(residents.c.pseudonym == pseudonym)
+        .order_by(profile_facts.c.id)
+    )
+    return [dict(row._mapping) for row in rows]
+
+
 def suspensions_of(conn: Connection, resident_id: int) -> tuple[Suspension, ...]:
     """Every suspension fact about a resident's records (the scorer applies ``known_at``
     itself: a fact recorded later than it is ignored there)."""

@@ -289,7 +289,8 @@ disputes = Table(
     "disputes",
     metadata,
     Column("id", Key, primary_key=True),
-    Column("record_id", Key, ForeignKey("records.id"), nullable=False),
+    Column("record_id", Key, ForeignKey("records.id")),  # a dispute of a record
+    Column("profile_fact_id", Key, ForeignKey("profile_facts.id")),  # or of a profile fact
     Column("resident_id", Key, ForeignKey("residents.id"), nullable=False),
     Column("department_id", Integer, ForeignKey("departments.id"), nullable=False),
     Column("reason", Text, nullable=False),
@@ -297,8 +298,8 @@ disputes = Table(
     Column("status", String(16), nullable=False),
     Column("filed_at", UtcDateTime, nullable=False),
     Column("deadline", Date, nullable=False),  # of the step awaited (answer, appeal, review)
-    # what is asked: "record" (the record is wrong) or "repair" (end it early: credit
-    # repair); migration 0012
+    # what is asked: "record" (the record is wrong), "repair" (end it early: credit
+    # repair; migration 0012) or "profile" (a profile fact is wrong; migration 0015)
     Column("kind", String(16), nullable=False, server_default="record"),
     Column("evidence_ref", String(200)),  # a repair application's evidence reference
     Index(None, "resident_id"),

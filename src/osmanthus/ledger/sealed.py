@@ -295,6 +295,7 @@ SEALED: dict[str, Sealed] = {
                 disputes.c.deadline,
                 disputes.c.kind,
                 disputes.c.evidence_ref,
+                disputes.c.profile_fact_id,
             ),
             _with_department(_with_resident(disputes), disputes),
             append_only=False,

@@ -349,6 +349,55 @@ class LedgerWrites(LedgerBase):
             batch_id=batch_id,
         )
 
+    def correct_profile_within(
+        self,
+        conn: Connection,
+        fact_id: int,
+        value: dt.date,
+        *,
+        source_ref: str,
+        actor: Actor,
+    ) -> int:
+        """Record a corrected profile fact inside the caller's transaction (an upheld
+        profile dispute): a new fact of the same attribute, from the department that
+        reported the old one, which the scorers take from now on (the old one stays in
+        the history for ``--known-at``); audited with the rechecks it causes."""
+        check_text("source_ref", source_ref, 128)
+        old = conn.execute(select(profile_facts).where(profile_facts.c.id == fact_id)).first()
+        if old is None:
+            raise NotFound(f"profile fact {fact_id}: no such fact")
+        if value > self.today():
+            raise ValidationError(f"correct_date: {value} is in the future")
+        if value == old.value:
+            raise ValidationError(f"correct_date: {value} is the date already recorded")
+        enter_write(conn)
+        new_id = conn.execute(
+            insert(profile_facts)
+            .values(
+                resident_id=old.resident_id,
+                attribute=old.attribute,
+                value=value,
+                department_id=old.department_id,
+                source_ref=source_ref,
+                recorded_at=self._clock(),
+            )
+            .returning(profile_facts.c.id)
+        ).scalar_one()
+        owner = conn.execute(
+            select(residents.c.pseudonym).where(residents.c.id == old.resident_id)
+        ).scalar_one()
+        told = after_change(conn, owner, "profile corrected", self._clock())
+        append_entry(
+            conn,
+            actor=str(actor),
+            action="profile.correct",
+            subject=owner,
+            purpose="a profile fact corrected",
+            detail={"attribute": old.attribute, "fact": int(new_id), "replaces": fact_id},
+            rows=[claim_of(conn, "profile_facts", profile_facts.c.id == new_id), *told],
+        )
+        return int(new_id)
+
     def repair_within(
         self,
         conn: Connection,

@@ -2,8 +2,8 @@
 repair (``kind``, with the application's ``evidence_ref``); a granted repair is a record
 row of kind ``repair`` (no new column: ``records.kind`` is free text).
 
-Every dispute row is claimed again as it now is (sealed columns were added), one
-``ledger.seal`` entry each.
+Sealed columns were added: migration 0015, which adds another, claims every dispute row
+again as it then is (the code's sealed columns are those of the newest revision).
 
 Revision ID: 0012
 Revises: 0011
@@ -23,9 +23,6 @@ def upgrade() -> None:
     with op.batch_alter_table("disputes") as batch:
         batch.add_column(sa.Column("kind", sa.String(16), nullable=False, server_default="record"))
         batch.add_column(sa.Column("evidence_ref", sa.String(200)))
-    from osmanthus.ledger.sealed import claim_current_rows
-
-    claim_current_rows(op.get_bind(), "disputes", "sealed columns added to disputes (0012)")
 
 
 def downgrade() -> None:
