@@ -93,9 +93,12 @@ def measure(kind: str, path: Path) -> dict[str, Any]:
     from osmanthus.ledger import verify_ledger
     from osmanthus.retention import retention_pass
 
+    from osmanthus.ledger import migrate
+
     url = f"sqlite:///{path}"
     day = AS_OF + dt.timedelta(days=1)
     ledger = _ledger(url, day)
+    migrate(ledger.engine)  # a city kept from an older schema (untimed)
     if kind == "next":  # the first pass, untimed; then the next day's
         retention_pass(ledger, day)
         ledger.engine.dispose()

@@ -66,6 +66,16 @@ MATRIX: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {
         RESIDENT,
         {"data": {"record_id": "bob_record", "reason": "not me at all"}},
     ),
+    ("GET", "/me/profile"): (RESIDENT, {}),
+    ("GET", "/api/v1/me/profile"): (RESIDENT, {}),
+    ("POST", "/me/profile/disputes"): (
+        RESIDENT,
+        {"data": {"fact_id": "999", "reason": "this date is wrong"}},
+    ),
+    ("POST", "/api/v1/me/profile/disputes"): (
+        RESIDENT,
+        {"json": {"fact_id": 999, "reason": "this date is wrong"}},
+    ),
     ("POST", "/me/repairs"): (
         RESIDENT,
         {"data": {"record_id": "bob_record", "statement": "I paid it in full"}},

@@ -259,3 +259,46 @@ def test_signing_out_needs_the_sessions_own_token(client: TestClient) -> None:
     done = client.post("/signout", data={"csrf": csrf}, follow_redirects=False)
     assert done.status_code == 303
     assert client.get("/api/v1/me").status_code == 401
+
+
+def test_a_resident_sees_and_disputes_the_profile_data_the_rules_use(
+    client: TestClient, ledger: Ledger
+) -> None:
+    from osmanthus.core import Actor
+    from osmanthus.web.access import create_key
+
+    registry = Actor("department", "civil-registry")
+    ledger.record_profile(
+        ALICE,
+        "left_city_on",
+        dt.date(2026, 9, 1),
+        department="civil-registry",
+        source_ref="CR-ALICE",
+        actor=registry,
+    )
+    csrf = sign_in(client, ALICE)
+    page = client.get("/me/profile")
+    assert page.status_code == 200 and "CR-ALICE" in page.text and "2026-09-01" in page.text
+    (fact,) = client.get("/api/v1/me/profile").json()
+    assert (fact["attribute"], fact["value"]) == ("left_city_on", "2026-09-01")
+    body = {"fact_id": fact["id"], "reason": "I never left the city: I moved within Gusu"}
+    filed = client.post("/api/v1/me/profile/disputes", json=body, headers={"x-csrf-token": csrf})
+    assert filed.status_code == 201, filed.text
+    dispute = filed.json()
+    assert (dispute["kind"], dispute["record_id"], dispute["profile_fact_id"]) == (
+        "profile",
+        None,
+        fact["id"],
+    )
+    key = create_key(ledger.engine, role="department", name="cr", department="civil-registry")
+    answer = {
+        "answer": "uphold",
+        "reason": "the move was within the city",
+        "correct_date": "2026-09-02",
+    }
+    staff = {"Authorization": f"Bearer {key}"}
+    decided = client.post(f"/api/v1/disputes/{dispute['id']}/answer", json=answer, headers=staff)
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["status"] == "upheld"
+    (fact,) = client.get("/api/v1/me/profile").json()
+    assert fact["value"] == "2026-09-02"

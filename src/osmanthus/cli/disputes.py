@@ -37,6 +37,10 @@ Correct = Annotated[
     float | None,
     typer.Option(metavar="VALUE", help="Correct the record to this value instead of retracting."),
 ]
+CorrectDate = Annotated[
+    dt.datetime | None,
+    typer.Option(formats=["%Y-%m-%d"], help="A profile dispute: the corrected date."),
+]
 
 
 @disputes_app.command("file")
@@ -53,6 +57,47 @@ def disputes_file(
     with open_ledger(ctx) as ledger:
         name = ledger.pseudonym_of(national_id)
         found = file_dispute(ledger, name, record_id, reason, actor=OPERATOR)
+    print_dispute(found)
+
+
+@disputes_app.command("profile")
+@domain_errors
+def disputes_profile(ctx: typer.Context, national_id: IdArg) -> None:
+    """The profile facts the rules use about a resident (a read of personal data:
+    audited), with the numbers to dispute them by."""
+    from osmanthus.disputes import profile_facts_used
+
+    with open_ledger(ctx) as ledger:
+        name = ledger.pseudonym_of(national_id)
+        ledger.record_access(
+            actor=OPERATOR, action="profile.read", subject=name, purpose="profile facts"
+        )
+        facts = profile_facts_used(ledger, name)
+    for f in facts:
+        out.print(
+            f"fact {f['id']}\t{f['attribute']}\t{f['value']}\t{f['department']} "
+            f"{f['source_ref']}\t({f['title']})",
+            markup=False,
+            highlight=False,
+        )
+    if not facts:
+        out.print("the rules use no profile facts about this resident", highlight=False)
+
+
+@disputes_app.command("file-profile")
+@domain_errors
+def disputes_file_profile(
+    ctx: typer.Context,
+    national_id: IdArg,
+    fact_id: Annotated[int, typer.Argument(help="The profile fact (osmanthus disputes profile).")],
+    reason: Reason,
+) -> None:
+    """Dispute a resident's profile fact on their behalf (at a service counter)."""
+    from osmanthus.disputes import file_profile_dispute
+
+    with open_ledger(ctx) as ledger:
+        name = ledger.pseudonym_of(national_id)
+        found = file_profile_dispute(ledger, name, fact_id, reason, actor=OPERATOR)
     print_dispute(found)
 
 
@@ -131,9 +176,10 @@ def disputes_answer(
         typer.Option("--new-information", help="--extend: the resident sent new information."),
     ] = False,
     key: StaffKey = None,
+    correct_date: CorrectDate = None,
 ) -> None:
-    """The department's answer: --uphold [--correct VALUE], --reject or --extend. With
-    --key, the key must be the department's own."""
+    """The department's answer: --uphold [--correct VALUE | --correct-date DATE], --reject
+    or --extend. With --key, the key must be the department's own."""
     from osmanthus.disputes import answer_dispute
 
     answer = _one_of(uphold=uphold, reject=reject, extend=extend)
@@ -149,6 +195,7 @@ def disputes_answer(
             correct=correct,
             days=days,
             new_information=new_information,
+            correct_date=correct_date.date() if correct_date else None,
         )
     print_dispute(found)
 
@@ -176,6 +223,7 @@ def disputes_review(
         bool, typer.Option("--overturn", help="Retract (or correct) the record.")
     ] = False,
     correct: Correct = None,
+    correct_date: CorrectDate = None,
 ) -> None:
     """The reviewer's decision on an appeal (a reviewer's key is required)."""
     from osmanthus.disputes import review_dispute
@@ -194,6 +242,7 @@ def disputes_review(
             actor=caller.identity,
             reason=reason,
             correct=correct,
+            correct_date=correct_date.date() if correct_date else None,
         )
     print_dispute(found)
 
@@ -263,10 +312,15 @@ def print_dispute(found: Dispute, *, ledger: Any = None) -> None:
     d = found
     repair = d.kind == "repair"
     head = f"repair application {d.id}" if repair else f"dispute {d.id}"
+    what = (
+        f"profile fact {d.profile_fact_id}: {d.metric} {d.act_date}, {d.department} {d.source_ref}"
+        if d.kind == "profile"
+        else f"record {d.record_id}: {d.metric} value {d.value:g}, act {d.act_date}, "
+        f"{d.department} {d.source_ref}"
+    )
     lines = [
         f"{head}: {_state(d)}, due {d.deadline}",
-        f"record {d.record_id}: {d.metric} value {d.value:g}, act {d.act_date}, "
-        f"{d.department} {d.source_ref}",
+        what,
         f"{'statement' if repair else 'reason'}: {d.reason}",
     ]
     if d.evidence_ref:

@@ -123,6 +123,44 @@ KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
         N_("Your application for repair of record %(record)s was closed"),
         (N_("The department retracted the record: it no longer counts at all."),),
     ),
+    "profile.filed": (
+        N_("Your dispute of your profile data (%(metric)s) was received"),
+        (N_("%(department)s must answer by %(due)s."),),
+    ),
+    "profile.upheld": (
+        N_("Your profile data (%(metric)s) was corrected"),
+        (N_("Reason given: %(reason)s"), N_("Your scores are computed from the corrected date.")),
+    ),
+    "profile.rejected": (
+        N_("Your dispute of your profile data (%(metric)s) was rejected"),
+        (
+            N_("Reason given: %(reason)s"),
+            N_("You may appeal to the independent reviewer by %(due)s."),
+        ),
+    ),
+    "profile.extended": (
+        N_("The answer to your dispute of your profile data (%(metric)s) was extended"),
+        (N_("New deadline: %(due)s."), N_("Reason given: %(reason)s")),
+    ),
+    "profile.escalated": (
+        N_("Your dispute of your profile data (%(metric)s) went to the reviewer"),
+        (
+            N_("%(department)s did not answer in time."),
+            N_("The independent reviewer must decide by %(due)s."),
+        ),
+    ),
+    "profile.appealed": (
+        N_("Your appeal of dispute %(dispute)s was received"),
+        (N_("The independent reviewer must decide by %(due)s."),),
+    ),
+    "profile.confirmed": (
+        N_("The reviewer confirmed the rejection of your dispute %(dispute)s"),
+        (N_("Reason given: %(reason)s"),),
+    ),
+    "profile.overturned": (
+        N_("The reviewer corrected your profile data (%(metric)s)"),
+        (N_("Reason given: %(reason)s"), N_("Your scores are computed from the corrected date.")),
+    ),
     "record.new": (
         N_("A new record: %(metric)s, %(points)s points"),
         (

@@ -26,7 +26,9 @@ from osmanthus.disputes import (
     apply_repair,
     department_disputes,
     file_dispute,
+    file_profile_dispute,
     procedure_of,
+    profile_facts_used,
     resident_disputes,
     review_dispute,
 )
@@ -59,7 +61,8 @@ class DisputeOut(BaseModel):
 
     ok: bool = True
     id: int
-    record_id: int
+    record_id: int | None = Field(description="The record disputed (none for a profile fact).")
+    profile_fact_id: int | None = Field(default=None, description="The profile fact disputed.")
     department: str
     metric: str
     status: str
@@ -72,10 +75,11 @@ class DisputeOut(BaseModel):
     reason: str | None = None
     source_ref: str | None = None
     steps: list[StepOut] = []
-    kind: Literal["record", "repair"] = Field(
+    kind: Literal["record", "repair", "profile"] = Field(
         default="record",
         description="record: a dispute of the record; repair: an application for its early "
-        "repair (upheld = granted, rejected = refused).",
+        "repair (upheld = granted, rejected = refused); profile: a dispute of a profile fact "
+        "(upheld with the corrected date).",
     )
     evidence_ref: str | None = None
 
@@ -83,6 +87,22 @@ class DisputeOut(BaseModel):
 class DisputeIn(BaseModel):
     record_id: int = Field(ge=1, le=2**63 - 1)  # a database integer
     reason: str = Field(min_length=10, max_length=2000)
+
+
+class ProfileDisputeIn(BaseModel):
+    fact_id: int = Field(ge=1, le=2**63 - 1)  # a database integer
+    reason: str = Field(min_length=10, max_length=2000)
+
+
+class ProfileFactOut(BaseModel):
+    """A profile fact a rule uses: the newest of its attribute."""
+
+    id: int
+    attribute: str
+    title: str
+    value: dt.date
+    department: str
+    recorded_at: dt.datetime
 
 
 class RepairIn(BaseModel):
@@ -99,6 +119,9 @@ class AnswerIn(BaseModel):
     answer: Literal["uphold", "reject", "extend"]
     reason: str = Field(min_length=10, max_length=2000)
     correct: float | None = Field(default=None, description="uphold: correct to this value.")
+    correct_date: dt.date | None = Field(
+        default=None, description="uphold a profile dispute: the corrected date."
+    )
     days: int | None = Field(default=None, ge=1, le=90, description="extend: by this many days.")
     new_information: bool = Field(default=False, description="extend: the resident sent some.")
 
@@ -107,6 +130,9 @@ class ReviewIn(BaseModel):
     decision: Literal["confirm", "overturn"]
     reason: str = Field(min_length=10, max_length=2000)
     correct: float | None = Field(default=None, description="overturn: correct to this value.")
+    correct_date: dt.date | None = Field(
+        default=None, description="overturn a profile dispute: the corrected date."
+    )
 
 
 def dispute_out(d: Dispute, today: dt.date, *, full: bool) -> DisputeOut:
@@ -114,6 +140,7 @@ def dispute_out(d: Dispute, today: dt.date, *, full: bool) -> DisputeOut:
     return DisputeOut(
         id=d.id,
         record_id=d.record_id,
+        profile_fact_id=d.profile_fact_id,
         department=d.department,
         metric=d.metric,
         status=d.status,
@@ -123,7 +150,7 @@ def dispute_out(d: Dispute, today: dt.date, *, full: bool) -> DisputeOut:
         suspended_from=d.suspended_from,
         reason=d.reason if full else None,
         source_ref=d.source_ref if full else None,
-        kind="repair" if d.kind == "repair" else "record",
+        kind=d.kind if d.kind in ("repair", "profile") else "record",
         evidence_ref=d.evidence_ref if full else None,
         steps=[
             StepOut(
@@ -173,6 +200,7 @@ def _answer(ledger: Ledger, who: Caller, dispute_id: int, body: AnswerIn) -> Dis
         correct=body.correct,
         days=body.days,
         new_information=body.new_information,
+        correct_date=body.correct_date,
     )
 
 
@@ -185,6 +213,7 @@ def _review(ledger: Ledger, who: Caller, dispute_id: int, body: ReviewIn) -> Dis
         actor=who.identity,
         reason=body.reason,
         correct=body.correct,
+        correct_date=body.correct_date,
     )
 
 
@@ -213,6 +242,47 @@ def due_process_router(pages: Pages) -> APIRouter:
     ) -> Response:
         file_dispute(ledger, who.own_pseudonym(), record_id, reason, actor=_resident_actor(who))
         return RedirectResponse("/me/disputes", 303)
+
+    @router.get("/me/profile", include_in_schema=False)
+    def profile_page(request: Request, ledger: LedgerDep, who: CallerDep) -> Response:
+        facts = profile_facts_used(ledger, who.own_pseudonym())
+        return pages.render(request, "resident/profile.html", caller=who, facts=facts)
+
+    @router.post("/me/profile/disputes", include_in_schema=False)
+    def profile_dispute_form(
+        ledger: LedgerDep,
+        who: PostingCallerDep,
+        fact_id: Annotated[int, Form(ge=1, le=2**63 - 1)],
+        reason: Annotated[str, Form(max_length=2000)],
+    ) -> Response:
+        file_profile_dispute(
+            ledger, who.own_pseudonym(), fact_id, reason, actor=_resident_actor(who)
+        )
+        return RedirectResponse("/me/disputes", 303)
+
+    @router.get("/api/v1/me/profile", response_model=list[ProfileFactOut], tags=["residents"])
+    def my_profile(ledger: LedgerDep, who: CallerDep) -> list[ProfileFactOut]:
+        """The profile facts the rules use about the resident (the newest of each)."""
+        return [
+            ProfileFactOut.model_validate(f)
+            for f in profile_facts_used(ledger, who.own_pseudonym())
+        ]
+
+    @router.post(
+        "/api/v1/me/profile/disputes",
+        response_model=DisputeOut,
+        status_code=201,
+        tags=["residents"],
+    )
+    def new_profile_dispute(
+        body: ProfileDisputeIn, ledger: LedgerDep, who: PostingCallerDep
+    ) -> DisputeOut:
+        """Dispute one of the resident's profile facts: the department that reported it
+        answers by the deadline (upheld: the corrected date counts from then on)."""
+        found = file_profile_dispute(
+            ledger, who.own_pseudonym(), body.fact_id, body.reason, actor=_resident_actor(who)
+        )
+        return dispute_out(found, ledger.today(), full=True)
 
     @router.post("/me/repairs", include_in_schema=False)
     def repair_form(
@@ -323,12 +393,14 @@ def due_process_router(pages: Pages) -> APIRouter:
         correct: Annotated[str, Form(max_length=32)] = "",
         days: Annotated[str, Form(max_length=3)] = "",
         new_information: Annotated[bool, Form()] = False,
+        correct_date: Annotated[str, Form(max_length=10)] = "",
     ) -> Response:
         body = AnswerIn.model_validate(
             {
                 "answer": answer,
                 "reason": reason,
                 "correct": correct.strip() or None,
+                "correct_date": correct_date.strip() or None,
                 "days": days.strip() or None,
                 "new_information": new_information,
             }
@@ -344,9 +416,15 @@ def due_process_router(pages: Pages) -> APIRouter:
         decision: Annotated[Literal["confirm", "overturn"], Form()],
         reason: Annotated[str, Form(max_length=2000)],
         correct: Annotated[str, Form(max_length=32)] = "",
+        correct_date: Annotated[str, Form(max_length=10)] = "",
     ) -> Response:
         body = ReviewIn.model_validate(
-            {"decision": decision, "reason": reason, "correct": correct.strip() or None}
+            {
+                "decision": decision,
+                "reason": reason,
+                "correct": correct.strip() or None,
+                "correct_date": correct_date.strip() or None,
+            }
         )
         _review(ledger, who, dispute_id, body)
         return RedirectResponse(f"/console/disputes/{dispute_id}", 303)
