@@ -90,10 +90,8 @@ def build(path: Path, residents: int, deaths: int) -> None:
 def measure(kind: str, path: Path) -> dict[str, Any]:
     from sqlalchemy import text
 
-    from osmanthus.ledger import verify_ledger
+    from osmanthus.ledger import migrate, verify_ledger
     from osmanthus.retention import retention_pass
-
-    from osmanthus.ledger import migrate
 
     url = f"sqlite:///{path}"
     day = AS_OF + dt.timedelta(days=1)
@@ -152,9 +150,12 @@ def main() -> None:
         return
     args.work.mkdir(parents=True, exist_ok=True)
     city = args.work / f"city-{args.residents}.db"
-    if not city.exists():
+    if not city.exists():  # built under another name, so an interrupted build is not kept
         started = time.perf_counter()
-        build(city, args.residents, args.deaths)
+        partial = city.with_suffix(".building")
+        partial.unlink(missing_ok=True)
+        build(partial, args.residents, args.deaths)
+        partial.rename(city)
         print(f"city of {args.residents:,} built in {time.perf_counter() - started:.0f} s")
     results: dict[str, list[dict[str, Any]]] = {}
     kinds = ("first", "next", "baseline")
