@@ -8,6 +8,7 @@ and ``Distribution`` / ``distribution`` (which read the ledger) load when first 
 from typing import TYPE_CHECKING
 
 from osmanthus.lazy import lazy_names
+from osmanthus.scoring.early_repair import repair_check
 from osmanthus.scoring.reference import (
     STATUS_TEXT,
     Explanation,
@@ -32,6 +33,7 @@ __all__ = [
     "distribution",
     "explain",
     "load_cases",
+    "repair_check",
     "run_case",
     "run_cases",
     "score",
