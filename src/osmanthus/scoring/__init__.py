@@ -19,7 +19,14 @@ from osmanthus.scoring.reference import (
 )
 
 if TYPE_CHECKING:
-    from osmanthus.scoring.author_tests import Case, CaseResult, load_cases, run_case, run_cases
+    from osmanthus.scoring.author_tests import (
+        Case,
+        CaseResult,
+        MustNotLoad,
+        load_cases,
+        run_case,
+        run_cases,
+    )
     from osmanthus.scoring.distribution import Distribution, distribution
 
 __all__ = [
@@ -28,6 +35,7 @@ __all__ = [
     "CaseResult",
     "Distribution",
     "Explanation",
+    "MustNotLoad",
     "PerkDecision",
     "RecordLine",
     "distribution",
@@ -44,7 +52,7 @@ __getattr__, __dir__ = lazy_names(
     globals(),
     {
         **dict.fromkeys(
-            ("Case", "CaseResult", "load_cases", "run_case", "run_cases"),
+            ("Case", "CaseResult", "MustNotLoad", "load_cases", "run_case", "run_cases"),
             "osmanthus.scoring.author_tests",
         ),
         **dict.fromkeys(("Distribution", "distribution"), "osmanthus.scoring.distribution"),
