@@ -38,6 +38,8 @@ def repair_check(
         )
     if line.status == "repaired":
         raise StepRefused(f"record {record.id}: already repaired")
+    if line.status == "suspended":  # not planned while set aside, so its points read 0
+        raise _not_counting(line)
     if line.points >= 0:
         raise StepRefused(f"record {record.id}: not a negative record: nothing to repair")
     rule = policy.in_force(record.act_date)
@@ -47,9 +49,7 @@ def repair_check(
             f"record {record.id}: the policy allows no early repair of {metric.title}"
         )
     if line.status != "counted":
-        raise StepRefused(
-            f"record {record.id}: it does not count today ({line.status_text}): nothing to repair"
-        )
+        raise _not_counting(line)
     tier = rule.repair_tiers[metric.repair_tier]
     if today < line.repair_from:
         raise StepRefused(
@@ -61,6 +61,12 @@ def repair_check(
             f"record {record.id}: the obligation is not fulfilled: early repair needs a "
             f"record that it was (same incident {record.incident_ref or '(none)'})"
         )
+
+
+def _not_counting(line: RecordLine) -> StepRefused:
+    return StepRefused(
+        f"record {line.record.id}: it does not count today ({line.status_text}): nothing to repair"
+    )
 
 
 def _fulfilled(record: StoredRecord, rows: Sequence[StoredRecord], policy: PolicySet) -> bool:
