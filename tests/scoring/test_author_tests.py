@@ -261,6 +261,31 @@ def test_a_tier_that_requires_fulfilment(suzhou: Path) -> None:
     ]
 
 
+def test_on_a_scale_where_higher_is_worse_a_penalty_is_negative(tmp_path: Path) -> None:
+    """The Flensburg register, given a repair tier: its points are penalties."""
+    folder = policy_copy(tmp_path, "flensburg-example")
+    version = folder / "2014-05-01.toml"
+    text = version.read_text(encoding="utf-8")
+    basis = next(line for line in text.splitlines() if line.startswith("legal_basis = "))
+    version.write_text(
+        text.replace('overlie = "1y"', 'overlie = "1y"\nrepair_tier = "general"', 1)
+        + f'\n[repair_tiers.general]\nmin_period = "1y"\nmax_life = "10y"\n{basis}\n',
+        encoding="utf-8",
+    )
+    offence = (
+        '{ metric = "traffic_offence", severity = "two_points", act = 2019-05-01, '
+        "decision = 2019-06-01, expect = { repair_from = 2020-06-01, repair_refused = %s } }"
+    )
+    early = offence % '"early repair may be requested from 2020-06-01 (1 year after"'
+    assert problems(folder, case("2020-05-31", [early], "{ score = 2 }")) == []
+    assert problems(folder, case("2020-06-01", [offence % "false"], "{ score = 2 }")) == []
+    seminar = (
+        '{ metric = "aptitude_seminar", act = 2019-07-01, decision = 2019-07-02, '
+        'expect = { repair_refused = "not a negative record" } }'
+    )
+    assert problems(folder, case("2020-06-01", [offence % "false", seminar])) == []
+
+
 # -- versions that must not load ---------------------------------------------------------
 
 

@@ -40,7 +40,7 @@ def repair_check(
         raise StepRefused(f"record {record.id}: already repaired")
     if line.status == "suspended":  # not planned while set aside, so its points read 0
         raise _not_counting(line)
-    if line.points >= 0:
+    if not policy.in_force(today).scale.worse(line.points):
         raise StepRefused(f"record {record.id}: not a negative record: nothing to repair")
     rule = policy.in_force(record.act_date)
     metric = rule.metric(record.metric)
