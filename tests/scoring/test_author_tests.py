@@ -37,9 +37,12 @@ def problems(folder: Path, text: str) -> list[str]:
     return list(result.problems)
 
 
-def case(on: str, records: list[str], expect: str = "{}") -> str:
+def case(on: str, records: list[str], expect: str = "{}", more: str = "") -> str:
+    """A case on ``on`` with ``records`` (inline tables), ``expect`` and ``more`` lines."""
     listed = ",\n  ".join(records)
-    return f'[[case]]\nname = "c"\non = {on}\nrecords = [\n  {listed},\n]\nexpect = {expect}\n'
+    return (
+        f'[[case]]\nname = "c"\non = {on}\n{more}records = [\n  {listed},\n]\nexpect = {expect}\n'
+    )
 
 
 @pytest.fixture
@@ -66,12 +69,11 @@ def test_a_repaired_record_ends_on_the_grant_date(suzhou: Path) -> None:
 
 
 def test_a_repair_is_recorded_the_day_after_the_grant(suzhou: Path) -> None:
-    before = case(
-        "2026-11-10",
-        [f'{YIELD}, repaired = 2026-11-04, expect = {{ status = "counted" }} }}'],
-        "{ score = 97 }",
-    ).replace("on = 2026-11-10\n", "on = 2026-11-10\nknown_at = 2026-11-04T23:00:00Z\n")
-    assert problems(suzhou, before) == []
+    record = f"{YIELD}, repaired = 2026-11-04, expect = {{ status = %s }} }}"
+    late = "known_at = 2026-11-04T23:00:00Z\n"
+    assert problems(suzhou, case("2026-11-10", [record % '"counted"'], more=late)) == []
+    known = "known_at = 2026-11-05T00:00:00Z\n"
+    assert problems(suzhou, case("2026-11-10", [record % '"repaired"'], more=known)) == []
 
 
 def test_a_correction_of_a_repaired_record_is_repaired_too(suzhou: Path) -> None:
@@ -87,8 +89,10 @@ def test_a_correction_of_a_repaired_record_is_repaired_too(suzhou: Path) -> None
 
 def test_set_aside_then_counting_again(suzhou: Path) -> None:
     record = f"{YIELD}, set_aside = 2026-10-01, counts_again = 2026-10-20"
-    aside = case("2026-10-05", [f'{record}, expect = {{ status = "suspended" }} }}'])
-    assert problems(suzhou, aside.replace("expect = {}", "expect = { score = 100 }")) == []
+    aside = case(
+        "2026-10-05", [f'{record}, expect = {{ status = "suspended" }} }}'], "{ score = 100 }"
+    )
+    assert problems(suzhou, aside) == []
     again = case("2026-10-20", [f'{record}, expect = {{ status = "suspended" }} }}'])
     assert problems(suzhou, again) == [
         "records.0 failure_to_yield: status: expected 'suspended', got 'counted' (counts)"
@@ -126,10 +130,8 @@ def test_counted_has_one_entry_per_record_with_a_row(suzhou: Path) -> None:
 
 
 def test_a_record_not_known_yet_is_named(suzhou: Path) -> None:
-    text = case(
-        "2026-11-01", [f'{YIELD}, decision = 2026-08-01, expect = {{ status = "counted" }} }}']
-    )
-    text = text.replace("on = 2026-11-01\n", "on = 2026-11-01\nknown_at = 2026-07-01T00:00:00Z\n")
+    record = f'{YIELD}, decision = 2026-08-01, expect = {{ status = "counted" }} }}'
+    text = case("2026-11-01", [record], more="known_at = 2026-07-01T00:00:00Z\n")
     assert problems(suzhou, text) == [
         "records.0 failure_to_yield: not known at 2026-07-01 00:00:00+00:00: nothing to compare"
     ]
@@ -349,9 +351,7 @@ def test_the_changed_version_replaces_its_base(suzhou: Path) -> None:
     ("text", "error"),
     [
         (
-            case("2026-11-01", [f"{YIELD} }}"]).replace(
-                "records", "profile = { licence_issued = 2020-01-01 }\nrecords"
-            ),
+            case("2026-11-01", [f"{YIELD} }}"], more="profile = { licence_issued = 2020-01-01 }\n"),
             "cases.toml: case 0: profile.licence_issued: the policy declares no profile "
             "attribute 'licence_issued' (it declares none)",
         ),
@@ -359,6 +359,11 @@ def test_the_changed_version_replaces_its_base(suzhou: Path) -> None:
             case("2026-11-01", [f"{YIELD}, set_aside = 2026-10-01, counts_again = 2026-10-01 }}"]),
             "cases.toml: case 0: records.0.counts_again: expected a day after set_aside "
             "(2026-10-01), found 2026-10-01",
+        ),
+        (
+            case("2026-11-01", [f"{YIELD}, repaired = 2026-05-31 }}"]),
+            "cases.toml: case 0: records.0.repaired: expected a day on or after the act "
+            "(2026-06-01)",
         ),
         (
             case("2026-11-01", [f"{YIELD}, counts_again = 2026-10-01 }}"]),

@@ -65,7 +65,8 @@ def _message(value: Any, *, allow_false: bool = False) -> str | Pattern | Litera
         return Pattern(matches=value["matches"])
     also = " or false" if allow_false else ""
     raise ValueError(
-        f'expected a text the message contains, {{ matches = "<regex>" }}{also}, found {value!r}'
+        'expected a text the message must contain or { matches = "<regex>" }'
+        f"{also}, found {value!r}"
     )
 
 
@@ -93,7 +94,7 @@ def says(expected: Message, text: str) -> bool:
 
 
 def describe(expected: Message) -> str:
-    """``containing '...'`` or ``matching '...'``, for a failure line."""
+    """``containing '...'`` or ``matching /.../``, for a failure line."""
     if isinstance(expected, Pattern):
         return f"matching /{expected.matches}/"
     return f"containing {expected!r}"
@@ -255,6 +256,11 @@ def _check_record(case: Case, index: int, item: CaseRecord) -> None:
                 raise _Bad(f"{at}.{field}", "required for a report")
         if item.on is not None:
             raise _Bad(f"{at}.on", "only a correction or retraction has a day it is recorded")
+        assert item.act is not None
+        for field in ("repaired", "set_aside"):
+            day = getattr(item, field)
+            if day is not None and day < item.act:
+                raise _Bad(f"{at}.{field}", f"expected a day on or after the act ({item.act})")
     else:
         pointer = f"{at}.{'corrects' if item.corrects is not None else 'retracts'}"
         if not 0 <= target < index:
