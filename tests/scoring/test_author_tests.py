@@ -4,26 +4,16 @@ what differed, and that a bad test file stops with one line naming file, entry a
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from factories import ROOT
+from factories import example_policy
 from osmanthus.errors import PolicyError
 from osmanthus.policy import load_policy
 from osmanthus.scoring import CaseResult, run_cases
 
 YIELD = '{ metric = "failure_to_yield", act = 2026-06-01'  # Suzhou: -3, 1y, tier general
-
-
-def policy_copy(tmp_path: Path, name: str = "suzhou-example") -> Path:
-    """The example policy's files (no tests) in a folder of the test's own."""
-    folder = tmp_path / name
-    (folder / "tests").mkdir(parents=True)
-    for path in (ROOT / "policies" / name).glob("*.toml"):
-        shutil.copy(path, folder)
-    return folder
 
 
 def run(folder: Path, text: str) -> list[CaseResult]:
@@ -47,7 +37,7 @@ def case(on: str, records: list[str], expect: str = "{}", more: str = "") -> str
 
 @pytest.fixture
 def suzhou(tmp_path: Path) -> Path:
-    return policy_copy(tmp_path)
+    return example_policy(tmp_path)
 
 
 # -- facts and statuses ------------------------------------------------------------------
@@ -100,7 +90,7 @@ def test_set_aside_then_counting_again(suzhou: Path) -> None:
 
 
 def test_over_lie_end_and_removal_days(tmp_path: Path) -> None:
-    folder = policy_copy(tmp_path, "flensburg-example")
+    folder = example_policy(tmp_path, "flensburg-example")
     offence = (
         '{ metric = "traffic_offence", severity = "one_point", act = 2021-07-15, '
         'decision = 2021-09-01, expect = { status = "expired", ends = 2024-03-01, '
@@ -265,7 +255,7 @@ def test_a_tier_that_requires_fulfilment(suzhou: Path) -> None:
 
 def test_on_a_scale_where_higher_is_worse_a_penalty_is_negative(tmp_path: Path) -> None:
     """The Flensburg register, given a repair tier: its points are penalties."""
-    folder = policy_copy(tmp_path, "flensburg-example")
+    folder = example_policy(tmp_path, "flensburg-example")
     version = folder / "2014-05-01.toml"
     text = version.read_text(encoding="utf-8")
     basis = next(line for line in text.splitlines() if line.startswith("legal_basis = "))
