@@ -342,7 +342,7 @@ def _refusal_problem(
     return None
 
 
-def run_must_not_load(entry: MustNotLoad, policy_dir: Path, policy: PolicySet) -> CaseResult:
+def _run_must_not_load(entry: MustNotLoad, policy_dir: Path, policy: PolicySet) -> CaseResult:
     """Load the policy with the entry's version changed; it must be refused with the
     message the entry expects."""
     base, content = changed_version(entry, policy_dir, policy)
@@ -360,6 +360,6 @@ def run_cases(policy_dir: Path, policy: PolicySet) -> list[CaseResult]:
     return [
         run_case(entry, policy)
         if isinstance(entry, Case)
-        else run_must_not_load(entry, policy_dir, policy)
+        else _run_must_not_load(entry, policy_dir, policy)
         for entry in load_cases(policy_dir, policy)
     ]
