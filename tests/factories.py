@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -19,6 +20,16 @@ PG_URL = os.environ.get(
 )
 TODAY = dt.date(2026, 11, 1)
 OPERATOR = Actor("operator", "test")
+
+
+def example_policy(tmp_path: Path, name: str = "suzhou-example") -> Path:
+    """The example policy ``name``'s files without its tests (an empty ``tests/``), in a
+    folder of the test's own."""
+    folder = tmp_path / name
+    (folder / "tests").mkdir(parents=True)
+    for path in (ROOT / "policies" / name).glob("*.toml"):
+        shutil.copy(path, folder)
+    return folder
 
 
 def make_id(area: int = 320508, born: str = "19870315", sequence: int = 1) -> str:

@@ -8,6 +8,7 @@ and ``Distribution`` / ``distribution`` (which read the ledger) load when first 
 from typing import TYPE_CHECKING
 
 from osmanthus.lazy import lazy_names
+from osmanthus.scoring.early_repair import repair_check
 from osmanthus.scoring.reference import (
     STATUS_TEXT,
     Explanation,
@@ -18,7 +19,14 @@ from osmanthus.scoring.reference import (
 )
 
 if TYPE_CHECKING:
-    from osmanthus.scoring.author_tests import Case, CaseResult, load_cases, run_case, run_cases
+    from osmanthus.scoring.author_tests import (
+        Case,
+        CaseResult,
+        MustNotLoad,
+        load_cases,
+        run_case,
+        run_cases,
+    )
     from osmanthus.scoring.distribution import Distribution, distribution
 
 __all__ = [
@@ -27,11 +35,13 @@ __all__ = [
     "CaseResult",
     "Distribution",
     "Explanation",
+    "MustNotLoad",
     "PerkDecision",
     "RecordLine",
     "distribution",
     "explain",
     "load_cases",
+    "repair_check",
     "run_case",
     "run_cases",
     "score",
@@ -42,7 +52,7 @@ __getattr__, __dir__ = lazy_names(
     globals(),
     {
         **dict.fromkeys(
-            ("Case", "CaseResult", "load_cases", "run_case", "run_cases"),
+            ("Case", "CaseResult", "MustNotLoad", "load_cases", "run_case", "run_cases"),
             "osmanthus.scoring.author_tests",
         ),
         **dict.fromkeys(("Distribution", "distribution"), "osmanthus.scoring.distribution"),

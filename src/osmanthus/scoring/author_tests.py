@@ -1,12 +1,12 @@
 """Policy authors' test cases, written in the policy's own terms and run by the scorer.
 
-A policy directory keeps its cases in ``tests/*.toml`` beside the version files::
+A policy directory keeps its cases in ``tests/*.toml`` beside the version files (the
+format: :mod:`osmanthus.scoring.author_cases`; docs/policy-language.md §18)::
 
     [[case]]
     name = "failing to yield costs 3 points for a year"
     on = 2026-11-01                         # the scoring date
     birth_year = 1987                       # optional: for the scheme's age scope
-    profile = { resident_since = 2019-05-01 }   # optional: dates rules need
     records = [
       { metric = "failure_to_yield", act = 2026-06-01 },    # decision defaults to act
       { metric = "volunteer_hours", act = 2026-07-01, value = 30 },
@@ -14,85 +14,65 @@ A policy directory keeps its cases in ``tests/*.toml`` beside the version files:
       { corrects = 1, value = 45, on = 2026-08-01 },
     ]
     known_at = 2026-09-01T00:00:00Z         # optional: only what was recorded by then
-    expect = { score = 104, counted = [0, 4, 0, 0], perks = ["civilization_loan"] }
+    expect = { score = 104, counted = [0, 0, 0, 4], perks = ["civilization_loan"] }
 
-``expect`` may hold ``score``, ``grade``, ``measures`` (names, in order), ``perks`` (the
-codes the resident is eligible for), ``counted`` (points counted now, per record row in
-order) and ``out_of_scope``. A record's department defaults to the metric's first
-reporter; it is recorded at midnight UTC after its decision date unless ``recorded`` says
-(times without a zone are UTC). Each report passes the same acceptance checks as the
-ledger's (department allowed, value in range, severity known, act within the rule's life).
+    [[case]]
+    name = "drunk driving: set aside for a while, then repaired"
+    on = 2027-04-02
+    expect = { score = 100 }
+
+    [[case.records]]                        # one record, with facts and expectations
+    metric = "drunk_driving"
+    act = 2026-03-01
+    set_aside = 2026-10-01                  # an overdue dispute set it aside ...
+    counts_again = 2026-10-20               # ... until the department answered
+    repaired = 2027-04-02                   # early repair granted: a repair row
+    expect = { status = "repaired", ends = 2027-04-02, repair_from = 2027-03-01 }
+
+Each record passes the ledger's door as a department's report would (prohibited data by
+the charter, then :meth:`~osmanthus.policy.PolicyVersion.check_report`); a refused
+record has no row. The facts on a record become what the ledger would hold: a
+``repair`` row for ``repaired`` (carried to a later correction), suspensions for
+``set_aside`` and ``counts_again``. The reference scorer explains the case's date and
+every expectation is compared; ``repair_refused`` asks
+:func:`~osmanthus.scoring.repair_check` about an application made on that date. A
+``[[must_not_load]]`` entry loads the policy with one version changed and expects the
+loader's refusal.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import pydantic
-from pydantic import BaseModel, ConfigDict, Field
+from osmanthus.core import StoredRecord, Subject, Suspension
+from osmanthus.errors import OsmanthusError, PolicyError, ValidationError
+from osmanthus.policy import PolicySet, load_policy
+from osmanthus.policy.charter import prohibited_data, prohibited_refusal
+from osmanthus.scoring.author_cases import (
+    Case,
+    CaseRecord,
+    Message,
+    MustNotLoad,
+    changed_version,
+    describe,
+    load_cases,
+    says,
+)
+from osmanthus.scoring.early_repair import repair_check
+from osmanthus.scoring.reference import Explanation, RecordLine, explain
 
-from osmanthus.core import StoredRecord, Subject
-from osmanthus.errors import OsmanthusError, PolicyError
-from osmanthus.policy import PolicySet
-from osmanthus.scoring.reference import Explanation, explain
-
-__all__ = ["Case", "CaseResult", "load_cases", "run_case", "run_cases"]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class CaseRecord(_Strict):
-    """A record in a case: a report, or a correction or retraction of an earlier one."""
-
-    metric: str | None = None
-    act: dt.date | None = None
-    decision: dt.date | None = None
-    value: float | None = None
-    severity: str | None = None
-    department: str | None = None
-    incident: str | None = None
-    recorded: dt.datetime | None = None
-    corrects: int | None = None
-    retracts: int | None = None
-    on: dt.date | None = None
-    reason: str = "author test"
-
-
-class Expect(_Strict):
-    """What the case expects; only the fields given are checked."""
-
-    score: int | None = None
-    grade: str | None = None
-    measures: list[str] | None = None
-    perks: list[str] | None = None
-    counted: list[int] | None = None
-    out_of_scope: bool | None = None
-
-
-class Case(_Strict):
-    """One author test case."""
-
-    name: str
-    on: dt.date
-    known_at: dt.datetime | None = None
-    birth_year: int | None = None
-    profile: dict[str, dt.date] = Field(default_factory=dict)
-    records: list[CaseRecord] = Field(default_factory=list)
-    expect: Expect
-    source: str = ""
+__all__ = ["Case", "CaseResult", "MustNotLoad", "load_cases", "run_case", "run_cases"]
 
 
 @dataclass(frozen=True)
 class CaseResult:
-    """The outcome of one case: the problems found (none when it passed)."""
+    """The outcome of one case or must-not-load entry: the problems found (none when it
+    passed)."""
 
-    case: Case
+    case: Case | MustNotLoad
     problems: tuple[str, ...]
     explanation: Explanation | None
 
@@ -102,75 +82,90 @@ class CaseResult:
         return not self.problems
 
 
-def load_cases(policy_dir: Path) -> list[Case]:
-    """Every case in ``policy_dir/tests/*.toml``, in file and then listing order."""
-    cases = []
-    for path in sorted((policy_dir / "tests").glob("*.toml")):
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise PolicyError(f"{path.name}: not a valid test file: {exc}") from exc
-        bodies = raw.get("case", [])
-        if not isinstance(bodies, list) or not all(isinstance(b, dict) for b in bodies):
-            raise PolicyError(f"{path.name}: expected [[case]] tables")
-        for index, body in enumerate(bodies):
-            try:
-                cases.append(Case.model_validate({**body, "source": f"{path.name}#{index}"}))
-            except pydantic.ValidationError as exc:
-                error = exc.errors()[0]
-                where = ".".join(str(p) for p in error["loc"])
-                raise PolicyError(f"{path.name}: case {index}: {where}: {error['msg']}") from exc
-    return cases
+@dataclass
+class _Built:
+    """What a case's records become: the rows the ledger would hold, the suspensions,
+    each case record's row (None when refused) and the refusals met at the door."""
+
+    rows: list[StoredRecord] = field(default_factory=list)
+    suspensions: list[Suspension] = field(default_factory=list)
+    row_of: list[StoredRecord | None] = field(default_factory=list)
+    refusals: dict[int, str] = field(default_factory=dict)
 
 
-def _rows(case: Case, policy: PolicySet) -> list[StoredRecord]:
-    rows: list[StoredRecord] = []
+def _build(case: Case, policy: PolicySet) -> _Built:
+    built = _Built()
     latest: dict[int, StoredRecord] = {}  # case index -> newest row of that record
+    granted: dict[int, dt.date] = {}  # row id -> the day its early repair was granted
     for index, item in enumerate(case.records):
-        target = item.corrects if item.corrects is not None else item.retracts
-        if target is not None and not 0 <= target < index:
-            raise PolicyError(
-                f"{case.source}: record {index}: corrects/retracts {target}, expected the "
-                f"index of an earlier record (0 to {index - 1})"
-            )
+        target = item.target
+        old = latest.get(target) if target is not None else None
+        built.row_of.append(None)
+        if target is not None and old is None:  # the record it points at was refused
+            continue
+        try:
+            row = _admit(case, index, item, policy, old)
+        except (ValidationError, PolicyError) as exc:
+            built.refusals[index] = str(exc)
+            continue
+        built.rows.append(row)
+        built.row_of[index] = latest[index] = row
         if target is not None:
-            row = _superseding(case, index, item, latest[target], len(rows) + 1)
-        else:
-            row = _report(case, index, item, policy, len(rows) + 1)
-        latest[target if target is not None else index] = row
-        latest[index] = row
-        rows.append(row)
-    return rows
+            latest[target] = row
+        # a correction of a repaired record is repaired the same day, as in the ledger
+        carried = granted.get(old.id) if old is not None and item.corrects is not None else None
+        grant = item.repaired or carried
+        if grant is not None:  # repair rows are numbered after every case record
+            row_id = len(case.records) + len(granted) + 1
+            recorded = max(_midnight_after(grant), row.recorded_at)
+            built.rows.append(_repair_row(row, row_id, grant, recorded))
+            granted[row.id] = grant
+        for starts, lifted in ((item.set_aside, False), (item.counts_again, True)):
+            if starts is not None:
+                built.suspensions.append(
+                    Suspension(
+                        id=len(built.suspensions) + 1,
+                        record_id=row.id,
+                        starts=starts,
+                        lifted=lifted,
+                        recorded_at=_midnight_after(starts),
+                    )
+                )
+    return built
 
 
-def _superseding(
-    case: Case, index: int, item: CaseRecord, old: StoredRecord, row_id: int
+def _admit(
+    case: Case, index: int, item: CaseRecord, policy: PolicySet, old: StoredRecord | None
 ) -> StoredRecord:
-    if item.corrects is not None and item.value is None:
-        raise PolicyError(f"{case.source}: record {index}: a correction needs a value")
-    return StoredRecord(
-        id=row_id,
-        department=old.department,
-        metric=old.metric,
-        value=old.value if item.value is None else item.value,
-        act_date=old.act_date,
-        decision_date=old.decision_date,
-        recorded_at=_utc(item.recorded) or _midnight_after(item.on or case.on),
-        source_ref=f"case-{index}",
-        incident_ref=old.incident_ref,
-        kind="correction" if item.corrects is not None else "retraction",
-        supersedes_id=old.id,
-        reason=item.reason,
-        severity=old.severity,
-    )
-
-
-def _report(
-    case: Case, index: int, item: CaseRecord, policy: PolicySet, row_id: int
-) -> StoredRecord:
-    if item.metric is None or item.act is None:
-        raise PolicyError(f"{case.source}: record {index}: needs metric and act")
+    """The row of one case record, after the checks the ledger makes at its door (the
+    charter's prohibited data, then the policy's acceptance checks)."""
+    row_id = index + 1
+    if old is not None:
+        _refuse_prohibited("reason", item.reason, policy)
+        if item.corrects is not None:
+            assert item.value is not None  # checked when the file was read
+            rule = policy.in_force(old.act_date)
+            rule.check_report(old.department, old.metric, item.value, severity=old.severity)
+        return StoredRecord(
+            id=row_id,
+            department=old.department,
+            metric=old.metric,
+            value=old.value if item.value is None else item.value,
+            act_date=old.act_date,
+            decision_date=old.decision_date,
+            recorded_at=_utc(item.recorded) or _midnight_after(item.on or case.on),
+            source_ref=f"case-{index}",
+            incident_ref=old.incident_ref,
+            kind="correction" if item.corrects is not None else "retraction",
+            supersedes_id=old.id,
+            reason=item.reason,
+            severity=old.severity,
+        )
+    assert item.metric is not None and item.act is not None  # checked when read
+    _refuse_prohibited("metric", item.metric, policy)
     decision = item.decision or item.act
+    if decision < item.act:
+        raise ValidationError(f"decision_date: {decision} is before the act date {item.act}")
     rule = policy.in_force(item.act)
     department = item.department or rule.metric(item.metric).reported_by[0]
     value = 1.0 if item.value is None else item.value
@@ -192,6 +187,33 @@ def _report(
     )
 
 
+def _refuse_prohibited(what: str, text: str, policy: PolicySet) -> None:
+    found = prohibited_data(policy.charter, text)
+    if found is not None:
+        raise ValidationError(prohibited_refusal(found, f"{what} {text!r}"))
+
+
+def _repair_row(
+    row: StoredRecord, row_id: int, granted: dt.date, recorded: dt.datetime
+) -> StoredRecord:
+    """A granted early repair of ``row``, as the ledger writes it."""
+    return StoredRecord(
+        id=row_id,
+        department=row.department,
+        metric=row.metric,
+        value=0.0,
+        act_date=granted,
+        decision_date=granted,
+        recorded_at=recorded,
+        source_ref=f"{row.source_ref}-repair",
+        incident_ref=row.incident_ref,
+        kind="repair",
+        supersedes_id=row.id,
+        reason="author test: early repair granted",
+        severity=row.severity,
+    )
+
+
 def _utc(moment: dt.datetime | None) -> dt.datetime | None:
     """A time from a test file; one without a zone is read as UTC."""
     if moment is None:
@@ -205,29 +227,139 @@ def _midnight_after(day: dt.date) -> dt.datetime:
 
 def run_case(case: Case, policy: PolicySet) -> CaseResult:
     """Score the case's records and compare with what it expects."""
+    built = _build(case, policy)
+    unexpected = tuple(
+        f"could not score: {_label(case, index)}: refused: {refusal}"
+        for index, refusal in built.refusals.items()
+        if not case.records[index].refused
+    )
+    if unexpected:
+        return CaseResult(case, unexpected, None)
     try:
-        rows = _rows(case, policy)
-        subject = Subject(birth_year=case.birth_year, profile=case.profile)
+        subject = Subject(
+            birth_year=case.birth_year,
+            profile=case.profile,
+            suspensions=tuple(built.suspensions),
+        )
         known = _utc(case.known_at)
-        result = explain(rows, policy, case.on, known_at=known, subject=subject)
+        result = explain(built.rows, policy, case.on, known_at=known, subject=subject)
     except (OsmanthusError, KeyError, ValueError, ArithmeticError) as exc:
         return CaseResult(case, (f"could not score: {exc}",), None)
+    lines = {line.record.id: line for line in result.lines}
+    mine = [lines.get(row.id) if row is not None else None for row in built.row_of]
     got: dict[str, Any] = {
         "score": result.score,
         "grade": result.grade,
         "measures": [m.name for m in result.measures],
         "perks": [p.code for p in result.perks if p.eligible],
-        "counted": [line.counted for line in result.lines],
+        "counted": [line.counted for line in mine if line is not None],
         "out_of_scope": result.out_of_scope is not None,
     }
-    problems = tuple(
+    problems = [
         f"{name}: expected {wanted!r}, got {got[name]!r}"
         for name, wanted in case.expect.model_dump(exclude_none=True).items()
         if got[name] != wanted
-    )
-    return CaseResult(case, problems, result)
+    ]
+    known_rows = [line.record for line in result.lines]
+    for index, item in enumerate(case.records):
+        if item.expect is not None and item.expect.refused is not None:
+            problem = _refusal_problem(
+                f"{_label(case, index)}: refused",
+                item.expect.refused,
+                built.refusals.get(index),
+                "the record was accepted",
+            )
+            problems += [problem] if problem else []
+        elif item.expect is not None:
+            problems += _record_problems(case, index, mine[index], known_rows, policy)
+    return CaseResult(case, tuple(problems), result)
+
+
+def _label(case: Case, index: int) -> str:
+    """``records.2 loan_default``: a case record in a failure line."""
+    item = case.records[index]
+    while item.metric is None and item.target is not None:  # always an earlier record
+        item = case.records[item.target]
+    return f"records.{index} {item.metric}"
+
+
+def _day(value: dt.date | None) -> str:
+    return "never" if value is None else value.isoformat()
+
+
+def _record_problems(
+    case: Case,
+    index: int,
+    line: RecordLine | None,
+    rows: list[StoredRecord],
+    policy: PolicySet,
+) -> list[str]:
+    expect = case.records[index].expect
+    assert expect is not None
+    where = _label(case, index)
+    if line is None:
+        return [f"{where}: not known at {case.known_at}: nothing to compare"]
+    problems = []
+    if expect.status is not None and line.status != expect.status:
+        problems.append(
+            f"{where}: status: expected {expect.status!r}, got {line.status!r} ({line.status_text})"
+        )
+    for name, got in (
+        ("ends", line.expires_on),
+        ("removed", line.removed_on),
+        ("repair_from", line.repair_from),
+    ):
+        wanted = getattr(expect, name)
+        if wanted is not None and str(wanted) != _day(got):  # str(date) is its ISO form
+            problems.append(f"{where}: {name}: expected {wanted}, got {_day(got)}")
+    if expect.repair_refused is not None:
+        try:
+            repair_check(line, rows, policy, case.on)
+            refusal = None
+        except (ValidationError, PolicyError) as exc:
+            refusal = str(exc)
+        problem = _refusal_problem(
+            f"{where}: repair_refused",
+            expect.repair_refused,
+            refusal,
+            f"an application on {case.on} would be filed",
+        )
+        problems += [problem] if problem else []
+    return problems
+
+
+def _refusal_problem(
+    what: str, wanted: Message | Literal[False], refusal: str | None, otherwise: str
+) -> str | None:
+    """The failure line when ``refusal`` (None: ``otherwise`` happened) is not the one
+    ``wanted`` (False: none)."""
+    if wanted is False:
+        return None if refusal is None else f"{what}: expected no refusal, got {refusal!r}"
+    if refusal is None:
+        return f"{what}: expected a refusal {describe(wanted)}, but {otherwise}"
+    if not says(wanted, refusal):
+        return f"{what}: expected a message {describe(wanted)}, got {refusal!r}"
+    return None
+
+
+def _run_must_not_load(entry: MustNotLoad, policy_dir: Path, policy: PolicySet) -> CaseResult:
+    """Load the policy with the entry's version changed; it must be refused with the
+    message the entry expects."""
+    base, content = changed_version(entry, policy_dir, policy)
+    try:
+        load_policy(policy_dir, changed={base: content})
+        refusal = None
+    except PolicyError as exc:
+        refusal = str(exc)
+    problem = _refusal_problem("error", entry.error, refusal, f"the changed {base} loaded")
+    return CaseResult(entry, (problem,) if problem else (), None)
 
 
 def run_cases(policy_dir: Path, policy: PolicySet) -> list[CaseResult]:
-    """Run every case of the policy directory."""
-    return [run_case(case, policy) for case in load_cases(policy_dir)]
+    """Run every case and must-not-load entry of the policy directory."""
+    return [
+        run_case(entry, policy)
+        if isinstance(entry, Case)
+        else _run_must_not_load(entry, policy_dir, policy)
+        for entry in load_cases(policy_dir, policy)
+    ]
