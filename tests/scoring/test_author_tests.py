@@ -343,7 +343,7 @@ def test_the_changed_version_replaces_its_base(suzhou: Path) -> None:
         (
             case("2026-11-01", [f"{YIELD} }}"], more="profile = { licence_issued = 2020-01-01 }\n"),
             "cases.toml: case 0: profile.licence_issued: the policy declares no profile "
-            "attribute 'licence_issued' (it declares none)",
+            "attribute 'licence_issued' (declared: died_on, left_city_on)",
         ),
         (
             case("2026-11-01", [f"{YIELD}, set_aside = 2026-10-01, counts_again = 2026-10-01 }}"]),
