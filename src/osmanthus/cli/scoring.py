@@ -195,7 +195,7 @@ def explain_cmd(
         if line.legal_basis not in citations:
             citations.append(line.legal_basis)
         notes = list(line.notes)
-        if line.status == "counted" and line.points < 0 and line.repair_from:
+        if line.status == "counted" and result.scale.worse(line.points) and line.repair_from:
             notes.append(
                 f"early repair may be requested from {line.repair_from} "
                 f"(osmanthus repair apply ID {r.id})"
