@@ -512,3 +512,34 @@ def test_a_repaired_record_ends_on_the_grant_date_on_the_column_path() -> None:
         assert not found[1]["reference"]  # the column path, not the reference fallback
         seen.append(found[1]["score"])
     assert seen == [90, 100, 90, 100]
+
+
+# -- the language's own ends: expiry "never" ----------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_never_expiring_gain_is_never_pruned_and_counts_on_the_column_path(
+    engine: str, request: pytest.FixtureRequest
+) -> None:
+    """A gain with ``expiry = "never"`` acted years before the scoring date still counts,
+    on the column path, although the prune filter drops old rows of the metric that
+    expires; a retraction ends it."""
+    spec = version_spec(
+        "v1",
+        dt.date(2018, 1, 1),
+        {"kept": {"points": 7, "expiry": "never"}, "fine": FIVE},
+    )
+    policy = PolicySet((PolicyVersion.model_validate(spec),))
+    records = [
+        stored(1, "kept", dt.date(2018, 2, 1)),
+        stored(2, "fine", dt.date(2018, 2, 1)),  # long expired: pruned
+        stored(3, "kept", dt.date(2019, 5, 1)),
+        stored(4, "kept", dt.date(2019, 5, 1), kind="retraction", supersedes=3),
+    ]
+    pop = Population(policy, (Person(1, Subject(), records),), dt.date(2031, 6, 15), None, 1)
+    compiled = Compiled.build(policy, pop.as_of)
+    assert compiled.prune_filter() is not None and "'fine'" in (compiled.prune_filter() or "")
+    assert "'kept'" not in (compiled.prune_filter() or "")  # never pruned
+    found = run_engine(pop, engine, request)
+    assert_parity(pop, found)
+    assert found[1]["score"] == 107 and not found[1]["reference"]

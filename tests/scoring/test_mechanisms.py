@@ -350,3 +350,29 @@ expiry = "cycle"
     check(policy, on="2026-02-28", profile=profile, records=record, expect={"score": 97})
     check(policy, on="2026-03-01", profile=profile, records=record, expect={"score": 100})
     check(policy, on="2026-02-27", records=record, expect={"score": 100})  # no anchor: no cycle
+
+
+def test_a_never_expiring_gain_counts_until_it_is_retracted(tmp_path: Path) -> None:
+    policy = extend(
+        tmp_path, "", MINIMAL.replace('points = 5\nexpiry = "1y"', 'points = 5\nexpiry = "never"')
+    )
+    good = {"metric": "good", "act": "2020-03-01"}
+    check(policy, on="2020-02-29", records=[good], expect={"score": 100, "counted": [0]})
+    check(policy, on="2020-03-01", records=[good], expect={"score": 105, "counted": [5]})
+    check(policy, on="2099-12-31", records=[good], expect={"score": 105, "counted": [5]})
+    retracted = [good, {"retracts": 0, "on": "2031-05-01"}]
+    check(
+        policy,
+        on="2031-04-30",
+        records=retracted,
+        known_at="2031-05-01T00:00:00Z",
+        expect={"score": 105},
+    )
+    check(policy, on="2099-12-31", records=retracted, expect={"score": 100, "counted": [0, 0]})
+    result = run_case(
+        Case.model_validate({"name": "t", "on": "2099-12-31", "records": [good], "expect": {}}),
+        policy,
+    )
+    assert result.explanation is not None
+    line = result.explanation.lines[0]
+    assert (line.status, line.expires_on, line.notes) == ("counted", None, ())

@@ -80,7 +80,7 @@ class Entry:
     expiry_from_act: bool
     per_unit: bool
     fixed_points: int | None
-    fixed_expiry: int  # period index, -1 none, -2 cycle
+    fixed_expiry: int  # period index, -1 none or "never" (ends NEVER), -2 cycle
     repair_max_life: int  # period index or -1
     repair_min_period: int
     ends_early: bool
