@@ -373,3 +373,18 @@ def test_an_unknown_expiry_word_names_the_field(tmp_path: Path) -> None:
         rf"^policy.toml:{line}: metrics.good.expiry: expected a period such as '90d', '3m' or "
         r"'1y', or 'cycle' or 'never', found 'forever'$",
     )
+
+
+def test_a_lifetime_window_loads_and_a_misspelt_one_names_the_field(tmp_path: Path) -> None:
+    cap = '\n[[caps]]\nname = "c"\nwindow = "{}"\nmax_gain = 9\n'
+    assert policy_from(tmp_path, MINIMAL + cap.format("lifetime")).latest.caps[0].window == (
+        "lifetime"
+    )
+    text = MINIMAL + cap.format("life")
+    line = line_of(text, 'window = "life"')
+    refused(
+        tmp_path,
+        text,
+        rf"^policy.toml:{line}: caps.0.window: expected a window of day, month, year, cycle, "
+        r"lifetime or rolling:<N>d, found 'life'$",
+    )

@@ -543,3 +543,34 @@ def test_a_never_expiring_gain_is_never_pruned_and_counts_on_the_column_path(
     found = run_engine(pop, engine, request)
     assert_parity(pop, found)
     assert found[1]["score"] == 107 and not found[1]["reference"]
+
+
+# -- cap windows: lifetime ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_lifetime_cap_keeps_every_row_it_binds_and_applies_on_the_column_path(
+    engine: str, request: pytest.FixtureRequest
+) -> None:
+    """At most 8 points lost through 'fine' in a lifetime: a loss in 2019, long expired,
+    used the cap up, so a loss in 2026 counts only 3. The prune filter must keep the old
+    row (it would drop the unbound metric's old rows); the column path applies the cap."""
+    cap = {"name": "ever", "window": "lifetime", "metrics": ["fine"], "max_loss": 8}
+    spec = version_spec(
+        "v1",
+        dt.date(2018, 1, 1),
+        {"fine": FIVE, "other": FIVE},
+        caps=[cap | {"legal_basis": LEGAL_BASIS}],
+    )
+    policy = PolicySet((PolicyVersion.model_validate(spec),))
+    records = [
+        stored(1, "fine", dt.date(2019, 3, 1)),
+        stored(2, "other", dt.date(2019, 3, 1)),
+        stored(3, "fine", dt.date(2026, 6, 1)),
+    ]
+    pop = Population(policy, (Person(1, Subject(), records),), dt.date(2026, 6, 15), None, 1)
+    prune = Compiled.build(policy, pop.as_of).prune_filter() or ""
+    assert "'other'" in prune and "'fine'" not in prune
+    found = run_engine(pop, engine, request)
+    assert_parity(pop, found)
+    assert found[1]["score"] == 97 and not found[1]["reference"]

@@ -376,3 +376,31 @@ def test_a_never_expiring_gain_counts_until_it_is_retracted(tmp_path: Path) -> N
     assert result.explanation is not None
     line = result.explanation.lines[0]
     assert (line.status, line.expires_on, line.notes) == ("counted", None, ())
+
+
+@pytest.mark.parametrize(
+    ("window", "later"),
+    [("lifetime", 100), ("rolling:73000d", 100), ("year", 105)],
+)
+def test_a_lifetime_cap_never_resets(tmp_path: Path, window: str, later: int) -> None:
+    """At most 8 points from 'good' in a resident's lifetime: the third record, ten years
+    later, when the first two have long expired, is held back entirely, exactly as under
+    the window authors used to write for it (rolling:73000d); a yearly window lets it in."""
+    policy = extend(
+        tmp_path,
+        f'\n[[caps]]\nname = "gains"\nmetrics = ["good"]\nwindow = "{window}"\nmax_gain = 8\n',
+    )
+    records = [
+        {"metric": "good", "act": "2021-03-01"},
+        {"metric": "good", "act": "2021-07-01"},
+        {"metric": "good", "act": "2031-02-01"},
+    ]
+    check(policy, on="2021-12-31", records=records, expect={"score": 108, "counted": [5, 3, 0]})
+    check(policy, on="2031-06-30", records=records, expect={"score": later})
+    result = run_case(
+        Case.model_validate({"name": "t", "on": "2031-06-30", "records": records, "expect": {}}),
+        policy,
+    )
+    assert result.explanation is not None
+    held = ["cap 'gains' held back 5 point(s)"] if window != "year" else []
+    assert list(result.explanation.lines[2].notes) == held

@@ -70,7 +70,8 @@ def _cap_order(b: Bucket, rows: I64, name_id: I64, sign: I64) -> I64:
 
 
 def _capped(b: Bucket, points: I64, mask: B) -> I64:
-    """Points after calendar-window caps, applied in act order within each window."""
+    """Points after calendar-window and lifetime caps, applied in act order within each
+    window (a lifetime cap has one window per resident)."""
     rows = np.flatnonzero(mask & (b.cap_of >= 0))
     if rows.size == 0:
         return points
@@ -78,14 +79,14 @@ def _capped(b: Bucket, points: I64, mask: B) -> I64:
     name_id = b.c.cap_name[cap_index]
     kind = b.c.cap_window[cap_index]
     when = b.act[rows].astype("datetime64[D]")
-    window = np.where(
-        kind == 0,
-        b.act[rows].astype(np.int64),
-        np.where(
-            kind == 1,
+    window = np.select(  # kinds: compiled.WINDOW_KINDS; a lifetime is one window
+        [kind == 0, kind == 1, kind == 2],
+        [
+            b.act[rows].astype(np.int64),
             when.astype("datetime64[M]").astype(np.int64),
             when.astype("datetime64[Y]").astype(np.int64),
-        ),
+        ],
+        default=0,
     )
     sign = np.sign(points[rows])
     limit = b.c.cap_limit[cap_index, (sign > 0).astype(np.int64)]

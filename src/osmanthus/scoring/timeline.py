@@ -8,7 +8,8 @@ decision date and record id. Each act:
 1. A reduction counts only if its conditions hold on its date (standing within range,
    not within ``once_per`` of the last one that counted, filed within ``filed_within``).
 2. Caps hold back what would pass them, window by window (calendar day, month or year of
-   the act, the resident's cycle, or the rolling N days); held-back points never return.
+   the act, the resident's cycle, the rolling N days, or the resident's whole lifetime);
+   held-back points never return.
    The policy's yearly penalty limit acts as one more cap over every metric.
 3. With ``clamp = "running"`` the standing is held between floor and ceiling after every
    event, so absorbed points are lost; with ``"final"`` only the end result is held.
@@ -108,6 +109,8 @@ class _CapBook:
             return (on.year, on.month)
         if window == "year":
             return on.year
+        if window == "lifetime":
+            return window  # one window that never resets
         return cycle[0] if cycle else None
 
 
