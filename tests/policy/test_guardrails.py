@@ -388,3 +388,33 @@ def test_a_lifetime_window_loads_and_a_misspelt_one_names_the_field(tmp_path: Pa
         rf"^policy.toml:{line}: caps.0.window: expected a window of day, month, year, cycle, "
         r"lifetime or rolling:<N>d, found 'life'$",
     )
+
+
+@pytest.mark.parametrize(
+    ("field", "pattern"),
+    [
+        (
+            'forces_grade_mode = "set"\n',
+            r"metrics.good: forces_grade_mode needs forces_grade \(the band it forces\)$",
+        ),
+        (
+            'forces_grade = "low"\nforces_grade_mode = "exact"\n',
+            r"metrics.good.forces_grade_mode: Input should be 'cap' or 'set'$",
+        ),
+        (
+            'forces_grade = "E"\nforces_grade_mode = "set"\n',
+            r"metrics.good: metric 'good': forces_grade names unknown band 'E'$",
+        ),
+    ],
+)
+def test_a_forced_grade_mode_names_its_field(tmp_path: Path, field: str, pattern: str) -> None:
+    banded = MINIMAL.replace(
+        "ceiling = 200\n",
+        'ceiling = 200\n\n[[scale.bands]]\nname = "low"\nbelow = 100\n\n'
+        '[[scale.bands]]\nname = "high"\nat_least = 100\n',
+    )
+    good = 'expiry = "1y"\nforces_grade = "low"\nforces_grade_mode = "set"\n'
+    metric = policy_from(tmp_path, banded.replace('expiry = "1y"\n', good, 1)).latest.metrics
+    assert (metric["good"].forces_grade_mode, metric["bad"].forces_grade_mode) == ("set", "cap")
+    text = banded.replace('expiry = "1y"\n', 'expiry = "1y"\n' + field, 1)
+    refused(tmp_path, text, rf"^policy.toml:\d+: {pattern}")

@@ -574,3 +574,53 @@ def test_a_lifetime_cap_keeps_every_row_it_binds_and_applies_on_the_column_path(
     found = run_engine(pop, engine, request)
     assert_parity(pop, found)
     assert found[1]["score"] == 97 and not found[1]["reference"]
+
+
+# -- forced grades: capped and set exactly ------------------------------------------------
+
+GRADES = [
+    {"name": "D", "below": 60},
+    {"name": "C", "at_least": 60, "below": 100},
+    {"name": "B", "at_least": 100, "at_most": 110},
+    {"name": "A", "above": 110},
+]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_grades_set_exactly_and_capped_agree_on_the_column_path(
+    engine: str, request: pytest.FixtureRequest
+) -> None:
+    """Residents with grades set exactly (up and down), capped, both, and two sets: the
+    column path gives the reference scorer's grade for each."""
+    good = {"points": 30, "expiry": "1y"}
+    bad = {"points": -30, "expiry": "1y"}
+    metrics = {
+        "good": good,
+        "bad": bad,
+        "plan": {"points": 1, "expiry": "1y", "forces_grade": "C", "forces_grade_mode": "set"},
+        "mentor": {"points": 1, "expiry": "1y", "forces_grade": "B", "forces_grade_mode": "set"},
+        "listed": {"points": -1, "expiry": "1y", "forces_grade": "D"},
+    }
+    scale = {"baseline": 100, "floor": 0, "ceiling": 200, "clamp": "final", "bands": GRADES}
+    spec = version_spec("v1", dt.date(2018, 1, 1), metrics, scale=scale)
+    policy = PolicySet((PolicyVersion.model_validate(spec),))
+    day = dt.date(2026, 1, 10)
+    people = []
+    for number, codes in enumerate(
+        [
+            ["good", "plan"],  # 131: A set to C
+            ["bad", "bad", "plan"],  # 41: D set to C
+            ["bad", "bad", "plan", "listed"],  # 40: set to C, capped at D
+            ["good", "mentor", "plan"],  # two sets: the worst, C
+            ["good", "listed", "mentor"],  # set to B, capped at D
+            ["good", "mentor"],  # B
+        ],
+        start=1,
+    ):
+        records = [stored(100 * number + k, code, day) for k, code in enumerate(codes)]
+        people.append(Person(number, Subject(), records))
+    pop = Population(policy, tuple(people), dt.date(2026, 3, 1), None, 1)
+    found = run_engine(pop, engine, request)
+    assert_parity(pop, found)
+    assert [found[p.id]["grade"] for p in people] == ["C", "C", "D", "C", "D", "B"]
+    assert not any(found[p.id]["reference"] for p in people)

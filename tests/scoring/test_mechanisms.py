@@ -404,3 +404,68 @@ def test_a_lifetime_cap_never_resets(tmp_path: Path, window: str, later: int) ->
     assert result.explanation is not None
     held = ["cap 'gains' held back 5 point(s)"] if window != "year" else []
     assert list(result.explanation.lines[2].notes) == held
+
+
+FORCING = f"""
+[metrics.plan]
+title = "Court-approved repayment plan"
+category = "credit"
+reported_by = ["dept"]
+points = 1
+expiry = "1y"
+forces_grade = "C"
+forces_grade_mode = "set"
+{BASIS}
+
+[metrics.mentor]
+title = "Mentor of the year"
+category = "conduct_test"
+reported_by = ["dept"]
+points = 2
+expiry = "1y"
+forces_grade = "B"
+forces_grade_mode = "set"
+{BASIS}
+
+[metrics.listed]
+title = "Listed debtor"
+category = "credit"
+reported_by = ["dept"]
+points = -1
+expiry = "6m"
+forces_grade = "D"
+{BASIS}
+"""
+
+
+@pytest.mark.parametrize(
+    ("metrics", "score", "grade", "forced_by"),
+    [
+        (["good"] * 4, 120, "A", None),
+        (["good"] * 4 + ["plan"], 121, "C", "Court-approved repayment plan"),  # set: lowers
+        (["bad"] * 5 + ["plan"], 51, "C", "Court-approved repayment plan"),  # set: raises
+        (["bad"] * 4 + ["plan"], 61, "C", None),  # set to the score's own band: not forced
+        (["good"] * 4 + ["mentor", "plan"], 123, "C", "Court-approved repayment plan"),
+        (["good"] * 4 + ["plan", "mentor"], 123, "C", "Court-approved repayment plan"),
+        (["good"] * 4 + ["mentor"], 122, "B", "Mentor of the year"),
+        (["bad"] * 5 + ["plan", "listed"], 50, "D", "Listed debtor"),  # a cap holds
+        (["good"] * 4 + ["listed", "mentor"], 121, "D", "Listed debtor"),  # the cap after
+        (["good"] * 4 + ["listed"], 119, "D", "Listed debtor"),
+    ],
+)
+def test_a_grade_set_exactly_and_one_capped(
+    tmp_path: Path, metrics: list[str], score: int, grade: str, forced_by: str | None
+) -> None:
+    """A grade set exactly replaces the score's band, up or down (several: the worst);
+    a capped grade then pulls it down if worse. Order of the records does not matter."""
+    text = MINIMAL.replace("ceiling = 200\n", "ceiling = 200\n" + BANDS) + FORCING
+    policy = policy_from(tmp_path, text)
+    records = [{"metric": code, "act": "2026-01-10"} for code in metrics]
+    check(policy, on="2026-03-01", records=records, expect={"score": score, "grade": grade})
+    result = run_case(
+        Case.model_validate({"name": "t", "on": "2026-03-01", "records": records, "expect": {}}),
+        policy,
+    )
+    assert result.explanation is not None and result.explanation.forced_by == forced_by
+    # once every record has expired, nothing forces the grade
+    check(policy, on="2027-01-10", records=records, expect={"score": 100, "grade": "B"})

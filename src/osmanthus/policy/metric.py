@@ -94,7 +94,14 @@ class Metric(Strict):
     overlie: PeriodField | None = None
     reportable_for: PeriodField | None = None  # in documents given to others, from the base date
     repair_tier: Code | None = None
-    forces_grade: str | None = None
+    forces_grade: str | None = Field(
+        default=None, description="The band a counting record forces (see forces_grade_mode)."
+    )
+    forces_grade_mode: Literal["cap", "set"] = Field(
+        default="cap",
+        description="'cap': the grade is at most forces_grade (never better); 'set': the "
+        "grade is forces_grade exactly, also when the score gives a worse one.",
+    )
     conditions: ReductionConditions | None = None
     fulfils: tuple[Code, ...] = ()
     legal_basis: LegalBasis | None = None
@@ -125,6 +132,12 @@ class Metric(Strict):
             raise ValueError("a reduction metric needs 'conditions'")
         if self.legal_basis is None:
             raise ValueError("'legal_basis' is required for a scored metric")
+        return self
+
+    @model_validator(mode="after")
+    def _forced_grade(self) -> Metric:
+        if "forces_grade_mode" in self.model_fields_set and self.forces_grade is None:
+            raise ValueError("forces_grade_mode needs forces_grade (the band it forces)")
         return self
 
     @property

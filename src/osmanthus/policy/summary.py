@@ -45,7 +45,8 @@ def _life(metric: Metric) -> str:
     if metric.repair_tier:
         parts.append(f"repair tier {metric.repair_tier}")
     if metric.forces_grade:
-        parts.append(f"forces grade {metric.forces_grade}")
+        how = "exactly" if metric.forces_grade_mode == "set" else "at most"
+        parts.append(f"forces grade {how} {metric.forces_grade} while it counts")
     if metric.conditions:
         c = metric.conditions
         if c.standing_at_least is not None or c.standing_at_most is not None:

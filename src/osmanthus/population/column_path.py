@@ -181,17 +181,25 @@ def _grades(b: Bucket, final: I64, active: B, in_scope: B) -> list[str | None]:
     ]
     metrics = b.c.in_force.metrics
     forcing = {
-        b.c.metric_ids[code]: m.forces_grade
+        b.c.metric_ids[code]: (m.forces_grade, m.forces_grade_mode)
         for code, m in metrics.items()
         if m.forces_grade is not None and code in b.c.metric_ids
     }
-    if forcing:
-        for row in np.flatnonzero(active & np.isin(b.metric, list(forcing))).tolist():
-            i = int(b.slot[row])
-            forced = forcing[int(b.metric[row])]
-            current = grades[i]
-            if in_scope[i] and (current is None or rank[forced] < rank[current]):
-                grades[i] = forced
+    if not forcing:
+        return grades
+    # per resident, the worst band set exactly and the worst band capped (as _grade in
+    # the reference scorer): the set band replaces the score's, the cap then pulls down
+    worst: dict[tuple[int, str], str] = {}
+    for row in np.flatnonzero(active & np.isin(b.metric, list(forcing))).tolist():
+        i = int(b.slot[row])
+        band, mode = forcing[int(b.metric[row])]
+        held = worst.get((i, mode))
+        if in_scope[i] and (held is None or rank[band] < rank[held]):
+            worst[i, mode] = band
+    for (i, how), band in sorted(worst.items(), key=lambda item: item[0][1] == "cap"):
+        current = grades[i]
+        if how == "set" or current is None or rank[band] < rank[current]:
+            grades[i] = band
     return grades
 
 
