@@ -51,6 +51,7 @@ DAY = dt.timedelta(days=1)
 TIMELINE = ("counted", "expired", "removed")  # statuses of records applied by the timeline
 UNSCORED = ("superseded", "retraction", "fulfilment", "profile", "duplicate")  # never scores
 HELD = re.compile(r"^cap '(?P<cap>.+)' held back (?P<points>\d+) point\(s\)$")
+LIMITED = re.compile(r"^limited to (?P<points>\d+) point\(s\): ")  # a reduction, to the harm
 
 PROPERTY = settings(
     max_examples=60,
