@@ -395,7 +395,7 @@ def test_a_lifetime_window_loads_and_a_misspelt_one_names_the_field(tmp_path: Pa
     [
         (
             'forces_grade_mode = "set"\n',
-            r"metrics.good: forces_grade_mode needs forces_grade \(the band it forces\)$",
+            r"metrics.good: forces_grade_mode 'set' needs forces_grade \(the band it sets\)$",
         ),
         (
             'forces_grade = "low"\nforces_grade_mode = "exact"\n',

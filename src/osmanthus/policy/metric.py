@@ -136,8 +136,8 @@ class Metric(Strict):
 
     @model_validator(mode="after")
     def _forced_grade(self) -> Metric:
-        if "forces_grade_mode" in self.model_fields_set and self.forces_grade is None:
-            raise ValueError("forces_grade_mode needs forces_grade (the band it forces)")
+        if self.forces_grade_mode == "set" and self.forces_grade is None:
+            raise ValueError("forces_grade_mode 'set' needs forces_grade (the band it sets)")
         return self
 
     @property
