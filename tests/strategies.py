@@ -4,7 +4,10 @@ Shared by the reference scorer's invariants and the population engines' parity s
 
 Policies are built directly with ``PolicyVersion.model_validate`` from generated dicts
 that always pass the guardrails (a legal basis on every scored rule, a per-record limit
-no metric can pass, per-year limits no loss cap passes). Act dates favour edge days: 29
+no metric can pass, per-year limits no loss cap passes). Most narrow scales have grade
+bands, some metrics force a grade (capped or set exactly) and a perk may go by grade;
+records that cannot do harm now and then never expire (without a cycle or repair tier);
+caps may have a lifetime window. Act dates favour edge days: 29
 February, 28 February and 1 March, year boundaries, the day a version takes effect and
 the day before. The scoring date favours each record's act date, expiry day and the day
 before it, and its removal day.
@@ -51,6 +54,7 @@ DAY = dt.timedelta(days=1)
 TIMELINE = ("counted", "expired", "removed")  # statuses of records applied by the timeline
 UNSCORED = ("superseded", "retraction", "fulfilment", "profile", "duplicate")  # never scores
 HELD = re.compile(r"^cap '(?P<cap>.+)' held back (?P<points>\d+) point\(s\)$")
+LIMITED = re.compile(r"^limited to (?P<points>\d+) point\(s\): ")  # a reduction, to the harm
 
 PROPERTY = settings(
     max_examples=60,
@@ -93,8 +97,9 @@ rolling = st.one_of(
     st.sampled_from(["rolling:1d", "rolling:30d", "rolling:365d"]),
     st.integers(1, 400).map(lambda n: f"rolling:{n}d"),
 )
-windows = st.one_of(st.sampled_from(["day", "month", "year"]), rolling)
-WINDOWS = ("day", "month", "year", "rolling", "cycle")
+windows = st.one_of(st.sampled_from(["day", "month", "year", "lifetime"]), rolling)
+WINDOWS = ("day", "month", "year", "lifetime", "rolling", "cycle")
+BANDS = ("E", "D", "C", "B", "A")  # band names, from the lowest scores up
 
 
 @dataclass(frozen=True)
@@ -187,9 +192,37 @@ def metric_dicts(
     cycle: bool,
     tiers: Sequence[str],
     direction: str,
+    bands: Sequence[str] = (),
 ) -> dict[str, Any]:
     spec = base_metric(code)
+    if bands and draw(st.booleans()):  # a forced grade, capped or set exactly
+        spec["forces_grade"] = draw(st.sampled_from(bands))
+        mode = draw(st.sampled_from([None, "cap", "set"]))
+        spec |= {"forces_grade_mode": mode} if mode else {}
+    spec |= _metric_effect(draw, code, reductions, cycle, tiers, direction)
+    return spec
+
+
+def _metric_effect(
+    draw: st.DrawFn,
+    code: str,
+    reductions: bool,
+    cycle: bool,
+    tiers: Sequence[str],
+    direction: str,
+) -> dict[str, Any]:
+    """A scored metric's kind, points, expiry and what ends it. ``expiry = "never"`` now and
+    then where no record can do harm and nothing else would end it (no cycle; then no
+    repair tier)."""
+    spec: dict[str, Any] = {}
     expiries = st.one_of(periods, st.just("cycle")) if cycle else periods
+
+    def life(*points: float) -> str:
+        harm = any(p < 0 if direction == "higher_is_better" else p > 0 for p in points)
+        if cycle or harm or draw(st.integers(0, 4)):
+            return draw(expiries)
+        return "never"
+
     if reductions and draw(st.booleans()):
         conditions = st.fixed_dictionaries(
             {},
@@ -200,33 +233,39 @@ def metric_dicts(
                 "filed_within": periods,
             },
         )
-        expiry = draw(st.none() | expiries)
         better = 1 if direction == "higher_is_better" else -1  # a reduction improves
         spec |= {"kind": "reduction", "points": better * draw(st.integers(0, 5))}
         spec |= {"conditions": draw(conditions)}
+        expiry = draw(st.none() | st.just(life(0)))
         return spec | ({"expiry": expiry} if expiry else {})
     how = draw(st.sampled_from(["points", "severity", "per_unit"]))
     if how == "points":
-        spec |= {"points": draw(points), "expiry": draw(expiries)}
+        spec["points"] = draw(points)
+        spec["expiry"] = life(spec["points"])
     elif how == "severity":
         names = draw(
             st.lists(st.sampled_from(["minor", "major", "grave"]), min_size=1, unique=True)
         )
+        classes = {name: draw(points) for name in names}
         spec["severity"] = {
-            name: {"points": draw(points), "expiry": draw(expiries)} for name in names
+            name: {"points": value, "expiry": life(value)} for name, value in classes.items()
         }
     else:
+        rate = draw(st.sampled_from(["0.5", "-0.5", "1.5", "-2", "0.1", "-0.3"]))
         spec |= {
-            "points_per_unit": draw(st.sampled_from(["0.5", "-0.5", "1.5", "-2", "0.1", "-0.3"])),
+            "points_per_unit": rate,
             "unit": "hour",
             "max_value": draw(st.integers(1, 40)),
             "rounding": draw(st.sampled_from(["floor", "ceil", "half_up"])),
-            "expiry": draw(expiries),
+            "expiry": life(float(rate)),  # values from 0: the rate's sign
         }
     spec["expiry_from"] = draw(st.sampled_from(["act", "decision"]))
     if draw(st.booleans()):
         spec["overlie"] = draw(periods)
-    if tiers and draw(st.booleans()):
+    never = spec.get("expiry") == "never" or any(
+        c["expiry"] == "never" for c in spec.get("severity", {}).values()
+    )
+    if tiers and not never and draw(st.booleans()):
         spec["repair_tier"] = draw(st.sampled_from(tiers))
     return spec
 
@@ -244,13 +283,40 @@ def scale_dicts(draw: st.DrawFn, clamp: str, direction: str, wide: bool) -> dict
         middle = (floor + ceiling) // 2
         offset = st.integers(floor - middle, ceiling - middle).map(lambda d: middle + d)
         baseline = draw(st.one_of(offset, st.sampled_from([floor, ceiling])))
-    return {
+    scale: dict[str, Any] = {
         "baseline": baseline,
         "floor": floor,
         "ceiling": ceiling,
         "direction": direction,
         "clamp": clamp,
     }
+    if not wide and draw(st.integers(0, 3)):  # grade bands (a wide scale is too long to check)
+        scale["bands"] = draw(band_lists(floor, ceiling))
+    return scale
+
+
+@st.composite
+def band_lists(draw: st.DrawFn, floor: int, ceiling: int) -> list[dict[str, Any]]:
+    """Bands that hold every score from floor to ceiling once: each edge inclusive or
+    exclusive, the first open below and the last open above."""
+    inner = range(floor + 1, ceiling + 1)
+    count = draw(st.integers(min(1, len(inner)), min(len(BANDS) - 1, len(inner))))
+    cuts = (
+        sorted(draw(st.lists(st.sampled_from(inner), min_size=count, max_size=count, unique=True)))
+        if count
+        else []
+    )
+    bands = []
+    for index in range(count + 1):
+        band: dict[str, Any] = {"name": BANDS[index]}
+        if index:  # scores from cuts[index - 1]
+            low = cuts[index - 1]
+            band |= draw(st.sampled_from([{"at_least": low}, {"above": low - 1}]))
+        if index < count:  # scores below cuts[index]
+            high = cuts[index]
+            band |= draw(st.sampled_from([{"below": high}, {"at_most": high - 1}]))
+        bands.append(band)
+    return bands
 
 
 @st.composite
@@ -367,6 +433,7 @@ def versions(
             "legal_basis": LEGAL_BASIS,
         }
     reductions = shape.reductions and clamp == "running"
+    bands = tuple(band["name"] for band in scale.get("bands", ()))
     metrics = {
         code: draw(
             metric_dicts(
@@ -375,6 +442,7 @@ def versions(
                 cycle=has_cycle,
                 tiers=tuple(tiers),
                 direction=direction,
+                bands=bands,
             )
         )
         for code in codes
@@ -420,6 +488,17 @@ def versions(
         "caps": caps,
         "repair_tiers": tiers,
     }
+    if bands and draw(st.booleans()):  # a perk by grade (the grade after forcing)
+        spec["perks"] = {
+            "perk": {
+                "code": "perk",
+                "title": "A perk",
+                "provider": "Provider",
+                "grades": draw(st.lists(st.sampled_from(bands), min_size=1, unique=True)),
+                "valid_for": "30d",
+                "legal_basis": LEGAL_BASIS,
+            }
+        }
     if shape.measures == "always" or (shape.measures == "sometimes" and draw(st.integers(0, 3))):
         spec["measures"] = draw(measure_lists(scale, skips=shape.measures == "always"))
     if has_cycle:
@@ -595,7 +674,10 @@ def negative_value_scenarios(draw: st.DrawFn, shape: Shape = Shape()) -> Scenari
         for code, metric in version.metrics.items():
             if metric.points_per_unit is not None and metric.max_value is not None:
                 low = draw(st.integers(1, int(metric.max_value)))
-                metric = Metric.model_validate(_fields(metric) | {"min_value": Decimal(-low)})
+                fields = _fields(metric) | {"min_value": Decimal(-low)}
+                if metric.expiry == "never":  # now it can do harm: it must expire
+                    fields["expiry"] = draw(periods)
+                metric = Metric.model_validate(fields)
             metrics[code] = metric
         limits = _fields(version.limits)
         worst = _worst_harm(version.scale, metrics.values())

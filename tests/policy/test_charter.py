@@ -19,7 +19,8 @@ from minimal_policy import BASIS, MINIMAL, TEST_CHARTER, write_charter, write_po
 from osmanthus.errors import PolicyError, ProhibitedData
 from osmanthus.intake import submit_batch
 from osmanthus.ledger import Actor, Ledger, NewRecord
-from osmanthus.policy import load_charter, load_policy, prohibited_data
+from osmanthus.policy import CharterViolation, load_charter, load_policy, prohibited_data
+from osmanthus.policy.charter import check_version
 
 #: Prohibited data as a hostile or careless author would write it. Each entry: the text,
 #: and the group of the charter's rule it breaks.
@@ -295,6 +296,26 @@ def test_a_negative_severity_class_must_expire_within_the_charter(tmp_path: Path
     )
     with pytest.raises(PolicyError, match=r"metrics\.bad\.severity\.grave\.expiry: .* 11y"):
         load_policy(write_policy(tmp_path, text))
+
+
+def test_the_charter_keeps_a_negative_record_mortal_even_past_the_loader(
+    tmp_path: Path,
+) -> None:
+    """The loader refuses ``expiry = "never"`` on a metric that can cost points; the
+    charter does not trust that check: a version that slipped past it (built in code, or
+    by a loader that forgot) still breaks the charter's rule."""
+    policy = load_policy(write_policy(tmp_path, MINIMAL))
+    version = policy.latest
+    bad = version.metrics["bad"].model_copy(update={"expiry": "never"})
+    slipped = version.model_copy(update={"metrics": {**version.metrics, "bad": bad}})
+    assert policy.charter is not None
+    with pytest.raises(CharterViolation) as info:
+        check_version(policy.charter, slipped)
+    assert info.value.path == ("metrics", "bad", "expiry")
+    assert str(info.value) == (
+        "a negative record must expire (found expiry 'never') [charter: limits.max_negative_life]"
+    )
+    check_version(policy.charter, version)  # the version as loaded passes
 
 
 # -- essential services ------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 the line and the field."""
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -266,3 +267,154 @@ def test_unknown_header_field_and_bad_period_name_the_field(tmp_path: Path) -> N
         r"^policy.toml:\d+: metrics.good.expiry: .*expected a period",
     )
     assert "function-" not in message
+
+
+# -- expiry = "never": only for records that cannot cost points ---------------------------
+
+NEVER_GOOD = MINIMAL.replace('points = 5\nexpiry = "1y"', 'points = 5\nexpiry = "never"', 1)
+WORSE_UP = 'baseline = 100\nfloor = 0\nceiling = 200\ndirection = "higher_is_worse"'
+
+
+def test_a_never_expiring_gain_loads(tmp_path: Path) -> None:
+    assert policy_from(tmp_path, NEVER_GOOD).latest.metrics["good"].expiry == "never"
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "cost"),
+    [
+        pytest.param(
+            MINIMAL.replace('points = -10\nexpiry = "1y"', 'points = -10\nexpiry = "never"'),
+            "metrics.bad.expiry",
+            10,
+            id="a fixed loss",
+        ),
+        pytest.param(
+            NEVER_GOOD.replace("baseline = 100\nfloor = 0\nceiling = 200", WORSE_UP),
+            "metrics.good.expiry",
+            5,
+            id="a fixed gain where higher is worse",
+        ),
+        pytest.param(
+            NEVER_GOOD.replace(
+                "points = 5\n",
+                'points_per_unit = 1\nunit = "hour"\nmin_value = -3\nmax_value = 8\n',
+            ),
+            "metrics.good.expiry",
+            3,
+            id="per unit with values below zero",
+        ),
+        pytest.param(
+            MINIMAL.replace(
+                f'points = -10\nexpiry = "1y"\n{BASIS}',
+                f'{BASIS}\n[metrics.bad.severity.minor]\npoints = 2\nexpiry = "never"'
+                '\n[metrics.bad.severity.grave]\npoints = -7\nexpiry = "never"',
+            ),
+            "metrics.bad.severity.grave.expiry",
+            7,
+            id="a severity class",
+        ),
+        pytest.param(
+            MINIMAL.replace(
+                f'points = -10\nexpiry = "1y"\n{BASIS}',
+                f'expiry = "never"\n{BASIS}\n[metrics.bad.severity.minor]\npoints = -4'
+                '\nexpiry = "1y"',
+            ),
+            "metrics.bad.expiry",
+            4,
+            id="the metric's own expiry over a class that costs points",
+        ),
+    ],
+)
+def test_a_record_that_can_cost_points_may_not_be_kept_for_ever(
+    tmp_path: Path, text: str, field: str, cost: int
+) -> None:
+    """Every negative record expires: ``expiry = "never"`` is refused, naming the file,
+    the line and the field, wherever one record of the metric or class can cost points."""
+    line = line_of(text, 'expiry = "never"') if field.count(".") == 2 else r"\d+"
+    code = field.split(".")[1]
+    refused(
+        tmp_path,
+        text,
+        rf"^policy.toml:{line}: {re.escape(field)}: metric '{code}': expiry 'never' is only "
+        rf"for records that cannot cost points, but a record may cost {cost}: a negative "
+        r"record must expire$",
+    )
+
+
+def test_never_cannot_hold_where_a_cycle_or_a_repair_tier_ends_the_record(
+    tmp_path: Path,
+) -> None:
+    cycle = (
+        '\n[cycle]\nlength = "12m"\nanchor = "issued"\n\n[profile.issued]\ntitle = "Issued"\n'
+        'category = "driving_licence"\nreported_by = ["dept"]\n'
+    )
+    refused(
+        tmp_path,
+        NEVER_GOOD + cycle,
+        r"^policy.toml:\d+: metrics.good.expiry: metric 'good': expiry 'never' cannot hold in "
+        r"a scheme with a \[cycle\]: every record ends with its cycle \(write expiry = 'cycle'\)$",
+    )
+    tier = f'\n[repair_tiers.t]\nmin_period = "1m"\nmax_life = "2y"\n{BASIS}\n'
+    text = NEVER_GOOD.replace('expiry = "never"\n', 'expiry = "never"\nrepair_tier = "t"\n') + tier
+    refused(
+        tmp_path,
+        text,
+        r"metrics.good.expiry: metric 'good': expiry 'never' cannot hold with repair_tier 't': "
+        r"the tier's max_life ends every record$",
+    )
+
+
+def test_an_unknown_expiry_word_names_the_field(tmp_path: Path) -> None:
+    text = MINIMAL.replace('expiry = "1y"', 'expiry = "forever"', 1)
+    line = line_of(text, 'expiry = "forever"')
+    refused(
+        tmp_path,
+        text,
+        rf"^policy.toml:{line}: metrics.good.expiry: expected a period such as '90d', '3m' or "
+        r"'1y', or 'cycle' or 'never', found 'forever'$",
+    )
+
+
+def test_a_lifetime_window_loads_and_a_misspelt_one_names_the_field(tmp_path: Path) -> None:
+    cap = '\n[[caps]]\nname = "c"\nwindow = "{}"\nmax_gain = 9\n'
+    assert policy_from(tmp_path, MINIMAL + cap.format("lifetime")).latest.caps[0].window == (
+        "lifetime"
+    )
+    text = MINIMAL + cap.format("life")
+    line = line_of(text, 'window = "life"')
+    refused(
+        tmp_path,
+        text,
+        rf"^policy.toml:{line}: caps.0.window: expected a window of day, month, year, cycle, "
+        r"lifetime or rolling:<N>d, found 'life'$",
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "pattern"),
+    [
+        (
+            'forces_grade_mode = "set"\n',
+            r"metrics.good: forces_grade_mode 'set' needs forces_grade \(the band it sets\)$",
+        ),
+        (
+            'forces_grade = "low"\nforces_grade_mode = "exact"\n',
+            r"metrics.good.forces_grade_mode: Input should be 'cap' or 'set'$",
+        ),
+        (
+            'forces_grade = "E"\nforces_grade_mode = "set"\n',
+            r"metrics.good: metric 'good': forces_grade names unknown band 'E'$",
+        ),
+    ],
+)
+def test_a_forced_grade_mode_names_its_field(tmp_path: Path, field: str, pattern: str) -> None:
+    banded = MINIMAL.replace(
+        "ceiling = 200\n",
+        'ceiling = 200\n\n[[scale.bands]]\nname = "low"\nbelow = 100\n\n'
+        '[[scale.bands]]\nname = "high"\nat_least = 100\n',
+    )
+    good = 'expiry = "1y"\nforces_grade = "low"\nforces_grade_mode = "set"\n'
+    metric = policy_from(tmp_path, banded.replace('expiry = "1y"\n', good, 1)).latest.metrics
+    assert (metric["good"].forces_grade_mode, metric["bad"].forces_grade_mode) == ("set", "cap")
+    text = banded.replace('expiry = "1y"\n', 'expiry = "1y"\n' + field, 1)
+    refused(tmp_path, text, rf"^policy.toml:\d+: {pattern}")

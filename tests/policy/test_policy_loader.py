@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 from factories import POLICY_DIR
-from minimal_policy import write_policy
+from minimal_policy import MINIMAL, write_policy
 from osmanthus.errors import PolicyError, RecordRefused
-from osmanthus.policy import load_policy, parse_period
+from osmanthus.policy import load_policy, parse_period, summarise
 
 EXAMPLE = (POLICY_DIR / "2020-01-01.toml").read_text(encoding="utf-8")
 
@@ -144,3 +144,30 @@ def test_periods_use_calendar_arithmetic(start: dt.date, period: str, end: dt.da
 def test_bad_period_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match="expected a period"):
         parse_period(text)
+
+
+def test_the_summary_says_never_a_set_grade_and_a_lifetime_window(tmp_path: Path) -> None:
+    bands = (
+        'ceiling = 200\n\n[[scale.bands]]\nname = "low"\nbelow = 100\n\n'
+        '[[scale.bands]]\nname = "high"\nat_least = 100\n'
+    )
+    text = (
+        MINIMAL.replace("ceiling = 200\n", bands)
+        .replace('points = 5\nexpiry = "1y"', 'points = 5\nexpiry = "never"\nforces_grade = "high"')
+        .replace(
+            'points = -10\nexpiry = "1y"',
+            'points = -10\nexpiry = "1y"\nforces_grade = "low"\nforces_grade_mode = "set"',
+        )
+        + '\n[[caps]]\nname = "ever"\nmetrics = ["good"]\nwindow = "lifetime"\nmax_gain = 50\n'
+    )
+    lines = summarise(load_policy(write_policy(tmp_path, text)).latest)
+    good = next(line for line in lines if line.startswith("metric good "))
+    bad = next(line for line in lines if line.startswith("metric bad "))
+    assert good.endswith(
+        ": +5; counts until replaced or retracted (never expires); "
+        "forces grade at most high while it counts"
+    )
+    assert bad.endswith(
+        ": -10; counts 1 year from the act date; forces grade exactly low while it counts"
+    )
+    assert "cap ever: gain 50 per lifetime over good" in lines

@@ -232,8 +232,8 @@ def test_without_sequential_rules_every_resident_takes_the_column_path(pop: Popu
     assert not any(paths), "a resident fell back to the reference scorer"
 
 
-@PROPERTY
-@pytest.mark.parametrize("window", ["day", "month", "year"])
+@settings(PROPERTY, max_examples=45)  # four variants
+@pytest.mark.parametrize("window", ["day", "month", "year", "lifetime"])
 @given(data=st.data())
 def test_calendar_caps_are_applied_on_the_column_path(window: str, data: st.DataObject) -> None:
     shape = dataclasses.replace(SIMPLE, caps=True, min_caps=1, window=window, yearly_limit=True)
@@ -241,8 +241,8 @@ def test_calendar_caps_are_applied_on_the_column_path(window: str, data: st.Data
     assert_parity(pop, engine_results(pop, run_duckdb, threads=1))
 
 
-@PROPERTY
-@pytest.mark.parametrize("window", ["day", "month", "year"])
+@settings(PROPERTY, max_examples=45)  # four variants
+@pytest.mark.parametrize("window", ["day", "month", "year", "lifetime"])
 @given(data=st.data())
 def test_per_unit_values_below_zero_agree_with_calendar_caps(
     window: str, data: st.DataObject
@@ -546,3 +546,115 @@ def test_a_repaired_record_ends_on_the_grant_date_on_the_column_path() -> None:
         assert not found[1]["reference"]  # the column path, not the reference fallback
         seen.append(found[1]["score"])
     assert seen == [90, 100, 90, 100]
+
+
+# -- the language's own ends: expiry "never" ----------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_never_expiring_gain_is_never_pruned_and_counts_on_the_column_path(
+    engine: str, request: pytest.FixtureRequest
+) -> None:
+    """A gain with ``expiry = "never"`` acted years before the scoring date still counts,
+    on the column path, although the prune filter drops old rows of the metric that
+    expires; a retraction ends it."""
+    spec = version_spec(
+        "v1",
+        dt.date(2018, 1, 1),
+        {"kept": {"points": 7, "expiry": "never"}, "fine": FIVE},
+    )
+    policy = PolicySet((PolicyVersion.model_validate(spec),))
+    records = [
+        stored(1, "kept", dt.date(2018, 2, 1)),
+        stored(2, "fine", dt.date(2018, 2, 1)),  # long expired: pruned
+        stored(3, "kept", dt.date(2019, 5, 1)),
+        stored(4, "kept", dt.date(2019, 5, 1), kind="retraction", supersedes=3),
+    ]
+    pop = Population(policy, (Person(1, Subject(), records),), dt.date(2031, 6, 15), None, 1)
+    compiled = Compiled.build(policy, pop.as_of)
+    assert compiled.prune_filter() is not None and "'fine'" in (compiled.prune_filter() or "")
+    assert "'kept'" not in (compiled.prune_filter() or "")  # never pruned
+    found = run_engine(pop, engine, request)
+    assert_parity(pop, found)
+    assert found[1]["score"] == 107 and not found[1]["reference"]
+
+
+# -- cap windows: lifetime ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_lifetime_cap_keeps_every_row_it_binds_and_applies_on_the_column_path(
+    engine: str, request: pytest.FixtureRequest
+) -> None:
+    """At most 8 points lost through 'fine' in a lifetime: a loss in 2019, long expired,
+    used the cap up, so a loss in 2026 counts only 3. The prune filter must keep the old
+    row (it would drop the unbound metric's old rows); the column path applies the cap."""
+    cap = {"name": "ever", "window": "lifetime", "metrics": ["fine"], "max_loss": 8}
+    spec = version_spec(
+        "v1",
+        dt.date(2018, 1, 1),
+        {"fine": FIVE, "other": FIVE},
+        caps=[cap | {"legal_basis": LEGAL_BASIS}],
+    )
+    policy = PolicySet((PolicyVersion.model_validate(spec),))
+    records = [
+        stored(1, "fine", dt.date(2019, 3, 1)),
+        stored(2, "other", dt.date(2019, 3, 1)),
+        stored(3, "fine", dt.date(2026, 6, 1)),
+    ]
+    pop = Population(policy, (Person(1, Subject(), records),), dt.date(2026, 6, 15), None, 1)
+    prune = Compiled.build(policy, pop.as_of).prune_filter() or ""
+    assert "'other'" in prune and "'fine'" not in prune
+    found = run_engine(pop, engine, request)
+    assert_parity(pop, found)
+    assert found[1]["score"] == 97 and not found[1]["reference"]
+
+
+# -- forced grades: capped and set exactly ------------------------------------------------
+
+GRADES = [
+    {"name": "D", "below": 60},
+    {"name": "C", "at_least": 60, "below": 100},
+    {"name": "B", "at_least": 100, "at_most": 110},
+    {"name": "A", "above": 110},
+]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_grades_set_exactly_and_capped_agree_on_the_column_path(
+    engine: str, request: pytest.FixtureRequest
+) -> None:
+    """Residents with grades set exactly (up and down), capped, both, and two sets: the
+    column path gives the reference scorer's grade for each."""
+    good = {"points": 30, "expiry": "1y"}
+    bad = {"points": -30, "expiry": "1y"}
+    metrics = {
+        "good": good,
+        "bad": bad,
+        "plan": {"points": 1, "expiry": "1y", "forces_grade": "C", "forces_grade_mode": "set"},
+        "mentor": {"points": 1, "expiry": "1y", "forces_grade": "B", "forces_grade_mode": "set"},
+        "listed": {"points": -1, "expiry": "1y", "forces_grade": "D"},
+    }
+    scale = {"baseline": 100, "floor": 0, "ceiling": 200, "clamp": "final", "bands": GRADES}
+    spec = version_spec("v1", dt.date(2018, 1, 1), metrics, scale=scale)
+    policy = PolicySet((PolicyVersion.model_validate(spec),))
+    day = dt.date(2026, 1, 10)
+    people = []
+    for number, codes in enumerate(
+        [
+            ["good", "plan"],  # 131: A set to C
+            ["bad", "bad", "plan"],  # 41: D set to C
+            ["bad", "bad", "plan", "listed"],  # 40: set to C, capped at D
+            ["good", "mentor", "plan"],  # two sets: the worst, C
+            ["good", "listed", "mentor"],  # set to B, capped at D
+            ["good", "mentor"],  # B
+        ],
+        start=1,
+    ):
+        records = [stored(100 * number + k, code, day) for k, code in enumerate(codes)]
+        people.append(Person(number, Subject(), records))
+    pop = Population(policy, tuple(people), dt.date(2026, 3, 1), None, 1)
+    found = run_engine(pop, engine, request)
+    assert_parity(pop, found)
+    assert [found[p.id]["grade"] for p in people] == ["C", "C", "D", "C", "D", "B"]
+    assert not any(found[p.id]["reference"] for p in people)

@@ -350,3 +350,122 @@ expiry = "cycle"
     check(policy, on="2026-02-28", profile=profile, records=record, expect={"score": 97})
     check(policy, on="2026-03-01", profile=profile, records=record, expect={"score": 100})
     check(policy, on="2026-02-27", records=record, expect={"score": 100})  # no anchor: no cycle
+
+
+def test_a_never_expiring_gain_counts_until_it_is_retracted(tmp_path: Path) -> None:
+    policy = extend(
+        tmp_path, "", MINIMAL.replace('points = 5\nexpiry = "1y"', 'points = 5\nexpiry = "never"')
+    )
+    good = {"metric": "good", "act": "2020-03-01"}
+    check(policy, on="2020-02-29", records=[good], expect={"score": 100, "counted": [0]})
+    check(policy, on="2020-03-01", records=[good], expect={"score": 105, "counted": [5]})
+    check(policy, on="2099-12-31", records=[good], expect={"score": 105, "counted": [5]})
+    retracted = [good, {"retracts": 0, "on": "2031-05-01"}]
+    check(
+        policy,
+        on="2031-04-30",
+        records=retracted,
+        known_at="2031-05-01T00:00:00Z",
+        expect={"score": 105},
+    )
+    check(policy, on="2099-12-31", records=retracted, expect={"score": 100, "counted": [0, 0]})
+    result = run_case(
+        Case.model_validate({"name": "t", "on": "2099-12-31", "records": [good], "expect": {}}),
+        policy,
+    )
+    assert result.explanation is not None
+    line = result.explanation.lines[0]
+    assert (line.status, line.expires_on, line.notes) == ("counted", None, ())
+
+
+@pytest.mark.parametrize(
+    ("window", "later"),
+    [("lifetime", 100), ("rolling:73000d", 100), ("year", 105)],
+)
+def test_a_lifetime_cap_never_resets(tmp_path: Path, window: str, later: int) -> None:
+    """At most 8 points from 'good' in a resident's lifetime: the third record, ten years
+    later, when the first two have long expired, is held back entirely, exactly as under
+    the window authors used to write for it (rolling:73000d); a yearly window lets it in."""
+    policy = extend(
+        tmp_path,
+        f'\n[[caps]]\nname = "gains"\nmetrics = ["good"]\nwindow = "{window}"\nmax_gain = 8\n',
+    )
+    records = [
+        {"metric": "good", "act": "2021-03-01"},
+        {"metric": "good", "act": "2021-07-01"},
+        {"metric": "good", "act": "2031-02-01"},
+    ]
+    check(policy, on="2021-12-31", records=records, expect={"score": 108, "counted": [5, 3, 0]})
+    check(policy, on="2031-06-30", records=records, expect={"score": later})
+    result = run_case(
+        Case.model_validate({"name": "t", "on": "2031-06-30", "records": records, "expect": {}}),
+        policy,
+    )
+    assert result.explanation is not None
+    held = ["cap 'gains' held back 5 point(s)"] if window != "year" else []
+    assert list(result.explanation.lines[2].notes) == held
+
+
+FORCING = f"""
+[metrics.plan]
+title = "Court-approved repayment plan"
+category = "credit"
+reported_by = ["dept"]
+points = 1
+expiry = "1y"
+forces_grade = "C"
+forces_grade_mode = "set"
+{BASIS}
+
+[metrics.mentor]
+title = "Mentor of the year"
+category = "conduct_test"
+reported_by = ["dept"]
+points = 2
+expiry = "1y"
+forces_grade = "B"
+forces_grade_mode = "set"
+{BASIS}
+
+[metrics.listed]
+title = "Listed debtor"
+category = "credit"
+reported_by = ["dept"]
+points = -1
+expiry = "6m"
+forces_grade = "D"
+{BASIS}
+"""
+
+
+@pytest.mark.parametrize(
+    ("metrics", "score", "grade", "forced_by"),
+    [
+        (["good"] * 4, 120, "A", None),
+        (["good"] * 4 + ["plan"], 121, "C", "Court-approved repayment plan"),  # set: lowers
+        (["bad"] * 5 + ["plan"], 51, "C", "Court-approved repayment plan"),  # set: raises
+        (["bad"] * 4 + ["plan"], 61, "C", None),  # set to the score's own band: not forced
+        (["good"] * 4 + ["mentor", "plan"], 123, "C", "Court-approved repayment plan"),
+        (["good"] * 4 + ["plan", "mentor"], 123, "C", "Court-approved repayment plan"),
+        (["good"] * 4 + ["mentor"], 122, "B", "Mentor of the year"),
+        (["bad"] * 5 + ["plan", "listed"], 50, "D", "Listed debtor"),  # a cap holds
+        (["good"] * 4 + ["listed", "mentor"], 121, "D", "Listed debtor"),  # the cap after
+        (["good"] * 4 + ["listed"], 119, "D", "Listed debtor"),
+    ],
+)
+def test_a_grade_set_exactly_and_one_capped(
+    tmp_path: Path, metrics: list[str], score: int, grade: str, forced_by: str | None
+) -> None:
+    """A grade set exactly replaces the score's band, up or down (several: the worst);
+    a capped grade then pulls it down if worse. Order of the records does not matter."""
+    text = MINIMAL.replace("ceiling = 200\n", "ceiling = 200\n" + BANDS) + FORCING
+    policy = policy_from(tmp_path, text)
+    records = [{"metric": code, "act": "2026-01-10"} for code in metrics]
+    check(policy, on="2026-03-01", records=records, expect={"score": score, "grade": grade})
+    result = run_case(
+        Case.model_validate({"name": "t", "on": "2026-03-01", "records": records, "expect": {}}),
+        policy,
+    )
+    assert result.explanation is not None and result.explanation.forced_by == forced_by
+    # once every record has expired, nothing forces the grade
+    check(policy, on="2027-01-10", records=records, expect={"score": 100, "grade": "B"})

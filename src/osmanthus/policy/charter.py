@@ -452,9 +452,10 @@ def _check_lives(charter: Charter, version: Any) -> None:
             if not metric.scored or not scale.worse(points):
                 continue
             life = _life(version, expiry)
-            if life is None:
+            if life is None:  # no expiry, or "never": only records that cannot cost points
+                found = f" (found expiry {expiry!r})" if expiry == "never" else ""
                 raise CharterViolation(
-                    path, "a negative record must expire", "limits.max_negative_life"
+                    path, f"a negative record must expire{found}", "limits.max_negative_life"
                 )
             if _longer([life], longest):  # an overlie period keeps it without counting it
                 raise CharterViolation(

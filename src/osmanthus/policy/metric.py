@@ -3,7 +3,8 @@
 A metric is one of four kinds:
 
 - ``conduct``: scores, by fixed ``points``, by ``points_per_unit`` of the record's value
-  with a stated rounding, or by ``severity`` classes each with its own points and expiry;
+  with a stated rounding, or by ``severity`` classes each with its own points and expiry
+  (a period, ``"cycle"``, or ``"never"`` for records that cannot cost points);
 - ``reduction``: lowers the standing only under its ``conditions`` (standing within a
   range on the record's date, at most once per period, filed within so many days);
 - ``fulfilment``: scores nothing; ends the records it ``fulfils`` (matched by incident
@@ -15,24 +16,44 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from osmanthus.errors import RecordRefused
 from osmanthus.policy.base import Code, LegalBasis, PeriodField, Strict
-from osmanthus.policy.duration import Period
+from osmanthus.policy.duration import Period, parse_period
 
 __all__ = ["Effect", "Metric", "ReductionConditions", "Severity"]
 
 _ROUNDING = {"floor": ROUND_FLOOR, "ceil": ROUND_CEILING, "half_up": ROUND_HALF_UP}
 
 
+#: How long a record counts, besides a period: ``"cycle"`` (to the end of its cycle) or
+#: ``"never"`` (until replaced or retracted; only for records that cannot cost points).
+Expiry = Literal["cycle", "never"]
+
+
+def _expiry(value: Any) -> Period | str:
+    if value in ("cycle", "never") or isinstance(value, Period):
+        return value  # type: ignore[no-any-return]
+    try:
+        return parse_period(str(value))
+    except ValueError:
+        raise ValueError(
+            f"expected a period such as '90d', '3m' or '1y', or 'cycle' or 'never', found {value!r}"
+        ) from None
+
+
+#: An expiry field, given as a period's text form, ``"cycle"`` or ``"never"``.
+ExpiryField = Annotated[Period | Expiry, BeforeValidator(_expiry)]
+
+
 class Severity(Strict):
     """One severity class of a metric: its points and how long they count."""
 
     points: int
-    expiry: PeriodField | Literal["cycle"]
+    expiry: ExpiryField
     description: str = ""
 
 
@@ -49,7 +70,7 @@ class Effect(Strict):
     """What one record is worth and until when, once its metric and severity are known."""
 
     points: int
-    expiry: Period | Literal["cycle"] | None
+    expiry: Period | Expiry | None
 
 
 class Metric(Strict):
@@ -68,13 +89,20 @@ class Metric(Strict):
     severity: dict[Code, Severity] = Field(default_factory=dict)
     min_value: Decimal = Decimal(0)
     max_value: Decimal | None = None
-    expiry: PeriodField | Literal["cycle"] | None = None
+    expiry: ExpiryField | None = None
     expiry_from: Literal["act", "decision"] = "act"
     overlie: PeriodField | None = None
     reportable_for: PeriodField | None = None  # in documents given to others, from the base date
     retain_for: PeriodField | None = None  # kept after removal, then erased ([retention])
     repair_tier: Code | None = None
-    forces_grade: str | None = None
+    forces_grade: str | None = Field(
+        default=None, description="The band a counting record forces (see forces_grade_mode)."
+    )
+    forces_grade_mode: Literal["cap", "set"] = Field(
+        default="cap",
+        description="'cap': the grade is at most forces_grade (never better); 'set': the "
+        "grade is forces_grade exactly, also when the score gives a worse one.",
+    )
     conditions: ReductionConditions | None = None
     fulfils: tuple[Code, ...] = ()
     legal_basis: LegalBasis | None = None
@@ -105,6 +133,12 @@ class Metric(Strict):
             raise ValueError("a reduction metric needs 'conditions'")
         if self.legal_basis is None:
             raise ValueError("'legal_basis' is required for a scored metric")
+        return self
+
+    @model_validator(mode="after")
+    def _forced_grade(self) -> Metric:
+        if self.forces_grade_mode == "set" and self.forces_grade is None:
+            raise ValueError("forces_grade_mode 'set' needs forces_grade (the band it sets)")
         return self
 
     @property

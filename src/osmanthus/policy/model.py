@@ -11,6 +11,8 @@ Guardrails checked here (a version that breaks one does not load):
 - no record can do more harm than ``limits.max_penalty_per_record``, and no loss cap
   allows more than ``limits.max_penalty_per_year``;
 - no essential service depends on the score;
+- ``expiry = "never"`` only on a metric or severity class none of whose records can cost
+  points, and not where a cycle or a repair tier would end the record anyway;
 - every reference (reporting department, repair tier, forced grade, cap metric, cycle
   anchor, fulfilled metric) names something the version defines, and every profile
   attribute is needed by a rule.
@@ -165,11 +167,44 @@ class PolicyVersion(Strict):
         )
         if uses_cycle and self.cycle is None:
             raise ValueError(f"{where}: expiry 'cycle' needs a [cycle] table")
+        self._check_never(metric, where, harms)
         if metric.kind == "reduction" and self.scale.clamp != "running":
             raise ValueError(
                 f"{where}: a reduction needs scale.clamp = 'running' (it lowers the standing "
                 "once; with a final clamp it would cancel later points)"
             )
+
+    def _check_never(self, metric: Metric, where: str, harms: list[int]) -> None:
+        """``expiry = "never"`` only where no record can cost points, and only where
+        nothing else (a cycle, a repair tier's maximum life) would end the record anyway."""
+        lives: list[tuple[tuple[object, ...], list[int]]] = []
+        if metric.expiry == "never":  # with severity classes too: refused if any can harm
+            lives.append((("metrics", metric.code, "expiry"), harms))
+        lives += [
+            (("metrics", metric.code, "severity", name, "expiry"), [s.points])
+            for name, s in metric.severity.items()
+            if s.expiry == "never"
+        ]
+        for path, points in lives:
+            worst = max(self.scale.penalty(p) for p in points)
+            if worst:
+                raise GuardrailViolation(
+                    path,
+                    f"{where}: expiry 'never' is only for records that cannot cost points, "
+                    f"but a record may cost {worst}: a negative record must expire",
+                )
+            if self.cycle is not None:
+                raise GuardrailViolation(
+                    path,
+                    f"{where}: expiry 'never' cannot hold in a scheme with a [cycle]: every "
+                    "record ends with its cycle (write expiry = 'cycle')",
+                )
+            if metric.repair_tier is not None:
+                raise GuardrailViolation(
+                    path,
+                    f"{where}: expiry 'never' cannot hold with repair_tier "
+                    f"{metric.repair_tier!r}: the tier's max_life ends every record",
+                )
 
     def _check_cap(self, index: int, cap: Cap) -> None:
         try:

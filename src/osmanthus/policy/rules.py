@@ -30,8 +30,9 @@ class Cap(Strict):
     """At most ``max_gain`` points up and ``max_loss`` points down per resident per window.
 
     The cap covers ``metrics`` (or every scored metric when empty) except ``exempt``.
-    Windows: ``day``, ``month``, ``year`` (calendar, by act date), ``cycle``, or
-    ``rolling:<N>d`` (the N days ending on the act date). Records are applied in act-date
+    Windows: ``day``, ``month``, ``year`` (calendar, by act date), ``cycle``,
+    ``rolling:<N>d`` (the N days ending on the act date), or ``lifetime`` (one window that
+    never resets: every act of the resident shares it). Records are applied in act-date
     order; a record that would pass the cap counts only the remainder. Points absorbed by
     a cap never come back, not even when earlier records of the window expire.
     """
@@ -47,10 +48,11 @@ class Cap(Strict):
     @field_validator("window")
     @classmethod
     def _window(cls, value: str) -> str:
-        if value in ("day", "month", "year", "cycle") or _ROLLING.match(value):
+        if value in ("day", "month", "year", "cycle", "lifetime") or _ROLLING.match(value):
             return value
         raise ValueError(
-            f"expected a window of day, month, year, cycle or rolling:<N>d, found {value!r}"
+            "expected a window of day, month, year, cycle, lifetime or rolling:<N>d, "
+            f"found {value!r}"
         )
 
     @model_validator(mode="after")

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from osmanthus.policy.duration import Period
 from osmanthus.policy.metric import Metric
 from osmanthus.policy.model import PolicyVersion
 
 __all__ = ["summarise"]
+
+
+_FOR_GOOD = "until replaced or retracted (never expires)"
+
+
+def _class_life(expiry: Period | str) -> str:
+    if expiry == "never":
+        return _FOR_GOOD
+    return f"for {expiry.describe() if isinstance(expiry, Period) else expiry}"
 
 
 def _effect(metric: Metric) -> str:
@@ -13,8 +23,7 @@ def _effect(metric: Metric) -> str:
         return f"ends {', '.join(metric.fulfils)}" if metric.fulfils else "never scores"
     if metric.severity:
         return "; ".join(
-            f"{name}: {s.points:+d} for {s.expiry if s.expiry == 'cycle' else s.expiry.describe()}"
-            for name, s in metric.severity.items()
+            f"{name}: {s.points:+d} {_class_life(s.expiry)}" for name, s in metric.severity.items()
         )
     if metric.points_per_unit is not None:
         per = f"{metric.points_per_unit:+} per {metric.unit} ({metric.rounding})"
@@ -24,7 +33,9 @@ def _effect(metric: Metric) -> str:
 
 def _life(metric: Metric) -> str:
     parts = []
-    if metric.expiry is not None:
+    if metric.expiry == "never":
+        parts.append(f"counts {_FOR_GOOD}")
+    elif metric.expiry is not None:
         life = "the cycle" if metric.expiry == "cycle" else metric.expiry.describe()
         parts.append(f"counts {life} from the {metric.expiry_from} date")
     elif metric.severity:
@@ -34,7 +45,8 @@ def _life(metric: Metric) -> str:
     if metric.repair_tier:
         parts.append(f"repair tier {metric.repair_tier}")
     if metric.forces_grade:
-        parts.append(f"forces grade {metric.forces_grade}")
+        how = "exactly" if metric.forces_grade_mode == "set" else "at most"
+        parts.append(f"forces grade {how} {metric.forces_grade} while it counts")
     if metric.conditions:
         c = metric.conditions
         if c.standing_at_least is not None or c.standing_at_most is not None:

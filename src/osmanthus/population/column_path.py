@@ -70,7 +70,8 @@ def _cap_order(b: Bucket, rows: I64, name_id: I64, sign: I64) -> I64:
 
 
 def _capped(b: Bucket, points: I64, mask: B) -> I64:
-    """Points after calendar-window caps, applied in act order within each window."""
+    """Points after calendar-window and lifetime caps, applied in act order within each
+    window (a lifetime cap has one window per resident)."""
     rows = np.flatnonzero(mask & (b.cap_of >= 0))
     if rows.size == 0:
         return points
@@ -78,14 +79,14 @@ def _capped(b: Bucket, points: I64, mask: B) -> I64:
     name_id = b.c.cap_name[cap_index]
     kind = b.c.cap_window[cap_index]
     when = b.act[rows].astype("datetime64[D]")
-    window = np.where(
-        kind == 0,
-        b.act[rows].astype(np.int64),
-        np.where(
-            kind == 1,
+    window = np.select(  # kinds: compiled.WINDOW_KINDS; a lifetime is one window
+        [kind == 0, kind == 1, kind == 2],
+        [
+            b.act[rows].astype(np.int64),
             when.astype("datetime64[M]").astype(np.int64),
             when.astype("datetime64[Y]").astype(np.int64),
-        ),
+        ],
+        default=0,
     )
     sign = np.sign(points[rows])
     limit = b.c.cap_limit[cap_index, (sign > 0).astype(np.int64)]
@@ -180,17 +181,25 @@ def _grades(b: Bucket, final: I64, active: B, in_scope: B) -> list[str | None]:
     ]
     metrics = b.c.in_force.metrics
     forcing = {
-        b.c.metric_ids[code]: m.forces_grade
+        b.c.metric_ids[code]: (m.forces_grade, m.forces_grade_mode)
         for code, m in metrics.items()
         if m.forces_grade is not None and code in b.c.metric_ids
     }
-    if forcing:
-        for row in np.flatnonzero(active & np.isin(b.metric, list(forcing))).tolist():
-            i = int(b.slot[row])
-            forced = forcing[int(b.metric[row])]
-            current = grades[i]
-            if in_scope[i] and (current is None or rank[forced] < rank[current]):
-                grades[i] = forced
+    if not forcing:
+        return grades
+    # per resident, the worst band set exactly and the worst band capped (as _grade in
+    # the reference scorer): the set band replaces the score's, the cap then pulls down
+    worst: dict[tuple[int, str], str] = {}
+    for row in np.flatnonzero(active & np.isin(b.metric, list(forcing))).tolist():
+        i = int(b.slot[row])
+        band, mode = forcing[int(b.metric[row])]
+        held = worst.get((i, mode))
+        if in_scope[i] and (held is None or rank[band] < rank[held]):
+            worst[i, mode] = band
+    for (i, how), band in sorted(worst.items(), key=lambda item: item[0][1] == "cap"):
+        current = grades[i]
+        if how == "set" or current is None or rank[band] < rank[current]:
+            grades[i] = band
     return grades
 
 

@@ -19,9 +19,11 @@ import numpy.typing as npt
 from osmanthus.policy import Cap, Period, PolicySet, PolicyVersion
 from osmanthus.scoring.timeline import version_caps
 
-__all__ = ["EPOCH", "NEVER", "Compiled", "days", "from_days"]
+__all__ = ["EPOCH", "NEVER", "WINDOW_KINDS", "Compiled", "days", "from_days"]
 
 EPOCH = dt.date(1970, 1, 1)
+#: The cap windows the column path applies: calendar day, month and year, and lifetime.
+WINDOW_KINDS = {"day": 0, "month": 1, "year": 2, "lifetime": 3}
 NEVER = np.int32(2**31 - 1)  # "date.max": a record that never ends
 
 I32 = npt.NDArray[np.int32]
@@ -80,7 +82,7 @@ class Entry:
     expiry_from_act: bool
     per_unit: bool
     fixed_points: int | None
-    fixed_expiry: int  # period index, -1 none, -2 cycle
+    fixed_expiry: int  # period index, -1 none or "never" (ends NEVER), -2 cycle
     repair_max_life: int  # period index or -1
     repair_min_period: int
     ends_early: bool
@@ -178,9 +180,10 @@ class Compiled:
     def _binding_caps(self) -> None:
         """For each entry and sign, the one cap that binds it: its index, -1 for none, or
         -2 when the column path cannot apply it (two caps, a rolling or cycle window, or a
-        cap whose terms change between versions)."""
+        cap whose terms change between versions). Calendar windows and the lifetime one
+        are kinds 0 to 3 (:data:`WINDOW_KINDS`)."""
         names = {name: k for k, name in enumerate(sorted({n for n, _ in self.caps}))}
-        kinds = {"day": 0, "month": 1, "year": 2}
+        kinds = WINDOW_KINDS
         self.cap_name = np.array([names[n] for n, _ in self.caps] or [0], dtype=np.int64)
         self.cap_window = np.array(
             [kinds.get(c.window, -1) for _, c in self.caps] or [0], dtype=np.int64
@@ -205,10 +208,12 @@ class Compiled:
 
         A row can matter only if it may still count (acted after the scoring date minus
         the longest life its metric has in any version), or shares a calendar cap window
-        with a row that may still count, or carries an incident reference (one count per
-        incident, fulfilments), or is a correction or retraction. This holds only when
-        no resident needs the step-by-step timeline (no cycles, reductions, staged
-        measures, running clamp, rolling or changing caps): otherwise every row is kept.
+        with a row that may still count (a lifetime cap's window is shared by every row of
+        the metrics it binds: they are never pruned), or carries an incident reference
+        (one count per incident, fulfilments), or is a correction or retraction. This
+        holds only when no resident needs the step-by-step timeline (no cycles,
+        reductions, staged measures, running clamp, rolling or changing caps): otherwise
+        every row is kept.
         Metrics whose life runs from the decision date are never pruned. Nor is a row
         whose metric the version in force on its act date does not define (the reference
         scorer refuses it, and so must the engines): rows acted before the first version
@@ -242,6 +247,9 @@ class Compiled:
                 for sign in (1, -1):
                     if cut is None or not binds(cap, code, sign):
                         continue
+                    if cap.window == "lifetime":  # every row ever acted shares its window
+                        cut = None
+                        break
                     lives = [life.get(c) for c in signs if binds(cap, c, sign)]
                     if any(x is None for x in lives):
                         cut = None

@@ -10,6 +10,10 @@ its act date until the day before its end, which is the earliest of:
   incident reference was acted on (never before the tier's minimum period has passed);
 - the day an application for its early repair was granted (a ``repair`` row).
 
+A record with none of these (``expiry = "never"``, allowed only for records that cannot
+cost points, or a reduction without an expiry) counts until it is replaced or retracted:
+its end is ``date.max``.
+
 With an ``overlie`` period the record is kept and shown after its end until
 ``end + overlie``, then removed from what anyone sees; a repaired record is not held
 over (repair ends its publication).
@@ -95,7 +99,7 @@ def plan_record(
             ends.append((max(fulfilled, repair_from), f"obligation fulfilled {fulfilled}"))
     if repaired is not None:
         ends.append((repaired, f"repaired on {repaired}"))
-    if not ends:  # unscored kinds and permanent reductions
+    if not ends:  # unscored kinds, expiry "never" and permanent reductions
         ends.append((dt.date.max, ""))
     end, why = min(ends, key=lambda pair: pair[0])
     by_repair = repaired is not None and end == repaired

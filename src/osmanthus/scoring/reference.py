@@ -328,22 +328,30 @@ def _out_of_scope(version: PolicyVersion, subject: Subject, as_of: dt.date) -> s
 def _grade(
     version: PolicyVersion, final: int | None, lines: Sequence[RecordLine]
 ) -> tuple[str | None, str | None]:
+    """The grade, and the title of the metric that forced it (None when the score's band
+    stands). Forcing metrics are those of ``version`` (the one in force on the scoring
+    date) with a record that counts now. A grade set exactly replaces the score's band
+    (several: the worst); then a capped one pulls it down if it is worse (several: the
+    worst). On a tie the first record listed names the metric."""
     if final is None or not version.scale.bands:
         return None, None
-    grade = version.scale.grade(final)
-    forced_by = None
+    scale = version.scale
+    found: dict[str, list[tuple[str, str]]] = {"set": [], "cap": []}
     for line in lines:
-        forced = (
-            version.metric(line.record.metric).forces_grade
-            if line.record.metric in (version.metrics)
-            else None
-        )
-        if (
-            line.status == "counted"
-            and forced is not None
-            and (grade is None or version.scale.band_rank(forced) < version.scale.band_rank(grade))
-        ):
-            grade, forced_by = forced, line.metric_title
+        metric = version.metrics.get(line.record.metric)
+        if line.status == "counted" and metric is not None and metric.forces_grade is not None:
+            found[metric.forces_grade_mode].append((metric.forces_grade, line.metric_title))
+    grade, forced_by = scale.grade(final), None
+    worst = {
+        mode: min(pairs, key=lambda pair: scale.band_rank(pair[0]))
+        for mode, pairs in found.items()
+        if pairs
+    }
+    if "set" in worst and worst["set"][0] != grade:  # set to the score's own band: no force
+        grade, forced_by = worst["set"]
+    capped = worst.get("cap")
+    if capped and (grade is None or scale.band_rank(capped[0]) < scale.band_rank(grade)):
+        grade, forced_by = capped
     return grade, forced_by
 
 

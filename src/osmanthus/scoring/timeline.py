@@ -8,7 +8,8 @@ decision date and record id. Each act:
 1. A reduction counts only if its conditions hold on its date (standing within range,
    not within ``once_per`` of the last one that counted, filed within ``filed_within``).
 2. Caps hold back what would pass them, window by window (calendar day, month or year of
-   the act, the resident's cycle, or the rolling N days); held-back points never return.
+   the act, the resident's cycle, the rolling N days, or the resident's whole lifetime);
+   held-back points never return.
    The policy's yearly penalty limit acts as one more cap over every metric.
 3. With ``clamp = "running"`` the standing is held between floor and ceiling after every
    event, so absorbed points are lost; with ``"final"`` only the end result is held.
@@ -18,7 +19,12 @@ decision date and record id. Each act:
    is reduced, the previous measure taken) when it has one. In a cycle scheme the stages
    count within one cycle: a new cycle starts again from the first stage.
 5. Records that end on the same day leave together, and the bounds apply once after.
-   A reduction lowers the standing once and never gives points back when it ends.
+6. A reduction offsets penalty points that count when it applies, never later ones
+   (:class:`_Offsets`): it improves the standing by at most the harm that counts and no
+   earlier reduction offsets, taken from the records that end last. When an offset
+   record ends, only its points not offset leave the standing, so the reduction is used
+   up once the points it offset have expired: it never eats into the points of a record
+   acted after it, and never becomes a bonus. It never gives points back when it ends.
 """
 
 from __future__ import annotations
@@ -65,6 +71,65 @@ class Outcome:
     adjustments: list[Adjustment] = field(default_factory=list)
 
 
+class _Offsets:
+    """Which penalty points each reduction offsets, record by record.
+
+    ``harm`` is the sign of a penalty (+1 when higher is worse, -1 when higher is better);
+    amounts here are in points of harm (positive). A penalty record that counts holds
+    ``open`` harm until a reduction takes it; a reduction takes, from the records ending
+    last (then acted last), as much as it improved the standing. When a record ends, what
+    reductions took from it leaves with it: the standing drops only by the rest.
+    """
+
+    def __init__(self, scale: Scale) -> None:
+        self.harm = 1 if scale.direction == "higher_is_worse" else -1
+        self.open: dict[int, int] = {}  # penalty record id -> its harm not yet offset
+        self.rank: dict[int, tuple[dt.date, dt.date, dt.date, int]] = {}
+        self.taken: dict[int, dict[int, int]] = {}  # reduction id -> {record id: harm}
+        self.used_up: dict[int, dt.date] = {}  # reduction id -> the day its last offset ended
+
+    def available(self) -> int:
+        """Harm that counts and that no reduction offsets yet."""
+        return sum(self.open.values())
+
+    def counts(self, plan: Plan, moved: int) -> None:
+        """A penalty record applied, moving the standing by ``moved``."""
+        if self.harm * moved > 0:
+            r = plan.record
+            self.open[r.id] = self.harm * moved
+            self.rank[r.id] = (plan.end, r.act_date, r.decision_date, r.id)
+
+    def offsets(self, plan: Plan, moved: int) -> None:
+        """A reduction applied, improving the standing by ``moved``: it takes that much harm
+        from the records that end last."""
+        amount, taken = max(0, -self.harm * moved), {}
+        for record_id in sorted(self.open, key=self.rank.__getitem__, reverse=True):
+            if amount <= 0:
+                break
+            part = min(self.open[record_id], amount)
+            if part:
+                taken[record_id] = part
+                self.open[record_id] -= part
+                amount -= part
+        self.taken[plan.record.id] = taken
+
+    def leaves(self, record_id: int, moved: int, on: dt.date) -> int:
+        """What leaves the standing when a record that moved it by ``moved`` ends: its
+        points that no reduction offsets."""
+        self.open.pop(record_id, None)
+        offset = 0
+        for reduction, taken in self.taken.items():
+            part = taken.pop(record_id, 0)
+            offset += part
+            if part and not taken:
+                self.used_up[reduction] = on
+        return moved - self.harm * offset
+
+    def remaining(self, reduction_id: int) -> int:
+        """The signed points a reduction still offsets."""
+        return -self.harm * sum(self.taken.get(reduction_id, {}).values())
+
+
 class _CapBook:
     """How much of each cap's window is used, for gains and for losses."""
 
@@ -108,6 +173,8 @@ class _CapBook:
             return (on.year, on.month)
         if window == "year":
             return on.year
+        if window == "lifetime":
+            return window  # one window that never resets
         return cycle[0] if cycle else None
 
 
@@ -144,25 +211,42 @@ def run_timeline(
             events.append((plan.end, 0, r.act_date, r.decision_date, r.id, plan))
     caps = {id(plan.rule): version_caps(plan.rule) for plan in plans}
     effective: dict[int, int] = {}
+    offsets = _Offsets(scale)
     last_reduction: dict[str, dt.date] = {}
     taken, measure_cycle = -1, None
     for date, group in groupby(sorted(events, key=lambda e: e[:5]), key=lambda e: e[0]):
         todays = list(group)
-        # every record ending today leaves together, then the bounds apply once
-        leaving = sum(effective.pop(e[4], 0) for e in todays if e[1] == 0 and not e[5].reduces)
+        # every record ending today leaves together (less what reductions offset), then
+        # the bounds apply once
+        leaving = sum(
+            offsets.leaves(e[4], effective.pop(e[4], 0), date)
+            for e in todays
+            if e[1] == 0 and not e[5].reduces
+        )
         if leaving:
             outcome.standing = _move(scale, outcome.standing, -leaving)
         for _, _, _, _, record_id, plan in (e for e in todays if e[1] == 1):
-            points = _reduction(plan, outcome, last_reduction)
+            points = _reduction(plan, outcome, last_reduction, offsets)
             cycle = cycle_bounds(plan.rule, subject, plan.record.act_date)
             points = _capped(plan, points, caps[id(plan.rule)], books, cycle, outcome)
             before = outcome.standing
             outcome.standing = _move(scale, before, points)
-            effective[record_id] = outcome.standing - before if scale.clamp == "running" else points
+            moved = outcome.standing - before if scale.clamp == "running" else points
+            effective[record_id] = moved
+            if plan.reduces:
+                offsets.offsets(plan, moved)
+            else:
+                offsets.counts(plan, moved)
             if cycle is not None and cycle[0] != measure_cycle:
                 taken, measure_cycle = -1, cycle[0]  # stages are counted within one cycle
             if scale.worse(points):
                 taken = _assess(plan.rule, outcome, date, taken, scale)
+    for reduction in offsets.taken:  # what a reduction counts now: what it still offsets
+        effective[reduction] = offsets.remaining(reduction)
+        if reduction in offsets.used_up and not effective[reduction]:
+            outcome.notes[reduction].append(
+                f"used up on {offsets.used_up[reduction]}: the points it offset no longer count"
+            )
     outcome.counted = effective
     return outcome
 
@@ -204,7 +288,10 @@ def _move(scale: Scale, standing: int, delta: int) -> int:
     return scale.clamp_score(moved) if scale.clamp == "running" else moved
 
 
-def _reduction(plan: Plan, outcome: Outcome, last: dict[str, dt.date]) -> int:
+def _reduction(plan: Plan, outcome: Outcome, last: dict[str, dt.date], offsets: _Offsets) -> int:
+    """A reduction's points if its conditions hold, at most the penalty points that count
+    and no other reduction offsets; 0 with the reason otherwise (a conduct record's
+    points)."""
     conditions = plan.metric.conditions
     if plan.metric.kind != "reduction" or conditions is None:
         return plan.points
@@ -228,7 +315,14 @@ def _reduction(plan: Plan, outcome: Outcome, last: dict[str, dt.date]) -> int:
             f"{conditions.filed_within.describe()} after {r.act_date}"
         )
         return 0
+    harm = offsets.available()
+    if plan.points and not harm:
+        notes.append("not applied: no penalty points count that it could offset")
+        return 0
     last[plan.metric.code] = r.act_date
+    if abs(plan.points) > harm:
+        notes.append(f"limited to {harm} point(s): the penalty points that count, not yet offset")
+        return harm if plan.points > 0 else -harm
     return plan.points
 
 
