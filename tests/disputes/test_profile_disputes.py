@@ -17,6 +17,7 @@ from tests.factories import OPERATOR, POLICY_DIR, FixedClock, make_id, table_cou
 from osmanthus.core import Actor, NewRecord
 from osmanthus.disputes import (
     answer_dispute,
+    file_dispute,
     file_profile_dispute,
     profile_facts_used,
     review_dispute,
@@ -199,4 +200,28 @@ def test_bad_profile_disputes_write_nothing_and_overdue_goes_to_the_reviewer(
     )
     (fact,) = profile_facts_used(ledger, mine)
     assert fact["value"] == dt.date(2019, 9, 1)
+    verify_ledger(ledger.engine)
+
+
+def test_a_ledger_with_disputes_migrates_to_profile_disputes(
+    ledger: Ledger, make_record: Callable[..., NewRecord]
+) -> None:
+    """Migration 0015 rebuilds ``disputes`` on SQLite while dispute steps point at it."""
+    from alembic import command
+
+    from osmanthus.ledger import migrate
+    from osmanthus.ledger.database import _alembic_config
+
+    number = make_id(sequence=75)
+    ledger.register_resident(number, "gusu", actor=OPERATOR)
+    record = ledger.append_record(
+        make_record(national_id=number, source_ref="TP-75"), actor=OPERATOR
+    )
+    filed = file_dispute(ledger, ledger.pseudonym_of(number), record, "not my car at all")
+    with ledger.engine.connect() as raw:
+        conn = raw.execution_options(osmanthus_references_checked=True)
+        with conn.begin():
+            command.downgrade(_alembic_config(conn), "0014")
+    migrate(ledger.engine)
+    assert dispute_by_id(ledger.engine, filed.id).record_id == record
     verify_ledger(ledger.engine)

@@ -120,18 +120,28 @@ def disputes_list(
     with open_ledger(ctx) as ledger:
         today = ledger.today()
         found = department_disputes(ledger, department, (state,) if state else None)
+    print_rows(found, today, empty="no disputes")
+
+
+def print_rows(found: list[Dispute], today: dt.date, *, empty: str) -> None:
+    """One line per dispute or application: number, state, deadline, what and whose
+    (no resident data)."""
     for d in found:
         flags = " OVERDUE" if d.overdue(today) else ""
         flags += " (repair application)" if d.kind == "repair" else ""
         flags += f" set aside from {d.suspended_from}" if d.suspended_from else ""
+        what = (
+            f"profile fact {d.profile_fact_id} ({d.metric})"
+            if d.kind == "profile"
+            else f"record {d.record_id} ({d.metric})"
+        )
         out.print(
-            f"{d.id}\t{d.status}\tdue {d.deadline}\trecord {d.record_id} ({d.metric})\t"
-            f"{d.department}{flags}",
+            f"{d.id}\t{_state(d)}\tdue {d.deadline}\t{what}\t{d.department}{flags}",
             markup=False,
             highlight=False,
         )
     if not found:
-        out.print("no disputes", highlight=False)
+        out.print(empty, highlight=False)
 
 
 @disputes_app.command("show")

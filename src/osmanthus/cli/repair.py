@@ -9,14 +9,14 @@ from typing import Annotated
 
 import typer
 
-from osmanthus.cli.base import OPERATOR, IdArg, app, domain_errors, open_ledger, out
+from osmanthus.cli.base import OPERATOR, IdArg, app, domain_errors, open_ledger
 from osmanthus.cli.disputes import (
-    REPAIR_STATES,
     DisputeId,
     Reason,
     StaffKey,
     department_actor,
     print_dispute,
+    print_rows,
 )
 
 repair_app = typer.Typer(
@@ -71,16 +71,7 @@ def repair_list(
         today = ledger.today()
         wanted = (STATES[state],) if state else None
         found = department_disputes(ledger, department, wanted, kind="repair")
-    for d in found:
-        flags = " OVERDUE" if d.overdue(today) else ""
-        out.print(
-            f"{d.id}\t{REPAIR_STATES.get(d.status, d.status)}\tdue {d.deadline}\t"
-            f"record {d.record_id} ({d.metric})\t{d.department}{flags}",
-            markup=False,
-            highlight=False,
-        )
-    if not found:
-        out.print("no repair applications", highlight=False)
+    print_rows(found, today, empty="no repair applications")
 
 
 @repair_app.command("decide")

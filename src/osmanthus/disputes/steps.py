@@ -191,11 +191,10 @@ def answer_dispute(
             )
         _lift(d, today, pending)
         appeal_by = procedure.appeal_due(now)
-        return StepWrite(
-            kind="rejected",
+        return StepWrite.decided(
+            "rejected",
             actor=actor,
             at=now,
-            status="rejected",
             deadline=appeal_by,
             purpose="department rejects a dispute",
             reason=text,
@@ -268,11 +267,10 @@ def appeal_dispute(
         if today > d.deadline:
             raise StepRefused(f"dispute {d.id}: the appeal deadline {d.deadline} has passed")
         due = procedure_of(ledger, d).review_due(now)
-        return StepWrite(
-            kind="appealed",
+        return StepWrite.decided(
+            "appealed",
             actor=actor,
             at=now,
-            status="appealed",
             deadline=due,
             purpose="resident appeals a rejected dispute",
             reason=text,
@@ -331,11 +329,10 @@ def review_dispute(
             )
         if review == "confirm":
             _lift(d, today, pending)
-            return StepWrite(
-                kind="confirmed",
+            return StepWrite.decided(
+                "confirmed",
                 actor=actor,
                 at=now,
-                status="confirmed",
                 deadline=d.deadline,
                 purpose="reviewer confirms a rejected dispute",
                 reason=text,
@@ -384,11 +381,10 @@ def _profile_corrected(
         source_ref=f"dispute-{d.id}-{outcome}",
         actor=actor,
     )
-    return StepWrite(
-        kind=outcome,
+    return StepWrite.decided(
+        outcome,
         actor=actor,
         at=at,
-        status=outcome,
         deadline=d.deadline,
         purpose=purpose,
         reason=f"{reason} (corrected to {correct_date})",
@@ -417,11 +413,10 @@ def _granted(
         reason=f"early repair granted on application {d.id} by {actor}: {reason}",
         actor=actor,
     )
-    return StepWrite(
-        kind=outcome,
+    return StepWrite.decided(
+        outcome,
         actor=actor,
         at=at,
-        status=outcome,
         deadline=d.deadline,
         purpose=purpose,
         reason=reason,
@@ -457,11 +452,10 @@ def _replaced(
         subject=d.resident,
         in_dispute=True,
     )
-    return StepWrite(
-        kind=outcome,
+    return StepWrite.decided(
+        outcome,
         actor=actor,
         at=at,
-        status=outcome,
         deadline=d.deadline,
         purpose=purpose,
         reason=reason,

@@ -175,11 +175,25 @@ def _alembic_config(conn: Connection) -> Any:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration (creates it on an empty database)."""
+    """Bring the schema to the newest migration (creates it on an empty database).
+
+    On SQLite a migration that changes a column rebuilds the table (copy, drop, rename),
+    which foreign keys pointing at it would refuse: as SQLite prescribes, the migrations
+    run with foreign-key enforcement off and every reference is checked before commit
+    (``PRAGMA foreign_key_check``)."""
     from alembic import command
 
-    with database_errors("migrate"), engine.begin() as conn:
-        command.upgrade(_alembic_config(conn), "head")
+    with database_errors("migrate"), engine.connect() as raw:
+        conn = raw.execution_options(**{_CHECKED_OPTION: engine.dialect.name == "sqlite"})
+        with conn.begin():
+            command.upgrade(_alembic_config(conn), "head")
+            if engine.dialect.name == "sqlite":
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").first()
+                if broken is not None:
+                    raise LedgerError(
+                        f"migrate: table {broken[0]} row {broken[1]} points at a missing "
+                        f"row of {broken[2]}: nothing migrated"
+                    )
 
 
 def sqlite_file(engine: Engine) -> str | None:

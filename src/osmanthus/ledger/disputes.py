@@ -130,6 +130,11 @@ class StepWrite:
     record_id: int | None = None
     suspensions: Sequence[tuple[dt.date, bool]] = field(default_factory=tuple)
 
+    @classmethod
+    def decided(cls, kind: str, **fields: Any) -> StepWrite:
+        """A step that leaves the dispute in the state it names (``status = kind``)."""
+        return cls(kind=kind, status=kind, **fields)
+
 
 _COLUMNS = (
     disputes.c.id,

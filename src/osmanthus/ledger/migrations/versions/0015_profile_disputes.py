@@ -19,7 +19,7 @@ depends_on = None
 Key = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-def upgrade() -> None:
+def upgrade() -> None:  # on SQLite a rebuild of disputes: see ledger.database.migrate
     with op.batch_alter_table("disputes") as batch:
         batch.alter_column("record_id", existing_type=Key, nullable=True)
         batch.add_column(sa.Column("profile_fact_id", Key))
