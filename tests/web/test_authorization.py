@@ -66,6 +66,17 @@ MATRIX: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {
         RESIDENT,
         {"data": {"record_id": "bob_record", "reason": "not me at all"}},
     ),
+    ("POST", "/api/v1/profile-facts"): (
+        DEPARTMENT,
+        {
+            "json": {
+                "national_id": "320508198703150019",
+                "attribute": "left_city_on",
+                "value": "2026-01-01",
+                "source_ref": "X-1",
+            }
+        },
+    ),
     ("GET", "/me/profile"): (RESIDENT, {}),
     ("GET", "/api/v1/me/profile"): (RESIDENT, {}),
     ("POST", "/me/profile/disputes"): (

@@ -264,18 +264,18 @@ def test_signing_out_needs_the_sessions_own_token(client: TestClient) -> None:
 def test_a_resident_sees_and_disputes_the_profile_data_the_rules_use(
     client: TestClient, ledger: Ledger
 ) -> None:
-    from osmanthus.core import Actor
     from osmanthus.web.access import create_key
 
-    registry = Actor("department", "civil-registry")
-    ledger.record_profile(
-        ALICE,
-        "left_city_on",
-        dt.date(2026, 9, 1),
-        department="civil-registry",
-        source_ref="CR-ALICE",
-        actor=registry,
-    )
+    key = create_key(ledger.engine, role="department", name="cr", department="civil-registry")
+    staff = {"Authorization": f"Bearer {key}"}
+    event = {"attribute": "left_city_on", "value": "2026-09-01", "source_ref": "CR-ALICE"}
+    sent = client.post("/api/v1/profile-facts", json={"national_id": ALICE, **event}, headers=staff)
+    assert sent.status_code == 201, sent.text
+    from factories import make_id
+
+    unknown = {"national_id": make_id(sequence=99), **event, "source_ref": "CR-X"}
+    refused = client.post("/api/v1/profile-facts", json=unknown, headers=staff)
+    assert refused.status_code == 404 and refused.json()["ok"] is False  # nothing written
     csrf = sign_in(client, ALICE)
     page = client.get("/me/profile")
     assert page.status_code == 200 and "CR-ALICE" in page.text and "2026-09-01" in page.text
@@ -290,13 +290,11 @@ def test_a_resident_sees_and_disputes_the_profile_data_the_rules_use(
         None,
         fact["id"],
     )
-    key = create_key(ledger.engine, role="department", name="cr", department="civil-registry")
     answer = {
         "answer": "uphold",
         "reason": "the move was within the city",
         "correct_date": "2026-09-02",
     }
-    staff = {"Authorization": f"Bearer {key}"}
     decided = client.post(f"/api/v1/disputes/{dispute['id']}/answer", json=answer, headers=staff)
     assert decided.status_code == 200, decided.text
     assert decided.json()["status"] == "upheld"

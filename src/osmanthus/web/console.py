@@ -79,6 +79,18 @@ class CorrectionOut(BaseModel):
     kind: str
 
 
+class ProfileFactIn(BaseModel):
+    national_id: str = Field(min_length=1, max_length=32)
+    attribute: str = Field(min_length=1, max_length=64)
+    value: dt.date
+    source_ref: str = Field(min_length=1, max_length=128)
+
+
+class ProfileFactIdOut(BaseModel):
+    ok: bool = True
+    fact_id: int
+
+
 class CoverageOut(BaseModel):
     department: str
     name: str
@@ -330,6 +342,28 @@ def console_router(pages: Pages) -> APIRouter:
         """Correct a record (with ``value``) or retract it (without): a new row that
         supersedes the original, which stays in the history."""
         return _supersede(ledger, who, change)
+
+    @router.post(
+        "/api/v1/profile-facts",
+        response_model=ProfileFactIdOut,
+        status_code=201,
+        tags=["departments"],
+    )
+    def new_profile_fact(
+        fact: ProfileFactIn, ledger: LedgerDep, who: PostingCallerDep
+    ) -> ProfileFactIdOut:
+        """Report a dated profile fact a rule needs (a licence date, the date residence
+        began; the civil registry's dates of death and of leaving the city), when the
+        policy declares the attribute and lets this department report it."""
+        fact_id = ledger.record_profile(
+            fact.national_id,
+            fact.attribute,
+            fact.value,
+            department=_department(who),
+            source_ref=fact.source_ref,
+            actor=who.actor,
+        )
+        return ProfileFactIdOut(fact_id=fact_id)
 
     @router.get("/api/v1/coverage", response_model=list[CoverageOut], tags=["departments"])
     def get_coverage(ledger: LedgerDep, who: CallerDep) -> list[CoverageOut]:
