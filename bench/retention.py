@@ -6,8 +6,8 @@ residents whose death the civil registry reported 13 months before the city's da
 a fresh subprocess (its own peak memory), on the embedded SQLite default:
 
 - ``first``: the first pass, the day after the city's date: the synthetic history's
-  records removed from sight more than 5 years before are retired (5,000 per
-  transaction) and the dead are erased (200 per transaction); then ``audit verify``;
+  records removed from sight more than 5 years before are retired (1,000 per
+  transaction) and the dead are erased (50 per transaction); then ``audit verify``;
 - ``next``: the pass of the following day (after an untimed first pass): nothing new is
   due, but the residents holding old records are scored again;
 - ``baseline``: the records the first pass retires, erased by bare SQL ``UPDATE``s (what

@@ -36,8 +36,8 @@ LOOK_EVERY = dt.timedelta(minutes=5)
 
 class Periodic:
     """A task on the service's event loop that runs ``work`` on a thread every ``every``
-    (from start-up); ``report`` logs what it returned. A failure is logged and the next
-    round tries again."""
+    (from start-up, or from ``first_after`` later); ``report`` logs what it returned. A
+    failure is logged and the next round tries again."""
 
     def __init__(
         self,
@@ -45,11 +45,14 @@ class Periodic:
         work: Callable[[], Any],
         every: dt.timedelta,
         report: Callable[[Any], None] = lambda _: None,
+        *,
+        first_after: dt.timedelta = dt.timedelta(0),
     ) -> None:
         self.name = name
         self._work = work
         self._every = every
         self._report = report
+        self._first_after = first_after
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -64,6 +67,7 @@ class Periodic:
             self._task = None
 
     async def _run(self) -> None:
+        await asyncio.sleep(self._first_after.total_seconds())
         while True:
             try:
                 done = await asyncio.to_thread(self._work)
@@ -112,11 +116,12 @@ def service_schedules(ledger: Any, signing_key: Any, settings: Any) -> list[Peri
             dt.timedelta(minutes=settings.dispute_sweep_minutes),
             swept,
         ),
-        Periodic(
+        Periodic(  # not at start-up: its transactions hold the write lock a while
             "retention",
             lambda: retention_pass(ledger),
             dt.timedelta(hours=settings.retention_hours),
             retained,
+            first_after=dt.timedelta(hours=settings.retention_hours),
         ),
     ]
     if every > dt.timedelta(0):
