@@ -347,3 +347,29 @@ def test_a_dispute_and_an_application_do_not_run_at_once(
     file_dispute(ledger, pseudonym, record, "I was not driving that day at all")
     with pytest.raises(ValidationError, match="already has dispute"):
         apply_repair(ledger, pseudonym, record, STATEMENT)
+
+
+def test_a_correction_with_prohibited_data_is_refused_at_once_and_audited(
+    ledger: Ledger, make_record: Callable[..., NewRecord]
+) -> None:
+    """The reason is screened before the correction's transaction begins: inside it, the
+    refusal's own audit entry waited for the write lock that transaction held (60 s on
+    SQLite, found by schemathesis)."""
+    from osmanthus.errors import ProhibitedData
+
+    number, _ = _resident(ledger, 76)
+    _record(ledger, make_record, number, dt.date(2026, 6, 1), "TP-76")
+    with pytest.raises(ProhibitedData):  # before the fix: a LedgerError, "database is locked"
+        ledger.correct_record(
+            "traffic-police",
+            "TP-76",
+            value=1.0,
+            new_source_ref="TP-76-c",
+            reason="he attends religious services",
+            actor=POLICE,
+        )
+    with ledger.engine.connect() as conn:
+        refused = conn.exec_driver_sql(
+            "SELECT count(*) FROM audit_log WHERE action = 'ledger.refused_prohibited'"
+        ).scalar_one()
+    assert refused == 1

@@ -223,7 +223,9 @@ class LedgerWrites(LedgerBase):
         )
 
     def _supersede(self, department: str, source_ref: str, **options: Any) -> int:
-        """:meth:`supersede_within` in a transaction of its own."""
+        """:meth:`supersede_within` in a transaction of its own (the reason screened, and
+        a refusal audited, before it begins)."""
+        self.refuse_prohibited(options["actor"], "reason", options["reason"])
         with database_errors("records"), self.engine.begin() as conn:
             return self.supersede_within(conn, department, source_ref, **options)
 
@@ -250,7 +252,9 @@ class LedgerWrites(LedgerBase):
         """
         if not reason.strip():
             raise ValidationError(f"{kind}: a reason is required")
-        self.refuse_prohibited(actor, "reason", reason)
+        # inside the caller's transaction: refused without an entry of its own (a second
+        # transaction would wait for the write lock this one holds, on SQLite)
+        self.refuse_prohibited(actor, "reason", reason, audited=False)
         check_text("new_source_ref", new_source_ref, 128)
         department_id = self._department_id(conn, department)
         old = conn.execute(
@@ -447,12 +451,20 @@ class LedgerWrites(LedgerBase):
         )
         return int(new_id)
 
-    def refuse_prohibited(self, actor: Actor, field: str, text: str) -> None:
+    def refuse_prohibited(
+        self, actor: Actor, field: str, text: str, *, audited: bool = True
+    ) -> None:
         """Refuse prohibited data (the charter's lexicon, the same function the loader
-        and intake use) and write the refusal to the audit chain, without the text."""
+        and intake use) and write the refusal to the audit chain, without the text (not
+        with ``audited=False``: a caller inside its own write transaction, which the
+        refusal rolls back)."""
         found = prohibited_data(self.policy.charter, text)
         if found is None:
             return
+        if not audited:
+            raise ProhibitedData(
+                prohibited_refusal(found, f"{field} {text!r}"), category=found.group
+            )
         with database_errors("audit"), self.engine.begin() as conn:
             append_entry(
                 conn,
