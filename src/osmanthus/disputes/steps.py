@@ -154,40 +154,11 @@ def answer_dispute(
         pending = _overdue_suspension(d, today)
         if answer == "extend":
             return _extend(d, procedure, now, today, text, actor, days, new_information)
-        if d.kind == "profile" and answer == "uphold":
-            return _profile_corrected(
-                ledger,
-                conn,
-                d,
-                "upheld",
-                correct,
-                correct_date,
-                text,
-                actor,
-                now,
-                "department corrects a profile fact",
-            )
-        if correct_date is not None:
+        if correct_date is not None and d.kind != "profile":
             raise ValidationError("correct_date: a corrected date goes with a profile fact")
-        if answer == "uphold" and d.kind == "repair":
-            if correct is not None:
-                raise ValidationError("correct: a repair ends the record: no value to correct")
-            return _granted(
-                ledger, conn, d, "upheld", text, actor, now, "department grants early repair"
-            )
         if answer == "uphold":
-            return _replaced(
-                ledger,
-                conn,
-                d,
-                "upheld",
-                correct,
-                record_reason=f"dispute {d.id} upheld: {text}",
-                reason=text,
-                actor=actor,
-                at=now,
-                purpose="department upholds a dispute",
-                suspensions=pending,
+            return _for_resident(
+                ledger, conn, d, "upheld", correct, correct_date, text, actor, now, pending
             )
         _lift(d, today, pending)
         appeal_by = procedure.appeal_due(now)
@@ -306,27 +277,8 @@ def review_dispute(
         if d.status != "appealed":
             raise StepRefused(f"dispute {d.id}: no appeal awaits review (it is {d.status})")
         pending = _overdue_suspension(d, today)
-        if review == "overturn" and d.kind == "profile":
-            return _profile_corrected(
-                ledger,
-                conn,
-                d,
-                "overturned",
-                correct,
-                correct_date,
-                text,
-                actor,
-                now,
-                "reviewer corrects a profile fact",
-            )
-        if correct_date is not None:
+        if correct_date is not None and d.kind != "profile":
             raise ValidationError("correct_date: a corrected date goes with a profile fact")
-        if review == "overturn" and d.kind == "repair":
-            if correct is not None:
-                raise ValidationError("correct: a repair ends the record: no value to correct")
-            return _granted(
-                ledger, conn, d, "overturned", text, actor, now, "reviewer grants early repair"
-            )
         if review == "confirm":
             _lift(d, today, pending)
             return StepWrite.decided(
@@ -338,21 +290,66 @@ def review_dispute(
                 reason=text,
                 suspensions=pending,
             )
-        return _replaced(
-            ledger,
-            conn,
-            d,
-            "overturned",
-            correct,
-            record_reason=f"overturned on appeal, decision on dispute {d.id} by {actor}: {text}",
-            reason=text,
-            actor=actor,
-            at=now,
-            purpose="reviewer overturns a rejected dispute",
-            suspensions=pending,
+        return _for_resident(
+            ledger, conn, d, "overturned", correct, correct_date, text, actor, now, pending
         )
 
     return write_step(ledger.engine, dispute_id, decide)
+
+
+def _for_resident(
+    ledger: Ledger,
+    conn: Connection,
+    d: Dispute,
+    outcome: str,
+    correct: float | None,
+    correct_date: dt.date | None,
+    text: str,
+    actor: Actor,
+    now: dt.datetime,
+    pending: list[tuple[dt.date, bool]],
+) -> StepWrite:
+    """A decision for the resident (``upheld`` by the department, ``overturned`` by the
+    reviewer), as the dispute's kind needs it: a profile fact corrected, a repair
+    granted, or the record retracted or corrected."""
+    by = "department" if outcome == "upheld" else "reviewer"
+    if d.kind == "profile":
+        return _profile_corrected(
+            ledger,
+            conn,
+            d,
+            outcome,
+            correct,
+            correct_date,
+            text,
+            actor,
+            now,
+            f"{by} corrects a profile fact",
+        )
+    if d.kind == "repair":
+        if correct is not None:
+            raise ValidationError("correct: a repair ends the record: no value to correct")
+        return _granted(ledger, conn, d, outcome, text, actor, now, f"{by} grants early repair")
+    record_reason = (
+        f"dispute {d.id} upheld: {text}"
+        if outcome == "upheld"
+        else f"overturned on appeal, decision on dispute {d.id} by {actor}: {text}"
+    )
+    return _replaced(
+        ledger,
+        conn,
+        d,
+        outcome,
+        correct,
+        record_reason=record_reason,
+        reason=text,
+        actor=actor,
+        at=now,
+        purpose="department upholds a dispute"
+        if outcome == "upheld"
+        else "reviewer overturns a rejected dispute",
+        suspensions=pending,
+    )
 
 
 def _profile_corrected(
