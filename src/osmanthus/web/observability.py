@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from osmanthus.errors import OsmanthusError
 from osmanthus.ledger.audit_subjects import unindexed_entries
-from osmanthus.ledger.disputes import overdue_count
+from osmanthus.ledger.dispute_reads import overdue_count
 from osmanthus.ledger.notices import delivery_backlog
 
 __all__ = ["install_observability"]
