@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from osmanthus.identity import check_character
 from osmanthus.ledger import Actor, Ledger
+from osmanthus.scoring import Explanation, explain
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICY_DIR = ROOT / "policies" / "suzhou-example"
@@ -107,3 +108,14 @@ def approve_policy(
     assert policy is not None
     ledger.use_policy(policy)
     return found.id
+
+
+def explained(
+    ledger: Ledger, pseudonym: str, as_of: dt.date, known_at: dt.datetime | None = None
+) -> Explanation:
+    """The reference scorer's explanation of a resident as the ledger holds them (an
+    audited read by the test operator)."""
+    resident, rows = ledger.read_pseudonym(
+        pseudonym, actor=OPERATOR, purpose="test", known_at=known_at
+    )
+    return explain(rows, ledger.policy, as_of, known_at=known_at, subject=resident.subject)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tests.factories import OPERATOR, POLICY_DIR, FixedClock, make_id, table_count
+from tests.factories import OPERATOR, POLICY_DIR, FixedClock, explained, make_id, table_count
 
 from osmanthus.core import Actor, NewRecord
 from osmanthus.disputes import (
@@ -26,7 +26,6 @@ from osmanthus.disputes import (
 from osmanthus.errors import AccessDenied, NotFound, ValidationError
 from osmanthus.ledger import Ledger, dispute_by_id, verify_ledger
 from osmanthus.policy import load_policy
-from osmanthus.scoring import explain
 
 POLICE = Actor("department", "traffic-police")
 TAX = Actor("department", "tax")
@@ -34,9 +33,7 @@ OMBUDSMAN = Actor("reviewer", "city ombudsman")
 CHINA = POLICY_DIR.parent / "china-12-point-example"
 
 
-def _explain(ledger: Ledger, name: str, on: dt.date, known_at: dt.datetime | None = None):
-    resident, rows = ledger.read_pseudonym(name, actor=OPERATOR, purpose="t", known_at=known_at)
-    return explain(rows, ledger.policy, on, known_at=known_at, subject=resident.subject)
+_explain = explained
 
 
 def test_a_corrected_licence_date_moves_the_cycle(

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tests.factories import OPERATOR, POLICY_DIR, FixedClock, make_id, table_count
+from tests.factories import OPERATOR, POLICY_DIR, FixedClock, explained, make_id, table_count
 
 from osmanthus.core import Actor, NewRecord
 from osmanthus.disputes import (
@@ -27,7 +27,7 @@ from osmanthus.disputes import (
 from osmanthus.errors import AccessDenied, NotFound, StepRefused, ValidationError
 from osmanthus.ledger import Ledger, dispute_by_id, verify_ledger
 from osmanthus.policy import load_policy
-from osmanthus.scoring import Explanation, explain
+from osmanthus.scoring import Explanation
 
 POLICE = Actor("department", "traffic-police")
 COURT = Actor("department", "court")
@@ -57,13 +57,7 @@ def _record(
     )
 
 
-def _explain(
-    ledger: Ledger, pseudonym: str, as_of: dt.date, known_at: dt.datetime | None = None
-) -> Explanation:
-    resident, rows = ledger.read_pseudonym(
-        pseudonym, actor=READER, purpose="test", known_at=known_at
-    )
-    return explain(rows, ledger.policy, as_of, known_at=known_at, subject=resident.subject)
+_explain = explained
 
 
 def _line(found: Explanation, record_id: int) -> tuple[str, tuple[str, ...]]:
