@@ -19,13 +19,16 @@ from sqlalchemy import (
     Table,
     delete,
     exists,
+    func,
     insert,
     or_,
     select,
 )
 
 from osmanthus.ledger.database import database_errors
+from osmanthus.ledger.dispute_reads import ACTIVE
 from osmanthus.ledger.schema import (
+    disputes,
     profile_facts,
     records,
     residents,
@@ -33,7 +36,13 @@ from osmanthus.ledger.schema import (
     suspensions,
 )
 
-__all__ = ["stale_holders", "store_checks"]
+__all__ = [
+    "disputed_records",
+    "newest_dates",
+    "stale_holders",
+    "store_checks",
+    "waiting_disputes",
+]
 
 
 def stale_holders(cutoff: dt.date, today: dt.date, policy: str) -> Select[Any]:
@@ -56,6 +65,39 @@ def stale_holders(cutoff: dt.date, today: dt.date, policy: str) -> Select[Any]:
         .where(records.c.act_date <= cutoff, residents.c.pseudonym.not_like("erased-%"), ~fresh)
         .distinct()
     )
+
+
+def newest_dates(conn: Connection, attribute: str) -> list[tuple[int, dt.date]]:
+    """Each resident's (not erased) newest fact of a profile attribute: ``(id, date)``."""
+    newest = (
+        select(profile_facts.c.resident_id, func.max(profile_facts.c.id).label("fact"))
+        .where(profile_facts.c.attribute == attribute)
+        .group_by(profile_facts.c.resident_id)
+        .subquery()
+    )
+    rows = conn.execute(
+        select(newest.c.resident_id, profile_facts.c.value)
+        .join(profile_facts, profile_facts.c.id == newest.c.fact)
+        .join(residents, residents.c.id == newest.c.resident_id)
+        .where(residents.c.pseudonym.not_like("erased-%"))
+    )
+    return [(int(resident), day) for resident, day in rows]
+
+
+def waiting_disputes(conn: Connection, resident_ids: list[int]) -> dict[int, int]:
+    """resident id -> a dispute of theirs awaiting an answer or a review."""
+    rows = conn.execute(
+        select(disputes.c.resident_id, disputes.c.id).where(
+            disputes.c.resident_id.in_(resident_ids), disputes.c.status.in_(ACTIVE)
+        )
+    )
+    return {int(resident): int(dispute) for resident, dispute in rows}
+
+
+def disputed_records(conn: Connection) -> set[int]:
+    """The records a dispute or an application under way is about."""
+    rows = conn.execute(select(disputes.c.record_id).where(disputes.c.status.in_(ACTIVE)))
+    return {int(k) for k in rows.scalars() if k is not None}
 
 
 def _newer(table: Table) -> Exists:

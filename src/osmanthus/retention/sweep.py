@@ -31,15 +31,18 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
-
 from osmanthus.core import Actor, StoredRecord, Subject
 from osmanthus.errors import ValidationError
 from osmanthus.ledger import Ledger, read_only
 from osmanthus.ledger.erasure import erase_residents, retire_records
 from osmanthus.ledger.reading import profile_of, record_rows, suspensions_of
-from osmanthus.ledger.retention_checks import stale_holders, store_checks
-from osmanthus.ledger.schema import disputes, profile_facts, residents
+from osmanthus.ledger.retention_checks import (
+    disputed_records,
+    newest_dates,
+    stale_holders,
+    store_checks,
+    waiting_disputes,
+)
 from osmanthus.policy import PolicySet, PolicyVersion
 from osmanthus.policy.duration import Period
 from osmanthus.scoring import RecordLine, explain
@@ -91,21 +94,9 @@ def _departed(ledger: Ledger, version: PolicyVersion, today: dt.date) -> list[tu
         ):
             if attribute is None or period is None:
                 continue
-            newest = (
-                select(profile_facts.c.resident_id, func.max(profile_facts.c.id).label("fact"))
-                .where(profile_facts.c.attribute == attribute)
-                .group_by(profile_facts.c.resident_id)
-                .subquery()
-            )
-            rows = conn.execute(
-                select(newest.c.resident_id, profile_facts.c.value)
-                .join(profile_facts, profile_facts.c.id == newest.c.fact)
-                .join(residents, residents.c.id == newest.c.resident_id)
-                .where(residents.c.pseudonym.not_like("erased-%"))
-            )
-            for resident_id, day in rows:
+            for resident_id, day in newest_dates(conn, attribute):
                 if period.after(day) <= today:
-                    found.setdefault(int(resident_id), reason)
+                    found.setdefault(resident_id, reason)
     return sorted(found.items())
 
 
@@ -221,14 +212,7 @@ def retention_pass(
     version = ledger.policy.in_force(day)
     departed = _departed(ledger, version, day)
     with read_only(ledger.engine) as conn:
-        waiting = dict(
-            conn.execute(
-                select(disputes.c.resident_id, disputes.c.id).where(
-                    disputes.c.resident_id.in_([r for r, _ in departed]),
-                    disputes.c.status.in_(("open", "appealed")),
-                )
-            ).all()
-        )
+        waiting = waiting_disputes(conn, [r for r, _ in departed])
     due: dict[str, list[int]] = defaultdict(list)
     for resident_id, reason in departed:
         if resident_id in waiting:
@@ -259,11 +243,7 @@ def retention_pass(
     checked: dict[int, dt.date | None] = {}
     with read_only(ledger.engine) as conn:
         holders = conn.execute(stale_holders(cutoff, day, tag)).scalars()
-        disputed = set(
-            conn.execute(
-                select(disputes.c.record_id).where(disputes.c.status.in_(("open", "appealed")))
-            ).scalars()
-        )
+        disputed = disputed_records(conn)
         for resident_id in [int(k) for k in holders]:
             rows = record_rows(conn, resident_id, None)
             subject = Subject(
