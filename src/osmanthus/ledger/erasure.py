@@ -38,6 +38,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from sqlalchemy import (
     Connection,
     Engine,
@@ -62,7 +63,7 @@ from osmanthus.ledger.audit_log import append_entry
 from osmanthus.ledger.audit_subjects import subject_key
 from osmanthus.ledger.database import database_errors
 from osmanthus.ledger.guards import RETIRED
-from osmanthus.ledger.row_check import RowsTampered
+from osmanthus.ledger.row_check import RowsTampered, nth_id
 from osmanthus.ledger.schema import (
     audit_indexed,
     audit_log,
@@ -80,6 +81,7 @@ from osmanthus.ledger.schema import (
     residents,
     suspensions,
 )
+from osmanthus.ledger.seal_columns import id_ranges
 from osmanthus.ledger.sealed import SEALED, claim_of, sealed_rows
 from osmanthus.ledger.settling import enter_write
 
@@ -158,21 +160,9 @@ class Erased:
 
 
 def _ranges(ids: Iterable[int]) -> list[list[int]]:
-    found: list[list[int]] = []
-    for key in sorted(set(ids)):
-        if found and found[-1][1] == key - 1:
-            found[-1][1] = key
-        else:
-            found.append([key, key])
-    return found
-
-
-def _nth(ranges: Sequence[Sequence[int]], n: int) -> int:
-    for lo, hi in ranges:
-        if n <= hi - lo:
-            return int(lo) + n
-        n -= hi - lo + 1
-    raise IndexError(n)
+    """Ids (any order, repeated or not) as inclusive ranges, as JSON lists."""
+    unique = np.unique(np.fromiter(ids, dtype=np.int64))
+    return [[lo, hi] for lo, hi in id_ranges(unique)]
 
 
 class _Writers:
@@ -213,7 +203,7 @@ class _Writers:
                 claim = self.claims[table][seq]
                 first = group * CHUNK
                 last = min(claim.rows, first + CHUNK) - 1
-                found[(seq, group)] = _ranges(_nth(claim.ids, n) for n in range(first, last + 1))
+                found[(seq, group)] = _ranges(nth_id(claim.ids, n) for n in range(first, last + 1))
         if wanted:
             key = min(wanted)
             raise RowsTampered(

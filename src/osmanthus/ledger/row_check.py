@@ -33,7 +33,7 @@ from osmanthus.ledger.sealed import SEALED, sealed_rows
 if TYPE_CHECKING:
     from osmanthus.ledger.erasure import ErasureFacts
 
-__all__ = ["ClaimOf", "RowsTampered", "check_rows"]
+__all__ = ["ClaimOf", "RowsTampered", "check_rows", "nth_id"]
 
 
 class RowsTampered(AuditChainBroken):
@@ -261,8 +261,8 @@ def _changed(name: str, entry: _Open, group: int | None) -> None:
     if group is None:
         first, last = claim.ids[0][0], claim.ids[-1][1]
     else:
-        first = _nth_id(claim.ids, group * CHUNK)
-        last = _nth_id(claim.ids, min(claim.rows, (group + 1) * CHUNK) - 1)
+        first = nth_id(claim.ids, group * CHUNK)
+        last = nth_id(claim.ids, min(claim.rows, (group + 1) * CHUNK) - 1)
     what = (
         f"{name} row {first}"
         if first == last
@@ -276,7 +276,7 @@ def _changed(name: str, entry: _Open, group: int | None) -> None:
     )
 
 
-def _nth_id(ranges: list[list[int]], n: int) -> int:
+def nth_id(ranges: list[list[int]], n: int) -> int:
     """The ``n``-th id (0-based) of inclusive id ranges."""
     for lo, hi in ranges:
         if n <= hi - lo:
