@@ -37,6 +37,12 @@ Correct = Annotated[
     float | None,
     typer.Option(metavar="VALUE", help="Correct the record to this value instead of retracting."),
 ]
+ExtendDays = Annotated[
+    int | None, typer.Option(help="--extend: by this many days (default: the most allowed).")
+]
+NewInformation = Annotated[
+    bool, typer.Option("--new-information", help="--extend: the resident sent new information.")
+]
 CorrectDate = Annotated[
     dt.datetime | None,
     typer.Option(formats=["%Y-%m-%d"], help="A profile dispute: the corrected date."),
@@ -178,13 +184,8 @@ def disputes_answer(
     reject: Annotated[bool, typer.Option("--reject", help="The record stands.")] = False,
     extend: Annotated[bool, typer.Option("--extend", help="Extend the deadline.")] = False,
     correct: Correct = None,
-    days: Annotated[
-        int | None, typer.Option(help="--extend: by this many days (default: the most allowed).")
-    ] = None,
-    new_information: Annotated[
-        bool,
-        typer.Option("--new-information", help="--extend: the resident sent new information."),
-    ] = False,
+    days: ExtendDays = None,
+    new_information: NewInformation = False,
     key: StaffKey = None,
     correct_date: CorrectDate = None,
 ) -> None:

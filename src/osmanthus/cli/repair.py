@@ -12,6 +12,8 @@ import typer
 from osmanthus.cli.base import OPERATOR, IdArg, app, domain_errors, open_ledger
 from osmanthus.cli.disputes import (
     DisputeId,
+    ExtendDays,
+    NewInformation,
     Reason,
     StaffKey,
     department_actor,
@@ -84,13 +86,8 @@ def repair_decide(
     grant: Annotated[bool, typer.Option("--grant", help="The record ends today.")] = False,
     refuse: Annotated[bool, typer.Option("--refuse", help="The record keeps counting.")] = False,
     extend: Annotated[bool, typer.Option("--extend", help="Extend the deadline.")] = False,
-    days: Annotated[
-        int | None, typer.Option(help="--extend: by this many days (default: the most allowed).")
-    ] = None,
-    new_information: Annotated[
-        bool,
-        typer.Option("--new-information", help="--extend: the resident sent new information."),
-    ] = False,
+    days: ExtendDays = None,
+    new_information: NewInformation = False,
     key: StaffKey = None,
 ) -> None:
     """The department's decision: --grant, --refuse or --extend. With --key, the key must
