@@ -218,3 +218,24 @@ def test_records_past_retention_leave_the_resident(
     assert _everywhere(ledger, p["refs"][2]) == []
     assert _everywhere(ledger, p["refs"][1])  # the others stay
     verify_ledger(ledger.engine)
+
+
+def test_a_row_an_erasure_deleted_cannot_come_back(
+    ledger: Ledger, make_record: Callable[..., NewRecord]
+) -> None:
+    p = _person(ledger, make_record, 88)
+    set_password(ledger, p["number"], "a long enough password 88", actor=OPERATOR)
+    rid = _rid(ledger, p["name"])
+    with read_only(ledger.engine) as conn:
+        stored = conn.execute(
+            sa.text("SELECT password_hash, created_at FROM resident_credentials")
+        ).first()
+    erase_resident(ledger.engine, rid, actor=REGISTRY, purpose="left the city")
+    verify_ledger(ledger.engine)
+    tamper(
+        ledger,
+        "INSERT INTO resident_credentials (resident_id, password_hash, created_at) "
+        f"VALUES ({rid}, '{stored.password_hash}', '{stored.created_at}')",
+    )
+    with pytest.raises(AuditChainBroken, match="present, though audit entry"):
+        verify_ledger(ledger.engine)
