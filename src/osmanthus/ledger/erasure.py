@@ -38,7 +38,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 from sqlalchemy import (
     Connection,
     Engine,
@@ -81,7 +80,6 @@ from osmanthus.ledger.schema import (
     residents,
     suspensions,
 )
-from osmanthus.ledger.seal_columns import id_ranges
 from osmanthus.ledger.sealed import SEALED, claim_of, sealed_rows
 from osmanthus.ledger.settling import enter_write
 
@@ -160,7 +158,12 @@ class Erased:
 
 
 def _ranges(ids: Iterable[int]) -> list[list[int]]:
-    """Ids (any order, repeated or not) as inclusive ranges, as JSON lists."""
+    """Ids (any order, repeated or not) as inclusive ranges, as JSON lists (NumPy is
+    loaded here, when an erasure writes: verify reads this module's facts without it)."""
+    import numpy as np
+
+    from osmanthus.ledger.seal_columns import id_ranges
+
     unique = np.unique(np.fromiter(ids, dtype=np.int64))
     return [[lo, hi] for lo, hi in id_ranges(unique)]
 
