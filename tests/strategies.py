@@ -116,6 +116,8 @@ class Shape:
     metrics: tuple[int, int] = (1, 3)  # how many scored metrics, at least and at most
     yearly_limit: bool = True
     measures: str = "sometimes"  # staged measures: "never", "sometimes" or "always"
+    # measures that last and reset, repeat, or apply in a probation; clean-period clearances
+    life_rules: bool = True
     reductions: bool = True
     cycles: bool = True
     fulfilment: bool = True
@@ -321,7 +323,7 @@ def band_lists(draw: st.DrawFn, floor: int, ceiling: int) -> list[dict[str, Any]
 
 @st.composite
 def measure_lists(
-    draw: st.DrawFn, scale: dict[str, Any], skips: bool = False
+    draw: st.DrawFn, scale: dict[str, Any], skips: bool = False, life_rules: bool = False
 ) -> list[dict[str, Any]]:
     """Staged measures that worsen step by step, some (or, with ``skips``, all but the
     first) with a skipped-stage rule."""
@@ -338,8 +340,31 @@ def measure_lists(
         measure = {"name": f"stage-{index}", key: threshold, "legal_basis": LEGAL_BASIS}
         if index and (skips or draw(st.integers(0, 3))):
             measure["if_previous_not_taken"] = {"reduce_to": draw(st.integers(low, high))}
+        if life_rules:
+            measure |= draw(measure_life(key, threshold, low, high))
         measures.append(measure)
     return measures
+
+
+@st.composite
+def measure_life(draw: st.DrawFn, key: str, threshold: int, low: int, high: int) -> dict[str, Any]:
+    """Now and then: a stage that repeats, lasts (and resets the standing to a value that
+    leaves it), or applies only within a probation from the ``ANCHOR`` date."""
+    extra: dict[str, Any] = {}
+    if not draw(st.integers(0, 2)):
+        extra["repeats"] = True
+    if not draw(st.integers(0, 2)):
+        extra["lasts"] = draw(periods)
+        below = (
+            (low, min(high, threshold - 1))
+            if key == "at_least"
+            else (max(low, threshold + 1), high)
+        )
+        if below[0] <= below[1] and draw(st.booleans()):
+            extra["then_reset_to"] = draw(st.integers(*below))
+    if not draw(st.integers(0, 3)):
+        extra["during"] = {"anchor": ANCHOR, "length": draw(periods)}
+    return extra
 
 
 @st.composite
@@ -500,9 +525,20 @@ def versions(
             }
         }
     if shape.measures == "always" or (shape.measures == "sometimes" and draw(st.integers(0, 3))):
-        spec["measures"] = draw(measure_lists(scale, skips=shape.measures == "always"))
+        spec["measures"] = draw(
+            measure_lists(scale, skips=shape.measures == "always", life_rules=shape.life_rules)
+        )
+    mortal = [c for c in codes if "never" not in str(metrics[c])]  # never: refused
+    if shape.life_rules and mortal and not draw(st.integers(0, 3)):
+        group = draw(st.lists(st.sampled_from(mortal), unique=True, min_size=1))
+        spec["clearances"] = [
+            {"name": "clean", "metrics": group, "clean_for": draw(periods)}
+            | {"legal_basis": LEGAL_BASIS}
+        ]
+    probation = any("during" in m for m in spec.get("measures", ()))
     if has_cycle:
         spec["cycle"] = {"length": common.cycle, "anchor": ANCHOR}
+    if has_cycle or probation:
         spec["profile"] = {
             ANCHOR: {
                 "code": ANCHOR,
@@ -566,7 +602,8 @@ def scenarios(draw: st.DrawFn, shape: Shape = Shape()) -> Scenario:
     )
     if draw(st.integers(0, 7)) == 0:
         anchor = None
-    subject = Subject(profile={ANCHOR: anchor} if common.cycle and anchor else {})
+    dated = common.cycle or any(m.during for v in policy.versions for m in v.measures)
+    subject = Subject(profile={ANCHOR: anchor} if dated and anchor else {})
     scn = Scenario(policy, (), subject, first)
 
     boundaries = [*effectives, *(day - DAY for day in effectives[1:])]

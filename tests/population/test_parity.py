@@ -222,6 +222,7 @@ SIMPLE = Shape(
     cycles=False,
     caps=False,
     yearly_limit=False,
+    life_rules=False,
 )
 
 

@@ -161,19 +161,22 @@ def test_a_record_counts_only_from_its_act_date_until_the_day_before_it_ends(
             assert line.record.act_date <= scn.as_of
             assert line.expires_on is None or scn.as_of < line.expires_on
         if line.status not in UNSCORED:
-            # the end is never later than the record's own expiry (a cycle, repair tier
-            # or fulfilment may end it earlier); a plain expiry ends it exactly there
+            # the end is never later than the record's own expiry (a cycle, repair tier,
+            # fulfilment, clearance or a measure's reset may end it earlier); a plain
+            # expiry ends it exactly there
             version = scn.in_force(line.record.act_date)
             metric = version.metrics[line.record.metric]
             expiry = metric.effect(line.record.value, line.record.severity).expiry
-            if expiry == "never":  # nothing else ends it (no cycle, no repair tier)
+            reset = any("the standing was reset" in note for note in line.notes)
+            if expiry == "never" and not reset:  # no cycle, repair tier or clearance
                 assert line.expires_on is None, line
             if expiry is not None and expiry not in ("cycle", "never"):
                 base = line.record.act_date
                 if metric.expiry_from == "decision":
                     base = line.record.decision_date
                 assert line.expires_on is not None and line.expires_on <= expiry.after(base)
-                if metric.repair_tier is None and version.cycle is None:
+                plain = metric.repair_tier is None and version.cycle is None
+                if plain and not version.clearances and not reset:
                     assert line.expires_on == expiry.after(base), line
 
 

@@ -14,7 +14,9 @@ from osmanthus.policy.metric import Effect, Metric, ReductionConditions, Severit
 from osmanthus.policy.model import Department, PolicyVersion
 from osmanthus.policy.rules import (
     Cap,
+    Clearance,
     Cycle,
+    During,
     Measure,
     Perk,
     ProfileAttribute,
@@ -30,8 +32,10 @@ __all__ = [
     "Cap",
     "Charter",
     "CharterViolation",
+    "Clearance",
     "Cycle",
     "Department",
+    "During",
     "Effect",
     "Instrument",
     "LegalBasis",

@@ -122,6 +122,7 @@ _TABLES = (
     "caps",
     "cycle",
     "measures",
+    "clearances",
     "perks",
     "repair_tiers",
     "scope",

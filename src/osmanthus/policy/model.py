@@ -12,10 +12,13 @@ Guardrails checked here (a version that breaks one does not load):
   allows more than ``limits.max_penalty_per_year``;
 - no essential service depends on the score;
 - ``expiry = "never"`` only on a metric or severity class none of whose records can cost
-  points, and not where a cycle or a repair tier would end the record anyway;
+  points, and not where a cycle, a repair tier or a clearance would end the record
+  anyway;
+- a measure's ``then_reset_to`` lies within the scale; a stage may share the threshold
+  of the one before only when it applies ``during`` a period (probation);
 - every reference (reporting department, repair tier, forced grade, cap metric, cycle
-  anchor, fulfilled metric) names something the version defines, and every profile
-  attribute is needed by a rule.
+  anchor, fulfilled metric, clearance metric, probation anchor) names something the
+  version defines, and every profile attribute is needed by a rule.
 
 A rule past its ``sunset`` date still loads but lapses: :func:`lapsed` names it.
 """
@@ -32,7 +35,16 @@ from osmanthus.policy.base import Code, Strict
 from osmanthus.policy.metric import Metric
 from osmanthus.policy.procedure import DEFAULT_PROCEDURE, Procedure
 from osmanthus.policy.retention import Retention
-from osmanthus.policy.rules import Cap, Cycle, Measure, Perk, ProfileAttribute, RepairTier, Scope
+from osmanthus.policy.rules import (
+    Cap,
+    Clearance,
+    Cycle,
+    Measure,
+    Perk,
+    ProfileAttribute,
+    RepairTier,
+    Scope,
+)
 from osmanthus.policy.scale import Limits, Scale
 
 __all__ = ["Department", "GuardrailViolation", "PolicyVersion"]
@@ -68,6 +80,7 @@ class PolicyVersion(Strict):
     caps: tuple[Cap, ...] = ()
     cycle: Cycle | None = None
     measures: tuple[Measure, ...] = ()
+    clearances: tuple[Clearance, ...] = ()
     perks: dict[Code, Perk] = Field(default_factory=dict)
     repair_tiers: dict[Code, RepairTier] = Field(default_factory=dict)
     scope: Scope = Field(default_factory=Scope)
@@ -88,6 +101,7 @@ class PolicyVersion(Strict):
             self._check_cap(index, cap)
         self._check_profile()
         self._check_measures()
+        self._check_clearances()
         self._check_perks()
         names = [cap.name for cap in self.caps]
         if len(set(names)) != len(names):
@@ -100,15 +114,41 @@ class PolicyVersion(Strict):
         for index, (lower, upper) in enumerate(zip(self.measures, self.measures[1:], strict=False)):
             rising = lower.at_least is not None and upper.at_least is not None
             falling = lower.at_most is not None and upper.at_most is not None
-            ordered = (rising and lower.at_least < upper.at_least) or (  # type: ignore[operator]
-                falling and lower.at_most > upper.at_most  # type: ignore[operator]
+            further = (rising and lower.threshold < upper.threshold) or (
+                falling and lower.threshold > upper.threshold
             )
-            if not ordered:
+            # a stage for a period only (probation) may share its threshold with the
+            # stage before it: within the period it is the stage reached
+            same = (rising or falling) and lower.threshold == upper.threshold
+            if not (further or (same and upper.during is not None)):
                 raise GuardrailViolation(
                     ("measures", index + 1),
                     "stages must be listed from the first to the last, each threshold "
-                    "further than the one before",
+                    "further than the one before (or the same, for a stage with 'during')",
                 )
+        scale = self.scale
+        for index, measure in enumerate(self.measures):
+            reset = measure.then_reset_to
+            if reset is not None and not scale.floor <= reset <= scale.ceiling:
+                raise GuardrailViolation(
+                    ("measures", index, "then_reset_to"),
+                    f"{reset} is outside the scale ({scale.floor} to {scale.ceiling})",
+                )
+
+    def _check_clearances(self) -> None:
+        if len({c.name for c in self.clearances}) != len(self.clearances):
+            raise GuardrailViolation(("clearances",), "names must be unique")
+        for index, clearance in enumerate(self.clearances):
+            for code in clearance.metrics:
+                if code not in self.metrics:
+                    raise GuardrailViolation(
+                        ("clearances", index, "metrics"), f"unknown metric {code!r}"
+                    )
+                if not self.metrics[code].scored:
+                    raise GuardrailViolation(
+                        ("clearances", index, "metrics"),
+                        f"metric {code!r} does not score: it has no points to clear",
+                    )
 
     def _check_perks(self) -> None:
         bands = {band.name for band in self.scale.bands}
@@ -205,6 +245,13 @@ class PolicyVersion(Strict):
                     f"{where}: expiry 'never' cannot hold with repair_tier "
                     f"{metric.repair_tier!r}: the tier's max_life ends every record",
                 )
+            for clearance in self.clearances:
+                if clearance.covers(metric.code):
+                    raise GuardrailViolation(
+                        path,
+                        f"{where}: expiry 'never' cannot hold under clearance "
+                        f"{clearance.name!r}: a clean period ends the records of its group",
+                    )
 
     def _check_cap(self, index: int, cap: Cap) -> None:
         try:
@@ -232,6 +279,7 @@ class PolicyVersion(Strict):
         if self.scope.min_residence is not None:
             needed.add(self.scope.residence_attribute)
         needed |= self.retention.attributes
+        needed |= {m.during.anchor for m in self.measures if m.during is not None}
         for code in needed - set(self.profile):
             raise GuardrailViolation(
                 ("profile",), f"attribute {code!r} is used by a rule but not declared"

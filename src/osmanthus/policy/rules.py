@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -14,7 +15,9 @@ from osmanthus.policy.duration import Period
 
 __all__ = [
     "Cap",
+    "Clearance",
     "Cycle",
+    "During",
     "Measure",
     "Perk",
     "ProfileAttribute",
@@ -102,16 +105,47 @@ class SkipRule(Strict):
     reduce_to: int
 
 
+class During(Strict):
+    """A period counted from a per-resident profile date, such as a probation: from the
+    ``anchor`` date (inclusive) for ``length``. A resident with no anchor date is never
+    within it."""
+
+    anchor: Code
+    length: PeriodField
+
+    def holds(self, anchor: dt.date | None, on: dt.date) -> bool:
+        """True when ``on`` falls within the period that starts on ``anchor``."""
+        return anchor is not None and anchor <= on < self.length.after(anchor)
+
+    def describe(self) -> str:
+        """``the first 2 years from licence_issued``."""
+        return f"the first {self.length.describe()} from {self.anchor}"
+
+
 class Measure(Strict):
     """A staged measure: taken when the standing reaches ``at_least`` (or ``at_most`` for
     a score where higher is better), assessed on the standing on the date of the latest
-    act. A stage once reached keeps its measure even after points expire."""
+    act.
+
+    - ``during``: the stage applies only on dates within a period counted from a
+      per-resident profile date (a probation): a lower threshold for new drivers.
+    - ``lasts``: the measure runs for this long from the day it is taken; with
+      ``then_reset_to``, its end clears every record counting that day and sets the
+      standing to that value, and the ladder starts again from there.
+    - ``repeats``: once the standing falls back below the threshold the stage is open
+      again, and reaching it anew takes the measure again. Without it, a stage once
+      reached keeps its measure even after points expire.
+    """
 
     name: str = Field(min_length=1)
     at_least: int | None = None
     at_most: int | None = None
     description: str = ""
     if_previous_not_taken: SkipRule | None = None
+    during: During | None = None
+    lasts: PeriodField | None = None
+    then_reset_to: int | None = None
+    repeats: bool = False
     legal_basis: LegalBasis | None = None
 
     @model_validator(mode="after")
@@ -120,7 +154,22 @@ class Measure(Strict):
             raise ValueError("a measure needs exactly one of at_least or at_most")
         if self.legal_basis is None:
             raise ValueError("'legal_basis' is required for a measure")
+        if self.then_reset_to is not None:
+            if self.lasts is None:
+                raise ValueError("then_reset_to needs lasts: the standing resets when it ends")
+            if self.reached(self.then_reset_to):
+                raise ValueError(
+                    f"then_reset_to {self.then_reset_to} reaches the measure's own threshold: "
+                    "a reset must leave the stage"
+                )
         return self
+
+    @property
+    def threshold(self) -> int:
+        """The standing at which the stage is reached."""
+        found = self.at_least if self.at_least is not None else self.at_most
+        assert found is not None
+        return found
 
     def reached(self, standing: int) -> bool:
         """True when ``standing`` reaches this stage."""
@@ -128,6 +177,33 @@ class Measure(Strict):
             return standing >= self.at_least
         assert self.at_most is not None
         return standing <= self.at_most
+
+    def applies(self, profile: Mapping[str, dt.date], on: dt.date) -> bool:
+        """True when the stage applies on ``on`` to a resident with ``profile``."""
+        return self.during is None or self.during.holds(profile.get(self.during.anchor), on)
+
+
+class Clearance(Strict):
+    """Clean-period clearance: a record of the group (``metrics``, or every scored metric
+    when empty) stops counting once ``clean_for`` has passed after the latest act of the
+    group with no new record of the group acted in between; a new record within that
+    time keeps the whole group counting (each record still ends on its own expiry)."""
+
+    name: str = Field(min_length=1)
+    metrics: tuple[Code, ...] = ()
+    clean_for: PeriodField
+    description: str = ""
+    legal_basis: LegalBasis | None = None
+
+    @model_validator(mode="after")
+    def _cited(self) -> Clearance:
+        if self.legal_basis is None:
+            raise ValueError("'legal_basis' is required for a clearance")
+        return self
+
+    def covers(self, metric: str) -> bool:
+        """True when records of ``metric`` belong to the group (scored metrics only)."""
+        return not self.metrics or metric in self.metrics
 
 
 class Perk(Strict):

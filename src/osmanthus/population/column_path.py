@@ -27,6 +27,7 @@ def needs_timeline(b: Bucket) -> B:
     flags |= tl & b.reduction
     worse = b.points < 0 if scale.direction == "higher_is_better" else b.points > 0
     flags |= tl & b.measured & worse
+    flags |= tl & b.cleared  # a clean-period clearance: its end depends on later acts
     side = (b.points > 0).astype(np.int64)
     cap = np.where(tl & (b.points != 0), c.binding[b.e, side], -1)
     flags |= cap == -2

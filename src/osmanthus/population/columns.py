@@ -152,6 +152,7 @@ class Bucket:
         )
         self.reduction = table.reduction[e]
         self.measured = table.measures[e]
+        self.cleared = table.cleared[e]
         self.e = e
         self.cap_of = np.full(len(self.id), -1, dtype=np.int32)  # set by needs_timeline
 
@@ -293,6 +294,7 @@ class EntryTable:
         self.reduction = col("reduction", bool)
         self.measures = col("measures", bool)
         self.cycle = col("cycle", bool)
+        self.cleared = col("cleared", bool)
         self.from_act = col("expiry_from_act", bool)
         self.ends_early = col("ends_early", bool)
         self.fixed = np.array([x.fixed_points is not None for x in entries] or [False], dtype=bool)

@@ -4,8 +4,8 @@ Everything here is derived from the policy objects themselves: points come from
 ``Metric.effect`` and dates from ``Period.after`` (evaluated once per distinct input and
 looked up by array index), so the vectorised path cannot drift from the reference
 scorer's arithmetic. What the tables cannot express (cycles, reductions, staged
-measures, rolling or changing caps) is flagged, and the kernel leaves those residents to
-the reference scorer.
+measures, clean-period clearances, rolling or changing caps) is flagged, and the kernel
+leaves those residents to the reference scorer.
 """
 
 from __future__ import annotations
@@ -88,6 +88,7 @@ class Entry:
     ends_early: bool
     measures: bool
     cycle: bool
+    cleared: bool  # a clean-period clearance covers it
     caps: tuple[int, ...]  # indices into Compiled.caps that cover this metric
 
 
@@ -162,6 +163,7 @@ class Compiled:
                         ends_early=bool(tier and tier.fulfilment_ends_early),
                         measures=bool(version.measures),
                         cycle=version.cycle is not None,
+                        cleared=metric.scored and any(c.covers(code) for c in version.clearances),
                         caps=tuple(i for i in caps if self.caps[i][1].applies_to(code)),
                     )
                 )
@@ -212,7 +214,7 @@ class Compiled:
         the metrics it binds: they are never pruned), or carries an incident reference
         (one count per incident, fulfilments), or is a correction or retraction. This
         holds only when no resident needs the step-by-step timeline (no cycles,
-        reductions, staged measures, running clamp, rolling or changing caps): otherwise
+        reductions, staged measures, clearances, running clamp, rolling or changing caps): otherwise
         every row is kept.
         Metrics whose life runs from the decision date are never pruned. Nor is a row
         whose metric the version in force on its act date does not define (the reference
@@ -224,6 +226,7 @@ class Compiled:
         if any(
             v.cycle is not None
             or v.measures
+            or v.clearances
             or v.scale.clamp == "running"
             or any(m.kind == "reduction" for m in v.metrics.values())
             for v in self.versions

@@ -6,11 +6,12 @@ lake, hand each bucket's rows here as Arrow tables, and collect what comes back.
 The kernel is this module with :mod:`~osmanthus.population.columns` (the records as
 columns and their plans) and :mod:`~osmanthus.population.column_path` (the scores of most
 residents, computed column by column over the whole bucket). A resident whose records
-need the step-by-step timeline (cycles, reductions with conditions, staged measures, a
-running clamp that may bind, rolling or changing caps, two caps binding one record) or
-whose records the policy does not know is scored by the reference scorer itself
-(:func:`osmanthus.scoring.explain`), so the answer is the same by construction; the
-parity suite checks the column path against it on generated policies and populations.
+need the step-by-step timeline (cycles, reductions with conditions, staged measures,
+clean-period clearances, a running clamp that may bind, rolling or changing caps, two
+caps binding one record) or whose records the policy does not know is scored by the
+reference scorer itself (:func:`osmanthus.scoring.explain`), so the answer is the same
+by construction; the parity suite checks the column path against it on generated
+policies and populations.
 """
 
 from __future__ import annotations

@@ -8,7 +8,10 @@ its act date until the day before its end, which is the earliest of:
 - its repair tier's maximum life;
 - for a tier that allows it, the date an obligation-fulfilled record with the same
   incident reference was acted on (never before the tier's minimum period has passed);
-- the day an application for its early repair was granted (a ``repair`` row).
+- the day an application for its early repair was granted (a ``repair`` row);
+- under a clean-period clearance of its group, the day ``clean_for`` has passed after
+  the latest act of the group with no new act of the group in between
+  (:func:`cleared_on`).
 
 A record with none of these (``expiry = "never"``, allowed only for records that cannot
 cost points, or a reduction without an expiry) counts until it is replaced or retracted:
@@ -26,9 +29,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from osmanthus.core import StoredRecord, Subject
-from osmanthus.policy import Metric, Period, PolicySet, PolicyVersion
+from osmanthus.policy import Clearance, Metric, Period, PolicySet, PolicyVersion
 
-__all__ = ["Plan", "cycle_bounds", "plan_record"]
+__all__ = ["Plan", "cleared_on", "cycle_bounds", "plan_record"]
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,16 @@ def plan_record(
             ends.append((max(fulfilled, repair_from), f"obligation fulfilled {fulfilled}"))
     if repaired is not None:
         ends.append((repaired, f"repaired on {repaired}"))
+    for clearance in rule.clearances:
+        if clearance.covers(metric.code) and metric.scored:
+            day, last = cleared_on(record, clearance, rule, current)
+            ends.append(
+                (
+                    day,
+                    f"cleared on {day}: no new record of '{clearance.name}' within "
+                    f"{clearance.clean_for.describe()} after {last}",
+                )
+            )
     if not ends:  # unscored kinds, expiry "never" and permanent reductions
         ends.append((dt.date.max, ""))
     end, why = min(ends, key=lambda pair: pair[0])
@@ -136,3 +149,28 @@ def _fulfilled_on(
         and record.metric in rule.metrics[other.metric].fulfils
     ]
     return min(dates, default=None)
+
+
+def cleared_on(
+    record: StoredRecord,
+    clearance: Clearance,
+    rule: PolicyVersion,
+    current: Sequence[StoredRecord],
+) -> tuple[dt.date, dt.date]:
+    """The day ``clearance`` ends ``record``, and the last act of the group before it:
+    from the record's act date, each act of the group within ``clean_for`` of the one
+    before keeps the group counting; the first gap of ``clean_for`` clears it."""
+    acts = sorted(
+        other.act_date
+        for other in current
+        if other.act_date > record.act_date
+        and other.metric in rule.metrics
+        and rule.metrics[other.metric].scored
+        and clearance.covers(other.metric)
+    )
+    last = record.act_date
+    for act in acts:
+        if act >= clearance.clean_for.after(last):
+            break
+        last = act
+    return clearance.clean_for.after(last), last

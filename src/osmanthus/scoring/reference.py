@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from osmanthus.core import COUNTING_KINDS, REPLACING_KINDS, StoredRecord, Subject, suspended_records
@@ -170,6 +170,7 @@ def explain(
             policy,
             duplicate=r.id in duplicates,
             suspended=r.id in suspended and r.id not in superseded,
+            ended=outcome.ended.get(r.id),
         )
         for r in rows
     )
@@ -255,12 +256,17 @@ def _line(
     *,
     duplicate: bool = False,
     suspended: bool = False,
+    ended: tuple[dt.date, str] | None = None,
 ) -> RecordLine:
     rule = policy.in_force(record.act_date)
     metric = rule.metric(record.metric)
     basis = metric.legal_basis.cite() if metric.legal_basis else "no score: no citation needed"
     status: Status
     extra = list(notes.get(record.id, ()))
+    if plan is not None and ended is not None and ended[0] < plan.end:  # a measure's reset
+        overlie = plan.metric.overlie
+        kept = overlie.after(ended[0]) if overlie else None
+        plan = replace(plan, end=ended[0], note=ended[1], removed_on=kept)
     if suspended:
         status = "suspended"
     elif plan is None:

@@ -17,8 +17,15 @@ decision date and record id. Each act:
    of that date: the next stage's measure is taken; a stage reached with the previous
    measure not taken applies that stage's ``if_previous_not_taken`` rule (the standing
    is reduced, the previous measure taken) when it has one. In a cycle scheme the stages
-   count within one cycle: a new cycle starts again from the first stage.
+   count within one cycle: a new cycle starts again from the first stage. A stage with
+   ``during`` applies only on dates within its period from the resident's profile date
+   (probation); the stages that do not apply are passed over. A stage that ``repeats``
+   opens again once the standing falls back below its threshold.
 5. Records that end on the same day leave together, and the bounds apply once after.
+   Then the measures ending that day with ``then_reset_to`` clear every record that
+   still counts (reductions are used up) and set the standing to their value (never
+   worse than it was); the ladder starts again from the stage that value reaches. Acts
+   of the day come after.
 6. A reduction offsets penalty points that count when it applies, never later ones
    (:class:`_Offsets`): it improves the standing by at most the harm that counts and no
    earlier reduction offsets, taken from the records that end last. When an offset
@@ -30,13 +37,13 @@ decision date and record id. Each act:
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import groupby
 
 from osmanthus.core import Subject
-from osmanthus.policy import Cap, PolicyVersion, Scale
+from osmanthus.policy import Cap, Measure, PolicyVersion, Scale
 from osmanthus.scoring.plan import Plan, cycle_bounds
 
 __all__ = ["Adjustment", "MeasureTaken", "Outcome", "run_timeline", "version_caps"]
@@ -49,6 +56,7 @@ class MeasureTaken:
     name: str
     date: dt.date
     standing: int
+    until: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,7 @@ class Outcome:
     notes: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
     measures: list[MeasureTaken] = field(default_factory=list)
     adjustments: list[Adjustment] = field(default_factory=list)
+    ended: dict[int, tuple[dt.date, str]] = field(default_factory=dict)
 
 
 class _Offsets:
@@ -201,31 +210,38 @@ def run_timeline(
     scale = version.scale
     outcome = Outcome(standing=scale.baseline)
     books: dict[str, _CapBook] = {}
-    events: list[tuple[dt.date, int, dt.date, dt.date, int, Plan]] = []
+    events: dict[dt.date, list[tuple[int, dt.date, dt.date, int, Plan]]] = defaultdict(list)
     for plan in plans:
         if not plan.scored or plan.record.act_date > as_of or plan.end <= plan.record.act_date:
             continue  # unscored, not yet acted, or a life of no days (outside any cycle)
         r = plan.record
-        events.append((r.act_date, 1, r.act_date, r.decision_date, r.id, plan))
+        events[r.act_date].append((1, r.act_date, r.decision_date, r.id, plan))
         if plan.end <= as_of:
-            events.append((plan.end, 0, r.act_date, r.decision_date, r.id, plan))
+            events[plan.end].append((0, r.act_date, r.decision_date, r.id, plan))
     caps = {id(plan.rule): version_caps(plan.rule) for plan in plans}
+    ladder = _Ladder(outcome, subject, scale, as_of)
     effective: dict[int, int] = {}
     offsets = _Offsets(scale)
     last_reduction: dict[str, dt.date] = {}
-    taken, measure_cycle = -1, None
-    for date, group in groupby(sorted(events, key=lambda e: e[:5]), key=lambda e: e[0]):
-        todays = list(group)
+    days = sorted(events)
+    heapq.heapify(days)
+    while days:
+        date = heapq.heappop(days)
+        todays = sorted(events.pop(date, ()), key=lambda e: e[:4])
         # every record ending today leaves together (less what reductions offset), then
         # the bounds apply once
         leaving = sum(
-            offsets.leaves(e[4], effective.pop(e[4], 0), date)
+            offsets.leaves(e[3], effective.pop(e[3], 0), date)
             for e in todays
-            if e[1] == 0 and not e[5].reduces
+            if e[0] == 0 and not e[4].reduces
         )
         if leaving:
             outcome.standing = _move(scale, outcome.standing, -leaving)
-        for _, _, _, _, record_id, plan in (e for e in todays if e[1] == 1):
+        for measure in ladder.ending.pop(date, ()):
+            _reset(measure, date, effective, offsets, outcome, scale)
+            ladder.restart()
+        ladder.reopen()
+        for _, _, _, record_id, plan in (e for e in todays if e[0] == 1):
             points = _reduction(plan, outcome, last_reduction, offsets)
             cycle = cycle_bounds(plan.rule, subject, plan.record.act_date)
             points = _capped(plan, points, caps[id(plan.rule)], books, cycle, outcome)
@@ -237,10 +253,15 @@ def run_timeline(
                 offsets.offsets(plan, moved)
             else:
                 offsets.counts(plan, moved)
-            if cycle is not None and cycle[0] != measure_cycle:
-                taken, measure_cycle = -1, cycle[0]  # stages are counted within one cycle
+            ladder.new_cycle(cycle)
             if scale.worse(points):
-                taken = _assess(plan.rule, outcome, date, taken, scale)
+                ladder.assess(plan.rule, date)
+            else:
+                ladder.reopen()
+        for day in ladder.ending:
+            if day not in events and day not in days:
+                events[day] = []
+                heapq.heappush(days, day)
     for reduction in offsets.taken:  # what a reduction counts now: what it still offsets
         effective[reduction] = offsets.remaining(reduction)
         if reduction in offsets.used_up and not effective[reduction]:
@@ -249,6 +270,40 @@ def run_timeline(
             )
     outcome.counted = effective
     return outcome
+
+
+def _reset(
+    measure: Measure,
+    date: dt.date,
+    effective: dict[int, int],
+    offsets: _Offsets,
+    outcome: Outcome,
+    scale: Scale,
+) -> None:
+    """A measure ends with a reset: every record counting stops counting, reductions are
+    used up, and the standing is set to the measure's value (never made worse)."""
+    value = measure.then_reset_to
+    assert value is not None
+    target = outcome.standing if scale.worse(value - outcome.standing) else value
+    note = f"cleared on {date}: measure '{measure.name}' ended and the standing was reset"
+    for record_id in [r for r in effective if r not in offsets.taken]:
+        if effective.pop(record_id):
+            outcome.ended[record_id] = (date, note)
+    for reduction, taken in offsets.taken.items():
+        if taken:
+            offsets.used_up[reduction] = date
+        taken.clear()
+    offsets.open.clear()
+    # what no record carries any more: the standing is the baseline and the adjustments
+    outcome.adjustments.append(
+        Adjustment(
+            date,
+            target - scale.baseline - sum(a.delta for a in outcome.adjustments),
+            f"measure '{measure.name}' ended: every record counting is cleared and the "
+            f"standing starts again at {target}",
+        )
+    )
+    outcome.standing = target
 
 
 def _capped(
@@ -326,31 +381,71 @@ def _reduction(plan: Plan, outcome: Outcome, last: dict[str, dt.date], offsets: 
     return plan.points
 
 
-def _assess(
-    version: PolicyVersion, outcome: Outcome, date: dt.date, taken: int, scale: Scale
-) -> int:
-    """Take the measure the standing reaches on ``date``; return the last stage taken."""
-    measures = version.measures
-    for _ in range(len(measures) + 1):
-        reached = max(
-            (i for i, m in enumerate(measures) if m.reached(outcome.standing)), default=-1
-        )
-        if reached <= taken:
-            return taken
-        skip = measures[taken + 2].if_previous_not_taken if reached > taken + 1 else None
-        target = None if skip is None else skip.reduce_to
-        if target is not None and scale.clamp == "running":
-            target = scale.clamp_score(target)  # the standing never leaves the bounds
-        if target is None or target == outcome.standing:
-            outcome.measures.append(MeasureTaken(measures[reached].name, date, outcome.standing))
-            return reached
-        outcome.adjustments.append(
-            Adjustment(
-                date,
-                target - outcome.standing,
-                f"stage '{measures[taken + 2].name}' reached without "
-                f"'{measures[taken + 1].name}': standing reduced to {target}",
+class _Ladder:
+    """The staged measures taken so far: the last stage taken, the cycle they count in,
+    and the measures whose end resets the standing."""
+
+    def __init__(self, outcome: Outcome, subject: Subject, scale: Scale, as_of: dt.date) -> None:
+        self.outcome, self.subject, self.scale, self.as_of = outcome, subject, scale, as_of
+        self.taken = -1
+        self.measures: tuple[Measure, ...] = ()
+        self.cycle: dt.date | None = None
+        self.ending: dict[dt.date, list[Measure]] = defaultdict(list)
+
+    def new_cycle(self, cycle: tuple[dt.date, dt.date] | None) -> None:
+        """Stages are counted within one cycle: a new cycle starts from the first."""
+        if cycle is not None and cycle[0] != self.cycle:
+            self.taken, self.cycle = -1, cycle[0]
+
+    def reopen(self) -> None:
+        """Stages that repeat open again once the standing is below their threshold."""
+        standing = self.outcome.standing
+        while (
+            0 <= self.taken < len(self.measures)
+            and self.measures[self.taken].repeats
+            and not self.measures[self.taken].reached(standing)
+        ):
+            self.taken -= 1
+
+    def restart(self) -> None:
+        """After a reset the ladder starts again from the stage the standing reaches."""
+        standing = self.outcome.standing
+        reached = [i for i, m in enumerate(self.measures) if m.reached(standing)]
+        self.taken = max(reached, default=-1)
+
+    def assess(self, rule: PolicyVersion, date: dt.date) -> None:
+        """Take the measure the standing reaches on ``date``."""
+        self.measures = measures = rule.measures
+        outcome, scale = self.outcome, self.scale
+        applies = [m.applies(self.subject.profile, date) for m in measures]
+        for _ in range(len(measures) + 1):
+            reached = max(
+                (i for i, m in enumerate(measures) if applies[i] and m.reached(outcome.standing)),
+                default=-1,
             )
-        )
-        outcome.standing = target
-    return taken
+            if reached <= self.taken:
+                return
+            ahead = [i for i in range(self.taken + 1, reached + 1) if applies[i]]
+            skip = measures[ahead[1]].if_previous_not_taken if len(ahead) > 1 else None
+            target = None if skip is None else skip.reduce_to
+            if target is not None and scale.clamp == "running":
+                target = scale.clamp_score(target)  # the standing never leaves the bounds
+            if target is None or target == outcome.standing:
+                self._take(measures[reached], date)
+                self.taken = reached
+                return
+            outcome.adjustments.append(
+                Adjustment(
+                    date,
+                    target - outcome.standing,
+                    f"stage '{measures[ahead[1]].name}' reached without "
+                    f"'{measures[ahead[0]].name}': standing reduced to {target}",
+                )
+            )
+            outcome.standing = target
+
+    def _take(self, measure: Measure, date: dt.date) -> None:
+        until = measure.lasts.after(date) if measure.lasts is not None else None
+        self.outcome.measures.append(MeasureTaken(measure.name, date, self.outcome.standing, until))
+        if until is not None and measure.then_reset_to is not None and until <= self.as_of:
+            self.ending[until].append(measure)
