@@ -659,3 +659,25 @@ def test_grades_set_exactly_and_capped_agree_on_the_column_path(
     assert_parity(pop, found)
     assert [found[p.id]["grade"] for p in people] == ["C", "C", "D", "C", "D", "B"]
     assert not any(found[p.id]["reference"] for p in people)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_short_lived_record_of_a_clearance_group_is_read_while_it_keeps_the_group_counting(
+    engine: str, request: pytest.FixtureRequest
+) -> None:
+    """m0 lives 5 years, m1 30 days; both in one clean-period clearance of a year. The
+    m1 record can no longer count itself, but acted within a year of the m0 record it
+    keeps the m0 record counting past the year: the prune filter must not hide it."""
+    clearance = {"name": "clean", "metrics": ["m0", "m1"], "clean_for": "1y"}
+    spec = version_spec(
+        "v1",
+        dt.date(2018, 1, 1),
+        {"m0": {"points": -5, "expiry": "5y"}, "m1": {"points": -1, "expiry": "30d"}},
+        clearances=[clearance | {"legal_basis": LEGAL_BASIS}],
+    )
+    policy = PolicySet((PolicyVersion.model_validate(spec),))
+    records = [stored(1, "m0", dt.date(2024, 1, 10)), stored(2, "m1", dt.date(2024, 12, 1))]
+    pop = Population(policy, (Person(1, Subject(), records),), dt.date(2025, 6, 1), None, 1)
+    assert Compiled.build(policy, pop.as_of).prune_filter() is not None  # pruning is on
+    assert expected(pop, pop.people[0])["score"] == 95  # cleared only on 2025-12-01
+    assert_parity(pop, run_engine(pop, engine, request))

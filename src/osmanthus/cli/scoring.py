@@ -235,7 +235,10 @@ def explain_cmd(
         forced = f" (forced by: {result.forced_by})" if result.forced_by else ""
         out.print(f"grade {result.grade}{forced}")
     for measure in result.measures:
-        out.print(f"measure: {measure.name} on {measure.date} at standing {measure.standing}")
+        until = f", until {measure.until}" if measure.until else ""
+        out.print(
+            f"measure: {measure.name} on {measure.date} at standing {measure.standing}{until}"
+        )
     for perk in result.perks:
         verdict = f"eligible until {perk.valid_until}" if perk.eligible else "not eligible"
         out.print(f"perk {perk.title} ({perk.provider}): {verdict} — {perk.reason}")
@@ -284,7 +287,12 @@ def explanation_json(result: Explanation) -> dict[str, Any]:
             for a in result.adjustments
         ],
         "measures": [
-            {"name": m.name, "date": m.date.isoformat(), "standing": m.standing}
+            {
+                "name": m.name,
+                "date": m.date.isoformat(),
+                "standing": m.standing,
+                "until": m.until.isoformat() if m.until else None,
+            }
             for m in result.measures
         ],
     }

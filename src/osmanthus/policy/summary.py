@@ -107,12 +107,28 @@ def summarise(version: PolicyVersion) -> list[str]:
     for measure in version.measures:
         edge = f">= {measure.at_least}" if measure.at_least is not None else f"<= {measure.at_most}"
         skip = measure.if_previous_not_taken
-        lines.append(
-            f"measure {measure.name} at standing {edge}"
-            + (f"; if the previous stage was skipped, reduce to {skip.reduce_to}" if skip else "")
-        )
+        terms = [f"measure {measure.name} at standing {edge}"]
+        if measure.during is not None:
+            terms.append(f"only within {measure.during.describe()}")
+        if measure.lasts is not None:
+            terms.append(f"lasts {measure.lasts.describe()}")
+        if measure.then_reset_to is not None:
+            terms.append(f"then the standing starts again at {measure.then_reset_to}")
+        if measure.repeats:
+            terms.append("taken again each time the threshold is reached anew")
+        if skip:
+            terms.append(f"if the previous stage was skipped, reduce to {skip.reduce_to}")
+        lines.append("; ".join(terms))
         if measure.legal_basis:
             lines.append(f"    basis: {measure.legal_basis.cite()}")
+    for clearance in version.clearances:
+        group = ", ".join(clearance.metrics) or "every scored metric"
+        lines.append(
+            f"clearance {clearance.name}: the records of {group} end once "
+            f"{clearance.clean_for.describe()} pass with no new one"
+        )
+        if clearance.legal_basis:
+            lines.append(f"    basis: {clearance.legal_basis.cite()}")
     for code, tier in version.repair_tiers.items():
         lines.append(
             f"repair tier {code}: repair after {tier.min_period.describe()}, "

@@ -214,7 +214,7 @@ class Compiled:
         the metrics it binds: they are never pruned), or carries an incident reference
         (one count per incident, fulfilments), or is a correction or retraction. This
         holds only when no resident needs the step-by-step timeline (no cycles,
-        reductions, staged measures, clearances, running clamp, rolling or changing caps): otherwise
+        reductions, staged measures, running clamp, rolling or changing caps): otherwise
         every row is kept.
         Metrics whose life runs from the decision date are never pruned. Nor is a row
         whose metric the version in force on its act date does not define (the reference
@@ -226,13 +226,12 @@ class Compiled:
         if any(
             v.cycle is not None
             or v.measures
-            or v.clearances
             or v.scale.clamp == "running"
             or any(m.kind == "reduction" for m in v.metrics.values())
             for v in self.versions
         ) or bool((self.binding == -2).any()):
             return None
-        life = self._longest_lives()
+        life = self._group_lives(self._longest_lives())
         signs = self._signs()
 
         def binds(cap: Cap, code: str, sign: int) -> bool:
@@ -282,6 +281,28 @@ class Compiled:
             f"OR {' OR '.join(refused)} "
             f"OR act_date >= CASE metric {cases} ELSE DATE '0001-01-01' END)"
         )
+
+    def _group_lives(self, life: dict[str, int | None]) -> dict[str, int | None]:
+        """The longest lives, each raised to the longest of its clearance group: when a
+        record of the group is cleared depends on every later act of the group, and a row
+        acted before the scoring date minus the group's longest life is earlier than any
+        record of the group that may still count."""
+        changed = True
+        while changed:
+            changed = False
+            for version in self.versions:
+                for clearance in version.clearances:
+                    group = [
+                        code
+                        for code, metric in version.metrics.items()
+                        if metric.scored and clearance.covers(code) and code in life
+                    ]
+                    lives = [life[code] for code in group]
+                    longest = None if None in lives else max(lives, default=0)
+                    for code in group:
+                        if life[code] != longest:
+                            life[code], changed = longest, True
+        return life
 
     def _refused_severities(self, codes: list[str]) -> list[str]:
         """SQL conditions matching the rows of these metrics whose severity the version in

@@ -126,6 +126,7 @@ def _outcome(result: Explanation, shown: Disclosure) -> dict[str, Any]:
         ],
         "measures": [
             {"name": m.name, "date": m.date.isoformat(), "standing": m.standing}
+            | ({"until": m.until.isoformat()} if m.until else {})
             for m in result.measures
         ],
         "perks": [
@@ -248,7 +249,8 @@ def report_lines(envelope: dict[str, Any]) -> list[str]:
     for a in body["adjustments"]:
         lines.append(f"  adjustment {a['date']}: {a['points']:+d} ({a['reason']})")
     for m in body["measures"]:
-        lines.append(f"  measure {m['name']} on {m['date']} at standing {m['standing']}")
+        until = f", until {m['until']}" if m.get("until") else ""
+        lines.append(f"  measure {m['name']} on {m['date']} at standing {m['standing']}{until}")
     lines.append("perks:")
     for p in body["perks"]:
         verdict = f"eligible until {p['valid_until']}" if p["eligible"] else "not eligible"

@@ -31,6 +31,7 @@ __all__ = ["RULES", "Disclosure", "disclose"]
 RULES = {
     "reporting_limit": "past the reporting limit of its record class",
     "expired": "expired: no longer counts",
+    "cleared": "cleared by a clean period or a measure's reset",
     "removed": "removed after its over-lie period",
     "repaired": "repaired early",
     "replaced": "replaced by a correction, or retracted",
@@ -90,9 +91,10 @@ def disclose(result: Explanation, policy: PolicySet) -> Disclosure:
 def _rule(line: RecordLine, as_of: dt.date, policy: PolicySet) -> str | None:
     if line.status in _BY_STATUS:
         return _BY_STATUS[line.status]
-    held = line.status == "expired" and line.removed_on is not None and as_of < line.removed_on
+    ended = line.status in ("expired", "cleared")
+    held = ended and line.removed_on is not None and as_of < line.removed_on
     if line.status != "counted" and not held:
-        return "expired"
+        return "cleared" if line.status == "cleared" else "expired"
     record = line.record
     metric = policy.in_force(record.act_date).metric(record.metric)
     if metric.reportable_for is not None:

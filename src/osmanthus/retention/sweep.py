@@ -121,11 +121,11 @@ def _removed_on(line: RecordLine) -> dt.date | None:
     """The day a record stopped being shown to anyone (None: it still is)."""
     if line.status in ("counted", "suspended", "after_date"):
         return None
-    if line.status == "expired" and line.removed_on is not None:
+    if line.status in ("expired", "cleared") and line.removed_on is not None:
         return None  # held in its over-lie period: still shown
     if line.status == "removed":
         return line.removed_on
-    if line.status in ("expired", "repaired", "duplicate"):
+    if line.status in ("expired", "cleared", "repaired", "duplicate"):
         return line.expires_on
     return None
 

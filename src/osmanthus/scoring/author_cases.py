@@ -151,6 +151,7 @@ class Expect(_Strict):
     score: int | None = None
     grade: str | None = None
     measures: list[str] | None = None
+    measures_running: list[str] | None = None
     perks: list[str] | None = None
     counted: list[int] | None = None
     out_of_scope: bool | None = None

@@ -251,6 +251,9 @@ def run_case(case: Case, policy: PolicySet) -> CaseResult:
         "score": result.score,
         "grade": result.grade,
         "measures": [m.name for m in result.measures],
+        "measures_running": [
+            m.name for m in result.measures if m.until is not None and case.on < m.until
+        ],
         "perks": [p.code for p in result.perks if p.eligible],
         "counted": [line.counted for line in mine if line is not None],
         "out_of_scope": result.out_of_scope is not None,

@@ -47,6 +47,7 @@ class Plan:
     repair_from: dt.date | None
     note: str = ""
     repaired_on: dt.date | None = None
+    cleared_on: dt.date | None = None  # a clean period, or a measure's reset, ends it
 
     @property
     def reduces(self) -> bool:
@@ -116,6 +117,7 @@ def plan_record(
         ends.append((dt.date.max, ""))
     end, why = min(ends, key=lambda pair: pair[0])
     by_repair = repaired is not None and end == repaired
+    cleared = end if why.startswith("cleared on") else None
     removed_on = (
         metric.overlie.after(end)
         if metric.overlie and end != dt.date.max and not by_repair
@@ -131,6 +133,7 @@ def plan_record(
         repair_from,
         why,
         repaired if by_repair else None,
+        cleared,
     )
 
 

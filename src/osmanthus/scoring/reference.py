@@ -43,6 +43,7 @@ __all__ = [
 Status = Literal[
     "counted",
     "expired",
+    "cleared",
     "removed",
     "superseded",
     "retraction",
@@ -58,6 +59,7 @@ Status = Literal[
 STATUS_TEXT: dict[str, str] = {
     "counted": "counts",
     "expired": "expired, no longer counts",
+    "cleared": "cleared: a clean period passed, or a measure reset the standing",
     "removed": "removed after its over-lie period",
     "superseded": "replaced by a later correction or retraction",
     "retraction": "retraction of an earlier record",
@@ -266,7 +268,7 @@ def _line(
     if plan is not None and ended is not None and ended[0] < plan.end:  # a measure's reset
         overlie = plan.metric.overlie
         kept = overlie.after(ended[0]) if overlie else None
-        plan = replace(plan, end=ended[0], note=ended[1], removed_on=kept)
+        plan = replace(plan, end=ended[0], note=ended[1], removed_on=kept, cleared_on=ended[0])
     if suspended:
         status = "suspended"
     elif plan is None:
@@ -288,12 +290,12 @@ def _line(
     elif plan.removed_on is not None and as_of >= plan.removed_on:
         status = "removed"
     elif as_of >= plan.end:
-        status = "expired"
+        status = "cleared" if plan.cleared_on == plan.end else "expired"
         if plan.removed_on is not None:
             extra.append(f"over-lie: kept and shown until {plan.removed_on}")
     else:
         status = "counted"
-    if plan is not None and plan.note and status in ("counted", "expired", "repaired"):
+    if plan is not None and plan.note and status in ("counted", "expired", "cleared", "repaired"):
         extra.append(f"ends: {plan.note}")
     end = None if plan is None or plan.end == dt.date.max else plan.end
     return RecordLine(

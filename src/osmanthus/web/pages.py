@@ -33,6 +33,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 STATUS = {
     "counted": i18n.gettext_noop("counts"),
     "expired": i18n.gettext_noop("expired, no longer counts"),
+    "cleared": i18n.gettext_noop("cleared: a clean period passed, or a measure reset the standing"),
     "removed": i18n.gettext_noop("removed after its over-lie period"),
     "superseded": i18n.gettext_noop("replaced by a later correction or retraction"),
     "retraction": i18n.gettext_noop("retraction of an earlier record"),
@@ -83,6 +84,7 @@ REPAIR = {
 OMITTED = {
     "reporting_limit": i18n.gettext_noop("past the reporting limit of its record class"),
     "expired": i18n.gettext_noop("expired: no longer counts"),
+    "cleared": i18n.gettext_noop("cleared by a clean period or a measure's reset"),
     "removed": i18n.gettext_noop("removed after its over-lie period"),
     "repaired": i18n.gettext_noop("repaired early"),
     "replaced": i18n.gettext_noop("replaced by a correction, or retracted"),
