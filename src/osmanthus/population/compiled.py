@@ -298,7 +298,8 @@ class Compiled:
                         if metric.scored and clearance.covers(code) and code in life
                     ]
                     lives = [life[code] for code in group]
-                    longest = None if None in lives else max(lives, default=0)
+                    bounded = [x for x in lives if x is not None]
+                    longest = max(bounded, default=0) if len(bounded) == len(lives) else None
                     for code in group:
                         if life[code] != longest:
                             life[code], changed = longest, True
