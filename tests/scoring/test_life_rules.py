@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 
 from minimal_policy import TEST_CHARTER, policy_from, write_charter
+from osmanthus.core import Subject
 from osmanthus.errors import PolicyError
 from osmanthus.policy import PolicySet
+from osmanthus.residents.projection import project
 from osmanthus.scoring import Case, run_case
 
 BASIS = 'legal_basis = { instrument = "Test Measures", article = "Art. 1", effective = 2020-01-01 }'
@@ -332,3 +334,25 @@ during = {{ anchor = "licence_issued", length = "2y" }}
         expect={"measures": ["novice ban"]},
     )
     check(policy, on="2026-04-01", profile=VETERAN, records=records, expect={"measures": ["ban"]})
+
+
+def test_the_expiry_calendar_shows_the_day_a_measure_resets_the_standing(
+    demerit: PolicySet,
+) -> None:
+    case = Case.model_validate(
+        {
+            "name": "t",
+            "on": "2026-04-01",
+            "records": [major("2026-01-10"), major("2026-02-01"), minor("2026-03-01")],
+            "expect": {},
+        }
+    )
+    scored = run_case(case, demerit).explanation
+    assert scored is not None
+    rows = [line.record for line in scored.lines]
+    subject = Subject(profile={"licence_issued": dt.date(2010, 1, 1)})
+    ahead = project(rows, demerit, case.on, subject=subject)
+    assert ahead.today.score == 12
+    reset = next(step for step in ahead.steps if step.on == dt.date(2026, 9, 1))
+    assert reset.score == 0
+    assert len(reset.expiring) == 3

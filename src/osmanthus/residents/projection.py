@@ -3,8 +3,9 @@ not reached today, the first date it would be reached if nothing new is recorded
 which records' expiry brings it.
 
 Each step re-runs the reference scorer on the resident's own rows at the date something
-changes (a record expires, is removed, or becomes repairable), so the projection follows
-the published policy exactly; a resident has few rows, so this is cheap.
+changes (a record expires, is removed, or becomes repairable, or a measure ends), so the
+projection follows the published policy exactly; a resident has few rows, so this is
+cheap.
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ def _change_dates(today: Explanation, until: dt.date) -> list[dt.date]:
         for day in (line.expires_on, line.removed_on, line.repair_from):
             if day is not None and today.as_of < day <= until:
                 dates.add(day)
+    for measure in today.measures:  # a measure that ends may reset the standing
+        if measure.until is not None and today.as_of < measure.until <= until:
+            dates.add(measure.until)
     return sorted(dates)
 
 
