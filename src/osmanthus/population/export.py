@@ -14,10 +14,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Connection, Engine, Table, func, select
 
 from osmanthus.ledger import (
@@ -29,7 +31,8 @@ from osmanthus.ledger import (
     settle,
 )
 from osmanthus.ledger.schema import departments, profile_facts, records, residents, suspensions
-from osmanthus.population.lake import TABLES, Lake, LakeError, LakeWriter, locked
+from osmanthus.population.lake import RESIDENT_KEY, TABLES, Lake, LakeError, LakeWriter, locked
+from osmanthus.population.scrub import Scrub, readers, scrub_plan
 
 __all__ = ["ExportResult", "export_ledger"]
 
@@ -84,10 +87,15 @@ def export_ledger(
         part = lake.exports + 1
         writers: dict[str, LakeWriter] = {}
         with read_only(engine) as conn:
+            scrub = scrub_plan(conn, lake)
             codes = dict(conn.execute(select(departments.c.id, departments.c.code)).all())
             for table in TABLES:
                 writer = writers[table] = LakeWriter(lake, table, part)
-                for chunk in _chunks(conn, table, lake.watermarks[table], highest[table], codes):
+                new = _chunks(conn, table, lake.watermarks[table], highest[table], codes)
+                if scrub:  # the rewritten buckets come whole, from the ledger as it is
+                    new = _outside(new, table, scrub.buckets, lake.buckets)
+                    new = chain(new, _chunks(conn, table, 0, highest[table], codes, scrub, lake))
+                for chunk in new:
                     writer.add(chunk)
                     if progress:
                         progress(chunk.num_rows)
@@ -107,9 +115,16 @@ def export_ledger(
                     "export": part,
                     "rows": rows,
                     "watermarks": watermarks,
-                },
+                }
+                | ({"erasures_rewrote_buckets": len(scrub.buckets)} if scrub else {}),
             )
-        lake.commit(part, watermarks, writers)
+        gone = lake.commit(
+            part, watermarks, writers, rewritten=scrub.buckets, erasures=scrub.newest
+        )
+        if gone:
+            with readers(lake_path, exclusive=True):  # no run reads the old files now
+                for path in gone:
+                    path.unlink(missing_ok=True)
     return ExportResult(lake_path, part, rows, watermarks)
 
 
@@ -124,9 +139,16 @@ def _settled_ids(engine: Engine) -> dict[str, int]:
 
 
 def _chunks(
-    conn: Connection, table: str, after: int, upto: int, codes: dict[int, str]
+    conn: Connection,
+    table: str,
+    after: int,
+    upto: int,
+    codes: dict[int, str],
+    scrub: Scrub | None = None,
+    lake: Lake | None = None,
 ) -> Iterator[pa.Table]:
-    """Arrow tables of the rows with ``after < id <= upto``, in id order."""
+    """Arrow tables of the rows with ``after < id <= upto``, in id order (with ``scrub``:
+    only those of its buckets)."""
     source = _SOURCES[table]
     columns = _columns(table)
     query = (
@@ -134,6 +156,9 @@ def _chunks(
         .where(source.c.id > after, source.c.id <= upto)
         .order_by(source.c.id)
     )
+    if scrub is not None and lake is not None:
+        key = source.c[RESIDENT_KEY[table]]
+        query = query.where((key % lake.buckets).in_(sorted(scrub.buckets)))
     result = conn.execution_options(stream_results=True, yield_per=FETCH).execute(query)
     schema = TABLES[table]
     while batch := result.fetchmany(FETCH):
@@ -150,6 +175,16 @@ def _chunks(
                 for name, values in data.items()
             }
         )
+
+
+def _outside(
+    chunks: Iterator[pa.Table], table: str, buckets: set[int], count: int
+) -> Iterator[pa.Table]:
+    """The rows of ``chunks`` outside ``buckets``."""
+    skip = pa.array(sorted(buckets), type=pa.int64())
+    for chunk in chunks:
+        kept = pc.invert(pc.is_in(pc.remainder(chunk[RESIDENT_KEY[table]], count), skip))
+        yield chunk.filter(kept)
 
 
 def _columns(table: str) -> list[str]:

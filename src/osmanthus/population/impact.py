@@ -26,6 +26,7 @@ from osmanthus.population.compiled import Compiled
 from osmanthus.population.engines import ENGINES, EngineError
 from osmanthus.population.export import export_ledger
 from osmanthus.population.lake import Lake
+from osmanthus.population.scrub import readers
 from osmanthus.population.stats import AGE_BANDS
 
 __all__ = ["SMALLEST", "impact_report", "shown", "suppressed"]
@@ -52,7 +53,6 @@ def impact_report(
         raise EngineError(f"engine {engine!r}: expected one of {', '.join(ENGINES)}")
     lake_dir = population_dir / "lake"
     export_ledger(ledger.engine, lake_dir, actor=actor)
-    lake = Lake.open(lake_dir)
     with database_errors("impact report"), ledger.engine.begin() as conn:
         append_entry(
             conn,
@@ -62,7 +62,11 @@ def impact_report(
             detail={"engine": engine, "as_of": as_of.isoformat()},
         )
     after_version = proposed.in_force(as_of)
-    with tempfile.TemporaryDirectory(prefix="osmanthus-impact-") as folder:
+    with (
+        tempfile.TemporaryDirectory(prefix="osmanthus-impact-") as folder,
+        readers(lake_dir),  # no erasure deletes a file read meanwhile
+    ):
+        lake = Lake.open(lake_dir)
         out = Path(folder)
         runner = ENGINES[engine]
         runner(

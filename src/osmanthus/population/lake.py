@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,6 +156,7 @@ class Lake:
     exported_at: str | None = None
     ledger: str | None = None  # hash of the ledger's first audit entry: which ledger this is
     values: dict[str, list[str]] = field(default_factory=dict)  # "table.column": text values
+    erasures: int = 0  # seq of the newest erasure entry the lake has taken in
 
     @property
     def manifest(self) -> Path:
@@ -188,6 +189,7 @@ class Lake:
             exported_at=data.get("exported_at"),
             ledger=data.get("ledger"),
             values={k: list(v) for k, v in data.get("values", {}).items()},
+            erasures=int(data.get("erasures", 0)),
         )
 
     def paths(self, table: str, bucket: int | None = None) -> list[Path]:
@@ -198,18 +200,34 @@ class Lake:
         ]
 
     def commit(
-        self, exports: int, watermarks: dict[str, int], writers: Mapping[str, LakeWriter]
-    ) -> None:
+        self,
+        exports: int,
+        watermarks: dict[str, int],
+        writers: Mapping[str, LakeWriter],
+        *,
+        rewritten: Collection[int] = (),
+        erasures: int | None = None,
+    ) -> list[Path]:
         """Publish an export (its closed writers): the new manifest replaces the old one
-        atomically."""
+        atomically. The writers hold the ``rewritten`` buckets whole: their earlier files
+        leave the manifest, and are returned (to delete once no run reads them)."""
         self.exports = exports
         self.watermarks = dict(watermarks)
+        gone: list[Path] = []
         for table, writer in writers.items():
+            old = [p for b in sorted(rewritten) for p in self.paths(table, b)]
+            if old:
+                self.rows[table] -= sum(pq.read_metadata(p).num_rows for p in old)
+                dropped = {str(p.relative_to(self.path)) for p in old}
+                self.files[table] = [f for f in self.files[table] if f not in dropped]
+                gone += old
             self.files[table] = sorted(set(self.files[table]) | set(writer.names))
             self.rows[table] += writer.rows
             for column, seen in writer.values.items():
                 key = f"{table}.{column}"
                 self.values[key] = sorted(set(self.values.get(key, ())) | seen)
+        if erasures is not None:
+            self.erasures = erasures
         self.exported_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         data = {
             "format": FORMAT,
@@ -221,8 +239,10 @@ class Lake:
             "rows": self.rows,
             "files": self.files,
             "values": self.values,
+            "erasures": self.erasures,
         }
         write_durably(self.manifest, json.dumps(data, indent=1))
+        return gone
 
 
 class LakeWriter:

@@ -24,6 +24,7 @@ from osmanthus.population.durable import fsync_path, sync_tree, write_durably
 from osmanthus.population.engines import ENGINES, EngineError
 from osmanthus.population.export import ExportResult, export_ledger
 from osmanthus.population.lake import Lake
+from osmanthus.population.scrub import readers
 from osmanthus.population.stats import population_stats
 
 __all__ = ["RunResult", "latest_run", "run_population"]
@@ -65,7 +66,6 @@ def run_population(
         raise EngineError(f"engine {engine!r}: expected one of {', '.join(ENGINES)}")
     started = time.perf_counter()
     export = export_ledger(ledger.engine, population_dir / "lake", actor=actor)
-    lake = Lake.open(population_dir / "lake")
     runs = population_dir / "runs"
     previous = latest_run(runs)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
@@ -86,7 +86,11 @@ def run_population(
         )
     compiled = Compiled.build(ledger.policy, as_of)
     try:
-        ENGINES[engine](lake, compiled, known_at, folder / "scores", progress=progress, **options)
+        with readers(population_dir / "lake"):  # no erasure deletes a file read meanwhile
+            lake = Lake.open(population_dir / "lake")
+            ENGINES[engine](
+                lake, compiled, known_at, folder / "scores", progress=progress, **options
+            )
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
