@@ -92,6 +92,25 @@ def test_stats_and_audit_on_the_demo_city(demo_city: tuple[Path, str]) -> None:
     assert "audit chain verified" in run_demo(home, "audit", "verify")
 
 
+def test_erasure_on_demand_counts_first_and_refuses_a_vague_ground(
+    demo_city: tuple[Path, str],
+) -> None:
+    home, output = demo_city
+    number = re.findall(r"explain (\w{18})", output)[0]
+    ground = "PIPL Art. 47, request of 2026-12-01 granted"
+    text = run_demo(home, "retention", "erase", number, "--ground", ground, "--dry-run")
+    assert text.startswith("would erase: rows changed") and "records" in text
+    assert run_demo(home, "score", number).strip().isdigit()  # nothing was erased
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OSMANTHUS_DATA_DIR", str(home / "var"))
+        mp.setenv("OSMANTHUS_POLICY_DIR", str(POLICY_DIR))
+        mp.delenv("OSMANTHUS_DATABASE_URL", raising=False)
+        result = runner.invoke(app, ["--demo", "retention", "erase", number, "--ground", "asked"])
+    assert result.exit_code == 1
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("error: ground: name the legal ground")
+
+
 @pytest.mark.parametrize(
     ("number", "message"),
     [

@@ -143,3 +143,52 @@ def test_a_pass_scores_again_only_whom_something_may_concern(
     again = retention_pass(ledger)
     assert (again.scored, again.records) == (1, 0)
     verify_ledger(ledger.engine)
+
+
+def test_erasure_on_demand_needs_a_ground_a_person_and_no_dispute_under_way(
+    ledger: Ledger, make_record: Callable[..., NewRecord]
+) -> None:
+    from osmanthus.errors import ValidationError
+    from osmanthus.retention import erase_on_demand
+
+    number, name = _resident(ledger, 71)
+    ledger.append_record(
+        make_record(national_id=number, source_ref="DEMAND-REF-71"), actor=OPERATOR
+    )
+    entries = table_count(ledger, "audit_log")
+    with pytest.raises(ValidationError, match="name the legal ground"):
+        erase_on_demand(ledger, number, "  because  ", actor=OPERATOR)
+    with pytest.raises(NotFound, match="no resident is registered"):
+        erase_on_demand(
+            ledger, make_id(sequence=72), "PIPL Art. 47 request 2026-12-01", actor=OPERATOR
+        )
+    (record_id,) = [r.id for r in ledger.read_pseudonym(name, actor=OPERATOR, purpose="t")[1]]
+    file_dispute(ledger, name, record_id, "not my car")
+    with pytest.raises(ValidationError, match="under way"):
+        erase_on_demand(ledger, number, "PIPL Art. 47 request 2026-12-01", actor=OPERATOR)
+    assert _everywhere(ledger, "DEMAND-REF-71")
+    # the failed attempts wrote nothing but the reads above
+    assert table_count(ledger, "audit_log") - entries <= 2
+
+
+def test_erasure_on_demand_names_its_ground_in_the_chain(
+    ledger: Ledger, make_record: Callable[..., NewRecord]
+) -> None:
+    from osmanthus.retention import erase_on_demand
+
+    number, name = _resident(ledger, 73)
+    ledger.append_record(
+        make_record(national_id=number, source_ref="DEMAND-REF-73"), actor=OPERATOR
+    )
+    counted = erase_on_demand(
+        ledger, number, "court order 2026-12-01", actor=OPERATOR, dry_run=True
+    )
+    assert counted.changed["records"] == 1 and _everywhere(ledger, "DEMAND-REF-73")
+    done = erase_on_demand(ledger, number, "court order 2026-12-01", actor=OPERATOR)
+    assert _everywhere(ledger, "DEMAND-REF-73") == [] and _everywhere(ledger, name) == []
+    with ledger.engine.connect() as conn:
+        purpose = conn.execute(
+            sa.text("SELECT purpose FROM audit_log WHERE seq = :s"), {"s": done.seq}
+        ).scalar_one()
+    assert purpose == "on demand: court order 2026-12-01"
+    verify_ledger(ledger.engine)
