@@ -58,7 +58,8 @@ def population_export(ctx: typer.Context) -> None:
             ledger.engine, lake, actor=OPERATOR, progress=lambda n: bar.advance(task, n)
         )
     added = ", ".join(f"{n:,} {table}" for table, n in result.rows.items())
-    out.print(f"lake {lake}: export {result.export} added {added}")
+    again = f"; wrote {result.rewritten} bucket(s) again after erasures" if result.rewritten else ""
+    out.print(f"lake {lake}: export {result.export} added {added}{again}")
 
 
 @population_app.command("run")

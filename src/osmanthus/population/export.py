@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +52,7 @@ class ExportResult:
     export: int
     rows: dict[str, int]
     watermarks: dict[str, int]
+    rewritten: int = 0  # buckets written again after erasures
 
     @property
     def total(self) -> int:
@@ -86,6 +86,7 @@ def export_ledger(
         highest = _settled_ids(engine)
         part = lake.exports + 1
         writers: dict[str, LakeWriter] = {}
+        rows: dict[str, int] = {}  # new rows (the rewritten buckets' are not new)
         with read_only(engine) as conn:
             scrub = scrub_plan(conn, lake)
             codes = dict(conn.execute(select(departments.c.id, departments.c.code)).all())
@@ -94,14 +95,17 @@ def export_ledger(
                 new = _chunks(conn, table, lake.watermarks[table], highest[table], codes)
                 if scrub:  # the rewritten buckets come whole, from the ledger as it is
                     new = _outside(new, table, scrub.buckets, lake.buckets)
-                    new = chain(new, _chunks(conn, table, 0, highest[table], codes, scrub, lake))
                 for chunk in new:
                     writer.add(chunk)
                     if progress:
                         progress(chunk.num_rows)
+                added = writer.rows
+                if scrub:
+                    for chunk in _chunks(conn, table, 0, highest[table], codes, scrub, lake):
+                        writer.add(chunk)
                 writer.close()
+                rows[table] = added
         watermarks = {t: max(lake.watermarks[t], highest[t]) for t in TABLES}
-        rows = {t: w.rows for t, w in writers.items()}
         # audited before it is published: no export is ever visible without its entry
         # (one that fails to publish leaves an entry whose export number comes again)
         with engine.begin() as conn:
@@ -125,7 +129,7 @@ def export_ledger(
             with readers(lake_path, exclusive=True):  # no run reads the old files now
                 for path in gone:
                     path.unlink(missing_ok=True)
-    return ExportResult(lake_path, part, rows, watermarks)
+    return ExportResult(lake_path, part, rows, watermarks, len(scrub.buckets))
 
 
 def _settled_ids(engine: Engine) -> dict[str, int]:
