@@ -119,3 +119,8 @@ def explained(
         pseudonym, actor=OPERATOR, purpose="test", known_at=known_at
     )
     return explain(rows, ledger.policy, as_of, known_at=known_at, subject=resident.subject)
+
+
+#: Every perk of the example policy: a provider key bound to them all (tests that are
+#: not about the binding).
+PERKS = ["civilization_loan", "transit_discount", "library_extended_loans", "hospital_priority"]

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from factories import OPERATOR, TEST_KEY, make_id, tamper
+from factories import OPERATOR, PERKS, TEST_KEY, make_id, tamper
 from osmanthus.cli import app
 from osmanthus.disputes import file_dispute
 from osmanthus.errors import AuditChainBroken
@@ -70,7 +70,7 @@ def populated(
         ledger, path, department="traffic-police", actor=TRAFFIC, batch_id="csv-1", partial=True
     )
     assert outcome.accepted == 5
-    key = create_key(ledger.engine, role="provider", name="bank", actor=OPERATOR)
+    key = create_key(ledger.engine, role="provider", name="bank", actor=OPERATOR, perks=PERKS)
     create_key(ledger.engine, role="auditor", name="auditor", actor=OPERATOR)
     revoke_key(ledger.engine, key, actor=OPERATOR)
     set_password(ledger, alice, "correct horse battery", actor=OPERATOR)

@@ -56,7 +56,12 @@ def keys(ledger: Ledger) -> dict[str, str]:
         "department": create_key(
             ledger.engine, role="department", name="traffic", department="traffic-police"
         ),
-        "provider": create_key(ledger.engine, role="provider", name="Bank of Suzhou"),
+        "provider": create_key(
+            ledger.engine,
+            role="provider",
+            name="Bank of Suzhou",
+            perks=list(ledger.policy.latest.perks),
+        ),
         "operator": create_key(ledger.engine, role="operator", name="credit office"),
         "auditor": create_key(ledger.engine, role="auditor", name="legal office"),
         "policy-approver": create_key(ledger.engine, role="policy-approver", name="board"),

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from factories import make_id
+from factories import PERKS, make_id
 from osmanthus.ledger import Actor, Ledger
 from osmanthus.ledger.audit_subjects import index_subjects
 from osmanthus.web import create_key, revoke_key
@@ -19,7 +19,7 @@ from web_fixtures import ALICE, BOB
 
 
 def ask(client: TestClient, key: str | None, **body: str) -> dict[str, object]:
-    question = {"national_id": ALICE, "perk": "civilization_loan", "purpose": "loan 17"}
+    question = {"national_id": ALICE, "perk": "civilization_loan", "purpose": "loan_application"}
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     response = client.post("/api/v1/eligibility", json={**question, **body}, headers=headers)
     found: dict[str, object] = response.json()
@@ -40,7 +40,7 @@ def test_operations_endpoints(client: TestClient) -> None:
 def test_a_provider_learns_eligible_or_not_and_until_when_never_the_score(
     client: TestClient, ledger: Ledger
 ) -> None:
-    key = create_key(ledger.engine, role="provider", name="Bank of Suzhou")
+    key = create_key(ledger.engine, role="provider", name="Bank of Suzhou", perks=PERKS)
     alice = ask(client, key)
     check_id = alice.pop("check_id")
     assert isinstance(check_id, int) and check_id > 0  # the check's audit entry
@@ -65,8 +65,8 @@ def test_a_provider_learns_eligible_or_not_and_until_when_never_the_score(
         )
     reads = [e for e in entries if e.action == "resident.read"]
     assert [(e.actor, e.purpose) for e in reads][-2:] == [
-        ("provider:Bank of Suzhou", "loan 17"),
-        ("provider:Bank of Suzhou", "loan 17"),
+        ("provider:Bank of Suzhou", "loan_application"),
+        ("provider:Bank of Suzhou", "loan_application"),
     ]
     assert ALICE not in stored and BOB not in stored  # the number is hashed, never stored
 
@@ -91,7 +91,7 @@ def test_no_key_a_wrong_key_or_a_revoked_key_is_not_signed_in(
 ) -> None:
     assert ask(client, None)["_status"] == 401
     assert ask(client, "osm_not-a-key")["_status"] == 401
-    key = create_key(ledger.engine, role="provider", name="bank")
+    key = create_key(ledger.engine, role="provider", name="bank", perks=PERKS)
     assert ask(client, key)["_status"] == 200
     revoke_key(ledger.engine, key)
     refused = ask(client, key)
@@ -104,7 +104,7 @@ def test_no_key_a_wrong_key_or_a_revoked_key_is_not_signed_in(
 
 @pytest.mark.usefixtures("people")
 def test_bad_questions_get_the_envelope(client: TestClient, ledger: Ledger) -> None:
-    key = create_key(ledger.engine, role="provider", name="bank")
+    key = create_key(ledger.engine, role="provider", name="bank", perks=PERKS)
     wrong_id = ask(client, key, national_id="320508198703150011")
     assert wrong_id["_status"] == 422 and "check" in str(wrong_id["error"]).lower()
     assert ask(client, key, perk="free_lunch")["_status"] == 404
@@ -134,8 +134,10 @@ def test_html_clients_get_the_envelope_as_a_page(client: TestClient) -> None:
 def test_the_fast_path_and_the_declared_route_answer_alike(
     client: TestClient, ledger: Ledger
 ) -> None:
-    key = create_key(ledger.engine, role="provider", name="Bank of Suzhou")
-    body = json.dumps({"national_id": ALICE, "perk": "civilization_loan", "purpose": "loan 18"})
+    key = create_key(ledger.engine, role="provider", name="Bank of Suzhou", perks=PERKS)
+    body = json.dumps(
+        {"national_id": ALICE, "perk": "civilization_loan", "purpose": "loan_rate_review"}
+    )
 
     def post(content_type: str, text: str = body) -> tuple[int, object]:
         response = client.post(
@@ -149,7 +151,7 @@ def test_the_fast_path_and_the_declared_route_answer_alike(
         with ledger.engine.connect() as conn:
             return int(
                 conn.execute(
-                    sa.text("SELECT count(*) FROM audit_log WHERE purpose = 'loan 18'")
+                    sa.text("SELECT count(*) FROM audit_log WHERE purpose = 'loan_rate_review'")
                 ).scalar_one()
             )
 

@@ -171,14 +171,14 @@ MATRIX: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {
     ("GET", "/api/v1/coverage"): (DEPARTMENT + OVERSIGHT, {}),
     ("POST", "/api/v1/eligibility"): (
         PROVIDER,
-        {"json": {"national_id": BOB, "perk": "civilization_loan", "purpose": "loan"}},
+        {"json": {"national_id": BOB, "perk": "civilization_loan", "purpose": "loan_application"}},
     ),
     ("GET", "/provider"): (PROVIDER, {}),
     ("GET", "/api/v1/rechecks"): (PROVIDER, {}),
     ("GET", "/api/v1/proofs/revoked"): (EVERYONE, {}),
     ("POST", "/provider"): (
         PROVIDER,
-        {"data": {"national_id": BOB, "perk": "civilization_loan", "purpose": "loan"}},
+        {"data": {"national_id": BOB, "perk": "civilization_loan", "purpose": "loan_application"}},
     ),
     ("GET", "/oversight"): (OVERSIGHT, {}),
     ("POST", "/oversight/verify"): (OVERSIGHT, {}),

@@ -211,12 +211,16 @@ def test_a_provider_checks_eligibility(page: Page, city: dict[str, str], shots: 
         number = city[f"resident_{band}"]
         truth = httpx.post(
             f"{city['url']}/api/v1/eligibility",
-            json={"national_id": number, "perk": "civilization_loan", "purpose": "test oracle"},
+            json={
+                "national_id": number,
+                "perk": "civilization_loan",
+                "purpose": "loan_application",
+            },
             headers={"Authorization": f"Bearer {city['provider_key']}"},
         ).json()
         page.get_by_label("Resident's ID number").fill(number)
         page.get_by_label("Perk").select_option("civilization_loan")
-        page.get_by_label("Purpose of this check").fill("loan application 2026-118")
+        page.get_by_label("Purpose of this check").select_option("loan_application")
         page.get_by_role("button", name="Check").click()
         answer = page.get_by_test_id("eligibility-answer")
         if truth["eligible"]:

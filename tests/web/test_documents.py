@@ -58,7 +58,7 @@ def make_proof(client: TestClient, national_id: str, perk: str = "civilization_l
 
 
 def ask(client: TestClient, key: str, **body: str) -> tuple[int, dict[str, object]]:
-    question = {"perk": "civilization_loan", "purpose": "loan desk", **body}
+    question = {"perk": "civilization_loan", "purpose": "loan_application", **body}
     response = client.post(
         "/api/v1/eligibility", json=question, headers={"Authorization": f"Bearer {key}"}
     )

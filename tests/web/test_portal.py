@@ -106,17 +106,20 @@ def test_the_access_page_names_the_provider_and_its_purpose(
 ) -> None:
     asked = client.post(
         "/api/v1/eligibility",
-        json={"national_id": ALICE, "perk": "civilization_loan", "purpose": "loan application 7"},
+        json={"national_id": ALICE, "perk": "civilization_loan", "purpose": "loan_application"},
         headers={"Authorization": f"Bearer {keys['provider']}"},
     )
     assert asked.status_code == 200
     sign_in(client, ALICE)
     entries = client.get("/api/v1/me/access").json()
-    assert {"actor": "provider:Bank of Suzhou", "purpose": "loan application 7"}.items() <= next(
-        e for e in entries if e["actor"].startswith("provider:")
-    ).items()
+    seen = next(e for e in entries if e["actor"].startswith("provider:"))
+    assert seen["actor"] == "provider:Bank of Suzhou" and seen["purpose"] == "loan_application"
+    assert seen["purpose_title"] == "assessing an application for a civilization loan"
+    assert seen["purpose_title_zh"] == "审核文明贷申请"
     page = client.get("/me/access", headers={"accept-language": "en"}).text
-    assert "loan application 7" in page
+    assert "assessing an application for a civilization loan" in page
+    page = client.get("/me/access", headers={"accept-language": "zh"}).text
+    assert "审核文明贷申请" in page
 
 
 def test_the_calendar_projects_the_score_as_records_expire(client: TestClient) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
-from factories import OPERATOR, FixedClock
+from factories import OPERATOR, PERKS, FixedClock
 from osmanthus.core import Actor, NewRecord
 from osmanthus.disputes import answer_dispute, file_dispute, sweep_disputes
 from osmanthus.ledger import Ledger, verify_ledger
@@ -23,7 +23,7 @@ from web_fixtures import ALICE, BOB
 
 
 def _ask(client: TestClient, key: str, **body: str) -> dict[str, object]:
-    question = {"perk": "civilization_loan", "purpose": "loan application", **body}
+    question = {"perk": "civilization_loan", "purpose": "loan_application", **body}
     response = client.post(
         "/api/v1/eligibility", json=question, headers={"Authorization": f"Bearer {key}"}
     )
@@ -36,8 +36,8 @@ def _ask(client: TestClient, key: str, **body: str) -> dict[str, object]:
 def test_a_correction_tells_the_providers_that_asked_and_revokes_proofs(
     client: TestClient, ledger: Ledger, make_record: Callable[..., NewRecord]
 ) -> None:
-    bank = create_key(ledger.engine, role="provider", name="Bank of Suzhou")
-    library = create_key(ledger.engine, role="provider", name="City library")
+    bank = create_key(ledger.engine, role="provider", name="Bank of Suzhou", perks=PERKS)
+    library = create_key(ledger.engine, role="provider", name="City library", perks=PERKS)
     day = ledger.today() - dt.timedelta(days=3)
     ledger.append_record(
         make_record(national_id=ALICE, source_ref="A-1", act_date=day, decision_date=day),
@@ -96,7 +96,7 @@ def test_a_record_set_aside_stops_counting_for_the_providers_check(
 ) -> None:
     """The service's quick read sees a suspension at once (the remembered decision is
     keyed by the suspension facts too), and the rejection brings the record back."""
-    bank = create_key(ledger.engine, role="provider", name="Bank of Suzhou")
+    bank = create_key(ledger.engine, role="provider", name="Bank of Suzhou", perks=PERKS)
     day = ledger.today() - dt.timedelta(days=3)
     record = ledger.append_record(
         make_record(national_id=ALICE, source_ref="S-1", act_date=day, decision_date=day),
@@ -133,7 +133,7 @@ def test_an_unregistered_number_answers_like_a_resident_who_does_not_qualify(
     without a subject."""
     from factories import make_id
 
-    bank = create_key(ledger.engine, role="provider", name="Bank of Suzhou")
+    bank = create_key(ledger.engine, role="provider", name="Bank of Suzhou", perks=PERKS)
     stranger = make_id(sequence=777)  # a valid number no resident holds
     unknown = _ask(client, bank, national_id=stranger)
     known = _ask(client, bank, national_id=BOB)  # registered, not eligible
@@ -144,7 +144,7 @@ def test_an_unregistered_number_answers_like_a_resident_who_does_not_qualify(
     routed = client.post(
         "/api/v1/eligibility",
         content=json.dumps(
-            {"national_id": stranger, "perk": "civilization_loan", "purpose": "loan application"}
+            {"national_id": stranger, "perk": "civilization_loan", "purpose": "loan_application"}
         ),
         headers={
             "Authorization": f"Bearer {bank}",

@@ -163,8 +163,8 @@ def score(
 ) -> None:
     """Print one resident's score."""
     result = _explain(ctx, national_id, as_of, known_at, purpose)
-    shown = result.score if result.score is not None else f"no score: {result.out_of_scope}"
-    out.print(shown, highlight=False)
+    shown = str(result.score) if result.score is not None else f"no score: {result.out_of_scope}"
+    out.print(shown, highlight=False)  # text: an int would load rich's pretty-printer
 
 
 @app.command(name="explain")

@@ -77,12 +77,27 @@ def keys_create(
     department: Annotated[
         str | None, typer.Option(help="The department code (department keys only).")
     ] = None,
+    perk: Annotated[
+        list[str] | None,
+        typer.Option(help="A perk the provider provides (provider keys; repeat for more)."),
+    ] = None,
 ) -> None:
-    """Create an API key and print it once (the ledger keeps only its SHA-256)."""
+    """Create an API key and print it once (the ledger keeps only its SHA-256). A
+    provider key is bound to the perks it provides: it may ask about those only."""
+    from osmanthus.errors import ValidationError
     from osmanthus.web import create_key
 
-    with open_ledger(ctx, policy=False) as ledger:
-        key = create_key(ledger.engine, role=role, name=name, department=department)
+    perks = perk or []
+    with open_ledger(ctx, policy=bool(perks)) as ledger:
+        if perks:
+            offered = ledger.policy.latest.perks
+            for code in perks:
+                if code not in offered:
+                    raise ValidationError(
+                        f"perk {code!r}: the policy offers no such perk "
+                        f"(offered: {', '.join(offered)})"
+                    )
+        key = create_key(ledger.engine, role=role, name=name, department=department, perks=perks)
     out.print(key, markup=False, highlight=False)
 
 
@@ -114,15 +129,19 @@ def create_demo_signins(
             signins[f"resident_{band}"] = numbers[0]
     codes = sorted(ledger.policy.latest.departments)
     department = "traffic-police" if "traffic-police" in codes else codes[0]
-    for role, name, code in (
-        ("department", f"{department} (demo)", department),
-        ("provider", "Suzhou Rail Transit (demo)", None),
-        ("operator", "Credit office (demo)", None),
-        ("auditor", "Legal office (demo)", None),
-        ("policy-approver", "Policy board (demo)", None),
-        ("reviewer", "City ombudsman (demo)", None),
+    offered = ledger.policy.latest.perks
+    loans = [p for p in offered if p == "civilization_loan"] or list(offered)[:1]
+    for role, name, code, perks in (
+        ("department", f"{department} (demo)", department, []),
+        ("provider", "Bank of Suzhou (demo)", None, loans),
+        ("operator", "Credit office (demo)", None, []),
+        ("auditor", "Legal office (demo)", None, []),
+        ("policy-approver", "Policy board (demo)", None, []),
+        ("reviewer", "City ombudsman (demo)", None, []),
     ):
-        signins[f"{role}_key"] = create_key(ledger.engine, role=role, name=name, department=code)
+        signins[f"{role}_key"] = create_key(
+            ledger.engine, role=role, name=name, department=code, perks=perks
+        )
     signins["department"] = department
     path.write_text(json.dumps(signins, indent=1), encoding="utf-8")
     return signins

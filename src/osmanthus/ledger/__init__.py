@@ -200,7 +200,7 @@ _HOMES = {
     "iter_population": "osmanthus.ledger.population",
     "key_by_digest": "osmanthus.ledger.keys",
     "latest_checkpoint": "osmanthus.ledger.checkpoints",
-    "ledger_identity": "osmanthus.ledger.verification",
+    "ledger_identity": "osmanthus.ledger.audit_log",
     "migrate": "osmanthus.ledger.database",
     "open_dispute_rows": "osmanthus.ledger.dispute_reads",
     "password_hash_of": "osmanthus.ledger.credentials",

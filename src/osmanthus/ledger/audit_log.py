@@ -43,6 +43,7 @@ __all__ = [
     "insert_parameters",
     "insert_statement",
     "iter_entries",
+    "ledger_identity",
     "prepare",
 ]
 
@@ -279,3 +280,9 @@ def chain_head(engine: Engine) -> ChainHead:
     """The newest entry's sequence number and hash, as stored (not verified)."""
     with database_errors("audit"), read_only(engine) as conn:
         return head_of(conn)
+
+
+def ledger_identity(conn: Connection) -> str:
+    """The hash of the ledger's first audit entry: which chain a checkpoint belongs to."""
+    first = conn.execute(select(audit_log.c.hash).where(audit_log.c.seq == 1)).scalar()
+    return str(first or "empty")

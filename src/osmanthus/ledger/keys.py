@@ -18,15 +18,23 @@ from osmanthus.ledger.sealed import claim_of
 
 __all__ = ["insert_key", "key_by_digest", "revoke_key_digest"]
 
-_BY_DIGEST = select(api_keys.c.role, api_keys.c.name, api_keys.c.department, api_keys.c.id).where(
-    api_keys.c.key_hash == bindparam("digest"), api_keys.c.revoked_at.is_(None)
-)
+_BY_DIGEST = select(
+    api_keys.c.role, api_keys.c.name, api_keys.c.department, api_keys.c.id, api_keys.c.perks
+).where(api_keys.c.key_hash == bindparam("digest"), api_keys.c.revoked_at.is_(None))
 
 
 def insert_key(
-    engine: Engine, *, digest: str, role: str, name: str, department: str | None, actor: Actor
+    engine: Engine,
+    *,
+    digest: str,
+    role: str,
+    name: str,
+    department: str | None,
+    actor: Actor,
+    perks: tuple[str, ...] = (),
 ) -> int:
-    """Store a new key's digest with its role; return its row id. Audited."""
+    """Store a new key's digest with its role (and a provider key's perks); return its
+    row id. Audited."""
     with database_errors("api keys"), engine.begin() as conn:
         key_id = conn.execute(
             insert(api_keys)
@@ -36,6 +44,7 @@ def insert_key(
                 name=name,
                 department=department,
                 created_at=dt.datetime.now(dt.UTC),
+                perks=",".join(perks) or None,
             )
             .returning(api_keys.c.id)
         ).scalar_one()
@@ -44,7 +53,8 @@ def insert_key(
             actor=str(actor),
             action="key.create",
             purpose="API key issued",
-            detail={"key": int(key_id), "role": role, "name": name, "department": department},
+            detail={"key": int(key_id), "role": role, "name": name, "department": department}
+            | ({"perks": list(perks)} if perks else {}),
             rows=[claim_of(conn, "api_keys", api_keys.c.id == key_id)],
         )
     return int(key_id)
@@ -76,9 +86,14 @@ def revoke_key_digest(engine: Engine, digest: str, *, actor: Actor) -> bool:
     return True
 
 
-def key_by_digest(engine: Engine, digest: str) -> tuple[str, str, str | None, int] | None:
-    """``(role, name, department, key id)`` of the key with this digest, unless unknown
-    or revoked."""
+def key_by_digest(
+    engine: Engine, digest: str
+) -> tuple[str, str, str | None, int, tuple[str, ...]] | None:
+    """``(role, name, department, key id, perks)`` of the key with this digest, unless
+    unknown or revoked."""
     with database_errors("api keys"), read_only(engine) as conn:
         row = conn.execute(_BY_DIGEST, {"digest": digest}).first()
-    return None if row is None else (row.role, row.name, row.department, int(row.id))
+    if row is None:
+        return None
+    perks = tuple(row.perks.split(",")) if row.perks else ()
+    return (row.role, row.name, row.department, int(row.id), perks)

@@ -33,7 +33,7 @@ from sqlalchemy import (
 from osmanthus.audit import Claim, ClaimBuilder
 from osmanthus.core import Actor, ResidentInfo, StoredRecord
 from osmanthus.errors import NotFound, ValidationError
-from osmanthus.ledger.audit_log import append_entry
+from osmanthus.ledger.audit_log import append_entry, ledger_identity
 from osmanthus.ledger.database import database_errors, read_only
 from osmanthus.ledger.reading import profile_of, record_rows, suspensions_of
 from osmanthus.ledger.schema import (
@@ -47,7 +47,6 @@ from osmanthus.ledger.schema import (
 )
 from osmanthus.ledger.sealed import claim_of, sealed_rows
 from osmanthus.ledger.settling import settle
-from osmanthus.ledger.verification import ledger_identity
 
 __all__ = [
     "Contact",

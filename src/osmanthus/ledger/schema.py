@@ -275,6 +275,7 @@ api_keys = Table(
     Column("department", String(64)),
     Column("created_at", UtcDateTime, nullable=False),
     Column("revoked_at", UtcDateTime),
+    Column("perks", String(1024)),  # a provider key's perks, comma-separated
 )
 
 resident_credentials = Table(

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, func, select
 
 from osmanthus.audit import GENESIS_HASH, ChainHead, parse_claims, verify_entries
 from osmanthus.errors import AuditChainBroken
-from osmanthus.ledger.audit_log import iter_entries
+from osmanthus.ledger.audit_log import iter_entries, ledger_identity
 from osmanthus.ledger.database import database_errors, read_only
 from osmanthus.ledger.erasure import erasure_facts
 from osmanthus.ledger.row_check import ClaimOf, check_rows
@@ -129,12 +129,6 @@ def row_floors(conn: Connection) -> dict[str, int]:
         name: int(conn.execute(select(func.coalesce(func.max(s.key), 0))).scalar_one())
         for name, s in SEALED.items()
     }
-
-
-def ledger_identity(conn: Connection) -> str:
-    """The hash of the ledger's first audit entry: which chain a checkpoint belongs to."""
-    first = conn.execute(select(audit_log.c.hash).where(audit_log.c.seq == 1)).scalar()
-    return str(first or "empty")
 
 
 def verify_chain(engine: Engine, *, expected_head: str | None = None) -> ChainHead:

@@ -19,9 +19,7 @@ from osmanthus.errors import NotFound, ProhibitedData, RecordRefused, Validation
 from osmanthus.identity import pseudonym, validate
 from osmanthus.ledger.audit_log import append_entry
 from osmanthus.ledger.database import database_errors
-from osmanthus.ledger.disputes import close_disputes_of
 from osmanthus.ledger.handle import LedgerBase, check_text
-from osmanthus.ledger.rechecks import after_change
 from osmanthus.ledger.schema import departments, profile_facts, records, residents
 from osmanthus.ledger.sealed import claim_of
 from osmanthus.ledger.settling import enter_write
@@ -300,6 +298,10 @@ class LedgerWrites(LedgerBase):
             reason=reason,
             batch_id=batch_id,
         )
+        # loaded when a record is replaced, not by every command that opens the ledger
+        from osmanthus.ledger.disputes import close_disputes_of
+        from osmanthus.ledger.rechecks import after_change
+
         carried = self._carry_repair(conn, old, new_id, batch_id) if kind == "correction" else None
         if not in_dispute:
             close_disputes_of(
@@ -390,6 +392,8 @@ class LedgerWrites(LedgerBase):
         owner = conn.execute(
             select(residents.c.pseudonym).where(residents.c.id == old.resident_id)
         ).scalar_one()
+        from osmanthus.ledger.rechecks import after_change
+
         told = after_change(conn, owner, "profile corrected", self._clock())
         append_entry(
             conn,
@@ -439,6 +443,8 @@ class LedgerWrites(LedgerBase):
         owner = conn.execute(
             select(residents.c.pseudonym).where(residents.c.id == old.resident_id)
         ).scalar_one()
+        from osmanthus.ledger.rechecks import after_change
+
         told = after_change(conn, owner, "record repaired", self._clock())
         append_entry(
             conn,

@@ -124,6 +124,7 @@ _TABLES = (
     "measures",
     "clearances",
     "perks",
+    "purposes",
     "repair_tiers",
     "scope",
     "profile",

@@ -36,12 +36,15 @@ from osmanthus.policy.metric import Metric
 from osmanthus.policy.procedure import DEFAULT_PROCEDURE, Procedure
 from osmanthus.policy.retention import Retention
 from osmanthus.policy.rules import (
+    DEFAULT_PURPOSE,
+    ELIGIBILITY_CHECK,
     Cap,
     Clearance,
     Cycle,
     Measure,
     Perk,
     ProfileAttribute,
+    Purpose,
     RepairTier,
     Scope,
 )
@@ -82,6 +85,7 @@ class PolicyVersion(Strict):
     measures: tuple[Measure, ...] = ()
     clearances: tuple[Clearance, ...] = ()
     perks: dict[Code, Perk] = Field(default_factory=dict)
+    purposes: dict[Code, Purpose] = Field(default_factory=dict)
     repair_tiers: dict[Code, RepairTier] = Field(default_factory=dict)
     scope: Scope = Field(default_factory=Scope)
     profile: dict[Code, ProfileAttribute] = Field(default_factory=dict)
@@ -153,6 +157,13 @@ class PolicyVersion(Strict):
     def _check_perks(self) -> None:
         bands = {band.name for band in self.scale.bands}
         for code, perk in self.perks.items():
+            for purpose in perk.purposes:
+                if purpose not in self.purposes and purpose != DEFAULT_PURPOSE:
+                    raise GuardrailViolation(
+                        ("perks", code, "purposes"),
+                        f"purpose {purpose!r} is not declared in [purposes] "
+                        f"(declared: {', '.join(sorted(self.purposes)) or 'none'})",
+                    )
             for grade in perk.grades:
                 if grade not in bands:
                     raise GuardrailViolation(
@@ -297,6 +308,15 @@ class PolicyVersion(Strict):
             )
 
     # -- use --------------------------------------------------------------------------
+
+    def purpose_title(self, code: str, language: str = "en") -> str:
+        """What a purpose code means, in ``language`` (the code itself if unknown)."""
+        found = self.purposes.get(code)
+        if found is None and code == DEFAULT_PURPOSE:
+            found = ELIGIBILITY_CHECK
+        if found is None:
+            return code
+        return found.title_zh if language == "zh" and found.title_zh else found.title
 
     def metric(self, code: str) -> Metric:
         """The metric called ``code``, or :class:`RecordRefused`."""

@@ -14,6 +14,8 @@ from osmanthus.policy.base import Code, LegalBasis, PeriodField, Strict
 from osmanthus.policy.duration import Period
 
 __all__ = [
+    "DEFAULT_PURPOSE",
+    "ELIGIBILITY_CHECK",
     "Cap",
     "Clearance",
     "Cycle",
@@ -21,6 +23,7 @@ __all__ = [
     "Measure",
     "Perk",
     "ProfileAttribute",
+    "Purpose",
     "RepairTier",
     "Scope",
     "SkipRule",
@@ -206,6 +209,25 @@ class Clearance(Strict):
         return not self.metrics or metric in self.metrics
 
 
+#: The purpose a provider states for a perk that lists none of its own.
+DEFAULT_PURPOSE = "eligibility_check"
+
+
+class Purpose(Strict):
+    """Why a provider asks about a resident, as the resident reads it in their access
+    log (in their language)."""
+
+    title: str = Field(min_length=2, max_length=200)
+    title_zh: str | None = Field(default=None, max_length=200)
+
+
+#: What :data:`DEFAULT_PURPOSE` means, unless the policy says otherwise.
+ELIGIBILITY_CHECK = Purpose(
+    title="checking eligibility for a benefit",
+    title_zh="核验享受权益的资格",
+)
+
+
 class Perk(Strict):
     """A benefit that depends on the score or grade, with provider and validity.
 
@@ -225,6 +247,12 @@ class Perk(Strict):
     essential: bool = False
     legal_basis: LegalBasis | None = None
     sunset: dt.date | None = None
+    purposes: tuple[Code, ...] = ()
+
+    @property
+    def allowed_purposes(self) -> tuple[str, ...]:
+        """The purpose codes a provider may state for this perk."""
+        return self.purposes or (DEFAULT_PURPOSE,)
 
     @model_validator(mode="after")
     def _condition(self) -> Perk:

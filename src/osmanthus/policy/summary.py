@@ -153,6 +153,10 @@ def summarise(version: PolicyVersion) -> list[str]:
             or "everyone (essential service)"
         )
         lines.append(f"perk {code} ({perk.provider}): {wanted}; valid {perk.valid_for.describe()}")
+        lines.append(
+            "    asked for: "
+            + "; ".join(f"{p} ({version.purpose_title(p)})" for p in perk.allowed_purposes)
+        )
         if perk.legal_basis:
             lines.append(f"    basis: {perk.legal_basis.cite()}")
     return lines

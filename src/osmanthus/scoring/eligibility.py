@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, replace
 
-from osmanthus.errors import NotFound
+from osmanthus.errors import NotFound, ValidationError
 from osmanthus.ledger import Actor, Ledger, ResidentInfo, StoredRecord
 from osmanthus.policy import PolicySet
 from osmanthus.scoring.reference import explain
@@ -49,11 +49,17 @@ def check_eligibility(
     return replace(decide(ledger.policy, resident, rows, perk, day), check_id=entry.seq)
 
 
-def offered(policy: PolicySet, perk: str, day: dt.date) -> None:
-    """Raise :class:`NotFound` unless the policy in force on ``day`` offers ``perk``."""
+def offered(policy: PolicySet, perk: str, day: dt.date, purpose: str | None = None) -> None:
+    """Raise :class:`NotFound` unless the policy in force on ``day`` offers ``perk``, and
+    :class:`ValidationError` unless ``purpose`` (when given) is one the perk lists."""
     version = policy.in_force(day)
     if perk not in version.perks:
         raise NotFound(f"perk {perk!r}: not offered (offered: {', '.join(version.perks)})")
+    allowed = version.perks[perk].allowed_purposes
+    if purpose is not None and purpose not in allowed:
+        raise ValidationError(
+            f"purpose: expected one of {', '.join(allowed)} for perk {perk!r}, found {purpose!r}"
+        )
 
 
 def decide(

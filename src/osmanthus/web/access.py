@@ -9,8 +9,10 @@ name and (for a department) the department code. A request names its key in the
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -51,6 +53,7 @@ KEY_ROLES: tuple[Role, ...] = (
     "reviewer",
 )
 _OPERATOR = Actor("operator", "cli")
+_PERK_CODE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class Caller:
     department: str | None = None
     pseudonym: str | None = None  # a signed-in resident's (never the ID number)
     key_id: int | None = None  # a staff key's row id
+    perks: tuple[str, ...] = ()  # the perks a provider key provides
 
     @property
     def actor(self) -> Actor:
@@ -81,6 +85,16 @@ class Caller:
             raise AccessDenied("only a signed-in resident reads their own data here")
         return self.pseudonym
 
+    def require_perk(self, perk: str) -> Caller:
+        """Raise :class:`AccessDenied` unless the caller is a provider whose key provides
+        ``perk``: a provider learns nothing about perks it does not provide (asking about
+        perks at several thresholds would reveal the score's band)."""
+        self.require("provider")
+        if perk not in self.perks:
+            provides = ", ".join(self.perks) or "none: ask the operator for a key bound to yours"
+            raise AccessDenied(f"this key does not provide perk {perk!r} (it provides: {provides})")
+        return self
+
     def require(self, *roles: Role) -> Caller:
         """Raise :class:`AccessDenied` unless the caller has one of ``roles``."""
         if self.role not in roles:
@@ -99,17 +113,33 @@ def create_key(
     name: str,
     department: str | None = None,
     actor: Actor = _OPERATOR,
+    perks: Sequence[str] = (),
 ) -> str:
-    """Create an API key; return it (the only time it is shown). Audited."""
+    """Create an API key; return it (the only time it is shown). A provider key names the
+    perks it provides (codes; the caller checks them against the policy). Audited."""
     if role not in KEY_ROLES:
         raise ValidationError(f"role: expected one of {', '.join(KEY_ROLES)}, found {role!r}")
     if not name.strip() or len(name) > 128:
         raise ValidationError("name: 1 to 128 characters")
     if (role == "department") != (department is not None):
         raise ValidationError("department: required for a department key, and only for one")
+    bound = tuple(sorted(set(perks)))
+    if (role == "provider") != bool(bound):
+        raise ValidationError(
+            "perks: a provider key names the perks it provides (at least one), and only one"
+        )
+    for code in bound:
+        if not _PERK_CODE.match(code):
+            raise ValidationError(f"perks: {code!r} is not a perk code")
     key = "osm_" + secrets.token_urlsafe(32)
     insert_key(
-        engine, digest=_digest(key), role=role, name=name, department=department, actor=actor
+        engine,
+        digest=_digest(key),
+        role=role,
+        name=name,
+        department=department,
+        actor=actor,
+        perks=bound,
     )
     return key
 
@@ -160,5 +190,11 @@ def _look_up(engine: Engine, digest: str) -> Caller | None:
     found = key_by_digest(engine, digest)
     if found is None:
         return None
-    role, name, department, key_id = found
-    return Caller(role=role, name=name, department=department, key_id=key_id)  # type: ignore[arg-type]
+    role, name, department, key_id, perks = found
+    return Caller(
+        role=role,  # type: ignore[arg-type]
+        name=name,
+        department=department,
+        key_id=key_id,
+        perks=perks,
+    )

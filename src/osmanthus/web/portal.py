@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from osmanthus.disputes import resident_disputes
 from osmanthus.errors import NotFound, NotSignedIn
@@ -87,7 +87,9 @@ class AccessOut(BaseModel):
     at: dt.datetime
     actor: str
     action: str
-    purpose: str
+    purpose: str = Field(description="As recorded: a provider's is a purpose code.")
+    purpose_title: str = Field(description="What the purpose means (a code's title).")
+    purpose_title_zh: str = Field(description="The same in Chinese, where the policy has it.")
 
 
 def own_read(ledger: Ledger, who: Caller, purpose: str) -> tuple[ResidentInfo, list[StoredRecord]]:
@@ -284,7 +286,14 @@ def portal_router(pages: Pages) -> APIRouter:
     @router.get("/me/access", include_in_schema=False)
     def access_page(request: Request, ledger: LedgerDep, who: CallerDep) -> Response:
         entries = who_read(ledger, who.own_pseudonym())
-        return pages.render(request, "resident/access.html", caller=who, entries=entries)
+        version = ledger.policy.in_force(ledger.today())
+        return pages.render(
+            request,
+            "resident/access.html",
+            caller=who,
+            entries=entries,
+            purpose_title=version.purpose_title,
+        )
 
     # -- the same as JSON --------------------------------------------------------------
 
@@ -297,8 +306,16 @@ def portal_router(pages: Pages) -> APIRouter:
     @router.get("/api/v1/me/access", response_model=list[AccessOut], tags=["residents"])
     def my_access(ledger: LedgerDep, who: CallerDep) -> list[AccessOut]:
         """Who read or wrote the resident's data, when, and for what purpose."""
+        version = ledger.policy.in_force(ledger.today())
         return [
-            AccessOut(at=e.at, actor=e.actor, action=e.action, purpose=e.purpose)
+            AccessOut(
+                at=e.at,
+                actor=e.actor,
+                action=e.action,
+                purpose=e.purpose,
+                purpose_title=version.purpose_title(e.purpose),
+                purpose_title_zh=version.purpose_title(e.purpose, "zh"),
+            )
             for e in who_read(ledger, who.own_pseudonym())
         ]
 

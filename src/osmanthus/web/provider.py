@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from osmanthus.errors import NotFound, OsmanthusError, ValidationError
 from osmanthus.ledger import Ledger
 from osmanthus.ledger.rechecks import proof_revocation, recheck_rows, revoked_proofs
+from osmanthus.policy import Perk, PolicyVersion
 from osmanthus.reports import SigningKey, verify_proof
 from osmanthus.scoring.eligibility import Eligibility, check_eligibility, offered
 from osmanthus.scoring.remembered import Decisions
@@ -50,7 +51,12 @@ class EligibilityRequest(BaseModel):
         default=None, min_length=1, max_length=2048, description="An OSM1 eligibility proof."
     )
     perk: str = Field(min_length=1, max_length=64)
-    purpose: str = Field(min_length=1, max_length=256, description="Written to the audit chain.")
+    purpose: str = Field(
+        min_length=1,
+        max_length=64,
+        description="A purpose code the perk lists (the policy's [purposes]); written to "
+        "the audit chain and shown to the resident in their language.",
+    )
 
     @model_validator(mode="after")
     def _one_way(self) -> EligibilityRequest:
@@ -98,7 +104,9 @@ async def check_by_id(
     assert question.national_id is not None
     who.require("provider")
     day = ledger.today()
-    offered(ledger.policy, question.perk, day)
+    offered(ledger.policy, question.perk, day)  # an unknown perk: 404 (the policy is public)
+    who.require_perk(question.perk)
+    offered(ledger.policy, question.perk, day, question.purpose)
     detail = {"perk": question.perk}
     try:
         resident, rows, committed = ledger.read_on_loop(
@@ -122,13 +130,16 @@ def answer(
 ) -> EligibilityAnswer:
     """Decide from the ledger, or check the proof (audited either way)."""
     who.require("provider")
+    today = ledger.today()
+    offered(ledger.policy, question.perk, today)  # an unknown perk: 404
+    who.require_perk(question.perk)
+    offered(ledger.policy, question.perk, today, question.purpose)
     if question.proof is None:
         assert question.national_id is not None
         found = check_eligibility(
             ledger, question.national_id, question.perk, actor=who.actor, purpose=question.purpose
         )
         return EligibilityAnswer.of(found)
-    today = ledger.today()
     checked = verify_proof(
         question.proof, [key.public], national_id=question.national_id, today=today
     )
@@ -224,7 +235,12 @@ def provider_router(pages: Pages) -> APIRouter:
         who.require("provider")
         version = ledger.policy.in_force(ledger.today())
         return pages.render(
-            request, "provider/check.html", caller=who, perks=version.perks, answer=None
+            request,
+            "provider/check.html",
+            caller=who,
+            perks=_provided(version, who),
+            purpose_title=version.purpose_title,
+            answer=None,
         )
 
     @router.post("/provider", include_in_schema=False)
@@ -233,7 +249,7 @@ def provider_router(pages: Pages) -> APIRouter:
         ledger: LedgerDep,
         who: PostingCallerDep,
         perk: Annotated[str, Form(max_length=64)],
-        purpose: Annotated[str, Form(max_length=256)],
+        purpose: Annotated[str, Form(max_length=64)],
         national_id: Annotated[str, Form(max_length=32)] = "",
         proof: Annotated[str, Form(max_length=2048)] = "",
     ) -> Response:
@@ -258,9 +274,15 @@ def provider_router(pages: Pages) -> APIRouter:
             request,
             "provider/check.html",
             caller=who,
-            perks=version.perks,
+            perks=_provided(version, who),
+            purpose_title=version.purpose_title,
             answer=found,
             problem=problem,
         )
 
     return router
+
+
+def _provided(version: PolicyVersion, who: Caller) -> dict[str, Perk]:
+    """The perks of ``version`` the provider's key provides."""
+    return {code: perk for code, perk in version.perks.items() if code in who.perks}

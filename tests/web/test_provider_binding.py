@@ -1,0 +1,114 @@
+"""Providers learn about their own perks only (SQLite and PostgreSQL): a provider key is
+bound to the perks it provides, a purpose is a code the perk lists, and neither a
+question about another perk nor one with a made-up purpose reads anything about the
+resident. Attacks from the hardening issue: probing the score's band by asking about
+perks at several thresholds, and writing whatever the provider likes as the purpose."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from osmanthus.errors import ValidationError
+from osmanthus.ledger import Actor, Ledger, insert_key
+from osmanthus.web import create_key
+from osmanthus.web.access import key_digest
+from web_fixtures import ALICE, sign_in_key
+
+pytestmark = pytest.mark.usefixtures("people")
+
+
+def _ask(client: TestClient, key: str, perk: str, purpose: str) -> tuple[int, dict]:
+    response = client.post(
+        "/api/v1/eligibility",
+        json={"national_id": ALICE, "perk": perk, "purpose": purpose},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    return response.status_code, response.json()
+
+
+def _reads(ledger: Ledger, actor: str) -> int:
+    with ledger.engine.connect() as conn:
+        return int(
+            conn.execute(
+                sa.text("SELECT count(*) FROM audit_log WHERE actor = :a"), {"a": actor}
+            ).scalar_one()
+        )
+
+
+def test_a_bank_asking_about_other_perks_to_probe_the_band_is_refused_unread(
+    client: TestClient, ledger: Ledger
+) -> None:
+    bank = create_key(
+        ledger.engine, role="provider", name="Probing bank", perks=["civilization_loan"]
+    )
+    status, found = _ask(client, bank, "civilization_loan", "loan_application")
+    assert status == 200 and set(found) >= {"eligible", "valid_until"}
+    before = _reads(ledger, "provider:Probing bank")
+    for perk, purpose in (
+        ("transit_discount", "transit_card"),  # min 110
+        ("library_extended_loans", "library_card"),  # min 110
+        ("hospital_priority", "appointment_booking"),  # min 120
+    ):
+        status, found = _ask(client, bank, perk, purpose)
+        assert status == 403, found
+        assert f"does not provide perk '{perk}'" in found["error"]
+        assert "eligible" not in found
+    assert _reads(ledger, "provider:Probing bank") == before  # nothing read, nothing logged
+
+
+def test_a_purpose_is_a_code_the_perk_lists(client: TestClient, ledger: Ledger) -> None:
+    bank = create_key(
+        ledger.engine, role="provider", name="Vague bank", perks=["civilization_loan"]
+    )
+    for purpose in ("x", "because we can", "transit_card"):  # the last: another perk's
+        status, found = _ask(client, bank, "civilization_loan", purpose)
+        assert status == 422, found
+        assert "purpose: expected one of loan_application, loan_rate_review" in str(found)
+    assert _reads(ledger, "provider:Vague bank") == 0
+
+
+def test_a_provider_key_names_its_perks_and_an_old_unbound_one_answers_nothing(
+    client: TestClient, ledger: Ledger
+) -> None:
+    with pytest.raises(ValidationError, match="a provider key names the perks"):
+        create_key(ledger.engine, role="provider", name="Unbound bank")
+    with pytest.raises(ValidationError, match="a provider key names the perks"):
+        create_key(ledger.engine, role="operator", name="office", perks=["civilization_loan"])
+    with pytest.raises(ValidationError, match="is not a perk code"):
+        create_key(ledger.engine, role="provider", name="bank", perks=["Loan; DROP"])
+    # a key issued before keys were bound (migration 0016 leaves it without perks)
+    old = "osm_issued-before-binding-0000000000000000000000"
+    insert_key(
+        ledger.engine,
+        digest=key_digest(old),
+        role="provider",
+        name="Old bank",
+        department=None,
+        actor=Actor("operator", "cli"),
+    )
+    status, found = _ask(client, old, "civilization_loan", "loan_application")
+    assert status == 403 and "ask the operator for a key bound" in found["error"]
+
+
+def test_the_check_page_offers_only_the_keys_perks_and_their_purposes(
+    client: TestClient, ledger: Ledger
+) -> None:
+    library = create_key(
+        ledger.engine, role="provider", name="City library", perks=["library_extended_loans"]
+    )
+    sign_in_key(client, library, "/provider")
+    page = client.get("/provider", headers={"accept-language": "en"}).text
+    assert 'value="library_extended_loans"' in page and 'value="library_card"' in page
+    assert 'value="civilization_loan"' not in page and 'value="loan_application"' not in page
+
+
+def test_a_perk_naming_an_undeclared_purpose_does_not_load(ledger: Ledger) -> None:
+    from osmanthus.policy import PolicyVersion
+
+    version = ledger.policy.latest
+    loan = version.perks["civilization_loan"].model_copy(update={"purposes": ("loans",)})
+    spec = dict(version) | {"perks": {**version.perks, "civilization_loan": loan}}
+    with pytest.raises(ValueError, match="purpose 'loans' is not declared in \\[purposes\\]"):
+        PolicyVersion.model_validate(spec)
