@@ -6,10 +6,13 @@ perks at several thresholds, and writing whatever the provider likes as the purp
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from osmanthus.core import NewRecord
 from osmanthus.errors import ValidationError
 from osmanthus.ledger import Actor, Ledger, insert_key
 from osmanthus.web import create_key
@@ -112,3 +115,46 @@ def test_a_perk_naming_an_undeclared_purpose_does_not_load(ledger: Ledger) -> No
     spec = dict(version) | {"perks": {**version.perks, "civilization_loan": loan}}
     with pytest.raises(ValueError, match="purpose 'loans' is not declared in \\[purposes\\]"):
         PolicyVersion.model_validate(spec)
+
+
+def test_online_a_proof_says_what_the_ledger_says_today(
+    client: TestClient, ledger: Ledger, make_record: Callable[..., NewRecord]
+) -> None:
+    """Alice's proof of the loan perk was true when issued; a new record since (not a
+    correction: nothing revokes the proof) takes her below 100. Offline the signature
+    still verifies; online the answer is the ledger's today, and the check is in
+    Alice's access log."""
+    from factories import OPERATOR
+    from osmanthus.reports import issue_proof, verify_proof
+
+    bank = create_key(
+        ledger.engine, role="provider", name="Online bank", perks=["civilization_loan"]
+    )
+    key = client.app.state.signing_key  # type: ignore[attr-defined]
+    proof = issue_proof(
+        ledger, ALICE, "civilization_loan", key=key, actor=OPERATOR, purpose="resident's proof"
+    )
+
+    def online() -> dict:
+        return client.post(
+            "/api/v1/eligibility",
+            json={"proof": proof, "perk": "civilization_loan", "purpose": "loan_application"},
+            headers={"Authorization": f"Bearer {bank}"},
+        ).json()
+
+    assert online()["eligible"] is True
+    day = ledger.today()
+    ledger.append_record(
+        make_record(national_id=ALICE, metric="drunk_driving", act_date=day, decision_date=day),
+        actor=OPERATOR,
+    )
+    assert verify_proof(proof, [key.public], today=day).eligible is True  # offline: as issued
+    found = online()
+    assert (found["eligible"], found["valid_until"], found["basis"]) == (False, None, "proof")
+    assert found["check_id"] is not None and found["revoked"] is None
+    with ledger.engine.connect() as conn:
+        seen = conn.execute(
+            sa.text("SELECT action, purpose FROM audit_log WHERE seq = :s"),
+            {"s": found["check_id"]},
+        ).one()
+    assert tuple(seen) == ("resident.read", "loan_application")

@@ -35,6 +35,7 @@ __all__ = [
     "RECHECK_WINDOW",
     "Recheck",
     "after_change",
+    "proof_holder",
     "proof_revocation",
     "recheck_rows",
     "record_proof",
@@ -186,3 +187,14 @@ def revoked_proofs(engine: Engine, today: dt.date) -> list[str]:
                 .order_by(issued_proofs.c.salt)
             ).scalars()
         )
+
+
+def proof_holder(engine: Engine, salt: str) -> str | None:
+    """The pseudonym of the resident the proof named ``salt`` was issued to (None: not
+    one of ours), for an online check to decide from the ledger as it is today."""
+    with database_errors("proofs"), read_only(engine) as conn:
+        return conn.execute(
+            select(residents.c.pseudonym)
+            .join(issued_proofs, issued_proofs.c.resident_id == residents.c.id)
+            .where(issued_proofs.c.salt == salt)
+        ).scalar()

@@ -19,10 +19,10 @@ from starlette.concurrency import run_in_threadpool
 
 from osmanthus.errors import NotFound, OsmanthusError, ValidationError
 from osmanthus.ledger import Ledger
-from osmanthus.ledger.rechecks import proof_revocation, recheck_rows, revoked_proofs
+from osmanthus.ledger.rechecks import proof_holder, proof_revocation, recheck_rows, revoked_proofs
 from osmanthus.policy import Perk, PolicyVersion
 from osmanthus.reports import SigningKey, verify_proof
-from osmanthus.scoring.eligibility import Eligibility, check_eligibility, offered
+from osmanthus.scoring.eligibility import Eligibility, check_eligibility, decide, offered
 from osmanthus.scoring.remembered import Decisions
 from osmanthus.web.access import Caller
 from osmanthus.web.pages import Pages
@@ -148,23 +148,42 @@ def answer(
     if checked.subject_matches is False:
         raise ValidationError("proof: it belongs to another resident than the ID number given")
     revoked = proof_revocation(ledger.engine, checked.salt)
-    ledger.record_access(
+    holder = proof_holder(ledger.engine, checked.salt) if revoked is None else None
+    if holder is None:  # revoked (or not issued here): the proof's own word, or none
+        ledger.record_access(
+            actor=who.actor,
+            action="proof.check",
+            purpose=question.purpose,
+            detail={
+                "perk": checked.perk,
+                "holder_checked": checked.subject_matches is not None,
+                "revoked": revoked is not None,
+            },
+        )
+        return EligibilityAnswer(
+            perk=checked.perk,
+            eligible=checked.eligible and revoked is None,
+            valid_until=checked.valid_until if revoked is None else None,
+            decided_on=today,
+            basis="proof",
+            revoked=revoked,
+        )
+    # online, a proof says what the ledger says today: a new record since it was issued
+    # may have taken the resident below the threshold (an audited read of the holder)
+    resident, rows, entry = ledger.read_entry(
+        holder,
         actor=who.actor,
-        action="proof.check",
         purpose=question.purpose,
-        detail={
-            "perk": checked.perk,
-            "holder_checked": checked.subject_matches is not None,
-            "revoked": revoked is not None,
-        },
+        detail={"perk": checked.perk, "proof": True},
     )
+    now = decide(ledger.policy, resident, rows, checked.perk, today)
     return EligibilityAnswer(
         perk=checked.perk,
-        eligible=checked.eligible and revoked is None,
-        valid_until=checked.valid_until if revoked is None else None,
+        eligible=checked.eligible and now.eligible,
+        valid_until=now.valid_until if checked.eligible and now.eligible else None,
         decided_on=today,
         basis="proof",
-        revoked=revoked,
+        check_id=entry.seq,
     )
 
 
