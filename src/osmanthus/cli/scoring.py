@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import typer.core
-from rich.markup import escape
 
 from osmanthus.cli.base import (
     OPERATOR,
@@ -164,7 +163,7 @@ def score(
     """Print one resident's score."""
     result = _explain(ctx, national_id, as_of, known_at, purpose)
     shown = str(result.score) if result.score is not None else f"no score: {result.out_of_scope}"
-    out.print(shown, highlight=False)  # text: an int would load rich's pretty-printer
+    typer.echo(shown)  # plain: one number needs no rich console
 
 
 @app.command(name="explain")
@@ -184,6 +183,7 @@ def explain_cmd(
     if as_json:
         out.print_json(json.dumps(explanation_json(result), ensure_ascii=False))
         return
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"Score {result.score} on {result.as_of} under {result.policy}")
