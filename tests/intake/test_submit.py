@@ -281,3 +281,25 @@ def test_parquet_and_jsonl_batches_go_through_the_same_path(ledger: Ledger, tmp_
     assert submit(ledger, tmp_path / "a.parquet").accepted == 1
     assert submit(ledger, tmp_path / "b.jsonl").accepted == 1
     _ = dt
+
+
+def test_the_same_file_submitted_twice_at_once_commits_once_and_both_get_the_outcome(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    """On PostgreSQL both submissions write until one commits; the other's rows collide
+    with the committed ones. It answers with the stored outcome, like a repeat, not with
+    the database's constraint error (SQLite lets one writer at a time)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ids = people(ledger, 40)
+    path = csv_file(tmp_path / "twice.csv", [row(n, f"TW-{i}") for i, n in enumerate(ids)])
+    before = table_count(ledger, "audit_log")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = list(pool.map(lambda _: submit(ledger, path), range(2)))
+    assert sorted(o.repeated for o in outcomes) == [False, True]
+    assert {(o.batch_id, o.status, o.accepted) for o in outcomes} == {
+        (outcomes[0].batch_id, "committed", 40)
+    }
+    assert records_of_batch(ledger, outcomes[0].batch_id) == 40
+    assert table_count(ledger, "audit_log") - before >= 1
+    verify_chain(ledger.engine)

@@ -76,11 +76,10 @@ def submit_batch(
     version = ledger.policy.latest
     if department not in version.departments:
         raise RecordRefused(f"department {department!r} is not in policy {version.name}")
-    with database_errors("intake"), ledger.engine.connect() as conn, conn.begin():
-        earlier = find_outcomes(conn, department, batch_id)
-    for outcome in earlier:
-        if outcome.file_sha256 == sha:
-            return outcome
+    stored = _stored_outcome(ledger, department, batch_id, sha)
+    if isinstance(stored, Outcome):
+        return stored
+    earlier = stored
     for outcome in earlier:
         if outcome.committed:
             raise RecordRefused(
@@ -116,9 +115,27 @@ def submit_batch(
             durable_transaction(ledger.engine, references_checked=True) as conn,
         ):
             _write_batch(ledger, conn, opened, outcome, actor, progress)
-    except _Refused as refused:
-        _store_refused(ledger, outcome, actor, refused.prohibited)
+    except (_Refused, RecordRefused) as failed:
+        # the same file submitted twice at once: the one that lost the race (its rows
+        # collide with the winner's, or its commit with the winner's batch) answers with
+        # the winner's stored outcome, as a repeat does
+        won = _stored_outcome(ledger, department, batch_id, sha)
+        if isinstance(won, Outcome):
+            return won
+        if not isinstance(failed, _Refused):
+            raise
+        _store_refused(ledger, outcome, actor, failed.prohibited)
     return outcome
+
+
+def _stored_outcome(
+    ledger: Ledger, department: str, batch_id: str, sha: str
+) -> Outcome | list[Outcome]:
+    """The stored outcome of this very file under this batch id (a repeat), or the
+    outcomes stored under the batch id for other files."""
+    with database_errors("intake"), ledger.engine.connect() as conn, conn.begin():
+        earlier = find_outcomes(conn, department, batch_id)
+    return next((o for o in earlier if o.file_sha256 == sha), earlier)
 
 
 def _write_batch(
