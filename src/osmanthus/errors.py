@@ -18,6 +18,7 @@ it sensibly. Foreign exceptions (sqlite3, psycopg, ...) are translated at one bo
     ├── NotFound (LookupError)               a resident, department or entry that is not there
     ├── AccessDenied (PermissionError)       a caller without the right to do this
     │   └── NotSignedIn                      no credentials, or credentials that are not valid
+    ├── TooManyRequests (RuntimeError)       a caller past a limit (checks per day)
     ├── LedgerError (RuntimeError)           the database failed or is not set up
     └── AuditChainBroken (RuntimeError)      the audit chain does not verify
 
@@ -41,6 +42,7 @@ __all__ = [
     "RecordRefused",
     "SignatureInvalid",
     "StepRefused",
+    "TooManyRequests",
     "ValidationError",
 ]
 
@@ -113,6 +115,10 @@ class AccessDenied(OsmanthusError, PermissionError):
 
 class NotSignedIn(AccessDenied):
     """No credentials, or credentials that are unknown or revoked."""
+
+
+class TooManyRequests(OsmanthusError, RuntimeError):
+    """A caller past a limit (a provider's checks of one resident in a day)."""
 
 
 class LedgerError(OsmanthusError, RuntimeError):

@@ -106,6 +106,15 @@ class Settings(BaseSettings):
         ),
     )
 
+    provider_checks_per_day: int = Field(
+        default=20,
+        ge=1,
+        description=(
+            "Eligibility checks one provider may make about one resident (one ID number) "
+            "in a city day; more are refused (429). Counted per web worker process."
+        ),
+    )
+
     signin_refusals_per_address: int = Field(
         default=20,
         ge=1,

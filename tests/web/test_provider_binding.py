@@ -7,6 +7,7 @@ perks at several thresholds, and writing whatever the provider likes as the purp
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -158,3 +159,49 @@ def test_online_a_proof_says_what_the_ledger_says_today(
             {"s": found["check_id"]},
         ).one()
     assert tuple(seen) == ("resident.read", "loan_application")
+
+
+def test_a_provider_asks_about_one_resident_a_limited_number_of_times_a_day(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    """Asking again and again would tell a provider when the standing changes. The limit
+    counts an unregistered number like a registered one: reaching it says nothing about
+    whether anyone holds the number."""
+    from factories import make_id
+    from osmanthus.settings import get_settings
+    from osmanthus.web import create_app
+
+    settings = get_settings(
+        demo_mode=True, data_dir=tmp_path, upkeep_process=False, provider_checks_per_day=3
+    )
+    bank = create_key(
+        ledger.engine, role="provider", name="Eager bank", perks=["civilization_loan"]
+    )
+    nobody = make_id(sequence=777)  # valid, held by no one
+    with TestClient(create_app(settings, ledger)) as client:
+        for number in (ALICE, nobody):
+            answers = [
+                client.post(
+                    "/api/v1/eligibility",
+                    json={
+                        "national_id": number,
+                        "perk": "civilization_loan",
+                        "purpose": "loan_application",
+                    },
+                    headers={"Authorization": f"Bearer {bank}"},
+                )
+                for _ in range(4)
+            ]
+            assert [a.status_code for a in answers] == [200, 200, 200, 429], number
+            refused = answers[-1].json()
+            assert refused["ok"] is False and "3 times today" in str(refused["error"])
+            assert "eligible" not in refused
+        other = create_key(
+            ledger.engine, role="provider", name="Other bank", perks=["civilization_loan"]
+        )
+        again = client.post(
+            "/api/v1/eligibility",
+            json={"national_id": ALICE, "perk": "civilization_loan", "purpose": "loan_application"},
+            headers={"Authorization": f"Bearer {other}"},
+        )
+        assert again.status_code == 200  # per provider

@@ -32,6 +32,7 @@ from osmanthus.policy import PolicySet
 from osmanthus.reports import load_signing_key
 from osmanthus.scoring.remembered import Decisions, Explanations
 from osmanthus.settings import Settings
+from osmanthus.web.check_limit import DailyChecks
 from osmanthus.web.console import UploadLimit, console_router
 from osmanthus.web.documents import documents_router
 from osmanthus.web.due_process import due_process_router
@@ -87,6 +88,7 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> FastAPI:
         app.state.ledger = ledger or _open_approved(settings)
         app.state.ledger.start_service(upkeep_process=settings.upkeep_process)
         app.state.decisions = Decisions(app.state.ledger.policy)
+        app.state.daily_checks = DailyChecks(settings.provider_checks_per_day)
         app.state.explanations = Explanations(app.state.ledger.policy)
         # Everything built so far (policy, templates, catalogues, routes) lives as long as
         # the process: keep it out of the collector's full passes, which otherwise walk it

@@ -25,6 +25,7 @@ from osmanthus.errors import (
     OsmanthusError,
     SignatureInvalid,
     StepRefused,
+    TooManyRequests,
     ValidationError,
 )
 
@@ -39,6 +40,7 @@ _STATUS: tuple[tuple[type[OsmanthusError], int], ...] = (
     (StepRefused, 409),
     (ValidationError, 422),
     (SignatureInvalid, 422),
+    (TooManyRequests, 429),
     (LedgerError, 503),
 )
 

@@ -82,7 +82,9 @@ class EligibilityFastPath:
             if question.proof is not None or question.national_id is None:
                 return None
             who = authenticate(app.state.ledger.engine, authorization[7:].strip())
-            found = await check_by_id(app.state.ledger, app.state.decisions, who, question)
+            found = await check_by_id(
+                app.state.ledger, app.state.decisions, who, question, app.state.daily_checks
+            )
         except (PydanticValidationError, OsmanthusError):
             return None  # the declared route answers (and refuses) in the usual way
         return found.model_dump_json().encode()

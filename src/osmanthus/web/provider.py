@@ -25,6 +25,7 @@ from osmanthus.reports import SigningKey, verify_proof
 from osmanthus.scoring.eligibility import Eligibility, check_eligibility, decide, offered
 from osmanthus.scoring.remembered import Decisions
 from osmanthus.web.access import Caller
+from osmanthus.web.check_limit import DailyChecks
 from osmanthus.web.pages import Pages
 from osmanthus.web.session import CallerDep, LedgerDep, PostingCallerDep
 
@@ -96,7 +97,11 @@ class EligibilityAnswer(BaseModel):
 
 
 async def check_by_id(
-    ledger: Ledger, decisions: Decisions, who: Caller, question: EligibilityRequest
+    ledger: Ledger,
+    decisions: Decisions,
+    who: Caller,
+    question: EligibilityRequest,
+    checks: DailyChecks | None = None,
 ) -> EligibilityAnswer:
     """The check by ID number, on the event loop: one short indexed read on a kept
     connection, the decision remembered per resident state, and the audit entry awaited
@@ -108,9 +113,12 @@ async def check_by_id(
     who.require_perk(question.perk)
     offered(ledger.policy, question.perk, day, question.purpose)
     detail = {"perk": question.perk}
+    name = ledger.pseudonym_of(question.national_id)
+    if checks is not None:
+        checks.count(str(who.actor), name, day)
     try:
         resident, rows, committed = ledger.read_on_loop(
-            ledger.pseudonym_of(question.national_id),
+            name,
             actor=who.actor,
             purpose=question.purpose,
             detail=detail,
@@ -126,7 +134,11 @@ async def check_by_id(
 
 
 def answer(
-    ledger: Ledger, who: Caller, key: SigningKey, question: EligibilityRequest
+    ledger: Ledger,
+    who: Caller,
+    key: SigningKey,
+    question: EligibilityRequest,
+    checks: DailyChecks | None = None,
 ) -> EligibilityAnswer:
     """Decide from the ledger, or check the proof (audited either way)."""
     who.require("provider")
@@ -136,6 +148,8 @@ def answer(
     offered(ledger.policy, question.perk, today, question.purpose)
     if question.proof is None:
         assert question.national_id is not None
+        if checks is not None:
+            checks.count(str(who.actor), ledger.pseudonym_of(question.national_id), today)
         found = check_eligibility(
             ledger, question.national_id, question.perk, actor=who.actor, purpose=question.purpose
         )
@@ -236,7 +250,7 @@ def provider_router(pages: Pages) -> APIRouter:
         ELIGIBILITY_PATH,
         response_model=EligibilityAnswer,
         tags=["providers"],
-        responses={401: {}, 403: {}, 404: {}, 422: {}},
+        responses={401: {}, 403: {}, 404: {}, 422: {}, 429: {}},
     )
     async def eligibility(
         request: Request, question: EligibilityRequest, ledger: LedgerDep, who: PostingCallerDep
@@ -245,9 +259,16 @@ def provider_router(pages: Pages) -> APIRouter:
         ID number, or by the resident's signed proof. Never the score or the records."""
         if question.proof is not None or question.national_id is None:
             return await run_in_threadpool(
-                answer, ledger, who, request.app.state.signing_key, question
+                answer,
+                ledger,
+                who,
+                request.app.state.signing_key,
+                question,
+                request.app.state.daily_checks,
             )
-        return await check_by_id(ledger, request.app.state.decisions, who, question)
+        return await check_by_id(
+            ledger, request.app.state.decisions, who, question, request.app.state.daily_checks
+        )
 
     @router.get("/provider", include_in_schema=False)
     def provider_page(request: Request, ledger: LedgerDep, who: CallerDep) -> Response:
@@ -281,7 +302,9 @@ def provider_router(pages: Pages) -> APIRouter:
                 perk=perk,
                 purpose=purpose,
             )
-            found = answer(ledger, who, request.app.state.signing_key, question)
+            found = answer(
+                ledger, who, request.app.state.signing_key, question, request.app.state.daily_checks
+            )
             problem = None
         except PydanticValidationError:
             found, problem = None, "give the resident's ID number, or a proof"
