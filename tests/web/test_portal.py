@@ -163,6 +163,28 @@ def test_sign_out_ends_the_session(client: TestClient) -> None:
     assert client.get("/api/v1/me").status_code == 401
 
 
+def test_a_copy_of_the_cookie_from_before_sign_out_is_refused(
+    client: TestClient, ledger: Ledger
+) -> None:
+    """Someone who copied the session cookie (a shared kiosk, a stolen laptop) cannot use
+    it after the resident signed out: the session ended in the ledger, for every worker."""
+    from osmanthus.web import session as web_session
+
+    csrf = sign_in(client, ALICE)
+    copied = dict(client.cookies)
+    assert client.get("/api/v1/me").status_code == 200
+    client.post("/signout", data={"csrf": csrf}, follow_redirects=False)
+    web_session._sessions.clear()  # another worker: it never saw this session end
+    client.cookies.clear()
+    for name, value in copied.items():
+        client.cookies.set(name, value)
+    assert client.get("/api/v1/me").status_code == 401
+    with ledger.engine.connect() as conn:
+        ended = conn.exec_driver_sql("SELECT count(*) FROM web_sessions WHERE ended_at IS NOT NULL")
+        assert ended.scalar_one() >= 1
+        assert conn.exec_driver_sql("SELECT count(*) FROM web_sessions").scalar_one() >= 1
+
+
 def test_pages_speak_chinese_by_default_english_on_request_and_switch(
     client: TestClient,
 ) -> None:

@@ -29,7 +29,17 @@ def home(tmp_path: Path) -> dict[str, str]:
 def test_serve_answers_and_logs_json_lines(home: dict[str, str]) -> None:
     subprocess.run([*CLI, "init"], env=home, check=True, capture_output=True)
     key = subprocess.run(
-        [*CLI, "keys", "create", "--role", "provider", "--name", "bank"],
+        [
+            *CLI,
+            "keys",
+            "create",
+            "--role",
+            "provider",
+            "--name",
+            "bank",
+            "--perk",
+            "civilization_loan",
+        ],
         env=home,
         check=True,
         capture_output=True,

@@ -79,6 +79,7 @@ from osmanthus.ledger.schema import (
     resident_credentials,
     residents,
     suspensions,
+    web_sessions,
 )
 from osmanthus.ledger.sealed import SEALED, claim_of, sealed_rows
 from osmanthus.ledger.settling import enter_write
@@ -438,6 +439,12 @@ def erase_residents(
         conn.execute(delete(resident_contacts).where(resident_contacts.c.resident_id.in_(wanted)))
         conn.execute(
             delete(resident_credentials).where(resident_credentials.c.resident_id.in_(wanted))
+        )
+        conn.execute(  # their browser sessions (which name them by pseudonym)
+            delete(web_sessions).where(
+                web_sessions.c.kind == "resident",
+                web_sessions.c.subject.in_([found[r].pseudonym for r in wanted]),
+            )
         )
         redacted, kept = _redact(conn, {found[r].pseudonym: None for r in wanted})
         _erase_records(conn, touched["records"], None)

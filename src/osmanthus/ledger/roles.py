@@ -44,6 +44,7 @@ DERIVED = (
     "notice_cursors",
     "rechecks",
     "retention_checks",
+    "web_sessions",
 )
 #: The columns an erasure may change, per table (granted to the service's role).
 ERASURE_COLUMNS = {

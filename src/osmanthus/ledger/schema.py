@@ -35,6 +35,10 @@ the single description the code reads and writes through.
   their records may be past retention, and when and under which policy it looked
   (derived: the pass scores a resident again only when that day comes or their rows
   changed since; migration 0014).
+- ``web_sessions``: the browser sessions the web service opened (the SHA-256 of each
+  session's token, never the token; whose it is; when it opened and ended), so that
+  signing out ends a session for good: a copy of the old cookie is refused (operational
+  state, migration 0017).
 - ``record_counts``: original records per department and metric, kept by a trigger on
   ``records`` (migration 0007; :mod:`osmanthus.ledger.record_counts`), so that coverage
   never counts the whole ledger. On PostgreSQL a pair may have several rows (one per
@@ -475,4 +479,14 @@ policy_decisions = Table(
     Column("decided_at", UtcDateTime, nullable=False),
     Column("reason", Text),
     Index(None, "proposal_id"),
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # SHA-256 of the cookie's token
+    Column("kind", String(16), nullable=False),  # resident or key
+    Column("subject", String(64), nullable=False),  # a pseudonym, or a key's SHA-256
+    Column("opened_at", UtcDateTime, nullable=False),
+    Column("ended_at", UtcDateTime),
 )

@@ -1,15 +1,20 @@
 """Who is calling, for the API and for pages: an API key in a header, or a browser
 session (a signed cookie) opened by a resident's password or by a staff member's key.
 
-The cookie holds the resident's pseudonym (never the ID number) or the SHA-256 of the
-staff key (checked again on every request, so revoking a key ends its sessions), a CSRF
-token, and the time of the last request: a session idle for longer than its limit (a few
-minutes; 90 seconds in kiosk mode) is signed out. Forms and htmx requests carry the
-CSRF token; requests that carry an API key need none.
+A session is recorded in the ledger database (:mod:`osmanthus.ledger.web_sessions`:
+whose it is, the resident's pseudonym or the SHA-256 of the staff key, which is checked
+again on every request, so revoking a key ends its sessions). The cookie holds the
+session's random token, a CSRF token, and the time of the last request: a session idle
+for longer than its limit (15 minutes; 90 seconds in kiosk mode) is signed out, and
+signing out ends the recorded session, so a copy of the old cookie is refused (at once in
+this process; within :data:`SESSION_MEMORY_SECONDS` in the others, which remember a
+looked-up session that long). Forms and htmx requests carry the CSRF token; requests
+that carry an API key need none.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import secrets
 import time
@@ -19,6 +24,7 @@ from fastapi import Depends, Header, Request
 
 from osmanthus.errors import AccessDenied, NotSignedIn
 from osmanthus.ledger import Ledger
+from osmanthus.ledger.web_sessions import end_session, open_session, session_subject
 from osmanthus.web.access import Caller, authenticate, authenticate_digest
 
 __all__ = [
@@ -38,6 +44,10 @@ __all__ = [
 
 IDLE_SECONDS = 15 * 60
 KIOSK_IDLE_SECONDS = 90
+#: Seconds a process remembers a looked-up session (an ended one is refused by the
+#: process that ended it at once, by the others within this time).
+SESSION_MEMORY_SECONDS = 2.0
+_sessions: dict[str, tuple[float, tuple[str, str] | None]] = {}
 
 
 async def the_ledger(request: Request) -> Ledger:
@@ -94,15 +104,29 @@ def _caller(request: Request, key: str | None) -> Caller:
         request.state.by_key = True
         return found
     session: dict[str, Any] = request.session
-    who = session.get("who")
-    if who == "resident":
-        _fresh(session)
-        name = str(session["pseudonym"])
-        return Caller(role="resident", name=name[:12], pseudonym=name)
-    if who == "key":
-        _fresh(session)
-        return authenticate_digest(engine, str(session["digest"]))
-    raise NotSignedIn("sign in: a resident's ID number and password, or an API key")
+    token = session.get("sid")
+    recorded = _recorded(engine, str(token)) if token else None
+    if recorded is None:
+        session.clear()
+        raise NotSignedIn("sign in: a resident's ID number and password, or an API key")
+    _fresh(session)
+    kind, subject = recorded
+    if kind == "resident":
+        return Caller(role="resident", name=subject[:12], pseudonym=subject)
+    return authenticate_digest(engine, subject)
+
+
+def _recorded(engine: Any, token: str) -> tuple[str, str] | None:
+    """The recorded session (kind, subject) of ``token``, remembered for a moment."""
+    now = time.monotonic()
+    seen = _sessions.get(token)
+    if seen is not None and now - seen[0] < SESSION_MEMORY_SECONDS:
+        return seen[1]
+    found = session_subject(engine, token)
+    if len(_sessions) > 10_000:
+        _sessions.clear()
+    _sessions[token] = (now, found)
+    return found
 
 
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -133,25 +157,30 @@ def csrf_token(request: Request) -> str:
     return str(request.session.get("csrf", ""))
 
 
-def open_resident_session(request: Request, pseudonym: str, *, kiosk: bool) -> None:
-    request.session.clear()
+def _open(request: Request, kind: str, subject: str, *, kiosk: bool = False) -> None:
+    close_session(request)  # a session already open in this browser ends first
+    engine = request.app.state.ledger.engine
+    token = open_session(engine, kind, subject, dt.datetime.now(dt.UTC))
     request.session.update(
-        who="resident",
-        pseudonym=pseudonym,
-        kiosk=kiosk,
-        csrf=secrets.token_urlsafe(24),
-        seen=int(time.time()),
+        who=kind, sid=token, kiosk=kiosk, csrf=secrets.token_urlsafe(24), seen=int(time.time())
     )
+
+
+def open_resident_session(request: Request, pseudonym: str, *, kiosk: bool) -> None:
+    _open(request, "resident", pseudonym, kiosk=kiosk)
 
 
 def open_key_session(request: Request, digest: str) -> None:
-    request.session.clear()
-    request.session.update(
-        who="key", digest=digest, csrf=secrets.token_urlsafe(24), seen=int(time.time())
-    )
+    _open(request, "key", digest)
 
 
 def close_session(request: Request) -> None:
+    """End the browser's session: recorded as ended (a copy of the cookie is refused) and
+    the cookie emptied."""
+    token = request.session.get("sid")
+    if token:
+        end_session(request.app.state.ledger.engine, str(token), dt.datetime.now(dt.UTC))
+        _sessions.pop(str(token), None)
     request.session.clear()
 
 
