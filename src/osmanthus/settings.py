@@ -121,7 +121,8 @@ class Settings(BaseSettings):
         description=(
             "Refused portal sign-ins from one client address within 15 minutes after which "
             "that address is refused (429) until the window has passed; counted per web "
-            "worker process. Each resident's account also locks after 5 refusals."
+            "worker process. Each account also slows down after 5 refusals from one "
+            "address (osmanthus.residents.credentials), never locks."
         ),
     )
 
@@ -223,6 +224,17 @@ class Settings(BaseSettings):
         description=(
             "The callback URL registered at the provider (https://host/signin/oidc/callback). "
             "Default: derived from the request, which is right unless a proxy rewrites it."
+        ),
+    )
+
+    trusted_proxies: str = Field(
+        default="",
+        description=(
+            "Addresses of the reverse proxies (comma-separated; networks such as "
+            "10.0.0.0/8 too) whose X-Forwarded-For and X-Forwarded-Proto the service "
+            "believes: the client's address then comes from the proxy. Empty (the "
+            "default): no forwarded header is believed, from anyone, so a client cannot "
+            "name its own address to the sign-in throttle or the access log."
         ),
     )
 

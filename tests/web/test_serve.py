@@ -89,3 +89,48 @@ def test_serve_refuses_a_ledger_that_is_not_set_up(home: dict[str, str]) -> None
     )
     assert result.returncode == 1
     assert "not initialised" in result.stderr
+
+
+@pytest.mark.parametrize("trusted", ["", "127.0.0.1"])
+def test_forwarded_addresses_count_only_from_a_trusted_proxy(
+    home: dict[str, str], trusted: str
+) -> None:
+    """A client that names its own address in X-Forwarded-For does not escape the sign-in
+    throttle (by default no proxy is believed, uvicorn's own default believes 127.0.0.1);
+    behind a proxy the settings name, each forwarded client counts apart."""
+    env = {
+        **home,
+        "OSMANTHUS_SIGNIN_REFUSALS_PER_ADDRESS": "2",
+        "OSMANTHUS_TRUSTED_PROXIES": trusted,
+    }
+    subprocess.run([*CLI, "init"], env=env, check=True, capture_output=True)
+    port = free_port()
+    server = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        codes = [
+            httpx.post(
+                f"http://127.0.0.1:{port}/signin",
+                data={"national_id": "320508198703150014", "password": "wrong password"},
+                headers={"X-Forwarded-For": f"203.0.113.{k}"},
+                timeout=5,
+            ).status_code
+            for k in range(1, 5)
+        ]
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=20)
+    if trusted:
+        assert 429 not in codes, codes  # four clients, one refusal each
+    else:
+        assert codes[-1] == 429, codes  # one client (127.0.0.1), whatever it claims

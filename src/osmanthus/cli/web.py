@@ -53,8 +53,18 @@ def run_service(settings: Settings, *, host: str, port: int, workers: int) -> No
     access.addHandler(handler)
     access.setLevel(logging.INFO)
     access.propagate = False
+    # forwarded headers only from the proxies the settings name (uvicorn would believe
+    # any connection from 127.0.0.1 by default)
+    allowed = settings.trusted_proxies.strip()
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, access_log=False)
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            access_log=False,
+            proxy_headers=bool(allowed),
+            forwarded_allow_ips=allowed or None,
+        )
         return
     if settings.demo_mode:  # each worker reads its settings from the environment
         os.environ["OSMANTHUS_DEMO_MODE"] = "true"
@@ -65,6 +75,8 @@ def run_service(settings: Settings, *, host: str, port: int, workers: int) -> No
         port=port,
         workers=workers,
         access_log=False,
+        proxy_headers=bool(allowed),
+        forwarded_allow_ips=allowed or None,
     )
 
 

@@ -8,9 +8,9 @@ parallel requests cannot all pass before any is counted) and is forgiven if it s
 count by their /64 network (one host can take any address in it).
 
 Counted in this worker's memory: with N workers an address gets up to N times the limit
-before every worker refuses it, and a restart forgets. The address is the one uvicorn
-reports (behind a proxy, the forwarded one it trusts: ``--forwarded-allow-ips``); a
-proxy it does not trust makes every client one address, which the limit then shuts out.
+before every worker refuses it, and a restart forgets. The address is the connection's,
+or, from a proxy the ``trusted_proxies`` setting names, the one it forwards; a client
+naming its own address in X-Forwarded-For is not believed.
 """
 
 from __future__ import annotations
