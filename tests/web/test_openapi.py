@@ -1,6 +1,7 @@
 """schemathesis against our own OpenAPI spec, on a real ``osmanthus serve`` process: for
 every operation, generated requests (valid and invalid) as the role that may call it must
-never get a 5xx, and every response must match the schema the spec documents."""
+never get a 5xx, every status must be one the spec documents for the operation, and every
+response must match the schema the spec documents. A 405 names the allowed methods."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import (
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from web_fixtures import token_in
 
@@ -67,9 +71,28 @@ def test_no_server_error_and_every_response_matches_the_schema(
             case.call_and_validate(
                 base_url=city["url"],
                 headers=headers_for(case.path, city, resident_session),
-                checks=[not_a_server_error, response_schema_conformance],
+                checks=[not_a_server_error, response_schema_conformance, status_code_conformance],
             )
 
         check()
         tried.append(f"{operation.method.upper()} {operation.path}")
     assert "POST /api/v1/eligibility" in tried and "POST /api/v1/batches" in tried
+
+
+def test_a_method_not_allowed_names_the_allowed_ones(city: dict[str, str]) -> None:
+    answer = httpx.put(f"{city['url']}/api/v1/eligibility", json={})
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "POST"
+    assert answer.json()["ok"] is False
+
+
+def test_every_api_operation_documents_its_error_answers(city: dict[str, str]) -> None:
+    spec = httpx.get(f"{city['url']}/openapi.json").json()
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            documented = set(operation["responses"])
+            assert {"401", "403", "404", "422"} <= documented, (method, path)
+            error = operation["responses"]["422"]["content"]["application/json"]["schema"]
+            assert error == {"$ref": "#/components/schemas/ErrorOut"}, (method, path)
+    assert "413" in spec["paths"]["/api/v1/batches"]["post"]["responses"]
+    assert "429" in spec["paths"]["/api/v1/eligibility"]["post"]["responses"]

@@ -36,7 +36,7 @@ from osmanthus.web.check_limit import DailyChecks
 from osmanthus.web.console import UploadLimit, console_router
 from osmanthus.web.documents import documents_router
 from osmanthus.web.due_process import due_process_router
-from osmanthus.web.errors import install_error_handlers
+from osmanthus.web.errors import document_errors, install_error_handlers
 from osmanthus.web.fast_path import EligibilityFastPath
 from osmanthus.web.governance import governance_router
 from osmanthus.web.headers import SecurityHeaders, install_docs
@@ -171,6 +171,7 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> FastAPI:
         governance_router(pages, settings.policy_dir, settings.resolved_population_dir)
     )
     app.include_router(transparency_router(pages, settings.resolved_population_dir / "runs"))
+    document_errors(app)
     return app
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from osmanthus.errors import (
@@ -29,7 +30,7 @@ from osmanthus.errors import (
     ValidationError,
 )
 
-__all__ = ["envelope", "install_error_handlers", "status_of"]
+__all__ = ["ErrorOut", "document_errors", "envelope", "install_error_handlers", "status_of"]
 
 log = logging.getLogger("osmanthus.web")
 
@@ -111,3 +112,70 @@ def install_error_handlers(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s", request.url.path)
         return _render(request, envelope(500, "internal error (logged)"))
+
+
+class ErrorItem(BaseModel):
+    """One problem of a refused request: where, and what."""
+
+    path: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """The one error envelope every refusal of the API answers with."""
+
+    ok: bool = False
+    error: str
+    errors: list[ErrorItem] = []
+    status: int
+
+
+#: What each documented status means (the error tree's mapping, :data:`_STATUS`).
+_MEANING = {
+    401: "Not signed in: no API key or session, or one that is not valid.",
+    403: "Signed in, but this caller may not do this.",
+    404: "No such resident, record, dispute, perk or other thing named.",
+    409: "A step the state or the deadline of the dispute does not allow now.",
+    413: "The body is larger than the service accepts (upload_max_mb).",
+    422: "The request is not valid: the error names the field.",
+    429: "Past a limit (a provider's checks of one resident in a day).",
+}
+
+
+def document_errors(app: FastAPI) -> None:
+    """Write the error answers into every operation's OpenAPI entry, as the one
+    envelope :class:`ErrorOut` they are: 401, 403, 404 and 422 everywhere (the 422 of a
+    body that does not validate is the envelope too, not FastAPI's own shape); 409 where
+    a dispute or repair step may be refused; 413 where a file is uploaded; 429 for
+    eligibility checks."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        found = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update(found.pop("$defs", {}))
+        components["ErrorOut"] = found
+        answer = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+        for path, item in schema.get("paths", {}).items():
+            for method, operation in item.items():
+                responses = operation.setdefault("responses", {})
+                for code in _codes(path, method.upper()):
+                    responses[str(code)] = {"description": _MEANING[code], "content": answer}
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _codes(path: str, method: str) -> list[int]:
+    codes = [401, 403, 404, 422]
+    steps = ("/api/v1/disputes", "/api/v1/me/disputes", "/api/v1/me/repairs")
+    if method == "POST" and path.startswith(steps):
+        codes.append(409)
+    if method == "POST" and path == "/api/v1/batches":
+        codes.append(413)
+    if path == "/api/v1/eligibility":
+        codes.append(429)
+    return codes

@@ -250,7 +250,6 @@ def provider_router(pages: Pages) -> APIRouter:
         ELIGIBILITY_PATH,
         response_model=EligibilityAnswer,
         tags=["providers"],
-        responses={401: {}, 403: {}, 404: {}, 422: {}, 429: {}},
     )
     async def eligibility(
         request: Request, question: EligibilityRequest, ledger: LedgerDep, who: PostingCallerDep
