@@ -289,3 +289,49 @@ def test_each_role_reaches_exactly_its_routes(
         if not ok:
             wrong.append(f"{method} {path}: {status}")
     assert not wrong, f"{who or 'no one'}: {wrong}"
+
+
+def _rows(ledger: Ledger) -> dict[str, int]:
+    """Every table's row count (what a refused request must not change)."""
+    import sqlalchemy as sa
+
+    with ledger.engine.connect() as conn:
+        names = sa.inspect(conn).get_table_names()
+        return {
+            name: int(conn.exec_driver_sql(f'SELECT count(*) FROM "{name}"').scalar_one())
+            for name in names
+            if name != "web_sessions"
+        }
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("who", [c for c in CALLERS if c is not None])
+def test_a_browser_session_without_its_csrf_token_changes_nothing(
+    client: TestClient,
+    ledger: Ledger,
+    keys: dict[str, str],
+    people: dict[str, int],
+    who: str,
+) -> None:
+    """The CSRF column of the matrix: every state-changing route a browser session of
+    this role may use, sent once without the session's token and once with a wrong one,
+    answers 403 and writes nothing (no row, no audit entry)."""
+    if who == "resident":
+        sign_in(client, BOB)
+    else:
+        opened = client.post("/signin/key", data={"key": keys[who]}, follow_redirects=False)
+        assert opened.status_code == 303
+    routes = [
+        (method, path, sample)
+        for (method, path), (allowed, sample) in sorted(MATRIX.items())
+        if method in ("POST", "PUT", "DELETE") and allowed != EVERYONE and who in allowed
+    ]
+    assert routes or who == "auditor", who
+    wrong = []
+    for method, path, sample in routes:
+        for token in ("", "not-the-sessions-token"):
+            before = _rows(ledger)
+            status = call(client, method, path, sample, {}, people, token)
+            if status != 403 or _rows(ledger) != before:
+                wrong.append(f"{method} {path} with token {token!r}: {status}")
+    assert not wrong, wrong
