@@ -15,6 +15,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
+from babel.core import negotiate_locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -63,24 +64,29 @@ class Catalogues:
 
 
 def choose_language(cookie: str | None, accept_language: str | None) -> str:
-    """The cookie's language if it is one of ours, else the browser's first that is."""
+    """The cookie's language if it is one of ours, else the browser's first that is
+    (Babel's negotiation over the header's tags in order of preference)."""
     if cookie in LANGUAGES:
         return cookie
-    wanted: list[tuple[float, str]] = []
-    for part in (accept_language or "").split(","):
+    found = negotiate_locale(_preferred(accept_language), list(LANGUAGES), sep="-")
+    return found if found in LANGUAGES else DEFAULT
+
+
+def _preferred(header: str | None) -> list[str]:
+    """The tags of an ``Accept-Language`` header, most wanted first (``q=0``: not at
+    all; a malformed weight: wanted, least of all)."""
+    wanted: list[tuple[float, int, str]] = []
+    for index, part in enumerate((header or "").split(",")):
         tag, _, params = part.strip().partition(";")
         quality = 1.0
         if params.strip().startswith("q="):
             try:
                 quality = float(params.strip()[2:])
             except ValueError:
-                quality = 0.0
-        wanted.append((quality, tag.strip().lower()))
-    for _, tag in sorted(wanted, key=lambda item: -item[0]):
-        primary = tag.split("-")[0]
-        if primary in LANGUAGES:
-            return primary
-    return DEFAULT
+                quality = 0.001
+        if tag.strip() and quality > 0:
+            wanted.append((-quality, index, tag.strip().lower()))
+    return [tag for _, _, tag in sorted(wanted)]
 
 
 def use_language(translations: NullTranslations) -> None:

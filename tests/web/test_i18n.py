@@ -80,6 +80,8 @@ def test_translations_apply_and_fill_their_placeholders() -> None:
         ("en", "zh-CN", "en"),
         ("xx", "en", "en"),
         (None, "en;q=oops", "en"),
+        (None, "en;q=0, fr", "zh"),  # q=0: not English, whatever its place
+        (None, "EN-gb;q=0.3, fr;q=0.9", "en"),
     ],
 )
 def test_the_language_is_the_cookie_then_the_browser_then_chinese(
