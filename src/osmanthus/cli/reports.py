@@ -126,9 +126,11 @@ def _read(file: Path) -> str:
         raise ValidationError(f"{file}: cannot be read ({exc.strerror or exc})") from None
 
 
-def _subject(matches: bool | None, national_id: str | None) -> str:
+def _subject(matches: bool | None, national_id: str | None, *, bound: bool = True) -> str:
     from osmanthus.reports import mask_id
 
+    if matches is None and not bound:
+        return "subject: the document names no holder (it carries no binding to an ID number)"
     if matches is None:
         return "subject: not checked (give --national-id from the holder's ID card)"
     assert national_id is not None
@@ -180,7 +182,8 @@ def _verify_report(
     check = read_credit_report(envelope, keys, national_id=national_id, today=today)
     if national_id is not None and check.subject_matches is None:
         raise SignatureInvalid("the report carries no subject binding to check --national-id")
-    subject = _subject(check.subject_matches, national_id)
+    bound = bool(check.body.get("subject", {}).get("binding"))
+    subject = _subject(check.subject_matches, national_id, bound=bound)
     out.print(
         f"OK: credit report signed by key {check.key_id}, valid {check.valid_from} to "
         f"{check.valid_until}",

@@ -127,12 +127,14 @@ def demo(
     out.print("  .venv/bin/osmanthus --demo stats\n  .venv/bin/osmanthus --demo audit verify")
     out.print(
         f"  .venv/bin/osmanthus --demo intake {sample} --department traffic-police"
-        "    # 2 rows wrong on purpose; add --partial\n"
+        "    # 2 rows wrong on purpose: refused; to keep the good rows, send it again\n"
+        "    #   with --partial --batch-id demo-partial (a refused batch's id answers with\n"
+        "    #   its stored refusal)\n"
         "  .venv/bin/osmanthus --demo coverage",
         markup=False,
         highlight=False,
     )
-    print_signins(signins, port)
+    print_signins(signins, port if serve else None)
     if serve:
         run_service(cli_settings(ctx, demo_mode=True), host="127.0.0.1", port=port, workers=1)
 

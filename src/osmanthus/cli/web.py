@@ -159,9 +159,15 @@ def create_demo_signins(
     return signins
 
 
-def print_signins(signins: dict[str, str], port: int) -> None:
-    """A sign-in for each role of the demo city (plain lines: keys must not be cut)."""
-    lines = [f"\nSign in at http://127.0.0.1:{port}/signin (also kept in var/demo-signins.json):"]
+def print_signins(signins: dict[str, str], port: int | None) -> None:
+    """A sign-in for each role of the demo city (plain lines: keys must not be cut);
+    ``port`` None when the city is not being served."""
+    where = (
+        f"Sign in at http://127.0.0.1:{port}/signin"
+        if port is not None
+        else "Sign-ins, once served (.venv/bin/osmanthus --demo serve --port 8000)"
+    )
+    lines = [f"\n{where} (also kept in var/demo-signins.json):"]
     for key, value in signins.items():
         if key.startswith("resident_"):
             band = key.removeprefix("resident_")
