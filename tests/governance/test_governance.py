@@ -22,7 +22,8 @@ from osmanthus.web.access import Caller, authenticate, create_key
 
 
 def staff(ledger: Ledger, role: str, name: str) -> Caller:
-    return authenticate(ledger.engine, create_key(ledger.engine, role=role, name=name))
+    perks = ["civilization_loan"] if role == "provider" else []
+    return authenticate(ledger.engine, create_key(ledger.engine, role=role, name=name, perks=perks))
 
 
 def copy_policy(tmp_path: Path, name: str = "policy") -> Path:

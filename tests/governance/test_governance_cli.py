@@ -40,7 +40,8 @@ def run(*args: str, code: int = 0, key: str | None = None) -> str:
 
 
 def key(role: str, name: str) -> str:
-    return run("keys", "create", "--role", role, "--name", name).strip()
+    bound = ["--perk", "civilization_loan"] if role == "provider" else []
+    return run("keys", "create", "--role", role, "--name", name, *bound).strip()
 
 
 def test_propose_and_approve_from_the_command_line(home: Path) -> None:

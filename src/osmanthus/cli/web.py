@@ -97,18 +97,18 @@ def keys_create(
     """Create an API key and print it once (the ledger keeps only its SHA-256). A
     provider key is bound to the perks it provides: it may ask about those only."""
     from osmanthus.errors import ValidationError
+    from osmanthus.governance import approved_policy
     from osmanthus.web import create_key
 
     perks = perk or []
-    with open_ledger(ctx, policy=bool(perks)) as ledger:
-        if perks:
-            offered = ledger.policy.latest.perks
-            for code in perks:
-                if code not in offered:
-                    raise ValidationError(
-                        f"perk {code!r}: the policy offers no such perk "
-                        f"(offered: {', '.join(offered)})"
-                    )
+    with open_ledger(ctx, policy=False) as ledger:
+        policy = approved_policy(ledger.engine) if perks else None
+        offered = policy.latest.perks if policy is not None else None
+        for code in perks:  # before the first approval, the codes are taken as given
+            if offered is not None and code not in offered:
+                raise ValidationError(
+                    f"perk {code!r}: the policy offers no such perk (offered: {', '.join(offered)})"
+                )
         key = create_key(ledger.engine, role=role, name=name, department=department, perks=perks)
     out.print(key, markup=False, highlight=False)
 
