@@ -61,6 +61,7 @@ from osmanthus.errors import NotFound, ValidationError
 from osmanthus.ledger.audit_log import append_entry
 from osmanthus.ledger.audit_subjects import subject_key
 from osmanthus.ledger.database import database_errors
+from osmanthus.ledger.erasure_reads import ERASURE_ACTIONS, retired_holder_id
 from osmanthus.ledger.guards import RETIRED
 from osmanthus.ledger.row_check import RowsTampered, nth_id
 from osmanthus.ledger.schema import (
@@ -93,9 +94,6 @@ __all__ = [
     "erasure_facts",
     "retire_records",
 ]
-
-#: The actions of the entries that erase (their detail holds re-claims and deletions).
-ERASURE_ACTIONS = ("resident.erase", "records.retire")
 
 
 @dataclass(frozen=True)
@@ -540,9 +538,9 @@ def _erase_records(conn: Connection, ids: set[int], to: int | None) -> None:
 
 def _retired_holder(conn: Connection, now: dt.datetime, actor: Actor) -> tuple[int, list[Claim]]:
     """The tombstone resident that holds retired records (registered on first use)."""
-    found = conn.execute(select(residents.c.id).where(residents.c.pseudonym == RETIRED)).scalar()
+    found = retired_holder_id(conn)
     if found is not None:
-        return int(found), []
+        return found, []
     new = conn.execute(
         insert(residents)
         .values(pseudonym=RETIRED, district="", birth_year=0, registered_at=now)

@@ -14,7 +14,6 @@ buckets whole from the ledger as it is, in place of their old files.
 from __future__ import annotations
 
 import fcntl
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,12 +22,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
-import pyarrow.parquet as pq
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
-from osmanthus.ledger.erasure import ERASURE_ACTIONS
-from osmanthus.ledger.guards import RETIRED
-from osmanthus.ledger.schema import audit_log, records, residents
+from osmanthus.ledger.erasure_reads import erasures_after, retired_holder_id, retired_record_ids
 from osmanthus.population.lake import Lake, LakeError
 
 __all__ = ["Scrub", "readers", "scrub_plan"]
@@ -48,20 +44,15 @@ class Scrub:
 def scrub_plan(conn: Connection, lake: Lake) -> Scrub:
     """The buckets the erasures entered since the lake last took them in touched."""
     found = Scrub(newest=lake.erasures)
-    entries = conn.execute(
-        select(audit_log.c.seq, audit_log.c.action, audit_log.c.detail)
-        .where(audit_log.c.action.in_(ERASURE_ACTIONS), audit_log.c.seq > lake.erasures)
-        .order_by(audit_log.c.seq)
-    ).all()
+    entries = erasures_after(conn, lake.erasures)
     if not entries:
         return found
-    found.newest = int(entries[-1].seq)
+    found.newest = entries[-1][0]
     if not any(lake.files.values()):
         return found  # nothing exported yet: the rows go in as they are now
     ranges: list[tuple[int, int]] = []
-    for entry in entries:
-        detail = json.loads(entry.detail) if isinstance(entry.detail, str) else entry.detail
-        if entry.action == "resident.erase":
+    for _, action, detail in entries:
+        if action == "resident.erase":
             for lo, hi in detail.get("tombstones", []):
                 found.buckets |= _buckets(range(int(lo), int(hi) + 1), lake.buckets)
         else:
@@ -85,21 +76,15 @@ def _buckets(ids: range, count: int) -> set[int]:
 def _retired_buckets(conn: Connection, lake: Lake, ranges: list[tuple[int, int]]) -> set[int]:
     """The buckets the retired records of these id ranges were in (the lake says where),
     and the bucket of the tombstone that holds them now."""
-    holder = conn.execute(select(residents.c.id).where(residents.c.pseudonym == RETIRED)).scalar()
+    holder = retired_holder_id(conn)
     if holder is None:
         return set()
-    retired: list[int] = []
-    for lo, hi in ranges:
-        retired += conn.scalars(
-            select(records.c.id).where(
-                records.c.resident_id == holder, records.c.id >= lo, records.c.id <= hi
-            )
-        ).all()
+    retired = retired_record_ids(conn, holder, ranges)
     if not retired:
         return set()
     paths = [str(p) for p in lake.paths("records")]
     if not paths:
-        return {int(holder) % lake.buckets}
+        return {holder % lake.buckets}
     wanted = pa.array(sorted(set(retired)), type=pa.int64())
     near = pc.field("id") >= wanted[0].as_py()
     near &= pc.field("id") <= wanted[-1].as_py()  # row groups out of range are skipped
@@ -109,12 +94,7 @@ def _retired_buckets(conn: Connection, lake: Lake, ranges: list[tuple[int, int]]
         )
     except (OSError, pa.ArrowInvalid) as exc:
         raise LakeError(f"{lake.path}: cannot read the records' buckets: {exc}") from exc
-    return {int(b) for b in pc.unique(table["bucket"]).to_pylist()} | {int(holder) % lake.buckets}
-
-
-def rows_in(paths: list[Path]) -> int:
-    """The rows the Parquet files hold, from their footers."""
-    return sum(pq.read_metadata(path).num_rows for path in paths)
+    return {int(b) for b in pc.unique(table["bucket"]).to_pylist()} | {holder % lake.buckets}
 
 
 @contextmanager

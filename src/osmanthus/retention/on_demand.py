@@ -5,13 +5,11 @@ retention has run."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from osmanthus.core import Actor
 from osmanthus.errors import NotFound, ValidationError
 from osmanthus.ledger import Ledger, read_only
 from osmanthus.ledger.erasure import Erased, erase_resident
-from osmanthus.ledger.schema import residents
+from osmanthus.ledger.erasure_reads import resident_id_of
 
 __all__ = ["MIN_GROUND", "erase_on_demand"]
 
@@ -33,9 +31,9 @@ def erase_on_demand(
         )
     name = ledger.pseudonym_of(national_id)
     with read_only(ledger.engine) as conn:
-        found = conn.execute(select(residents.c.id).where(residents.c.pseudonym == name)).scalar()
+        found = resident_id_of(conn, name)
     if found is None:
         raise NotFound("no resident is registered under this ID number")
     return erase_resident(
-        ledger.engine, int(found), actor=actor, purpose=f"on demand: {ground}", dry_run=dry_run
+        ledger.engine, found, actor=actor, purpose=f"on demand: {ground}", dry_run=dry_run
     )
