@@ -86,6 +86,7 @@ def plan_record(
     effect = metric.effect(record.value, record.severity)
     base = record.act_date if metric.expiry_from == "act" else record.decision_date
     ends: list[tuple[dt.date, str]] = []
+    cleared_at: set[int] = set()  # which of ``ends`` a clearance gives
     cycle = cycle_bounds(rule, subject, record.act_date)
     if isinstance(effect.expiry, Period):
         ends.append((effect.expiry.after(base), ""))
@@ -106,6 +107,7 @@ def plan_record(
     for clearance in rule.clearances:
         if clearance.covers(metric.code) and metric.scored:
             day, last = cleared_on(record, clearance, rule, current)
+            cleared_at.add(len(ends))
             ends.append(
                 (
                     day,
@@ -115,9 +117,10 @@ def plan_record(
             )
     if not ends:  # unscored kinds, expiry "never" and permanent reductions
         ends.append((dt.date.max, ""))
-    end, why = min(ends, key=lambda pair: pair[0])
+    first = min(range(len(ends)), key=lambda k: ends[k][0])
+    end, why = ends[first]
     by_repair = repaired is not None and end == repaired
-    cleared = end if why.startswith("cleared on") else None
+    cleared = end if first in cleared_at else None
     removed_on = (
         metric.overlie.after(end)
         if metric.overlie and end != dt.date.max and not by_repair
