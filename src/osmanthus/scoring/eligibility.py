@@ -8,10 +8,10 @@ from dataclasses import dataclass, replace
 
 from osmanthus.errors import NotFound, ValidationError
 from osmanthus.ledger import Actor, Ledger, ResidentInfo, StoredRecord
-from osmanthus.policy import PolicySet
+from osmanthus.policy import Perk, PolicySet
 from osmanthus.scoring.reference import explain
 
-__all__ = ["Eligibility", "check_eligibility", "decide", "offered"]
+__all__ = ["Eligibility", "check_eligibility", "check_purpose", "decide", "offered"]
 
 
 @dataclass(frozen=True)
@@ -49,16 +49,21 @@ def check_eligibility(
     return replace(decide(ledger.policy, resident, rows, perk, day), check_id=entry.seq)
 
 
-def offered(policy: PolicySet, perk: str, day: dt.date, purpose: str | None = None) -> None:
-    """Raise :class:`NotFound` unless the policy in force on ``day`` offers ``perk``, and
-    :class:`ValidationError` unless ``purpose`` (when given) is one the perk lists."""
+def offered(policy: PolicySet, perk: str, day: dt.date) -> Perk:
+    """The perk ``perk`` of the policy in force on ``day``; :class:`NotFound` when that
+    policy does not offer it."""
     version = policy.in_force(day)
     if perk not in version.perks:
         raise NotFound(f"perk {perk!r}: not offered (offered: {', '.join(version.perks)})")
-    allowed = version.perks[perk].allowed_purposes
-    if purpose is not None and purpose not in allowed:
+    return version.perks[perk]
+
+
+def check_purpose(code: str, perk: Perk, purpose: str) -> None:
+    """:class:`ValidationError` unless ``purpose`` is one the perk ``code`` lists."""
+    allowed = perk.allowed_purposes
+    if purpose not in allowed:
         raise ValidationError(
-            f"purpose: expected one of {', '.join(allowed)} for perk {perk!r}, found {purpose!r}"
+            f"purpose: expected one of {', '.join(allowed)} for perk {code!r}, found {purpose!r}"
         )
 
 

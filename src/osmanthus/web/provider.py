@@ -22,7 +22,13 @@ from osmanthus.ledger import Ledger
 from osmanthus.ledger.rechecks import proof_holder, proof_revocation, recheck_rows, revoked_proofs
 from osmanthus.policy import Perk, PolicyVersion
 from osmanthus.reports import SigningKey, verify_proof
-from osmanthus.scoring.eligibility import Eligibility, check_eligibility, decide, offered
+from osmanthus.scoring.eligibility import (
+    Eligibility,
+    check_eligibility,
+    check_purpose,
+    decide,
+    offered,
+)
 from osmanthus.scoring.remembered import Decisions
 from osmanthus.web.access import Caller
 from osmanthus.web.check_limit import DailyChecks
@@ -107,11 +113,8 @@ async def check_by_id(
     connection, the decision remembered per resident state, and the audit entry awaited
     (committed with the others of this moment) before the answer leaves."""
     assert question.national_id is not None
-    who.require("provider")
     day = ledger.today()
-    offered(ledger.policy, question.perk, day)  # an unknown perk: 404 (the policy is public)
-    who.require_perk(question.perk)
-    offered(ledger.policy, question.perk, day, question.purpose)
+    _admit(ledger, who, question, day)
     detail = {"perk": question.perk}
     name = ledger.pseudonym_of(question.national_id)
     if checks is not None:
@@ -133,6 +136,16 @@ async def check_by_id(
     return EligibilityAnswer.of(replace(found, check_id=entry.seq))
 
 
+def _admit(ledger: Ledger, who: Caller, question: EligibilityRequest, day: dt.date) -> None:
+    """A provider's question may be asked: the caller is a provider (403), the perk is
+    offered (404: the policy is public), the provider's key provides it (403), and the
+    purpose is one the perk lists (422); nothing is read before."""
+    who.require("provider")
+    perk = offered(ledger.policy, question.perk, day)
+    who.require_perk(question.perk)
+    check_purpose(question.perk, perk, question.purpose)
+
+
 def answer(
     ledger: Ledger,
     who: Caller,
@@ -141,11 +154,8 @@ def answer(
     checks: DailyChecks | None = None,
 ) -> EligibilityAnswer:
     """Decide from the ledger, or check the proof (audited either way)."""
-    who.require("provider")
     today = ledger.today()
-    offered(ledger.policy, question.perk, today)  # an unknown perk: 404
-    who.require_perk(question.perk)
-    offered(ledger.policy, question.perk, today, question.purpose)
+    _admit(ledger, who, question, today)
     if question.proof is None:
         assert question.national_id is not None
         if checks is not None:
