@@ -32,6 +32,7 @@ LOCK = ROOT / "requirements.lock"
 STAMP = VENV / ".osmanthus-installed"
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 CHROMIUM = Path("/usr/bin/chromium")
+NGINX = Path("/usr/sbin/nginx")
 
 #: Front-end assets, from the npm registry, checked against the registry's integrity hash
 #: and served by our own server (no CDN). htmx 2.0.x on purpose: 4.x is a new major.
@@ -120,22 +121,28 @@ def fetch_assets() -> None:
             temporary.replace(target)
 
 
-def ensure_chromium() -> None:
-    """The browser tests drive Debian's Chromium; install it (as root) when missing."""
-    if CHROMIUM.exists():
-        return
-    if shutil.which("apt-get") and os.geteuid() == 0:
-        say("installing Chromium from Debian's packages (browser tests)")
+#: What the tests need from Debian's packages: the browser tests drive Chromium; the
+#: deployment test puts nginx in front of the service.
+SYSTEM_PACKAGES = {CHROMIUM: "chromium", NGINX: "nginx"}
+
+
+def ensure_system_packages() -> None:
+    """Install (as root) the Debian packages the tests need that are missing: only those,
+    without recommended packages, and without upgrading anything already installed."""
+    missing = [package for path, package in SYSTEM_PACKAGES.items() if not path.exists()]
+    if missing and shutil.which("apt-get") and os.geteuid() == 0:
+        command = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "--no-upgrade"]
+        say(f"installing {', '.join(missing)} from Debian's packages: {' '.join(command)} ...")
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], check=False, env=env)
-        if not CHROMIUM.exists():
+        if subprocess.run([*command, *missing], check=False, env=env).returncode != 0:
             subprocess.run(["apt-get", "update", "-q"], check=False, env=env)
-            subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], check=False, env=env)
-    if not CHROMIUM.exists():
-        raise SystemExit(
-            "[dev] the browser tests need Chromium at /usr/bin/chromium: "
-            "apt-get install -y chromium"
-        )
+            subprocess.run([*command, *missing], check=False, env=env)
+    for path, package in SYSTEM_PACKAGES.items():
+        if not path.exists():
+            raise SystemExit(
+                f"[dev] the tests need {path} (Debian package {package}): "
+                f"apt-get install -y --no-install-recommends {package}"
+            )
 
 
 def postgres_up() -> bool:
@@ -171,7 +178,7 @@ def main(argv: list[str]) -> int:
     if command == "demo":
         return subprocess.call([str(BIN / "osmanthus"), "demo", *rest], cwd=ROOT)
     ensure_postgres()
-    ensure_chromium()
+    ensure_system_packages()
     code = subprocess.call([str(BIN / "python"), "-m", "pytest", *rest], cwd=ROOT)
     if code == 5:
         say("pytest collected no tests: that is a failure")

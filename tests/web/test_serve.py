@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -26,7 +27,10 @@ def home(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def test_serve_answers_and_logs_json_lines(home: dict[str, str]) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_answers_and_logs_json_lines(home: dict[str, str], workers: int) -> None:
+    """Every worker logs its requests (with two workers there was no log at all) and
+    ``/metrics`` adds up the workers' counts, whichever worker answers the scrape."""
     subprocess.run([*CLI, "init"], env=home, check=True, capture_output=True)
     key = subprocess.run(
         [
@@ -48,7 +52,7 @@ def test_serve_answers_and_logs_json_lines(home: dict[str, str]) -> None:
     assert key.startswith("osm_")
     port = free_port()
     server = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port)],
+        [*CLI, "serve", "--port", str(port), "--workers", str(workers)],
         env=home,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -68,13 +72,23 @@ def test_serve_answers_and_logs_json_lines(home: dict[str, str]) -> None:
             headers={"Authorization": f"Bearer {key}"},
         )
         assert answer.status_code == 404  # no such perk, in the envelope
+        for _ in range(19):
+            httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
+        for _ in range(4):  # each scrape (from either worker) counts all 20
+            scraped = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+            counted = re.search(
+                r'^osmanthus_http_requests_total\{[^}]*route="/health"[^}]*\} ([\d.]+)$',
+                scraped,
+                re.M,
+            )
+            assert counted and float(counted.group(1)) == 20.0, scraped
+            assert "osmanthus_notice_backlog 0.0" in scraped
     finally:
         server.send_signal(signal.SIGTERM)
         output, _ = server.communicate(timeout=30)
     lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
-    assert {"route": "/health", "status": 200} in [
-        {"route": e["route"], "status": e["status"]} for e in lines
-    ]
+    routes = [(e["route"], e["status"]) for e in lines]
+    assert routes.count(("/health", 200)) == 20, output
     revoked = subprocess.run([*CLI, "keys", "revoke", key], env=home, capture_output=True)
     assert revoked.returncode == 0
 

@@ -25,6 +25,7 @@ __all__ = ["MODULES", "app", "main"]
 #: The modules that register commands, in the order ``--help`` lists them.
 MODULES = (
     "audit",
+    "backup",
     "disputes",
     "intake",
     "notices",

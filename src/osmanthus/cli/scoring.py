@@ -56,6 +56,7 @@ def init(
     settings = cli_settings(ctx)
     with open_ledger(ctx, ready=False, policy=False) as ledger:
         migrate(ledger.engine)
+        ledger.record_key(str(OPERATOR))
         where = ledger.engine.url.render_as_string(hide_password=True)
         created = grant_service_role(ledger.engine, service_role) if service_role else None
         if settings.demo_mode:
@@ -97,6 +98,7 @@ def demo(
     _remove_demo_database(cli_settings(ctx, demo_mode=True))
     with open_ledger(ctx, ready=False, policy=False, demo_mode=True) as ledger:
         migrate(ledger.engine)
+        ledger.record_key(str(OPERATOR))
         out.print(approve_demo_policy(ledger, cli_settings(ctx, demo_mode=True)), markup=False)
         ledger.use_policy(approved_or_refuse(ledger))
         spec = CitySpec(residents=residents, seed=seed, as_of=ledger.today())

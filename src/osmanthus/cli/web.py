@@ -4,8 +4,6 @@ city's sign-ins."""
 from __future__ import annotations
 
 import json
-import logging
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -42,42 +40,10 @@ def serve(
 
 
 def run_service(settings: Settings, *, host: str, port: int, workers: int) -> None:
-    """Serve the app on uvicorn (uvloop, httptools) until interrupted."""
-    import uvicorn
+    """Serve the app until interrupted (:func:`osmanthus.web.serving.serve`)."""
+    from osmanthus.web.serving import serve as serve_app
 
-    from osmanthus.web import create_app
-
-    access = logging.getLogger("osmanthus.web.access")  # one JSON line per request
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    access.addHandler(handler)
-    access.setLevel(logging.INFO)
-    access.propagate = False
-    # forwarded headers only from the proxies the settings name (uvicorn would believe
-    # any connection from 127.0.0.1 by default)
-    allowed = settings.trusted_proxies.strip()
-    if workers == 1:
-        uvicorn.run(
-            create_app(settings),
-            host=host,
-            port=port,
-            access_log=False,
-            proxy_headers=bool(allowed),
-            forwarded_allow_ips=allowed or None,
-        )
-        return
-    if settings.demo_mode:  # each worker reads its settings from the environment
-        os.environ["OSMANTHUS_DEMO_MODE"] = "true"
-    uvicorn.run(
-        "osmanthus.web.app:from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,
-        proxy_headers=bool(allowed),
-        forwarded_allow_ips=allowed or None,
-    )
+    serve_app(settings, host=host, port=port, workers=workers)
 
 
 @keys_app.command("create")

@@ -20,6 +20,7 @@ from osmanthus.core import ResidentInfo
 from osmanthus.errors import LedgerError, NotFound, RecordRefused, ValidationError
 from osmanthus.identity import pseudonym, pseudonyms, validate
 from osmanthus.ledger.database import is_current
+from osmanthus.ledger.key_fingerprint import check_key, record_key
 from osmanthus.ledger.schema import departments, residents
 from osmanthus.policy import PolicySet
 
@@ -77,6 +78,14 @@ class LedgerBase:
                 f"ledger at {self.engine.url.render_as_string(hide_password=True)} is not "
                 "initialised or not up to date: run 'osmanthus init'"
             )
+        with self.engine.connect() as conn:
+            check_key(conn, self._key)
+
+    def record_key(self, actor: str) -> bool:
+        """Record the pseudonym key's fingerprint (``osmanthus init``); True if written,
+        False if recorded before (and the same), :class:`ConfigError` if it differs."""
+        with self.engine.begin() as conn:
+            return record_key(conn, self._key, actor=actor)
 
     def department_ids(self, conn: Connection) -> dict[str, int]:
         """Department code to row id."""

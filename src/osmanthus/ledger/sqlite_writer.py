@@ -30,12 +30,9 @@ from osmanthus.ledger.audit_log import (
     insert_parameters,
     insert_statement,
 )
-from osmanthus.ledger.database import database_errors, sqlite_file
+from osmanthus.ledger.database import WAL_KEPT_BYTES, database_errors, sqlite_file
 
 __all__ = ["SqliteChainWriter", "audit_lock_path"]
-
-#: Size the write-ahead log file is cut back to when it starts again.
-WAL_KEPT_BYTES = 64 * 1024 * 1024
 
 
 def audit_lock_path(database: str) -> str:

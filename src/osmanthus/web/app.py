@@ -73,6 +73,7 @@ def _open_approved(settings: Settings) -> Ledger:
     a service never scores with whatever files are in a folder."""
     ledger = Ledger.from_settings(settings, PolicySet(()))
     try:
+        ledger.check_ready()  # migrated, and opened with the ledger's own pseudonym key
         ledger.use_policy(policy_in_force(ledger.engine))
     except BaseException:
         ledger.engine.dispose()

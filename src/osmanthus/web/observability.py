@@ -6,6 +6,7 @@ import itertools
 import json
 import logging
 import math
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -16,10 +17,11 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
-    Gauge,
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -87,6 +89,55 @@ class Observe:
                 )
 
 
+#: The gauges read from the ledger at each scrape: (name, help, read).
+_GAUGES: tuple[tuple[str, str, Callable[[Any], int]], ...] = (
+    (
+        "osmanthus_audit_unindexed_entries",
+        "Audit entries not yet indexed by subject (growing: the upkeep has stopped)",
+        lambda ledger: unindexed_entries(ledger.engine),
+    ),
+    (
+        "osmanthus_disputes_overdue",
+        "Disputes awaiting an answer or a review after their deadline",
+        lambda ledger: overdue_count(ledger.engine, ledger.today()),
+    ),
+    (
+        "osmanthus_notice_backlog",
+        "Notices due for e-mail and not yet sent (growing: the delivery worker stopped)",
+        lambda ledger: delivery_backlog(ledger.engine, ledger.now()),
+    ),
+)
+
+
+class LedgerGauges(Collector):
+    """The ledger's gauges, read at each scrape: the same whichever worker answers, so
+    they are kept out of the workers' shared counter files."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self._app = app
+
+    def collect(self) -> Any:
+        ledger = getattr(self._app.state, "ledger", None)
+        for name, text, read in _GAUGES:
+            try:
+                value = float(read(ledger)) if ledger else math.nan
+            except (OsmanthusError, SQLAlchemyError):  # the database is down: /ready says so
+                value = math.nan
+            yield GaugeMetricFamily(name, text, value=value)
+
+
+def _counted(registry: CollectorRegistry) -> bytes:
+    """The request counters: this process's, or with several workers every worker's
+    added up (prometheus_client's multiprocess mode: :mod:`osmanthus.web.serving`)."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return generate_latest(registry)
+    from prometheus_client import multiprocess
+
+    merged = CollectorRegistry()
+    multiprocess.MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
+    return generate_latest(merged)
+
+
 def install_observability(app: FastAPI) -> None:
     """Count and time every request by route and status; log one JSON line each; serve
     ``/metrics``."""
@@ -107,32 +158,11 @@ def install_observability(app: FastAPI) -> None:
 
     app.add_middleware(Observe, requests=requests, latency=latency)
 
-    def gauge(name: str, text: str, read: Callable[[Any], int]) -> None:
-        def value() -> float:
-            ledger = getattr(app.state, "ledger", None)
-            try:
-                return float(read(ledger)) if ledger else math.nan
-            except (OsmanthusError, SQLAlchemyError):  # the database is down: /ready says so
-                return math.nan
-
-        Gauge(name, text, registry=registry).set_function(value)
-
-    gauge(
-        "osmanthus_audit_unindexed_entries",
-        "Audit entries not yet indexed by subject (growing: the upkeep has stopped)",
-        lambda ledger: unindexed_entries(ledger.engine),
-    )
-    gauge(
-        "osmanthus_disputes_overdue",
-        "Disputes awaiting an answer or a review after their deadline",
-        lambda ledger: overdue_count(ledger.engine, ledger.today()),
-    )
-    gauge(
-        "osmanthus_notice_backlog",
-        "Notices due for e-mail and not yet sent (growing: the delivery worker stopped)",
-        lambda ledger: delivery_backlog(ledger.engine, ledger.now()),
-    )
+    gauges = CollectorRegistry()
+    gauges.register(LedgerGauges(app))
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(
+            _counted(registry) + generate_latest(gauges), media_type=CONTENT_TYPE_LATEST
+        )
