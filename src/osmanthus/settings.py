@@ -238,6 +238,26 @@ class Settings(BaseSettings):
         ),
     )
 
+    root_path: str = Field(
+        default="",
+        description=(
+            "The path prefix under which a reverse proxy serves the service (for example "
+            "'/osmanthus' for https://city.example/osmanthus/), the proxy passing the "
+            "requests on without it: links and redirects carry it. Empty (the default): "
+            "served at the root."
+        ),
+    )
+
+    @field_validator("root_path")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        value = value.rstrip("/")
+        if value and (not value.startswith("/") or value.startswith("//") or " " in value):
+            raise ConfigError(
+                f"settings: 'root_path' must be a path such as /osmanthus, found {value!r}"
+            )
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

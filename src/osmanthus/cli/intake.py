@@ -128,6 +128,7 @@ def coverage_cmd(
 
     with open_ledger(ctx) as ledger:
         found = coverage(ledger)
+        zone = ledger.timezone  # the city's day, as intake's "today" is
     if by_month:
         _print_months(found)
         return
@@ -136,7 +137,7 @@ def coverage_cmd(
     table = Table("department", "last batch", "batches", "accepted", "refused", "never reported")
     for entry in found:
         last = (
-            f"{entry.last_batch_id} {entry.last_batch_at:%Y-%m-%d}"
+            f"{entry.last_batch_id} {entry.last_batch_at.astimezone(zone):%Y-%m-%d}"
             if entry.last_batch_at
             else ("(loaded)" if entry.reported else "-")
         )

@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import hmac
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, bindparam, select
@@ -19,7 +20,7 @@ from sqlalchemy import Connection, Engine, bindparam, select
 from osmanthus.core import ResidentInfo
 from osmanthus.errors import LedgerError, NotFound, RecordRefused, ValidationError
 from osmanthus.identity import pseudonym, pseudonyms, validate
-from osmanthus.ledger.database import is_current
+from osmanthus.ledger.database import is_current, sqlite_file
 from osmanthus.ledger.key_fingerprint import check_key, record_key
 from osmanthus.ledger.schema import departments, residents
 from osmanthus.policy import PolicySet
@@ -74,6 +75,14 @@ class LedgerBase:
     def check_ready(self) -> None:
         """Raise :class:`LedgerError` unless the database is migrated to the newest schema."""
         if not is_current(self.engine):
+            database = sqlite_file(self.engine)
+            if database is not None and not Path(database).exists():
+                raise LedgerError(
+                    f"ledger at {Path(database).absolute()} is not initialised (no such "
+                    "file): run 'osmanthus init' ('osmanthus demo' for the demo city) or, if "
+                    "it is elsewhere, set OSMANTHUS_DATA_DIR to its folder (a relative "
+                    "data_dir is read from the current folder)"
+                )
             raise LedgerError(
                 f"ledger at {self.engine.url.render_as_string(hide_password=True)} is not "
                 "initialised or not up to date: run 'osmanthus init'"

@@ -32,6 +32,7 @@ from osmanthus.policy import PolicySet
 from osmanthus.reports import load_signing_key
 from osmanthus.scoring.remembered import Decisions, Explanations
 from osmanthus.settings import Settings
+from osmanthus.web.asgi import PrefixedRedirects
 from osmanthus.web.check_limit import DailyChecks
 from osmanthus.web.console import UploadLimit, console_router
 from osmanthus.web.documents import documents_router
@@ -136,6 +137,7 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> FastAPI:
         same_site="lax",
         https_only=not settings.demo_mode,
     )
+    app.add_middleware(PrefixedRedirects)  # redirects keep a proxy's path prefix
     app.add_middleware(SecurityHeaders, hsts=not settings.demo_mode)  # outermost
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_docs(app)

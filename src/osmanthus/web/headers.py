@@ -70,10 +70,10 @@ class SecurityHeaders:
 
 _DOCS = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Osmanthus API</title>
-<link rel="stylesheet" href="/static/vendor/swagger-ui.css"></head>
+<link rel="stylesheet" href="static/vendor/swagger-ui.css"></head>
 <body><div id="swagger-ui"></div>
-<script src="/static/vendor/swagger-ui-bundle.js"></script>
-<script src="/static/docs.js"></script></body></html>"""
+<script src="static/vendor/swagger-ui-bundle.js"></script>
+<script src="static/docs.js"></script></body></html>"""
 
 
 def install_docs(app: FastAPI) -> None:

@@ -10,6 +10,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Response
@@ -76,10 +77,12 @@ class Observe:
             self.requests.labels(route, method, str(status)).inc()
             self.latency.labels(route, method).observe(seconds)
             if log.isEnabledFor(logging.INFO):
+                client = scope.get("client")  # the proxy's client when the proxy is trusted
                 log.info(
                     json.dumps(
                         {
                             "request_id": request_id,
+                            "client": client[0] if client else None,
                             "method": method,
                             "route": route,
                             "status": status,
@@ -89,8 +92,16 @@ class Observe:
                 )
 
 
+def _run_age(runs: Path) -> float:
+    """Seconds since the newest finished population run (its run.json) was written."""
+    done = [p / "run.json" for p in runs.iterdir() if (p / "run.json").is_file()]
+    if not done:
+        return math.nan
+    return time.time() - max(path.stat().st_mtime for path in done)
+
+
 #: The gauges read from the ledger at each scrape: (name, help, read).
-_GAUGES: tuple[tuple[str, str, Callable[[Any], int]], ...] = (
+_GAUGES: tuple[tuple[str, str, Callable[[Any], float]], ...] = (
     (
         "osmanthus_audit_unindexed_entries",
         "Audit entries not yet indexed by subject (growing: the upkeep has stopped)",
@@ -124,6 +135,17 @@ class LedgerGauges(Collector):
             except (OsmanthusError, SQLAlchemyError):  # the database is down: /ready says so
                 value = math.nan
             yield GaugeMetricFamily(name, text, value=value)
+        settings = getattr(self._app.state, "settings", None)
+        runs = settings.resolved_population_dir / "runs" if settings else None
+        try:
+            age = _run_age(runs) if runs is not None else math.nan
+        except OSError:  # no runs yet
+            age = math.nan
+        yield GaugeMetricFamily(
+            "osmanthus_population_run_age_seconds",
+            "Seconds since the newest population run finished (NaN: none yet)",
+            value=age,
+        )
 
 
 def _counted(registry: CollectorRegistry) -> bytes:

@@ -23,6 +23,7 @@ from osmanthus import i18n
 from osmanthus.policy import PolicyVersion
 from osmanthus.policy.names import Names
 from osmanthus.web.access import Caller
+from osmanthus.web.asgi import route_path
 
 __all__ = ["Pages"]
 
@@ -247,7 +248,8 @@ class Pages:
                 caller=caller,
                 csrf=session.get("csrf", ""),
                 kiosk=bool(session.get("kiosk")),
-                path=request.url.path,
+                root=request.scope.get("root_path", ""),  # the prefix behind a proxy
+                path=route_path(request.scope),
                 names=names,
                 oidc=bool(
                     getattr(getattr(request.app.state, "settings", None), "oidc_issuer", None)

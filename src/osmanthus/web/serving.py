@@ -73,6 +73,7 @@ def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
         "log_config": log_config(),
         "proxy_headers": bool(allowed),
         "forwarded_allow_ips": allowed or None,
+        "root_path": settings.root_path,
     }
     if workers == 1:
         from osmanthus.web import create_app

@@ -7,7 +7,7 @@
   var limit = parseInt(body.dataset.idleSeconds || "900", 10) * 1000;
   var timer = null;
   function signOut() {
-    var form = document.querySelector('form[action="/signout"]');
+    var form = document.querySelector('form[action$="/signout"]');
     if (form) { form.submit(); }
   }
   function reset() {
