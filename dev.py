@@ -166,6 +166,16 @@ def ensure_postgres() -> None:
         )
 
 
+def parallel(args: list[str]) -> list[str]:
+    """pytest-xdist's options for the whole suite: one worker per core, each test file on
+    one worker (its module fixtures, such as a served demo city, built once); none when
+    the caller chose (-n, -p no:xdist) or runs one test."""
+    chosen = any(a.startswith(("-n", "--numprocesses", "--dist")) or a == "no:xdist" for a in args)
+    if chosen or any("::" in a for a in args):
+        return []
+    return ["-n", str(max(1, min(os.cpu_count() or 1, 4))), "--dist", "loadfile"]
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in {"demo", "test", "setup"}:
         print(__doc__)
@@ -179,7 +189,7 @@ def main(argv: list[str]) -> int:
         return subprocess.call([str(BIN / "osmanthus"), "demo", *rest], cwd=ROOT)
     ensure_postgres()
     ensure_system_packages()
-    code = subprocess.call([str(BIN / "python"), "-m", "pytest", *rest], cwd=ROOT)
+    code = subprocess.call([str(BIN / "python"), "-m", "pytest", *parallel(rest), *rest], cwd=ROOT)
     if code == 5:
         say("pytest collected no tests: that is a failure")
         return 1

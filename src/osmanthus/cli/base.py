@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -61,13 +62,17 @@ class _Console:
     def __init__(self, **options: Any) -> None:
         self._options = options
         self._real: Console | None = None
+        self._columns: str | None = None
 
     def real(self) -> Console:
-        """The rich console itself (for rich's own objects, which take one)."""
-        if self._real is None:
+        """The rich console itself (for rich's own objects, which take one); made again
+        when ``COLUMNS`` changes, which rich reads only when a console is made (commands
+        run in one process, as the tests run them, may each set their own width)."""
+        columns = os.environ.get("COLUMNS")
+        if self._real is None or columns != self._columns:
             from rich.console import Console
 
-            self._real = Console(**self._options)
+            self._real, self._columns = Console(**self._options), columns
         return self._real
 
     def __getattr__(self, name: str) -> Any:
