@@ -148,3 +148,30 @@ def test_forwarded_addresses_count_only_from_a_trusted_proxy(
         assert 429 not in codes, codes  # four clients, one refusal each
     else:
         assert codes[-1] == 429, codes  # one client (127.0.0.1), whatever it claims
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_refuses_an_unreadable_signing_key_in_one_line(
+    home: dict[str, str], tmp_path: Path, workers: str
+) -> None:
+    """Found walking through docs/deployment.md: with two workers each worker died on the
+    key at start-up and uvicorn's supervisor started it again, forever, serving nothing."""
+    env = {
+        **home,
+        "OSMANTHUS_DEMO_MODE": "false",
+        "OSMANTHUS_PSEUDONYM_KEY": "deployment-key-0123456789abcdef0123456789",
+        "OSMANTHUS_SIGNING_KEY_FILE": str(tmp_path / "missing.pem"),
+    }
+    subprocess.run([*CLI, "init"], env=env, check=True, capture_output=True)
+    result = subprocess.run(
+        [*CLI, "serve", "--port", str(free_port()), "--workers", workers],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: settings: 'signing_key_file' {tmp_path / 'missing.pem'}: cannot be read "
+        "(No such file or directory)"
+    ]

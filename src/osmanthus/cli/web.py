@@ -34,9 +34,16 @@ def serve(
 ) -> None:
     """Run the web service: the resident portal, the department console, the provider
     API, the oversight dashboard, health, readiness and metrics."""
-    with open_ledger(ctx):  # refuse to start on a ledger that is not set up
+    from osmanthus.reports import load_signing_key
+
+    settings = cli_settings(ctx)
+    # Refuse here, in one line, what every worker would refuse at start-up (a worker that
+    # dies at start-up is started again, over and over, by uvicorn's supervisor): a
+    # ledger not set up or opened with another pseudonym key, a signing key not readable.
+    load_signing_key(settings)
+    with open_ledger(ctx):
         pass
-    run_service(cli_settings(ctx), host=host, port=port, workers=workers)
+    run_service(settings, host=host, port=port, workers=workers)
 
 
 def run_service(settings: Settings, *, host: str, port: int, workers: int) -> None:
