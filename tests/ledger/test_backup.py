@@ -10,8 +10,10 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,7 +22,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
-from factories import OPERATOR, TEST_KEY, make_id
+from factories import OPERATOR, PG_URL, TEST_KEY, make_id
 from osmanthus.cli import app
 from osmanthus.ledger import Ledger, NewRecord, connect, migrate
 from osmanthus.policy import PolicySet
@@ -176,3 +178,40 @@ def test_a_backup_or_restore_killed_halfway_leaves_nothing_that_looks_whole(
     _kill_when(restoring, lambda: wal.exists() and wal.stat().st_size > 20 << 20)
     assert _head(target_url) == before  # the target as it was, whole
     assert _cli(target_url, "audit", "verify")[0] == 0
+
+
+def test_a_postgresql_ledger_in_public_restores_into_a_new_database(
+    _pg_admin: sa.Engine, policy: PolicySet, make_record: Callable[..., NewRecord]
+) -> None:
+    """As a city runs it: the ledger in the ``public`` schema of its own database, restored
+    into a new database, which has a ``public`` schema already (found walking through
+    docs/deployment.md: pg_restore failed on ``CREATE SCHEMA public``)."""
+    suffix = uuid.uuid4().hex[:12]
+    names = [f"osm_backup_src_{suffix}", f"osm_backup_dst_{suffix}"]
+    autocommit = _pg_admin.execution_options(isolation_level="AUTOCOMMIT")
+    with autocommit.connect() as conn:
+        for name in names:
+            conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    source_url, target_url = (
+        sa.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+        for name in names
+    )
+    try:
+        engine = connect(source_url)
+        migrate(engine)
+        ledger = Ledger(engine, policy, TEST_KEY)
+        ledger.record_key(str(OPERATOR))
+        ledger.sync_departments(OPERATOR)
+        _grow(ledger, make_record, 1, 3)
+        engine.dispose()
+        dest = Path(tempfile.mkdtemp()) / "ledger.backup"
+        assert _cli(source_url, "backup", str(dest))[0] == 0
+        code, output = _cli(target_url, "restore", str(dest))
+        assert code == 0, output
+        code, output = _cli(target_url, "audit", "verify")
+        assert code == 0, output
+        assert _head(target_url) == _head(source_url)  # the source's backup entry, the restore's
+    finally:
+        with autocommit.connect() as conn:
+            for name in names:
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))

@@ -20,9 +20,11 @@ database, and (unless ``replace``) a target that already holds a ledger. Afterwa
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -192,6 +194,31 @@ def _check_sqlite_backup(source: Path, key: bytes) -> None:
         backup_engine.dispose()
 
 
+def _without_existing_schemas(engine: Engine, source: Path) -> Path:
+    """A ``pg_restore --use-list`` file of the backup's entries, less the creation of any
+    schema the target database already has: a new database has ``public``, whose
+    ``CREATE SCHEMA`` would fail the restore."""
+    with engine.connect() as conn:
+        existing = set(conn.execute(text("SELECT nspname FROM pg_namespace")).scalars())
+    done = subprocess.run(
+        [_tool("pg_restore"), "--list", str(source)], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        reason = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise ConfigError(f"restore: {source} is not a whole backup: {reason}")
+    kept = [
+        line
+        for line in done.stdout.splitlines()
+        if not (
+            (found := re.match(r"^\d+; \d+ \d+ SCHEMA - (\S+) ", line)) and found[1] in existing
+        )
+    ]
+    handle, name = tempfile.mkstemp(prefix="osmanthus-restore-", suffix=".list")
+    with os.fdopen(handle, "w", encoding="utf-8") as listing:
+        listing.write("\n".join(kept) + "\n")
+    return Path(name)
+
+
 def restore(engine: Engine, source: Path, key: bytes, *, replace: bool = False) -> Backup:
     """Restore ``source`` (a file :func:`backup` wrote) into the configured database."""
     source = source.resolve()
@@ -221,8 +248,16 @@ def restore(engine: Engine, source: Path, key: bytes, *, replace: bool = False) 
             found.close()
     else:
         command = [_tool("pg_restore"), "--single-transaction", "--exit-on-error", "--no-owner"]
+        listing = None
         if replace:
             command += ["--clean", "--if-exists"]
-        _run([*command, f"--dbname={_libpq_url(engine)}", str(source)], "restore")
+        else:  # a schema the target has already (public, in a new database) is not made
+            listing = _without_existing_schemas(engine, source)
+            command += [f"--use-list={listing}"]
+        try:
+            _run([*command, f"--dbname={_libpq_url(engine)}", str(source)], "restore")
+        finally:
+            if listing is not None:
+                listing.unlink(missing_ok=True)
         engine.dispose()
     return Backup(source, kind, source.stat().st_size, _head_seq(engine))
