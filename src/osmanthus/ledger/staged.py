@@ -86,6 +86,14 @@ class StagedChunk:
     incident first."""
 
 
+#: SQLite page cache of a connection while it writes a batch, and for reads (its default,
+#: osmanthus.ledger.database), in KiB. A batch's dirty pages beyond it spill to the
+#: write-ahead log: 2.8 M rows, peak memory 1,158 MB with the reads' cache, 965 MB
+#: with 32 MiB (2026-12-06, bench/upload_memory.py and a probe of submit_batch).
+INTAKE_CACHE_KIB = 64 * 1024
+READ_CACHE_KIB = 256 * 1024
+
+
 class StagedRecords:
     """Writes the original reports of one batch (one transaction, one connection)."""
 
@@ -112,6 +120,8 @@ class StagedRecords:
         )
         if self.postgres:  # the stage join and its hash table stay in memory
             conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
+        else:  # a batch's pages spill to the log instead of filling the reads' 256 MiB
+            conn.exec_driver_sql(f"PRAGMA cache_size=-{INTAKE_CACHE_KIB}")
 
     def write(self, stage: pa.Table) -> StagedChunk:
         """Write the rows of ``stage`` (columns ``pseudonym, metric, value, act_date,
@@ -156,9 +166,11 @@ class StagedRecords:
 
     def close(self) -> None:
         """Drop the staging table (the transaction's end would, too, on PostgreSQL) and
-        stop the sealing thread."""
+        stop the sealing thread; on SQLite give the connection its page cache back."""
         self._drop_stage()
         self._sealing.shutdown(wait=True)
+        if not self.postgres:
+            self.conn.exec_driver_sql(f"PRAGMA cache_size=-{READ_CACHE_KIB}")
 
     def _drop_stage(self) -> None:
         self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_STAGE}")
@@ -203,9 +215,11 @@ class StagedRecords:
             return
         names = [name for name in stage.column_names if name != "k"]  # the rowid
         columns: Sequence[list[Any]] = [stage.column(name).to_pylist() for name in names]
-        self.conn.exec_driver_sql(
+        raw = self.conn.connection.driver_connection
+        assert raw is not None
+        raw.executemany(  # the rows made one at a time as SQLite takes them
             f"INSERT INTO {_STAGE} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
-            list(zip(*columns, strict=True)),
+            zip(*columns, strict=True),
         )
 
     def _seal(self, rows: pa.Table) -> None:
