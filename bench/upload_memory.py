@@ -99,7 +99,7 @@ def one_run(port: int, pid: int, batch: Path, key: str, run: int) -> dict[str, f
     seconds = time.perf_counter() - started
     body = answer.json()
     print(
-        f"  run {run}: HTTP {answer.status_code} {body.get("status", body.get("error"))!s:.80} "
+        f"  run {run}: HTTP {answer.status_code} {body.get('status', body.get('error'))!s:.80} "
         f"in {seconds:.0f} s; server at rest {at_rest / 2**20:,.0f} MiB, "
         f"peak {peak[0] / 2**20:,.0f} MiB"
     )
