@@ -236,7 +236,9 @@ def test_bad_applications_write_nothing(
     retraction = ledger.retract_record(
         "traffic-police", "TP-66", new_source_ref="TP-66-r", reason="wrong person", actor=POLICE
     )
-    with pytest.raises(ValidationError, match="is a retraction"):
+    with pytest.raises(
+        ValidationError, match=r"does not count \(retraction of an earlier record\)"
+    ):
         apply_repair(ledger, pseudonym, retraction, STATEMENT)
     with pytest.raises(ValidationError, match="replaced by a later correction or retraction"):
         apply_repair(ledger, pseudonym, record, STATEMENT)

@@ -99,3 +99,28 @@ def test_a_ledger_without_a_recorded_key_is_opened_and_init_records_it(
     assert _run(db_url, KEY_B, "audit", "verify")[0] == 0
     assert _run(db_url, KEY_A, "init")[0] == 0
     assert _run(db_url, KEY_B, "audit", "verify")[0] == 1
+
+
+def test_readiness_fails_when_the_ledger_was_set_up_with_another_key(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found walking through docs/deployment.md: a service left running while the ledger
+    was set up again under another key answered /ready with 400; now 503, so a load
+    balancer takes it out."""
+    from fastapi.testclient import TestClient
+
+    from osmanthus.ledger import Ledger, connect
+    from osmanthus.policy import PolicySet
+
+    monkeypatch.chdir(tmp_path)
+    assert _run(db_url, KEY_A, "init")[0] == 0
+    engine = connect(db_url)
+    try:
+        ledger = Ledger(engine, PolicySet(()), KEY_B.encode())
+        settings = get_settings(demo_mode=True, data_dir=tmp_path, upkeep_process=False)
+        with TestClient(create_app(settings, ledger)) as client:
+            answer = client.get("/ready")
+        assert answer.status_code == 503
+        assert "not the key this ledger was set up with" in answer.json()["error"]
+    finally:
+        engine.dispose()

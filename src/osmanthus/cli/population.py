@@ -144,7 +144,8 @@ def print_distribution(stats: dict[str, Any], as_of: dt.date, spec: CitySpec | N
     out.print(table)
     if stats["out_of_scope"]:
         out.print(f"outside the scheme's scope: {stats['out_of_scope']:,} residents")
-    out.print(f"lowest score {stats['lowest']}, highest score {stats['highest']}")
+    if stats["lowest"] is not None:  # a run of no resident has neither
+        out.print(f"lowest score {stats['lowest']}, highest score {stats['highest']}")
 
 
 def print_stats(result: RunResult) -> None:

@@ -33,8 +33,8 @@ def repair_check(
     record = line.record
     if line.status in ("retraction", "repair", "superseded"):
         raise ValidationError(
-            f"record_id: record {record.id} is a {line.status_text}: apply for the record "
-            "that counts"
+            f"record_id: record {record.id} does not count ({line.status_text}): apply for "
+            "the record that counts"
         )
     if line.status == "repaired":
         raise StepRefused(f"record {record.id}: already repaired")

@@ -25,6 +25,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.middleware.sessions import SessionMiddleware
 
+from osmanthus.errors import ConfigError, LedgerError
 from osmanthus.governance import policy_in_force
 from osmanthus.i18n import Catalogues
 from osmanthus.ledger import Ledger, is_current
@@ -150,8 +151,12 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> FastAPI:
 
     @app.get("/ready", response_model=Health, tags=["operations"])
     def ready(ledger: LedgerDep) -> Health:
-        """Readiness: the ledger is reachable and migrated."""
-        ledger.check_ready()
+        """Readiness: the ledger is reachable, migrated, and set up with this service's
+        pseudonym key (503 otherwise: a load balancer takes the process out)."""
+        try:
+            ledger.check_ready()
+        except ConfigError as exc:  # another key: not ready, whatever the cause
+            raise LedgerError(str(exc)) from None
         return Health(ok=is_current(ledger.engine), status="ready")
 
     @app.get("/api/v1/ping", response_model=Health, tags=["operations"])
