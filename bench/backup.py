@@ -17,14 +17,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from cli_startup import timed  # wall and CPU seconds of one command
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICY = ROOT / "policies" / "suzhou-example"
@@ -46,17 +46,6 @@ def build(url: str, residents: int) -> None:
     ledger.sync_departments(Actor("operator", "bench"))
     load_city(ledger, CitySpec(residents=residents, as_of=AS_OF))
     engine.dispose()
-
-
-def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout}{done.stderr}")
-    return seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> None:

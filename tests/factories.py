@@ -8,6 +8,8 @@ import shutil
 from pathlib import Path
 
 import sqlalchemy as sa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from osmanthus.identity import check_character
 from osmanthus.ledger import Actor, Ledger
@@ -124,3 +126,15 @@ def explained(
 #: Every perk of the example policy: a provider key bound to them all (tests that are
 #: not about the binding).
 PERKS = ["civilization_loan", "transit_discount", "library_extended_loans", "hospital_priority"]
+
+
+def write_key(path: Path) -> Path:
+    """A new Ed25519 private key as unencrypted PKCS#8 PEM at ``path``."""
+    path.write_bytes(
+        Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return path

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from factories import write_key
 from osmanthus.cli import app
 from osmanthus.settings import get_settings
 from osmanthus.web.app import create_app
@@ -64,18 +65,9 @@ def test_the_service_refuses_to_start_with_another_key(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     assert _run(db_url, KEY_A, "init")[0] == 0
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from fastapi.testclient import TestClient
 
-    pem = tmp_path / "signing.pem"
-    pem.write_bytes(
-        Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    pem = write_key(tmp_path / "signing.pem")
     settings = get_settings(
         database_url=db_url, pseudonym_key=KEY_B, data_dir=tmp_path, signing_key_file=pem
     )

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from reports_fixtures import ALICE, BOB, CAROL, write_key
+from reports_fixtures import ALICE, BOB, CAROL
 
-from factories import OPERATOR
+from factories import OPERATOR, write_key
 from osmanthus.ledger import Ledger, NewRecord
 from osmanthus.reports import SigningKey, read_signing_key
 

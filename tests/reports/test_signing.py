@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, generate_private_key
 from hypothesis import given
 from hypothesis import strategies as st
-from reports_fixtures import write_key
 
+from factories import write_key
 from osmanthus.errors import ConfigError, SignatureInvalid, ValidationError
 from osmanthus.reports import (
     PublicKey,

@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-from reports_fixtures import ALICE, BOB, write_key
+from reports_fixtures import ALICE, BOB
 from typer.testing import CliRunner
 
-from factories import POLICY_DIR
+from factories import POLICY_DIR, write_key
 from osmanthus.cli import app
 from osmanthus.ledger import Actor, Ledger
 from osmanthus.reports import (

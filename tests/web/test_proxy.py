@@ -27,11 +27,10 @@ import sqlalchemy as sa
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import NameOID
 from playwright.sync_api import expect, sync_playwright
 
-from factories import OPERATOR, TEST_KEY, approve_policy
+from factories import OPERATOR, TEST_KEY, approve_policy, write_key
 from osmanthus.ledger import Ledger, connect, migrate
 from osmanthus.policy import PolicySet
 from osmanthus.residents import set_password
@@ -148,14 +147,7 @@ def behind_proxy(
     approve_policy(ledger)
     ledger.register_resident(ALICE, "gusu", actor=OPERATOR)
     set_password(ledger, ALICE, PASSWORD, actor=OPERATOR)
-    signing = tmp_path / "signing.pem"
-    signing.write_bytes(
-        Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    signing = write_key(tmp_path / "signing.pem")
     service_port, https_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OSMANTHUS_")}
     env.update(

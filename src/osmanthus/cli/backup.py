@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from osmanthus.cli.base import OPERATOR, app, cli_settings, domain_errors, open_ledger, out
+
+if TYPE_CHECKING:
+    from osmanthus.ledger import Ledger
+    from osmanthus.ledger.backup import Backup
+
+
+def _audited(ledger: Ledger, action: str, purpose: str, done: Backup) -> None:
+    """The operator's backup or restore, in the audit chain (after the copy: not in it)."""
+    ledger.record_access(
+        actor=OPERATOR,
+        action=action,
+        purpose=purpose,
+        detail={"file": done.path.name, "head_seq": done.head_seq},
+    )
 
 
 @app.command()
@@ -22,12 +36,7 @@ def backup(
 
     with open_ledger(ctx, policy=False) as ledger:
         done = back_up(ledger.engine, dest)
-        ledger.record_access(
-            actor=OPERATOR,
-            action="ledger.backup",
-            purpose="back the ledger up",
-            detail={"file": done.path.name, "head_seq": done.head_seq},
-        )
+        _audited(ledger, "ledger.backup", "back the ledger up", done)
     out.print(
         f"backup written: {done.path} ({done.kind}, {done.size / 1e6:,.1f} MB, audit entries "
         f"up to {done.head_seq:,})",
@@ -60,12 +69,7 @@ def restore(
     finally:
         engine.dispose()
     with open_ledger(ctx, policy=False) as ledger:  # the restored ledger, and its key
-        ledger.record_access(
-            actor=OPERATOR,
-            action="ledger.restore",
-            purpose="restore the ledger from a backup",
-            detail={"file": done.path.name, "head_seq": done.head_seq},
-        )
+        _audited(ledger, "ledger.restore", "restore the ledger from a backup", done)
     out.print(
         f"restored {done.path} ({done.kind}): audit entries up to {done.head_seq:,}; "
         "check it: osmanthus audit verify",

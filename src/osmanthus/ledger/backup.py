@@ -31,6 +31,7 @@ from pathlib import Path
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import make_url
 
+from osmanthus.durable import fsync_path
 from osmanthus.errors import ConfigError, LedgerError
 from osmanthus.ledger.database import database_errors, sqlite_file
 from osmanthus.ledger.key_fingerprint import check_key
@@ -55,20 +56,11 @@ def _partial(dest: Path) -> Path:
     return dest.with_name(dest.name + ".partial")
 
 
-def _sync(path: Path) -> None:
-    with path.open("rb") as handle:
-        os.fsync(handle.fileno())
-
-
 def _publish(partial: Path, dest: Path) -> None:
     """Rename the finished copy into place, synced, so that ``dest`` is whole or absent."""
-    _sync(partial)
+    fsync_path(partial)
     partial.replace(dest)
-    directory = os.open(dest.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    fsync_path(dest.parent)
 
 
 def _libpq_url(engine: Engine) -> str:
@@ -91,11 +83,13 @@ def _tool(name: str) -> str:
     return found
 
 
-def _run(command: list[str], what: str) -> None:
+def _run(command: list[str], what: str) -> str:
+    """Run a PostgreSQL client tool; its output, or its last error line as ours."""
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         reason = (done.stderr.strip().splitlines() or ["no message"])[-1]
         raise LedgerError(f"{what}: {Path(command[0]).name} failed: {reason}")
+    return done.stdout
 
 
 def backup(engine: Engine, dest: Path) -> Backup:
@@ -200,15 +194,12 @@ def _without_existing_schemas(engine: Engine, source: Path) -> Path:
     ``CREATE SCHEMA`` would fail the restore."""
     with engine.connect() as conn:
         existing = set(conn.execute(text("SELECT nspname FROM pg_namespace")).scalars())
-    done = subprocess.run(
-        [_tool("pg_restore"), "--list", str(source)], capture_output=True, text=True, check=False
+    listed = _run(
+        [_tool("pg_restore"), "--list", str(source)], f"restore: {source} is not a whole backup"
     )
-    if done.returncode != 0:
-        reason = (done.stderr.strip().splitlines() or ["no message"])[-1]
-        raise ConfigError(f"restore: {source} is not a whole backup: {reason}")
     kept = [
         line
-        for line in done.stdout.splitlines()
+        for line in listed.splitlines()
         if not (
             (found := re.match(r"^\d+; \d+ \d+ SCHEMA - (\S+) ", line)) and found[1] in existing
         )

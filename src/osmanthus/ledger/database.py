@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from osmanthus.errors import ConfigError, LedgerError, RecordRefused
 
 __all__ = [
+    "PAGE_CACHE_KIB",
     "WAL_KEPT_BYTES",
     "connect",
     "database_errors",
@@ -73,6 +74,9 @@ def connect(url: str, *, echo: bool = False) -> Engine:
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=POOL, max_overflow=POOL)
 
 
+#: SQLite page cache of every connection, in KiB (256 MiB; a batch's writer takes less:
+#: osmanthus.ledger.staged).
+PAGE_CACHE_KIB = 256 * 1024
 #: Size the write-ahead log file is cut back to when it starts again after a checkpoint:
 #: what it reaches under steady load (osmanthus.ledger.upkeep.RESTART_FRAMES pages of
 #: 4 KiB), so a spike's high-water mark is not kept.
@@ -88,7 +92,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=60000")
-        cursor.execute("PRAGMA cache_size=-262144")  # 256 MiB of page cache
+        cursor.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
         cursor.execute("PRAGMA temp_store=MEMORY")
         # After a spike (a large batch), the log is cut back when it next starts again.
         cursor.execute(f"PRAGMA journal_size_limit={WAL_KEPT_BYTES}")

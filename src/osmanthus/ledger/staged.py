@@ -39,6 +39,7 @@ import sqlalchemy.exc
 from sqlalchemy import Connection, text
 
 from osmanthus.audit import Claim, ClaimBuilder
+from osmanthus.ledger.database import PAGE_CACHE_KIB
 from osmanthus.ledger.ids import allocate_ids
 from osmanthus.ledger.schema import records
 from osmanthus.ledger.seal_columns import Col, add_rows
@@ -86,12 +87,11 @@ class StagedChunk:
     incident first."""
 
 
-#: SQLite page cache of a connection while it writes a batch, and for reads (its default,
-#: osmanthus.ledger.database), in KiB. A batch's dirty pages beyond it spill to the
-#: write-ahead log: 2.8 M rows, peak memory 1,158 MB with the reads' cache, 965 MB
-#: with 32 MiB (2026-12-06, bench/upload_memory.py and a probe of submit_batch).
+#: SQLite page cache of a connection while it writes a batch, in KiB (the connections'
+#: own: PAGE_CACHE_KIB). A batch's dirty pages beyond it spill to the write-ahead log:
+#: 2.8 M rows, peak memory 1,158 MB with the connections' cache, 965 MB with 32 MiB
+#: (2026-12-06, bench/upload_memory.py and a probe of submit_batch).
 INTAKE_CACHE_KIB = 64 * 1024
-READ_CACHE_KIB = 256 * 1024
 
 
 class StagedRecords:
@@ -170,7 +170,7 @@ class StagedRecords:
         self._drop_stage()
         self._sealing.shutdown(wait=True)
         if not self.postgres:
-            self.conn.exec_driver_sql(f"PRAGMA cache_size=-{READ_CACHE_KIB}")
+            self.conn.exec_driver_sql(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
 
     def _drop_stage(self) -> None:
         self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_STAGE}")

@@ -36,8 +36,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from osmanthus.durable import fsync_path, write_durably
 from osmanthus.errors import OsmanthusError
-from osmanthus.population.durable import fsync_path, write_durably
 
 __all__ = [
     "PROFILE_SCHEMA",

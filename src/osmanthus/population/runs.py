@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from osmanthus.durable import fsync_path, sync_tree, write_durably
 from osmanthus.ledger import Actor, Ledger, append_entry, database_errors
 from osmanthus.population.compiled import Compiled
-from osmanthus.population.durable import fsync_path, sync_tree, write_durably
 from osmanthus.population.engines import ENGINES, EngineError
 from osmanthus.population.export import ExportResult, export_ledger
 from osmanthus.population.lake import Lake

@@ -143,10 +143,16 @@ def _coverage(ledger: Ledger, department: str | None) -> list[CoverageOut]:
 
 
 def _submit(
-    request: Request, who: Caller, path: Path, *, batch_id: str | None, partial: bool
+    request: Request,
+    ledger: Ledger,
+    who: Caller,
+    path: Path,
+    *,
+    batch_id: str | None,
+    partial: bool,
 ) -> Outcome:
     return submit_batch(
-        request.app.state.ledger,
+        ledger,
         path,
         department=_department(who),
         actor=who.actor,
@@ -259,7 +265,7 @@ def console_router(pages: Pages) -> APIRouter:
                 while chunk := await file.read(1 << 20):
                     out.write(chunk)
             found = await run_in_threadpool(
-                _submit, request, who, path, batch_id=batch_id, partial=partial
+                _submit, request, ledger, who, path, batch_id=batch_id, partial=partial
             )
         return RedirectResponse(f"/console/batches/{found.batch_id}", 303)
 
@@ -327,7 +333,7 @@ def console_router(pages: Pages) -> APIRouter:
                 async for chunk in request.stream():
                     out.write(chunk)
             found = await run_in_threadpool(
-                _submit, request, who, path, batch_id=batch_id, partial=partial
+                _submit, request, ledger, who, path, batch_id=batch_id, partial=partial
             )
         return _batch_out(found)
 

@@ -3,8 +3,8 @@
 A file is written under a temporary name, synced, renamed into place, and its folder
 synced, so after a crash or a power cut the old file or the new one is there, never a
 part of one; a folder is synced once files were created in it, so their names survive
-too. The lake's part files and manifest and a run's scores and ``run.json`` go through
-here.
+too. The lake's part files and manifest, a run's scores and ``run.json``, and the
+ledger's backups go through here.
 """
 
 from __future__ import annotations
