@@ -32,14 +32,14 @@ from osmanthus.reports.checkpoint import make_checkpoint, verify_checkpoint
 runner = CliRunner()
 
 
-def _env(db_url: str) -> dict[str, str]:
+def _env(db_url: str, key: bytes = TEST_KEY) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OSMANTHUS_")}
-    return {**env, "OSMANTHUS_DATABASE_URL": db_url, "OSMANTHUS_PSEUDONYM_KEY": TEST_KEY.decode()}
+    return {**env, "OSMANTHUS_DATABASE_URL": db_url, "OSMANTHUS_PSEUDONYM_KEY": key.decode()}
 
 
-def _cli(db_url: str, *args: str) -> tuple[int, str]:
+def _cli(db_url: str, *args: str, key: bytes = TEST_KEY) -> tuple[int, str]:
     with pytest.MonkeyPatch.context() as mp:
-        for name, value in _env(db_url).items():
+        for name, value in _env(db_url, key).items():
             if name.startswith("OSMANTHUS_"):
                 mp.setenv(name, value)
         mp.delenv("OSMANTHUS_DEMO_MODE", raising=False)
@@ -215,3 +215,28 @@ def test_a_postgresql_ledger_in_public_restores_into_a_new_database(
         with autocommit.connect() as conn:
             for name in names:
                 conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+def test_a_backup_of_a_ledger_under_another_key_is_refused_before_anything_is_written(
+    policy: PolicySet, make_record: Callable[..., NewRecord], tmp_path: Path
+) -> None:
+    """An operator who restores another city's (or a test) ledger under this city's key
+    would find nobody: refused in one line, the target untouched (SQLite, checked before
+    the copy; on PostgreSQL the restored ledger then refuses the key, as every command
+    does: tests/ledger/test_key_fingerprint.py)."""
+    source_url = f"sqlite:///{tmp_path / 'other-city.db'}"
+    engine = connect(source_url)
+    migrate(engine)
+    ledger = Ledger(engine, policy, TEST_KEY)
+    ledger.record_key(str(OPERATOR))
+    ledger.sync_departments(OPERATOR)
+    _grow(ledger, make_record, 1, 2)
+    engine.dispose()
+    dest = tmp_path / "other-city.backup"
+    assert _cli(source_url, "backup", str(dest))[0] == 0
+    target_url = f"sqlite:///{tmp_path / 'ours.db'}"
+    ours = b"our-own-city-key-0123456789abcdef0123"
+    code, output = _cli(target_url, "restore", str(dest), key=ours)
+    assert code == 1 and len(output.strip().splitlines()) == 1, output
+    assert "not the key this ledger was set up with" in output
+    assert not (tmp_path / "ours.db").exists() or _tables(target_url) == set()
