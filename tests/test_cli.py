@@ -67,7 +67,7 @@ def test_explain_of_a_resident_above_100_adds_up(demo_city: tuple[Path, str]) ->
     for number in numbers:
         text = run_demo(home, "explain", number)
         score = int(re.search(r"→ score (\d+)", text).group(1))  # type: ignore[union-attr]
-        counted = [int(v) for v in re.findall(r"│ [+-]\d+\s+│ ([+-]\d+)\s+│", text)]
+        counted = [int(v) for v in re.findall(r"points [+-]\d+, counted ([+-]\d+):", text)]
         assert score > 100
         assert sum(counted) == score - 100, text
         assert "[1] " in text and "(in force " in text  # the legal basis travels along

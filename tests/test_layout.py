@@ -56,6 +56,7 @@ NOT_FOR_A_LOOKUP = (
     "psycopg",
     "pyarrow",
     "pyspark",
+    "rich",
     "starlette",
     "uvicorn",
 )
@@ -83,23 +84,32 @@ def test_a_lookup_from_the_command_line_loads_only_what_it_uses(
     approve_policy(ledger, population_dir=tmp_path / "pop")
     ledger.register_resident(make_id(), "gusu", actor=OPERATOR)
     ledger.engine.dispose()
+    # The console script (``main``, which registers only the scoring commands and leaves
+    # with os._exit after the exit handlers) must not load rich either; ``app`` with
+    # every command registered must not load the heavy libraries.
+    runs = {
+        "main": ("main()", NOT_FOR_A_LOOKUP),
+        "app": ("app()", tuple(m for m in NOT_FOR_A_LOOKUP if m != "rich")),
+    }
     for command in ("score", "explain"):
-        probe = (
-            "import sys\n"
-            "from osmanthus.cli import app\n"
-            f"sys.argv = ['osmanthus', {command!r}, {make_id()!r}]\n"
-            "try:\n    app()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
-            f"print('LOADED', *(m for m in {NOT_FOR_A_LOOKUP!r} if m in sys.modules))"
-        )
-        done = subprocess.run(
-            [sys.executable, "-c", probe],
-            capture_output=True,
-            text=True,
-            check=False,
-            env={**os.environ, **env},
-        )
-        assert done.returncode == 0, done.stderr
-        assert done.stdout.splitlines()[-1] == "LOADED", command
+        for entry, (call, unwanted) in runs.items():
+            probe = (
+                "import atexit, sys\n"
+                f"from osmanthus.cli import {entry}\n"
+                f"sys.argv = ['osmanthus', {command!r}, {make_id()!r}]\n"
+                "atexit.register(lambda: print('LOADED', "
+                f"*(m for m in {unwanted!r} if m in sys.modules)))\n"
+                f"{call}\n"
+            )
+            done = subprocess.run(
+                [sys.executable, "-c", probe],
+                capture_output=True,
+                text=True,
+                check=False,
+                env={**os.environ, **env},
+            )
+            assert done.returncode == 0, done.stderr
+            assert done.stdout.splitlines()[-1] == "LOADED", (command, entry)
 
 
 def test_the_ledger_reads_no_policy_files() -> None:

@@ -185,67 +185,67 @@ def explain_cmd(
     """Print one resident's score with every record, its points, expiry and legal basis."""
     result = _explain(ctx, national_id, as_of, known_at, purpose)
     if as_json:
-        out.print_json(json.dumps(explanation_json(result), ensure_ascii=False))
+        typer.echo(json.dumps(explanation_json(result), ensure_ascii=False, indent=2))
         return
-    from rich.markup import escape
-    from rich.table import Table
+    typer.echo(explanation_text(result))  # plain text: a look-up needs no rich console
 
-    table = Table(title=f"Score {result.score} on {result.as_of} under {result.policy}")
-    for column in ("act date", "record", "points", "counted", "expires", "status", "basis"):
-        table.add_column(column, overflow="fold")
+
+def explanation_text(result: Explanation) -> str:
+    """The explanation as plain lines: each record with its points, what counted, its
+    status and expiry and the number of its legal basis, then the bases, the adjustments
+    and the sum. A record's lines are indented under its act date, so a narrow terminal
+    wraps text, not a table's columns."""
+    lines = [f"Score {result.score} on {result.as_of} under {result.policy}", ""]
     citations: list[str] = []
     for line in result.lines:
         r = line.record
         if line.legal_basis not in citations:
             citations.append(line.legal_basis)
+        expiry = f"expiry {line.expires_on}" if line.expires_on else "no expiry"
+        lines.append(
+            f"{r.act_date}  {line.metric_title}  [{citations.index(line.legal_basis) + 1}]"
+        )
+        indent = " " * 12
+        lines.append(
+            f"{indent}points {line.points:+d}, counted {line.counted:+d}: "
+            f"{line.status_text}; {expiry}"
+        )
+        reason = f" — {r.reason}" if r.reason else ""
+        lines.append(f"{indent}record {r.id}: {r.department} {r.source_ref}{reason}")
         notes = list(line.notes)
         if line.status == "counted" and result.scale.worse(line.points) and line.repair_from:
             notes.append(
                 f"early repair may be requested from {line.repair_from} "
                 f"(osmanthus repair apply ID {r.id})"
             )
-        table.add_row(
-            str(r.act_date),
-            f"{escape(line.metric_title)}\n[dim]record {r.id}: {escape(r.department)} "
-            f"{escape(r.source_ref)}"
-            f"{' — ' + escape(r.reason) if r.reason else ''}"
-            f"{''.join(chr(10) + escape(note) for note in notes)}[/dim]",
-            f"{line.points:+d}",
-            f"{line.counted:+d}",
-            str(line.expires_on or "never"),
-            line.status_text,
-            f"[{citations.index(line.legal_basis) + 1}]",
-        )
-    out.print(table)
-    for number, citation in enumerate(citations, start=1):
-        out.print(f"[{number}] {citation}", markup=False)
-    for adjustment in result.adjustments:
-        out.print(f"{adjustment.date}: {adjustment.delta:+d} ({adjustment.reason})")
+        lines.extend(f"{indent}{note}" for note in notes)
+    if result.lines:
+        lines.append("")
+    lines.extend(f"[{number}] {citation}" for number, citation in enumerate(citations, 1))
+    lines.extend(f"{a.date}: {a.delta:+d} ({a.reason})" for a in result.adjustments)
     scale = result.scale
     if result.out_of_scope:
-        out.print(f"no score: {result.out_of_scope}")
-        return
-    out.print(
+        lines.append(f"no score: {result.out_of_scope}")
+        return "\n".join(lines)
+    adjusted = sum(a.delta for a in result.adjustments)
+    lines.append(
         f"baseline {scale.baseline} + counted {result.counted_total:+d}"
-        + (
-            f" + adjustments {sum(a.delta for a in result.adjustments):+d}"
-            if result.adjustments
-            else ""
-        )
+        + (f" + adjustments {adjusted:+d}" if result.adjustments else "")
         + f" = {result.raw}; floor {scale.floor}, ceiling {scale.ceiling}: "
         f"adjustment {result.adjustment:+d} → score {result.score}"
     )
     if result.grade:
         forced = f" (forced by: {result.forced_by})" if result.forced_by else ""
-        out.print(f"grade {result.grade}{forced}")
+        lines.append(f"grade {result.grade}{forced}")
     for measure in result.measures:
         until = f", until {measure.until}" if measure.until else ""
-        out.print(
+        lines.append(
             f"measure: {measure.name} on {measure.date} at standing {measure.standing}{until}"
         )
     for perk in result.perks:
         verdict = f"eligible until {perk.valid_until}" if perk.eligible else "not eligible"
-        out.print(f"perk {perk.title} ({perk.provider}): {verdict} — {perk.reason}")
+        lines.append(f"perk {perk.title} ({perk.provider}): {verdict} — {perk.reason}")
+    return "\n".join(lines)
 
 
 def explanation_json(result: Explanation) -> dict[str, Any]:
