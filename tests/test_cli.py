@@ -177,6 +177,8 @@ def test_demo_init_puts_the_policy_through_two_approvers_once(
         ),
         ("mysql://db/x", "error: settings: 'database_url' backend 'mysql' is not supported"),
         ("::::", "error: settings: 'database_url' is not a usable SQLAlchemy URL"),
+        ("sqlite://", "error: settings: 'database_url' names an SQLite database in memory"),
+        ("sqlite:///:memory:", "error: settings: 'database_url' names an SQLite database in"),
     ],
 )
 def test_bad_database_url_is_a_one_line_error(

@@ -9,6 +9,7 @@ the write it describes: both land or neither does.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from osmanthus.audit import (
 )
 from osmanthus.errors import LedgerError
 from osmanthus.ledger.database import database_errors, read_only
-from osmanthus.ledger.schema import audit_log
+from osmanthus.ledger.schema import audit_archives, audit_log
 
 __all__ = [
     "AuditEntry",
@@ -283,6 +284,12 @@ def chain_head(engine: Engine) -> ChainHead:
 
 
 def ledger_identity(conn: Connection) -> str:
-    """The hash of the ledger's first audit entry: which chain a checkpoint belongs to."""
+    """The hash of the ledger's first audit entry: which chain a checkpoint belongs to
+    (once entry 1 is archived, as the first archive's signed checkpoint states it)."""
     first = conn.execute(select(audit_log.c.hash).where(audit_log.c.seq == 1)).scalar()
+    if first is None:
+        document = conn.execute(
+            select(audit_archives.c.document).where(audit_archives.c.first_seq == 1)
+        ).scalar()
+        first = None if document is None else json.loads(document)["body"]["ledger"]
     return str(first or "empty")

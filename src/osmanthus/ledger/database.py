@@ -59,7 +59,12 @@ def connect(url: str, *, echo: bool = False) -> Engine:
         )
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
-        if database and database != ":memory:":
+        if not database or database == ":memory:":
+            raise ConfigError(
+                "settings: 'database_url' names an SQLite database in memory: a ledger lives "
+                "in a file (sqlite:///path/to/ledger.db)"
+            )
+        if database:
             try:
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:

@@ -131,9 +131,17 @@ class ErasureFacts:
                 self.redacted[entry] = seq
 
 
-def erasure_facts(conn: Connection, upto: int | None = None) -> ErasureFacts:
-    """Every erasure's facts in the chain (up to entry ``upto``)."""
+def erasure_facts(
+    conn: Connection,
+    upto: int | None = None,
+    *,
+    archived: Iterable[tuple[int, dict[str, Any]]] = (),
+) -> ErasureFacts:
+    """Every erasure's facts in the chain (up to entry ``upto``); ``archived``: the
+    ``(seq, detail)`` of erasures in archived months, read from their files."""
     facts = ErasureFacts()
+    for seq, detail in archived:
+        facts.add(seq, detail)
     query = select(audit_log.c.seq, audit_log.c.detail).where(
         audit_log.c.action.in_(ERASURE_ACTIONS)
     )

@@ -16,7 +16,9 @@ __all__ = [
     "ERASABLE",
     "RETIRED",
     "append_only_triggers",
+    "archive_delete_triggers",
     "drop_append_only_triggers",
+    "drop_archive_delete_triggers",
     "erasure_shape",
     "erasure_triggers",
 ]
@@ -150,3 +152,48 @@ def drop_append_only_triggers(
             else f"DROP TRIGGER IF EXISTS {table}_no_update"
         )
     return found
+
+
+_ARCHIVED = "SELECT 1 FROM audit_archives a WHERE {old}.seq BETWEEN a.first_seq AND a.last_seq"
+
+
+def archive_delete_triggers(dialect: str) -> list[str]:
+    """The guard of ``audit_log`` against DELETE since migration 0019: an entry may be
+    deleted only when a row of ``audit_archives`` covers it (a closed month exported and
+    its checkpoint signed, :mod:`osmanthus.ledger.archive`); TRUNCATE stays refused.
+    (An archive row made by hand carries no valid signature: verification refuses it.)"""
+    message = "osmanthus: audit_log is append-only: only an archived entry may be detached"
+    if dialect == "postgresql":
+        return [
+            "DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log",
+            "CREATE TRIGGER audit_log_append_only BEFORE TRUNCATE ON audit_log "
+            "FOR EACH STATEMENT EXECUTE FUNCTION refuse_change()",
+            "CREATE FUNCTION audit_log_archived_only() RETURNS trigger LANGUAGE plpgsql "
+            f"AS $$ BEGIN IF NOT EXISTS ({_ARCHIVED.format(old='OLD')}) THEN RAISE EXCEPTION "
+            f"'{message}' USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD; END $$",
+            "CREATE TRIGGER audit_log_archived_only BEFORE DELETE ON audit_log FOR EACH ROW "
+            "EXECUTE FUNCTION audit_log_archived_only()",
+        ]
+    return [
+        "DROP TRIGGER IF EXISTS audit_log_no_delete",
+        "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
+        f"WHEN NOT EXISTS ({_ARCHIVED.format(old='old')}) "
+        f"BEGIN SELECT RAISE(ABORT, '{message}'); END",
+    ]
+
+
+def drop_archive_delete_triggers(dialect: str) -> list[str]:
+    """Undo :func:`archive_delete_triggers`: DELETE on ``audit_log`` refused again."""
+    if dialect == "postgresql":
+        return [
+            "DROP TRIGGER IF EXISTS audit_log_archived_only ON audit_log",
+            "DROP FUNCTION IF EXISTS audit_log_archived_only()",
+            "DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log",
+            "CREATE TRIGGER audit_log_append_only BEFORE DELETE OR TRUNCATE ON audit_log "
+            "FOR EACH STATEMENT EXECUTE FUNCTION refuse_change()",
+        ]
+    return [
+        "DROP TRIGGER IF EXISTS audit_log_no_delete",
+        "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT "
+        "RAISE(ABORT, 'osmanthus: audit_log is append-only: DELETE refused'); END",
+    ]

@@ -13,6 +13,9 @@ set one, or a certificate, yourself) and grants:
   notice outbox's working state (``notice_deliveries``, ``notice_cursors``);
 - ``SELECT`` on ``alembic_version``; ``USAGE, SELECT`` on the schema's sequences;
   ``USAGE`` on the schema;
+- archiving's narrow path (:mod:`osmanthus.ledger.archive`): ``DELETE`` on
+  ``audit_log``, which the row trigger of migration 0019 lets through only for an entry
+  that a row of ``audit_archives`` covers;
 - erasure's narrow path (:mod:`osmanthus.ledger.erasure`): ``UPDATE`` on the personal
   columns of the erasable append-only tables only (:data:`ERASURE_COLUMNS`), and the
   row triggers of migration 0013 let an UPDATE through only in the erased shape.
@@ -34,6 +37,7 @@ APPEND_ONLY = (
     *(name for name, sealed in SEALED.items() if sealed.append_only),
     "audit_log",
     "audit_checkpoints",
+    "audit_archives",
 )
 CURRENT_STATE = tuple(name for name, sealed in SEALED.items() if not sealed.append_only)
 DERIVED = (
@@ -80,6 +84,9 @@ def grant_service_role(engine: Engine, role: str) -> bool:
             f"GRANT SELECT, INSERT, UPDATE, DELETE ON {', '.join(CURRENT_STATE + DERIVED)} "
             f'TO "{role}"',
             f'GRANT SELECT ON alembic_version TO "{role}"',
+            # archiving's narrow path: the row trigger of migration 0019 lets a DELETE of
+            # an entry through only when an archive covers it
+            f'GRANT DELETE ON audit_log TO "{role}"',
             *(
                 f'GRANT UPDATE ({", ".join(columns)}) ON {table} TO "{role}"'
                 for table, columns in ERASURE_COLUMNS.items()

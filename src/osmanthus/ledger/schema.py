@@ -46,6 +46,10 @@ the single description the code reads and writes through.
 - ``audit_log``: the hash-chained log of every write and every read of personal data.
 - ``audit_checkpoints``: signed checkpoints of the chain (an entry's number and hash),
   written by ``osmanthus audit checkpoint`` and on the service's schedule.
+- ``audit_archives``: the closed months of the chain exported to files and detached
+  from ``audit_log`` (their first and last entry, the last one's hash and a signed
+  checkpoint of it; migration 0019, :mod:`osmanthus.ledger.archive`). Append-only; the
+  database lets an entry of ``audit_log`` be deleted only when an archive covers it.
 - ``audit_subjects``, ``audit_indexed``: which entries are about whom (a key of the
   subject and the entry's ``seq``), filled in bulk after the entries are written, up to
   ``audit_indexed.upto`` (:mod:`osmanthus.ledger.audit_subjects`), so that a resident can
@@ -86,6 +90,7 @@ __all__ = [
     "RECORD_KINDS",
     "UtcDateTime",
     "api_keys",
+    "audit_archives",
     "audit_checkpoints",
     "audit_indexed",
     "audit_log",
@@ -447,6 +452,19 @@ audit_indexed = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),  # always 1: one row
     Column("upto", Key, nullable=False),
+)
+
+audit_archives = Table(
+    "audit_archives",
+    metadata,
+    # one closed month of the chain, exported and detached (osmanthus.ledger.archive)
+    Column("month", String(7), primary_key=True),  # YYYY-MM (UTC)
+    Column("first_seq", Key, nullable=False),
+    Column("last_seq", Key, nullable=False),
+    Column("hash", String(64), nullable=False),  # the hash of entry last_seq
+    Column("file_name", String(128), nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("document", Text, nullable=False),  # the signed checkpoint of entry last_seq
 )
 
 audit_checkpoints = Table(

@@ -7,18 +7,21 @@ mistaken for rows without an entry. Verification never writes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import itertools
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
 from osmanthus.audit import GENESIS_HASH, ChainHead, parse_claims, verify_entries
 from osmanthus.errors import AuditChainBroken
+from osmanthus.ledger.archive import ARCHIVE_ACTION, Archived, archived_months, carried_claims
 from osmanthus.ledger.audit_log import iter_entries, ledger_identity
 from osmanthus.ledger.database import database_errors, read_only
-from osmanthus.ledger.erasure import erasure_facts
+from osmanthus.ledger.erasure import ERASURE_ACTIONS, erasure_facts
 from osmanthus.ledger.row_check import ClaimOf, check_rows
 from osmanthus.ledger.schema import audit_log
 from osmanthus.ledger.sealed import SEALED
@@ -35,11 +38,18 @@ __all__ = [
 
 @dataclass(frozen=True)
 class LedgerCheck:
-    """What a verification checked: the chain's head, and rows per sealed table."""
+    """What a verification checked: the chain's head, and rows per sealed table;
+    ``archives``: the archived months (read from their files when ``archive_read``)."""
 
     head: ChainHead
     rows: dict[str, int]
     since: int | None = None
+    archives: list[Archived] = field(default_factory=list)
+    archive_read: bool = False
+
+
+#: Reads an archived month's entries from its file (``osmanthus.reports.archive``).
+ArchiveReader = Callable[[Archived], Iterable[dict[str, Any]]]
 
 
 @contextmanager
@@ -63,6 +73,7 @@ def verify_ledger(
     anchor: tuple[int, str] | None = None,
     since: tuple[int, str, Mapping[str, int]] | None = None,
     rows: bool = True,
+    archive: ArchiveReader | None = None,
 ) -> LedgerCheck:
     """Recompute the audit chain and check every sealed row against it; raise
     :class:`osmanthus.errors.AuditChainBroken` (or its :class:`RowsTampered`) at the first
@@ -71,20 +82,49 @@ def verify_ledger(
     ``since``: ``(seq, hash, floors)`` of a checkpoint already verified: only the entries
     after it, and the rows they wrote (or above the checkpoint's highest keys), are
     checked. ``anchor`` and ``expected_head``: see :func:`osmanthus.audit.verify_entries`.
+
+    Archived months (:mod:`osmanthus.ledger.archive`): with ``archive`` (which reads a
+    month's entries from its file) the chain is recomputed from entry 1 through the
+    files; without it, from the newest archive's last entry, with the row claims the
+    ``audit.archive`` entries carry, so every row is checked either way. The archives'
+    signed checkpoints are the caller's to check (:mod:`osmanthus.reports.archive`):
+    they are returned in ``archives``.
     """
     claims: list[ClaimOf] = []
     redacted: list[int] = []
+    erased: list[tuple[int, dict[str, Any]]] = []
 
-    def harvest(entries: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    def harvest(entries: Iterable[dict[str, Any]], upto: int) -> Iterator[dict[str, Any]]:
         for entry in entries:
             for claim in parse_claims(entry["detail"], entry.get("sealed")):
                 claims.append(ClaimOf(int(entry["seq"]), entry["action"], claim))
+            if entry["action"] == ARCHIVE_ACTION and archive is None:
+                carried = json.loads(entry["detail"])  # the archived entries' claims
+                claims.extend(ClaimOf(*found) for found in carried_claims(carried))
+                erased.extend((int(seq), detail) for seq, detail in carried["erasures"])
             if entry.get("subject_digest") is not None:
                 redacted.append(int(entry["seq"]))
+            if int(entry["seq"]) <= upto and entry["action"] in ERASURE_ACTIONS:
+                erased.append((int(entry["seq"]), json.loads(entry["detail"])))
             yield entry
 
-    start = (0, GENESIS_HASH) if since is None else (since[0], since[1])
     with snapshot(engine) as conn:
+        archives = archived_months(conn)
+        boundary = archives[-1].last if archives else 0
+        floors = None if since is None else dict(since[2])
+        start = (0, GENESIS_HASH) if since is None else (since[0], since[1])
+        if since is not None and since[0] < boundary:
+            raise AuditChainBroken(
+                f"audit entry {since[0]}: archived (through {archives[-1].month}); verify "
+                "from the archive instead",
+                seq=since[0],
+            )
+        if archive is None and anchor is not None and anchor[0] <= boundary:
+            raise AuditChainBroken(
+                f"audit entry {anchor[0]}: archived (through {archives[-1].month}); give "
+                "the archive's folder to verify it",
+                seq=anchor[0],
+            )
         if since is not None:
             stored = conn.execute(
                 select(audit_log.c.hash).where(audit_log.c.seq == since[0])
@@ -95,13 +135,23 @@ def verify_ledger(
                     "chain was rewritten up to the checkpoint)",
                     seq=since[0],
                 )
+        live = iter_entries(conn, after=max(start[0], boundary))
+        if since is None and archives and archive is not None:
+            entries: Iterable[dict[str, Any]] = itertools.chain(
+                *(archive(month) for month in archives), live
+            )
+        elif since is None and archives:
+            start = (boundary, archives[-1].hash)
+            entries = live
+        else:
+            entries = live
         head = verify_entries(
-            harvest(iter_entries(conn, after=start[0])),
+            harvest(entries, boundary),
             expected_head=expected_head,
             start=start,
             anchor=anchor,
         )
-        erasures = erasure_facts(conn, head.seq)
+        erasures = erasure_facts(conn, head.seq, archived=erased)
         for seq in redacted:  # a redacted entry must be named by a later erasure
             if erasures.redacted.get(seq, 0) <= seq:
                 raise AuditChainBroken(
@@ -110,17 +160,17 @@ def verify_ledger(
                     seq=seq,
                 )
         checked = (
-            check_rows(
-                conn,
-                claims,
-                floors=None if since is None else dict(since[2]),
-                erasures=erasures,
-                since=start[0],
-            )
+            check_rows(conn, claims, floors=floors, erasures=erasures, since=start[0])
             if rows
             else {}
         )
-    return LedgerCheck(head, checked, None if since is None else since[0])
+    return LedgerCheck(
+        head,
+        checked,
+        None if since is None and not (archives and archive is None) else start[0],
+        archives,
+        archive is not None,
+    )
 
 
 def row_floors(conn: Connection) -> dict[str, int]:

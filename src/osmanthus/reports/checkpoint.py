@@ -35,12 +35,12 @@ from osmanthus.ledger import (
     snapshot,
     store_checkpoint,
     stored_checkpoint,
-    verify_ledger,
 )
 from osmanthus.reports.signing import PublicKey, SigningKey, sign_document, verify_document
 
 __all__ = [
     "KIND",
+    "checked_body",
     "checkpoint_if_due",
     "make_checkpoint",
     "read_checkpoint",
@@ -98,7 +98,7 @@ def read_checkpoint(path: Path) -> Any:
         raise ValidationError(f"{path}: not a checkpoint (not JSON: {exc})") from None
 
 
-def _checked_body(document: Any, public_keys: Iterable[PublicKey]) -> dict[str, Any]:
+def checked_body(document: Any, public_keys: Iterable[PublicKey]) -> dict[str, Any]:
     verified = verify_document(document, public_keys, kind=KIND, today=dt.date.today())
     body = verified.body
     for name, kind in (("ledger", str), ("hash", str), ("seq", int), ("rows", dict)):
@@ -110,11 +110,20 @@ def _checked_body(document: Any, public_keys: Iterable[PublicKey]) -> dict[str, 
 
 
 def verify_checkpoint(
-    engine: Engine, document: Any, public_keys: Iterable[PublicKey], *, rows: bool = True
+    engine: Engine,
+    document: Any,
+    public_keys: Iterable[PublicKey],
+    *,
+    rows: bool = True,
+    archive: Path | None = None,
 ) -> LedgerCheck:
     """Check the signature of a published checkpoint, that it belongs to this ledger, and
-    that its entry is part of today's verified chain (and every row, with ``rows``)."""
-    body = _checked_body(document, public_keys)
+    that its entry is part of today's verified chain (and every row, with ``rows``);
+    ``archive``: the folder of the archived months' files (:mod:`osmanthus.reports.archive`)."""
+    from osmanthus.reports.archive import verify_all
+
+    keys = list(public_keys)
+    body = checked_body(document, keys)
     with snapshot(engine) as conn:
         identity = ledger_identity(conn)
     if identity != body["ledger"]:
@@ -122,7 +131,9 @@ def verify_checkpoint(
             f"the checkpoint is for another ledger (its first entry {body['ledger'][:16]}…, "
             f"this ledger's {identity[:16]}…)"
         )
-    return verify_ledger(engine, anchor=(body["seq"], body["hash"]), rows=rows)
+    return verify_all(
+        engine, lambda: keys, directory=archive, anchor=(body["seq"], body["hash"]), rows=rows
+    )
 
 
 def verify_since_checkpoint(
@@ -130,5 +141,8 @@ def verify_since_checkpoint(
 ) -> LedgerCheck:
     """Verify incrementally from the checkpoint kept for entry ``seq`` (its signature
     checked first): the entries after it and the rows they wrote."""
-    body = _checked_body(stored_checkpoint(engine, seq), public_keys)
-    return verify_ledger(engine, since=(body["seq"], body["hash"], body["rows"]))
+    from osmanthus.reports.archive import verify_all
+
+    keys = list(public_keys)
+    body = checked_body(stored_checkpoint(engine, seq), keys)
+    return verify_all(engine, lambda: keys, since=(body["seq"], body["hash"], body["rows"]))

@@ -1,0 +1,281 @@
+"""Archiving closed months of the audit chain, and verifying across the archive.
+
+``osmanthus audit archive --through YYYY-MM --to DIR`` archives each closed month (UTC)
+not archived yet, oldest first. For one month:
+
+1. the ledger's row floors are read, then the ledger is verified (from the newest
+   archive, as from a checkpoint, or from entry 1): nothing tampered is archived;
+2. the month's entries, every column, are written to ``DIR/audit-YYYY-MM.jsonl.gz``
+   (one JSON object per line, in order) under a temporary name, read back and their
+   chain recomputed, then synced and renamed into place;
+3. a checkpoint of the month's last entry is signed with the service's key (kind
+   ``audit-checkpoint/1``, its ``rows`` the floors of step 1) and written beside the
+   file as ``audit-YYYY-MM.json`` (the manifest, kind ``audit-archive/1``);
+4. the ledger records the archive, appends an ``audit.archive`` entry and deletes the
+   month's entries, in one transaction (:func:`osmanthus.ledger.detach_segment`).
+
+A kill before step 4 commits leaves the ledger as it was (a complete file may be there:
+running again writes it again); the file is never half there under its name.
+
+``osmanthus audit verify`` then starts from the newest archive's signed checkpoint;
+``--archive DIR`` recomputes the chain from entry 1 through the files and checks every
+row against every entry. Either way each archive's checkpoint must carry a valid
+signature of the service's key for exactly that entry and hash, so an archive row made
+by hand (to delete entries) is refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from osmanthus.audit import verify_entries
+from osmanthus.durable import fsync_path, write_durably
+from osmanthus.errors import AuditChainBroken, SignatureInvalid, ValidationError
+from osmanthus.ledger import (
+    Archived,
+    LedgerCheck,
+    Segment,
+    archived_months,
+    detach_segment,
+    first_unarchived_month,
+    ledger_identity,
+    month_bounds,
+    next_segment,
+    row_floors,
+    segment_entries,
+    snapshot,
+    verify_ledger,
+)
+from osmanthus.reports.checkpoint import KIND, checked_body
+from osmanthus.reports.signing import PublicKey, SigningKey, sign_document
+
+__all__ = ["MANIFEST_KIND", "ArchivedMonth", "archive_through", "read_segment", "verify_all"]
+
+MANIFEST_KIND = "audit-archive/1"
+_FOREVER = "9999-12-31"
+
+
+@dataclass(frozen=True)
+class ArchivedMonth:
+    """What archiving one month did."""
+
+    month: str
+    first: int
+    last: int
+    path: Path
+    size: int  # bytes of the file
+    detached: int  # entries deleted from audit_log
+
+
+def _months(first: str, through: str) -> list[str]:
+    year, month = (int(part) for part in first.split("-"))
+    found = []
+    while f"{year:04d}-{month:02d}" <= through:
+        found.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return found
+
+
+def archive_through(
+    engine: Engine,
+    through: str,
+    directory: Path,
+    key: SigningKey,
+    *,
+    actor: str,
+    now: dt.datetime | None = None,
+) -> list[ArchivedMonth]:
+    """Archive every closed month up to ``through`` (``YYYY-MM``) not archived yet."""
+    month_bounds(through)  # refuses anything but YYYY-MM
+    directory.mkdir(parents=True, exist_ok=True)
+    with snapshot(engine) as conn:
+        first = first_unarchived_month(conn)
+    if first is None:
+        return []
+    results = []
+    for month in _months(first, through):
+        result = _archive_month(engine, month, directory, key, actor=actor, now=now)
+        if result is not None:
+            results.append(result)
+    return results
+
+
+def _archive_month(
+    engine: Engine,
+    month: str,
+    directory: Path,
+    key: SigningKey,
+    *,
+    actor: str,
+    now: dt.datetime | None,
+) -> ArchivedMonth | None:
+    with snapshot(engine) as conn:
+        floors = row_floors(conn)
+        identity = ledger_identity(conn)
+        segment = next_segment(conn, month)
+    if segment is None:
+        return None
+    verify_all(engine, lambda: [key.public])
+    path = directory / segment.file_name
+    size = _write_segment(engine, segment, path)
+    at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    body = {
+        "ledger": identity,
+        "seq": segment.last,
+        "tree_size": segment.last,
+        "hash": segment.hash,
+        "rows": floors,
+        "at": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "valid_from": at.date().isoformat(),
+        "valid_until": _FOREVER,
+    }
+    document = sign_document(KIND, body, key)
+    manifest = {
+        "kind": MANIFEST_KIND,
+        "month": month,
+        "first_seq": segment.first,
+        "last_seq": segment.last,
+        "entries": segment.entries,
+        "file": segment.file_name,
+        "file_sha256": _sha256(path),
+        "checkpoint": document,
+    }
+    write_durably(
+        directory / f"audit-{month}.json",
+        json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+    )
+    detached = detach_segment(engine, segment, document, actor=actor)
+    return ArchivedMonth(month, segment.first, segment.last, path, size, detached)
+
+
+def _write_segment(engine: Engine, segment: Segment, path: Path) -> int:
+    """Write the segment's entries to ``path`` (temporary name, checked, synced, renamed)."""
+    partial = path.with_name(path.name + ".partial")
+    with snapshot(engine) as conn, partial.open("wb") as raw:
+        with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as out:
+            for entry in segment_entries(conn, segment):
+                out.write(json.dumps(entry, ensure_ascii=False, sort_keys=True).encode())
+                out.write(b"\n")
+        raw.flush()
+        os.fsync(raw.fileno())
+    try:
+        head = verify_entries(
+            read_segment(partial, first=segment.first, last=segment.last),
+            start=(segment.first - 1, segment.start_hash),
+        )
+        if head.hash != segment.hash:
+            raise AuditChainBroken(
+                f"{partial}: ends with hash {head.hash[:16]}…, not the ledger's", seq=segment.last
+            )
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    os.replace(partial, path)
+    fsync_path(path.parent)
+    return path.stat().st_size
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as source:
+        for block in iter(lambda: source.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_segment(path: Path, *, first: int, last: int) -> Iterator[dict[str, Any]]:
+    """The entries of an archive file, in order; one clear error naming the file (and
+    line) when it cannot be read, is not an archive, or does not hold exactly the
+    entries ``first``..``last``."""
+    seq = first - 1
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as lines:
+            for number, line in enumerate(lines, start=1):
+                try:
+                    entry = json.loads(line)
+                    seq = int(entry["seq"])
+                except (ValueError, KeyError, TypeError):
+                    raise ValidationError(f"{path} line {number}: not an audit entry") from None
+                if not isinstance(entry, dict):
+                    raise ValidationError(f"{path} line {number}: not an audit entry")
+                yield entry
+    except OSError as exc:
+        raise ValidationError(
+            f"{path}: cannot be read as an audit archive ({exc.strerror or exc})"
+        ) from None
+    except (EOFError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"{path}: damaged ({exc})") from None
+    if seq != last:
+        raise AuditChainBroken(
+            f"{path}: ends at entry {seq}, but its archive holds entries {first}–{last}",
+            seq=seq + 1,
+        )
+
+
+def verify_all(
+    engine: Engine,
+    public_keys: Callable[[], Iterable[PublicKey]],
+    *,
+    directory: Path | None = None,
+    **options: Any,
+) -> LedgerCheck:
+    """:func:`osmanthus.ledger.verify_ledger` across the archived months (through their
+    files in ``directory``, or from the newest archive's checkpoint), then every
+    archive's signed checkpoint checked: signed by one of ``public_keys()`` (called only
+    when there is an archive), for this ledger, stating the archived last entry and its
+    hash."""
+
+    def reader(archived: Archived) -> Iterator[dict[str, Any]]:
+        assert directory is not None
+        return read_segment(
+            directory / archived.file_name, first=archived.first, last=archived.last
+        )
+
+    with snapshot(engine) as conn:
+        before = archived_months(conn)
+    checked = _check_archives(before, public_keys)  # first: the clearest message
+    result = verify_ledger(engine, archive=None if directory is None else reader, **options)
+    if result.archives != before:  # archived meanwhile
+        _check_archives(result.archives, public_keys, checked)
+    return result
+
+
+def _check_archives(
+    archives: list[Archived],
+    public_keys: Callable[[], Iterable[PublicKey]],
+    identity: str | None = None,
+) -> str | None:
+    """Each archive's checkpoint: signed by one of the keys, for one ledger, of the
+    archive's last entry and hash; return the ledger's identity they state."""
+    keys = list(public_keys()) if archives else []
+    for archived in archives:
+        try:
+            body = checked_body(archived.document, keys)
+        except SignatureInvalid as exc:
+            raise AuditChainBroken(
+                f"audit archive {archived.month}: its checkpoint does not verify ({exc})",
+                seq=archived.first,
+            ) from None
+        if (int(body["seq"]), body["hash"]) != (archived.last, archived.hash):
+            raise AuditChainBroken(
+                f"audit archive {archived.month}: its checkpoint is of entry {body['seq']}, "
+                f"not of its last entry {archived.last}",
+                seq=archived.last,
+            )
+        identity = identity or body["ledger"]
+        if body["ledger"] != identity:
+            raise AuditChainBroken(
+                f"audit archive {archived.month}: its checkpoint is for another ledger",
+                seq=archived.first,
+            )
+    return identity
