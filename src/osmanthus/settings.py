@@ -106,6 +106,15 @@ class Settings(BaseSettings):
         ),
     )
 
+    audit_archive_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Folder of the audit log's archived months ('osmanthus audit archive'); an "
+            "erasure redacts the archived entries about the person there too. Default: "
+            "data_dir/audit-archive."
+        ),
+    )
+
     provider_checks_per_day: int = Field(
         default=20,
         ge=1,
@@ -305,6 +314,11 @@ class Settings(BaseSettings):
         if self.population_dir is not None:
             return self.population_dir
         return self.data_dir / ("population-demo" if self.demo_mode else "population")
+
+    @property
+    def resolved_audit_archive_dir(self) -> Path:
+        """Where the audit log's archived months are kept."""
+        return self.audit_archive_dir or self.data_dir / "audit-archive"
 
     @property
     def resolved_signing_key_file(self) -> Path | None:

@@ -65,6 +65,7 @@ def city(
             mp.setenv("OSMANTHUS_DATABASE_URL", url)
             mp.setenv("OSMANTHUS_PSEUDONYM_KEY", TEST_KEY.decode())
             mp.setenv("OSMANTHUS_SIGNING_KEY_FILE", str(key))
+            mp.setenv("OSMANTHUS_AUDIT_ARCHIVE_DIR", str(tmp_path / "archive"))
             mp.delenv("OSMANTHUS_DEMO_MODE", raising=False)
             result = runner.invoke(app, list(args))
         return result.exit_code, result.output
@@ -281,4 +282,57 @@ def test_a_failure_inside_the_detach_leaves_the_ledger_as_it_was(
     monkeypatch.undo()
     code, output = run("audit", "archive", "--through", "2026-09", "--to", str(archive))
     assert code == 0, output
+    assert run("audit", "verify", "--archive", str(archive))[0] == 0
+
+
+def _archived_about(archive: Path, subject: str) -> list[int]:
+    found = []
+    for path in sorted(archive.glob("*.jsonl.gz")):
+        with gzip.open(path, "rt") as lines:
+            found += [e["seq"] for e in map(json.loads, lines) if e["subject"] == subject]
+    return found
+
+
+GROUND = "PIPL Art. 47, request of 2026-12-01 granted"
+
+
+def test_an_erasure_reaches_the_archived_months(
+    city: tuple[Ledger, list[str], Callable[..., tuple[int, str]]], tmp_path: Path
+) -> None:
+    """Erasing a person redacts their entries in the archive's files too (the chain
+    still verifies through them); without the files the erasure is refused, whole; an
+    erasure cut short before its files were rewritten is named by verify and finished
+    by the next archive run."""
+    from osmanthus.ledger.erasure import _erase_residents
+
+    ledger, people, run = city
+    archive = tmp_path / "archive"  # the setting audit_archive_dir
+    assert run("audit", "archive", "--through", "2026-10")[0] == 0
+    first, second = (ledger.pseudonym_of(number) for number in people[:2])
+    assert _archived_about(archive, first) and _archived_about(archive, second)
+
+    code, output = run("retention", "erase", people[0], "--ground", GROUND)
+    assert code == 0, output
+    assert not _archived_about(archive, first)  # redacted in the file
+    assert _archived_about(archive, second)
+    assert run("audit", "verify", "--archive", str(archive))[0] == 0
+    assert run("audit", "verify")[0] == 0
+
+    # the files out of reach: refused in one line, nothing erased
+    archive.rename(tmp_path / "elsewhere")
+    _one_line_error(*run("retention", "erase", people[1], "--ground", GROUND), "archived month")
+    (tmp_path / "elsewhere").rename(archive)
+    assert run("score", people[1])[0] == 0
+
+    # an erasure whose files were not rewritten (cut short after its commit)
+    with ledger.engine.connect() as conn:
+        resident = conn.execute(
+            sa.text("SELECT id FROM residents WHERE pseudonym = :p"), {"p": second}
+        ).scalar_one()
+    _erase_residents(ledger.engine, [resident], OPERATOR, GROUND, False, archive)
+    assert _archived_about(archive, second)
+    _one_line_error(*run("audit", "verify", "--archive", str(archive)), "finish the erasure")
+    code, output = run("audit", "archive", "--through", "2026-10")
+    assert code == 0 and "nothing to archive" in output, output
+    assert not _archived_about(archive, second)
     assert run("audit", "verify", "--archive", str(archive))[0] == 0

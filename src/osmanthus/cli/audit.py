@@ -134,9 +134,14 @@ def audit_archive(
         ),
     ],
     to: Annotated[
-        Path,
-        typer.Option("--to", metavar="DIR", help="The folder to write the months' files to."),
-    ],
+        Path | None,
+        typer.Option(
+            "--to",
+            metavar="DIR",
+            help="The folder to write the months' files to (default: the setting "
+            "audit_archive_dir, where erasures look for them).",
+        ),
+    ] = None,
 ) -> None:
     """Export closed months of the audit chain to files, sign a checkpoint of each month's
     last entry, and detach the months from the ledger (the ledger is verified first)."""
@@ -146,7 +151,8 @@ def audit_archive(
     settings = cli_settings(ctx)
     key = load_signing_key(settings)
     with open_ledger(ctx, policy=False) as ledger:
-        done = archive_through(ledger.engine, through, to, key, actor=str(OPERATOR))
+        folder = to or settings.resolved_audit_archive_dir
+        done = archive_through(ledger.engine, through, folder, key, actor=str(OPERATOR))
     if not done:
         out.print(f"nothing to archive through {through}")
     for month in done:

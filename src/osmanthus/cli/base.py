@@ -138,14 +138,12 @@ def open_ledger(
 ) -> Iterator[Ledger]:
     """The ledger, under its approved policy (read from the ledger, never from the policy
     folder); ``policy=False`` for commands that score nothing (keys, audit, proposals)."""
-    from zoneinfo import ZoneInfo
-
-    from osmanthus.ledger import Ledger, connect
+    from osmanthus.ledger import Ledger
     from osmanthus.policy import PolicySet
 
     settings = cli_settings(ctx, **overrides)
-    engine = connect(settings.resolved_database_url)
-    ledger = Ledger(engine, PolicySet(()), settings.key_bytes, timezone=ZoneInfo(settings.timezone))
+    ledger = Ledger.from_settings(settings, PolicySet(()))
+    engine = ledger.engine
     try:
         if ready:
             ledger.check_ready()

@@ -31,9 +31,10 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select
 from osmanthus.audit import Claim, claim_detail, parse_claims
 from osmanthus.errors import AuditChainBroken, ValidationError
 from osmanthus.ledger.audit_log import append_entry, iter_entries
+from osmanthus.ledger.audit_subjects import PASS_MOST, index_subjects
 from osmanthus.ledger.database import database_errors
 from osmanthus.ledger.key_fingerprint import KEY_ACTION
-from osmanthus.ledger.schema import audit_archives, audit_log
+from osmanthus.ledger.schema import audit_archives, audit_indexed, audit_log
 
 __all__ = [
     "ARCHIVE_ACTION",
@@ -42,6 +43,7 @@ __all__ = [
     "archived_months",
     "archived_prefix",
     "carried_claims",
+    "carried_erasures",
     "detach_segment",
     "first_unarchived_month",
     "month_bounds",
@@ -188,7 +190,15 @@ def detach_segment(
         raise ValidationError(
             f"audit archive {segment.month}: the checkpoint is not of entry {segment.last}"
         )
+    while index_subjects(engine) == PASS_MOST:  # an erasure finds archived entries there
+        pass
     with database_errors("audit archive"), engine.begin() as conn:
+        indexed = conn.execute(select(func.max(audit_indexed.c.upto))).scalar() or 0
+        if indexed < segment.last:
+            raise ValidationError(
+                f"audit archive {segment.month}: the audit subject index reaches entry "
+                f"{indexed}, not the month's last entry {segment.last}: run again"
+            )
         stored = conn.execute(
             select(audit_log.c.hash).where(audit_log.c.seq == segment.last)
         ).scalar()
@@ -234,7 +244,7 @@ def detach_segment(
 def _carried(conn: Connection, segment: Segment) -> tuple[list[Any], list[Any]]:
     """What the segment's entries said of the ledger's rows, carried into the live chain
     so that every row stays checked without the archive's file: each entry's row claims
-    (``[seq, action, claims]``) and each erasure's facts (``[seq, detail]``)."""
+    (``[seq, action, claims]``) and each erasure (``[seq, action, detail]``)."""
     from osmanthus.ledger.erasure import ERASURE_ACTIONS
 
     columns = (audit_log.c.seq, audit_log.c.action, audit_log.c.detail, audit_log.c.sealed)
@@ -244,19 +254,36 @@ def _carried(conn: Connection, segment: Segment) -> tuple[list[Any], list[Any]]:
             audit_log.c.seq.between(segment.first, segment.last),
             audit_log.c.sealed.is_not(None)
             | audit_log.c.detail.like('%"sealed":{%')
-            | audit_log.c.action.in_(ERASURE_ACTIONS),
+            | audit_log.c.action.in_((*ERASURE_ACTIONS, ARCHIVE_ACTION)),
         )
         .order_by(audit_log.c.seq)
     )
     claims: list[Any] = []
     erasures: list[Any] = []
     for row in conn.execute(query):
+        if row.action == ARCHIVE_ACTION:  # an earlier archive's, archived in its turn
+            earlier = json.loads(row.detail)
+            claims += earlier["claims"]
+            erasures += earlier["erasures"]
+            continue
         found = parse_claims(row.detail, row.sealed)
         if found:
             claims.append([row.seq, row.action, claim_detail(found)])
         if row.action in ERASURE_ACTIONS:
-            erasures.append([row.seq, json.loads(row.detail)])
+            erasures.append([row.seq, row.action, json.loads(row.detail)])
     return claims, erasures
+
+
+def carried_erasures(conn: Connection) -> list[tuple[int, str, dict[str, Any]]]:
+    """The erasures the live ``audit.archive`` entries carry (those of the archived
+    months): ``(seq, action, detail)``, in order."""
+    found: list[tuple[int, str, dict[str, Any]]] = []
+    details = select(audit_log.c.detail).where(audit_log.c.action == ARCHIVE_ACTION)
+    for (detail,) in conn.execute(details.order_by(audit_log.c.seq)):
+        found += [
+            (int(seq), str(action), facts) for seq, action, facts in json.loads(detail)["erasures"]
+        ]
+    return sorted(found, key=lambda erasure: erasure[0])
 
 
 def carried_claims(detail: dict[str, Any]) -> Iterator[tuple[int, str, Claim]]:

@@ -36,6 +36,7 @@ from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -58,9 +59,16 @@ from osmanthus.audit import CHUNK, Claim, group_hash, parse_claims
 from osmanthus.audit.chain import digest_of
 from osmanthus.core import Actor
 from osmanthus.errors import NotFound, ValidationError
+from osmanthus.ledger.archive import (
+    ARCHIVE_ACTION,
+    archived_months,
+    carried_claims,
+    carried_erasures,
+)
+from osmanthus.ledger.archive_files import plan_redactions, redact_in_files
 from osmanthus.ledger.audit_log import append_entry
 from osmanthus.ledger.audit_subjects import subject_key
-from osmanthus.ledger.database import database_errors
+from osmanthus.ledger.database import database_errors, read_only
 from osmanthus.ledger.erasure_reads import ERASURE_ACTIONS, retired_holder_id
 from osmanthus.ledger.guards import RETIRED
 from osmanthus.ledger.row_check import RowsTampered, nth_id
@@ -135,12 +143,12 @@ def erasure_facts(
     conn: Connection,
     upto: int | None = None,
     *,
-    archived: Iterable[tuple[int, dict[str, Any]]] = (),
+    archived: Iterable[tuple[int, str, dict[str, Any]]] = (),
 ) -> ErasureFacts:
     """Every erasure's facts in the chain (up to entry ``upto``); ``archived``: the
-    ``(seq, detail)`` of erasures in archived months, read from their files."""
+    ``(seq, action, detail)`` of the erasures in archived months."""
     facts = ErasureFacts()
-    for seq, detail in archived:
+    for seq, _, detail in archived:
         facts.add(seq, detail)
     query = select(audit_log.c.seq, audit_log.c.detail).where(
         audit_log.c.action.in_(ERASURE_ACTIONS)
@@ -185,16 +193,23 @@ class _Writers:
         with_claims = select(audit_log.c.seq, audit_log.c.detail, audit_log.c.sealed).where(
             (audit_log.c.sealed.is_not(None)) | (audit_log.c.detail.like('%"sealed":{%'))
         )
+        archives = select(audit_log.c.detail).where(audit_log.c.action == ARCHIVE_ACTION)
+        for (detail,) in conn.execute(archives):  # the claims of archived months' entries
+            for seq, _, claim in carried_claims(json.loads(detail)):
+                self._add(claim, seq, tables)
         for seq, detail, sealed in conn.execute(with_claims.order_by(audit_log.c.seq)):
             for claim in parse_claims(detail, sealed):
-                if claim.table in tables:
-                    self.claims[claim.table][int(seq)] = claim
-                    before = 0
-                    for lo, hi in claim.ids:
-                        self.spans[claim.table].append((lo, hi, before, int(seq)))
-                        before += hi - lo + 1
+                self._add(claim, int(seq), tables)
         for spans in self.spans.values():
             spans.sort()
+
+    def _add(self, claim: Claim, seq: int, tables: set[str]) -> None:
+        if claim.table in tables:
+            self.claims[claim.table][seq] = claim
+            before = 0
+            for lo, hi in claim.ids:
+                self.spans[claim.table].append((lo, hi, before, seq))
+                before += hi - lo + 1
 
     def groups(self, table: str, keys: Iterable[int]) -> dict[tuple[int, int], list[list[int]]]:
         """``(writer seq, group) -> the group's id ranges`` of the groups holding ``keys``."""
@@ -241,7 +256,7 @@ class _Reclaimer:
     def __init__(self, conn: Connection, touched: dict[str, set[int]]) -> None:
         self.conn = conn
         self.touched = touched
-        self.facts = erasure_facts(conn)
+        self.facts = erasure_facts(conn, archived=carried_erasures(conn))
         self.writers = _Writers(conn, {t for t, keys in touched.items() if keys})
         self.groups: list[tuple[str, int, int, list[list[int]], dict[int, bytes]]] = []
         for table, keys in touched.items():
@@ -297,10 +312,25 @@ def _names(detail: str, records_named: set[int]) -> bool:
     return any(found.get(name) in records_named for name in _NAMING)
 
 
-def _redact(conn: Connection, subjects: dict[str, set[int] | None]) -> tuple[list[int], int]:
+def _redact(
+    conn: Connection, subjects: dict[str, set[int] | None], archive: Path | None
+) -> tuple[list[int], int, set[int]]:
     """Redact the format-2 entries about these subjects (for a subject mapped to record
-    ids: only those whose detail names one of them); return their seqs and the number
-    of format-1 entries about them (which cannot be redacted)."""
+    ids: only those whose detail names one of them); return their seqs (those in the
+    ledger and those in archived months), the number of format-1 entries about them
+    (which cannot be redacted), and the archived ones, to redact in the archive's files
+    once the transaction has committed (:mod:`osmanthus.ledger.archive_files`)."""
+
+    def wanted(entry: dict[str, Any]) -> bool:
+        naming = subjects[entry["subject"]]
+        return naming is None or _names(entry["detail"], naming)
+
+    archived = plan_redactions(conn, archive, subjects, wanted)
+    _in_chunks(
+        conn,
+        archived,
+        lambda part: delete(audit_subjects).where(audit_subjects.c.seq.in_(part)),
+    )
     names = sorted(subjects)
     since = select(func.coalesce(func.max(audit_indexed.c.upto), 0)).scalar_subquery()
     columns = (audit_log.c.seq, audit_log.c.subject, audit_log.c.salt, audit_log.c.detail)
@@ -330,7 +360,7 @@ def _redact(conn: Connection, subjects: dict[str, set[int] | None]) -> tuple[lis
         if r.salt is not None
     ]
     if not changes:
-        return [], kept
+        return sorted(archived), kept, archived
     conn.execute(
         update(audit_log)
         .where(audit_log.c.seq == bindparam("k"))
@@ -348,7 +378,7 @@ def _redact(conn: Connection, subjects: dict[str, set[int] | None]) -> tuple[lis
         conn, seqs, lambda part: delete(audit_subjects).where(audit_subjects.c.seq.in_(part))
     )
     _in_chunks(conn, seqs, lambda part: delete(rechecks).where(rechecks.c.check_seq.in_(part)))
-    return sorted(seqs), kept
+    return sorted(seqs | archived), kept, archived
 
 
 def erase_resident(
@@ -358,11 +388,15 @@ def erase_resident(
     actor: Actor,
     purpose: str,
     dry_run: bool = False,
+    archive: Path | None = None,
 ) -> Erased:
     """Erase the link between a resident and everything the ledger holds about them (see
     the module); refused while a dispute or an application of theirs is under way. With
-    ``dry_run``, check and count, write nothing."""
-    return erase_residents(engine, [resident_id], actor=actor, purpose=purpose, dry_run=dry_run)
+    ``dry_run``, check and count, write nothing. ``archive``: the folder of the audit
+    log's archived months, whose entries about them are redacted too."""
+    return erase_residents(
+        engine, [resident_id], actor=actor, purpose=purpose, dry_run=dry_run, archive=archive
+    )
 
 
 def erase_residents(
@@ -372,9 +406,31 @@ def erase_residents(
     actor: Actor,
     purpose: str,
     dry_run: bool = False,
+    archive: Path | None = None,
 ) -> Erased:
     """:func:`erase_resident` for several residents in one transaction and one entry
     (rows they share a group with are re-claimed once); all or none."""
+    result, archived = _erase_residents(engine, resident_ids, actor, purpose, dry_run, archive)
+    _redact_archived(engine, archive, archived)
+    return result
+
+
+def _redact_archived(engine: Engine, archive: Path | None, archived: set[int]) -> None:
+    """After the erasure's transaction: the archived entries it redacted, in the files."""
+    if archived and archive is not None:
+        with read_only(engine) as conn:
+            months = archived_months(conn)
+        redact_in_files(archive, months, archived)
+
+
+def _erase_residents(
+    engine: Engine,
+    resident_ids: Sequence[int],
+    actor: Actor,
+    purpose: str,
+    dry_run: bool,
+    archive: Path | None,
+) -> tuple[Erased, set[int]]:
     with database_errors("erasure"), engine.begin() as conn:
         enter_write(conn)
         wanted = sorted({int(k) for k in resident_ids})
@@ -427,7 +483,7 @@ def erase_residents(
         }
         tombstone = f"erased-{wanted[0]}" if len(wanted) == 1 else f"{len(wanted)} residents"
         if dry_run:
-            return Erased(
+            counted = Erased(
                 0,
                 tombstone,
                 {t: len(k) for t, k in touched.items() if k},
@@ -435,6 +491,7 @@ def erase_residents(
                 0,
                 0,
             )
+            return counted, set()
         reclaimer = _Reclaimer(conn, touched)
         outbox = _ids(
             conn,
@@ -452,7 +509,9 @@ def erase_residents(
                 web_sessions.c.subject.in_([found[r].pseudonym for r in wanted]),
             )
         )
-        redacted, kept = _redact(conn, {found[r].pseudonym: None for r in wanted})
+        redacted, kept, archived = _redact(
+            conn, {found[r].pseudonym: None for r in wanted}, archive
+        )
         _erase_records(conn, touched["records"], None)
         _in_chunks(
             conn,
@@ -506,7 +565,7 @@ def erase_residents(
             },
             rows=claims,
         )
-        return Erased(
+        erased = Erased(
             entry.seq,
             tombstone,
             {t: len(k) for t, k in touched.items() if k},
@@ -514,6 +573,7 @@ def erase_residents(
             len(redacted),
             kept,
         )
+        return erased, archived
 
 
 def _in_chunks(conn: Connection, ids: set[int], statement: Any, size: int = 10_000) -> None:
@@ -564,10 +624,24 @@ def retire_records(
     actor: Actor,
     purpose: str,
     now: dt.datetime,
+    archive: Path | None = None,
 ) -> Erased:
     """Move records past their retention to the tombstone of retired records, their
     personal columns erased, and redact the entries about their resident that name them
-    (see the module)."""
+    (see the module; ``archive``: in the audit log's archived months too)."""
+    result, archived = _retire_records(engine, record_ids, actor, purpose, now, archive)
+    _redact_archived(engine, archive, archived)
+    return result
+
+
+def _retire_records(
+    engine: Engine,
+    record_ids: Sequence[int],
+    actor: Actor,
+    purpose: str,
+    now: dt.datetime,
+    archive: Path | None,
+) -> tuple[Erased, set[int]]:
     with database_errors("erasure"), engine.begin() as conn:
         enter_write(conn)
         ids = {int(k) for k in record_ids}
@@ -589,7 +663,8 @@ def retire_records(
             mine = by_owner[r.pseudonym]
             assert mine is not None
             mine.add(int(r.id))
-        redacted, _ = _redact(conn, dict(by_owner))  # the entries about them naming them
+        # the entries about them naming them
+        redacted, _, archived = _redact(conn, dict(by_owner), archive)
         _erase_records(conn, ids, holder)
         entry = append_entry(
             conn,
@@ -603,4 +678,5 @@ def retire_records(
             },
             rows=registered,
         )
-        return Erased(entry.seq, RETIRED, {"records": len(ids)}, {}, len(redacted), 0)
+        retired = Erased(entry.seq, RETIRED, {"records": len(ids)}, {}, len(redacted), 0)
+        return retired, archived

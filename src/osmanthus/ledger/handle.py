@@ -61,6 +61,8 @@ class LedgerBase:
         self._group_audit: GroupAudit | None = None
         self._quick: QuickReader | None = None
         self._upkeep: Upkeep | None = None
+        #: The folder of the audit log's archived months (erasure redacts there too).
+        self.audit_archive_dir: Path | None = None
         # Profile facts are held only where a rule needs them; skip the read otherwise.
         self._needs_profile = any(version.profile for version in policy.versions)
 

@@ -27,9 +27,11 @@ class Ledger(LedgerWrites, AuditedReads, ServiceLifecycle):
     @classmethod
     def from_settings(cls, settings: Settings, policy: PolicySet) -> Ledger:
         """Open the ledger that ``settings`` describe, under ``policy``."""
-        return cls(
+        ledger = cls(
             connect(settings.resolved_database_url),
             policy,
             settings.key_bytes,
             timezone=ZoneInfo(settings.timezone),
         )
+        ledger.audit_archive_dir = settings.resolved_audit_archive_dir
+        return ledger

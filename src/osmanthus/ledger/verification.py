@@ -18,7 +18,13 @@ from sqlalchemy import Connection, Engine, func, select
 
 from osmanthus.audit import GENESIS_HASH, ChainHead, parse_claims, verify_entries
 from osmanthus.errors import AuditChainBroken
-from osmanthus.ledger.archive import ARCHIVE_ACTION, Archived, archived_months, carried_claims
+from osmanthus.ledger.archive import (
+    ARCHIVE_ACTION,
+    Archived,
+    archived_months,
+    carried_claims,
+    carried_erasures,
+)
 from osmanthus.ledger.audit_log import iter_entries, ledger_identity
 from osmanthus.ledger.database import database_errors, read_only
 from osmanthus.ledger.erasure import ERASURE_ACTIONS, erasure_facts
@@ -92,20 +98,30 @@ def verify_ledger(
     """
     claims: list[ClaimOf] = []
     redacted: list[int] = []
-    erased: list[tuple[int, dict[str, Any]]] = []
+    erased: list[tuple[int, str, dict[str, Any]]] = []
+
+    pending: dict[int, int] = {}  # archived entries erasures redacted: seq -> erasure
 
     def harvest(entries: Iterable[dict[str, Any]], upto: int) -> Iterator[dict[str, Any]]:
         for entry in entries:
+            seq = int(entry["seq"])
+            if seq <= upto and entry.get("salt") is not None and seq in pending:
+                raise AuditChainBroken(
+                    f"audit entry {seq} (archived): erasure entry {pending[seq]} redacted it, "
+                    "but the archive's file still holds its subject and detail: run "
+                    "'osmanthus audit archive' to finish the erasure",
+                    seq=seq,
+                )
             for claim in parse_claims(entry["detail"], entry.get("sealed")):
                 claims.append(ClaimOf(int(entry["seq"]), entry["action"], claim))
             if entry["action"] == ARCHIVE_ACTION and archive is None:
                 carried = json.loads(entry["detail"])  # the archived entries' claims
                 claims.extend(ClaimOf(*found) for found in carried_claims(carried))
-                erased.extend((int(seq), detail) for seq, detail in carried["erasures"])
+                erased.extend((int(seq), act, detail) for seq, act, detail in carried["erasures"])
             if entry.get("subject_digest") is not None:
                 redacted.append(int(entry["seq"]))
             if int(entry["seq"]) <= upto and entry["action"] in ERASURE_ACTIONS:
-                erased.append((int(entry["seq"]), json.loads(entry["detail"])))
+                erased.append((seq, entry["action"], json.loads(entry["detail"])))
             yield entry
 
     with snapshot(engine) as conn:
@@ -137,6 +153,8 @@ def verify_ledger(
                 )
         live = iter_entries(conn, after=max(start[0], boundary))
         if since is None and archives and archive is not None:
+            known = erasure_facts(conn, archived=carried_erasures(conn))
+            pending.update((k, v) for k, v in known.redacted.items() if k <= boundary)
             entries: Iterable[dict[str, Any]] = itertools.chain(
                 *(archive(month) for month in archives), live
             )

@@ -27,7 +27,6 @@ by hand (to delete entries) is refused.
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import hashlib
 import json
 import os
@@ -40,7 +39,7 @@ from sqlalchemy import Engine
 
 from osmanthus.audit import verify_entries
 from osmanthus.durable import fsync_path, write_durably
-from osmanthus.errors import AuditChainBroken, SignatureInvalid, ValidationError
+from osmanthus.errors import AuditChainBroken, SignatureInvalid
 from osmanthus.ledger import (
     Archived,
     LedgerCheck,
@@ -56,10 +55,11 @@ from osmanthus.ledger import (
     snapshot,
     verify_ledger,
 )
+from osmanthus.ledger.archive_files import finish_redactions, read_segment, write_segment
 from osmanthus.reports.checkpoint import KIND, checked_body
 from osmanthus.reports.signing import PublicKey, SigningKey, sign_document
 
-__all__ = ["MANIFEST_KIND", "ArchivedMonth", "archive_through", "read_segment", "verify_all"]
+__all__ = ["MANIFEST_KIND", "ArchivedMonth", "archive_through", "verify_all"]
 
 MANIFEST_KIND = "audit-archive/1"
 _FOREVER = "9999-12-31"
@@ -98,6 +98,7 @@ def archive_through(
     """Archive every closed month up to ``through`` (``YYYY-MM``) not archived yet."""
     month_bounds(through)  # refuses anything but YYYY-MM
     directory.mkdir(parents=True, exist_ok=True)
+    finish_redactions(engine, directory)  # an erasure's, cut short before its files
     with snapshot(engine) as conn:
         first = first_unarchived_month(conn)
     if first is None:
@@ -161,14 +162,9 @@ def _archive_month(
 def _write_segment(engine: Engine, segment: Segment, path: Path) -> int:
     """Write the segment's entries to ``path`` (temporary name, checked, synced, renamed)."""
     partial = path.with_name(path.name + ".partial")
-    with snapshot(engine) as conn, partial.open("wb") as raw:
-        with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as out:
-            for entry in segment_entries(conn, segment):
-                out.write(json.dumps(entry, ensure_ascii=False, sort_keys=True).encode())
-                out.write(b"\n")
-        raw.flush()
-        os.fsync(raw.fileno())
     try:
+        with snapshot(engine) as conn:
+            write_segment(partial, segment_entries(conn, segment))
         head = verify_entries(
             read_segment(partial, first=segment.first, last=segment.last),
             start=(segment.first - 1, segment.start_hash),
@@ -191,35 +187,6 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: source.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def read_segment(path: Path, *, first: int, last: int) -> Iterator[dict[str, Any]]:
-    """The entries of an archive file, in order; one clear error naming the file (and
-    line) when it cannot be read, is not an archive, or does not hold exactly the
-    entries ``first``..``last``."""
-    seq = first - 1
-    try:
-        with gzip.open(path, "rt", encoding="utf-8") as lines:
-            for number, line in enumerate(lines, start=1):
-                try:
-                    entry = json.loads(line)
-                    seq = int(entry["seq"])
-                except (ValueError, KeyError, TypeError):
-                    raise ValidationError(f"{path} line {number}: not an audit entry") from None
-                if not isinstance(entry, dict):
-                    raise ValidationError(f"{path} line {number}: not an audit entry")
-                yield entry
-    except OSError as exc:
-        raise ValidationError(
-            f"{path}: cannot be read as an audit archive ({exc.strerror or exc})"
-        ) from None
-    except (EOFError, UnicodeDecodeError) as exc:
-        raise ValidationError(f"{path}: damaged ({exc})") from None
-    if seq != last:
-        raise AuditChainBroken(
-            f"{path}: ends at entry {seq}, but its archive holds entries {first}–{last}",
-            seq=seq + 1,
-        )
 
 
 def verify_all(

@@ -35,5 +35,10 @@ def erase_on_demand(
     if found is None:
         raise NotFound("no resident is registered under this ID number")
     return erase_resident(
-        ledger.engine, found, actor=actor, purpose=f"on demand: {ground}", dry_run=dry_run
+        ledger.engine,
+        found,
+        actor=actor,
+        purpose=f"on demand: {ground}",
+        dry_run=dry_run,
+        archive=ledger.audit_archive_dir,
     )

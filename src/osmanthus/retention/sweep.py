@@ -232,6 +232,7 @@ def retention_pass(
                 ids[start : start + RESIDENTS_BATCH],
                 actor=RETAINER,
                 purpose=f"retention after {reason} ended",
+                archive=ledger.audit_archive_dir,
             )
             report.entries_redacted += done.redacted
     periods = _periods(ledger.policy)
@@ -272,6 +273,7 @@ def retention_pass(
             actor=RETAINER,
             purpose="records past their retention",
             now=ledger.now(),
+            archive=ledger.audit_archive_dir,
         )
         report.entries_redacted += done.redacted
     return report
