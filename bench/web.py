@@ -114,7 +114,13 @@ def main() -> None:
         sys.exit("bench/web.py needs wrk: apt-get install -y wrk")
 
     home = Path(tempfile.mkdtemp(prefix="osmanthus-web-bench-"))
-    env = {**os.environ, "OSMANTHUS_DATA_DIR": str(home), "OSMANTHUS_DEMO_MODE": "true"}
+    env = {
+        **os.environ,
+        "OSMANTHUS_DATA_DIR": str(home),
+        "OSMANTHUS_DEMO_MODE": "true",
+        # a load test asks about the same residents all day: no daily limit per resident
+        "OSMANTHUS_PROVIDER_CHECKS_PER_DAY": str(10**9),
+    }
     env.pop("OSMANTHUS_DATABASE_URL", None)
     print(f"building a {args.residents:,}-resident demo city in {home}", flush=True)
     database_url = None

@@ -10,6 +10,6 @@ wrk.headers["Authorization"] = "Bearer " .. key
 request = function()
   counter = counter + 1
   local id = ids[(counter % #ids) + 1]
-  local body = '{"national_id":"' .. id .. '","perk":"civilization_loan","purpose":"load test"}'
+  local body = '{"national_id":"' .. id .. '","perk":"civilization_loan","purpose":"loan_application"}'
   return wrk.format(nil, nil, nil, body)
 end

@@ -26,6 +26,6 @@ end
 request = function()
   counter = counter + 1
   local person = ids[((counter - 1) % #ids) + 1]
-  local body = '{"national_id":"' .. person .. '","perk":"civilization_loan","purpose":"load test"}'
+  local body = '{"national_id":"' .. person .. '","perk":"civilization_loan","purpose":"loan_application"}'
   return wrk.format(nil, nil, nil, body)
 end

@@ -129,8 +129,9 @@ class Settings(BaseSettings):
         ge=1,
         description=(
             "Refused portal sign-ins from one client address within 15 minutes after which "
-            "that address is refused (429) until the window has passed; counted per web "
-            "worker process. Each account also slows down after 5 refusals from one "
+            "that address is refused (429) until the window has passed; counted in the "
+            "ledger database, by every web worker together. Each account also slows down "
+            "after 5 refusals from one "
             "address (osmanthus.residents.credentials), never locks."
         ),
     )

@@ -123,6 +123,7 @@ def test_closed_months_are_archived_detached_and_verified(
     _one_line_error(
         *run("audit", "archive", "--through", "2026-12", "--to", str(archive)), "not closed"
     )
+    assert not (archive / "audit-2026-11.json").exists()  # refused before any month's work
     _one_line_error(*run("audit", "archive", "--through", "Oct", "--to", str(archive)), "YYYY-MM")
     # the look-ups and the key check still work on the live part
     code, output = run("score", people[0])

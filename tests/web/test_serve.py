@@ -175,3 +175,36 @@ def test_serve_refuses_an_unreadable_signing_key_in_one_line(
         f"error: settings: 'signing_key_file' {tmp_path / 'missing.pem'}: cannot be read "
         "(No such file or directory)"
     ]
+
+
+def test_the_sign_in_throttle_counts_every_worker_together(home: dict[str, str]) -> None:
+    """With two workers an address gets the limit, not twice it (the counts are in the
+    ledger database, not in each worker's memory)."""
+    env = {**home, "OSMANTHUS_SIGNIN_REFUSALS_PER_ADDRESS": "3"}
+    subprocess.run([*CLI, "init"], env=env, check=True, capture_output=True)
+    port = free_port()
+    server = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        codes = [
+            httpx.post(  # a new connection each time: either worker may answer
+                f"http://127.0.0.1:{port}/signin",
+                data={"national_id": "320508198703150014", "password": "wrong password"},
+                timeout=5,
+            ).status_code
+            for _ in range(12)
+        ]
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=20)
+    assert codes[:3] == [401, 401, 401] and set(codes[3:]) == {429}, codes

@@ -44,6 +44,7 @@ __all__ = [
     "archived_prefix",
     "carried_claims",
     "carried_erasures",
+    "closed_month",
     "detach_segment",
     "first_unarchived_month",
     "month_bounds",
@@ -100,6 +101,13 @@ def month_bounds(month: str) -> tuple[str, str]:
     return start.strftime("%Y-%m-%dT00:00:00"), after.strftime("%Y-%m-%dT00:00:00")
 
 
+def closed_month(month: str) -> None:
+    """:class:`ValidationError` unless ``month`` (``YYYY-MM``, UTC) has ended."""
+    _, after = month_bounds(month)
+    if after > dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S"):
+        raise ValidationError(f"month {month}: not closed yet (archive a month once it ended)")
+
+
 def archived_months(conn: Connection) -> list[Archived]:
     """Every archive, oldest first; :class:`AuditChainBroken` unless they follow each
     other from entry 1 without a gap."""
@@ -145,9 +153,7 @@ def next_segment(conn: Connection, month: str) -> Segment | None:
     """The entries of ``month`` to archive next, or None when it wrote none; refused when
     an earlier month is not archived yet or ``month`` is not closed."""
     start, after = month_bounds(month)
-    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    if after > now:
-        raise ValidationError(f"month {month}: not closed yet (archive a month once it ended)")
+    closed_month(month)
     done = archived_prefix(conn)
     if done is not None and done.month >= month:
         raise ValidationError(f"month {month}: already archived (through {done.month})")

@@ -49,6 +49,7 @@ DERIVED = (
     "rechecks",
     "retention_checks",
     "web_sessions",
+    "signin_attempts",
 )
 #: The columns an erasure may change, per table (granted to the service's role).
 ERASURE_COLUMNS = {

@@ -35,6 +35,9 @@ the single description the code reads and writes through.
   their records may be past retention, and when and under which policy it looked
   (derived: the pass scores a resident again only when that day comes or their rows
   changed since; migration 0014).
+- ``signin_attempts``: sign-in attempts per client address (a keyed hash of it) in the
+  last 15 minutes, so that every web worker counts them together (operational state,
+  migration 0020; :mod:`osmanthus.ledger.signin_attempts`).
 - ``web_sessions``: the browser sessions the web service opened (the SHA-256 of each
   session's token, never the token; whose it is; when it opened and ended), so that
   signing out ends a session for good: a copy of the old cookie is refused (operational
@@ -115,6 +118,7 @@ __all__ = [
     "resident_contacts",
     "residents",
     "retention_checks",
+    "signin_attempts",
     "suspensions",
 ]
 
@@ -501,6 +505,18 @@ policy_decisions = Table(
     Column("decided_at", UtcDateTime, nullable=False),
     Column("reason", Text),
     Index(None, "proposal_id"),
+)
+
+signin_attempts = Table(
+    "signin_attempts",
+    metadata,
+    # sign-in attempts per client address in the last 15 minutes, shared by every web
+    # worker (osmanthus.ledger.signin_attempts); operational state, not audited
+    Column("id", Key, primary_key=True),
+    Column("address_key", String(64), nullable=False),  # a keyed hash of the address
+    Column("at", Float(53), nullable=False),  # seconds since the epoch
+    Index("ix_signin_attempts_address_key", "address_key", "at"),
+    Index("ix_signin_attempts_at", "at"),
 )
 
 web_sessions = Table(

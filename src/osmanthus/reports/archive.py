@@ -45,10 +45,10 @@ from osmanthus.ledger import (
     LedgerCheck,
     Segment,
     archived_months,
+    closed_month,
     detach_segment,
     first_unarchived_month,
     ledger_identity,
-    month_bounds,
     next_segment,
     row_floors,
     segment_entries,
@@ -96,7 +96,7 @@ def archive_through(
     now: dt.datetime | None = None,
 ) -> list[ArchivedMonth]:
     """Archive every closed month up to ``through`` (``YYYY-MM``) not archived yet."""
-    month_bounds(through)  # refuses anything but YYYY-MM
+    closed_month(through)  # refuses anything but a YYYY-MM that has ended, before any work
     directory.mkdir(parents=True, exist_ok=True)
     finish_redactions(engine, directory)  # an erasure's, cut short before its files
     with snapshot(engine) as conn:

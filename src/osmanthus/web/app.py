@@ -92,6 +92,9 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> FastAPI:
         app.state.ledger.start_service(upkeep_process=settings.upkeep_process)
         app.state.decisions = Decisions(app.state.ledger.policy)
         app.state.daily_checks = DailyChecks(settings.provider_checks_per_day)
+        app.state.signin_throttle = AddressThrottle(
+            app.state.ledger.engine, settings.key_bytes, settings.signin_refusals_per_address
+        )
         app.state.explanations = Explanations(app.state.ledger.policy)
         # Everything built so far (policy, templates, catalogues, routes) lives as long as
         # the process: keep it out of the collector's full passes, which otherwise walk it
@@ -125,7 +128,6 @@ def create_app(settings: Settings, ledger: Ledger | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.signing_key = load_signing_key(settings)
-    app.state.signin_throttle = AddressThrottle(settings.signin_refusals_per_address)
     install_error_handlers(app)
     app.add_middleware(UploadLimit, most_mb=settings.upload_max_mb)
     app.add_middleware(EligibilityFastPath)  # inside the metrics and logs

@@ -1,31 +1,34 @@
 """Sign-in attempts counted per client address, so that one address cannot try passwords
-across many residents (each resident's own lock, five refusals in 15 minutes, stops only
-guessing at one account; osmanthus.residents.credentials).
+across many residents (each resident's own backoff, after five refusals in 15 minutes,
+slows only guessing at one account; osmanthus.residents.credentials).
 
-An attempt counts when it starts (:meth:`AddressThrottle.attempt`, one locked step, so
+An attempt counts when it starts (:meth:`AddressThrottle.attempt`, one transaction, so
 parallel requests cannot all pass before any is counted) and is forgiven if it succeeds
 (:meth:`AddressThrottle.succeeded`): only refusals remain in the window. IPv6 addresses
 count by their /64 network (one host can take any address in it).
 
-Counted in this worker's memory: with N workers an address gets up to N times the limit
-before every worker refuses it, and a restart forgets. The address is the connection's,
-or, from a proxy the ``trusted_proxies`` setting names, the one it forwards; a client
-naming its own address in X-Forwarded-For is not believed.
+Counted in the ledger database (:mod:`osmanthus.ledger.signin_attempts`), under a keyed
+hash of the address: every web worker, and a restarted one, sees the same counts. The
+address is the connection's, or, from a proxy the ``trusted_proxies`` setting names, the
+one it forwards; a client naming its own address in X-Forwarded-For is not believed.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 
-__all__ = ["AddressThrottle", "client_key"]
+from sqlalchemy import Engine
 
-WINDOW_SECONDS = 15 * 60
-#: Addresses remembered at most (the least recently tried are forgotten first).
-ADDRESSES = 20_000
+from osmanthus.ledger.signin_attempts import (
+    WINDOW_SECONDS,
+    address_key,
+    count_attempt,
+    forgive_attempt,
+)
+
+__all__ = ["WINDOW_SECONDS", "AddressThrottle", "client_key"]
 
 
 def client_key(address: str) -> str:
@@ -40,37 +43,24 @@ def client_key(address: str) -> str:
 
 
 class AddressThrottle:
-    """At most ``most`` refused sign-ins per address within :data:`WINDOW_SECONDS`."""
+    """At most ``most`` refused sign-ins per address within :data:`WINDOW_SECONDS`,
+    counted in the ledger database ``engine`` (``key``: the pseudonym key, which hashes
+    the addresses)."""
 
-    def __init__(self, most: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, engine: Engine, key: bytes, most: int, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._engine = engine
+        self._key = key
         self._most = most
         self._clock = clock
-        self._attempts: OrderedDict[str, list[float]] = OrderedDict()
-        self._lock = threading.Lock()  # sign-in routes run on the thread pool
 
     def attempt(self, address: str) -> int:
         """Count an attempt from ``address`` and return 0, or, when the address has
         reached the limit, count nothing and return the seconds until it may try again."""
-        key = client_key(address)
-        with self._lock:
-            now = self._clock()
-            times = [t for t in self._attempts.get(key, ()) if t > now - WINDOW_SECONDS]
-            if len(times) >= self._most:
-                self._attempts[key] = times
-                return max(1, int(times[0] + WINDOW_SECONDS - now) + 1)
-            times.append(now)
-            self._attempts[key] = times
-            self._attempts.move_to_end(key)
-            while len(self._attempts) > ADDRESSES:
-                self._attempts.popitem(last=False)
-            return 0
+        stored = address_key(self._key, client_key(address))
+        return count_attempt(self._engine, stored, self._most, self._clock())
 
     def succeeded(self, address: str) -> None:
         """Forgive the attempt that succeeded (only refusals stay counted)."""
-        key = client_key(address)
-        with self._lock:
-            times = self._attempts.get(key)
-            if times:
-                times.pop()
-                if not times:
-                    del self._attempts[key]
+        forgive_attempt(self._engine, address_key(self._key, client_key(address)))

@@ -1,0 +1,21 @@
+-- The soak's eligibility checks (bench/soak.py): POST /api/v1/eligibility for every
+-- resident of the city in turn (one ID number per line in OSMANTHUS_BENCH_IDS), each
+-- connection pausing OSMANTHUS_BENCH_DELAY_MS between its requests, so that the rate
+-- is held near a target instead of the server's ceiling.
+local ids = {}
+for line in io.lines(os.getenv("OSMANTHUS_BENCH_IDS")) do ids[#ids + 1] = line end
+local key = os.getenv("OSMANTHUS_BENCH_KEY")
+local pause = tonumber(os.getenv("OSMANTHUS_BENCH_DELAY_MS") or "0")
+local counter = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. key
+request = function()
+  counter = counter + 1
+  local id = ids[(counter % #ids) + 1]
+  local body = '{"national_id":"' .. id .. '","perk":"civilization_loan","purpose":"loan_application"}'
+  return wrk.format(nil, nil, nil, body)
+end
+delay = function()
+  return pause
+end
