@@ -4,6 +4,7 @@ be changed by it, not even by switching the guards off."""
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -133,3 +134,60 @@ def test_a_service_role_is_refused_on_sqlite_and_for_odd_names(
     monkeypatch.setenv("OSMANTHUS_POLICY_DIR", str(POLICY_DIR))
     found = CliRunner().invoke(app, ["init", "--service-role", "svc"])
     assert found.exit_code == 1 and "PostgreSQL only" in found.output
+
+
+def test_the_service_role_archives_a_month_and_erases_through_it(
+    schema: tuple[str, str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Archiving (DELETE of archived entries only) and an erasure that reaches the
+    archive work as the service role; a DELETE of a live entry is still refused."""
+    import osmanthus.ledger.audit_log as audit_log_module
+    from factories import write_key
+
+    _, owner_url, role = schema
+    for name, value in {
+        "OSMANTHUS_DATABASE_URL": owner_url,
+        "OSMANTHUS_PSEUDONYM_KEY": TEST_KEY.decode(),
+        "OSMANTHUS_POLICY_DIR": str(POLICY_DIR),
+        "OSMANTHUS_SIGNING_KEY_FILE": str(write_key(tmp_path / "signing.pem")),
+        "OSMANTHUS_AUDIT_ARCHIVE_DIR": str(tmp_path / "archive"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("OSMANTHUS_DEMO_MODE", raising=False)
+    monkeypatch.setattr(audit_log_module, "_now", lambda: "2026-09-10T10:00:00.000000+00:00")
+    assert CliRunner().invoke(app, ["init", "--service-role", role]).exit_code == 0
+    service = as_role(owner_url, role)
+    ledger = Ledger(connect(service), load_policy(POLICY_DIR), TEST_KEY, clock=FixedClock())
+    try:
+        approve_policy(ledger, population_dir=tmp_path / "pop")
+        number = make_id(sequence=5)
+        ledger.register_resident(number, "gusu", actor=OPERATOR)
+        ledger.read_resident(number, actor=OPERATOR, purpose="operator look-up")
+        monkeypatch.undo()  # from here on, today
+        monkeypatch.setenv("OSMANTHUS_DATABASE_URL", service)
+        for name, value in {
+            "OSMANTHUS_PSEUDONYM_KEY": TEST_KEY.decode(),
+            "OSMANTHUS_SIGNING_KEY_FILE": str(tmp_path / "signing.pem"),
+            "OSMANTHUS_AUDIT_ARCHIVE_DIR": str(tmp_path / "archive"),
+        }.items():
+            monkeypatch.setenv(name, value)
+        archived = CliRunner().invoke(app, ["audit", "archive", "--through", "2026-09"])
+        assert archived.exit_code == 0 and "archived 2026-09" in archived.output, archived.output
+        erased = CliRunner().invoke(
+            app, ["retention", "erase", number, "--ground", "PIPL Art. 47, request granted"]
+        )
+        assert erased.exit_code == 0, erased.output
+        name = ledger.pseudonym_of(number)
+        with gzip.open(tmp_path / "archive" / "audit-2026-09.jsonl.gz", "rt") as lines:
+            assert not [line for line in lines if name in line]  # redacted in the file too
+        verified = CliRunner().invoke(
+            app, ["audit", "verify", "--archive", str(tmp_path / "archive")]
+        )
+        assert verified.exit_code == 0, verified.output
+        with (
+            pytest.raises(sa.exc.ProgrammingError, match="only an archived entry"),
+            ledger.engine.begin() as conn,
+        ):
+            conn.execute(sa.text("DELETE FROM audit_log"))
+    finally:
+        ledger.engine.dispose()
