@@ -219,3 +219,11 @@ def test_reading_a_missing_ledger_creates_no_file(
     result = runner.invoke(app, ["stats"])
     assert result.exit_code == 1
     assert not (env / "var" / "osmanthus.db").exists()
+
+
+def test_explain_does_not_send_a_department_s_control_characters_to_the_terminal() -> None:
+    """Found in review: a reference uploaded with an escape sequence reached the
+    operator's terminal as is once explain printed plain text."""
+    from osmanthus.cli.scoring import _shown
+
+    assert _shown("TP-1\x1b[2J\x07中文") == "TP-1\\u001b[2J\\u0007中文"

@@ -337,3 +337,100 @@ def test_an_erasure_reaches_the_archived_months(
     assert code == 0 and "nothing to archive" in output, output
     assert not _archived_about(archive, second)
     assert run("audit", "verify", "--archive", str(archive))[0] == 0
+
+
+def test_a_forged_archive_from_a_routine_checkpoint_is_refused(
+    city: tuple[Ledger, list[str], Callable[..., tuple[int, str]]],
+) -> None:
+    """Found in review: the service's routine checkpoint (kept where its role can read
+    it) made into an archive row, with a hand-made archive entry carrying the claims,
+    to delete every entry up to it. The archive checkpoint is a kind of its own, binding
+    the month and its range, and an archive entry must match a recorded archive."""
+    from osmanthus.ledger.archive import ARCHIVE_ACTION, Segment, _carried
+
+    ledger, people, run = city
+    assert run("audit", "checkpoint")[0] == 0
+    ledger.read_resident(people[2], **ONE_READ)
+    with ledger.engine.connect() as conn:
+        document = conn.execute(
+            sa.text("SELECT document FROM audit_checkpoints ORDER BY seq DESC")
+        ).scalar_one()
+    body = json.loads(document)["body"]
+    last = int(body["seq"])
+    with ledger.engine.begin() as conn:
+        claims, erasures = _carried(conn, Segment("2026-08", 1, last, body["hash"], "0" * 64))
+        conn.execute(
+            sa.text(
+                "INSERT INTO audit_archives (month, first_seq, last_seq, hash, file_name, at, "
+                "document) VALUES ('2026-08', 1, :l, :h, 'audit-2026-08.jsonl.gz', :at, :d)"
+            ),
+            {"l": last, "h": body["hash"], "at": body["at"], "d": document},
+        )
+        audit_log_module.append_entry(
+            conn,
+            actor="operator:x",
+            action=ARCHIVE_ACTION,
+            purpose="archive",
+            detail={
+                "month": "2026-08",
+                "first": 1,
+                "last": last,
+                "hash": body["hash"],
+                "file": "audit-2026-08.jsonl.gz",
+                "claims": claims,
+                "erasures": erasures,
+            },
+        )
+        conn.execute(sa.text("DELETE FROM audit_log WHERE seq <= :l"), {"l": last})
+    _one_line_error(*run("audit", "verify"), "audit archive 2026-08", "does not verify")
+
+
+def test_a_key_revoked_before_its_month_is_archived_still_verifies(
+    city: tuple[Ledger, list[str], Callable[..., tuple[int, str]]], tmp_path: Path
+) -> None:
+    """Found in review: a current-state row written in an archived month and again
+    today; the carried (older) claim must not count as the newest."""
+    from osmanthus.ledger.keys import revoke_key_digest
+
+    ledger, _, run = city
+    with ledger.engine.connect() as conn:
+        digest = conn.execute(
+            sa.text("SELECT key_hash FROM api_keys ORDER BY id LIMIT 1")
+        ).scalar_one()
+    assert revoke_key_digest(ledger.engine, digest, actor=OPERATOR)
+    code, output = run("audit", "archive", "--through", "2026-10")
+    assert code == 0, output
+    assert run("audit", "verify")[0] == 0
+    assert run("audit", "verify", "--archive", str(tmp_path / "archive"))[0] == 0
+
+
+def test_verify_since_a_checkpoint_at_the_archive_boundary(
+    city: tuple[Ledger, list[str], Callable[..., tuple[int, str]]],
+) -> None:
+    from osmanthus.ledger import archived_months, verify_ledger
+    from osmanthus.ledger.verification import snapshot
+
+    ledger, _, run = city
+    assert run("audit", "archive", "--through", "2026-10")[0] == 0
+    with snapshot(ledger.engine) as conn:
+        newest = archived_months(conn)[-1]
+    checked = verify_ledger(ledger.engine, since=(newest.last, newest.hash, newest.floors))
+    assert checked.head.seq > newest.last
+    with pytest.raises(Exception, match="rewritten"):
+        verify_ledger(ledger.engine, since=(newest.last, "0" * 64, newest.floors))
+
+
+def test_a_temporary_table_does_not_open_the_delete_guard(
+    city: tuple[Ledger, list[str], Callable[..., tuple[int, str]]],
+) -> None:
+    """Found in review (PostgreSQL): a session's temporary ``audit_archives`` came first
+    on the trigger function's search path; the path is now pinned (SQLite resolves a
+    trigger's tables in the trigger's own database)."""
+    ledger, _, _ = city
+    with (
+        pytest.raises(sa.exc.DBAPIError, match=r"only an archived entry|append-only"),
+        ledger.engine.begin() as conn,
+    ):
+        conn.execute(sa.text("CREATE TEMP TABLE audit_archives (first_seq int, last_seq int)"))
+        conn.execute(sa.text("INSERT INTO audit_archives VALUES (1, 1000000)"))
+        conn.execute(sa.text("DELETE FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)"))

@@ -210,8 +210,8 @@ def explanation_text(result: Explanation) -> str:
             f"{indent}points {line.points:+d}, counted {line.counted:+d}: "
             f"{line.status_text}; {expiry}"
         )
-        reason = f" — {r.reason}" if r.reason else ""
-        lines.append(f"{indent}record {r.id}: {r.department} {r.source_ref}{reason}")
+        reason = f" — {_shown(r.reason)}" if r.reason else ""
+        lines.append(f"{indent}record {r.id}: {r.department} {_shown(r.source_ref)}{reason}")
         notes = list(line.notes)
         if line.status == "counted" and result.scale.worse(line.points) and line.repair_from:
             notes.append(
@@ -246,6 +246,12 @@ def explanation_text(result: Explanation) -> str:
         verdict = f"eligible until {perk.valid_until}" if perk.eligible else "not eligible"
         lines.append(f"perk {perk.title} ({perk.provider}): {verdict} — {perk.reason}")
     return "\n".join(lines)
+
+
+def _shown(text: str) -> str:
+    """A department's text as the terminal may print it: control characters (an escape
+    sequence in an uploaded reference) written as ``\\uXXXX``, not sent to the terminal."""
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
 
 
 def explanation_json(result: Explanation) -> dict[str, Any]:

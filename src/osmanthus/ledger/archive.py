@@ -35,6 +35,7 @@ from osmanthus.ledger.audit_subjects import PASS_MOST, index_subjects
 from osmanthus.ledger.database import database_errors
 from osmanthus.ledger.key_fingerprint import KEY_ACTION
 from osmanthus.ledger.schema import audit_archives, audit_indexed, audit_log
+from osmanthus.ledger.settling import settle
 
 __all__ = [
     "ARCHIVE_ACTION",
@@ -199,6 +200,9 @@ def detach_segment(
     while index_subjects(engine) == PASS_MOST:  # an erasure finds archived entries there
         pass
     with database_errors("audit archive"), engine.begin() as conn:
+        # every other writer waits (an erasure must not read the archived months while
+        # this one's entries leave the table) and holds new ones off until it commits
+        settle(conn)
         indexed = conn.execute(select(func.max(audit_indexed.c.upto))).scalar() or 0
         if indexed < segment.last:
             raise ValidationError(
@@ -277,7 +281,9 @@ def _carried(conn: Connection, segment: Segment) -> tuple[list[Any], list[Any]]:
             claims.append([row.seq, row.action, claim_detail(found)])
         if row.action in ERASURE_ACTIONS:
             erasures.append([row.seq, row.action, json.loads(row.detail)])
-    return claims, erasures
+    # in entry order (an earlier archive's come at its own entry): the newest claim of a
+    # current-state row is the last one
+    return sorted(claims, key=lambda c: int(c[0])), sorted(erasures, key=lambda e: int(e[0]))
 
 
 def carried_erasures(conn: Connection) -> list[tuple[int, str, dict[str, Any]]]:

@@ -154,30 +154,41 @@ def drop_append_only_triggers(
     return found
 
 
-_ARCHIVED = "SELECT 1 FROM audit_archives a WHERE {old}.seq BETWEEN a.first_seq AND a.last_seq"
+_ARCHIVED = "SELECT 1 FROM {table} a WHERE {old}.seq BETWEEN a.first_seq AND a.last_seq"
 
 
-def archive_delete_triggers(dialect: str) -> list[str]:
+def archive_delete_triggers(dialect: str, schema: str | None = None) -> list[str]:
     """The guard of ``audit_log`` against DELETE since migration 0019: an entry may be
     deleted only when a row of ``audit_archives`` covers it (a closed month exported and
     its checkpoint signed, :mod:`osmanthus.ledger.archive`); TRUNCATE stays refused.
-    (An archive row made by hand carries no valid signature: verification refuses it.)"""
+    (An archive row made by hand carries no valid signature: verification refuses it.)
+
+    On PostgreSQL the function names the table with its ``schema`` and runs with that
+    schema first on its search path and ``pg_temp`` last, so that a session cannot put a
+    temporary ``audit_archives`` of its own in front of the real one. The erasure guards'
+    functions (migration 0013) get the same pinned search path."""
     message = "osmanthus: audit_log is append-only: only an archived entry may be detached"
     if dialect == "postgresql":
+        assert schema is not None
+        quoted = f'"{schema}"'
+        path = f"SET search_path = {quoted}, pg_temp"
+        table = f"{quoted}.audit_archives"
         return [
             "DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log",
             "CREATE TRIGGER audit_log_append_only BEFORE TRUNCATE ON audit_log "
             "FOR EACH STATEMENT EXECUTE FUNCTION refuse_change()",
             "CREATE FUNCTION audit_log_archived_only() RETURNS trigger LANGUAGE plpgsql "
-            f"AS $$ BEGIN IF NOT EXISTS ({_ARCHIVED.format(old='OLD')}) THEN RAISE EXCEPTION "
-            f"'{message}' USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD; END $$",
+            f"{path} AS $$ BEGIN IF NOT EXISTS ({_ARCHIVED.format(table=table, old='OLD')}) "
+            f"THEN RAISE EXCEPTION '{message}' USING ERRCODE = 'insufficient_privilege'; "
+            "END IF; RETURN OLD; END $$",
             "CREATE TRIGGER audit_log_archived_only BEFORE DELETE ON audit_log FOR EACH ROW "
             "EXECUTE FUNCTION audit_log_archived_only()",
+            *(f"ALTER FUNCTION {name}_erasure_only() {path}" for name in ERASABLE),
         ]
     return [
         "DROP TRIGGER IF EXISTS audit_log_no_delete",
         "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
-        f"WHEN NOT EXISTS ({_ARCHIVED.format(old='old')}) "
+        f"WHEN NOT EXISTS ({_ARCHIVED.format(table='audit_archives', old='old')}) "
         f"BEGIN SELECT RAISE(ABORT, '{message}'); END",
     ]
 
@@ -188,6 +199,7 @@ def drop_archive_delete_triggers(dialect: str) -> list[str]:
         return [
             "DROP TRIGGER IF EXISTS audit_log_archived_only ON audit_log",
             "DROP FUNCTION IF EXISTS audit_log_archived_only()",
+            *(f"ALTER FUNCTION {name}_erasure_only() RESET search_path" for name in ERASABLE),
             "DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log",
             "CREATE TRIGGER audit_log_append_only BEFORE DELETE OR TRUNCATE ON audit_log "
             "FOR EACH STATEMENT EXECUTE FUNCTION refuse_change()",

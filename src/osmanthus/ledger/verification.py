@@ -114,10 +114,8 @@ def verify_ledger(
                 )
             for claim in parse_claims(entry["detail"], entry.get("sealed")):
                 claims.append(ClaimOf(int(entry["seq"]), entry["action"], claim))
-            if entry["action"] == ARCHIVE_ACTION and archive is None:
-                carried = json.loads(entry["detail"])  # the archived entries' claims
-                claims.extend(ClaimOf(*found) for found in carried_claims(carried))
-                erased.extend((int(seq), act, detail) for seq, act, detail in carried["erasures"])
+            if entry["action"] == ARCHIVE_ACTION:
+                _archive_entry_recorded(seq, json.loads(entry["detail"]), archives)
             if entry.get("subject_digest") is not None:
                 redacted.append(int(entry["seq"]))
             if int(entry["seq"]) <= upto and entry["action"] in ERASURE_ACTIONS:
@@ -142,9 +140,13 @@ def verify_ledger(
                 seq=anchor[0],
             )
         if since is not None:
-            stored = conn.execute(
-                select(audit_log.c.hash).where(audit_log.c.seq == since[0])
-            ).scalar()
+            stored = (
+                archives[-1].hash
+                if archives and since[0] == boundary  # the entry itself is archived
+                else conn.execute(
+                    select(audit_log.c.hash).where(audit_log.c.seq == since[0])
+                ).scalar()
+            )
             if stored != since[1]:
                 raise AuditChainBroken(
                     f"audit entry {since[0]}: its stored hash is not the checkpoint's (the "
@@ -152,6 +154,12 @@ def verify_ledger(
                     seq=since[0],
                 )
         live = iter_entries(conn, after=max(start[0], boundary))
+        if archives and archive is None:  # the archived entries' claims and erasures,
+            # carried by the live archive entries: first, in entry order (the newest claim
+            # of a current-state row is the last one)
+            carried = _carried_after(conn, start[0])
+            claims.extend(ClaimOf(*found) for found in sorted(carried[0], key=lambda c: c[0]))
+            erased.extend(sorted(carried[1], key=lambda e: e[0]))
         if since is None and archives and archive is not None:
             known = erasure_facts(conn, archived=carried_erasures(conn))
             pending.update((k, v) for k, v in known.redacted.items() if k <= boundary)
@@ -189,6 +197,35 @@ def verify_ledger(
         archives,
         archive is not None,
     )
+
+
+def _carried_after(
+    conn: Connection, after: int
+) -> tuple[list[tuple[int, str, Any]], list[tuple[int, str, dict[str, Any]]]]:
+    """The claims and erasures the archive entries after entry ``after`` carry."""
+    claims: list[tuple[int, str, Any]] = []
+    erasures: list[tuple[int, str, dict[str, Any]]] = []
+    query = select(audit_log.c.detail).where(
+        audit_log.c.action == ARCHIVE_ACTION, audit_log.c.seq > after
+    )
+    for (detail,) in conn.execute(query.order_by(audit_log.c.seq)):
+        found = json.loads(detail)
+        claims += carried_claims(found)
+        erasures += [(int(seq), str(act), facts) for seq, act, facts in found["erasures"]]
+    return claims, erasures
+
+
+def _archive_entry_recorded(seq: int, detail: dict[str, Any], archives: list[Archived]) -> None:
+    """An ``audit.archive`` entry must be of an archive the ledger records (one made by
+    hand, to carry claims of rows no entry wrote, is refused)."""
+    stated = (detail.get("month"), detail.get("first"), detail.get("last"), detail.get("hash"))
+    if not any(stated == (a.month, a.first, a.last, a.hash) for a in archives):
+        raise AuditChainBroken(
+            f"audit entry {seq}: archives {detail.get('month')} entries "
+            f"{detail.get('first')}–{detail.get('last')}, which no archive of the ledger "
+            "records",
+            seq=seq,
+        )
 
 
 def row_floors(conn: Connection) -> dict[str, int]:

@@ -56,12 +56,16 @@ from osmanthus.ledger import (
     verify_ledger,
 )
 from osmanthus.ledger.archive_files import finish_redactions, read_segment, write_segment
-from osmanthus.reports.checkpoint import KIND, checked_body
+from osmanthus.reports.checkpoint import checked_body
 from osmanthus.reports.signing import PublicKey, SigningKey, sign_document
 
-__all__ = ["MANIFEST_KIND", "ArchivedMonth", "archive_through", "verify_all"]
+__all__ = ["ARCHIVE_KIND", "MANIFEST_KIND", "ArchivedMonth", "archive_through", "verify_all"]
 
 MANIFEST_KIND = "audit-archive/1"
+#: The signed checkpoint of an archived month's last entry: a kind of its own (not the
+#: routine ``audit-checkpoint/1``, which the ledger keeps where the service's role can
+#: read it), binding the month and its first and last entries.
+ARCHIVE_KIND = "audit-archive-checkpoint/1"
 _FOREVER = "9999-12-31"
 
 
@@ -132,6 +136,8 @@ def _archive_month(
     at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     body = {
         "ledger": identity,
+        "month": month,
+        "first": segment.first,
         "seq": segment.last,
         "tree_size": segment.last,
         "hash": segment.hash,
@@ -140,7 +146,7 @@ def _archive_month(
         "valid_from": at.date().isoformat(),
         "valid_until": _FOREVER,
     }
-    document = sign_document(KIND, body, key)
+    document = sign_document(ARCHIVE_KIND, body, key)
     manifest = {
         "kind": MANIFEST_KIND,
         "month": month,
@@ -227,17 +233,19 @@ def _check_archives(
     keys = list(public_keys()) if archives else []
     for archived in archives:
         try:
-            body = checked_body(archived.document, keys)
+            body = checked_body(archived.document, keys, kind=ARCHIVE_KIND)
         except SignatureInvalid as exc:
             raise AuditChainBroken(
                 f"audit archive {archived.month}: its checkpoint does not verify ({exc})",
                 seq=archived.first,
             ) from None
-        if (int(body["seq"]), body["hash"]) != (archived.last, archived.hash):
+        stated = (body.get("month"), body.get("first"), body["seq"], body["hash"])
+        if stated != (archived.month, archived.first, archived.last, archived.hash):
             raise AuditChainBroken(
-                f"audit archive {archived.month}: its checkpoint is of entry {body['seq']}, "
-                f"not of its last entry {archived.last}",
-                seq=archived.last,
+                f"audit archive {archived.month}: its signed checkpoint is of "
+                f"{body.get('month')} entries {body.get('first')}–{body['seq']}, not of the "
+                f"archive's entries {archived.first}–{archived.last}",
+                seq=archived.first,
             )
         identity = identity or body["ledger"]
         if body["ledger"] != identity:

@@ -98,13 +98,18 @@ def read_checkpoint(path: Path) -> Any:
         raise ValidationError(f"{path}: not a checkpoint (not JSON: {exc})") from None
 
 
-def checked_body(document: Any, public_keys: Iterable[PublicKey]) -> dict[str, Any]:
-    verified = verify_document(document, public_keys, kind=KIND, today=dt.date.today())
+def checked_body(
+    document: Any, public_keys: Iterable[PublicKey], *, kind: str = KIND
+) -> dict[str, Any]:
+    """The body of a signed checkpoint of ``kind`` (its signature and window checked, in
+    UTC days as it is signed); :class:`SignatureInvalid` otherwise."""
+    today = dt.datetime.now(dt.UTC).date()
+    verified = verify_document(document, public_keys, kind=kind, today=today)
     body = verified.body
-    for name, kind in (("ledger", str), ("hash", str), ("seq", int), ("rows", dict)):
-        if not isinstance(body.get(name), kind):
+    for name, expected in (("ledger", str), ("hash", str), ("seq", int), ("rows", dict)):
+        if not isinstance(body.get(name), expected):
             raise SignatureInvalid(
-                f"malformed checkpoint: body/{name} is missing or not {kind.__name__}"
+                f"malformed checkpoint: body/{name} is missing or not {expected.__name__}"
             )
     return body
 

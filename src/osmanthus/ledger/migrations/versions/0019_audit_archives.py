@@ -2,7 +2,8 @@
 each month exported to a file and detached from ``audit_log``, with a signed checkpoint
 of its last entry (:mod:`osmanthus.ledger.archive`). DELETE on ``audit_log`` is allowed
 for an entry an archive covers, and for no other (:mod:`osmanthus.ledger.guards`); on
-PostgreSQL the service's role is granted DELETE on ``audit_log`` for that path only.
+PostgreSQL the service's role is granted DELETE on ``audit_log`` for that path only, and
+the guards' functions run with the ledger's schema pinned on their search path.
 
 Revision ID: 0019
 Revises: 0018
@@ -36,10 +37,16 @@ def upgrade() -> None:
         sa.Column("document", sa.Text, nullable=False),
         sa.PrimaryKeyConstraint("month", name="pk_audit_archives"),
     )
-    dialect = op.get_bind().dialect.name
+    bind = op.get_bind()
+    dialect = bind.dialect.name
+    schema = (
+        bind.execute(sa.text("SELECT current_schema()")).scalar()
+        if dialect == "postgresql"
+        else None
+    )
     for statement in append_only_triggers(dialect, ["audit_archives"]):
         op.execute(statement)
-    for statement in archive_delete_triggers(dialect):
+    for statement in archive_delete_triggers(dialect, schema):
         op.execute(statement)
 
 
