@@ -9,8 +9,9 @@ not archived yet, oldest first. For one month:
    (one JSON object per line, in order) under a temporary name, read back and their
    chain recomputed, then synced and renamed into place;
 3. a checkpoint of the month's last entry is signed with the service's key (kind
-   ``audit-checkpoint/1``, its ``rows`` the floors of step 1) and written beside the
-   file as ``audit-YYYY-MM.json`` (the manifest, kind ``audit-archive/1``);
+   ``audit-archive-checkpoint/1``: the month, its first and last entries, the last one's
+   hash, its ``rows`` the floors of step 1) and written beside the file as
+   ``audit-YYYY-MM.json`` (the manifest, kind ``audit-archive/1``);
 4. the ledger records the archive, appends an ``audit.archive`` entry and deletes the
    month's entries, in one transaction (:func:`osmanthus.ledger.detach_segment`).
 
