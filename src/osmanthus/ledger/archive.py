@@ -12,7 +12,7 @@ DELETE for entries an archive covers and for no others (migration 0019).
 After that, verification starts from the archived boundary (:func:`archived_prefix`):
 the first live entry must link to the hash the signed checkpoint states. The
 ``audit.archive`` entry carries the archived entries' row claims and erasure facts
-(:func:`carried_claims`), so every row of the ledger is still checked against the chain
+(:func:`carried`), so every row of the ledger is still checked against the chain
 without the archive's file; with the files, the archived entries themselves are. The
 first pseudonym-key fingerprint is carried into the live chain when the segment holding
 it is detached, so that every command still checks the key.
@@ -24,7 +24,7 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 
@@ -40,11 +40,11 @@ from osmanthus.ledger.settling import settle
 __all__ = [
     "ARCHIVE_ACTION",
     "Archived",
+    "Carried",
     "Segment",
     "archived_months",
     "archived_prefix",
-    "carried_claims",
-    "carried_erasures",
+    "carried",
     "closed_month",
     "detach_segment",
     "first_unarchived_month",
@@ -286,23 +286,31 @@ def _carried(conn: Connection, segment: Segment) -> tuple[list[Any], list[Any]]:
     return sorted(claims, key=lambda c: int(c[0])), sorted(erasures, key=lambda e: int(e[0]))
 
 
-def carried_erasures(conn: Connection) -> list[tuple[int, str, dict[str, Any]]]:
-    """The erasures the live ``audit.archive`` entries carry (those of the archived
-    months): ``(seq, action, detail)``, in order."""
-    found: list[tuple[int, str, dict[str, Any]]] = []
-    details = select(audit_log.c.detail).where(audit_log.c.action == ARCHIVE_ACTION)
+class Carried(NamedTuple):
+    """What the live ``audit.archive`` entries carry of the archived months' entries, in
+    entry order: row claims ``(seq, action, claim)`` and erasures ``(seq, action,
+    detail)``."""
+
+    claims: list[tuple[int, str, Claim]]
+    erasures: list[tuple[int, str, dict[str, Any]]]
+
+
+def carried(conn: Connection, after: int = 0) -> Carried:
+    """What the ``audit.archive`` entries after entry ``after`` carry (:class:`Carried`)."""
+    claims: list[tuple[int, str, Claim]] = []
+    erasures: list[tuple[int, str, dict[str, Any]]] = []
+    details = select(audit_log.c.detail).where(
+        audit_log.c.action == ARCHIVE_ACTION, audit_log.c.seq > after
+    )
     for (detail,) in conn.execute(details.order_by(audit_log.c.seq)):
-        found += [
-            (int(seq), str(action), facts) for seq, action, facts in json.loads(detail)["erasures"]
-        ]
-    return sorted(found, key=lambda erasure: erasure[0])
-
-
-def carried_claims(detail: dict[str, Any]) -> Iterator[tuple[int, str, Claim]]:
-    """The row claims an ``audit.archive`` entry carries: ``(seq, action, claim)``."""
-    for seq, action, found in detail.get("claims", []):
-        for table, claim in found.items():
-            yield int(seq), str(action), Claim.from_detail(table, claim)
+        found = json.loads(detail)
+        for seq, action, sealed in found["claims"]:
+            claims += [
+                (int(seq), str(action), Claim.from_detail(table, claim))
+                for table, claim in sealed.items()
+            ]
+        erasures += [(int(seq), str(action), facts) for seq, action, facts in found["erasures"]]
+    return Carried(sorted(claims, key=lambda c: c[0]), sorted(erasures, key=lambda e: e[0]))
 
 
 def _carry_key(conn: Connection, segment: Segment, actor: str) -> None:

@@ -30,7 +30,7 @@ from sqlalchemy import Connection, Engine, select
 from osmanthus.audit import digest_of
 from osmanthus.durable import fsync_path
 from osmanthus.errors import AuditChainBroken, ConfigError, ValidationError
-from osmanthus.ledger.archive import Archived, archived_months, carried_erasures
+from osmanthus.ledger.archive import Archived, archived_months, carried
 from osmanthus.ledger.audit_subjects import subject_key
 from osmanthus.ledger.database import read_only
 from osmanthus.ledger.schema import audit_subjects
@@ -196,7 +196,7 @@ def finish_redactions(engine: Engine, directory: Path) -> int:
         archives = archived_months(conn)
         if not archives:
             return 0
-        facts = erasure_facts(conn, archived=carried_erasures(conn))
+        facts = erasure_facts(conn, archived=carried(conn).erasures)
     boundary = archives[-1].last
     pending = {seq for seq in facts.redacted if seq <= boundary}
     return redact_in_files(directory, archives, pending) if pending else 0

@@ -59,12 +59,7 @@ from osmanthus.audit import CHUNK, Claim, group_hash, parse_claims
 from osmanthus.audit.chain import digest_of
 from osmanthus.core import Actor
 from osmanthus.errors import NotFound, ValidationError
-from osmanthus.ledger.archive import (
-    ARCHIVE_ACTION,
-    archived_months,
-    carried_claims,
-    carried_erasures,
-)
+from osmanthus.ledger.archive import Carried, archived_months, carried
 from osmanthus.ledger.archive_files import plan_redactions, redact_in_files
 from osmanthus.ledger.audit_log import append_entry
 from osmanthus.ledger.audit_subjects import subject_key
@@ -186,17 +181,15 @@ def _ranges(ids: Iterable[int]) -> list[list[int]]:
 class _Writers:
     """The claims of one table's rows, to find the group each row was vouched for in."""
 
-    def __init__(self, conn: Connection, tables: set[str]) -> None:
+    def __init__(self, conn: Connection, tables: set[str], archived: Carried) -> None:
         self.claims: dict[str, dict[int, Claim]] = defaultdict(dict)
         # per table, every claimed id range: (first id, last id, ids before it, seq)
         self.spans: dict[str, list[tuple[int, int, int, int]]] = defaultdict(list)
         with_claims = select(audit_log.c.seq, audit_log.c.detail, audit_log.c.sealed).where(
             (audit_log.c.sealed.is_not(None)) | (audit_log.c.detail.like('%"sealed":{%'))
         )
-        archives = select(audit_log.c.detail).where(audit_log.c.action == ARCHIVE_ACTION)
-        for (detail,) in conn.execute(archives):  # the claims of archived months' entries
-            for seq, _, claim in carried_claims(json.loads(detail)):
-                self._add(claim, seq, tables)
+        for seq, _, claim in archived.claims:  # those of archived months' entries
+            self._add(claim, seq, tables)
         for seq, detail, sealed in conn.execute(with_claims.order_by(audit_log.c.seq)):
             for claim in parse_claims(detail, sealed):
                 self._add(claim, int(seq), tables)
@@ -256,8 +249,9 @@ class _Reclaimer:
     def __init__(self, conn: Connection, touched: dict[str, set[int]]) -> None:
         self.conn = conn
         self.touched = touched
-        self.facts = erasure_facts(conn, archived=carried_erasures(conn))
-        self.writers = _Writers(conn, {t for t, keys in touched.items() if keys})
+        archived = carried(conn)
+        self.facts = erasure_facts(conn, archived=archived.erasures)
+        self.writers = _Writers(conn, {t for t, keys in touched.items() if keys}, archived)
         self.groups: list[tuple[str, int, int, list[list[int]], dict[int, bytes]]] = []
         for table, keys in touched.items():
             if not keys:

@@ -24,14 +24,14 @@ ERASURE_ACTIONS = ("resident.erase", "records.retire")
 def erasures_after(conn: Connection, seq: int) -> list[tuple[int, str, dict[str, Any]]]:
     """``(seq, action, detail)`` of every erasure entered after entry ``seq``, in order
     (those of archived months too, as their ``audit.archive`` entries carry them)."""
-    from osmanthus.ledger.archive import carried_erasures
+    from osmanthus.ledger.archive import carried
 
     rows = conn.execute(
         select(audit_log.c.seq, audit_log.c.action, audit_log.c.detail)
         .where(audit_log.c.action.in_(ERASURE_ACTIONS), audit_log.c.seq > seq)
         .order_by(audit_log.c.seq)
     ).all()
-    archived = [erasure for erasure in carried_erasures(conn) if erasure[0] > seq]
+    archived = [erasure for erasure in carried(conn).erasures if erasure[0] > seq]
     return archived + [(int(r.seq), str(r.action), json.loads(r.detail)) for r in rows]
 
 

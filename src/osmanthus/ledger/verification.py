@@ -22,8 +22,7 @@ from osmanthus.ledger.archive import (
     ARCHIVE_ACTION,
     Archived,
     archived_months,
-    carried_claims,
-    carried_erasures,
+    carried,
 )
 from osmanthus.ledger.audit_log import iter_entries, ledger_identity
 from osmanthus.ledger.database import database_errors, read_only
@@ -157,11 +156,11 @@ def verify_ledger(
         if archives and archive is None:  # the archived entries' claims and erasures,
             # carried by the live archive entries: first, in entry order (the newest claim
             # of a current-state row is the last one)
-            carried = _carried_after(conn, start[0])
-            claims.extend(ClaimOf(*found) for found in sorted(carried[0], key=lambda c: c[0]))
-            erased.extend(sorted(carried[1], key=lambda e: e[0]))
+            archived = carried(conn, start[0])
+            claims.extend(ClaimOf(*found) for found in archived.claims)
+            erased.extend(archived.erasures)
         if since is None and archives and archive is not None:
-            known = erasure_facts(conn, archived=carried_erasures(conn))
+            known = erasure_facts(conn, archived=carried(conn).erasures)
             pending.update((k, v) for k, v in known.redacted.items() if k <= boundary)
             entries: Iterable[dict[str, Any]] = itertools.chain(
                 *(archive(month) for month in archives), live
@@ -197,22 +196,6 @@ def verify_ledger(
         archives,
         archive is not None,
     )
-
-
-def _carried_after(
-    conn: Connection, after: int
-) -> tuple[list[tuple[int, str, Any]], list[tuple[int, str, dict[str, Any]]]]:
-    """The claims and erasures the archive entries after entry ``after`` carry."""
-    claims: list[tuple[int, str, Any]] = []
-    erasures: list[tuple[int, str, dict[str, Any]]] = []
-    query = select(audit_log.c.detail).where(
-        audit_log.c.action == ARCHIVE_ACTION, audit_log.c.seq > after
-    )
-    for (detail,) in conn.execute(query.order_by(audit_log.c.seq)):
-        found = json.loads(detail)
-        claims += carried_claims(found)
-        erasures += [(int(seq), str(act), facts) for seq, act, facts in found["erasures"]]
-    return claims, erasures
 
 
 def _archive_entry_recorded(seq: int, detail: dict[str, Any], archives: list[Archived]) -> None:
