@@ -255,7 +255,7 @@ def _carried(conn: Connection, segment: Segment) -> tuple[list[Any], list[Any]]:
     """What the segment's entries said of the ledger's rows, carried into the live chain
     so that every row stays checked without the archive's file: each entry's row claims
     (``[seq, action, claims]``) and each erasure (``[seq, action, detail]``)."""
-    from osmanthus.ledger.erasure import ERASURE_ACTIONS
+    from osmanthus.ledger.erasure_reads import ERASURE_ACTIONS
 
     columns = (audit_log.c.seq, audit_log.c.action, audit_log.c.detail, audit_log.c.sealed)
     query = (

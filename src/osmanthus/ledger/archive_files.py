@@ -190,7 +190,7 @@ def _rewritten(
 def finish_redactions(engine: Engine, directory: Path) -> int:
     """Redact in the files every archived entry an erasure redacted (one cut short
     before its files were rewritten); return how many were."""
-    from osmanthus.ledger.erasure import erasure_facts
+    from osmanthus.ledger.reclaims import erasure_facts
 
     with read_only(engine) as conn:
         archives = archived_months(conn)

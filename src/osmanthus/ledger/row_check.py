@@ -31,7 +31,7 @@ from osmanthus.errors import AuditChainBroken
 from osmanthus.ledger.sealed import SEALED, sealed_rows
 
 if TYPE_CHECKING:
-    from osmanthus.ledger.erasure import ErasureFacts
+    from osmanthus.ledger.reclaims import ErasureFacts
 
 __all__ = ["ClaimOf", "RowsTampered", "check_rows", "nth_id"]
 
@@ -96,7 +96,7 @@ def check_rows(
     checked.
     """
     if erasures is None:
-        from osmanthus.ledger.erasure import ErasureFacts
+        from osmanthus.ledger.reclaims import ErasureFacts
 
         erasures = ErasureFacts()
     claims = list(claims)
@@ -127,7 +127,7 @@ def check_rows(
 
 def _check_reclaimed(conn: Connection, reclaim: object) -> None:
     """One group of rows against the erasure that re-claimed it."""
-    from osmanthus.ledger.erasure import Reclaim
+    from osmanthus.ledger.reclaims import Reclaim
 
     assert isinstance(reclaim, Reclaim)
     key = SEALED[reclaim.table].key

@@ -26,7 +26,8 @@ from osmanthus.ledger.archive import (
 )
 from osmanthus.ledger.audit_log import iter_entries, ledger_identity
 from osmanthus.ledger.database import database_errors, read_only
-from osmanthus.ledger.erasure import ERASURE_ACTIONS, erasure_facts
+from osmanthus.ledger.erasure_reads import ERASURE_ACTIONS
+from osmanthus.ledger.reclaims import erasure_facts
 from osmanthus.ledger.row_check import ClaimOf, check_rows
 from osmanthus.ledger.schema import audit_log
 from osmanthus.ledger.sealed import SEALED
