@@ -158,7 +158,7 @@ def main() -> None:
                 "--timeout",
                 "10s",
                 "-s",
-                str(HERE / "wrk" / "soak.lua"),
+                str(HERE / "wrk" / "eligibility.lua"),
                 f"{url}/api/v1/eligibility",
             ],
             env=wrk_env,

@@ -148,6 +148,8 @@ def _archive_month(
         "valid_until": _FOREVER,
     }
     document = sign_document(ARCHIVE_KIND, body, key)
+    with path.open("rb") as written:
+        digest = hashlib.file_digest(written, "sha256").hexdigest()
     manifest = {
         "kind": MANIFEST_KIND,
         "month": month,
@@ -155,7 +157,7 @@ def _archive_month(
         "last_seq": segment.last,
         "entries": segment.entries,
         "file": segment.file_name,
-        "file_sha256": _sha256(path),
+        "file_sha256": digest,
         "checkpoint": document,
     }
     write_durably(
@@ -186,14 +188,6 @@ def _write_segment(engine: Engine, segment: Segment, path: Path) -> int:
     os.replace(partial, path)
     fsync_path(path.parent)
     return path.stat().st_size
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as source:
-        for block in iter(lambda: source.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verify_all(
