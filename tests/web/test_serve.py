@@ -3,6 +3,7 @@ refuses to start on a ledger that is not set up; ``osmanthus keys`` creates and 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -10,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2 as httpx
@@ -18,6 +20,30 @@ import pytest
 from web_fixtures import free_port
 
 CLI = [sys.executable, "-m", "osmanthus"]
+
+
+@contextlib.contextmanager
+def serving(env: dict[str, str], *args: str) -> Iterator[str]:
+    """``osmanthus serve`` (``args``: more options) on a free port, once it answers; its
+    base URL. Stopped with SIGINT afterwards."""
+    port = free_port()
+    server = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port), *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=20)
 
 
 @pytest.fixture
@@ -118,32 +144,16 @@ def test_forwarded_addresses_count_only_from_a_trusted_proxy(
         "OSMANTHUS_TRUSTED_PROXIES": trusted,
     }
     subprocess.run([*CLI, "init"], env=env, check=True, capture_output=True)
-    port = free_port()
-    server = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(100):
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    with serving(env) as url:
         codes = [
             httpx.post(
-                f"http://127.0.0.1:{port}/signin",
+                f"{url}/signin",
                 data={"national_id": "320508198703150014", "password": "wrong password"},
                 headers={"X-Forwarded-For": f"203.0.113.{k}"},
                 timeout=5,
             ).status_code
             for k in range(1, 5)
         ]
-    finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=20)
     if trusted:
         assert 429 not in codes, codes  # four clients, one refusal each
     else:
@@ -182,29 +192,13 @@ def test_the_sign_in_throttle_counts_every_worker_together(home: dict[str, str])
     ledger database, not in each worker's memory)."""
     env = {**home, "OSMANTHUS_SIGNIN_REFUSALS_PER_ADDRESS": "3"}
     subprocess.run([*CLI, "init"], env=env, check=True, capture_output=True)
-    port = free_port()
-    server = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(100):
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    with serving(env, "--workers", "2") as url:
         codes = [
             httpx.post(  # a new connection each time: either worker may answer
-                f"http://127.0.0.1:{port}/signin",
+                f"{url}/signin",
                 data={"national_id": "320508198703150014", "password": "wrong password"},
                 timeout=5,
             ).status_code
             for _ in range(12)
         ]
-    finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=20)
     assert codes[:3] == [401, 401, 401] and set(codes[3:]) == {429}, codes
