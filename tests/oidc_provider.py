@@ -33,6 +33,7 @@ class OidcProvider:
         self.codes: dict[str, dict[str, Any]] = {}
         self.app = FastAPI()
         self.tamper = False
+        self.overrides: dict[str, Any] = {}  # claims the next tokens carry instead
         app = self.app
 
         @app.get("/.well-known/openid-configuration")
@@ -80,13 +81,19 @@ class OidcProvider:
                 "exp": now + 300,
                 "nonce": grant["nonce"],
                 **grant["user"],
+                **self.overrides,
             }
-            signed = jwt.encode({"alg": "RS256", "kid": "test-1"}, claims, self.key)
+            kid = str(self.key.kid)
+            signed = jwt.encode({"alg": "RS256", "kid": kid}, claims, self.key)
             if self.tamper:  # a token whose payload was altered after signing
                 head, _, signature = signed.split(".")
-                other = jwt.encode({"alg": "RS256", "kid": "test-1"}, {**claims, "x": 1}, self.key)
+                other = jwt.encode({"alg": "RS256", "kid": kid}, {**claims, "x": 1}, self.key)
                 signed = f"{head}.{other.split('.')[1]}.{signature}"
             return {"access_token": "unused", "token_type": "Bearer", "id_token": signed}
+
+    def rotate_key(self) -> None:
+        """Sign with a new key from now on (published at once, the old one withdrawn)."""
+        self.key = RSAKey.generate_key(2048, parameters={"kid": secrets.token_hex(4)})
 
 
 @contextmanager

@@ -83,6 +83,54 @@ def test_refused_without_a_registered_number_a_good_signature_or_a_matching_stat
     assert forged.status_code == 401
 
 
+@pytest.mark.parametrize(
+    "claims",
+    [
+        pytest.param({"aud": "another-client"}, id="audience"),
+        pytest.param({"iss": "http://127.0.0.1:9/elsewhere"}, id="issuer"),
+        pytest.param({"exp": 1_000_000_000}, id="expired"),
+        pytest.param({"nonce": "not-the-one-sent"}, id="nonce"),
+    ],
+)
+def test_a_token_for_someone_else_or_out_of_date_is_refused(
+    oidc_client: TestClient, provider: OidcProvider, claims: dict[str, object]
+) -> None:
+    provider.overrides = claims
+    assert sign_in_through(oidc_client, provider, {"national_id": ALICE}) == 401
+    assert oidc_client.get("/api/v1/me").status_code == 401
+    provider.overrides = {}
+    assert sign_in_through(oidc_client, provider, {"national_id": ALICE}) == 303
+
+
+def test_new_keys_are_fetched_when_the_provider_rotates_them(
+    oidc_client: TestClient, provider: OidcProvider
+) -> None:
+    assert sign_in_through(oidc_client, provider, {"national_id": ALICE}) == 303
+    oidc_client.post("/signout", data={"csrf": oidc_client.cookies.get("csrf", "")})
+    provider.rotate_key()
+    assert sign_in_through(oidc_client, provider, {"national_id": BOB}) == 303
+    assert oidc_client.get("/api/v1/me").json()["score"] < 100  # Bob's
+
+
+def test_a_provider_that_does_not_answer_is_one_clear_refusal(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    with running_provider() as gone:
+        issuer = gone.issuer
+    settings = get_settings(
+        demo_mode=True,
+        data_dir=tmp_path,
+        oidc_issuer=issuer,
+        oidc_client_id=CLIENT_ID,
+        oidc_client_secret=CLIENT_SECRET,
+        upkeep_process=False,
+    )
+    with TestClient(create_app(settings, ledger)) as client:
+        answer = client.get("/signin/oidc", follow_redirects=False)
+    assert answer.status_code == 401
+    assert "did not answer" in answer.text
+
+
 def test_without_settings_there_is_no_provider_sign_in(client: TestClient) -> None:
     assert client.get("/signin/oidc", follow_redirects=False).status_code == 404
     assert "oidc-signin" not in client.get("/signin").text
