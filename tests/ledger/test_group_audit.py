@@ -4,9 +4,6 @@ get their answer only after their own entry is committed, and the chain stays wh
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -119,36 +116,6 @@ def test_a_failed_audit_write_fails_the_read_on_the_loop(ledger: Ledger) -> None
             asyncio.run(main())
     finally:
         ledger.stop_service()
-
-
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # its database-wide lock
-def test_a_taken_write_lock_sends_the_group_to_the_writer_thread(ledger: Ledger) -> None:
-    number = make_id(sequence=9)
-    ledger.register_resident(number, "gusu", actor=OPERATOR)
-    holder = sqlite3.connect(
-        str(ledger.engine.url.database), isolation_level=None, check_same_thread=False
-    )
-    holder.execute("BEGIN IMMEDIATE")  # a department's long upload, say
-    released = threading.Timer(0.5, lambda: holder.execute("COMMIT"))
-
-    async def main() -> float:
-        started = time.monotonic()
-        _, _, committed = ledger.read_on_loop(
-            ledger.pseudonym_of(number), actor=OPERATOR, purpose="waits for the lock"
-        )
-        await committed
-        return time.monotonic() - started
-
-    ledger.start_service()
-    try:
-        released.start()
-        waited = asyncio.run(main())
-    finally:
-        released.join()
-        holder.close()
-        ledger.stop_service()
-    assert waited >= 0.4  # committed by the thread once the lock was free, not refused
-    assert reads(ledger) == 1
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

@@ -114,6 +114,11 @@ def _report(result: LedgerCheck, checkpoint: Path | None) -> None:
         if result.archives:
             entries += f", of which {len(result.archives)} archived months read from files"
     out.print(f"audit chain verified: {entries}, head {head.hash} at entry {head.seq}")
+    if result.waiting:
+        out.print(
+            f"and {result.waiting:,} newer entries waiting in the audit overflow (written while "
+            "the database's write lock was taken), chained on from it"
+        )
     if result.rows:
         rows = ", ".join(f"{name} {count:,}" for name, count in result.rows.items() if count)
         out.print(f"ledger rows verified against the chain: {rows or 'none'}")

@@ -46,6 +46,7 @@ __all__ = [
     "iter_entries",
     "ledger_identity",
     "prepare",
+    "take_chain",
 ]
 
 #: Arbitrary constant naming the audit chain's advisory lock on PostgreSQL.
@@ -241,10 +242,36 @@ def append_entries(
             conn.execute(_LOCK, {"key": _PG_LOCK_KEY})
         elif not conn.execute(_TRY_LOCK, {"key": _PG_LOCK_KEY}).scalar_one():
             raise ChainBusy("audit: another transaction is appending to the chain")
-    last = conn.execute(_HEAD).first()
-    stored = chained(pending, *((last.seq, last.hash) if last else (0, GENESIS_HASH)))
+        last = conn.execute(_HEAD).first()
+        head = (last.seq, last.hash) if last else (0, GENESIS_HASH)
+    else:
+        head = take_chain(conn)
+    stored = chained(pending, *head)
     _insert_many(conn, stored)
     return stored
+
+
+def take_chain(conn: Connection) -> tuple[int, str]:
+    """SQLite, inside a write transaction: take the audit turn until the transaction ends,
+    move the entries waiting in the overflow into ``audit_log``
+    (:mod:`osmanthus.ledger.audit_overflow`), and return the chain's head ``(seq, hash)``.
+    A transaction that rewrites entries (an erasure) calls it first, so that no entry
+    about its subject is still waiting."""
+    raw: Any = conn.connection.driver_connection  # a LedgerConnection (not imported: cycle)
+    take = getattr(raw, "take_audit_turn", None)
+    if take is not None:
+        take()
+    last = conn.execute(_HEAD).first()
+    head = (last.seq, last.hash) if last else (0, GENESIS_HASH)
+    if take is None:
+        return head
+    waiting = raw.overflow.waiting(head)
+    if waiting:
+        _insert_many(conn, waiting)
+        head = (waiting[-1].seq, waiting[-1].hash)
+    if waiting or raw.overflow.left is not None:
+        raw.moved(head[0])  # removed from the overflow once this transaction commits
+    return head
 
 
 def iter_entries(

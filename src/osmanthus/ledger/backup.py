@@ -33,6 +33,7 @@ from sqlalchemy.engine import make_url
 
 from osmanthus.durable import fsync_path
 from osmanthus.errors import ConfigError, LedgerError
+from osmanthus.ledger.audit_log import take_chain
 from osmanthus.ledger.database import database_errors, sqlite_file
 from osmanthus.ledger.key_fingerprint import check_key
 
@@ -106,6 +107,8 @@ def backup(engine: Engine, dest: Path) -> Backup:
     database = sqlite_file(engine)
     if database is not None:
         kind = "sqlite"
+        with database_errors("backup"), engine.begin() as conn:
+            take_chain(conn)  # entries waiting in the audit overflow go into the copy
         source = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
         copy = sqlite3.connect(partial)
         try:

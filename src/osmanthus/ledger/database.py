@@ -71,8 +71,14 @@ def connect(url: str, *, echo: bool = False) -> Engine:
                 raise ConfigError(
                     f"settings: cannot create the database directory for {database}: {exc.strerror}"
                 ) from exc
+        from osmanthus.ledger.sqlite_connection import LedgerConnection
+
         engine = create_engine(
-            url, echo=echo, connect_args={"timeout": 60}, pool_size=POOL, max_overflow=POOL
+            url,
+            echo=echo,
+            connect_args={"timeout": 60, "factory": LedgerConnection},
+            pool_size=POOL,
+            max_overflow=POOL,
         )
         _configure_sqlite(engine)
         return engine

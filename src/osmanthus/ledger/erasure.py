@@ -59,7 +59,7 @@ from osmanthus.core import Actor
 from osmanthus.errors import NotFound, ValidationError
 from osmanthus.ledger.archive import archived_months
 from osmanthus.ledger.archive_files import plan_redactions, redact_in_files
-from osmanthus.ledger.audit_log import append_entry
+from osmanthus.ledger.audit_log import append_entry, take_chain
 from osmanthus.ledger.audit_subjects import subject_key
 from osmanthus.ledger.database import database_errors, read_only
 from osmanthus.ledger.erasure_reads import ERASURE_ACTIONS, retired_holder_id
@@ -245,6 +245,7 @@ def _erase_residents(
 ) -> tuple[Erased, set[int]]:
     with database_errors("erasure"), engine.begin() as conn:
         enter_write(conn)
+        take_chain(conn)  # no entry about them left waiting in the overflow
         wanted = sorted({int(k) for k in resident_ids})
         rows = conn.execute(select(residents).where(residents.c.id.in_(wanted))).all()
         found = {int(r.id): r for r in rows}
@@ -456,6 +457,7 @@ def _retire_records(
 ) -> tuple[Erased, set[int]]:
     with database_errors("erasure"), engine.begin() as conn:
         enter_write(conn)
+        take_chain(conn)  # no entry about them left waiting in the overflow
         ids = {int(k) for k in record_ids}
         owners = conn.execute(
             select(records.c.id, residents.c.pseudonym)

@@ -10,12 +10,15 @@ committed before its request answers (only the transaction is shared):
   after them. No thread is involved: a writer thread fought the loop for the GIL and
   committed groups of one or two (measured: 2,500 against 7,000 checks/s in-process).
   The loop waits for the other worker's commit (they take turns by a file lock, held
-  for a fraction of a millisecond) but never for the database's lock: if another writer
-  holds it (a department's upload), the group goes to the writer thread, which waits.
-  (Trying the file lock and coming back later instead let groups wait for their turn
-  again and again: the 99th percentile doubled, measured.)
+  for a fraction of a millisecond) but never for the database's lock: on SQLite, if
+  another writer holds it (a department's upload), the group is committed to the audit
+  overflow (:mod:`osmanthus.ledger.audit_overflow`); on PostgreSQL, if another
+  transaction is appending, the group goes to the writer thread, which waits. (Trying
+  the file lock and coming back later instead let groups wait for their turn again and
+  again: the 99th percentile doubled, measured.)
 - From threads, entries go to that writer thread, which appends everything waiting in
-  one transaction and wakes the waiters.
+  one transaction (on SQLite through a kept connection of its own, with the overflow
+  when the database's lock is taken) and wakes the waiters.
 
 The loop's commits neither checkpoint SQLite's write-ahead log nor index the entries by
 subject: :mod:`osmanthus.ledger.upkeep` does both, in one process of the machine.
@@ -60,9 +63,11 @@ class GroupAudit:
             queue.SimpleQueue()
         )
         self._on_loops: dict[asyncio.AbstractEventLoop, list[_OnLoop]] = defaultdict(list)
+        self._sqlite_writer = SqliteChainWriter(engine) if sqlite_file(engine) else None
+        # the writer thread's own (a kept connection is used by one thread at a time)
+        self._thread_writer = SqliteChainWriter(engine) if sqlite_file(engine) else None
         self._thread = threading.Thread(target=self._run, name="osmanthus-audit", daemon=True)
         self._thread.start()
-        self._sqlite_writer = SqliteChainWriter(engine) if sqlite_file(engine) else None
 
     # -- on an event loop ---------------------------------------------------------------
 
@@ -115,8 +120,9 @@ class GroupAudit:
         """Write what is waiting, then stop the threads."""
         self._waiting.put(None)
         self._thread.join(timeout=60)
-        if self._sqlite_writer is not None:
-            self._sqlite_writer.close()
+        for writer in (self._sqlite_writer, self._thread_writer):
+            if writer is not None:
+                writer.close()
 
     def _run(self) -> None:
         while True:
@@ -142,8 +148,12 @@ class GroupAudit:
         stored: list[AuditEntry | None]
         failure: BaseException | None = None
         try:
-            with database_errors("audit"), self._engine.begin() as conn:
-                stored = list(append_entries(conn, [entry for entry, _ in batch]))
+            entries = [entry for entry, _ in batch]
+            if self._thread_writer is not None:
+                stored = list(self._thread_writer.commit(entries))
+            else:
+                with database_errors("audit"), self._engine.begin() as conn:
+                    stored = list(append_entries(conn, entries))
         except BaseException as exc:  # every waiter learns the write failed
             stored, failure = [None] * len(batch), exc
         on_loops: dict[asyncio.AbstractEventLoop, list[_Outcome]] = defaultdict(list)

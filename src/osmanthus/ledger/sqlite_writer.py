@@ -6,12 +6,14 @@ transaction events, about 600 µs as plain DBAPI calls on a kept connection. The
 one machine take turns through an advisory file lock (``<database>.audit-lock``): a
 worker waits for the other's commit (a millisecond) in the kernel, where SQLite's own
 busy handler would sleep in steps of 1, 2, 5 ms. The database's write lock itself is only
-tried: held by anyone else (a department's upload), the group goes to the writer thread.
+tried: held by anyone else (a department's upload), the group is committed to the audit
+overflow instead (:mod:`osmanthus.ledger.audit_overflow`), so no read waits for a batch.
 This connection never checkpoints the write-ahead log (osmanthus.ledger.upkeep does).
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import sqlite3
@@ -22,7 +24,6 @@ from sqlalchemy import Engine
 from osmanthus.audit import GENESIS_HASH
 from osmanthus.ledger.audit_log import (
     AuditEntry,
-    ChainBusy,
     PendingEntry,
     PreparedEntry,
     chained,
@@ -30,14 +31,11 @@ from osmanthus.ledger.audit_log import (
     insert_parameters,
     insert_statement,
 )
+from osmanthus.ledger.audit_overflow import Overflow
 from osmanthus.ledger.database import WAL_KEPT_BYTES, database_errors, sqlite_file
+from osmanthus.ledger.sqlite_connection import audit_lock_path
 
 __all__ = ["SqliteChainWriter", "audit_lock_path"]
-
-
-def audit_lock_path(database: str) -> str:
-    """The file whose lock the audit writers of one database take turns by."""
-    return f"{database}.audit-lock"
 
 
 class SqliteChainWriter:
@@ -57,31 +55,56 @@ class SqliteChainWriter:
         ):
             self._db.execute(f"PRAGMA {pragma}")
         self._lock = os.open(audit_lock_path(database), os.O_RDWR | os.O_CREAT, 0o600)
+        self._overflow = Overflow(database)
 
     def commit(self, pending: Sequence[PendingEntry | PreparedEntry]) -> list[AuditEntry]:
-        """Append ``pending`` in one transaction; :class:`ChainBusy` if the database's
-        write lock is held by a writer that is not one of these. Entries handed over
-        prepared (the service prepares them on submission) need only their hashes under
-        the turn."""
+        """Append ``pending`` in one transaction, to the ledger, or to the overflow when
+        another writer holds the ledger's write lock (:mod:`osmanthus.ledger.audit_overflow`):
+        committed either way when this returns. Entries handed over prepared (the service
+        prepares them on submission) need only their hashes under the turn."""
         fcntl.flock(self._lock, fcntl.LOCK_EX)
         with database_errors("audit"):
             try:
                 try:
                     self._db.execute("BEGIN IMMEDIATE")
                 except sqlite3.OperationalError as exc:
-                    raise ChainBusy(f"audit: the write lock is taken ({exc})") from exc
+                    if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                        raise
+                    return self._to_overflow(pending)
                 try:
-                    head = self._db.execute(self._head).fetchone()
-                    stored = chained(pending, *(head if head else (0, GENESIS_HASH)))
-                    self._db.executemany(self._insert, insert_parameters(stored, self._order))
+                    found = self._db.execute(self._head).fetchone()
+                    head = (found[0], found[1]) if found else (0, GENESIS_HASH)
+                    waiting = self._overflow.waiting(head)
+                    if waiting:  # the entries that waited go first, as numbered
+                        self._insert_rows(waiting)
+                        head = (waiting[-1].seq, waiting[-1].hash)
+                    stored = chained(pending, *head)
+                    self._insert_rows(stored)
                     self._db.execute("COMMIT")
                 except BaseException:
                     self._db.execute("ROLLBACK")
                     raise
+                moved = waiting[-1].seq if waiting else self._overflow.left
+                if moved is not None:
+                    with contextlib.suppress(sqlite3.Error):  # else at the next move
+                        self._overflow.forget(moved)
                 return stored
             finally:
                 fcntl.flock(self._lock, fcntl.LOCK_UN)
 
+    def _to_overflow(self, pending: Sequence[PendingEntry | PreparedEntry]) -> list[AuditEntry]:
+        """Chain ``pending`` on after the overflow's last entry (or the ledger's) and commit
+        them to the overflow (the caller holds the turn)."""
+        found = self._db.execute(self._head).fetchone()  # the ledger's last commit
+        head = self._overflow.head((found[0], found[1]) if found else (0, GENESIS_HASH))
+        stored = chained(pending, *head)
+        self._overflow.add(stored)
+        return stored
+
+    def _insert_rows(self, entries: list[AuditEntry]) -> None:
+        self._db.executemany(self._insert, insert_parameters(entries, self._order))
+
     def close(self) -> None:
+        self._overflow.close()
         self._db.close()
         os.close(self._lock)

@@ -24,8 +24,9 @@ from osmanthus.ledger.archive import (
     archived_months,
     carried,
 )
-from osmanthus.ledger.audit_log import iter_entries, ledger_identity
-from osmanthus.ledger.database import database_errors, read_only
+from osmanthus.ledger.audit_log import chain_head, iter_entries, ledger_identity
+from osmanthus.ledger.audit_overflow import Overflow
+from osmanthus.ledger.database import database_errors, read_only, sqlite_file
 from osmanthus.ledger.erasure_reads import ERASURE_ACTIONS
 from osmanthus.ledger.reclaims import erasure_facts
 from osmanthus.ledger.row_check import ClaimOf, check_rows
@@ -52,6 +53,9 @@ class LedgerCheck:
     since: int | None = None
     archives: list[Archived] = field(default_factory=list)
     archive_read: bool = False
+    waiting: int = 0
+    """Entries verified in the audit overflow after ``head`` (SQLite, while a write lock
+    was taken: :mod:`osmanthus.ledger.audit_overflow`)."""
 
 
 #: Reads an archived month's entries from its file (``osmanthus.reports.archive``).
@@ -196,7 +200,43 @@ def verify_ledger(
         None if since is None and not (archives and archive is None) else start[0],
         archives,
         archive is not None,
+        _verify_overflow(engine, head),
     )
+
+
+def _verify_overflow(engine: Engine, head: ChainHead) -> int:
+    """Recompute the chain over the overflow's entries after ``head`` (the newest part of
+    the chain, on SQLite); return how many there are. Entries moved into the ledger since
+    the snapshot are skipped: they are in the ledger, checked at the next verification."""
+    database = sqlite_file(engine)
+    if database is None:
+        return 0
+    overflow = Overflow(database)
+    try:
+        for after in (head.seq, chain_head(engine).seq):
+            found = overflow.entries_after(after)
+            if not found or int(found[0]["seq"]) == after + 1:
+                break
+        if not found:
+            return 0
+        seq = int(found[0]["seq"]) - 1
+        known = head.hash if seq == head.seq else _hash_of(engine, seq)
+        verify_entries(found, start=(seq, known))
+        return len(found)
+    finally:
+        overflow.close()
+
+
+def _hash_of(engine: Engine, seq: int) -> str:
+    with snapshot(engine) as conn:
+        found = conn.execute(select(audit_log.c.hash).where(audit_log.c.seq == seq)).scalar()
+    if found is None:
+        raise AuditChainBroken(
+            f"audit entry {seq + 1} (waiting in the overflow): the ledger has no entry {seq} "
+            "for it to follow",
+            seq=seq + 1,
+        )
+    return str(found)
 
 
 def _archive_entry_recorded(seq: int, detail: dict[str, Any], archives: list[Archived]) -> None:
