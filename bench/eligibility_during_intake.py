@@ -170,7 +170,7 @@ def main() -> None:
         "before": summary(before),
         "during": summary(during),
     }
-    print(json.dumps(result, indent=1))
+    print(json.dumps(result))  # one line: a script can compare runs
 
 
 if __name__ == "__main__":
