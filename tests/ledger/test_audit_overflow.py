@@ -158,7 +158,7 @@ def test_entries_left_behind_by_a_killed_mover_are_never_moved_twice(
         moved = read_on_loop(ledger, name, "moved once")
     overflow = Overflow(database(ledger))
     try:
-        (copy,) = overflow.waiting((moved - 1, logged_hash(ledger, moved - 1)))
+        (copy,) = overflow.waiting((moved - 1, logged_hash(ledger, moved - 1)), lambda _: None)
         read_on_loop(ledger, name, "moves it")
         # as a process killed between the ledger's commit and the overflow's cleanup leaves it
         overflow.add([copy])
@@ -225,3 +225,120 @@ def test_an_erasure_redacts_the_entries_that_waited_in_the_overflow(
         ).scalar_one()
     assert named == 0
     verify_ledger(ledger.engine)
+
+
+def test_a_transaction_that_appended_does_not_stall_the_event_loop(
+    served: tuple[Ledger, str],
+) -> None:
+    """A batch whose first chunk corrects a record appends early and keeps the audit turn
+    until it commits: the loop's group goes to the writer thread instead of waiting."""
+    ledger, name = served
+    appended, release = threading.Event(), threading.Event()
+
+    def batch() -> None:
+        with ledger.engine.begin() as conn:
+            append_entry(conn, actor="department:traffic-police", action="test.write", purpose="c")
+            appended.set()
+            release.wait(10)
+
+    writer = threading.Thread(target=batch)
+    writer.start()
+    appended.wait(10)
+
+    async def main() -> tuple[int, int]:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.005)
+                ticks += 1
+
+        running = asyncio.create_task(ticker())
+        _, _, committed = ledger.read_on_loop(name, actor=BANK, purpose="during the batch")
+        await asyncio.sleep(0.3)
+        seen = ticks  # the loop kept running while the entry waited for the turn
+        assert not committed.done()
+        release.set()
+        entry = await committed
+        running.cancel()
+        return seen, entry.seq
+
+    seen, seq = asyncio.run(main())
+    writer.join(10)
+    assert seen >= 10
+    assert logged(ledger)[-1][:2] == (seq, "resident.read")
+    verify_ledger(ledger.engine)
+
+
+def test_a_correction_tells_providers_whose_checks_still_wait_in_the_overflow(
+    served: tuple[Ledger, str],
+) -> None:
+    from osmanthus.ledger.rechecks import after_change, recheck_rows
+
+    ledger, name = served
+    with lock_held(ledger):
+        read_on_loop(ledger, name, "eligibility_check")
+    assert waiting(ledger)
+    now = ledger.now()
+    with ledger.engine.begin() as conn:
+        after_change(conn, name, "record corrected", now)
+    assert [r.reason for r in recheck_rows(ledger.engine, BANK)] == ["record corrected"]
+
+
+def test_an_entry_numbered_without_seeing_the_overflow_is_refused_not_dropped(
+    served: tuple[Ledger, str],
+) -> None:
+    """A writer that did not see the overflow (another file name, another engine) numbers
+    its entry like a waiting one: the waiting entry is not deleted as a leftover copy."""
+    ledger, name = served
+    with lock_held(ledger):
+        seq = read_on_loop(ledger, name, "answered")
+    stranger = sa.create_engine(f"sqlite:///{database(ledger)}")
+    with (
+        pytest.raises(LedgerError, match="does not take the audit turn"),
+        stranger.begin() as conn,
+    ):
+        append_entry(conn, actor="operator:ops", action="test.write", purpose="stranger")
+    raw = sqlite3.connect(database(ledger), isolation_level=None)  # written by hand
+    previous = logged_hash(ledger, seq - 1)
+    raw.execute(
+        "INSERT INTO audit_log (seq, at, actor, action, subject, purpose, detail, prev_hash, "
+        "hash) VALUES (?, '2026-12-06T00:00:00.000000+00:00', 'x', 'x', NULL, 'x', '{}', ?, ?)",
+        (seq, previous, "f" * 64),
+    )
+    raw.close()
+    with pytest.raises(LedgerError, match=f"entry {seq} is not the ledger's entry {seq}"):
+        read_on_loop(ledger, name, "next")
+    assert waiting(ledger) == [seq]  # kept for the audit
+    with pytest.raises(AuditChainBroken):
+        verify_ledger(ledger.engine)
+
+
+def test_entries_moved_inside_a_rolled_back_savepoint_stay_in_the_overflow(
+    served: tuple[Ledger, str],
+) -> None:
+    ledger, name = served
+    with lock_held(ledger):
+        seq = read_on_loop(ledger, name, "answered")
+    with ledger.engine.begin() as conn:
+        try:
+            with conn.begin_nested():
+                append_entry(conn, actor="operator:ops", action="test.write", purpose="refused")
+                raise ValueError("the row is refused")
+        except ValueError:
+            pass
+    assert waiting(ledger) == [seq]
+    read_on_loop(ledger, name, "next")
+    assert [p for _, _, p in logged(ledger)[-2:]] == ["answered", "next"]
+    verify_ledger(ledger.engine)
+
+
+def test_nested_audited_writes_in_one_thread_are_refused_not_deadlocked(ledger: Ledger) -> None:
+    with ledger.engine.begin() as outer:
+        append_entry(outer, actor="operator:ops", action="test.write", purpose="outer")
+        with (
+            pytest.raises(LedgerError, match="one audited write transaction at a time"),
+            read_only(ledger.engine) as inner,  # deferred: no wait for the write lock
+        ):
+            append_entry(inner, actor="operator:ops", action="test.write", purpose="inner")

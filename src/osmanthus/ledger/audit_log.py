@@ -258,14 +258,19 @@ def take_chain(conn: Connection) -> tuple[int, str]:
     A transaction that rewrites entries (an erasure) calls it first, so that no entry
     about its subject is still waiting."""
     raw: Any = conn.connection.driver_connection  # a LedgerConnection (not imported: cycle)
-    take = getattr(raw, "take_audit_turn", None)
-    if take is not None:
+    if conn.dialect.name == "sqlite":
+        take = getattr(raw, "take_audit_turn", None)
+        if take is None:
+            raise LedgerError(
+                "audit: this SQLite connection does not take the audit turn (open the "
+                "ledger's engine with osmanthus.ledger.database.connect)"
+            )
         take()
     last = conn.execute(_HEAD).first()
     head = (last.seq, last.hash) if last else (0, GENESIS_HASH)
-    if take is None:
+    if conn.dialect.name != "sqlite":
         return head
-    waiting = raw.overflow.waiting(head)
+    waiting = raw.overflow.waiting(head, raw.ledger_hash)
     if waiting:
         _insert_many(conn, waiting)
         head = (waiting[-1].seq, waiting[-1].hash)

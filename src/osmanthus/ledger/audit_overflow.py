@@ -33,20 +33,28 @@ they are moved, the resident's "who read my data" page and the indexes built fro
 
 A process killed after the ledger's commit but before the overflow's entries were
 removed leaves copies of entries already in ``audit_log``: entries numbered at or below
-the ledger's head are never moved again, and are removed at the next move.
+the ledger's head are never moved again, and are removed at the next move once their
+hashes are found equal to the ledger's. An entry at or below the head that is not the
+ledger's (a writer that numbered entries without seeing the overflow) stops every append
+with one line naming the file, and ``audit verify`` names it: nothing is dropped unseen.
+
+What the overflow does not have: the ledger's database triggers. For the moments they
+wait there, the newest entries are as safe as the file they are in; deleting the last
+of them leaves no gap to detect (as deleting the newest entries of any chain before
+its next published checkpoint would not).
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from osmanthus.errors import LedgerError
 from osmanthus.ledger.audit_log import AuditEntry
 
-__all__ = ["Overflow", "overflow_path"]
+__all__ = ["LedgerHash", "Overflow", "overflow_path"]
 
 _COLUMNS = (
     "seq",
@@ -68,16 +76,21 @@ _CREATE = (
     "sealed TEXT)"
 )
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM audit_overflow WHERE seq > ? ORDER BY seq"
-_LEFT = "SELECT 1 FROM audit_overflow WHERE seq <= ? LIMIT 1"
+_LEFT = "SELECT seq, hash FROM audit_overflow WHERE seq <= ? ORDER BY seq"
 _INSERT = (
     f"INSERT INTO audit_overflow ({', '.join(_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in _COLUMNS)})"
 )
 
 
+#: The hash of the ledger's entry ``seq`` (None when it has none).
+LedgerHash = Callable[[int], "str | None"]
+
+
 def overflow_path(database: str) -> str:
-    """The overflow file of the SQLite ledger ``database``."""
-    return f"{os.path.abspath(database)}.audit-overflow"
+    """The overflow file of the SQLite ledger ``database`` (by its real path: every
+    process finds the same file whatever name it was given)."""
+    return f"{os.path.realpath(database)}.audit-overflow"
 
 
 class Overflow:
@@ -102,14 +115,24 @@ class Overflow:
             self._db = db
         return self._db
 
-    def waiting(self, head: tuple[int, str]) -> list[AuditEntry]:
+    def waiting(self, head: tuple[int, str], ledger_hash: LedgerHash) -> list[AuditEntry]:
         """The entries after the ledger's head ``(seq, hash)``, in order; they must
-        continue the chain from it (a clear error naming the file if not)."""
+        continue the chain from it (a clear error naming the file if not). Entries at or
+        below the head must be the ledger's own (copies a killed mover left: their
+        hashes equal the ledger's, looked up by ``ledger_hash``), else an error: an entry
+        was numbered without seeing the overflow."""
         self.left = None
         db = self._open(create=False)
         if db is None:
             return []
-        if db.execute(_LEFT, (head[0],)).fetchone() is not None:
+        for seq, digest in db.execute(_LEFT, (head[0],)):
+            if ledger_hash(int(seq)) != digest:
+                raise LedgerError(
+                    f"audit overflow {self.path}: entry {seq} is not the ledger's entry "
+                    f"{seq} (the ledger was written without seeing the overflow, or replaced "
+                    "while entries waited here): keep the file for the audit and move it "
+                    "aside"
+                )
             self.left = head[0]
         found = [AuditEntry(*row) for row in db.execute(_SELECT, (head[0],))]
         if found and (found[0].seq != head[0] + 1 or found[0].prev_hash != head[1]):
@@ -129,9 +152,9 @@ class Overflow:
             return []
         return [dict(zip(_COLUMNS, row, strict=True)) for row in db.execute(_SELECT, (seq,))]
 
-    def head(self, after: tuple[int, str]) -> tuple[int, str]:
+    def head(self, after: tuple[int, str], ledger_hash: LedgerHash) -> tuple[int, str]:
         """The chain's head: the overflow's last entry after ``after``, else ``after``."""
-        found = self.waiting(after)
+        found = self.waiting(after, ledger_hash)
         return (found[-1].seq, found[-1].hash) if found else after
 
     def add(self, entries: Sequence[AuditEntry]) -> None:
@@ -147,11 +170,16 @@ class Overflow:
             db.execute("ROLLBACK")
             raise
 
-    def forget(self, through: int) -> None:
-        """Remove the entries numbered up to ``through`` (now in ``audit_log``)."""
+    def forget(self, through: int, ledger_hash: LedgerHash) -> None:
+        """Remove the entries numbered up to ``through`` that the ledger now holds (the
+        same hash at the same number); any other stays, to be moved or refused."""
         db = self._open(create=False)
-        if db is not None:
-            db.execute("DELETE FROM audit_overflow WHERE seq <= ?", (through,))
+        if db is None:
+            return
+        found = db.execute(_LEFT, (through,)).fetchall()
+        gone = [(seq,) for seq, digest in found if ledger_hash(int(seq)) == digest]
+        if gone:
+            db.executemany("DELETE FROM audit_overflow WHERE seq = ?", gone)
 
     def close(self) -> None:
         if self._db is not None:

@@ -10,11 +10,13 @@ committed before its request answers (only the transaction is shared):
   after them. No thread is involved: a writer thread fought the loop for the GIL and
   committed groups of one or two (measured: 2,500 against 7,000 checks/s in-process).
   The loop waits for the other worker's commit (they take turns by a file lock, held
-  for a fraction of a millisecond) but never for the database's lock: on SQLite, if
-  another writer holds it (a department's upload), the group is committed to the audit
-  overflow (:mod:`osmanthus.ledger.audit_overflow`); on PostgreSQL, if another
-  transaction is appending, the group goes to the writer thread, which waits. (Trying
-  the file lock and coming back later instead let groups wait for their turn again and
+  for a fraction of a millisecond; at most :data:`LOOP_TURN_WAIT`, since a transaction
+  that appended keeps the turn until it commits, and then the group goes to the writer
+  thread) but never for the database's lock: on SQLite, if another writer holds it (a
+  department's upload), the group is committed to the audit overflow
+  (:mod:`osmanthus.ledger.audit_overflow`); on PostgreSQL, if another transaction is
+  appending, the group goes to the writer thread, which waits. (Trying the file lock
+  and coming back later on the loop instead let groups wait for their turn again and
   again: the 99th percentile doubled, measured.)
 - From threads, entries go to that writer thread, which appends everything waiting in
   one transaction (on SQLite through a kept connection of its own, with the overflow
@@ -48,6 +50,10 @@ from osmanthus.ledger.sqlite_writer import SqliteChainWriter
 __all__ = ["GroupAudit"]
 
 _MOST = 1_000  # entries per transaction of the writer thread
+#: How long the event loop waits for the audit turn (the other worker's group holds it
+#: for a fraction of a millisecond; a transaction that appended holds it until it
+#: commits, and then the group goes to the writer thread instead of stalling the loop).
+LOOP_TURN_WAIT = 0.005
 
 _Waiter = Future[AuditEntry] | tuple[asyncio.AbstractEventLoop, "asyncio.Future[AuditEntry]"]
 _OnLoop = tuple[PreparedEntry, "asyncio.Future[AuditEntry]"]
@@ -100,7 +106,7 @@ class GroupAudit:
     def _commit_now(self, entries: list[PreparedEntry]) -> list[AuditEntry]:
         """Commit on this thread if the chain's lock is free now, else raise ChainBusy."""
         if self._sqlite_writer is not None:
-            return self._sqlite_writer.commit(entries)
+            return self._sqlite_writer.commit(entries, turn_wait=LOOP_TURN_WAIT)
         with database_errors("audit"), self._engine.begin() as conn:
             return append_entries(conn, entries, wait=False)
 

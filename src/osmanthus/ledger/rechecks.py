@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, insert, select
 
 from osmanthus.audit import Claim
 from osmanthus.core import Actor
-from osmanthus.ledger.audit_log import append_entry
+from osmanthus.ledger.audit_log import append_entry, take_chain
 from osmanthus.ledger.audit_subjects import entries_about
 from osmanthus.ledger.database import database_errors, read_only
 from osmanthus.ledger.schema import (
@@ -61,6 +61,7 @@ def after_change(conn: Connection, pseudonym: str, reason: str, now: dt.datetime
     """Inside the transaction of a change about ``pseudonym``: a recheck for each provider
     check of the last six months (by the audit chain), and a revocation of each of the
     resident's proofs still valid; return the revocations' claim for the change's entry."""
+    take_chain(conn)  # provider checks still waiting in the audit overflow count too
     since = (dt.datetime.now(dt.UTC) - RECHECK_WINDOW).isoformat(timespec="microseconds")
     about = entries_about(
         pseudonym,

@@ -13,16 +13,24 @@ import contextlib
 import fcntl
 import os
 import sqlite3
+import threading
 from typing import Any
 
+from osmanthus.errors import LedgerError
 from osmanthus.ledger.audit_overflow import Overflow
 
 __all__ = ["LedgerConnection", "audit_lock_path"]
 
 
 def audit_lock_path(database: str) -> str:
-    """The file whose lock the audit writers of one database take turns by."""
-    return f"{database}.audit-lock"
+    """The file whose lock the audit writers of one database take turns by (by its real
+    path: every process takes the same lock whatever name it was given)."""
+    return f"{os.path.realpath(database)}.audit-lock"
+
+
+#: The ledger connections whose turn each thread holds: a thread that holds the turn
+#: through one connection and asks for it through another would wait for itself.
+_held = threading.local()
 
 
 class LedgerConnection(sqlite3.Connection):
@@ -41,10 +49,16 @@ class LedgerConnection(sqlite3.Connection):
         """Wait for the audit turn and keep it until this transaction ends."""
         if self._holding:
             return
+        if getattr(_held, "count", 0):
+            raise LedgerError(
+                "audit: this thread already appends through another ledger connection whose "
+                "transaction is open (one audited write transaction at a time per thread)"
+            )
         if self._turn is None:
             self._turn = os.open(audit_lock_path(self._database), os.O_RDWR | os.O_CREAT, 0o600)
         fcntl.flock(self._turn, fcntl.LOCK_EX)
         self._holding = True
+        _held.count = getattr(_held, "count", 0) + 1
 
     def moved(self, through: int) -> None:
         """This transaction moved the overflow's entries up to ``through`` into the ledger."""
@@ -55,7 +69,7 @@ class LedgerConnection(sqlite3.Connection):
             super().commit()
             if self._moved is not None:  # else at the next move (never moved twice)
                 with contextlib.suppress(sqlite3.Error):
-                    self.overflow.forget(self._moved)
+                    self.overflow.forget(self._moved, self.ledger_hash)
         finally:
             self._end()
 
@@ -75,9 +89,15 @@ class LedgerConnection(sqlite3.Connection):
         finally:
             super().close()
 
+    def ledger_hash(self, seq: int) -> str | None:
+        """The hash of the ledger's entry ``seq`` as this connection sees it."""
+        found = self.execute("SELECT hash FROM audit_log WHERE seq = ?", (seq,)).fetchone()
+        return None if found is None else str(found[0])
+
     def _end(self) -> None:
         self._moved = None
         if self._holding:
             assert self._turn is not None
             fcntl.flock(self._turn, fcntl.LOCK_UN)
             self._holding = False
+            _held.count -= 1

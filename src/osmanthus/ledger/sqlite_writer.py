@@ -17,6 +17,7 @@ import contextlib
 import fcntl
 import os
 import sqlite3
+import time
 from collections.abc import Sequence
 
 from sqlalchemy import Engine
@@ -24,6 +25,7 @@ from sqlalchemy import Engine
 from osmanthus.audit import GENESIS_HASH
 from osmanthus.ledger.audit_log import (
     AuditEntry,
+    ChainBusy,
     PendingEntry,
     PreparedEntry,
     chained,
@@ -57,12 +59,18 @@ class SqliteChainWriter:
         self._lock = os.open(audit_lock_path(database), os.O_RDWR | os.O_CREAT, 0o600)
         self._overflow = Overflow(database)
 
-    def commit(self, pending: Sequence[PendingEntry | PreparedEntry]) -> list[AuditEntry]:
+    def commit(
+        self, pending: Sequence[PendingEntry | PreparedEntry], *, turn_wait: float | None = None
+    ) -> list[AuditEntry]:
         """Append ``pending`` in one transaction, to the ledger, or to the overflow when
         another writer holds the ledger's write lock (:mod:`osmanthus.ledger.audit_overflow`):
         committed either way when this returns. Entries handed over prepared (the service
-        prepares them on submission) need only their hashes under the turn."""
-        fcntl.flock(self._lock, fcntl.LOCK_EX)
+        prepares them on submission) need only their hashes under the turn.
+
+        ``turn_wait``: wait at most this long (seconds) for the audit turn, then raise
+        :class:`ChainBusy` (the event loop: a transaction that appended keeps the turn
+        until it commits, which may be a batch's end); None: wait as long as it takes."""
+        self._take_turn(turn_wait)
         with database_errors("audit"):
             try:
                 try:
@@ -74,7 +82,7 @@ class SqliteChainWriter:
                 try:
                     found = self._db.execute(self._head).fetchone()
                     head = (found[0], found[1]) if found else (0, GENESIS_HASH)
-                    waiting = self._overflow.waiting(head)
+                    waiting = self._overflow.waiting(head, self._ledger_hash)
                     if waiting:  # the entries that waited go first, as numbered
                         self._insert_rows(waiting)
                         head = (waiting[-1].seq, waiting[-1].hash)
@@ -87,7 +95,7 @@ class SqliteChainWriter:
                 moved = waiting[-1].seq if waiting else self._overflow.left
                 if moved is not None:
                     with contextlib.suppress(sqlite3.Error):  # else at the next move
-                        self._overflow.forget(moved)
+                        self._overflow.forget(moved, self._ledger_hash)
                 return stored
             finally:
                 fcntl.flock(self._lock, fcntl.LOCK_UN)
@@ -96,10 +104,30 @@ class SqliteChainWriter:
         """Chain ``pending`` on after the overflow's last entry (or the ledger's) and commit
         them to the overflow (the caller holds the turn)."""
         found = self._db.execute(self._head).fetchone()  # the ledger's last commit
-        head = self._overflow.head((found[0], found[1]) if found else (0, GENESIS_HASH))
+        head = self._overflow.head(
+            (found[0], found[1]) if found else (0, GENESIS_HASH), self._ledger_hash
+        )
         stored = chained(pending, *head)
         self._overflow.add(stored)
         return stored
+
+    def _take_turn(self, wait: float | None) -> None:
+        if wait is None:
+            fcntl.flock(self._lock, fcntl.LOCK_EX)
+            return
+        deadline = time.monotonic() + wait
+        while True:  # another worker's group holds it for a fraction of a millisecond
+            try:
+                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise ChainBusy("audit: the turn is held by a writing transaction") from None
+                time.sleep(0.0002)
+
+    def _ledger_hash(self, seq: int) -> str | None:
+        found = self._db.execute("SELECT hash FROM audit_log WHERE seq = ?", (seq,)).fetchone()
+        return None if found is None else str(found[0])
 
     def _insert_rows(self, entries: list[AuditEntry]) -> None:
         self._db.executemany(self._insert, insert_parameters(entries, self._order))

@@ -213,6 +213,15 @@ def _verify_overflow(engine: Engine, head: ChainHead) -> int:
         return 0
     overflow = Overflow(database)
     try:
+        for left in overflow.entries_after(0):  # copies a killed mover left
+            if int(left["seq"]) > head.seq:
+                break
+            if _hash_of(engine, int(left["seq"]), waiting=False) != left["hash"]:
+                raise AuditChainBroken(
+                    f"audit entry {left['seq']}: the audit overflow holds an entry of this "
+                    "number that is not the ledger's (numbered twice)",
+                    seq=int(left["seq"]),
+                )
         for after in (head.seq, chain_head(engine).seq):
             found = overflow.entries_after(after)
             if not found or int(found[0]["seq"]) == after + 1:
@@ -221,15 +230,18 @@ def _verify_overflow(engine: Engine, head: ChainHead) -> int:
             return 0
         seq = int(found[0]["seq"]) - 1
         known = head.hash if seq == head.seq else _hash_of(engine, seq)
+        assert known is not None  # _hash_of raises for a missing entry it waits on
         verify_entries(found, start=(seq, known))
         return len(found)
     finally:
         overflow.close()
 
 
-def _hash_of(engine: Engine, seq: int) -> str:
+def _hash_of(engine: Engine, seq: int, *, waiting: bool = True) -> str | None:
     with snapshot(engine) as conn:
         found = conn.execute(select(audit_log.c.hash).where(audit_log.c.seq == seq)).scalar()
+    if found is None and not waiting:
+        return None
     if found is None:
         raise AuditChainBroken(
             f"audit entry {seq + 1} (waiting in the overflow): the ledger has no entry {seq} "
