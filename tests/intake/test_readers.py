@@ -9,6 +9,7 @@ import pytest
 
 from osmanthus.errors import ValidationError
 from osmanthus.intake import read_batch
+from osmanthus.intake.readers import MAX_LINE, open_batch
 
 HEADER = "national_id,metric,act_date,decision_date,source_ref,value\n"
 ROW = "320508198703150016,failure_to_yield,2026-06-01,2026-06-03,TP-1,1\n"
@@ -98,10 +99,29 @@ def test_truncated_parquet_is_refused(tmp_path: Path) -> None:
         read_batch(path)
 
 
-def test_a_ten_megabyte_field_is_read_for_validation_to_refuse(tmp_path: Path) -> None:
-    big = "x" * (10 << 20)
+def test_a_long_field_under_the_line_limit_is_read_for_validation_to_refuse(
+    tmp_path: Path,
+) -> None:
+    big = "x" * (MAX_LINE - 1_000)
     table = read_batch(write(tmp_path, "b.csv", (HEADER + ROW.replace("TP-1", big)).encode()))
-    assert len(table.column("source_ref")[0].as_py()) == 10 << 20
+    assert len(table.column("source_ref")[0].as_py()) == MAX_LINE - 1_000
+
+
+@pytest.mark.parametrize("length", [3 * (MAX_LINE // 2), 10 << 20])
+def test_a_line_longer_than_the_limit_is_refused_before_any_reader(
+    tmp_path: Path, length: int
+) -> None:
+    big = "x" * length
+    path = write(tmp_path, "b.csv", (HEADER + ROW + ROW.replace("TP-1", big)).encode())
+    with pytest.raises(ValidationError, match=f"^b.csv: row 2: longer than {MAX_LINE:,} bytes"):
+        read_batch(path)
+
+
+def test_chunks_are_made_of_several_read_blocks(tmp_path: Path) -> None:
+    rows = "".join(ROW.replace("TP-1", f"TP-{n}") for n in range(60_000))  # ~5 MB: 5 blocks
+    batch = open_batch(write(tmp_path, "b.csv", (HEADER + rows).encode()), chunk_rows=25_000)
+    sizes = [chunk.num_rows for chunk in batch.chunks()]
+    assert sizes == [25_000, 25_000, 10_000]
 
 
 def test_a_quoted_header_keeps_every_value_as_text(tmp_path: Path) -> None:

@@ -50,10 +50,18 @@ REQUIRED_COLUMNS = ("national_id", "metric", "act_date", "decision_date", "sourc
 OPTIONAL_COLUMNS = ("value", "incident_ref", "severity", "action", "supersedes", "reason")
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
-CHUNK_ROWS = 200_000
-#: Arrow's read block: large enough for a 10 MB field (refused by length, not by the
-#: reader), small enough that the reader's read-ahead stays modest.
-_BLOCK_SIZE = 16 << 20
+CHUNK_ROWS = 50_000
+#: Arrow's read block. The reader's memory follows it (its read-ahead and parallel
+#: parsing hold several blocks): a 216 MB CSV through the whole of ``submit_batch``
+#: peaked at 1,003 MiB with 16 MiB blocks, 678 MiB with 4 MiB, 544 MiB with 2 MiB and
+#: 434 MiB with 1 MiB (one process, 115 MiB of it the imports; 2026-12-06). A row must fit
+#: in a block: longer lines are refused first (:data:`MAX_LINE`).
+_BLOCK_SIZE = 1 << 20
+#: The longest line a batch may hold: a row is a few hundred bytes. Lines from twice
+#: :data:`_LINE_WINDOW` are refused, from three times it always (the check looks for
+#: two consecutive windows without a line break), well inside one read block.
+_LINE_WINDOW = 128 << 10
+MAX_LINE = 2 * _LINE_WINDOW
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _BOM = "\ufeff"
 #: The longest header line read (a real one is about 100 characters) and the most
@@ -115,18 +123,36 @@ class BatchFile:
     def chunks(self) -> Iterator[pa.Table]:
         """Chunks of at most ``chunk_rows`` rows as tables of text columns; raises at the
         end if there were no rows at all."""
-        for block in self._chunks:
-            for start in range(0, block.num_rows, self.chunk_rows):
-                chunk = block.slice(start, self.chunk_rows)
-                self.rows_read += chunk.num_rows
-                try:
-                    text = _as_text(chunk, self.columns)
-                except ValidationError as exc:  # a list or object where text belongs
-                    found = _first_bad_line(self.path, self.format) or str(exc)
-                    raise ValidationError(f"{self.path.name}: {found}") from None
-                yield text
+        for chunk in _rechunked(self._chunks, self.chunk_rows):
+            self.rows_read += chunk.num_rows
+            try:
+                text = _as_text(chunk, self.columns)
+            except ValidationError as exc:  # a list or object where text belongs
+                found = _first_bad_line(self.path, self.format) or str(exc)
+                raise ValidationError(f"{self.path.name}: {found}") from None
+            yield text
         if self.rows_read == 0:
             raise ValidationError(f"{self.path.name}: no data rows (only a header)")
+
+
+def _rechunked(blocks: Iterator[pa.Table], rows: int) -> Iterator[pa.Table]:
+    """The readers' blocks (small for the readers' memory) as chunks of ``rows`` rows
+    (large for the writer: one ``INSERT ... SELECT`` each), the last one shorter."""
+    pending: list[pa.Table] = []
+    held = 0
+    for block in blocks:
+        pending.append(block)
+        held += block.num_rows
+        if held < rows:
+            continue
+        table = pa.concat_tables(pending)
+        start = 0
+        while held - start >= rows:
+            yield table.slice(start, rows).combine_chunks()
+            start += rows
+        pending, held = [table.slice(start)], held - start
+    if held:
+        yield pa.concat_tables(pending).combine_chunks()
 
 
 def open_batch(
@@ -190,10 +216,19 @@ def _check_utf8(path: Path, kind: str) -> None:
     crashes Arrow's JSON reader (see :func:`_null_row`)."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     head, null_row = b"", False  # the start of the last line so far (JSON Lines)
+    unbroken = 0  # consecutive windows without a line break
     with path.open("rb") as handle:
         try:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 decoder.decode(block)
+                for at in range(0, len(block), _LINE_WINDOW):
+                    window = block[at : at + _LINE_WINDOW]
+                    if len(window) == _LINE_WINDOW and b"\n" not in window and b"\r" not in window:
+                        unbroken += 1
+                        if unbroken == 2:
+                            raise ValidationError(f"{path.name}: {_long_line(path, kind)}")
+                    else:
+                        unbroken = 0
                 if kind == "jsonl" and not null_row:
                     data = head + block
                     null_row = _null_row(data)
@@ -206,6 +241,20 @@ def _check_utf8(path: Path, kind: str) -> None:
     if null_row:
         found = _first_bad_line(path, kind) or "a row is null (expected a JSON object)"
         raise ValidationError(f"{path.name}: {found}")
+
+
+def _long_line(path: Path, kind: str) -> str:
+    """Where the first line of at least :data:`MAX_LINE` bytes is (failure path only)."""
+    offset = 0 if kind == "jsonl" else -1  # a CSV's first line is its header
+    with path.open("rb") as handle:
+        for number, line in enumerate(iter(lambda: handle.readline(MAX_LINE), b""), start=1):
+            if len(line) >= MAX_LINE and not line.endswith((b"\n", b"\r")):
+                where = f"row {number + offset}" if number + offset > 0 else "header"
+                return (
+                    f"{where}: longer than {MAX_LINE:,} bytes (a row of a batch is a few "
+                    "hundred bytes)"
+                )
+    return f"a line longer than {MAX_LINE:,} bytes"
 
 
 _BLANKS = re.compile(rb"[ \t]*")
