@@ -114,11 +114,15 @@ def _configure_sqlite(engine: Engine) -> None:
         options = conn.get_execution_options()
         sync = "FULL" if options.get(_DURABLE_OPTION) else "NORMAL"
         checks = "OFF" if options.get(_CHECKED_OPTION) else "ON"
+        # a durable transaction (a batch) keeps its stage and savepoint journals in files
+        # (the page cache's, not the process's, memory): 2.9 M rows, 558 -> 508 MiB
+        temp = "FILE" if options.get(_DURABLE_OPTION) else "MEMORY"
         state = conn.connection.info  # per database connection: set a pragma only on change
-        if state.get("osmanthus_pragmas") != (sync, checks):
+        if state.get("osmanthus_pragmas") != (sync, checks, temp):
             conn.exec_driver_sql(f"PRAGMA synchronous={sync}")
             conn.exec_driver_sql(f"PRAGMA foreign_keys={checks}")
-            state["osmanthus_pragmas"] = (sync, checks)
+            conn.exec_driver_sql(f"PRAGMA temp_store={temp}")
+            state["osmanthus_pragmas"] = (sync, checks, temp)
         conn.exec_driver_sql(f"BEGIN {options.get(_BEGIN_OPTION, 'IMMEDIATE')}")
 
 
