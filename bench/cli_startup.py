@@ -13,6 +13,7 @@ are reported, and the modules a look-up imports (``-X importtime``, the ten slow
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import statistics
@@ -112,6 +113,20 @@ def main() -> None:
     print("slowest imports (cumulative µs):")
     for micros, name in sorted(rows, reverse=True)[:10]:
         print(f"  {micros:>9,}  {name.strip()}")
+    print(  # one line a script can compare runs by: medians, wall and CPU seconds
+        json.dumps(
+            {
+                "runs": args.runs,
+                **{
+                    name: {
+                        "wall_s": round(statistics.median(w for w, _ in found), 4),
+                        "cpu_s": round(statistics.median(c for _, c in found), 4),
+                    }
+                    for name, found in times.items()
+                },
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -150,6 +150,18 @@ def main() -> None:
         f"MiB (at rest {statistics.median(r['rest'] for r in found) / 2**20:,.0f} MiB), "
         f"{statistics.median(r['seconds'] for r in found):.0f} s per upload"
     )
+    print(  # one line a script can compare runs by
+        json.dumps(
+            {
+                "megabytes": args.mb,
+                "rows": rows,
+                "runs": args.runs,
+                "rest_mib": round(statistics.median(r["rest"] for r in found) / 2**20, 1),
+                "peak_mib": round(statistics.median(r["peak"] for r in found) / 2**20, 1),
+                "seconds": round(statistics.median(r["seconds"] for r in found), 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
