@@ -13,7 +13,7 @@ import json
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import Connection, Dialect, Engine, select, text
 
@@ -29,6 +29,9 @@ from osmanthus.audit import (
 from osmanthus.errors import LedgerError
 from osmanthus.ledger.database import database_errors, read_only
 from osmanthus.ledger.schema import audit_archives, audit_log
+
+if TYPE_CHECKING:  # a runtime import would be a cycle (the overflow stores AuditEntry)
+    from osmanthus.ledger.audit_overflow import Overflow
 
 __all__ = [
     "AuditEntry",
@@ -242,21 +245,17 @@ def append_entries(
             conn.execute(_LOCK, {"key": _PG_LOCK_KEY})
         elif not conn.execute(_TRY_LOCK, {"key": _PG_LOCK_KEY}).scalar_one():
             raise ChainBusy("audit: another transaction is appending to the chain")
-        last = conn.execute(_HEAD).first()
-        head = (last.seq, last.hash) if last else (0, GENESIS_HASH)
-    else:
-        head = take_chain(conn)
-    stored = chained(pending, *head)
+    stored = chained(pending, *take_chain(conn))
     _insert_many(conn, stored)
     return stored
 
 
 def take_chain(conn: Connection) -> tuple[int, str]:
-    """SQLite, inside a write transaction: take the audit turn until the transaction ends,
-    move the entries waiting in the overflow into ``audit_log``
-    (:mod:`osmanthus.ledger.audit_overflow`), and return the chain's head ``(seq, hash)``.
-    A transaction that rewrites entries (an erasure) calls it first, so that no entry
-    about its subject is still waiting."""
+    """The chain's head ``(seq, hash)`` inside a write transaction (PostgreSQL: the
+    caller holds the chain's lock). SQLite: take the audit turn until the transaction ends,
+    and move the entries waiting in the overflow into ``audit_log`` first
+    (:mod:`osmanthus.ledger.audit_overflow`). A transaction that rewrites entries (an
+    erasure) calls it first, so that no entry about its subject is still waiting."""
     raw: Any = conn.connection.driver_connection  # a LedgerConnection (not imported: cycle)
     if conn.dialect.name == "sqlite":
         take = getattr(raw, "take_audit_turn", None)
@@ -270,12 +269,10 @@ def take_chain(conn: Connection) -> tuple[int, str]:
     head = (last.seq, last.hash) if last else (0, GENESIS_HASH)
     if conn.dialect.name != "sqlite":
         return head
-    waiting = raw.overflow.waiting(head, raw.ledger_hash)
-    if waiting:
-        _insert_many(conn, waiting)
-        head = (waiting[-1].seq, waiting[-1].hash)
-    if waiting or raw.overflow.left is not None:
-        raw.moved(head[0])  # removed from the overflow once this transaction commits
+    overflow: Overflow = raw.overflow
+    head, moved = overflow.move(head, raw.ledger_hash, lambda w: _insert_many(conn, w))
+    if moved is not None:
+        raw.moved(moved)  # removed from the overflow once this transaction commits
     return head
 
 

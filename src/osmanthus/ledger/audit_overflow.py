@@ -54,7 +54,7 @@ from typing import Any
 from osmanthus.errors import LedgerError
 from osmanthus.ledger.audit_log import AuditEntry
 
-__all__ = ["LedgerHash", "Overflow", "overflow_path"]
+__all__ = ["LedgerHash", "Overflow", "ledger_hash_of", "overflow_path"]
 
 _COLUMNS = (
     "seq",
@@ -85,6 +85,12 @@ _INSERT = (
 
 #: The hash of the ledger's entry ``seq`` (None when it has none).
 LedgerHash = Callable[[int], "str | None"]
+
+
+def ledger_hash_of(db: sqlite3.Connection, seq: int) -> str | None:
+    """The hash of the ledger's entry ``seq`` as the driver connection ``db`` sees it."""
+    found = db.execute("SELECT hash FROM audit_log WHERE seq = ?", (seq,)).fetchone()
+    return None if found is None else str(found[0])
 
 
 def overflow_path(database: str) -> str:
@@ -143,6 +149,22 @@ class Overflow:
                 "move it aside"
             )
         return found
+
+    def move(
+        self,
+        head: tuple[int, str],
+        ledger_hash: LedgerHash,
+        insert: Callable[[list[AuditEntry]], None],
+    ) -> tuple[tuple[int, str], int | None]:
+        """Inside the ledger's write transaction, holding the turn: ``insert`` the waiting
+        entries into ``audit_log``; return the chain's head after them, and the number up
+        to which the overflow is to :meth:`forget` once the transaction commits (None:
+        nothing to remove)."""
+        waiting = self.waiting(head, ledger_hash)
+        if waiting:
+            insert(waiting)
+            head = (waiting[-1].seq, waiting[-1].hash)
+        return head, (head[0] if waiting or self.left is not None else None)
 
     def entries_after(self, seq: int) -> list[dict[str, Any]]:
         """The stored entries numbered after ``seq`` as rows (for verification: not

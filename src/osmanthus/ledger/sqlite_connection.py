@@ -17,7 +17,7 @@ import threading
 from typing import Any
 
 from osmanthus.errors import LedgerError
-from osmanthus.ledger.audit_overflow import Overflow
+from osmanthus.ledger.audit_overflow import Overflow, ledger_hash_of
 
 __all__ = ["LedgerConnection", "audit_lock_path"]
 
@@ -91,8 +91,7 @@ class LedgerConnection(sqlite3.Connection):
 
     def ledger_hash(self, seq: int) -> str | None:
         """The hash of the ledger's entry ``seq`` as this connection sees it."""
-        found = self.execute("SELECT hash FROM audit_log WHERE seq = ?", (seq,)).fetchone()
-        return None if found is None else str(found[0])
+        return ledger_hash_of(self, seq)
 
     def _end(self) -> None:
         self._moved = None

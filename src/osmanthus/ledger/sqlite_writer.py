@@ -33,7 +33,7 @@ from osmanthus.ledger.audit_log import (
     insert_parameters,
     insert_statement,
 )
-from osmanthus.ledger.audit_overflow import Overflow
+from osmanthus.ledger.audit_overflow import Overflow, ledger_hash_of
 from osmanthus.ledger.database import WAL_KEPT_BYTES, database_errors, sqlite_file
 from osmanthus.ledger.sqlite_connection import audit_lock_path
 
@@ -79,20 +79,16 @@ class SqliteChainWriter:
                     if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
                         raise
                     return self._to_overflow(pending)
-                try:
-                    found = self._db.execute(self._head).fetchone()
-                    head = (found[0], found[1]) if found else (0, GENESIS_HASH)
-                    waiting = self._overflow.waiting(head, self._ledger_hash)
-                    if waiting:  # the entries that waited go first, as numbered
-                        self._insert_rows(waiting)
-                        head = (waiting[-1].seq, waiting[-1].hash)
+                try:  # the entries that waited go first, as numbered
+                    head, moved = self._overflow.move(
+                        self._ledger_head(), self._ledger_hash, self._insert_rows
+                    )
                     stored = chained(pending, *head)
                     self._insert_rows(stored)
                     self._db.execute("COMMIT")
                 except BaseException:
                     self._db.execute("ROLLBACK")
                     raise
-                moved = waiting[-1].seq if waiting else self._overflow.left
                 if moved is not None:
                     with contextlib.suppress(sqlite3.Error):  # else at the next move
                         self._overflow.forget(moved, self._ledger_hash)
@@ -103,10 +99,7 @@ class SqliteChainWriter:
     def _to_overflow(self, pending: Sequence[PendingEntry | PreparedEntry]) -> list[AuditEntry]:
         """Chain ``pending`` on after the overflow's last entry (or the ledger's) and commit
         them to the overflow (the caller holds the turn)."""
-        found = self._db.execute(self._head).fetchone()  # the ledger's last commit
-        head = self._overflow.head(
-            (found[0], found[1]) if found else (0, GENESIS_HASH), self._ledger_hash
-        )
+        head = self._overflow.head(self._ledger_head(), self._ledger_hash)
         stored = chained(pending, *head)
         self._overflow.add(stored)
         return stored
@@ -125,9 +118,13 @@ class SqliteChainWriter:
                     raise ChainBusy("audit: the turn is held by a writing transaction") from None
                 time.sleep(0.0002)
 
+    def _ledger_head(self) -> tuple[int, str]:
+        """The ledger's last committed entry ``(seq, hash)``."""
+        found = self._db.execute(self._head).fetchone()
+        return (found[0], found[1]) if found else (0, GENESIS_HASH)
+
     def _ledger_hash(self, seq: int) -> str | None:
-        found = self._db.execute("SELECT hash FROM audit_log WHERE seq = ?", (seq,)).fetchone()
-        return None if found is None else str(found[0])
+        return ledger_hash_of(self._db, seq)
 
     def _insert_rows(self, entries: list[AuditEntry]) -> None:
         self._db.executemany(self._insert, insert_parameters(entries, self._order))

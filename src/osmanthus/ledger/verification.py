@@ -206,49 +206,46 @@ def verify_ledger(
 
 def _verify_overflow(engine: Engine, head: ChainHead) -> int:
     """Recompute the chain over the overflow's entries after ``head`` (the newest part of
-    the chain, on SQLite); return how many there are. Entries moved into the ledger since
+    the chain, on SQLite); return how many there are. Entries at or below ``head`` must be
+    the ledger's own (copies a killed mover left). Entries moved into the ledger since
     the snapshot are skipped: they are in the ledger, checked at the next verification."""
     database = sqlite_file(engine)
     if database is None:
         return 0
     overflow = Overflow(database)
     try:
-        for left in overflow.entries_after(0):  # copies a killed mover left
-            if int(left["seq"]) > head.seq:
-                break
-            if _hash_of(engine, int(left["seq"]), waiting=False) != left["hash"]:
-                raise AuditChainBroken(
-                    f"audit entry {left['seq']}: the audit overflow holds an entry of this "
-                    "number that is not the ledger's (numbered twice)",
-                    seq=int(left["seq"]),
-                )
-        for after in (head.seq, chain_head(engine).seq):
-            found = overflow.entries_after(after)
-            if not found or int(found[0]["seq"]) == after + 1:
-                break
-        if not found:
-            return 0
-        seq = int(found[0]["seq"]) - 1
-        known = head.hash if seq == head.seq else _hash_of(engine, seq)
-        assert known is not None  # _hash_of raises for a missing entry it waits on
-        verify_entries(found, start=(seq, known))
-        return len(found)
+        stored = overflow.entries_after(0)
     finally:
         overflow.close()
-
-
-def _hash_of(engine: Engine, seq: int, *, waiting: bool = True) -> str | None:
-    with snapshot(engine) as conn:
-        found = conn.execute(select(audit_log.c.hash).where(audit_log.c.seq == seq)).scalar()
-    if found is None and not waiting:
-        return None
-    if found is None:
+    for left in (e for e in stored if int(e["seq"]) <= head.seq):
+        if _hash_of(engine, int(left["seq"])) != left["hash"]:
+            raise AuditChainBroken(
+                f"audit entry {left['seq']}: the audit overflow holds an entry of this "
+                "number that is not the ledger's (numbered twice)",
+                seq=int(left["seq"]),
+            )
+    found = [e for e in stored if int(e["seq"]) > head.seq]
+    if found and int(found[0]["seq"]) != head.seq + 1:  # moved in since the snapshot?
+        moved = chain_head(engine).seq
+        found = [e for e in found if int(e["seq"]) > moved]
+    if not found:
+        return 0
+    seq = int(found[0]["seq"]) - 1
+    known = head.hash if seq == head.seq else _hash_of(engine, seq)
+    if known is None:
         raise AuditChainBroken(
             f"audit entry {seq + 1} (waiting in the overflow): the ledger has no entry {seq} "
             "for it to follow",
             seq=seq + 1,
         )
-    return str(found)
+    verify_entries(found, start=(seq, known))
+    return len(found)
+
+
+def _hash_of(engine: Engine, seq: int) -> str | None:
+    with snapshot(engine) as conn:
+        found = conn.execute(select(audit_log.c.hash).where(audit_log.c.seq == seq)).scalar()
+    return None if found is None else str(found)
 
 
 def _archive_entry_recorded(seq: int, detail: dict[str, Any], archives: list[Archived]) -> None:
