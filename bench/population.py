@@ -11,7 +11,10 @@ would only measure SQLite). Then, each ``--runs`` times, in this order:
   example policy (supersession, plan with the month-end rule, repair tiers ended by a
   fulfilment, one count per incident, yearly caps in act order, final clamp, perks),
   results to Parquet; its scores are checked equal to ours on every resident;
-- **spark** (``--spark``): ``run_spark`` in local mode on the same lake.
+- **spark** (``--spark``): ``run_spark`` in local mode on the same lake;
+- **spark_cluster** (``--cluster``): ``run_spark`` on a standalone cluster started for the
+  run on this machine (a master and two workers of one core each, from the pyspark
+  package's own launcher: tests/spark_cluster.py), its results checked equal to ours.
 
 Peak memory is the process's VmHWM after each step (steps run in child processes so
 each has its own peak).
@@ -23,11 +26,13 @@ each has its own peak).
 from __future__ import annotations
 
 import argparse
+import atexit
 import datetime as dt
 import json
 import multiprocessing
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -223,7 +228,7 @@ def _peak_mib() -> float:
     return float("nan")
 
 
-def step(name: str, lake_path: str, out: str, queue: Any) -> None:
+def step(name: str, lake_path: str, out: str, queue: Any, master: str = "local[2]") -> None:
     lake = Lake.open(Path(lake_path))
     policy = load_policy(EXAMPLE_POLICY)
     records = [str(p) for p in lake.paths("records")]
@@ -256,16 +261,16 @@ def step(name: str, lake_path: str, out: str, queue: Any) -> None:
         frame = pandas_scores(policy.in_force(AS_OF), np.datetime64(AS_OF), records, residents)
         Path(out).mkdir(parents=True, exist_ok=True)
         frame.to_parquet(Path(out) / "scores.parquet")
-    elif name == "spark":
-        run_spark(lake, Compiled.build(policy, AS_OF), None, Path(out), master="local[2]")
+    elif name in ("spark", "spark_cluster"):
+        run_spark(lake, Compiled.build(policy, AS_OF), None, Path(out), master=master)
     queue.put({"seconds": time.perf_counter() - started, "peak_mib": _peak_mib()})
 
 
-def measure(name: str, lake: Path, out: Path) -> dict[str, float]:
+def measure(name: str, lake: Path, out: Path, master: str = "local[2]") -> dict[str, float]:
     shutil.rmtree(out, ignore_errors=True)
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=step, args=(name, str(lake), str(out), queue))
+    process = context.Process(target=step, args=(name, str(lake), str(out), queue, master))
     process.start()
     result: dict[str, float] = queue.get()
     process.join()
@@ -294,6 +299,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--spark", action="store_true", help="also time the Spark engine")
     parser.add_argument("--pandas", action="store_true", help="also time the pandas version")
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="also time the Spark engine on a standalone cluster started here (a master and "
+        "two one-core workers, tests/spark_cluster.py)",
+    )
     parser.add_argument("--output", type=Path, help="write the figures as JSON here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="osmanthus-bench-") as folder:
@@ -309,16 +320,25 @@ def main() -> None:
         )
         steps = ["floor", "ours", "single_sql"]
         steps += [name for name in ("pandas", "spark") if getattr(args, name)]
+        cluster = None
+        if args.cluster:
+            sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+            from spark_cluster import start_cluster
+
+            cluster = start_cluster(root / "spark-cluster", workers=2, cores=1, memory="2g")
+            atexit.register(cluster.stop)
+            steps.append("spark_cluster")
         found: dict[str, list[dict[str, float]]] = {s: [] for s in steps}
         for run in range(args.runs):
             for name in steps:
-                result = measure(name, root / "lake", root / name)
+                master = cluster.url if cluster and name == "spark_cluster" else "local[2]"
+                result = measure(name, root / "lake", root / name, master)
                 found[name].append(result)
                 print(
                     f"run {run + 1} {name}: {result['seconds']:.1f} s, "
                     f"{result['peak_mib']:,.0f} MiB"
                 )
-            for other in ("single_sql", "pandas", "spark"):
+            for other in ("single_sql", "pandas", "spark", "spark_cluster"):
                 if other in steps:
                     differ = same_scores(root / "ours", root / other)
                     print(

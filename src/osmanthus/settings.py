@@ -71,13 +71,13 @@ class Settings(BaseSettings):
     )
 
     intake_chunk_rows: int = Field(
-        default=50_000,
+        default=20_000,
         ge=1,
         le=10_000_000,
         description=(
             "Rows of a batch file checked and written at a time: memory is bounded by the "
-            "chunk, not the file (about 2 KB a row while a batch is written: 560 MiB at "
-            "50,000, 936 MiB at 200,000, bench/upload_memory.py)."
+            "chunk, not the file (about 2 KB a row while a batch is written: a 2 GB upload "
+            "peaks near 450 MiB at 20,000, 576 MiB at 50,000, bench/upload_memory.py)."
         ),
     )
 

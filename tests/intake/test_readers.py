@@ -118,7 +118,7 @@ def test_a_line_longer_than_the_limit_is_refused_before_any_reader(
 
 
 def test_chunks_are_made_of_several_read_blocks(tmp_path: Path) -> None:
-    rows = "".join(ROW.replace("TP-1", f"TP-{n}") for n in range(60_000))  # ~5 MB: 5 blocks
+    rows = "".join(ROW.replace("TP-1", f"TP-{n}") for n in range(60_000))  # ~5 MB: 10 blocks
     batch = open_batch(write(tmp_path, "b.csv", (HEADER + rows).encode()), chunk_rows=25_000)
     sizes = [chunk.num_rows for chunk in batch.chunks()]
     assert sizes == [25_000, 25_000, 10_000]

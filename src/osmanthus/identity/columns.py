@@ -55,12 +55,12 @@ def invalid_rows(arr: npt.NDArray[np.str_], *, today: dt.date) -> npt.NDArray[np
         return np.empty(0, dtype=np.intp)
     lengths = np.char.str_len(arr)
     fixed = arr.astype(f"<U{ID_LENGTH}")
-    codes = fixed.view(np.uint32).reshape(n, ID_LENGTH).astype(np.int64)
+    codes = fixed.view(np.uint32).reshape(n, ID_LENGTH).astype(np.int32)
     return np.flatnonzero(~valid_codes(codes, lengths == ID_LENGTH, today=today))
 
 
 def valid_codes(
-    codes: npt.NDArray[np.int64], sized: npt.NDArray[np.bool_], *, today: dt.date
+    codes: npt.NDArray[np.int32], sized: npt.NDArray[np.bool_], *, today: dt.date
 ) -> npt.NDArray[np.bool_]:
     """Which rows of an ``(n, 18)`` matrix of character codes are valid numbers.
 
@@ -85,8 +85,8 @@ def valid_codes(
     today_int = today.year * 10000 + today.month * 100 + today.day
     date_ok &= (year >= EARLIEST_BIRTH_YEAR) & (as_int <= today_int)
 
-    remainder = (body * np.array(WEIGHTS, dtype=np.int64)).sum(axis=1) % 11
-    expected = np.frombuffer(CHECK_CHARACTERS.encode(), dtype=np.uint8).astype(np.int64)
+    remainder = (body * np.array(WEIGHTS, dtype=np.int32)).sum(axis=1) % 11
+    expected = np.frombuffer(CHECK_CHARACTERS.encode(), dtype=np.uint8).astype(np.int32)
     check_ok = expected[remainder] == last
     valid: npt.NDArray[np.bool_] = ok & date_ok & check_ok
     return valid

@@ -50,13 +50,19 @@ REQUIRED_COLUMNS = ("national_id", "metric", "act_date", "decision_date", "sourc
 OPTIONAL_COLUMNS = ("value", "incident_ref", "severity", "action", "supersedes", "reason")
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
-CHUNK_ROWS = 50_000
+#: Rows checked and written at a time (settings: intake_chunk_rows). In one process
+#: running submit_batch on a 150 MB CSV (2.1 M rows; 2026-12-07, 119 MiB before the
+#: call): peak 505 MiB at 50,000 rows with 1 MiB blocks and a 64 MiB page cache, 362 MiB
+#: at 20,000 rows with 512 KiB blocks and a 16 MiB cache (the write holds about 2 KB a
+#: row of the chunks in flight), at about a tenth more time.
+CHUNK_ROWS = 20_000
 #: Arrow's read block. The reader's memory follows it (its read-ahead and parallel
 #: parsing hold several blocks): a 216 MB CSV through the whole of ``submit_batch``
 #: peaked at 1,003 MiB with 16 MiB blocks, 678 MiB with 4 MiB, 544 MiB with 2 MiB and
-#: 434 MiB with 1 MiB (one process, 115 MiB of it the imports; 2026-12-06). A row must fit
-#: in a block: longer lines are refused first (:data:`MAX_LINE`).
-_BLOCK_SIZE = 1 << 20
+#: 434 MiB with 1 MiB (one process, 115 MiB of it the imports; 2026-12-06); 512 KiB took
+#: another 8 to 11 MiB off (2026-12-07). A row must fit in a block: longer lines are
+#: refused first (:data:`MAX_LINE`).
+_BLOCK_SIZE = 1 << 19
 #: The longest line a batch may hold: a row is a few hundred bytes. Lines from twice
 #: :data:`_LINE_WINDOW` are refused, from three times it always (the check looks for
 #: two consecutive windows without a line break), well inside one read block.

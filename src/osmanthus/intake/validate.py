@@ -97,7 +97,7 @@ def _numpy(array: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.bool_]:
 
 def _fixed_codes(
     column: pa.ChunkedArray, width: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.bool_]]:
     """An ``(n, width)`` matrix of the character codes of a text column whose values have
     ``width`` ASCII characters, and which rows did; straight from Arrow's buffers, with no
     Python string per row. Other rows read as zeros."""
@@ -108,7 +108,7 @@ def _fixed_codes(
     offsets = np.frombuffer(fixed.buffers()[1], dtype=np.int32)[fixed.offset : fixed.offset + n + 1]
     data = np.frombuffer(fixed.buffers()[2], dtype=np.uint8)
     start = int(offsets[0]) if n else 0
-    codes = data[start : start + n * width].reshape(n, width).astype(np.int64)
+    codes = data[start : start + n * width].reshape(n, width).astype(np.int32)
     return codes, _numpy(sized)
 
 

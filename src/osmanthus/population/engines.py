@@ -206,8 +206,11 @@ _SESSION: Any = None
 def spark_session(master: str) -> Any:
     """A Spark session for ``master`` (one per process; local mode binds 127.0.0.1)."""
     global _SESSION
-    if _SESSION is not None and _SESSION.sparkContext.master == master:
-        return _SESSION
+    if _SESSION is not None:
+        if _SESSION.sparkContext.master == master:
+            return _SESSION
+        _SESSION.stop()  # getOrCreate would hand back the old master's session
+        _SESSION = None
     missing = [name for name in ("pyspark", "pandas") if not _installed(name)]
     if missing:
         raise EngineError(
@@ -231,6 +234,7 @@ def spark_session(master: str) -> Any:
             .config("spark.sql.shuffle.partitions", "8")
             .config("spark.sql.execution.arrow.maxRecordsPerBatch", "1000000")
             .config("spark.driver.memory", "2g")
+            .config("spark.pyspark.python", sys.executable)  # executors: this interpreter
             .getOrCreate()
         )
         _SESSION.sparkContext.setLogLevel("ERROR")
