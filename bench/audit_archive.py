@@ -6,7 +6,7 @@ code) dated in October 2026, plus a few entries today, then measures: the archiv
 October (the ledger verified, the file written, read back and renamed, the checkpoint
 signed, the month detached), the file's size per entry, the database's size per entry
 before and after (``VACUUM``), and ``audit verify`` from the archive's checkpoint and
-across the file.
+across the file. The last line printed is one JSON object of these figures.
 
     .venv/bin/python bench/audit_archive.py --entries 1000000
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import resource
 import sys
 import tempfile
@@ -85,7 +86,7 @@ def main() -> None:
 
     cpu, wall = _cpu(), time.perf_counter()
     verify_all(engine, lambda: [key.public])
-    live_s = time.perf_counter() - wall
+    live_s, live_cpu = time.perf_counter() - wall, _cpu() - cpu
     cpu, wall = _cpu(), time.perf_counter()
     verify_all(engine, lambda: [key.public], directory=home / "archive")
     files_s, files_cpu = time.perf_counter() - wall, _cpu() - cpu
@@ -102,6 +103,26 @@ def main() -> None:
     )
     print(f"  audit verify from the archive's checkpoint: {live_s:.2f} s")
     print(f"  audit verify --archive (through the file): {files_s:.1f} s, {files_cpu:.1f} CPU-s")
+    print(  # one line a script can compare runs by
+        json.dumps(
+            {
+                "entries": args.entries,
+                "archived": entries,
+                "detached": month.detached,
+                "archive_s": round(archive_s, 3),
+                "archive_cpu_s": round(archive_cpu, 3),
+                "file_bytes": month.size,
+                "file_bytes_per_entry": round(month.size / entries, 1),
+                "database_bytes_before": before,
+                "database_bytes_after": after,
+                "freed_bytes_per_entry": round((before - after) / entries, 1),
+                "verify_s": round(live_s, 3),
+                "verify_cpu_s": round(live_cpu, 3),
+                "verify_archive_s": round(files_s, 3),
+                "verify_archive_cpu_s": round(files_cpu, 3),
+            }
+        )
+    )
 
 
 def _vacuum(database: Path) -> None:

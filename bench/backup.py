@@ -6,7 +6,8 @@ each ``--runs`` times, interleaved, in fresh processes (CPU-seconds from the chi
 resource usage). Baselines in the same run: for SQLite, copying the database file with
 ``cp`` (what a copy without consistency costs); for PostgreSQL, ``pg_dump`` and
 ``pg_restore`` of the same schema run by hand with the same options. Prints medians; the
-restored ledger is checked with ``osmanthus audit verify`` once.
+restored ledger is checked with ``osmanthus audit verify`` once. The last line printed is
+one JSON object of the figures.
 
     .venv/bin/python bench/backup.py --residents 1000000 --runs 3
     .venv/bin/python bench/backup.py --database-url postgresql+psycopg://postgres@127.0.0.1/test
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import statistics
 import sys
@@ -95,6 +97,26 @@ def main() -> None:
         shown["database file"] = f"{database / 1e6:,.0f} MB"
     print("  " + ", ".join(f"{k} {v}" for k, v in shown.items()))
     print(f"  audit verify of the restored ledger: {verify[0]:.1f} s (passed)")
+    print(  # one line a script can compare runs by: medians, wall and CPU seconds
+        json.dumps(
+            {
+                "database": "sqlite" if sqlite else "postgresql",
+                "residents": args.residents,
+                "runs": args.runs,
+                **{
+                    name: {
+                        "wall_s": round(statistics.median(r[0] for r in runs), 3),
+                        "cpu_s": round(statistics.median(r[1] for r in runs), 3),
+                    }
+                    for name, runs in found.items()
+                },
+                "backup_bytes": size,
+                "database_bytes": database,
+                "verify_s": round(verify[0], 3),
+                "verify_cpu_s": round(verify[1], 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ interleaved: **run**, one population run (export of what is new, the engine over
 lake, the statistics), and **impact**, the impact report (export, the engine under the
 rules in force and under the proposed ones, the resident-by-resident comparison). Wall
 time and this process's CPU time (user + system, DuckDB's threads included); medians.
+The last line printed is one JSON object of the figures.
 
     .venv/bin/python bench/impact.py --residents 1000000 --runs 3
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import resource
 import shutil
 import statistics
@@ -118,6 +120,23 @@ def main() -> None:
         print(
             f"report: {report['changed']:,} of {report['residents']:,} residents change; "
             f"{report['up_across_baseline']} rise across the baseline"
+        )
+        print(  # one line a script can compare runs by: medians, wall and CPU seconds
+            json.dumps(
+                {
+                    "residents": loaded.residents,
+                    "records": loaded.records,
+                    "runs": args.runs,
+                    **{
+                        name: {"wall_s": round(wall, 3), "cpu_s": round(used, 3)}
+                        for name, (wall, used) in medians.items()
+                    },
+                    "impact_over_run_wall": round(ratio_wall, 3),
+                    "impact_over_run_cpu": round(ratio_cpu, 3),
+                    "changed": report["changed"],
+                    "up_across_baseline": report["up_across_baseline"],
+                }
+            )
         )
         engine.dispose()
     finally:

@@ -23,7 +23,8 @@ afterwards), so its peak RSS (``VmHWM``, which includes the interpreter and impo
 its own. Every run checks that the batch was committed with ``accepted == rows`` and
 that ``records`` holds them. The batch file and the ledger copy are in the page cache (a
 warm start). Reported: the median of ``--runs`` runs; raw figures go to
-bench/results/intake-<stamp>.json.
+bench/results/intake-<stamp>.json, and the last line printed is one JSON object of the
+medians and ratios.
 
     .venv/bin/python bench/intake.py                       # 10M rows, 1M residents, 3 runs
     .venv/bin/python bench/intake.py --rows 200000 --residents 100000 --runs 1 --skip-pg
@@ -817,6 +818,44 @@ def main() -> None:
     print()
     print(markdown(report))
     print(f"\nraw figures: {out.relative_to(ROOT)}")
+    print(json.dumps(figures_line(report, out)))  # one line a script can compare runs by
+
+
+def figures_line(report: dict[str, Any], out: Path) -> dict[str, Any]:
+    """The figures of a report for one line of JSON: parameters, medians, ratios."""
+
+    def rounded(value: float) -> float:
+        return round(value, 3)
+
+    figures: dict[str, Any] = {
+        **{
+            k: report["parameters"][k]
+            for k in ("rows", "residents", "runs", "baseline_rows", "seed")
+        },
+        **{
+            kind: {
+                "rows": found["rows"],
+                "rows_per_s": round(found["rows_per_s"]),
+                "seconds": rounded(found["seconds"]),
+                "peak_rss_mb": round(found["peak_rss_mb"], 1),
+                "max_peak_rss_mb": round(found["max_peak_rss_mb"], 1),
+            }
+            for kind, found in report["summary"].items()
+        },
+        "ratios": {label: rounded(ratio) for label, ratio in report["ratios"].items()},
+        "commit": report["source"]["commit"],
+        "src_sha256": report["source"]["src_sha256_used"],
+        "raw": str(out.relative_to(ROOT)),
+    }
+    profile = report.get("profile")
+    if profile:
+        figures["profile"] = {
+            "total_seconds": rounded(profile["total_seconds"]),
+            "phases_cumulative_s": {
+                k: rounded(v) for k, v in profile["phases_cumulative_s"].items()
+            },
+        }
+    return figures
 
 
 if __name__ == "__main__":

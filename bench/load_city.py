@@ -8,7 +8,8 @@ Measures, in the same run and on the same generated data:
   one transaction and one audit entry each), on the first ``--baseline-residents``.
 
 Each measurement runs in a fresh subprocess, so peak memory (max RSS) is its own. Prints
-the median of ``--runs`` runs and writes the raw figures to bench/results/.
+the median of ``--runs`` runs and writes the raw figures to bench/results/; the last line
+printed is one JSON object of the medians.
 
     .venv/bin/python bench/load_city.py --residents 1000000 --runs 3
     .venv/bin/python bench/load_city.py --database-url postgresql+psycopg://postgres@127.0.0.1/test
@@ -154,7 +155,27 @@ def main() -> None:
     out_dir = ROOT / "bench" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-    (out_dir / f"load_city-{backend}-{stamp}.json").write_text(json.dumps(results, indent=2))
+    out = out_dir / f"load_city-{backend}-{stamp}.json"
+    out.write_text(json.dumps(results, indent=2))
+    print(  # one line a script can compare runs by: medians
+        json.dumps(
+            {
+                "database": backend,
+                "residents": args.residents,
+                "records": results["bulk"][0]["records"],
+                "baseline_residents": args.baseline_residents,
+                "baseline_records": results["single"][0]["records"],
+                "runs": args.runs,
+                "bulk_rows_per_s": round(bulk),
+                "bulk_seconds": round(statistics.median(r["seconds"] for r in results["bulk"]), 2),
+                "load_rows_per_s": round(load_only),
+                "peak_rss_mb": round(memory, 1),
+                "single_rows_per_s": round(single),
+                "load_over_single": round(load_only / single, 1),
+                "raw": str(out.relative_to(ROOT)),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -17,7 +17,11 @@ would only measure SQLite). Then, each ``--runs`` times, in this order:
   package's own launcher: tests/spark_cluster.py), its results checked equal to ours.
 
 Peak memory is the process's VmHWM after each step (steps run in child processes so
-each has its own peak).
+each has its own peak); CPU seconds are that process's user + system time during the
+step (DuckDB's threads included; for Spark, the Python driver's only, not the JVM's).
+The last line printed is one JSON object of the figures, beginning with
+``engine_cpu_s`` (median CPU seconds of **ours**), ``plain_query_cpu_s`` (of **single
+SQL**) and ``incremental_cpu_s`` (null: incremental runs do not exist yet).
 
     .venv/bin/python bench/population.py --residents 1000000 --runs 3
     .venv/bin/python bench/population.py --residents 13000000 --records-per-resident 4.615 --runs 3
@@ -30,6 +34,7 @@ import atexit
 import datetime as dt
 import json
 import multiprocessing
+import resource
 import shutil
 import statistics
 import sys
@@ -228,11 +233,18 @@ def _peak_mib() -> float:
     return float("nan")
 
 
+def _cpu_s() -> float:
+    """This process's CPU seconds so far (user + system, all its threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def step(name: str, lake_path: str, out: str, queue: Any, master: str = "local[2]") -> None:
     lake = Lake.open(Path(lake_path))
     policy = load_policy(EXAMPLE_POLICY)
     records = [str(p) for p in lake.paths("records")]
     residents = [str(p) for p in lake.paths("residents")]
+    cpu = _cpu_s()
     started = time.perf_counter()
     if name == "floor":
         con = duckdb.connect(config={"threads": 2})
@@ -263,7 +275,8 @@ def step(name: str, lake_path: str, out: str, queue: Any, master: str = "local[2
         frame.to_parquet(Path(out) / "scores.parquet")
     elif name in ("spark", "spark_cluster"):
         run_spark(lake, Compiled.build(policy, AS_OF), None, Path(out), master=master)
-    queue.put({"seconds": time.perf_counter() - started, "peak_mib": _peak_mib()})
+    seconds = time.perf_counter() - started
+    queue.put({"seconds": seconds, "cpu_s": _cpu_s() - cpu, "peak_mib": _peak_mib()})
 
 
 def measure(name: str, lake: Path, out: Path, master: str = "local[2]") -> dict[str, float]:
@@ -336,7 +349,7 @@ def main() -> None:
                 found[name].append(result)
                 print(
                     f"run {run + 1} {name}: {result['seconds']:.1f} s, "
-                    f"{result['peak_mib']:,.0f} MiB"
+                    f"{result['cpu_s']:.1f} CPU-s, {result['peak_mib']:,.0f} MiB"
                 )
             for other in ("single_sql", "pandas", "spark", "spark_cluster"):
                 if other in steps:
@@ -349,27 +362,57 @@ def main() -> None:
         summary = {
             name: {
                 "median_s": statistics.median(r["seconds"] for r in rows),
+                "median_cpu_s": statistics.median(r["cpu_s"] for r in rows),
                 "peak_mib": max(r["peak_mib"] for r in rows),
                 "runs": [round(r["seconds"], 2) for r in rows],
+                "cpu_s": [round(r["cpu_s"], 2) for r in rows],
             }
             for name, rows in found.items()
         }
         ratio = summary["single_sql"]["median_s"] / summary["ours"]["median_s"]
-        print(
-            json.dumps(
-                {
-                    "residents": counts["residents"],
-                    "records": counts["records"],
-                    "speedup_vs_single_sql": round(ratio, 2),
-                    **summary,
-                },
-                indent=1,
+        engine_cpu = summary["ours"]["median_cpu_s"]
+        # the full-semantics single query stands for the plain query until that is added
+        plain_cpu = summary["single_sql"]["median_cpu_s"]
+        print(f"medians of {args.runs} runs:")
+        for name, figures in summary.items():
+            print(
+                f"  {name:13} {figures['median_s']:8.2f} s  {figures['median_cpu_s']:8.2f} CPU-s"
+                f"  peak {figures['peak_mib']:,.0f} MiB"
             )
+        print(
+            f"ours / single SQL: {engine_cpu / plain_cpu:.2f}x CPU, "
+            f"{1 / ratio:.2f}x wall (issue 19 target: at most 1.2x CPU)"
         )
         if args.output:
             args.output.write_text(
                 json.dumps({"counts": counts, "ratio": ratio, "summary": summary}, indent=1)
             )
+        print(  # one line a script can compare runs by
+            json.dumps(
+                {
+                    "engine_cpu_s": round(engine_cpu, 3),
+                    "plain_query_cpu_s": round(plain_cpu, 3),
+                    "incremental_cpu_s": None,  # incremental runs do not exist yet
+                    "engine_over_plain_cpu": round(engine_cpu / plain_cpu, 3),
+                    "residents": counts["residents"],
+                    "records": counts["records"],
+                    "lake_bytes": counts["lake_bytes"],
+                    "records_per_resident": args.records_per_resident,
+                    "buckets": args.buckets,
+                    "runs": args.runs,
+                    "speedup_vs_single_sql": round(ratio, 2),
+                    **{
+                        name: {
+                            **figures,
+                            "median_s": round(figures["median_s"], 3),
+                            "median_cpu_s": round(figures["median_cpu_s"], 3),
+                            "peak_mib": round(figures["peak_mib"], 1),
+                        }
+                        for name, figures in summary.items()
+                    },
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

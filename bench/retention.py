@@ -15,7 +15,8 @@ a fresh subprocess (its own peak memory), on the embedded SQLite default:
   audit entry, the tombstone not used).
 
 Prints the median of ``--runs`` interleaved runs (wall and CPU seconds) and writes the
-figures to bench/results/retention-*.json.
+figures to bench/results/retention-*.json; the last line printed is one JSON object of
+the medians.
 
     .venv/bin/python bench/retention.py --residents 1000000 --runs 3
 """
@@ -195,8 +196,31 @@ def main() -> None:
     out_dir = ROOT / "bench" / "results"
     out_dir.mkdir(exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-    (out_dir / f"retention-{stamp}.json").write_text(
+    out = out_dir / f"retention-{stamp}.json"
+    out.write_text(
         json.dumps({"residents": args.residents, "runs": results, "medians": summary}, indent=2)
+    )
+    print(  # one line a script can compare runs by: medians
+        json.dumps(
+            {
+                "residents": args.residents,
+                "deaths": args.deaths,
+                "runs": args.runs,
+                **{
+                    kind: {k: round(v, 3) if isinstance(v, float) else v for k, v in m.items()}
+                    for kind, m in summary.items()
+                },
+                "first_verify_seconds": round(
+                    statistics.median(r["verify_seconds"] for r in results["first"]), 3
+                ),
+                "first_over_baseline_cpu": round(
+                    summary["first"]["cpu_seconds"] / summary["baseline"]["cpu_seconds"], 1
+                )
+                if summary["baseline"]["cpu_seconds"]
+                else None,
+                "raw": str(out.relative_to(ROOT)),
+            }
+        )
     )
 
 

@@ -16,7 +16,8 @@
    verification for comparison.
 
 SQLite by default; ``--pg`` adds PostgreSQL (a fresh schema per run, dropped after).
-Results are printed as Markdown and written to bench/results/row-digests-<stamp>.json.
+Results are printed as Markdown and written to bench/results/row-digests-<stamp>.json;
+the last line printed is one JSON object of the medians, ratios and verification figures.
 
     .venv/bin/python bench/row_digests.py                           # 1 M residents, 1 M rows
     .venv/bin/python bench/row_digests.py --residents 100000 --rows 200000 --runs 2
@@ -217,6 +218,31 @@ def main() -> None:
     out = RESULTS / f"row-digests-{stamp}.json"
     out.write_text(json.dumps({"args": vars(args), "report": report}, indent=2) + "\n")
     print(f"\nraw figures: {out}")
+    print(  # one line a script can compare runs by (the runs themselves are in the file)
+        json.dumps(
+            {
+                "rows": args.rows,
+                "residents": args.residents,
+                "runs": args.runs,
+                **{
+                    database: rounded({k: v for k, v in found.items() if k != "runs"})
+                    for database, found in report.items()
+                },
+                "raw": str(out),
+            }
+        )
+    )
+
+
+def rounded(value: Any) -> Any:
+    """``value`` with every float rounded to 4 decimals (nested dicts and lists too)."""
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, dict):
+        return {k: rounded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [rounded(v) for v in value]
+    return value
 
 
 if __name__ == "__main__":

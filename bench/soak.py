@@ -11,7 +11,9 @@ server's ceiling) for ``--minutes``, every resident of the city in turn. Every
 the population engine exports and runs. Every 30 s it records
 each worker's resident memory, the database's and its write-ahead log's sizes and the
 server's 5xx count (``/metrics``). At the end: the checks made, the answers that were
-not 200, latency, memory growth, and ``osmanthus audit verify`` of the whole ledger.
+not 200, latency, memory growth, and ``osmanthus audit verify`` of the whole ledger; the
+last line printed is one JSON object of these figures (the 30 s samples are printed as
+they are taken, and kept in ``--output``).
 
     .venv/bin/python bench/soak.py --minutes 15 --connections 8 --delay-ms 3
 """
@@ -234,11 +236,24 @@ def main() -> None:
         "verify_s": round(time.monotonic() - t0, 1),
         "verify": (verify.stdout + verify.stderr).strip(),
         "serve_log_tracebacks": (home / "serve.log").read_text(errors="replace").count("Traceback"),
+        # memory growth: the resident memory of each server process (workers, upkeep)
+        "rss_mib_first": samples[0]["rss_mib"] if samples else None,
+        "rss_mib_last": samples[-1]["rss_mib"] if samples else None,
+        "rss_mib_max": max((max(x["rss_mib"], default=0.0) for x in samples), default=None),
+        "db_mib_last": samples[-1]["db_mib"] if samples else None,
+        "wal_mib_max": max((x["wal_mib"] for x in samples), default=None),
     }
     print(out)
-    print(json.dumps({k: v for k, v in figures.items() if k != "samples"}, indent=2))
+    print(
+        f"{requests:,} checks in {args.minutes:g} min ({figures['checks_per_s']:,}/s), "
+        f"{figures['non_2xx']:,} not 2xx, p50 {figures['p50_ms']:.1f} ms, "
+        f"p99 {figures['p99_ms']:.1f} ms, max {figures['max_ms']:.0f} ms; "
+        f"{len(rounds)} rounds of intake and population; "
+        f"audit verify {figures['verify_s']} s: {figures['verify']}"
+    )
     if args.output:
         args.output.write_text(json.dumps(figures, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in figures.items() if k != "samples"}))  # one line
 
 
 def _size(path: Path) -> int:

@@ -5,7 +5,8 @@ unique (department, source_ref) index, its resident index and its partial incide
 holding ``--residents`` residents, one SQL statement generates and inserts ``--rows``
 records (random residents, sequential source references, one department) in one
 transaction with the ledger's pragmas, with no Python per row, no file, no validation
-and no pseudonyms. Whatever intake does on top, it cannot be faster than this.
+and no pseudonyms. Whatever intake does on top, it cannot be faster than this. The last
+line printed is one JSON object of the figures.
 
     .venv/bin/python bench/sqlite_floor.py --rows 10000000 --residents 1000000 --runs 3
 """
@@ -13,6 +14,7 @@ and no pseudonyms. Whatever intake does on top, it cannot be faster than this.
 from __future__ import annotations
 
 import argparse
+import json
 import sqlite3
 import statistics
 import tempfile
@@ -83,17 +85,34 @@ def main() -> None:
     parser.add_argument("--residents", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
+    figures: dict[str, dict[str, object]] = {}
     with tempfile.TemporaryDirectory(prefix="osmanthus-floor-") as folder:
         path = make_ledger(Path(folder), args.residents)
         for sort in (False, True):
             times = [insert_rows(path, args.rows, args.residents, sort) for _ in range(args.runs)]
             median = statistics.median(times)
+            figures["sorted" if sort else "file_order"] = {
+                "median_s": round(median, 3),
+                "rows_per_s": round(args.rows / median),
+                "runs_s": [round(t, 3) for t in times],
+            }
             label = "sorted by resident" if sort else "in file order"
             print(
                 f"SQLite {sqlite3.sqlite_version}, {args.rows:,} rows {label} into records "
                 f"({args.residents:,} residents): median {median:.1f} s = "
                 f"{args.rows / median:,.0f} rows/s (runs: {', '.join(f'{t:.1f}' for t in times)})"
             )
+    print(  # one line a script can compare runs by
+        json.dumps(
+            {
+                "sqlite": sqlite3.sqlite_version,
+                "rows": args.rows,
+                "residents": args.residents,
+                "runs": args.runs,
+                **figures,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

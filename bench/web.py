@@ -10,7 +10,7 @@ rotating, every check audited: their decisions are remembered), the same check w
 every request names a resident the server was never asked about (``eligibility_cold``:
 every decision computed afresh; the ID numbers regenerated from the city's seed), and
 ``GET /me`` (the score page, residents rotating). The figures are the median over
-``--runs``.
+``--runs``; the last line printed is one JSON object of them (what ``--out`` holds).
 
     .venv/bin/python bench/web.py --residents 100000 --runs 3 --seconds 15
     .venv/bin/python bench/web.py --database-url postgresql+psycopg://postgres@127.0.0.1/test
@@ -233,12 +233,18 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=1))
-    print(json.dumps(summary["median"], indent=1))
+    print(f"medians of {args.runs} runs:")
+    for name, found in summary["median"].items():
+        print(
+            f"  {name:16} {found['rps']:10,.0f} requests/s  p50 {found['p50_ms']:7.2f} ms  "
+            f"p99 {found['p99_ms']:7.2f} ms"
+        )
     print(f"eligibility / ping (median of per-run ratios): {summary['median_ratio']:.1%}")
     print(f"the same, every check a new resident: {summary['median_ratio_cold']:.1%}")
     shutil.rmtree(home, ignore_errors=True)
     if args.database_url:
         drop_schema(args.database_url)
+    print(json.dumps(summary))  # one line a script can compare runs by
 
 
 SCHEMA = "osmanthus_web_bench"
