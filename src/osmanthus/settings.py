@@ -77,7 +77,7 @@ class Settings(BaseSettings):
         description=(
             "Rows of a batch file checked and written at a time: memory is bounded by the "
             "chunk, not the file (about 2 KB a row while a batch is written: a 2 GB upload "
-            "peaks near 450 MiB at 20,000, 576 MiB at 50,000, bench/upload_memory.py)."
+            "peaks at 426 MiB at 20,000, 576 MiB at 50,000, bench/upload_memory.py)."
         ),
     )
 
