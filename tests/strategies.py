@@ -51,7 +51,7 @@ LATEST_SCORE = dt.date(2031, 12, 31)
 CLAMPS = ("final", "running")
 DIRECTIONS = ("higher_is_better", "higher_is_worse")
 DAY = dt.timedelta(days=1)
-TIMELINE = ("counted", "expired", "removed")  # statuses of records applied by the timeline
+TIMELINE = ("counted", "expired", "cleared", "removed")  # records the timeline applied
 UNSCORED = ("superseded", "retraction", "fulfilment", "profile", "duplicate")  # never scores
 HELD = re.compile(r"^cap '(?P<cap>.+)' held back (?P<points>\d+) point\(s\)$")
 LIMITED = re.compile(r"^limited to (?P<points>\d+) point\(s\): ")  # a reduction, to the harm
