@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings, target
 from hypothesis import strategies as st
 
+from osmanthus.core import Subject
 from osmanthus.policy import Cap, PolicySet, PolicyVersion
 from osmanthus.scoring import Explanation, RecordLine, explain
 from strategies import (
@@ -21,6 +22,7 @@ from strategies import (
     DEPARTMENT,
     DIRECTIONS,
     HELD,
+    LEGAL_BASIS,
     LIMITED,
     PROPERTY,
     TIMELINE,
@@ -416,3 +418,27 @@ def test_an_incident_reported_again_later_still_counts_before_the_later_act() ->
     result = explain([first, later], policy, on)
     assert [line.status for line in result.lines] == ["counted", "after_date"]
     assert result.score == 97
+
+
+def test_a_record_cleared_by_a_clean_period_has_used_its_yearly_limit() -> None:
+    """Found by the caps property: a -1 record on 1 January, cleared on 2 January (clean
+    for a day), used the yearly penalty limit of 1 while it counted, so a second -1
+    record acted on 2 January is held back (the oracle once left cleared records out)."""
+    version = _version(
+        limits={"max_penalty_per_record": 1, "max_penalty_per_year": 1},
+        metrics={"m": base_metric("m") | {"points": -1, "expiry": "1y"}},
+        clearances=[
+            {"name": "clean", "metrics": ["m"], "clean_for": "1d", "legal_basis": LEGAL_BASIS}
+        ],
+    )
+    records = [stored(1, "m", dt.date(2021, 1, 2)), stored(2, "m", dt.date(2021, 1, 1))]
+    result = explain(records, PolicySet((version,)), dt.date(2021, 1, 2))
+    lines = {line.record.id: line for line in result.lines}
+    assert (lines[2].status, lines[1].status) == ("cleared", "counted")
+    assert [note for note in lines[1].notes if HELD.match(note)] == [
+        f"cap '{YEARLY}' held back 1 point(s)"
+    ]
+    assert {i: allowed(line) for i, line in lines.items()} == expected_allowed(
+        Scenario(PolicySet((version,)), tuple(records), Subject(), dt.date(2021, 1, 2)),
+        timeline_lines(result),
+    )
