@@ -141,6 +141,27 @@ def _period(value: Any) -> tuple[str, str]:
     return (str(months) if months else "NULL", str(value.amount) if value.unit == "d" else "NULL")
 
 
+def _scored(version: PolicyVersion, residents: list[str]) -> str:
+    """The end of a score query: every resident's baseline plus the ``total`` CTE's sum,
+    clamped, and the perks' bit mask (in the policy's perk order)."""
+    scale = version.scale
+    perk_bits = (
+        " + ".join(
+            f"CASE WHEN score >= {p.min_score} THEN {1 << bit} ELSE 0 END"
+            for bit, p in enumerate(version.perks.values())
+        )
+        or "0"
+    )
+    return f"""scored AS (
+  SELECT r.id AS resident_id,
+    least({scale.ceiling}, greatest({scale.floor}, {scale.baseline} + coalesce(t.s, 0)))::INTEGER
+      AS score
+  FROM read_parquet({residents}, hive_partitioning = false) r
+  LEFT JOIN total t ON t.resident_id = r.id)
+SELECT resident_id, score, ({perk_bits})::BIGINT AS perks FROM scored
+"""
+
+
 def plain_query(version: PolicyVersion, records: list[str], residents: list[str]) -> str:
     """The query a user would write first (issue 19's baseline): the records active on
     the date (acted on by then, not expired), their points summed per resident and
@@ -168,14 +189,6 @@ def plain_query(version: PolicyVersion, records: list[str], residents: list[str]
             limit = version.limits.max_penalty_per_year
             limits[code, -1] = min(limit, limits.get((code, -1), limit))
     caps = [f"('{code}', {sign}, {limit})" for (code, sign), limit in limits.items()]
-    scale = version.scale
-    perk_bits = (
-        " + ".join(
-            f"CASE WHEN score >= {p.min_score} THEN {1 << bit} ELSE 0 END"
-            for bit, p in enumerate(version.perks.values())
-        )
-        or "0"
-    )
     base = "CASE WHEN m.from_act THEN r.act_date ELSE r.decision_date END"
     t = f"DATE '{AS_OF}'"
     return f"""
@@ -193,14 +206,7 @@ total AS (
     sum(CASE WHEN k.lim IS NULL THEN p.s ELSE p.sign * least(abs(p.s), k.lim) END) AS s
   FROM per_metric p LEFT JOIN caps k ON k.code = p.metric AND k.sign = p.sign
   GROUP BY 1),
-scored AS (
-  SELECT r.id AS resident_id,
-    least({scale.ceiling}, greatest({scale.floor}, {scale.baseline} + coalesce(t.s, 0)))::INTEGER
-      AS score
-  FROM read_parquet({residents}, hive_partitioning = false) r
-  LEFT JOIN total t ON t.resident_id = r.id)
-SELECT resident_id, score, ({perk_bits})::BIGINT AS perks FROM scored
-"""
+{_scored(version, residents)}"""
 
 
 def single_query(version: PolicyVersion, records: list[str], residents: list[str]) -> str:
@@ -231,14 +237,6 @@ def single_query(version: PolicyVersion, records: list[str], residents: list[str
             f"('yearly', '{code}', -1, {version.limits.max_penalty_per_year})"
             for code in version.metrics
         ]
-    scale = version.scale
-    perk_bits = (
-        " + ".join(
-            f"CASE WHEN score >= {p.min_score} THEN {1 << bit} ELSE 0 END"
-            for bit, p in enumerate(version.perks.values())
-        )
-        or "0"
-    )
     base = "CASE WHEN m.from_act THEN c.act_date ELSE c.decision_date END"
     t = f"DATE '{AS_OF}'"
     return f"""
@@ -279,14 +277,7 @@ capped AS (
       ORDER BY act_date, decision_date, id ROWS UNBOUNDED PRECEDING) - abs(pts)))) END AS allowed
   FROM tl),
 total AS (SELECT resident_id, sum(allowed) AS s FROM capped WHERE end_date > {t} GROUP BY 1),
-scored AS (
-  SELECT r.id AS resident_id,
-    least({scale.ceiling}, greatest({scale.floor}, {scale.baseline} + coalesce(t.s, 0)))::INTEGER
-      AS score
-  FROM read_parquet({residents}, hive_partitioning = false) r
-  LEFT JOIN total t ON t.resident_id = r.id)
-SELECT resident_id, score, ({perk_bits})::BIGINT AS perks FROM scored
-"""
+{_scored(version, residents)}"""
 
 
 # -- steps (each in its own process) -----------------------------------------------------
@@ -329,16 +320,11 @@ def step(name: str, lake_path: str, out: str, queue: Any, master: str = "local[2
         ).fetchall()
     elif name == "ours":
         run_duckdb(lake, Compiled.build(policy, AS_OF), None, Path(out), threads=2)
-    elif name == "plain_query":
+    elif name in ("plain_query", "single_sql"):
         con = duckdb.connect(config={"threads": 2})
         con.sql("SET enable_progress_bar = false")
-        query = plain_query(policy.in_force(AS_OF), records, residents)
-        Path(out).mkdir(parents=True, exist_ok=True)
-        con.sql(query).write_parquet(str(Path(out) / "scores.parquet"))
-    elif name == "single_sql":
-        con = duckdb.connect(config={"threads": 2})
-        con.sql("SET enable_progress_bar = false")
-        query = single_query(policy.in_force(AS_OF), records, residents)
+        write = plain_query if name == "plain_query" else single_query
+        query = write(policy.in_force(AS_OF), records, residents)
         Path(out).mkdir(parents=True, exist_ok=True)
         con.sql(query).write_parquet(str(Path(out) / "scores.parquet"))
     elif name == "pandas":
