@@ -41,32 +41,54 @@ def write_lake(path: Path, people: Sequence[Person], buckets: int) -> Lake:
     """A lake holding ``people``, written by the lake's own writer in one export."""
     lake = Lake.open(path, create=True, buckets=buckets)
     path.mkdir(parents=True, exist_ok=True)
+    append_export(lake, lake_tables(people))
+    return lake
+
+
+def append_export(lake: Lake, tables: dict[str, pa.Table]) -> None:
+    """One more export of ``tables`` (rows of the lake's tables, without ``bucket``),
+    written and published by the lake's own writer and manifest."""
+    export = lake.exports + 1
+    writers = {}
+    for name, table in tables.items():
+        writer = writers[name] = LakeWriter(lake, name, export)
+        writer.add(table)
+        writer.close()
+    watermarks = {
+        name: max([lake.watermarks[name], *tables[name]["id"].to_pylist()])
+        for name in lake.watermarks
+    }
+    lake.commit(export, watermarks, writers)
+
+
+def lake_tables(people: Sequence[Person]) -> dict[str, pa.Table]:
+    """The lake's four tables holding ``people``."""
     rows = [r for p in people for r in p.records]
     owner = [p.id for p in people for _ in p.records]
     tables = {
         "records": pa.table(
             {
-                "id": [r.id for r in rows],
-                "resident_id": owner,
-                "department": [r.department for r in rows],
-                "metric": [r.metric for r in rows],
+                "id": pa.array([r.id for r in rows], pa.int64()),
+                "resident_id": pa.array(owner, pa.int64()),
+                "department": pa.array([r.department for r in rows], pa.string()),
+                "metric": pa.array([r.metric for r in rows], pa.string()),
                 "value": pa.array([float(r.value) for r in rows], pa.float64()),
                 "act_date": pa.array([r.act_date for r in rows], pa.date32()),
                 "decision_date": pa.array([r.decision_date for r in rows], pa.date32()),
                 "recorded_at": pa.array(
                     [r.recorded_at for r in rows], pa.timestamp("us", tz="UTC")
                 ),
-                "source_ref": [r.source_ref for r in rows],
+                "source_ref": pa.array([r.source_ref for r in rows], pa.string()),
                 "incident_ref": pa.array([r.incident_ref for r in rows], pa.string()),
-                "kind": [r.kind for r in rows],
+                "kind": pa.array([r.kind for r in rows], pa.string()),
                 "supersedes_id": pa.array([r.supersedes_id for r in rows], pa.int64()),
                 "severity": pa.array([r.severity for r in rows], pa.string()),
             }
         ),
         "residents": pa.table(
             {
-                "id": [p.id for p in people],
-                "district": [p.district for p in people],
+                "id": pa.array([p.id for p in people], pa.int64()),
+                "district": pa.array([p.district for p in people], pa.string()),
                 "birth_year": pa.array([p.subject.birth_year or 1970 for p in people], pa.int16()),
                 "registered_at": pa.array([REGISTERED] * len(people), pa.timestamp("us", tz="UTC")),
             }
@@ -76,7 +98,7 @@ def write_lake(path: Path, people: Sequence[Person], buckets: int) -> Lake:
     facts += [(p.id, k, v, at) for p in people for k, v, at in p.corrections]  # later ids
     tables["profile_facts"] = pa.table(
         {
-            "id": list(range(1, len(facts) + 1)),
+            "id": pa.array(list(range(1, len(facts) + 1)), pa.int64()),
             "resident_id": pa.array([f[0] for f in facts], pa.int64()),
             "attribute": pa.array([f[1] for f in facts], pa.string()),
             "value": pa.array([f[2] for f in facts], pa.date32()),
@@ -96,16 +118,4 @@ def write_lake(path: Path, people: Sequence[Person], buckets: int) -> Lake:
             ),
         }
     )
-    writers = {}
-    for name, table in tables.items():
-        writer = writers[name] = LakeWriter(lake, name, 1)
-        writer.add(table)
-        writer.close()
-    watermarks = {
-        "records": len(rows),
-        "residents": len(people),
-        "profile_facts": len(facts),
-        "suspensions": max((s.id for _, s in suspended), default=0),
-    }
-    lake.commit(1, watermarks, writers)
-    return lake
+    return tables

@@ -66,3 +66,25 @@ def test_a_lookup_during_a_rebuild_in_another_thread_is_right() -> None:
         builder.join(10)
     assert stops > 2
     assert np.array_equal(table.after(probe), want)
+
+
+def test_profile_facts_of_a_resident_not_read_reach_no_other_resident() -> None:
+    """The lake may hold facts of a resident whose own row is not read (not yet exported,
+    or registered after "known at"): they once went to the next resident in the bucket,
+    whose cycle then started from the wrong licence date (found by the incremental-run
+    suite)."""
+    import pyarrow as pa
+
+    from osmanthus.population.columns import SubjectLookup
+
+    residents = pa.table({"id": pa.array([3], pa.int64()), "birth_year": pa.array([1970])})
+    profiles = pa.table(
+        {
+            "id": pa.array([1, 2], pa.int64()),
+            "resident_id": pa.array([3, 1], pa.int64()),
+            "attribute": ["licence", "licence"],
+            "value": pa.array([dt.date(2018, 1, 1), dt.date(2019, 1, 1)], pa.date32()),
+        }
+    )
+    subjects = SubjectLookup(np.array([3], dtype=np.int64), residents, profiles)
+    assert subjects[0].profile == {"licence": dt.date(2018, 1, 1)}

@@ -75,6 +75,10 @@ def test_the_next_run_reports_what_changed(
     )
     ledger.register_resident(make_id(sequence=4), "huqiu", actor=OPERATOR)
     second = run_population(ledger, tmp_path, as_of=AS_OF, actor=OPERATOR)
+    assert first.full == "no earlier run" and first.rescored == 3
+    # the second run continues from the first: the resident with a new record and the
+    # new resident are scored again, no one else
+    assert second.full is None and second.rescored == 2
     change = second.stats["change"]
     assert change["previous_run"] == first.run_id
     assert (change["compared"], change["changed"], change["down"], change["new_residents"]) == (
@@ -86,6 +90,33 @@ def test_the_next_run_reports_what_changed(
     assert change["moved"] == [{"before": "at", "after": "below", "residents": 1}]
     traffic = {row["department"]: row for row in second.stats["departments"]}["traffic-police"]
     assert traffic["residents"] == 1 and traffic["points_lost"] < 0
+    third = run_population(ledger, tmp_path, as_of=AS_OF, actor=OPERATOR, full=True)
+    assert third.full == "asked for" and third.rescored == 4
+    assert {k: v for k, v in third.stats.items() if k != "change"} == {
+        k: v for k, v in second.stats.items() if k != "change"
+    }
+    assert third.stats["change"]["changed"] == 0
+
+
+def test_a_run_scores_everyone_when_the_policy_changed(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    for n in range(1, 4):
+        ledger.register_resident(make_id(sequence=n), "gusu", actor=OPERATOR)
+    run_population(ledger, tmp_path, as_of=AS_OF, actor=OPERATOR)
+    assert run_population(ledger, tmp_path, as_of=AS_OF, actor=OPERATOR).full is None
+    changed = MINIMAL.replace("version = ", "version = 'v-changed' #", 1)
+    (tmp_path / "changed").mkdir()
+    ledger.use_policy(policy_from(tmp_path / "changed", changed))
+    again = run_population(ledger, tmp_path, as_of=AS_OF, actor=OPERATOR)
+    assert again.full == "the policy changed" and again.rescored == 3
+    later = run_population(ledger, tmp_path, as_of=dt.date(2027, 1, 1), actor=OPERATOR)
+    assert later.full is not None and "2027-01-01" in later.full
+    earlier = run_population(ledger, tmp_path, as_of=AS_OF, actor=OPERATOR)
+    assert earlier.full == "the last run scored a later date (2027-01-01)"
+    known = dt.datetime.now(dt.UTC)
+    past = run_population(ledger, tmp_path, as_of=AS_OF, actor=OPERATOR, known_at=known)
+    assert past.full == "a run as known at a past time"
 
 
 @pytest.mark.parametrize("command", [["stats", "--json"], ["population", "run", "--json"]])
@@ -154,12 +185,12 @@ def test_department_points_gained_and_lost_are_summed_record_by_record(
     ]
     lake = write_lake(tmp_path / "lake", people, buckets=2)
     compiled = Compiled.build(policy, AS_OF)
-    scores = tmp_path / "scores"
+    scores = tmp_path / "run" / "scores"
     if engine == "spark":
         run_spark(lake, compiled, None, scores, master="local[2]")
     else:
         run_duckdb(lake, compiled, None, scores, threads=1)
-    stats = population_stats(scores, as_of=AS_OF, baseline=100, perks=[])
+    stats, _ = population_stats(scores.parent, as_of=AS_OF, baseline=100, perks=[])
     assert stats["reference_path"] == (0 if path == "column" else 1)
     assert stats["departments"] == [
         {"department": "dept", "residents": 2, "points_gained": 10, "points_lost": -10, "net": 0}

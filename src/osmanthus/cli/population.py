@@ -42,6 +42,14 @@ EngineOption = Annotated[
     EngineName, typer.Option(help="duckdb (one machine) or spark (settings: spark_master).")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the statistics as JSON.")]
+FullOption = Annotated[
+    bool,
+    typer.Option(
+        "--full",
+        help="Score every resident, not only those whose outcome may have changed since "
+        "the last run.",
+    ),
+]
 
 
 @population_app.command("export")
@@ -70,14 +78,17 @@ def population_run(
     as_of: AsOf = None,
     known_at: KnownAt = None,
     as_json: JsonOption = False,
+    full: FullOption = False,
 ) -> None:
-    """Score every resident on a date (as known at a time) and print the statistics. A
-    run of the present also tells each resident who lost or gained a perk since the last
-    such run (a notice)."""
+    """Score the population on a date (as known at a time) and print the statistics. A
+    run continues from the last one when it can: it scores again only the residents with
+    new rows or whose outcome may change by the date (--full: everyone). A run of the
+    present also tells each resident who lost or gained a perk since the last such run
+    (a notice)."""
     from osmanthus.notices.perks import perk_notices
 
     with open_ledger(ctx) as ledger:
-        result = _run(ctx, ledger, engine.value, as_of, known_at)
+        result = _run(ctx, ledger, engine.value, as_of, known_at, full=full)
         changes = perk_notices(ledger, result)
     if changes.compared_with and not as_json:
         out.print(
@@ -102,6 +113,8 @@ def _run(
     engine: str,
     as_of: dt.datetime | None,
     known_at: dt.datetime | None,
+    *,
+    full: bool = False,
 ) -> RunResult:
     from osmanthus.population import run_population
 
@@ -119,6 +132,7 @@ def _run(
             actor=OPERATOR,
             engine=engine,
             progress=lambda n: bar.advance(task, n),
+            full=full,
             **options,
         )
 
@@ -169,10 +183,15 @@ def print_stats(result: RunResult) -> None:
             out.print(f"  {move['before']} -> {move['after']}: {move['residents']:,}")
     else:
         out.print("first run: nothing to compare with")
+    scored = (
+        f"everyone scored ({result.full})"
+        if result.full
+        else f"{result.rescored:,} residents scored again since run {result.previous}"
+    )
     out.print(
-        f"run {result.run_id} ({result.engine}, {result.seconds:.1f} s; "
+        f"run {result.run_id} ({result.engine}, {result.seconds:.1f} s; {scored}; "
         f"{stats['reference_path']:,} residents scored step by step); "
-        f"lake +{result.export.total:,} rows"
+        f"lake +{result.export.total if result.export else 0:,} rows"
     )
 
 

@@ -20,6 +20,7 @@ import duckdb
 from osmanthus.core import Actor
 from osmanthus.ledger import Ledger, NewNotice, residents_now, write_notices
 from osmanthus.population.runs import RunResult
+from osmanthus.population.scores import scores_view
 from osmanthus.residents.projection import project
 from osmanthus.scoring import Explanation
 
@@ -64,14 +65,16 @@ def perk_notices(ledger: Ledger, run: RunResult) -> PerkChanges:
     codes_before = list(ledger.policy.in_force(dt.date.fromisoformat(before_as_of)).perks)
     con = duckdb.connect()
     try:
+        scores_view(con, "o", before_folder)
+        if run.full is None and run.previous == before_folder.name:
+            # an incremental run from that run: only the residents it scored can differ
+            con.read_parquet(str(run.folder / "rescored" / "*.parquet")).create_view("n")
+        else:
+            scores_view(con, "n", run.folder)
         rows = con.execute(
             "SELECT n.resident_id, n.score, n.perks, o.perks "
-            "FROM read_parquet($now) n JOIN read_parquet($before) o USING (resident_id) "
-            "WHERE n.score IS NOT NULL AND o.score IS NOT NULL",
-            {
-                "now": str(run.scores / "*.parquet"),
-                "before": str(before_folder / "scores" / "*.parquet"),
-            },
+            "FROM n JOIN o USING (resident_id) "
+            "WHERE n.score IS NOT NULL AND o.score IS NOT NULL"
         ).fetchall()
     finally:
         con.close()

@@ -78,14 +78,16 @@ class SubjectLookup:
             if slot < len(rid) and rid[slot] == resident:
                 self.suspensions[slot].append(fact)
         if profiles.num_rows:
-            slots = np.searchsorted(rid, ints(profiles["resident_id"]))
-            for slot, attribute, value in zip(
+            owners = ints(profiles["resident_id"])
+            slots = np.searchsorted(rid, owners)
+            for slot, owner, attribute, value in zip(
                 slots.tolist(),
+                owners.tolist(),
                 profiles["attribute"].to_pylist(),
                 profiles["value"].to_pylist(),
                 strict=True,
             ):
-                if slot < len(rid):
+                if slot < len(rid) and rid[slot] == owner:  # not a resident read here
                     self.profile[slot][attribute] = value
 
     def __getitem__(self, slot: int) -> Subject:

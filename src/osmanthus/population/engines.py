@@ -25,9 +25,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from osmanthus.errors import OsmanthusError
+from osmanthus.population.columns import I64
 from osmanthus.population.compiled import Compiled
 from osmanthus.population.kernel import RESULT_SCHEMA, score_bucket
-from osmanthus.population.lake import TABLES, Lake
+from osmanthus.population.lake import RESIDENT_KEY, TABLES, Lake
 
 __all__ = ["ENGINES", "EngineError", "run_duckdb", "run_spark"]
 
@@ -57,10 +58,15 @@ def run_duckdb(
     *,
     threads: int | None = None,
     progress: Callable[[int], None] | None = None,
+    residents: I64 | None = None,
 ) -> None:
-    """Score every bucket with DuckDB reading the lake; write ``out/part-NNN.parquet``."""
+    """Score every bucket with DuckDB reading the lake; write ``out/part-NNN.parquet``
+    (``residents``: only these, read in one pass over the lake; ``out/part-rescored.parquet``)."""
     out.mkdir(parents=True, exist_ok=True)
     workers = threads or min(os.cpu_count() or 1, 4)
+    if residents is not None:
+        _rescore_duckdb(lake, compiled, out, residents, workers, progress)
+        return
     root = duckdb.connect(config={"threads": 1})
     types = _enum_types(root, lake)
     prune = compiled.prune_filter()
@@ -94,6 +100,44 @@ def run_duckdb(
         root.close()
 
 
+def _rescore_duckdb(
+    lake: Lake,
+    compiled: Compiled,
+    out: Path,
+    residents: I64,
+    workers: int,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Score only ``residents`` (a sorted array of ids): each table is read in one query
+    over all its files, joined with the ids, and the kernel runs once on what it finds
+    (the kernel needs whole residents, not whole buckets)."""
+    con = duckdb.connect(config={"threads": workers})
+    try:
+        types = _enum_types(con, lake)
+        con.register("wanted", pa.table({"rid": pa.array(residents, pa.int64())}))
+        prune = compiled.prune_filter()
+        tables = {}
+        for table in TABLES:
+            paths = [str(p) for p in lake.paths(table)]
+            key = RESIDENT_KEY[table]
+            semi = f"{key} IN (SELECT rid FROM wanted)"
+            conditions = [semi, *([prune] if prune and table == "records" else [])]
+            tables[table] = _query(con, paths, table, types, conditions, {})
+    finally:
+        con.close()
+    result = score_bucket(
+        tables["records"],
+        tables["residents"],
+        tables["profile_facts"],
+        compiled,
+        None,
+        suspensions=tables["suspensions"],
+    )
+    pq.write_table(result, out / "part-rescored.parquet", compression="zstd")
+    if progress:
+        progress(int(result.num_rows))
+
+
 def _enum_types(con: duckdb.DuckDBPyConnection, lake: Lake) -> dict[str, str]:
     """An ENUM type for each text column with known values (the lake lists them): DuckDB
     then hands the kernel dictionary-encoded columns instead of strings to hash again."""
@@ -117,6 +161,22 @@ def _read(
     prune: str | None = None,
 ) -> pa.Table:
     paths = [str(p) for p in lake.paths(table, bucket)]
+    params: dict[str, Any] = {}
+    conditions = [prune] if prune else []
+    if known_at is not None:
+        conditions.append(f"{_WHEN[table]} <= $known_at")
+        params["known_at"] = known_at
+    return _query(con, paths, table, types, conditions, params)
+
+
+def _query(
+    con: duckdb.DuckDBPyConnection,
+    paths: list[str],
+    table: str,
+    types: dict[str, str],
+    conditions: list[str],
+    params: dict[str, Any],
+) -> pa.Table:
     if not paths:
         return TABLES[table].empty_table().select(_COLUMNS[table])
     columns = ", ".join(
@@ -124,11 +184,7 @@ def _read(
         for c in _COLUMNS[table]
     )
     query = f"SELECT {columns} FROM read_parquet($paths, hive_partitioning = false)"
-    params: dict[str, Any] = {"paths": paths}
-    conditions = [prune] if prune else []
-    if known_at is not None:
-        conditions.append(f"{_WHEN[table]} <= $known_at")
-        params["known_at"] = known_at
+    params = {"paths": paths, **params}
     if conditions:
         query += " WHERE " + " AND ".join(conditions)
     return con.sql(query, params=params).to_arrow_table()
@@ -142,10 +198,17 @@ def run_spark(
     *,
     master: str = "local[2]",
     progress: Callable[[int], None] | None = None,
+    residents: I64 | None = None,
 ) -> None:
-    """Score every bucket with Spark (``master``: ``local[N]`` or a cluster URL)."""
+    """Score every bucket with Spark (``master``: ``local[N]`` or a cluster URL;
+    ``residents``: only these, joined with every table before the kernel runs)."""
     session = spark_session(master)
     from pyspark.sql import functions as F
+
+    wanted = None
+    if residents is not None:
+        ids = pa.table({"rid": pa.array(residents, pa.int64())})
+        wanted = F.broadcast(session.createDataFrame(ids.to_pandas()))
 
     def frame(table: str) -> Any:
         paths = [str(p) for p in lake.paths(table)]
@@ -154,6 +217,9 @@ def run_spark(
         df = session.read.parquet(*paths)
         if known_at is not None:
             df = df.where(F.col(_WHEN[table]) <= F.lit(known_at))
+        if wanted is not None:
+            key = RESIDENT_KEY[table]
+            df = df.join(wanted, df[key] == wanted["rid"], "left_semi")
         return df.select("bucket", *_COLUMNS[table])
 
     records = frame("records")

@@ -26,7 +26,8 @@ import pyarrow.compute as pc
 from osmanthus.core import StoredRecord, Subject, Suspension, suspended_records
 from osmanthus.population.column_path import needs_timeline, score_columns
 from osmanthus.population.columns import I64, Bucket, SubjectLookup, ints
-from osmanthus.population.compiled import Compiled
+from osmanthus.population.compiled import Compiled, days
+from osmanthus.population.next_change import bucket_next_change, first_after
 from osmanthus.population.result import CONTRIBUTION, RESULT_SCHEMA, Result
 from osmanthus.scoring import explain
 
@@ -81,6 +82,7 @@ def score_bucket(
     fallback = needs_timeline(work)
     out = Result(n)
     score_columns(work, out, ~fallback, subjects)
+    out.next_change = bucket_next_change(work, subjects)
     for i in np.flatnonzero(fallback):
         _reference(work, out, int(i), subjects[int(i)], known_at)
     return out.table(rid, residents)
@@ -118,6 +120,13 @@ def _reference(
     out.score[slot] = result.score or 0
     out.grade[slot] = result.grade
     out.measures[slot] = len(result.measures)
+    later = first_after(
+        [d for line in result.lines for d in (line.record.act_date, line.expires_on)]
+        + [m.until for m in result.measures],
+        b.c.as_of,
+    )
+    if later is not None:
+        out.next_change[slot] = min(int(out.next_change[slot]), days(later))
     out.measure[slot] = result.measures[-1].name if result.measures else None
     out.perks[slot] = sum(1 << bit for bit, p in enumerate(result.perks) if p.eligible)
     gained: dict[str, int] = defaultdict(int)

@@ -42,6 +42,7 @@ from osmanthus.errors import OsmanthusError
 __all__ = [
     "PROFILE_SCHEMA",
     "RECORD_SCHEMA",
+    "RESIDENT_KEY",
     "RESIDENT_SCHEMA",
     "SUSPENSION_SCHEMA",
     "TABLES",

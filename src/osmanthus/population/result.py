@@ -6,6 +6,7 @@ import numpy as np
 import pyarrow as pa
 
 from osmanthus.population.columns import I64
+from osmanthus.population.compiled import NEVER
 
 __all__ = ["CONTRIBUTION", "RESULT_SCHEMA", "Result"]
 
@@ -31,6 +32,9 @@ RESULT_SCHEMA = pa.schema(
         ("perks", pa.int64()),
         ("reference", pa.bool_()),
         ("contributions", pa.list_(CONTRIBUTION)),
+        # the first day after the scoring date on which the outcome may change with no
+        # new row (osmanthus.population.next_change); null: no such day
+        ("next_change", pa.date32()),
     ]
 )
 
@@ -46,6 +50,7 @@ class Result:
         self.measures = np.zeros(n, dtype=np.int16)
         self.perks = np.zeros(n, dtype=np.int64)
         self.reference = np.zeros(n, dtype=bool)
+        self.next_change = np.full(n, NEVER, dtype=np.int32)
         # per-department points as flat columns: resident slot, department, gained, lost
         self.parts: list[tuple[I64, list[str], I64, I64]] = []
 
@@ -62,6 +67,9 @@ class Result:
                 "perks": pa.array(self.perks, pa.int64()),
                 "reference": pa.array(self.reference, pa.bool_()),
                 "contributions": self._contributions(),
+                "next_change": pa.array(
+                    self.next_change, pa.int32(), mask=self.next_change == NEVER
+                ).cast(pa.date32()),
             },
             schema=RESULT_SCHEMA,
         )

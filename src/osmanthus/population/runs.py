@@ -1,10 +1,12 @@
 """A population run: export what is new to the lake, score everyone, keep the statistics.
 
 A run lives in ``<population>/runs/<run id>/``: ``scores/`` (one row per resident: score,
-grade, measures, perks, per-department points) and ``run.json`` (what was asked, how
-long it took, the statistics). ``run.json`` is written last, once the scores are synced
-to disk, and synced itself, so a run without it never finished and is ignored as "the
-previous run".
+grade, measures, perks, per-department points, next change), after an incremental run
+``overlay.parquet`` and ``rescored/`` (:mod:`osmanthus.population.incremental`), and
+``run.json`` (what was asked, how long it took, how many residents were scored, the
+statistics and what the next run needs to continue from this one). ``run.json`` is
+written last, once the scores are synced to disk, and synced itself, so a run without it
+never finished and is ignored as "the previous run".
 """
 
 from __future__ import annotations
@@ -18,16 +20,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
+import pyarrow.parquet as pq
+
 from osmanthus.durable import fsync_path, sync_tree, write_durably
 from osmanthus.ledger import Actor, Ledger, append_entry, database_errors
+from osmanthus.policy import PolicySet
 from osmanthus.population.compiled import Compiled
 from osmanthus.population.engines import ENGINES, EngineError
 from osmanthus.population.export import ExportResult, export_ledger
+from osmanthus.population.incremental import (
+    Continued,
+    can_continue,
+    continuation,
+    read_meta,
+    rescore,
+    residents_to_score,
+)
 from osmanthus.population.lake import Lake
+from osmanthus.population.result import RESULT_SCHEMA
 from osmanthus.population.scrub import readers
-from osmanthus.population.stats import population_stats
+from osmanthus.population.stats import Sums, change_between, finish, population_stats, sums_of
 
-__all__ = ["RunResult", "latest_run", "run_population"]
+__all__ = ["RunResult", "latest_run", "new_run_id", "run_population", "score_population"]
 
 
 @dataclass(frozen=True)
@@ -40,9 +55,11 @@ class RunResult:
     as_of: dt.date
     known_at: dt.datetime | None
     seconds: float
-    export: ExportResult
+    export: ExportResult | None
     stats: dict[str, Any]
     previous: str | None
+    rescored: int = 0  # residents scored (everyone in a full run)
+    full: str | None = None  # why everyone was scored; None: an incremental run
 
     @property
     def scores(self) -> Path:
@@ -59,18 +76,17 @@ def run_population(
     known_at: dt.datetime | None = None,
     purpose: str = "population statistics",
     progress: Callable[[int], None] | None = None,
+    full: bool = False,
     **options: Any,
 ) -> RunResult:
-    """Export the ledger's new rows, score every resident with ``engine``, keep the stats."""
+    """Export the ledger's new rows, score the residents whose outcome may have changed
+    since the last run (everyone with ``full``, or when the last run cannot be continued:
+    :mod:`osmanthus.population.incremental`) with ``engine``, keep the stats."""
     if engine not in ENGINES:
         raise EngineError(f"engine {engine!r}: expected one of {', '.join(ENGINES)}")
     started = time.perf_counter()
     export = export_ledger(ledger.engine, population_dir / "lake", actor=actor)
-    runs = population_dir / "runs"
-    previous = latest_run(runs)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    run_id = f"{stamp}-{engine}"
-    folder = runs / run_id
+    run_id = new_run_id(engine)
     with database_errors("population run"), ledger.engine.begin() as conn:
         append_entry(
             conn,
@@ -84,40 +100,121 @@ def run_population(
                 "known_at": known_at.isoformat() if known_at else None,
             },
         )
-    compiled = Compiled.build(ledger.policy, as_of)
+    return score_population(
+        population_dir / "lake",
+        ledger.policy,
+        population_dir / "runs",
+        as_of=as_of,
+        known_at=known_at,
+        engine=engine,
+        full=full,
+        present=known_at is None and as_of == ledger.today(),
+        run_id=run_id,
+        export=export,
+        started=started,
+        progress=progress,
+        **options,
+    )
+
+
+def new_run_id(engine: str) -> str:
+    """A run's id: the time it started (so ids sort in time order) and its engine."""
+    return f"{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%S%fZ')}-{engine}"
+
+
+def score_population(
+    lake_dir: Path,
+    policy: PolicySet,
+    runs: Path,
+    *,
+    as_of: dt.date,
+    known_at: dt.datetime | None = None,
+    engine: str = "duckdb",
+    full: bool = False,
+    present: bool = False,
+    run_id: str | None = None,
+    export: ExportResult | None = None,
+    started: float | None = None,
+    progress: Callable[[int], None] | None = None,
+    **options: Any,
+) -> RunResult:
+    """Score the lake's residents into a new run folder in ``runs``: only those whose
+    outcome may have changed since the newest run there when it can be continued, else
+    everyone (the ledger's part, the export and the audit entry, is
+    :func:`run_population`'s)."""
+    started = time.perf_counter() if started is None else started
+    previous = latest_run(runs)
+    run_id = run_id or new_run_id(engine)
+    folder = runs / run_id
+    compiled = Compiled.build(policy, as_of)
+    version = compiled.in_force
+    perks = [(code, perk.title) for code, perk in version.perks.items()]
+    meta = read_meta(previous)
     try:
-        with readers(population_dir / "lake"):  # no erasure deletes a file read meanwhile
-            lake = Lake.open(population_dir / "lake")
-            ENGINES[engine](
-                lake, compiled, known_at, folder / "scores", progress=progress, **options
-            )
+        with readers(lake_dir):  # no erasure deletes a file read meanwhile
+            lake = Lake.open(lake_dir)
+            why = "asked for" if full else can_continue(meta, policy, lake, as_of, known_at)
+            if why is None:
+                assert previous is not None and meta is not None
+                ids = residents_to_score(lake, previous, meta, as_of)
+                if ids.size:
+                    ENGINES[engine](
+                        lake,
+                        compiled,
+                        None,
+                        folder / "rescored",
+                        residents=ids,
+                        progress=progress,
+                        **options,
+                    )
+                else:
+                    none = folder / "rescored" / "none.parquet"
+                    none.parent.mkdir(parents=True)
+                    pq.write_table(RESULT_SCHEMA.empty_table(), none)
+                continued = rescore(previous, folder, folder / "rescored", ids)
+            else:
+                ENGINES[engine](
+                    lake, compiled, known_at, folder / "scores", progress=progress, **options
+                )
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    version = compiled.in_force
-    stats = population_stats(
-        folder / "scores",
-        as_of=as_of,
-        baseline=version.scale.baseline,
-        perks=[(code, perk.title) for code, perk in version.perks.items()],
-        previous=previous / "scores" if previous else None,
-    )
+    if why is None:
+        assert meta is not None and previous is not None
+        stats, sums = _continued_stats(meta, continued, as_of, version.scale.baseline, perks)
+        rescored, overlay, base = int(ids.size), continued.overlay, meta["continue"]["base_run"]
+    else:
+        stats, sums = population_stats(
+            folder,
+            as_of=as_of,
+            baseline=version.scale.baseline,
+            perks=perks,
+            previous=previous,
+        )
+        rescored, overlay, base = sum(sums.groups.values()), 0, run_id
     seconds = time.perf_counter() - started
     if stats["change"] is not None and previous is not None:
         stats["change"]["previous_run"] = previous.name
+    residents = sum(sums.groups.values())
     record = {
         "run": run_id,
         "engine": engine,
         "as_of": as_of.isoformat(),
         "known_at": known_at.isoformat() if known_at else None,
         # a run of the present (today, as known now): what perk notices compare
-        "present": known_at is None and as_of == ledger.today(),
+        "present": present,
         "policy": f"{version.name} {version.version}",
         "seconds": round(seconds, 3),
+        "rescored": rescored,
+        "full": why,
         "lake_watermarks": lake.watermarks,
         "stats": stats,
+        "sums": sums.to_json(),
+        "continue": continuation(
+            policy, as_of, lake, residents=residents, overlay=overlay, base=base
+        ),
     }
-    sync_tree(folder / "scores")  # the scores are on disk before run.json says they are
+    sync_tree(folder)  # the scores are on disk before run.json says they are
     write_durably(folder / "run.json", json.dumps(record, indent=1, default=str))
     fsync_path(runs)
     return RunResult(
@@ -130,7 +227,35 @@ def run_population(
         export,
         stats,
         previous.name if previous else None,
+        rescored,
+        why,
     )
+
+
+def _continued_stats(
+    meta: dict[str, Any],
+    continued: Continued,
+    as_of: dt.date,
+    baseline: int,
+    perks: list[tuple[str, str]],
+) -> tuple[dict[str, Any], Sums]:
+    """The statistics of an incremental run: the previous run's sums, less the residents
+    scored again as they were, plus them as they are now."""
+    con = duckdb.connect()
+    try:
+        con.register("before", continued.before)
+        con.register("after", continued.after)
+        sums = (
+            Sums.from_json(meta["sums"])
+            .minus(sums_of(con, "before", as_of.year, len(perks)))
+            .plus(sums_of(con, "after", as_of.year, len(perks)))
+        )
+        change = change_between(
+            con, "after", "before", baseline, residents=sum(sums.groups.values())
+        )
+    finally:
+        con.close()
+    return finish(sums, baseline, perks, change), sums
 
 
 def latest_run(runs: Path) -> Path | None:
