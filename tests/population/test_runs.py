@@ -98,9 +98,7 @@ def test_the_next_run_reports_what_changed(
     assert third.stats["change"]["changed"] == 0
 
 
-def test_a_run_scores_everyone_when_the_policy_changed(
-    ledger: Ledger, tmp_path: Path
-) -> None:
+def test_a_run_scores_everyone_when_the_policy_changed(ledger: Ledger, tmp_path: Path) -> None:
     for n in range(1, 4):
         ledger.register_resident(make_id(sequence=n), "gusu", actor=OPERATOR)
     run_population(ledger, tmp_path, as_of=AS_OF, actor=OPERATOR)

@@ -10,10 +10,11 @@ A later run of the present continues from the newest run when it can
 (:func:`can_continue`: same policy, same lake without erasures since, not past that
 day, not a known-at run, and fewer than a tenth of the residents scored again since the
 last full run, when that is over 100,000); otherwise it scores everyone. When it
-continues, it scores again exactly the residents with a row in the lake's newer part files (any table) and those
-whose ``next_change`` has come (:func:`residents_to_score`); its folder links the full
-run's result files and writes ``overlay.parquet``: the previous overlay's residents not
-scored again, and those scored now (:mod:`osmanthus.population.scores`). Its results
+continues, it scores again exactly the residents with a row in the lake's newer part
+files (any table) and those whose ``next_change`` has come
+(:func:`residents_to_score`); its folder links the full run's result files and writes
+``overlay.parquet``: the previous overlay's residents not scored again, and those scored
+now (:mod:`osmanthus.population.scores`). Its results
 equal a full run's on every resident (``tests/population/test_incremental.py``).
 """
 
