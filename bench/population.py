@@ -15,6 +15,13 @@ would only measure SQLite). Then, each ``--runs`` times, in this order:
   example policy (supersession, plan with the month-end rule, repair tiers ended by a
   fulfilment, one count per incident, yearly caps in act order, final clamp, perks),
   results to Parquet; its scores are checked equal to ours on every resident;
+- **full_run**: ``score_population`` scoring everyone on the next day (the engine, the
+  statistics and run.json: what ``osmanthus population run --full`` does after the
+  export), after 0.1 % of the residents got a new record (one more export);
+- **incremental**: the same day's run continuing from a full run of the day before
+  (made once, before those records arrived): it scores again the residents with new
+  records and those whose outcome changes that day (expiries), and updates the
+  statistics by difference; its results are checked equal to **full_run**'s;
 - **spark** (``--spark``): ``run_spark`` in local mode on the same lake;
 - **spark_cluster** (``--cluster``): ``run_spark`` on a standalone cluster started for the
   run on this machine (a master and two workers of one core each, from the pyspark
@@ -25,7 +32,7 @@ each has its own peak); CPU seconds are that process's user + system time during
 step (DuckDB's threads included; for Spark, the Python driver's only, not the JVM's).
 The last line printed is one JSON object of the figures, beginning with
 ``engine_cpu_s`` (median CPU seconds of **ours**), ``plain_query_cpu_s`` (of **plain
-query**) and ``incremental_cpu_s`` (null: incremental runs do not exist yet).
+query**) and ``incremental_cpu_s`` (of **incremental**).
 
     .venv/bin/python bench/population.py --residents 1000000 --runs 3
     .venv/bin/python bench/population.py --residents 13000000 --records-per-resident 4.615 --runs 3
@@ -38,6 +45,7 @@ import atexit
 import datetime as dt
 import json
 import multiprocessing
+import os
 import resource
 import shutil
 import statistics
@@ -56,11 +64,15 @@ from osmanthus.policy import PolicyVersion, load_policy
 from osmanthus.population.compiled import Compiled
 from osmanthus.population.engines import run_duckdb, run_spark
 from osmanthus.population.lake import Lake, LakeWriter
+from osmanthus.population.runs import latest_run, score_population
+from osmanthus.population.scores import scores_view
 from osmanthus.settings import EXAMPLE_POLICY
 from osmanthus.synthetic import CitySpec, generate_city
 
 AS_OF = dt.date(2026, 11, 1)
+NEXT_DAY = AS_OF + dt.timedelta(days=1)
 RECORDED = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+CHANGED_SHARE = 0.001  # residents with a new record before the next day's run
 BASE_HISTORY = 3.5  # CitySpec's default history per resident gives ~3.79 records each
 
 
@@ -331,6 +343,18 @@ def step(name: str, lake_path: str, out: str, queue: Any, master: str = "local[2
         frame = pandas_scores(policy.in_force(AS_OF), np.datetime64(AS_OF), records, residents)
         Path(out).mkdir(parents=True, exist_ok=True)
         frame.to_parquet(Path(out) / "scores.parquet")
+    elif name == "full_run":
+        score_population(Path(lake_path), policy, Path(out), as_of=NEXT_DAY, full=True, threads=2)
+    elif name == "incremental":
+        base = latest_run(Path(lake_path).parent / "base_run")
+        assert base is not None
+        copy = Path(out) / base.name
+        shutil.copytree(base, copy, copy_function=os.link)  # the base run, as kept on disk
+        cpu = _cpu_s()  # the copy is the bench's set-up, not the run's work
+        started = time.perf_counter()
+        run = score_population(Path(lake_path), policy, Path(out), as_of=NEXT_DAY, threads=2)
+        assert run.full is None, run.full
+        (Path(out) / "rescored.txt").write_text(str(run.rescored))
     elif name in ("spark", "spark_cluster"):
         run_spark(lake, Compiled.build(policy, AS_OF), None, Path(out), master=master)
     seconds = time.perf_counter() - started
@@ -362,6 +386,49 @@ def same_scores(ours: Path, single: Path, show: int = 5) -> int:
     return len(rows)
 
 
+def add_changes(lake_path: Path, share: float) -> int:
+    """One more export: a new record acted on the scoring date for ``share`` of the
+    residents (a copy of one of their records, so every value is one the policy knows)."""
+    lake = Lake.open(lake_path)
+    con = duckdb.connect()
+    rows = con.sql(
+        "SELECT * EXCLUDE (bucket) FROM read_parquet($f, hive_partitioning = false) "
+        f"WHERE hash(resident_id) % {round(1 / share)} = 0 "
+        "QUALIFY row_number() OVER (PARTITION BY resident_id ORDER BY id) = 1",
+        params={"f": [str(p) for p in lake.paths("records")]},
+    ).to_arrow_table()
+    n = rows.num_rows
+    first = lake.watermarks["records"] + 1
+    rows = rows.set_column(
+        rows.schema.get_field_index("id"), "id", pa.array(range(first, first + n), pa.int64())
+    )
+    for column in ("act_date", "decision_date"):
+        rows = rows.set_column(
+            rows.schema.get_field_index(column), column, pa.array([AS_OF] * n, pa.date32())
+        )
+    later = pa.array([RECORDED + dt.timedelta(days=1)] * n, pa.timestamp("us", tz="UTC"))
+    rows = rows.set_column(rows.schema.get_field_index("recorded_at"), "recorded_at", later)
+    writer = LakeWriter(lake, "records", lake.exports + 1)
+    writer.add(rows.select([f.name for f in rows.schema]))
+    writer.close()
+    lake.commit(
+        lake.exports + 1, {**lake.watermarks, "records": first + n - 1}, {"records": writer}
+    )
+    return n
+
+
+def same_runs(full: Path, incremental: Path) -> int:
+    """Residents whose result differs between two runs' folders (every column)."""
+    con = duckdb.connect()
+    scores_view(con, "a", latest_run(full))
+    scores_view(con, "b", latest_run(incremental))
+    found = con.sql(
+        "SELECT count(*) FROM (SELECT * FROM a EXCEPT ALL SELECT * FROM b) UNION ALL "
+        "SELECT count(*) FROM (SELECT * FROM b EXCEPT ALL SELECT * FROM a)"
+    ).fetchall()
+    return sum(int(n) for (n,) in found)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--residents", type=int, default=1_000_000)
@@ -389,7 +456,15 @@ def main() -> None:
             f"{size / 2**20:,.0f} MiB of Parquet ({time.perf_counter() - started:.0f} s to "
             "generate)"
         )
-        steps = ["floor", "ours", "plain_query", "single_sql"]
+        policy = load_policy(EXAMPLE_POLICY)
+        started = time.perf_counter()
+        score_population(root / "lake", policy, root / "base_run", as_of=AS_OF, threads=2)
+        changed = add_changes(root / "lake", CHANGED_SHARE)
+        print(
+            f"base run of {AS_OF} for the incremental run: {time.perf_counter() - started:.0f} s;"
+            f" then {changed:,} residents got a new record (one more export)"
+        )
+        steps = ["floor", "ours", "plain_query", "single_sql", "full_run", "incremental"]
         steps += [name for name in ("pandas", "spark") if getattr(args, name)]
         cluster = None
         if args.cluster:
@@ -409,6 +484,13 @@ def main() -> None:
                     f"run {run + 1} {name}: {result['seconds']:.1f} s, "
                     f"{result['cpu_s']:.1f} CPU-s, {result['peak_mib']:,.0f} MiB"
                 )
+            rescored = int((root / "incremental" / "rescored.txt").read_text())
+            differ = same_runs(root / "full_run", root / "incremental")
+            print(
+                f"run {run + 1}: the incremental run scored {rescored:,} residents again; "
+                f"residents whose result differs from the full run: {differ}"
+            )
+            assert differ == 0, "the incremental run and the full run disagree"
             plain_differ = same_scores(root / "ours", root / "plain_query", show=0)
             print(
                 f"run {run + 1}: residents whose score or perks differ from the plain query "
@@ -441,6 +523,10 @@ def main() -> None:
                 f"  {name:13} {figures['median_s']:8.2f} s  {figures['median_cpu_s']:8.2f} CPU-s"
                 f"  peak {figures['peak_mib']:,.0f} MiB"
             )
+        incremental = summary["incremental"]["median_cpu_s"] / summary["full_run"]["median_cpu_s"]
+        print(
+            f"incremental / full run: {incremental:.2%} of the CPU (issue 19 target: at most 5 %)"
+        )
         print(
             f"ours / plain query: {engine_cpu / plain_cpu:.2f}x CPU (issue 19 target: at most "
             f"1.2x); ours / single SQL: {engine_cpu / summary['single_sql']['median_cpu_s']:.2f}x "
@@ -455,8 +541,15 @@ def main() -> None:
                 {
                     "engine_cpu_s": round(engine_cpu, 3),
                     "plain_query_cpu_s": round(plain_cpu, 3),
-                    "incremental_cpu_s": None,  # incremental runs do not exist yet
+                    "incremental_cpu_s": round(summary["incremental"]["median_cpu_s"], 3),
                     "engine_over_plain_cpu": round(engine_cpu / plain_cpu, 3),
+                    "incremental_over_full_run_cpu": round(
+                        summary["incremental"]["median_cpu_s"]
+                        / summary["full_run"]["median_cpu_s"],
+                        4,
+                    ),
+                    "changed_residents": changed,
+                    "rescored_residents": rescored,
                     "residents": counts["residents"],
                     "records": counts["records"],
                     "lake_bytes": counts["lake_bytes"],

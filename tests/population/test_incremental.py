@@ -94,7 +94,7 @@ def check_chains(pop: Population, data: st.DataObject, engine: str, **options: A
                 day += dt.timedelta(days=data.draw(st.sampled_from(STEPS), label="days later"))
 
 
-@settings(PROPERTY, max_examples=int(os.environ.get("INCR_EXAMPLES", "40")))
+@settings(PROPERTY, max_examples=int(os.environ.get("INCR_EXAMPLES", "30")))
 @given(pop=populations(), data=st.data())
 def test_incremental_duckdb_runs_equal_full_runs(pop: Population, data: st.DataObject) -> None:
     check_chains(pop, data, "duckdb", threads=1)
@@ -108,7 +108,7 @@ def spark() -> Sequence[str]:
     return ["local[2]"]
 
 
-@settings(PROPERTY, max_examples=3)
+@settings(PROPERTY, max_examples=2)
 @given(pop=populations(), data=st.data())
 def test_incremental_spark_runs_equal_full_runs(
     spark: Sequence[str], pop: Population, data: st.DataObject

@@ -29,6 +29,12 @@ from osmanthus.population.columns import I64
 from osmanthus.population.compiled import Compiled
 from osmanthus.population.kernel import RESULT_SCHEMA, score_bucket
 from osmanthus.population.lake import RESIDENT_KEY, TABLES, Lake
+from osmanthus.population.snapshot import (
+    plain_text,
+    read_residents,
+    write_bucket,
+    write_results,
+)
 
 __all__ = ["ENGINES", "EngineError", "run_duckdb", "run_spark"]
 
@@ -59,13 +65,18 @@ def run_duckdb(
     threads: int | None = None,
     progress: Callable[[int], None] | None = None,
     residents: I64 | None = None,
+    snapshot: Path | None = None,
+    since: tuple[Path, int] | None = None,
 ) -> None:
     """Score every bucket with DuckDB reading the lake; write ``out/part-NNN.parquet``
-    (``residents``: only these, read in one pass over the lake; ``out/part-rescored.parquet``)."""
+    (``snapshot``: keep the rows read there, :mod:`osmanthus.population.snapshot`).
+    ``residents``: score only these (``out/part-rescored.parquet``), their rows taken
+    from a full run's snapshot and the lake's files of the exports after it (``since``:
+    the snapshot's folder and the lake's export number then), or from the whole lake."""
     out.mkdir(parents=True, exist_ok=True)
     workers = threads or min(os.cpu_count() or 1, 4)
     if residents is not None:
-        _rescore_duckdb(lake, compiled, out, residents, workers, progress)
+        _rescore_duckdb(lake, compiled, out, residents, workers, progress, since)
         return
     root = duckdb.connect(config={"threads": 1})
     types = _enum_types(root, lake)
@@ -80,6 +91,8 @@ def run_duckdb(
             }
         finally:
             con.close()
+        if snapshot is not None:
+            write_bucket(snapshot, bucket, tables)
         result = score_bucket(
             tables["records"],
             tables["residents"],
@@ -89,6 +102,8 @@ def run_duckdb(
             suspensions=tables["suspensions"],
         )
         pq.write_table(result, out / f"part-{bucket:05d}.parquet", compression="zstd")
+        if snapshot is not None:
+            write_results(snapshot, bucket, result)
         return int(result.num_rows)
 
     try:
@@ -107,10 +122,12 @@ def _rescore_duckdb(
     residents: I64,
     workers: int,
     progress: Callable[[int], None] | None,
+    since: tuple[Path, int] | None,
 ) -> None:
-    """Score only ``residents`` (a sorted array of ids): each table is read in one query
-    over all its files, joined with the ids, and the kernel runs once on what it finds
-    (the kernel needs whole residents, not whole buckets)."""
+    """Score only ``residents`` (a sorted array of ids): their rows in the snapshot, and
+    each table's files since it (or all of them) read in one query joined with the ids;
+    the kernel runs once on what is found (it needs whole residents, not whole buckets)."""
+    kept = read_residents(since[0], residents, lake.buckets) if since else {}
     con = duckdb.connect(config={"threads": workers})
     try:
         types = _enum_types(con, lake)
@@ -118,11 +135,12 @@ def _rescore_duckdb(
         prune = compiled.prune_filter()
         tables = {}
         for table in TABLES:
-            paths = [str(p) for p in lake.paths(table)]
-            key = RESIDENT_KEY[table]
-            semi = f"{key} IN (SELECT rid FROM wanted)"
+            files = lake.paths_after(table, since[1]) if since else lake.paths(table)
+            semi = f"{RESIDENT_KEY[table]} IN (SELECT rid FROM wanted)"
             conditions = [semi, *([prune] if prune and table == "records" else [])]
-            tables[table] = _query(con, paths, table, types, conditions, {})
+            found = plain_text(_query(con, [str(p) for p in files], table, types, conditions, {}))
+            parts = [kept[table].select(found.column_names), found] if table in kept else [found]
+            tables[table] = pa.concat_tables(parts, promote_options="permissive")
     finally:
         con.close()
     result = score_bucket(

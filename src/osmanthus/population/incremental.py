@@ -24,7 +24,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,18 +32,22 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from osmanthus.policy import PolicySet
 from osmanthus.population.columns import I64
 from osmanthus.population.lake import RESIDENT_KEY, TABLES, Lake
 from osmanthus.population.next_change import population_next_change
-from osmanthus.population.scores import OVERLAY, base_files, scores_view
+from osmanthus.population.result import RESULT_SCHEMA
+from osmanthus.population.scores import OVERLAY, scores_view
+from osmanthus.population.snapshot import SNAPSHOT, due_in_results, results_of
 
 __all__ = [
     "COMPACT_ROWS",
     "COMPACT_SHARE",
     "Continued",
+    "Previous",
     "can_continue",
     "continuation",
     "policy_fingerprint",
@@ -57,8 +60,7 @@ __all__ = [
 #: the overlay; below that size it costs little)
 COMPACT_SHARE = 0.10
 COMPACT_ROWS = 100_000
-FORMAT = 1
-_PART = re.compile(r"part-(\d+)\.parquet$")
+FORMAT = 2
 
 
 def policy_fingerprint(policy: PolicySet) -> str:
@@ -70,9 +72,16 @@ def policy_fingerprint(policy: PolicySet) -> str:
 
 
 def continuation(
-    policy: PolicySet, as_of: dt.date, lake: Lake, *, residents: int, overlay: int, base: str
+    policy: PolicySet,
+    as_of: dt.date,
+    lake: Lake,
+    *,
+    residents: int,
+    overlay: int,
+    base: tuple[str, int],
 ) -> dict[str, Any]:
-    """What ``run.json`` keeps so that the next run may continue from this one."""
+    """What ``run.json`` keeps so that the next run may continue from this one (``base``:
+    the last full run, and the lake's export number when it ran)."""
     return {
         "format": FORMAT,
         "policy": policy_fingerprint(policy),
@@ -85,7 +94,8 @@ def continuation(
         },
         "residents": residents,
         "overlay": overlay,
-        "base_run": base,
+        "base_run": base[0],
+        "base_exports": base[1],
     }
 
 
@@ -123,15 +133,87 @@ def can_continue(
     return None
 
 
-def residents_to_score(lake: Lake, previous: Path, meta: dict[str, Any], as_of: dt.date) -> I64:
+class Previous:
+    """The previous run's results, as an incremental run needs them: the overlay (read
+    once) and the full run's results, taken from its snapshot by resident when it has
+    one (a DuckDB run), else read through DuckDB."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        overlay = folder / OVERLAY
+        self.overlay = pq.read_table(overlay) if overlay.is_file() else None
+        self.in_overlay: I64 = (
+            np.sort(self.overlay["resident_id"].to_numpy())
+            if self.overlay is not None
+            else np.empty(0, dtype=np.int64)
+        )
+        self.snapshot = folder / SNAPSHOT if (folder / SNAPSHOT / "results").is_dir() else None
+
+    def due(self, as_of: dt.date) -> I64:
+        """Residents whose next change has come by ``as_of``."""
+        if self.snapshot is None:
+            return _query_ids(
+                self.folder, "SELECT resident_id FROM p WHERE next_change <= $d", {"d": as_of}
+            )
+        found = [due_in_results(self.snapshot, as_of)]
+        found[0] = found[0][~np.isin(found[0], self.in_overlay)]  # replaced by their overlay row
+        if self.overlay is not None:
+            found.append(_due(self.overlay, as_of))
+        return np.concatenate(found)
+
+    def rows(self, residents: I64) -> pa.Table:
+        """The previous results of ``residents`` (sorted ids)."""
+        if self.snapshot is None:
+            con = duckdb.connect()
+            try:
+                con.register("wanted", pa.table({"resident_id": pa.array(residents, pa.int64())}))
+                scores_view(con, "p", self.folder)
+                return con.sql(
+                    "SELECT p.* FROM p SEMI JOIN wanted USING (resident_id)"
+                ).to_arrow_table()
+            finally:
+                con.close()
+        mine = np.isin(residents, self.in_overlay)
+        base = results_of(self.snapshot, residents[~mine])
+        if self.overlay is None or not mine.any():
+            return base
+        ids = pa.array(residents[mine], pa.int64())
+        over = self.overlay.filter(pc.is_in(self.overlay["resident_id"], ids))
+        return pa.concat_tables([base, over.select(base.column_names).cast(base.schema)])
+
+    def overlay_without(self, residents: I64) -> pa.Table | None:
+        """The overlay less ``residents`` (None without an overlay)."""
+        if self.overlay is None:
+            return None
+        ids = pa.array(residents, pa.int64())
+        return self.overlay.filter(pc.invert(pc.is_in(self.overlay["resident_id"], ids)))
+
+
+def _due(results: pa.Table, as_of: dt.date) -> I64:
+    mask = pc.less_equal(results["next_change"], pa.scalar(as_of, pa.date32()))
+    found: I64 = results["resident_id"].filter(pc.fill_null(mask, False)).to_numpy()
+    return found
+
+
+def _query_ids(folder: Path, query: str, params: dict[str, Any]) -> I64:
+    con = duckdb.connect()
+    try:
+        scores_view(con, "p", folder)
+        found: I64 = con.execute(query, params).fetchnumpy()["resident_id"]
+    finally:
+        con.close()
+    return np.asarray(found, dtype=np.int64)
+
+
+def residents_to_score(lake: Lake, previous: Previous, meta: dict[str, Any], as_of: dt.date) -> I64:
     """The residents with a row exported after the previous run, and those whose next
     change has come by ``as_of`` (sorted ids)."""
     exports = int(meta["continue"]["lake"]["exports"])
+    parts = [previous.due(as_of)]
     con = duckdb.connect()
     try:
-        parts = []
-        for table in TABLES:  # an export's files are named by its number, and hold only
-            paths = [str(p) for p in lake.paths(table) if _export_of(p) > exports]  # new rows
+        for table in TABLES:
+            paths = [str(p) for p in lake.paths_after(table, exports)]
             if paths:
                 key = RESIDENT_KEY[table]
                 parts.append(
@@ -139,21 +221,10 @@ def residents_to_score(lake: Lake, previous: Path, meta: dict[str, Any], as_of: 
                         f"SELECT DISTINCT {key} FROM read_parquet($p)", {"p": paths}
                     ).fetchnumpy()[key]
                 )
-        scores_view(con, "p", previous)
-        parts.append(
-            con.execute(
-                "SELECT resident_id FROM p WHERE next_change <= $d", {"d": as_of}
-            ).fetchnumpy()["resident_id"]
-        )
     finally:
         con.close()
     found: I64 = np.unique(np.concatenate([np.asarray(p, dtype=np.int64) for p in parts]))
     return found
-
-
-def _export_of(path: Path) -> int:
-    found = _PART.search(path.name)
-    return int(found.group(1)) if found else 0
 
 
 @dataclass(frozen=True)
@@ -166,36 +237,25 @@ class Continued:
     after: pa.Table
 
 
-def rescore(previous: Path, folder: Path, scored: Path, residents: I64) -> Continued:
+def rescore(previous: Previous, folder: Path, scored: Path, residents: I64) -> Continued:
     """Write ``folder``'s results: the full run's files linked from ``previous``, and the
     overlay (the previous overlay less ``residents``, and the rows in ``scored``: what the
     engine scored for ``residents``)."""
-    target = folder / "scores"
-    target.mkdir(parents=True, exist_ok=True)
-    for path in base_files(previous):
-        name = target / path.relative_to(previous / "scores")
-        name.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(path, name)
-        except OSError:  # another file system, or no hard links: a copy
-            shutil.copy2(path, name)
-    after = pq.ParquetDataset(str(scored)).read()
-    con = duckdb.connect()
-    try:
-        con.register("wanted", pa.table({"resident_id": pa.array(residents, pa.int64())}))
-        scores_view(con, "p", previous)
-        before = con.sql("SELECT p.* FROM p SEMI JOIN wanted USING (resident_id)").to_arrow_table()
-        old = previous / OVERLAY
-        if old.is_file():
-            kept = con.sql(
-                "SELECT o.* FROM read_parquet($f) o ANTI JOIN wanted USING (resident_id)",
-                params={"f": str(old)},
-            ).to_arrow_table()
-            overlay = pa.concat_tables([kept.select(after.schema.names).cast(after.schema), after])
-        else:
-            overlay = after
-    finally:
-        con.close()
+    for kept in ("scores", SNAPSHOT):  # the full run's files, as they are
+        for path in sorted((previous.folder / kept).rglob("*")):
+            if path.is_file():
+                name = folder / path.relative_to(previous.folder)
+                name.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    os.link(path, name)
+                except OSError:  # another file system, or no hard links: a copy
+                    shutil.copy2(path, name)
+    after = pq.ParquetDataset(str(scored)).read().cast(RESULT_SCHEMA)
+    before = previous.rows(residents)
+    kept_rows = previous.overlay_without(residents)
+    overlay = after
+    if kept_rows is not None:
+        overlay = pa.concat_tables([kept_rows.select(after.schema.names).cast(after.schema), after])
     pq.write_table(overlay, folder / OVERLAY, compression="zstd")
     return Continued(overlay.num_rows, before, after)
 

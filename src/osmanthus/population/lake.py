@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import json
+import re
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -200,6 +201,12 @@ class Lake:
             self.path / name for name in self.files[table] if marker is None or marker in f"/{name}"
         ]
 
+    def paths_after(self, table: str, export: int) -> list[Path]:
+        """The files of ``table`` written by exports after ``export`` (each export names
+        its part files by its number, and an export only adds rows, except the buckets
+        an erasure rewrites, which a later run notices by the lake's ``erasures``)."""
+        return [p for p in self.paths(table) if _export_of(p) > export]
+
     def commit(
         self,
         exports: int,
@@ -318,6 +325,11 @@ class LakeWriter:
             fsync_path(self.lake.path)
         self.names = names
         return names
+
+
+def _export_of(path: Path) -> int:
+    found = re.search(r"part-(\d+)\.parquet$", path.name)
+    return int(found.group(1)) if found else 0
 
 
 def _split(table: pa.Table, bucket: pa.Array) -> Iterator[tuple[int, pa.Table]]:

@@ -31,6 +31,7 @@ from osmanthus.population.engines import ENGINES, EngineError
 from osmanthus.population.export import ExportResult, export_ledger
 from osmanthus.population.incremental import (
     Continued,
+    Previous,
     can_continue,
     continuation,
     read_meta,
@@ -40,6 +41,7 @@ from osmanthus.population.incremental import (
 from osmanthus.population.lake import Lake
 from osmanthus.population.result import RESULT_SCHEMA
 from osmanthus.population.scrub import readers
+from osmanthus.population.snapshot import SNAPSHOT
 from osmanthus.population.stats import Sums, change_between, finish, population_stats, sums_of
 
 __all__ = ["RunResult", "latest_run", "new_run_id", "run_population", "score_population"]
@@ -156,7 +158,11 @@ def score_population(
             why = "asked for" if full else can_continue(meta, policy, lake, as_of, known_at)
             if why is None:
                 assert previous is not None and meta is not None
-                ids = residents_to_score(lake, previous, meta, as_of)
+                before = Previous(previous)
+                ids = residents_to_score(lake, before, meta, as_of)
+                kept = previous / SNAPSHOT
+                if engine == "duckdb" and kept.is_dir():
+                    options["since"] = (kept, int(meta["continue"]["base_exports"]))
                 if ids.size:
                     ENGINES[engine](
                         lake,
@@ -171,8 +177,10 @@ def score_population(
                     none = folder / "rescored" / "none.parquet"
                     none.parent.mkdir(parents=True)
                     pq.write_table(RESULT_SCHEMA.empty_table(), none)
-                continued = rescore(previous, folder, folder / "rescored", ids)
+                continued = rescore(before, folder, folder / "rescored", ids)
             else:
+                if engine == "duckdb" and known_at is None:  # kept for the runs after it
+                    options["snapshot"] = folder / SNAPSHOT
                 ENGINES[engine](
                     lake, compiled, known_at, folder / "scores", progress=progress, **options
                 )
@@ -182,7 +190,8 @@ def score_population(
     if why is None:
         assert meta is not None and previous is not None
         stats, sums = _continued_stats(meta, continued, as_of, version.scale.baseline, perks)
-        rescored, overlay, base = int(ids.size), continued.overlay, meta["continue"]["base_run"]
+        rescored, overlay = int(ids.size), continued.overlay
+        base = (meta["continue"]["base_run"], int(meta["continue"]["base_exports"]))
     else:
         stats, sums = population_stats(
             folder,
@@ -191,7 +200,7 @@ def score_population(
             perks=perks,
             previous=previous,
         )
-        rescored, overlay, base = sum(sums.groups.values()), 0, run_id
+        rescored, overlay, base = sum(sums.groups.values()), 0, (run_id, lake.exports)
     seconds = time.perf_counter() - started
     if stats["change"] is not None and previous is not None:
         stats["change"]["previous_run"] = previous.name

@@ -1,0 +1,130 @@
+"""The rows a full run read, kept in resident order for the incremental runs after it.
+
+A full DuckDB run of the present reads every bucket of the lake (rows recorded by now,
+records the policy can still count on the scoring date or later: the prune filter only
+drops rows that cannot count on any later date either). It keeps what it read in
+``<run>/snapshot/<table>/bucket-NNN.arrow``: uncompressed Arrow IPC files sorted by
+resident, which later runs map into memory. An incremental run then finds the rows of
+the few residents it scores again by binary search in each bucket's resident column
+and takes only those rows (a few pages of each column), instead of scanning the lake;
+the rows exported after the full run are read from the lake's newer part files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from osmanthus.population.columns import I64
+from osmanthus.population.lake import RESIDENT_KEY, TABLES
+from osmanthus.population.result import RESULT_SCHEMA
+
+__all__ = [
+    "SNAPSHOT",
+    "due_in_results",
+    "plain_text",
+    "read_residents",
+    "results_of",
+    "write_bucket",
+    "write_results",
+]
+
+SNAPSHOT = "snapshot"
+_UTC = pa.timestamp("us", tz="UTC")
+
+
+def _path(folder: Path, table: str, bucket: int) -> Path:
+    return folder / table / f"bucket-{bucket:05d}.arrow"
+
+
+def write_bucket(folder: Path, bucket: int, tables: Mapping[str, pa.Table]) -> None:
+    """Keep one bucket's rows as read, each table sorted by resident (then as read)."""
+    for table, rows in tables.items():
+        key = rows[RESIDENT_KEY[table]].to_numpy()
+        if key.size and not bool(np.all(key[1:] >= key[:-1])):
+            rows = rows.take(pa.array(np.argsort(key, kind="stable")))
+        path = _path(folder, table, bucket)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, rows.schema) as writer:
+            writer.write_table(rows, max_chunksize=1 << 20)
+
+
+def write_results(folder: Path, bucket: int, result: pa.Table) -> None:
+    """Keep one bucket's results (in resident order, as the kernel gives them)."""
+    path = folder / "results" / f"bucket-{bucket:05d}.arrow"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, result.schema) as writer:
+        writer.write_table(result, max_chunksize=1 << 20)
+
+
+def _mapped(path: Path) -> pa.Table:
+    return pa.ipc.open_file(pa.memory_map(str(path))).read_all()
+
+
+def due_in_results(folder: Path, as_of: dt.date) -> I64:
+    """Residents of the kept results whose next change has come by ``as_of``."""
+    day = (as_of - dt.date(1970, 1, 1)).days
+    found = []
+    for path in sorted((folder / "results").glob("bucket-*.arrow")):
+        rows = _mapped(path)
+        days = rows["next_change"].cast(pa.int32()).fill_null(2**31 - 1).to_numpy()
+        found.append(rows["resident_id"].to_numpy()[days <= day])
+    return np.concatenate(found) if found else np.empty(0, dtype=np.int64)
+
+
+def results_of(folder: Path, residents: I64) -> pa.Table:
+    """The kept results of ``residents`` (sorted ids)."""
+    parts = []
+    for path in sorted((folder / "results").glob("bucket-*.arrow")):
+        rows = _mapped(path)
+        take = _rows_of(rows["resident_id"], residents)
+        if take.size:
+            parts.append(rows.take(pa.array(take)))
+    if not parts:
+        return RESULT_SCHEMA.empty_table()
+    return pa.concat_tables([p.cast(RESULT_SCHEMA) for p in parts])
+
+
+def _rows_of(key: pa.ChunkedArray, wanted: I64) -> I64:
+    """Row numbers of the rows whose (sorted) ``key`` is in ``wanted`` (sorted)."""
+    keys = key.chunk(0).to_numpy() if key.num_chunks == 1 else key.to_numpy()
+    lo = np.searchsorted(keys, wanted, side="left")
+    counts = np.searchsorted(keys, wanted, side="right") - lo
+    total = int(counts.sum())
+    rows: I64 = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(total)
+    return rows
+
+
+def read_residents(folder: Path, residents: I64, buckets: int) -> dict[str, pa.Table]:
+    """The snapshot's rows of ``residents`` (sorted ids), per table (a table none of them
+    has a row in is left out), text as plain strings."""
+    found: dict[str, list[pa.Table]] = {table: [] for table in TABLES}
+    of_bucket = residents % buckets
+    for bucket in np.unique(of_bucket).tolist():
+        wanted = residents[of_bucket == bucket]
+        for table in TABLES:
+            path = _path(folder, table, int(bucket))
+            if not path.is_file():
+                continue
+            rows = _mapped(path)
+            take = _rows_of(rows[RESIDENT_KEY[table]], wanted)
+            if take.size:
+                found[table].append(plain_text(rows.take(pa.array(take))))
+    return {table: pa.concat_tables(parts) for table, parts in found.items() if parts}
+
+
+def plain_text(rows: pa.Table) -> pa.Table:
+    """``rows`` with dictionary-encoded columns as plain strings and times labelled
+    "UTC" (DuckDB says "Etc/UTC"), so that tables read by different means can be put
+    together."""
+    for i, field in enumerate(rows.schema):
+        if pa.types.is_dictionary(field.type):
+            rows = rows.set_column(i, field.name, pc.cast(rows[field.name], pa.string()))
+        elif pa.types.is_timestamp(field.type) and field.type.tz is not None:
+            rows = rows.set_column(i, field.name, rows[field.name].cast(_UTC))
+    return rows
