@@ -113,3 +113,41 @@ def test_an_erasure_reaches_the_lake_at_the_next_export(
         ledger, tmp_path / "population", as_of=dt.date(2026, 7, 1), actor=OPERATOR
     )
     assert result.stats["residents"] >= 6
+
+
+def test_an_erasure_deletes_the_runs_copies_of_the_lake(
+    ledger: Ledger, make_record: Callable[..., NewRecord], tmp_path: Path
+) -> None:
+    """A full run keeps the rows it read in its snapshot (docs/population.md); the export
+    that takes an erasure in deletes every run's snapshot, so no copy of the erased rows
+    stays, and the next run scores everyone."""
+    import pyarrow as pa
+
+    population = tmp_path / "population"
+    gone = _person(ledger, make_record, 81)
+    others = [_person(ledger, make_record, 82 + k) for k in range(3)]
+    day = dt.date(2026, 7, 1)
+    first = run_population(ledger, population, as_of=day, actor=OPERATOR)
+    snapshots = sorted((first.folder / "snapshot").rglob("*.arrow"))
+
+    def holding(needle: str) -> list[Path]:
+        return [
+            path
+            for path in sorted(population.glob("runs/*/snapshot/**/*.arrow"))
+            if needle in str(pa.ipc.open_file(pa.memory_map(str(path))).read_all().to_pylist())
+        ]
+
+    assert snapshots and holding("LAKE-INCIDENT-81")
+    assert run_population(ledger, population, as_of=day, actor=OPERATOR).full is None
+    with ledger.engine.connect() as conn:
+        (gone_id,) = [
+            row[0]
+            for row in conn.exec_driver_sql("SELECT id, pseudonym FROM residents")
+            if row[1] == gone["name"]
+        ]
+    erase_resident(ledger.engine, gone_id, actor=REGISTRY, purpose="death + 1 year")
+    after = run_population(ledger, population, as_of=day, actor=OPERATOR)
+    assert after.full == "rows were erased from the lake since"
+    assert holding("LAKE-INCIDENT-81") == []
+    assert holding(others[0]["refs"][0]) == []  # source refs are never kept
+    assert (after.folder / "snapshot").is_dir()  # the new full run keeps its own

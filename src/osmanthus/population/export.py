@@ -32,6 +32,7 @@ from osmanthus.ledger import (
 from osmanthus.ledger.schema import departments, profile_facts, records, residents, suspensions
 from osmanthus.population.lake import RESIDENT_KEY, TABLES, Lake, LakeError, LakeWriter, locked
 from osmanthus.population.scrub import Scrub, readers, scrub_plan
+from osmanthus.population.snapshot import drop_snapshots
 
 __all__ = ["ExportResult", "export_ledger"]
 
@@ -129,6 +130,7 @@ def export_ledger(
             with readers(lake_path, exclusive=True):  # no run reads the old files now
                 for path in gone:
                     path.unlink(missing_ok=True)
+                drop_snapshots(lake_path.parent / "runs")  # their copies of the rows too
     return ExportResult(lake_path, part, rows, watermarks, len(scrub.buckets))
 
 

@@ -8,11 +8,16 @@ resident, which later runs map into memory. An incremental run then finds the ro
 the few residents it scores again by binary search in each bucket's resident column
 and takes only those rows (a few pages of each column), instead of scanning the lake;
 the rows exported after the full run are read from the lake's newer part files.
+
+A snapshot copies lake rows, so an erasure must reach it: the export that takes an
+erasure into the lake deletes every run's snapshot (:func:`drop_snapshots`; the next run
+scores everyone anyway, since the lake's erasures changed).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -26,6 +31,7 @@ from osmanthus.population.result import RESULT_SCHEMA
 
 __all__ = [
     "SNAPSHOT",
+    "drop_snapshots",
     "due_in_results",
     "plain_text",
     "read_residents",
@@ -36,6 +42,14 @@ __all__ = [
 
 SNAPSHOT = "snapshot"
 _UTC = pa.timestamp("us", tz="UTC")
+
+
+def drop_snapshots(runs: Path) -> int:
+    """Delete the snapshot of every run in ``runs``; return how many there were."""
+    found = sorted(runs.glob(f"*/{SNAPSHOT}")) if runs.is_dir() else []
+    for folder in found:
+        shutil.rmtree(folder)
+    return len(found)
 
 
 def _path(folder: Path, table: str, bucket: int) -> Path:
