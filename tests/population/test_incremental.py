@@ -42,9 +42,10 @@ def results(run: RunResult) -> dict[int, dict[str, Any]]:
         con.close()
     found = {}
     for row in rows:
-        row["contributions"] = sorted(
+        # in the order the run wrote them: by department, whichever path scored them
+        row["contributions"] = [
             (c["department"], c["points"], c["gained"], c["lost"]) for c in row["contributions"]
-        )
+        ]
         found[row.pop("resident_id")] = row
     assert len(found) == len(rows), "one row per resident"
     return found

@@ -138,18 +138,22 @@ def score_columns(b: Bucket, out: Result, chosen: B, subjects: SubjectLookup) ->
     out.perks[chosen] = perks[chosen]
     if active.any():
         rows = np.flatnonzero(active)
-        key = b.slot[rows] * (len(b.department.values) + 1) + b.department.codes[rows]
+        # departments by name, however the column's codes happen to be numbered (a
+        # resident's list is the same from a full run and from an incremental one)
+        names = sorted(b.department.values)
+        rank = np.argsort(np.array(b.department.values, dtype=object)).argsort()
+        width = len(names) + 1
+        key = b.slot[rows] * width + rank[b.department.codes[rows]]
         unique, inverse = np.unique(key, return_inverse=True)
         counted = points[rows]
         gained = np.zeros(len(unique), dtype=np.int64)
         lost = np.zeros(len(unique), dtype=np.int64)
         np.add.at(gained, inverse, np.maximum(counted, 0))
         np.add.at(lost, inverse, np.minimum(counted, 0))
-        width = len(b.department.values) + 1
         out.parts.append(
             (
                 (unique // width).astype(np.int64),
-                [b.department.values[k] for k in (unique % width).tolist()],
+                [names[k] for k in (unique % width).tolist()],
                 gained,
                 lost,
             )
