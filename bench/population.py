@@ -611,7 +611,7 @@ def main() -> None:
                     "records_per_resident": args.records_per_resident,
                     "buckets": args.buckets,
                     "runs": args.runs,
-                    "speedup_vs_single_sql": round(ratio, 2),
+                    "speedup_vs_single_sql": round(ratio, 2) if ratio == ratio else None,
                     "differ_from_plain_query": plain_differ,
                     **{
                         name: {
