@@ -91,7 +91,7 @@ def test_the_next_run_reports_what_changed(
     traffic = {row["department"]: row for row in second.stats["departments"]}["traffic-police"]
     assert traffic["residents"] == 1 and traffic["points_lost"] < 0
     third = run_population(ledger, tmp_path, as_of=AS_OF, actor=OPERATOR, full=True)
-    assert third.full == "asked for" and third.rescored == 4
+    assert third.full == "a full run was asked for" and third.rescored == 4
     assert {k: v for k, v in third.stats.items() if k != "change"} == {
         k: v for k, v in second.stats.items() if k != "change"
     }
@@ -130,6 +130,24 @@ def test_cli_prints_the_statistics(
     stats = json.loads(result.stdout)
     assert stats["residents"] == 0 and stats["baseline"] == 100
     assert (tmp_path / "var" / "population-demo" / "lake" / "manifest.json").exists()
+
+
+def test_cli_says_how_many_residents_a_run_scored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OSMANTHUS_DEMO_MODE", "true")
+    runner = CliRunner()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    first = runner.invoke(app, ["population", "run", "--as-of", "2026-11-01"])
+    assert first.exit_code == 0, first.output
+    assert "everyone scored (no earlier run)" in first.output
+    again = runner.invoke(app, ["population", "run", "--as-of", "2026-11-01"])
+    assert again.exit_code == 0, again.output
+    assert "0 residents scored again since run" in again.output
+    full = runner.invoke(app, ["population", "run", "--as-of", "2026-11-01", "--full"])
+    assert full.exit_code == 0, full.output
+    assert "everyone scored (a full run was asked for)" in full.output
 
 
 @pytest.mark.parametrize("missing", ["pyspark", "pandas"])

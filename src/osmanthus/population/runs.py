@@ -155,7 +155,11 @@ def score_population(
     try:
         with readers(lake_dir):  # no erasure deletes a file read meanwhile
             lake = Lake.open(lake_dir)
-            why = "asked for" if full else can_continue(meta, policy, lake, as_of, known_at)
+            why = (
+                "a full run was asked for"
+                if full
+                else can_continue(meta, policy, lake, as_of, known_at)
+            )
             if why is None:
                 assert previous is not None and meta is not None
                 before = Previous(previous)
