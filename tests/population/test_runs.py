@@ -79,6 +79,8 @@ def test_the_next_run_reports_what_changed(
     # the second run continues from the first: the resident with a new record and the
     # new resident are scored again, no one else
     assert second.full is None and second.rescored == 2
+    # only the newest run keeps a snapshot: the next run continues from it alone
+    assert (second.folder / "snapshot").is_dir() and not (first.folder / "snapshot").exists()
     change = second.stats["change"]
     assert change["previous_run"] == first.run_id
     assert (change["compared"], change["changed"], change["down"], change["new_residents"]) == (

@@ -41,7 +41,7 @@ from osmanthus.population.incremental import (
 from osmanthus.population.lake import Lake
 from osmanthus.population.result import RESULT_SCHEMA
 from osmanthus.population.scrub import readers
-from osmanthus.population.snapshot import SNAPSHOT
+from osmanthus.population.snapshot import SNAPSHOT, drop_snapshots
 from osmanthus.population.stats import Sums, change_between, finish, population_stats, sums_of
 
 __all__ = ["RunResult", "latest_run", "new_run_id", "run_population", "score_population"]
@@ -230,6 +230,8 @@ def score_population(
     sync_tree(folder)  # the scores are on disk before run.json says they are
     write_durably(folder / "run.json", json.dumps(record, indent=1, default=str))
     fsync_path(runs)
+    if known_at is None:  # this run is the one the next continues from
+        drop_snapshots(runs, keep=folder)
     return RunResult(
         run_id,
         folder,

@@ -44,11 +44,14 @@ SNAPSHOT = "snapshot"
 _UTC = pa.timestamp("us", tz="UTC")
 
 
-def drop_snapshots(runs: Path) -> int:
-    """Delete the snapshot of every run in ``runs``; return how many there were."""
+def drop_snapshots(runs: Path, *, keep: Path | None = None) -> int:
+    """Delete the snapshot of every run in ``runs`` but ``keep`` (a run folder); return
+    how many were deleted. A run continues only from the newest run, whose folder links
+    what it needs, so once a run finishes the older runs' snapshots are of no use."""
     found = sorted(runs.glob(f"*/{SNAPSHOT}")) if runs.is_dir() else []
+    found = [folder for folder in found if keep is None or folder.parent != keep]
     for folder in found:
-        shutil.rmtree(folder)
+        shutil.rmtree(folder, ignore_errors=True)
     return len(found)
 
 
