@@ -50,6 +50,7 @@ __all__ = [
     "Previous",
     "can_continue",
     "continuation",
+    "link_base",
     "policy_fingerprint",
     "rescore",
     "residents_to_score",
@@ -138,7 +139,10 @@ class Previous:
     once) and the full run's results, taken from its snapshot by resident when it has
     one (a DuckDB run), else read through DuckDB."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, snapshot: Path) -> None:
+        """``folder``: the previous run; ``snapshot``: its full run's snapshot, as linked
+        into the new run's folder (a run finishing meanwhile may delete the previous
+        run's own links, never the new run's)."""
         self.folder = folder
         overlay = folder / OVERLAY
         self.overlay = pq.read_table(overlay) if overlay.is_file() else None
@@ -147,7 +151,7 @@ class Previous:
             if self.overlay is not None
             else np.empty(0, dtype=np.int64)
         )
-        self.snapshot = folder / SNAPSHOT if (folder / SNAPSHOT / "results").is_dir() else None
+        self.snapshot = snapshot if (snapshot / "results").is_dir() else None
 
     def due(self, as_of: dt.date) -> I64:
         """Residents whose next change has come by ``as_of``."""
@@ -237,19 +241,24 @@ class Continued:
     after: pa.Table
 
 
-def rescore(previous: Previous, folder: Path, scored: Path, residents: I64) -> Continued:
-    """Write ``folder``'s results: the full run's files linked from ``previous``, and the
-    overlay (the previous overlay less ``residents``, and the rows in ``scored``: what the
-    engine scored for ``residents``)."""
-    for kept in ("scores", SNAPSHOT):  # the full run's files, as they are
-        for path in sorted((previous.folder / kept).rglob("*")):
+def link_base(previous: Path, folder: Path) -> None:
+    """Link the full run's result files and snapshot from the run ``previous`` into the
+    new run's ``folder`` (hard links; copies where the file system has none)."""
+    for kept in ("scores", SNAPSHOT):
+        for path in sorted((previous / kept).rglob("*")):
             if path.is_file():
-                name = folder / path.relative_to(previous.folder)
+                name = folder / path.relative_to(previous)
                 name.parent.mkdir(parents=True, exist_ok=True)
                 try:
                     os.link(path, name)
                 except OSError:  # another file system, or no hard links: a copy
                     shutil.copy2(path, name)
+
+
+def rescore(previous: Previous, folder: Path, scored: Path, residents: I64) -> Continued:
+    """Write ``folder``'s overlay: the previous overlay less ``residents``, and the rows in
+    ``scored`` (what the engine scored for ``residents``); the full run's files are linked
+    already (:func:`link_base`)."""
     after = pq.ParquetDataset(str(scored)).read().cast(RESULT_SCHEMA)
     before = previous.rows(residents)
     kept_rows = previous.overlay_without(residents)

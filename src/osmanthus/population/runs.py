@@ -34,6 +34,7 @@ from osmanthus.population.incremental import (
     Previous,
     can_continue,
     continuation,
+    link_base,
     read_meta,
     rescore,
     residents_to_score,
@@ -162,9 +163,10 @@ def score_population(
             )
             if why is None:
                 assert previous is not None and meta is not None
-                before = Previous(previous)
+                link_base(previous, folder)  # first: what this run reads is its own
+                kept = folder / SNAPSHOT
+                before = Previous(previous, kept)
                 ids = residents_to_score(lake, before, meta, as_of)
-                kept = previous / SNAPSHOT
                 if engine == "duckdb" and kept.is_dir():
                     options["since"] = (kept, int(meta["continue"]["base_exports"]))
                 if ids.size:

@@ -45,11 +45,17 @@ _UTC = pa.timestamp("us", tz="UTC")
 
 
 def drop_snapshots(runs: Path, *, keep: Path | None = None) -> int:
-    """Delete the snapshot of every run in ``runs`` but ``keep`` (a run folder); return
-    how many were deleted. A run continues only from the newest run, whose folder links
-    what it needs, so once a run finishes the older runs' snapshots are of no use."""
+    """Delete the snapshots of the runs in ``runs``; return how many were deleted. With
+    ``keep`` (the run that just finished): only those of finished runs older than it. A
+    run continues only from the newest run, whose folder links what it needs, so the
+    older runs' snapshots are of no use; a run still going links its own first."""
     found = sorted(runs.glob(f"*/{SNAPSHOT}")) if runs.is_dir() else []
-    found = [folder for folder in found if keep is None or folder.parent != keep]
+    if keep is not None:
+        found = [
+            folder
+            for folder in found
+            if folder.parent.name < keep.name and (folder.parent / "run.json").is_file()
+        ]
     for folder in found:
         shutil.rmtree(folder, ignore_errors=True)
     return len(found)
