@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,13 +23,15 @@ import pyarrow as pa
 import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
-from population_data import append_export, lake_tables
-from test_parity import Population, populations
+from population_data import Person, append_export, lake_tables
+from test_parity import Population, populations, version_spec
 
+from osmanthus.ledger import Subject
+from osmanthus.policy import PolicySet, PolicyVersion
 from osmanthus.population.lake import Lake
 from osmanthus.population.runs import RunResult, score_population
 from osmanthus.population.scores import scores_view
-from strategies import PROPERTY
+from strategies import LEGAL_BASIS, PROPERTY, stored
 
 STEPS = (0, 1, 7, 30, 90, 400)
 
@@ -72,6 +75,7 @@ def check_chains(pop: Population, data: st.DataObject, engine: str, **options: A
     day = max(day, pop.policy.versions[0].effective)
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
+        (root / "lake").mkdir()
         lake = Lake.open(root / "lake", create=True, buckets=pop.buckets)
         for step in range(3):
             if step < exports:
@@ -115,3 +119,61 @@ def test_incremental_spark_runs_equal_full_runs(
     spark: Sequence[str], pop: Population, data: st.DataObject
 ) -> None:
     check_chains(pop, data, "spark", master=spark[0])
+
+
+# -- cases a review found -----------------------------------------------------------------
+
+
+def _policy(metrics: dict[str, dict[str, Any]], **extra: Any) -> PolicySet:
+    return PolicySet((PolicyVersion.model_validate(version_spec("v1", FIRST, metrics, **extra)),))
+
+
+FIRST = dt.date(2018, 1, 1)
+CLEAN = [{"name": "clean", "metrics": ["m0"], "clean_for": "1y", "legal_basis": LEGAL_BASIS}]
+
+
+@pytest.mark.parametrize("later_record", [False, True])
+def test_a_cleared_metric_that_ended_long_ago_needs_no_timeline(
+    later_record: bool, tmp_path: Path
+) -> None:
+    """A record a clean-period clearance covers sent its resident to the step-by-step
+    timeline as long as it was read, even ended; the prune filter stops reading it on a
+    day no ``next_change`` names, so a full run then said "column path" where a run
+    continuing said "reference" (with another record, from the snapshot's rows, which
+    were pruned for the full run's date only)."""
+    policy = _policy(
+        {"m0": {"points": -5, "expiry": "30d"}, "other": {"points": -1, "expiry": "1y"}},
+        clearances=CLEAN,
+    )
+    person = Person(1, Subject(), [stored(1, "m0", dt.date(2025, 1, 6))])
+    (tmp_path / "lake").mkdir()
+    lake = Lake.open(tmp_path / "lake", create=True, buckets=1)
+    append_export(lake, lake_tables([person]))
+    score_population(tmp_path / "lake", policy, tmp_path / "chain", as_of=dt.date(2025, 2, 5))
+    if later_record:
+        person.records.append(stored(2, "other", dt.date(2025, 2, 20)))
+        new = lake_tables([person])["records"].slice(1)  # the new record only
+        append_export(lake, {**lake_tables([]), "records": new})
+    day = dt.date(2025, 3, 1)
+    chain = score_population(tmp_path / "lake", policy, tmp_path / "chain", as_of=day)
+    full = score_population(tmp_path / "lake", policy, tmp_path / "full", as_of=day, full=True)
+    assert chain.full is None and chain.rescored == (1 if later_record else 0)
+    assert results(chain) == results(full)
+    assert stats(chain) | {"change": None} == stats(full)  # the full run is a first run
+
+
+def test_a_lake_removed_and_exported_again_is_another_lake(tmp_path: Path) -> None:
+    """A lake removed and written again starts again from export 1: the run after it must
+    not take its rows for rows it has seen."""
+    policy = _policy({"m0": {"points": -5, "expiry": "1y"}})
+    first = Person(1, Subject(), [stored(1, "m0", dt.date(2025, 1, 6))])
+    again = Person(1, Subject(), [*first.records, stored(2, "m0", dt.date(2025, 2, 1))])
+    day = dt.date(2025, 2, 5)
+    for people in ([first], [again]):
+        shutil.rmtree(tmp_path / "lake", ignore_errors=True)
+        (tmp_path / "lake").mkdir()
+        append_export(Lake.open(tmp_path / "lake", create=True, buckets=1), lake_tables(people))
+        run = score_population(tmp_path / "lake", policy, tmp_path / "runs", as_of=day)
+    full = score_population(tmp_path / "lake", policy, tmp_path / "full", as_of=day, full=True)
+    assert run.full == "the lake is another one"
+    assert results(run) == results(full) and results(run)[1]["score"] == 90

@@ -27,7 +27,11 @@ def needs_timeline(b: Bucket) -> B:
     flags |= tl & b.reduction
     worse = b.points < 0 if scale.direction == "higher_is_better" else b.points > 0
     flags |= tl & b.measured & worse
-    flags |= tl & b.cleared  # a clean-period clearance: its end depends on later acts
+    # a clean-period clearance: its end depends on later acts; a covered record ended
+    # without it has ended with it too (its end is the earliest of its ends), so only the
+    # records still counting need the timeline (and the day that changes is their end,
+    # which next_change holds)
+    flags |= tl & b.cleared & (b.end > b.T)
     side = (b.points > 0).astype(np.int64)
     cap = np.where(tl & (b.points != 0), c.binding[b.e, side], -1)
     flags |= cap == -2

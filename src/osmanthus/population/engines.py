@@ -139,7 +139,14 @@ def _rescore_duckdb(
             semi = f"{RESIDENT_KEY[table]} IN (SELECT rid FROM wanted)"
             conditions = [semi, *([prune] if prune and table == "records" else [])]
             found = plain_text(_query(con, [str(p) for p in files], table, types, conditions, {}))
-            parts = [kept[table].select(found.column_names), found] if table in kept else [found]
+            parts = [found]
+            if table in kept:  # pruned for the full run's date: again for this one, so the
+                old = kept[table].select(found.column_names)  # rows are a full run's
+                if prune and table == "records":
+                    con.register("kept", old)
+                    old = con.sql(f"SELECT * FROM kept WHERE {prune}").to_arrow_table()
+                    con.unregister("kept")
+                parts.insert(0, plain_text(old))
             tables[table] = pa.concat_tables(parts, promote_options="permissive")
     finally:
         con.close()

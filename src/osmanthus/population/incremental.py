@@ -35,6 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from osmanthus import __version__
 from osmanthus.policy import PolicySet
 from osmanthus.population.columns import I64
 from osmanthus.population.lake import RESIDENT_KEY, TABLES, Lake
@@ -61,7 +62,7 @@ __all__ = [
 #: the overlay; below that size it costs little)
 COMPACT_SHARE = 0.10
 COMPACT_ROWS = 100_000
-FORMAT = 2
+FORMAT = 3
 
 
 def policy_fingerprint(policy: PolicySet) -> str:
@@ -87,7 +88,9 @@ def continuation(
         "format": FORMAT,
         "policy": policy_fingerprint(policy),
         "next_change": population_next_change(policy, as_of).isoformat(),
+        "code": __version__,
         "lake": {
+            "id": lake.lake_id,
             "exports": lake.exports,
             "erasures": lake.erasures,
             "buckets": lake.buckets,
@@ -124,8 +127,14 @@ def can_continue(
         return f"from {basis['next_change']} the policy, a perk or the year changes for everyone"
     if basis["policy"] != policy_fingerprint(policy):
         return "the policy changed"
+    if basis.get("code") != __version__:
+        return f"Osmanthus {__version__} scored the last run's way otherwise"
     then = basis["lake"]
-    if (then["ledger"], then["buckets"]) != (lake.ledger, lake.buckets):
+    if (then.get("id"), then["ledger"], then["buckets"]) != (
+        lake.lake_id,
+        lake.ledger,
+        lake.buckets,
+    ):
         return "the lake is another one"
     if then["erasures"] != lake.erasures or then["exports"] > lake.exports:
         return "rows were erased from the lake since"

@@ -27,6 +27,7 @@ import datetime as dt
 import fcntl
 import json
 import re
+import uuid
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -159,6 +160,8 @@ class Lake:
     ledger: str | None = None  # hash of the ledger's first audit entry: which ledger this is
     values: dict[str, list[str]] = field(default_factory=dict)  # "table.column": text values
     erasures: int = 0  # seq of the newest erasure entry the lake has taken in
+    #: drawn when the lake is created: a lake removed and exported again is another one
+    lake_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     @property
     def manifest(self) -> Path:
@@ -192,6 +195,8 @@ class Lake:
             ledger=data.get("ledger"),
             values={k: list(v) for k, v in data.get("values", {}).items()},
             erasures=int(data.get("erasures", 0)),
+            # a lake from before ids is named by its ledger (the same on every open)
+            lake_id=str(data.get("lake_id") or f"ledger-{data.get('ledger')}"),
         )
 
     def paths(self, table: str, bucket: int | None = None) -> list[Path]:
@@ -248,6 +253,7 @@ class Lake:
             "files": self.files,
             "values": self.values,
             "erasures": self.erasures,
+            "lake_id": self.lake_id,
         }
         write_durably(self.manifest, json.dumps(data, indent=1))
         return gone

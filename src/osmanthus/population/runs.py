@@ -66,6 +66,9 @@ class RunResult:
 
     @property
     def scores(self) -> Path:
+        """The result files of the last full run (linked here by an incremental run);
+        a run's results are these with its overlay: read them through
+        :func:`osmanthus.population.scores.scores_view`."""
         return self.folder / "scores"
 
 
