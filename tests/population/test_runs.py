@@ -100,7 +100,9 @@ def test_the_next_run_reports_what_changed(
     assert third.stats["change"]["changed"] == 0
 
 
-def test_a_run_scores_everyone_when_the_policy_changed(ledger: Ledger, tmp_path: Path) -> None:
+def test_a_run_scores_everyone_when_the_policy_changed(
+    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for n in range(1, 4):
         ledger.register_resident(make_id(sequence=n), "gusu", actor=OPERATOR)
     run_population(ledger, tmp_path, as_of=AS_OF, actor=OPERATOR)
@@ -117,6 +119,12 @@ def test_a_run_scores_everyone_when_the_policy_changed(ledger: Ledger, tmp_path:
     known = dt.datetime.now(dt.UTC)
     past = run_population(ledger, tmp_path, as_of=AS_OF, actor=OPERATOR, known_at=known)
     assert past.full == "a run as known at a past time"
+    run_population(ledger, tmp_path, as_of=AS_OF, actor=OPERATOR)
+    import osmanthus.population.incremental as incremental
+
+    monkeypatch.setattr(incremental, "__version__", "99.0.0")  # an upgrade
+    upgraded = run_population(ledger, tmp_path, as_of=AS_OF, actor=OPERATOR)
+    assert upgraded.full == "the last run was scored by another version of Osmanthus than 99.0.0"
 
 
 @pytest.mark.parametrize("command", [["stats", "--json"], ["population", "run", "--json"]])

@@ -128,7 +128,7 @@ def can_continue(
     if basis["policy"] != policy_fingerprint(policy):
         return "the policy changed"
     if basis.get("code") != __version__:
-        return f"Osmanthus {__version__} scored the last run's way otherwise"
+        return f"the last run was scored by another version of Osmanthus than {__version__}"
     then = basis["lake"]
     if (then.get("id"), then["ledger"], then["buckets"]) != (
         lake.lake_id,
