@@ -42,7 +42,7 @@ from osmanthus.population.lake import RESIDENT_KEY, TABLES, Lake
 from osmanthus.population.next_change import population_next_change
 from osmanthus.population.result import RESULT_SCHEMA
 from osmanthus.population.scores import OVERLAY, scores_view
-from osmanthus.population.snapshot import SNAPSHOT, due_in_results, results_of
+from osmanthus.population.snapshot import SNAPSHOT, due_in_results, due_rows, results_of
 
 __all__ = [
     "COMPACT_ROWS",
@@ -171,7 +171,7 @@ class Previous:
         found = [due_in_results(self.snapshot, as_of)]
         found[0] = found[0][~np.isin(found[0], self.in_overlay)]  # replaced by their overlay row
         if self.overlay is not None:
-            found.append(_due(self.overlay, as_of))
+            found.append(due_rows(self.overlay, as_of))
         return np.concatenate(found)
 
     def rows(self, residents: I64) -> pa.Table:
@@ -200,12 +200,6 @@ class Previous:
             return None
         ids = pa.array(residents, pa.int64())
         return self.overlay.filter(pc.invert(pc.is_in(self.overlay["resident_id"], ids)))
-
-
-def _due(results: pa.Table, as_of: dt.date) -> I64:
-    mask = pc.less_equal(results["next_change"], pa.scalar(as_of, pa.date32()))
-    found: I64 = results["resident_id"].filter(pc.fill_null(mask, False)).to_numpy()
-    return found
 
 
 def _query_ids(folder: Path, query: str, params: dict[str, Any]) -> I64:

@@ -33,6 +33,7 @@ __all__ = [
     "SNAPSHOT",
     "drop_snapshots",
     "due_in_results",
+    "due_rows",
     "plain_text",
     "read_residents",
     "results_of",
@@ -91,13 +92,15 @@ def _mapped(path: Path) -> pa.Table:
 
 def due_in_results(folder: Path, as_of: dt.date) -> I64:
     """Residents of the kept results whose next change has come by ``as_of``."""
-    day = (as_of - dt.date(1970, 1, 1)).days
-    found = []
-    for path in sorted((folder / "results").glob("bucket-*.arrow")):
-        rows = _mapped(path)
-        days = rows["next_change"].cast(pa.int32()).fill_null(2**31 - 1).to_numpy()
-        found.append(rows["resident_id"].to_numpy()[days <= day])
+    found = [due_rows(_mapped(p), as_of) for p in sorted((folder / "results").glob("*.arrow"))]
     return np.concatenate(found) if found else np.empty(0, dtype=np.int64)
+
+
+def due_rows(results: pa.Table, as_of: dt.date) -> I64:
+    """Residents of ``results`` (run result rows) whose next change has come by ``as_of``."""
+    mask = pc.less_equal(results["next_change"], pa.scalar(as_of, pa.date32()))
+    found: I64 = results["resident_id"].filter(pc.fill_null(mask, False)).to_numpy()
+    return found
 
 
 def results_of(folder: Path, residents: I64) -> pa.Table:
