@@ -14,6 +14,11 @@ What is measured, in one run and on the same generated data:
   ``date.fromisoformat``, ``policy.in_force(act).check_report``), a pseudonym and a
   ``SELECT`` of the resident per row, and one ``executemany`` INSERT into ``records`` at
   the end, all in one transaction (on the driver connection, with the ledger's pragmas).
+- **bare**: the database alone taking all ``--rows`` rows of the Parquet batch
+  ready-made (every column computed beforehand, untimed), one ``executemany`` (SQLite)
+  or ``COPY`` (PostgreSQL) a 200,000-row chunk into the same ``records`` table, indexes
+  and triggers, one transaction. The ceiling for intake through this schema; target
+  (issue 19): ours at least 0.7 of it.
 
 Set-up is not timed: a ledger is migrated, its departments synced and ``--residents``
 residents (default 1,000,000) registered through ``bulk_load``; the batch files are
@@ -29,6 +34,8 @@ medians and ratios.
     .venv/bin/python bench/intake.py                       # 10M rows, 1M residents, 3 runs
     .venv/bin/python bench/intake.py --rows 200000 --residents 100000 --runs 1 --skip-pg
     .venv/bin/python bench/intake.py --rows 1000000 --runs 1 --skip-pg --profile
+    .venv/bin/python bench/intake.py --rows 1000000 --runs 3 \
+        --only parquet-sqlite,bare-sqlite,parquet-pg,bare-pg
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ import cProfile
 import csv
 import datetime as dt
 import hashlib
+import io
 import itertools
 import json
 import os
@@ -93,7 +101,11 @@ KINDS: dict[str, str] = {
     "parquet-pg": "submit_batch, Parquet → PostgreSQL (COPY)",
     "head-pg": "submit_batch, CSV → PostgreSQL, first B rows",
     "baseline-pg": "baseline (csv + per-row checks + executemany) → PostgreSQL, first B rows",
+    "bare-sqlite": "bare executemany of the same rows, ready-made → SQLite",
+    "bare-pg": "bare COPY of the same rows, ready-made → PostgreSQL",
 }
+#: Rows handed to the database at a time by the bare baselines (as submit_batch's chunks).
+BARE_CHUNK = 200_000
 
 
 # -- data -----------------------------------------------------------------------------
@@ -446,10 +458,98 @@ def child_baseline(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def child_bare(args: argparse.Namespace) -> dict[str, Any]:
+    """Time the database alone taking the rows of a Parquet batch, ready-made: every
+    ``records`` column computed beforehand (resident ids looked up, dates and stamps as
+    the driver takes them), then one ``executemany`` (SQLite) or ``COPY`` (PostgreSQL) a
+    chunk into the same table with its indexes and triggers, one transaction, committed.
+    Only the database's calls are timed: no file, no checks, no pseudonyms, no ids, no
+    audit, no digests. The ceiling for intake through this schema."""
+    from osmanthus.identity.columns import pseudonym_column
+
+    source = src_fingerprint()
+    ledger = open_ledger(args.url)
+    postgres = ledger.engine.dialect.name == "postgresql"
+    raw = ledger.engine.raw_connection()  # the driver connection, with the ledger's pragmas
+    cursor = raw.cursor()
+    cursor.execute("SELECT id, pseudonym FROM residents")
+    registered = cursor.fetchall()
+    cursor.execute(
+        "SELECT id FROM departments WHERE code = " + ("%s" if postgres else "?"), (DEPARTMENT,)
+    )
+    department_id = cursor.fetchone()[0]
+    if postgres:
+        raw.commit()
+    known = pa.array([p for _, p in registered])
+    ids = pa.array([i for i, _ in registered], pa.int64())
+    del registered
+    batch = pq.read_table(args.file)
+    where = pc.index_in(pseudonym_column(KEY, batch.column("national_id")), value_set=known)
+    if where.null_count:
+        raise SystemExit(f"bare: {where.null_count:,} rows name no registered resident")
+    n = batch.num_rows
+    stamp = NOW.strftime("%Y-%m-%d %H:%M:%S.%f") + ("+00" if postgres else "")
+    day = pa.string()
+    columns = {
+        "resident_id": ids.take(where),
+        "department_id": pa.array(np.full(n, department_id, dtype=np.int64)),
+        "metric": batch.column("metric"),
+        "value": batch.column("value"),
+        "act_date": pc.cast(batch.column("act_date"), day),
+        "decision_date": pc.cast(batch.column("decision_date"), day),
+        "recorded_at": pa.array([stamp] * n, day) if n else pa.array([], day),
+        "source_ref": batch.column("source_ref"),
+        "kind": pa.array(["original"] * n, day),
+        "batch_id": pa.array([args.batch_id] * n, day),
+    }
+    ready = pa.table(columns)
+    del batch, columns
+    names = ", ".join(ready.column_names)
+    insert = f"INSERT INTO records ({names}) VALUES ({', '.join('?' for _ in ready.column_names)})"
+    chunks: list[Any] = []
+    for start in range(0, n, BARE_CHUNK):
+        part = ready.slice(start, BARE_CHUNK)
+        if postgres:
+            buffer = io.BytesIO()
+            pa_csv.write_csv(part, buffer, write_options=pa_csv.WriteOptions(include_header=False))
+            chunks.append(buffer.getvalue())
+        else:
+            chunks.append(list(zip(*(c.to_pylist() for c in part.columns), strict=True)))
+    del ready
+    before = peak_rss_mb()
+    started = time.perf_counter()
+    if not postgres:
+        cursor.execute("BEGIN IMMEDIATE")
+    for chunk in chunks:
+        if postgres:
+            with cursor.copy(f"COPY records ({names}) FROM STDIN WITH (FORMAT csv)") as copy:
+                copy.write(chunk)
+        else:
+            cursor.executemany(insert, chunk)
+    raw.commit() if postgres else cursor.execute("COMMIT")
+    seconds = time.perf_counter() - started
+    peak = peak_rss_mb()
+    raw.close()
+    stored = batch_records(ledger, args.batch_id)
+    if stored != args.expect:
+        raise SystemExit(f"bare: expected {args.expect:,} rows stored, found {stored:,}")
+    ledger.engine.dispose()
+    return {
+        "rows": n,
+        "accepted": stored,
+        "status": "committed",
+        "seconds": seconds,
+        "peak_rss_mb": peak,
+        "rss_before_mb": before,
+        "src_sha256": source,
+    }
+
+
 def run_child(kind: str, url: str, path: Path, rows: int, profile: Path | None = None) -> Any:
     """Run one measurement in its own process; return its figures."""
     batch_id = f"bench-{kind}-{uuid.uuid4().hex[:8]}"
-    command = [sys.executable, __file__, "--child", "baseline" if "baseline" in kind else "submit"]
+    child = next((name for name in ("baseline", "bare") if name in kind), "submit")
+    command = [sys.executable, __file__, "--child", child]
     command += ["--url", url, "--file", str(path), "--batch-id", batch_id, "--expect", str(rows)]
     if profile is not None:
         command += ["--profile-to", str(profile)]
@@ -596,6 +696,8 @@ def ratios(summary: dict[str, dict[str, Any]]) -> dict[str, float]:
         "csv-sqlite / baseline-sqlite": ("csv-sqlite", "baseline-sqlite"),
         "head-sqlite / baseline-sqlite (same rows)": ("head-sqlite", "baseline-sqlite"),
         "parquet-pg / baseline-pg": ("parquet-pg", "baseline-pg"),
+        "parquet-sqlite / bare-sqlite (target >= 0.7)": ("parquet-sqlite", "bare-sqlite"),
+        "parquet-pg / bare-pg (target >= 0.7)": ("parquet-pg", "bare-pg"),
         "head-pg / baseline-pg (same rows)": ("head-pg", "baseline-pg"),
     }
     return {
@@ -619,7 +721,7 @@ def markdown(report: dict[str, Any]) -> str:
         )
     lines.append("")
     for label, ratio in report["ratios"].items():
-        lines.append(f"- ratio {label}: {ratio:,.1f}×")
+        lines.append(f"- ratio {label}: {ratio:,.2f}×")
     m = report["machine"]
     lines.append(
         f"- machine: {m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB, Python "
@@ -705,12 +807,17 @@ def measure(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         ("csv-sqlite", paths["csv"], args.rows),
         ("head-sqlite", paths["head"], head_rows),
         ("baseline-sqlite", paths["csv"], head_rows),
+        ("bare-sqlite", paths["parquet"], args.rows),
     )
     pg_runs = (
         ("parquet-pg", paths["parquet"], args.rows),
         ("head-pg", paths["head"], head_rows),
         ("baseline-pg", paths["csv"], head_rows),
+        ("bare-pg", paths["parquet"], args.rows),
     )
+    if args.only:
+        sqlite_runs = tuple(r for r in sqlite_runs if r[0] in args.only)
+        pg_runs = tuple(r for r in pg_runs if r[0] in args.only)
     for run in range(args.runs):
         for kind, path, rows in sqlite_runs:
             database = folder / f"{kind}-{run}.db"
@@ -786,10 +893,15 @@ def main() -> None:
     parser.add_argument(
         "--profile", action="store_true", help="also profile one Parquet → SQLite run (cProfile)"
     )
+    parser.add_argument(
+        "--only",
+        type=lambda names: names.split(","),
+        help=f"measure only these, comma-separated: {', '.join(KINDS)}",
+    )
     parser.add_argument("--pg-url", default=PG_URL)
     parser.add_argument("--tmp-dir", type=Path, default=Path(tempfile.gettempdir()))
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--child", choices=["submit", "baseline"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["submit", "baseline", "bare"], help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
     parser.add_argument("--batch-id", help=argparse.SUPPRESS)
@@ -797,7 +909,8 @@ def main() -> None:
     parser.add_argument("--profile-to", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        figures = (child_submit if args.child == "submit" else child_baseline)(args)
+        children = {"submit": child_submit, "baseline": child_baseline, "bare": child_bare}
+        figures = children[args.child](args)
         print(json.dumps(figures))
         return
     check_disk(args.tmp_dir, args.rows, args.residents, args.keep, args.runs)

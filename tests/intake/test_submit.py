@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from factories import OPERATOR, make_id, table_count
 from osmanthus.errors import ProhibitedData, RecordRefused
 from osmanthus.intake import load_outcome, submit_batch
-from osmanthus.ledger import Actor, Ledger, verify_chain
+from osmanthus.ledger import Actor, Ledger, verify_chain, verify_ledger
 
 TRAFFIC = Actor("department", "traffic-police")
 HEADER = ("national_id", "metric", "act_date", "decision_date", "source_ref", "value")
@@ -164,6 +164,49 @@ def test_a_repeat_within_the_batch_across_chunks_is_refused(ledger: Ledger, tmp_
         (3, "repeats an earlier row of this batch")
     ]
     assert outcome.accepted == 2
+
+
+def test_what_the_ledger_refuses_is_named_by_row_in_a_batch_of_many_chunks(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    """On PostgreSQL many chunks are staged before they are written (a window): each
+    refusal must still name its own row, the counts must leave it out, and a correction
+    may name a row of an earlier chunk still staged."""
+    ids = people(ledger, 3)
+    stranger = make_id(sequence=99)  # valid, never registered
+    header = (*HEADER, "incident_ref", "action", "supersedes", "reason")
+    court = csv_file(
+        tmp_path / "c.csv",
+        [row(ids[0], "C-1", metric="public_order_detention", incident_ref="INC-7")],
+        header,
+    )
+    ps = Actor("department", "ps")
+    assert submit_batch(ledger, court, department="public-security", actor=ps).accepted == 1
+    rows = [
+        row(ids[0], "TP-1"),  # 1
+        row(stranger, "TP-2", metric="running_red_light"),  # 2: no such resident
+        row(ids[1], "TP-3", metric="running_red_light"),  # 3
+        row(ids[2], "TP-1"),  # 4: repeats row 1, in another chunk
+        row(ids[2], "TP-5", incident_ref="INC-7"),  # 5: flagged, kept
+        row(ids[1], "TP-6", value="", action="retract", supersedes="TP-3", reason="twice"),
+        row(stranger, "TP-7"),  # 7: no such resident
+    ]
+    path = csv_file(tmp_path / "b.csv", rows, header)
+    outcome = submit(ledger, path, batch_id="W", partial=True, chunk_rows=2)
+    assert [(p.row, p.field, p.level) for p in outcome.problems] == [
+        (2, "national_id", "refused"),
+        (4, "source_ref", "refused"),
+        (5, "incident_ref", "flagged"),
+        (7, "national_id", "refused"),
+    ]
+    assert outcome.problems[1].reason == "repeats an earlier row of this batch"
+    assert outcome.problems[0].value == stranger[:6] + "********" + stranger[-4:]
+    assert (outcome.rows, outcome.accepted, outcome.refused, outcome.flagged) == (7, 4, 3, 1)
+    assert outcome.metrics == {"failure_to_yield": 3, "running_red_light": 1}
+    assert records_of_batch(ledger, "W") == 4
+    _, kept = ledger.read_resident(ids[1], actor=OPERATOR, purpose="test")
+    assert [(r.source_ref, r.kind) for r in kept] == [("TP-3", "original"), ("TP-6", "retraction")]
+    verify_ledger(ledger.engine)  # the chain, and each row written under its entry
 
 
 def test_an_incident_already_reported_by_another_department_is_kept_and_flagged(

@@ -20,7 +20,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 from sqlalchemy import Connection
 
 from osmanthus.audit import Claim
@@ -160,25 +159,21 @@ def _write_batch(
         actor=actor,
         now=outcome.received_at,
     )
-    metrics: Counter[str] = Counter()
     prohibited: Counter[str] = Counter()
     for chunk, checked, pseudonyms in _checked_chunks(ledger, opened, outcome.department, today):
-        written, found = writer.write(chunk, checked, pseudonyms)
+        found = writer.write(chunk, checked, pseudonyms)
         prohibited.update(checked.prohibited)
-        problems = checked.problems + found
-        outcome.problems.extend(problems)
+        outcome.problems.extend(checked.problems + found)
         outcome.rows += chunk.num_rows
-        outcome.accepted += int(written.sum())
-        outcome.flagged += sum(1 for p in found if p.level == "flagged")
-        if written.any():
-            codes = pc.value_counts(chunk.column("metric").filter(written))
-            metrics.update({str(c["values"]): int(c["counts"]) for c in codes.to_pylist()})
         if progress is not None:
             progress(outcome.rows, opened.total_rows)
+    outcome.problems.extend(writer.finish())
     writer.close()
+    outcome.accepted = writer.accepted
+    outcome.flagged = sum(1 for p in outcome.problems if p.level == "flagged")
     outcome.refused = outcome.rows - outcome.accepted
     outcome.problems.sort(key=lambda p: (p.row, p.field))
-    outcome.metrics = dict(sorted(metrics.items()))
+    outcome.metrics = {metric: n for metric, n in sorted(writer.metrics.items()) if n}
     outcome.finished_at = ledger.now()
     if outcome.refused and not outcome.partial:
         outcome.status, outcome.accepted, outcome.flagged = "refused", 0, 0

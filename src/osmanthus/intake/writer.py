@@ -2,7 +2,9 @@
 
 Original reports go through the ledger's :class:`osmanthus.ledger.StagedRecords` (the
 staging table, the ``INSERT ... SELECT``, the checks that need the ledger, and the
-rows' claim); this module turns what it reports into the batch's row-level problems:
+rows' claim), a window of one or more chunks at a time; this module keeps, for each
+staged row, only its row number, metric and national ID (to name it in a problem), and
+turns what the ledger reports into the batch's row-level problems:
 
 - a resident who is not registered: refused;
 - a source reference already used by this department (in an earlier batch, or earlier
@@ -16,6 +18,8 @@ Corrections and retractions are few; each goes through the ledger's own supersed
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -31,7 +35,10 @@ __all__ = ["ChunkWriter"]
 
 
 class ChunkWriter:
-    """Writes the clean rows of each chunk of one batch (one transaction, one connection)."""
+    """Writes the clean rows of each chunk of one batch (one transaction, one connection).
+
+    Counts what it wrote as it goes (:attr:`accepted`, :attr:`metrics`); a staged row
+    counts from the moment it is staged until the ledger refuses it."""
 
     def __init__(
         self,
@@ -53,6 +60,9 @@ class ChunkWriter:
         self.staged = StagedRecords(
             conn, department=department, department_id=department_id, batch_id=batch_id, now=now
         )
+        self.accepted = 0
+        self.metrics: Counter[str] = Counter()
+        self._window: list[_Staged] = []  # the staged rows not yet written, chunk by chunk
 
     def close(self) -> None:
         """Drop the staging table."""
@@ -60,68 +70,103 @@ class ChunkWriter:
 
     def write(
         self, table: pa.Table, checked: Validated, pseudonyms: pa.ChunkedArray
-    ) -> tuple[npt.NDArray[np.bool_], list[Problem]]:
-        """Write the chunk's clean rows; return which rows are in the ledger and the new
-        problems (refused by the ledger, or flagged)."""
+    ) -> list[Problem]:
+        """Stage or write the chunk's clean rows; return the problems found so far (the
+        ledger's refusals of rows staged earlier may come with a later chunk, or from
+        :meth:`finish`)."""
         assert checked.action is not None
         reports = checked.ok & (checked.action == "report")
         problems: list[Problem] = []
-        written = np.zeros(checked.rows, dtype=bool)
         if reports.any():
-            written |= self._write_reports(table, checked, pseudonyms, reports, problems)
+            self._stage(table, checked, pseudonyms, np.flatnonzero(reports))
         superseding = checked.ok & (checked.action != "report")
+        if self.staged.full or (superseding.any() and self.staged.staged):
+            problems += self._flush()  # a correction may name a staged row
         for row in np.flatnonzero(superseding).tolist():
             if self._supersede(table, checked, pseudonyms, row, problems):
-                written[row] = True
-        return written, problems
+                self.accepted += 1
+                self.metrics[str(table.column("metric")[row])] += 1
+        return problems
+
+    def finish(self) -> list[Problem]:
+        """Write what is still staged; return its problems."""
+        return self._flush()
 
     # -- original reports -------------------------------------------------------------
 
-    def _write_reports(
+    def _stage(
         self,
         table: pa.Table,
         checked: Validated,
         pseudonyms: pa.ChunkedArray,
-        rows: npt.NDArray[np.bool_],
-        problems: list[Problem],
-    ) -> npt.NDArray[np.bool_]:
-        staged = np.flatnonzero(rows)  # position k (1-based) in the stage -> row in the chunk
-        found = self.staged.write(_stage_table(table, checked, pseudonyms, staged))
-        first = checked.first_row
-        refused: dict[int, Problem] = {}  # by row in the chunk
+        staged: npt.NDArray[np.intp],
+    ) -> None:
+        picked = pa.array(staged)
+        metric = table.column("metric").take(picked)
+        self.staged.stage(_stage_table(table, checked, pseudonyms, staged, metric))
+        self._window.append(
+            _Staged(
+                rows=staged + checked.first_row,
+                metric=metric,
+                national_id=table.column("national_id").take(picked),
+            )
+        )
+        self.accepted += len(staged)
+        for count in pc.value_counts(metric).to_pylist():
+            self.metrics[str(count["values"])] += int(count["counts"])
+
+    def _flush(self) -> list[Problem]:
+        found = self.staged.flush()
+        window, self._window = self._window, []
+        if not window:
+            return []
+        ends = np.cumsum([len(part.rows) for part in window])
+
+        def at(k: int) -> tuple[_Staged, int]:
+            """The chunk and index of the window's row ``k`` (1-based)."""
+            chunk = int(np.searchsorted(ends, k - 1, side="right"))
+            return window[chunk], k - 1 - (int(ends[chunk - 1]) if chunk else 0)
+
+        refused: dict[int, Problem] = {}  # by row number in the file
         for k, ref, batch in found.taken:
             reason = (
                 "repeats an earlier row of this batch"
                 if batch == self.batch_id
                 else f"already recorded by this department (batch {batch or 'unknown'})"
             )
-            row = int(staged[k - 1])
-            refused[row] = Problem(first + row, "source_ref", shown(ref), reason)
-        ids = table.column("national_id")
+            part, i = at(k)
+            row = int(part.rows[i])
+            refused[row] = Problem(row, "source_ref", shown(ref), reason)
+            self._unwritten(part, i)
         for k in found.unknown:
-            row = int(staged[k - 1])
+            part, i = at(k)
+            row = int(part.rows[i])
             refused[row] = Problem(
-                first + row,
+                row,
                 "national_id",
-                shown(ids[row].as_py(), private=True),
+                shown(part.national_id[i].as_py(), private=True),
                 "no registered resident has this national ID",
             )
+            self._unwritten(part, i)
+        problems = list(refused.values())
         for k, incident, code in found.repeated:
-            row = int(staged[k - 1])
+            part, i = at(k)
+            row = int(part.rows[i])
             if row not in refused:
                 problems.append(
                     Problem(
-                        first + row,
+                        row,
                         "incident_ref",
                         shown(incident),
                         f"incident already reported by {code}: kept, and counted once",
                         level="flagged",
                     )
                 )
-        problems.extend(refused.values())
-        written = rows.copy()
-        written[list(refused)] = False
-        return written
+        return problems
+
+    def _unwritten(self, part: _Staged, i: int) -> None:
+        self.accepted -= 1
+        self.metrics[str(part.metric[i])] -= 1
 
     # -- corrections and retractions --------------------------------------------------
 
@@ -158,11 +203,21 @@ class ChunkWriter:
         return True
 
 
+@dataclass
+class _Staged:
+    """What the writer keeps of a chunk's staged rows until they are written."""
+
+    rows: npt.NDArray[np.intp]  # each row's number in the file
+    metric: pa.ChunkedArray
+    national_id: pa.ChunkedArray
+
+
 def _stage_table(
     table: pa.Table,
     checked: Validated,
     pseudonyms: pa.ChunkedArray,
     staged: npt.NDArray[np.intp],
+    metric: pa.ChunkedArray,
 ) -> pa.Table:
     """The staged columns of the chunk's rows ``staged``, in that order, as Arrow (dates as
     ISO text); optional columns that are empty throughout are left out (NULL)."""
@@ -175,7 +230,7 @@ def _stage_table(
 
     columns: dict[str, pa.Array | pa.ChunkedArray] = {
         "pseudonym": pseudonyms.take(picked),
-        "metric": table.column("metric").take(picked),
+        "metric": metric,
         "value": pa.array(checked.value[staged], pa.float64()),
         "act_date": day(checked.act_date),
         "decision_date": day(checked.decision_date),

@@ -1,13 +1,22 @@
-"""Original records of an intake batch, written chunk by chunk inside its transaction.
+"""Original records of an intake batch, written window by window inside its transaction.
 
 Each chunk's rows go to a temporary staging table (SQLite: ``executemany`` into an
 in-memory temp table; PostgreSQL: COPY of Arrow-written CSV), and from there into
 ``records`` with one ``INSERT ... SELECT`` that joins the residents by pseudonym (in file
 order: sorting by resident cost more than it saved, measured at 1 M and 10 M rows). The
-ids are taken first (:func:`osmanthus.ledger.ids.allocate_ids`), so the rows written are
-added to the batch's claim (:meth:`StagedRecords.claim`) from the staged columns
-themselves, on a thread of its own while the next chunk is written (Arrow and SHA-256 over
-large buffers release the interpreter lock): 1 M rows into SQLite, digests inline
+caller stages chunk after chunk (:meth:`StagedRecords.stage`) and writes what is staged
+(:meth:`StagedRecords.flush`) when :attr:`StagedRecords.full` says so, or before a
+correction that may name a staged row. On SQLite a window is one chunk; on PostgreSQL it
+is :data:`PG_WINDOW_ROWS` rows (several chunks): each statement's join costs a scan of
+the residents or an index probe a row, and one statement over 200,000 rows instead of
+ten over 20,000 took 1 M rows from 33.5 s of ``INSERT ... SELECT`` to 18 s
+(bench/intake.py, 2026-12-07), while the client holds only the window's staged columns
+(about 200 bytes a row), not its chunks.
+
+The ids are taken first (:func:`osmanthus.ledger.ids.allocate_ids`), so the rows written
+are added to the batch's claim (:meth:`StagedRecords.claim`) from the staged columns
+themselves, on a thread of its own while the next window is written (Arrow and SHA-256
+over large buffers release the interpreter lock): 1 M rows into SQLite, digests inline
 +11.5 % wall against no digests, on the thread +5.6 % (+10.3 % CPU; 1 M rows, medians of
 3 interleaved pairs, bench/row_digests.py, 2026-12-06).
 What needs the ledger is checked in SQL:
@@ -18,7 +27,7 @@ What needs the ledger is checked in SQL:
 - an incident already reported by another department: the row is written and reported
   (the scorer counts one incident once).
 
-The caller (:mod:`osmanthus.intake.writer`) turns what each chunk reports into the
+The caller (:mod:`osmanthus.intake.writer`) turns what each window reports into the
 batch's row-level problems.
 """
 
@@ -44,10 +53,12 @@ from osmanthus.ledger.ids import allocate_ids
 from osmanthus.ledger.schema import records
 from osmanthus.ledger.seal_columns import Col, add_rows
 
-__all__ = ["StagedChunk", "StagedRecords"]
+__all__ = ["PG_WINDOW_ROWS", "StagedChunk", "StagedRecords"]
 
 _STAGE = "intake_stage"
-#: Each staged row's key ``k`` is its position among the chunk's staged rows (1-based):
+#: Rows staged on PostgreSQL before they are written (see the module's notes).
+PG_WINDOW_ROWS = 200_000
+#: Each staged row's key ``k`` is its position among the window's staged rows (1-based):
 #: SQLite's rowid, a column on PostgreSQL. Optional columns empty in a chunk are not sent.
 _INSERT = f"""
 INSERT INTO records (id, resident_id, department_id, metric, value, act_date, decision_date,
@@ -59,6 +70,12 @@ FROM {_STAGE} s JOIN residents r ON r.pseudonym = s.pseudonym
 _TAKEN = f"""
 SELECT {{key}}, s.source_ref, r.batch_id FROM {_STAGE} s
 JOIN records r ON r.department_id = :department AND r.source_ref = s.source_ref
+"""
+#: Rows repeating the source reference of a row staged before them (in an earlier chunk
+#: of the window: the checks see one chunk at a time).
+_REPEATED_REF = f"""
+SELECT {{key}}, s.source_ref, :batch FROM {_STAGE} s
+WHERE EXISTS (SELECT 1 FROM {_STAGE} t WHERE t.source_ref = s.source_ref AND {{other}} < {{key}})
 """
 _UNKNOWN = f"""
 SELECT {{key}} FROM {_STAGE} s
@@ -75,7 +92,7 @@ GROUP BY {{key}}, s.incident_ref
 
 @dataclass
 class StagedChunk:
-    """What became of a chunk's rows, each named by its position ``k`` (1-based)."""
+    """What became of a window's rows, each named by its position ``k`` (1-based)."""
 
     taken: list[tuple[int, str, str | None]] = field(default_factory=list)
     """``(k, source_ref, batch)``: the department already used the reference (in
@@ -118,6 +135,9 @@ class StagedRecords:
         self._sealed = ClaimBuilder("records")  # the batch's original reports
         self._sealing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake-seal")
         self._pending: list[Future[None]] = []
+        self.window = PG_WINDOW_ROWS if self.postgres else 1
+        self._window: list[pa.Table] = []  # the staged columns, for the claim
+        self._staged = 0
         self.stamp: object = (
             now if self.postgres else now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
         )
@@ -126,16 +146,40 @@ class StagedRecords:
         else:  # a batch's pages spill to the log instead of filling the reads' 256 MiB
             conn.exec_driver_sql(f"PRAGMA cache_size=-{INTAKE_CACHE_KIB}")
 
-    def write(self, stage: pa.Table) -> StagedChunk:
-        """Write the rows of ``stage`` (columns ``pseudonym, metric, value, act_date,
+    @property
+    def full(self) -> bool:
+        """Whether the staged rows should be written now (a window's worth)."""
+        return self._staged >= self.window
+
+    @property
+    def staged(self) -> int:
+        """Rows staged and not yet written."""
+        return self._staged
+
+    def stage(self, stage: pa.Table) -> None:
+        """Stage the rows of ``stage`` (columns ``pseudonym, metric, value, act_date,
         decision_date, source_ref`` and optionally ``incident_ref, severity``; dates as
-        ISO text) that the ledger accepts; report the others by position."""
-        self._new_stage()
+        ISO text); they take the window's next positions ``k``."""
         n = stage.num_rows
-        stage = stage.add_column(0, "k", pa.array(np.arange(1, n + 1), pa.int64()))
+        if not n:
+            return
+        if not self._staged:
+            self._new_stage()
+        first = self._staged + 1
+        stage = stage.add_column(0, "k", pa.array(np.arange(first, first + n), pa.int64()))
         stage = stage.add_column(1, "id", pa.array(allocate_ids(self.conn, records, n)))
         self._fill(stage)
+        self._window.append(stage)
+        self._staged += n
+
+    def flush(self) -> StagedChunk:
+        """Write the staged rows that the ledger accepts; report the others by position."""
         found = StagedChunk()
+        n, self._staged = self._staged, 0
+        if not n:
+            return found
+        if self.postgres:  # a fresh temporary table has no statistics: plan with some
+            self.conn.exec_driver_sql(f"ANALYZE {_STAGE}")
         params = {"department": self.department_id, "stamp": self.stamp, "batch": self.batch_id}
         while True:
             try:
@@ -147,7 +191,8 @@ class StagedRecords:
                     raise
         if inserted < n - len(found.taken):
             found.unknown = [int(k) for (k,) in self.conn.execute(self._sql(_UNKNOWN))]
-        if "incident_ref" in stage.column_names:
+        window, self._window = self._window, []
+        if any("incident_ref" in part.column_names for part in window):
             query = self._sql(_REPEATED_INCIDENT)
             found.repeated = [
                 (int(k), str(incident), str(code))
@@ -157,7 +202,11 @@ class StagedRecords:
             ]
         written = np.ones(n, dtype=bool)
         written[[k - 1 for k, _, _ in found.taken] + [k - 1 for k in found.unknown]] = False
-        self._pending.append(self._sealing.submit(self._seal, stage.filter(pa.array(written))))
+        start = 0
+        for part in window:  # sealed chunk by chunk: a window's lines at once cost memory
+            kept = written[start : start + part.num_rows]
+            start += part.num_rows
+            self._pending.append(self._sealing.submit(self._seal, part.filter(pa.array(kept))))
         return found
 
     def claim(self) -> Claim:
@@ -189,16 +238,21 @@ class StagedRecords:
         )
 
     def _sql(self, statement: str) -> Any:
-        return text(statement.format(key="s.k" if self.postgres else "s.rowid"))
+        key, other = ("s.k", "t.k") if self.postgres else ("s.rowid", "t.rowid")
+        return text(statement.format(key=key, other=other))
 
     def _unstage_taken(self, found: StagedChunk) -> bool:
         """Unstage (and report) rows whose source reference the department already used."""
-        taken = self.conn.execute(self._sql(_TAKEN), {"department": self.department_id}).all()
-        found.taken.extend((int(k), str(ref), batch) for k, ref, batch in taken)
+        rows = list(self.conn.execute(self._sql(_TAKEN), {"department": self.department_id}))
+        rows += self.conn.execute(self._sql(_REPEATED_REF), {"batch": self.batch_id})
+        taken = list(
+            {int(k): (int(k), str(ref), batch) for k, ref, batch in reversed(rows)}.values()
+        )
+        found.taken.extend(taken)
         if taken:
-            gone = [{"k": k} for k, _, _ in taken]
+            gone = ", ".join(str(k) for k, _, _ in taken)  # integers; one statement
             key = "k" if self.postgres else "rowid"
-            self.conn.execute(text(f"DELETE FROM {_STAGE} WHERE {key} = :k"), gone)
+            self.conn.exec_driver_sql(f"DELETE FROM {_STAGE} WHERE {key} IN ({gone})")
         return bool(taken)
 
     def _fill(self, stage: pa.Table) -> None:
