@@ -276,6 +276,7 @@ def build_city(home: Path, database_url: str, residents: int) -> None:
     """What ``osmanthus demo --no-serve`` builds (the demo keeps to its own SQLite file):
     the city, its sample batch (whose ID numbers the checks use) and the sign-ins."""
     from osmanthus.cli.base import OPERATOR
+    from osmanthus.cli.policy import approve_demo_policy
     from osmanthus.cli.web import create_demo_signins
     from osmanthus.ledger import Ledger, migrate
     from osmanthus.policy import load_policy
@@ -286,6 +287,7 @@ def build_city(home: Path, database_url: str, residents: int) -> None:
     ledger = Ledger.from_settings(settings, load_policy(settings.policy_dir))
     migrate(ledger.engine)
     ledger.sync_departments(OPERATOR)
+    approve_demo_policy(ledger, settings)  # the service serves only an approved policy
     spec = CitySpec(residents=residents, as_of=ledger.today())
     loaded = load_city(ledger, spec)
     write_sample_batch(home / "demo-batch.csv", loaded.sample_ids, ledger.today(), spec.seed)

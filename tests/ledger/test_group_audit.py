@@ -135,3 +135,38 @@ def test_the_checkpoint_lets_the_write_ahead_log_start_again(ledger: Ledger) -> 
         writer.close()
         upkeep.stop()
     assert verify_chain(ledger.engine).count >= 1600
+
+
+def test_the_loops_postgresql_writer_chains_waits_for_nobody_and_survives_a_lost_connection(
+    ledger: Ledger,
+) -> None:
+    """PostgreSQL: groups committed in two round trips on a kept connection. Another
+    transaction appending (holding the chain's lock) makes it hand the group back with
+    nothing written; a connection killed by the server costs one group, not the next."""
+    if ledger.engine.dialect.name != "postgresql":
+        pytest.skip("the writer of the event loop on PostgreSQL")
+    from osmanthus.ledger.audit_log import PG_CHAIN_LOCK, ChainBusy
+    from osmanthus.ledger.pg_writer import PgChainWriter
+
+    def entries(n: int) -> list[PendingEntry]:
+        return [PendingEntry(str(OPERATOR), "test.entry", f"entry {i}") for i in range(n)]
+
+    before = verify_chain(ledger.engine).count
+    writer = PgChainWriter(ledger.engine)
+    try:
+        stored = writer.commit(entries(3))
+        assert [e.seq for e in stored] == [before + 1, before + 2, before + 3]
+        with ledger.engine.begin() as other:
+            other.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_CHAIN_LOCK})
+            with pytest.raises(ChainBusy):
+                writer.commit(entries(2))
+        assert verify_chain(ledger.engine).count == before + 3  # nothing of the busy group
+        pid = writer._connection().info.backend_pid
+        with ledger.engine.begin() as admin:  # the server drops the writer's connection
+            admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        with pytest.raises(LedgerError):
+            writer.commit(entries(1))
+        assert [e.seq for e in writer.commit(entries(2))] == [before + 4, before + 5]
+    finally:
+        writer.close()
+    assert verify_chain(ledger.engine).count == before + 5

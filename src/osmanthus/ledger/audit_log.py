@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # a runtime import would be a cycle (the overflow stores Audi
     from osmanthus.ledger.audit_overflow import Overflow
 
 __all__ = [
+    "PG_CHAIN_LOCK",
     "AuditEntry",
     "ChainBusy",
     "PendingEntry",
@@ -53,7 +54,7 @@ __all__ = [
 ]
 
 #: Arbitrary constant naming the audit chain's advisory lock on PostgreSQL.
-_PG_LOCK_KEY = 0x05A4_A0D1
+PG_CHAIN_LOCK = 0x05A4_A0D1  # the advisory lock of appending to the chain (PostgreSQL)
 
 
 @dataclass(frozen=True)
@@ -242,8 +243,8 @@ def append_entries(
     already holds the only write lock.)"""
     if conn.dialect.name == "postgresql":
         if wait:
-            conn.execute(_LOCK, {"key": _PG_LOCK_KEY})
-        elif not conn.execute(_TRY_LOCK, {"key": _PG_LOCK_KEY}).scalar_one():
+            conn.execute(_LOCK, {"key": PG_CHAIN_LOCK})
+        elif not conn.execute(_TRY_LOCK, {"key": PG_CHAIN_LOCK}).scalar_one():
             raise ChainBusy("audit: another transaction is appending to the chain")
     stored = chained(pending, *take_chain(conn))
     _insert_many(conn, stored)

@@ -45,6 +45,7 @@ from osmanthus.ledger.audit_log import (
     prepare,
 )
 from osmanthus.ledger.database import database_errors, sqlite_file
+from osmanthus.ledger.pg_writer import PgChainWriter
 from osmanthus.ledger.sqlite_writer import SqliteChainWriter
 
 __all__ = ["GroupAudit"]
@@ -70,6 +71,8 @@ class GroupAudit:
         )
         self._on_loops: dict[asyncio.AbstractEventLoop, list[_OnLoop]] = defaultdict(list)
         self._sqlite_writer = SqliteChainWriter(engine) if sqlite_file(engine) else None
+        postgres = engine.dialect.name == "postgresql"
+        self._pg_writer = PgChainWriter(engine) if postgres else None  # the loops' own
         # the writer thread's own (a kept connection is used by one thread at a time)
         self._thread_writer = SqliteChainWriter(engine) if sqlite_file(engine) else None
         self._thread = threading.Thread(target=self._run, name="osmanthus-audit", daemon=True)
@@ -107,6 +110,8 @@ class GroupAudit:
         """Commit on this thread if the chain's lock is free now, else raise ChainBusy."""
         if self._sqlite_writer is not None:
             return self._sqlite_writer.commit(entries, turn_wait=LOOP_TURN_WAIT)
+        if self._pg_writer is not None:
+            return self._pg_writer.commit(entries)
         with database_errors("audit"), self._engine.begin() as conn:
             return append_entries(conn, entries, wait=False)
 
@@ -126,7 +131,7 @@ class GroupAudit:
         """Write what is waiting, then stop the threads."""
         self._waiting.put(None)
         self._thread.join(timeout=60)
-        for writer in (self._sqlite_writer, self._thread_writer):
+        for writer in (self._sqlite_writer, self._thread_writer, self._pg_writer):
             if writer is not None:
                 writer.close()
 
