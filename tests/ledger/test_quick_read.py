@@ -27,6 +27,10 @@ def test_the_quick_read_equals_the_sqlalchemy_read(
     ledger.retract_record(
         "traffic-police", "A-2", new_source_ref="A-2R", reason="wrong plate", actor=OPERATOR
     )
+    for day, ref in ((dt.date(2026, 5, 1), "CR-1"), (dt.date(2026, 5, 9), "CR-2")):
+        ledger.record_profile(  # on PostgreSQL read in the resident's round trip
+            number, "left_city_on", day, department="civil-registry", source_ref=ref, actor=OPERATOR
+        )
     lonely = make_id(sequence=12)
     ledger.register_resident(lonely, "gusu", actor=OPERATOR)
     quick = QuickReader(ledger.engine, with_profile=True)
@@ -39,12 +43,26 @@ def test_the_quick_read_equals_the_sqlalchemy_read(
             assert expected is not None and found is not None
             resident, rows = found
             assert resident.id == expected[0].id and resident.birth_year == 1987
+            with read_only(ledger.engine) as conn:
+                facts = ledger_profile(conn, resident.id)
+            assert resident.profile == facts
+            assert resident.profile == (
+                {"left_city_on": dt.date(2026, 5, 9)} if person == number else {}
+            )
             assert rows.stored() == expected[1]
             assert rows.ids == tuple(r.id for r in expected[1])
         assert len(found_rows(quick, ledger, number)) == 3
         assert quick.resident_and_records("no-such-pseudonym") is None
     finally:
         quick.close()
+
+
+def ledger_profile(conn: object, resident_id: int) -> dict[str, object]:
+    """The resident's profile facts as the ledger's SQLAlchemy read gives them."""
+    from osmanthus.ledger.reading import PROFILE
+
+    rows = conn.execute(PROFILE, {"resident": resident_id}).all()  # type: ignore[attr-defined]
+    return {attribute: value for attribute, value in rows}
 
 
 def found_rows(quick: QuickReader, ledger: Ledger, number: str) -> tuple[int, ...]:

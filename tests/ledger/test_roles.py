@@ -18,7 +18,9 @@ from osmanthus.cli import app
 from osmanthus.disputes import file_dispute
 from osmanthus.intake import submit_batch
 from osmanthus.ledger import Actor, Ledger, NewRecord, connect, verify_ledger
+from osmanthus.ledger.audit_log import PendingEntry
 from osmanthus.ledger.erasure import erase_resident
+from osmanthus.ledger.pg_writer import PgChainWriter
 from osmanthus.policy import load_policy
 from osmanthus.population import export_ledger
 from osmanthus.residents import set_password
@@ -82,6 +84,11 @@ def test_the_service_role_adds_rows_and_cannot_change_the_past(
         set_password(ledger, number, "a long password", actor=OPERATOR)
         file_dispute(ledger, ledger.pseudonym_of(number), 1, "this was not me, truly")
         export_ledger(ledger.engine, tmp_path / "lake", actor=OPERATOR)
+        writer = PgChainWriter(ledger.engine)  # the web service's appends, as the role
+        try:
+            writer.commit([PendingEntry(str(OPERATOR), "test.entry", "the loop's append")])
+        finally:
+            writer.close()
         assert verify_ledger(ledger.engine).rows["records"] == 2
 
         for attack in (
@@ -94,6 +101,7 @@ def test_the_service_role_adds_rows_and_cannot_change_the_past(
             "DROP TRIGGER records_append_only ON records",
             "SET session_replication_role = replica",
             "CREATE TABLE records_copy (id int)",
+            "DROP FUNCTION osmanthus_append_audit",  # nor replace how the chain is appended
         ):
             # DELETE on audit_log is granted for archiving: its row trigger refuses any
             # entry no archive covers

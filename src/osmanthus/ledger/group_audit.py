@@ -14,8 +14,9 @@ committed before its request answers (only the transaction is shared):
   that appended keeps the turn until it commits, and then the group goes to the writer
   thread) but never for the database's lock: on SQLite, if another writer holds it (a
   department's upload), the group is committed to the audit overflow
-  (:mod:`osmanthus.ledger.audit_overflow`); on PostgreSQL, if another transaction is
-  appending, the group goes to the writer thread, which waits. (Trying the file lock
+  (:mod:`osmanthus.ledger.audit_overflow`); on PostgreSQL the loop waits as long for the
+  chain's advisory lock (on a kept connection, :mod:`osmanthus.ledger.pg_writer`), and
+  then the group goes to the writer thread, which waits. (Trying the file lock
   and coming back later on the loop instead let groups wait for their turn again and
   again: the 99th percentile doubled, measured.)
 - From threads, entries go to that writer thread, which appends everything waiting in
@@ -72,7 +73,8 @@ class GroupAudit:
         self._on_loops: dict[asyncio.AbstractEventLoop, list[_OnLoop]] = defaultdict(list)
         self._sqlite_writer = SqliteChainWriter(engine) if sqlite_file(engine) else None
         postgres = engine.dialect.name == "postgresql"
-        self._pg_writer = PgChainWriter(engine) if postgres else None  # the loops' own
+        # the loops' own, waiting for the chain's lock as the SQLite turn is waited for
+        self._pg_writer = PgChainWriter(engine, wait=LOOP_TURN_WAIT) if postgres else None
         # the writer thread's own (a kept connection is used by one thread at a time)
         self._thread_writer = SqliteChainWriter(engine) if sqlite_file(engine) else None
         self._thread = threading.Thread(target=self._run, name="osmanthus-audit", daemon=True)

@@ -9,7 +9,8 @@ is raw: values are converted by the columns' own type processors. The first read
 only the record ids (about 10 µs), which is all a remembered decision needs; the rows
 themselves are read when needed (a new decision, a page). SQLite reads outside a
 transaction see the newest commit; the PostgreSQL connection runs in autocommit mode for
-the same reason.
+the same reason. On PostgreSQL, where each statement is a round trip to the server, the
+resident's profile facts come in the same statement (two arrays).
 """
 
 from __future__ import annotations
@@ -27,7 +28,13 @@ from sqlalchemy.types import TypeEngine
 
 from osmanthus.core import ResidentInfo, StoredRecord, Suspension
 from osmanthus.ledger.database import database_errors
-from osmanthus.ledger.reading import PROFILE, RECORDS, RESIDENT_RECORD_IDS, SUSPENSIONS
+from osmanthus.ledger.reading import (
+    PROFILE,
+    RECORDS,
+    RESIDENT_RECORD_IDS,
+    SUSPENSIONS,
+    resident_record_ids_with_profile,
+)
 
 __all__ = ["QuickReader", "RecordRows"]
 
@@ -85,7 +92,9 @@ class QuickReader:
 
     def __init__(self, engine: Engine, *, with_profile: bool) -> None:
         self._engine = engine
-        self._ids = _Prepared(engine, RESIDENT_RECORD_IDS)
+        self._facts_inline = with_profile and engine.dialect.name == "postgresql"
+        ids = resident_record_ids_with_profile() if self._facts_inline else RESIDENT_RECORD_IDS
+        self._ids = _Prepared(engine, ids)
         self._rows = _Prepared(engine, RECORDS)
         self._profile = _Prepared(engine, PROFILE) if with_profile else None
         self._suspensions = _Prepared(engine, SUSPENSIONS)
@@ -112,10 +121,15 @@ class QuickReader:
             index = prepared.index
             profile = {}
             if self._profile is not None:
-                facts = self._fetch(
-                    self._profile.sql,
-                    self._profile.parameters({"resident": first[index["resident_id_"]]}),
-                )
+                if self._facts_inline:
+                    attributes = first[index["profile_attributes"]] or ()
+                    values = first[index["profile_values"]] or ()
+                    facts = list(zip(attributes, values, strict=True))
+                else:
+                    facts = self._fetch(
+                        self._profile.sql,
+                        self._profile.parameters({"resident": first[index["resident_id_"]]}),
+                    )
                 value = self._profile.convert[self._profile.index["value"]]
                 profile = {a: value(v) if value else v for a, v in facts}  # newest wins
             suspended = (

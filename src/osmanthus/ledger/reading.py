@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, select
+from sqlalchemy import Connection, Row, Select, bindparam, func, select
 
 from osmanthus.core import ResidentInfo, StoredRecord, Suspension
 from osmanthus.ledger.schema import departments, profile_facts, records, residents, suspensions
@@ -23,6 +23,7 @@ __all__ = [
     "profile_of",
     "record_rows",
     "resident_and_records",
+    "resident_record_ids_with_profile",
     "stored_record",
     "suspensions_of",
 ]
@@ -90,6 +91,26 @@ RESIDENT_RECORD_IDS = (
     .where(residents.c.pseudonym == bindparam("pseudonym"))
     .order_by(records.c.id)
 )
+
+
+def resident_record_ids_with_profile() -> Select[Any]:
+    """:data:`RESIDENT_RECORD_IDS` with the resident's profile facts as two arrays
+    (attributes and values, oldest first; NULL when none), PostgreSQL only: one statement,
+    one round trip, where the facts' own query was a second (about 50 µs of the client's
+    CPU and a wait of the event loop on each hot read)."""
+    from sqlalchemy.dialects.postgresql import aggregate_order_by  # its dialect: ~20 ms
+
+    def facts(column: Any) -> Any:
+        return (
+            select(func.array_agg(aggregate_order_by(column, profile_facts.c.id)))
+            .where(profile_facts.c.resident_id == residents.c.id)
+            .scalar_subquery()
+        )
+
+    return RESIDENT_RECORD_IDS.add_columns(
+        facts(profile_facts.c.attribute).label("profile_attributes"),
+        facts(profile_facts.c.value).label("profile_values"),
+    )
 
 
 def resident_and_records(
