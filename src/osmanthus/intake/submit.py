@@ -160,15 +160,19 @@ def _write_batch(
         now=outcome.received_at,
     )
     prohibited: Counter[str] = Counter()
-    for chunk, checked, pseudonyms in _checked_chunks(ledger, opened, outcome.department, today):
-        found = writer.write(chunk, checked, pseudonyms)
-        prohibited.update(checked.prohibited)
-        outcome.problems.extend(checked.problems + found)
-        outcome.rows += chunk.num_rows
-        if progress is not None:
-            progress(outcome.rows, opened.total_rows)
-    outcome.problems.extend(writer.finish())
-    writer.close()
+    try:
+        chunks = _checked_chunks(ledger, opened, outcome.department, today)
+        for chunk, checked, pseudonyms in chunks:
+            found = writer.write(chunk, checked, pseudonyms)
+            prohibited.update(checked.prohibited)
+            outcome.problems.extend(checked.problems + found)
+            outcome.rows += chunk.num_rows
+            if progress is not None:
+                progress(outcome.rows, opened.total_rows)
+        outcome.problems.extend(writer.finish())
+        writer.close()
+    finally:
+        writer.stop()  # a batch that failed half-way leaves no thread behind
     outcome.accepted = writer.accepted
     outcome.flagged = sum(1 for p in outcome.problems if p.level == "flagged")
     outcome.refused = outcome.rows - outcome.accepted

@@ -68,6 +68,10 @@ class ChunkWriter:
         """Drop the staging table."""
         self.staged.close()
 
+    def stop(self) -> None:
+        """Stop the staged writer's thread (whatever happened to the batch)."""
+        self.staged.stop()
+
     def write(
         self, table: pa.Table, checked: Validated, pseudonyms: pa.ChunkedArray
     ) -> list[Problem]:

@@ -33,6 +33,7 @@ batch's row-level problems.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 from collections.abc import Iterator, Sequence
@@ -71,11 +72,15 @@ _TAKEN = f"""
 SELECT {{key}}, s.source_ref, r.batch_id FROM {_STAGE} s
 JOIN records r ON r.department_id = :department AND r.source_ref = s.source_ref
 """
-#: Rows repeating the source reference of a row staged before them (in an earlier chunk
-#: of the window: the checks see one chunk at a time).
+#: Rows repeating the source reference of a row staged before them in the window (in an
+#: earlier chunk: the checks see one chunk at a time) that can be written: its resident
+#: is registered (a row that cannot be written leaves its reference free).
 _REPEATED_REF = f"""
 SELECT {{key}}, s.source_ref, :batch FROM {_STAGE} s
-WHERE EXISTS (SELECT 1 FROM {_STAGE} t WHERE t.source_ref = s.source_ref AND {{other}} < {{key}})
+WHERE EXISTS (
+    SELECT 1 FROM {_STAGE} t JOIN residents r ON r.pseudonym = t.pseudonym
+    WHERE t.source_ref = s.source_ref AND {{other}} < {{key}}
+)
 """
 _UNKNOWN = f"""
 SELECT {{key}} FROM {_STAGE} s
@@ -217,12 +222,18 @@ class StagedRecords:
         return self._sealed.claim()
 
     def close(self) -> None:
-        """Drop the staging table (the transaction's end would, too, on PostgreSQL) and
-        stop the sealing thread; on SQLite give the connection its page cache back."""
+        """Drop the staging table (the transaction's end would, too, on PostgreSQL), then
+        :meth:`stop`."""
         self._drop_stage()
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop the sealing thread; on SQLite give the connection its page cache back.
+        Called whatever happened (a failed batch too); safe to call twice."""
         self._sealing.shutdown(wait=True)
         if not self.postgres:
-            self.conn.exec_driver_sql(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
+            with contextlib.suppress(sqlalchemy.exc.DBAPIError):
+                self.conn.exec_driver_sql(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
 
     def _drop_stage(self) -> None:
         self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_STAGE}")
@@ -244,7 +255,8 @@ class StagedRecords:
     def _unstage_taken(self, found: StagedChunk) -> bool:
         """Unstage (and report) rows whose source reference the department already used."""
         rows = list(self.conn.execute(self._sql(_TAKEN), {"department": self.department_id}))
-        rows += self.conn.execute(self._sql(_REPEATED_REF), {"batch": self.batch_id})
+        if len(self._window) > 1:  # within one chunk the checks refused repeats already
+            rows += self.conn.execute(self._sql(_REPEATED_REF), {"batch": self.batch_id})
         taken = list(
             {int(k): (int(k), str(ref), batch) for k, ref, batch in reversed(rows)}.values()
         )
