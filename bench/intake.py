@@ -439,16 +439,34 @@ def child_baseline(args: argparse.Namespace) -> dict[str, Any]:
         raw.rollback() if postgres else cursor.execute("ROLLBACK")
         raise SystemExit(f"baseline refused {len(problems):,} rows, first: {problems[0]}")
     cursor.executemany(insert, rows)
-    raw.commit() if postgres else cursor.execute("COMMIT")
+    return committed("baseline", ledger, raw, args, len(rows), started, before, source)
+
+
+def committed(
+    kind: str,
+    ledger: Any,
+    raw: Any,
+    args: argparse.Namespace,
+    rows: int,
+    started: float,
+    before: float,
+    source: str,
+) -> dict[str, Any]:
+    """Commit a driver-level child's transaction, stop its clock, check that the batch's
+    ``args.expect`` rows are stored, and return its figures."""
+    if ledger.engine.dialect.name == "postgresql":
+        raw.commit()
+    else:
+        raw.cursor().execute("COMMIT")
     seconds = time.perf_counter() - started
     peak = peak_rss_mb()
     raw.close()
     stored = batch_records(ledger, args.batch_id)
     if stored != args.expect:
-        raise SystemExit(f"baseline: expected {args.expect:,} rows stored, found {stored:,}")
+        raise SystemExit(f"{kind}: expected {args.expect:,} rows stored, found {stored:,}")
     ledger.engine.dispose()
     return {
-        "rows": len(rows),
+        "rows": rows,
         "accepted": stored,
         "status": "committed",
         "seconds": seconds,
@@ -526,23 +544,7 @@ def child_bare(args: argparse.Namespace) -> dict[str, Any]:
                 copy.write(chunk)
         else:
             cursor.executemany(insert, chunk)
-    raw.commit() if postgres else cursor.execute("COMMIT")
-    seconds = time.perf_counter() - started
-    peak = peak_rss_mb()
-    raw.close()
-    stored = batch_records(ledger, args.batch_id)
-    if stored != args.expect:
-        raise SystemExit(f"bare: expected {args.expect:,} rows stored, found {stored:,}")
-    ledger.engine.dispose()
-    return {
-        "rows": n,
-        "accepted": stored,
-        "status": "committed",
-        "seconds": seconds,
-        "peak_rss_mb": peak,
-        "rss_before_mb": before,
-        "src_sha256": source,
-    }
+    return committed("bare", ledger, raw, args, n, started, before, source)
 
 
 def run_child(kind: str, url: str, path: Path, rows: int, profile: Path | None = None) -> Any:

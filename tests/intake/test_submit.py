@@ -48,6 +48,21 @@ def submit(ledger: Ledger, path: Path, **options: object) -> object:
     return submit_batch(ledger, path, department="traffic-police", actor=TRAFFIC, **options)  # type: ignore[arg-type]
 
 
+#: A batch's columns with incidents, corrections and retractions.
+WITH_ACTIONS = (*HEADER, "incident_ref", "action", "supersedes", "reason")
+
+
+def incident_reported_elsewhere(ledger: Ledger, tmp_path: Path, number: str, ref: str) -> None:
+    """Public security reports incident ``ref`` about resident ``number`` first."""
+    court = csv_file(
+        tmp_path / "c.csv",
+        [row(number, "C-1", metric="public_order_detention", incident_ref=ref)],
+        (*HEADER, "incident_ref"),
+    )
+    ps = Actor("department", "ps")
+    assert submit_batch(ledger, court, department="public-security", actor=ps).accepted == 1
+
+
 def records_of_batch(ledger: Ledger, batch_id: str) -> int:
     with ledger.engine.connect() as conn:
         return int(
@@ -174,14 +189,8 @@ def test_what_the_ledger_refuses_is_named_by_row_in_a_batch_of_many_chunks(
     may name a row of an earlier chunk still staged."""
     ids = people(ledger, 3)
     stranger = make_id(sequence=99)  # valid, never registered
-    header = (*HEADER, "incident_ref", "action", "supersedes", "reason")
-    court = csv_file(
-        tmp_path / "c.csv",
-        [row(ids[0], "C-1", metric="public_order_detention", incident_ref="INC-7")],
-        header,
-    )
-    ps = Actor("department", "ps")
-    assert submit_batch(ledger, court, department="public-security", actor=ps).accepted == 1
+    header = WITH_ACTIONS
+    incident_reported_elsewhere(ledger, tmp_path, ids[0], "INC-7")
     rows = [
         row(ids[0], "TP-1"),  # 1
         row(stranger, "TP-2", metric="running_red_light"),  # 2: no such resident
@@ -243,14 +252,8 @@ def test_refusals_and_corrections_are_the_same_for_any_window(
     monkeypatch.setattr(staged, "PG_WINDOW_ROWS", window)
     ids = people(ledger, 3)
     stranger = make_id(sequence=99)
-    header = (*HEADER, "incident_ref", "action", "supersedes", "reason")
-    court = csv_file(
-        tmp_path / "c.csv",
-        [row(ids[0], "C-1", metric="public_order_detention", incident_ref="INC-7")],
-        header,
-    )
-    ps = Actor("department", "ps")
-    assert submit_batch(ledger, court, department="public-security", actor=ps).accepted == 1
+    header = WITH_ACTIONS
+    incident_reported_elsewhere(ledger, tmp_path, ids[0], "INC-7")
     submit(ledger, csv_file(tmp_path / "a.csv", [row(ids[0], "OLD-1")]), batch_id="A")
     rows = [
         row(ids[0], "T1"),

@@ -126,10 +126,12 @@ class ChunkWriter:
             return []
         ends = np.cumsum([len(part.rows) for part in window])
 
-        def at(k: int) -> tuple[_Staged, int]:
-            """The chunk and index of the window's row ``k`` (1-based)."""
+        def at(k: int) -> tuple[_Staged, int, int]:
+            """The chunk, index in it and row number in the file of the window's row
+            ``k`` (1-based)."""
             chunk = int(np.searchsorted(ends, k - 1, side="right"))
-            return window[chunk], k - 1 - (int(ends[chunk - 1]) if chunk else 0)
+            i = k - 1 - (int(ends[chunk - 1]) if chunk else 0)
+            return window[chunk], i, int(window[chunk].rows[i])
 
         refused: dict[int, Problem] = {}  # by row number in the file
         for k, ref, batch in found.taken:
@@ -138,13 +140,11 @@ class ChunkWriter:
                 if batch == self.batch_id
                 else f"already recorded by this department (batch {batch or 'unknown'})"
             )
-            part, i = at(k)
-            row = int(part.rows[i])
+            part, i, row = at(k)
             refused[row] = Problem(row, "source_ref", shown(ref), reason)
             self._unwritten(part, i)
         for k in found.unknown:
-            part, i = at(k)
-            row = int(part.rows[i])
+            part, i, row = at(k)
             refused[row] = Problem(
                 row,
                 "national_id",
@@ -154,8 +154,7 @@ class ChunkWriter:
             self._unwritten(part, i)
         problems = list(refused.values())
         for k, incident, code in found.repeated:
-            part, i = at(k)
-            row = int(part.rows[i])
+            _, _, row = at(k)
             if row not in refused:
                 problems.append(
                     Problem(

@@ -140,7 +140,7 @@ class StagedRecords:
         self._sealed = ClaimBuilder("records")  # the batch's original reports
         self._sealing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake-seal")
         self._pending: list[Future[None]] = []
-        self.window = PG_WINDOW_ROWS if self.postgres else 1
+        self.window_rows = PG_WINDOW_ROWS if self.postgres else 1
         self._window: list[pa.Table] = []  # the staged columns, for the claim
         self._staged = 0
         self.stamp: object = (
@@ -154,7 +154,7 @@ class StagedRecords:
     @property
     def full(self) -> bool:
         """Whether the staged rows should be written now (a window's worth)."""
-        return self._staged >= self.window
+        return self._staged >= self.window_rows
 
     @property
     def staged(self) -> int:
