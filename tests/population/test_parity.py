@@ -35,6 +35,7 @@ from osmanthus.ledger import Subject
 from osmanthus.policy import PolicySet, PolicyVersion
 from osmanthus.population.compiled import Compiled
 from osmanthus.population.engines import run_duckdb, run_spark
+from osmanthus.population.prune import prune_sql
 from osmanthus.scoring import explain
 from strategies import (
     DEPARTMENT,
@@ -323,7 +324,7 @@ def test_a_per_unit_metric_with_negative_values_keeps_its_rows_for_a_loss_cap(
         stored(2, "m0", dt.date(2026, 6, 10), value=-3.0),  # counts 0: held back
     ]
     pop = Population(policy, (Person(1, Subject(), records),), dt.date(2026, 6, 15), None, 1)
-    assert Compiled.build(policy, pop.as_of).prune_filter() is not None  # pruning is on
+    assert prune_sql(Compiled.build(policy, pop.as_of)) is not None  # pruning is on
     assert expected(pop, pop.people[0])["score"] == 100
     assert_parity(pop, run_engine(pop, engine, request))
 
@@ -361,7 +362,7 @@ def test_a_record_the_policy_does_not_know_on_its_act_date_is_never_pruned(
         )
     )
     pop = Population(policy, (Person(1, Subject(), [record]),), dt.date(2026, 6, 15), None, 1)
-    assert Compiled.build(policy, pop.as_of).prune_filter() is not None  # pruning is on
+    assert prune_sql(Compiled.build(policy, pop.as_of)) is not None  # pruning is on
     with pytest.raises(OsmanthusError):
         expected(pop, pop.people[0])
     with pytest.raises(OsmanthusError):
@@ -421,7 +422,7 @@ def test_a_record_whose_severity_its_version_refuses_is_never_pruned(
         )
     )
     pop = Population(policy, (Person(1, Subject(), [record]),), dt.date(2026, 6, 15), None, 1)
-    assert Compiled.build(policy, pop.as_of).prune_filter() is not None  # pruning is on
+    assert prune_sql(Compiled.build(policy, pop.as_of)) is not None  # pruning is on
     with pytest.raises(OsmanthusError):
         expected(pop, pop.people[0])
     with pytest.raises(OsmanthusError):
@@ -573,8 +574,8 @@ def test_a_never_expiring_gain_is_never_pruned_and_counts_on_the_column_path(
     ]
     pop = Population(policy, (Person(1, Subject(), records),), dt.date(2031, 6, 15), None, 1)
     compiled = Compiled.build(policy, pop.as_of)
-    assert compiled.prune_filter() is not None and "'fine'" in (compiled.prune_filter() or "")
-    assert "'kept'" not in (compiled.prune_filter() or "")  # never pruned
+    assert prune_sql(compiled) is not None and "'fine'" in (prune_sql(compiled) or "")
+    assert "'kept'" not in (prune_sql(compiled) or "")  # never pruned
     found = run_engine(pop, engine, request)
     assert_parity(pop, found)
     assert found[1]["score"] == 107 and not found[1]["reference"]
@@ -604,7 +605,7 @@ def test_a_lifetime_cap_keeps_every_row_it_binds_and_applies_on_the_column_path(
         stored(3, "fine", dt.date(2026, 6, 1)),
     ]
     pop = Population(policy, (Person(1, Subject(), records),), dt.date(2026, 6, 15), None, 1)
-    prune = Compiled.build(policy, pop.as_of).prune_filter() or ""
+    prune = prune_sql(Compiled.build(policy, pop.as_of)) or ""
     assert "'other'" in prune and "'fine'" not in prune
     found = run_engine(pop, engine, request)
     assert_parity(pop, found)
@@ -678,6 +679,6 @@ def test_a_short_lived_record_of_a_clearance_group_is_read_while_it_keeps_the_gr
     policy = PolicySet((PolicyVersion.model_validate(spec),))
     records = [stored(1, "m0", dt.date(2024, 1, 10)), stored(2, "m1", dt.date(2024, 12, 1))]
     pop = Population(policy, (Person(1, Subject(), records),), dt.date(2025, 6, 1), None, 1)
-    assert Compiled.build(policy, pop.as_of).prune_filter() is not None  # pruning is on
+    assert prune_sql(Compiled.build(policy, pop.as_of)) is not None  # pruning is on
     assert expected(pop, pop.people[0])["score"] == 95  # cleared only on 2025-12-01
     assert_parity(pop, run_engine(pop, engine, request))

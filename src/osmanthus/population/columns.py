@@ -44,9 +44,9 @@ def codes(column: pa.ChunkedArray | pa.Array) -> Codes:
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if not pa.types.is_dictionary(array.type):
         array = pc.dictionary_encode(array)
-    indices = array.indices.to_numpy(zero_copy_only=False)
-    codes = np.where(array.indices.is_null().to_numpy(zero_copy_only=False), -1, indices)
-    return Codes(codes.astype(np.int32), array.dictionary.to_pylist())
+    indices = array.indices if array.null_count == 0 else array.indices.fill_null(-1)
+    found = indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+    return Codes(found, array.dictionary.to_pylist())
 
 
 def ints(column: pa.ChunkedArray, null: int = -1) -> I64:

@@ -1,8 +1,10 @@
 """The two engines: each reads the lake bucket by bucket and runs the kernel on it.
 
-Neither engine holds any scoring rule: DuckDB (the default, one machine) reads a
-bucket's files with the ``known at`` filter pushed into the Parquet scan and hands the
-rows to :func:`osmanthus.population.kernel.score_bucket` on a pool of threads; Spark
+Neither engine holds any scoring rule: the default engine (one machine) reads a
+bucket's files with Arrow's Parquet reader, keeps the rows recorded by ``known at`` and
+those the prune rule keeps (:mod:`osmanthus.population.prune`), and hands them to
+:func:`osmanthus.population.kernel.score_bucket` on a pool of threads (DuckDB finds the
+rows of the residents an incremental run scores again); Spark
 (local mode or any cluster through its master URL) groups the lake by its ``bucket``
 column and runs the same function in its Python workers with ``applyInArrow``. Both
 write one Parquet file of per-resident results per bucket into the run's folder.
@@ -22,6 +24,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from osmanthus.errors import OsmanthusError
@@ -29,6 +32,7 @@ from osmanthus.population.columns import I64
 from osmanthus.population.compiled import Compiled
 from osmanthus.population.kernel import RESULT_SCHEMA, score_bucket
 from osmanthus.population.lake import RESIDENT_KEY, TABLES, Lake
+from osmanthus.population.prune import PruneRule, prune_rule, prune_sql
 from osmanthus.population.snapshot import (
     plain_text,
     read_residents,
@@ -78,19 +82,10 @@ def run_duckdb(
     if residents is not None:
         _rescore_duckdb(lake, compiled, out, residents, workers, progress, since)
         return
-    root = duckdb.connect(config={"threads": 1})
-    types = _enum_types(root, lake)
-    prune = compiled.prune_filter()
+    rule = prune_rule(compiled)
 
     def one(bucket: int) -> int:
-        con = root.cursor()
-        try:
-            tables = {
-                t: _read(con, lake, t, bucket, known_at, types, prune if t == "records" else None)
-                for t in TABLES
-            }
-        finally:
-            con.close()
+        tables = {t: _read_bucket(lake, t, bucket, known_at, rule) for t in TABLES}
         if snapshot is not None:
             write_bucket(snapshot, bucket, tables)
         result = score_bucket(
@@ -106,13 +101,32 @@ def run_duckdb(
             write_results(snapshot, bucket, result)
         return int(result.num_rows)
 
-    try:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for rows in pool.map(one, range(lake.buckets)):
-                if progress:
-                    progress(rows)
-    finally:
-        root.close()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for rows in pool.map(one, range(lake.buckets)):
+            if progress:
+                progress(rows)
+
+
+def _read_bucket(
+    lake: Lake, table: str, bucket: int, known_at: dt.datetime | None, rule: PruneRule | None
+) -> pa.Table:
+    """One bucket's rows of ``table`` as Arrow reads them (text columns stay dictionaries,
+    one per bucket), recorded by ``known_at``; records kept by the prune ``rule``."""
+    columns = _COLUMNS[table]
+    parts = [
+        pq.ParquetFile(path).read(columns=columns, use_threads=False)
+        for path in lake.paths(table, bucket)
+    ]
+    if not parts:
+        return TABLES[table].empty_table().select(columns)
+    rows = parts[0] if len(parts) == 1 else pa.concat_tables(parts).unify_dictionaries()
+    rows = rows.combine_chunks()
+    if known_at is not None:
+        when = pa.scalar(known_at, rows.schema.field(_WHEN[table]).type)
+        rows = rows.filter(pc.less_equal(rows[_WHEN[table]], when))
+    if rule is not None and table == "records":
+        rows = rows.filter(pa.array(rule.mask(rows)))
+    return rows
 
 
 def _rescore_duckdb(
@@ -132,7 +146,7 @@ def _rescore_duckdb(
     try:
         types = _enum_types(con, lake)
         con.register("wanted", pa.table({"rid": pa.array(residents, pa.int64())}))
-        prune = compiled.prune_filter()
+        prune = prune_sql(compiled)
         tables = {}
         for table in TABLES:
             files = lake.paths_after(table, since[1]) if since else lake.paths(table)
@@ -174,24 +188,6 @@ def _enum_types(con: duckdb.DuckDBPyConnection, lake: Lake) -> dict[str, str]:
             con.sql(f"CREATE TYPE {name} AS ENUM ({labels})")
             types[key] = name
     return types
-
-
-def _read(
-    con: duckdb.DuckDBPyConnection,
-    lake: Lake,
-    table: str,
-    bucket: int,
-    known_at: dt.datetime | None,
-    types: dict[str, str],
-    prune: str | None = None,
-) -> pa.Table:
-    paths = [str(p) for p in lake.paths(table, bucket)]
-    params: dict[str, Any] = {}
-    conditions = [prune] if prune else []
-    if known_at is not None:
-        conditions.append(f"{_WHEN[table]} <= $known_at")
-        params["known_at"] = known_at
-    return _query(con, paths, table, types, conditions, params)
 
 
 def _query(
@@ -248,8 +244,8 @@ def run_spark(
         return df.select("bucket", *_COLUMNS[table])
 
     records = frame("records")
-    prune = compiled.prune_filter()
-    if prune:  # rows that cannot change any score on the date (see Compiled.prune_filter)
+    prune = prune_sql(compiled)
+    if prune:  # rows that cannot change any score on the date (see population.prune)
         records = records.where(F.expr(prune))
     subjects = frame("residents").withColumn("row", F.lit("resident"))
     profiles = frame("profile_facts").withColumnRenamed("id", "fact_id")

@@ -311,7 +311,10 @@ class LakeWriter:
             path.parent.mkdir(parents=True, exist_ok=True)
             writer = pq.ParquetWriter(path, self.schema, compression="zstd")
             self._writers[bucket] = writer
-        writer.write_table(pa.concat_tables(parts), row_group_size=ROW_GROUP)
+        # one dictionary per text column: parts with dictionaries of their own would make
+        # Parquet fall back to writing every value in full (30 times the bytes to decode)
+        rows = pa.concat_tables(parts).unify_dictionaries().combine_chunks()
+        writer.write_table(rows, row_group_size=ROW_GROUP)
 
     def close(self) -> list[str]:
         """Write what is queued, close every file, return their names. The files and
