@@ -14,10 +14,10 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import PROPERTY, Shape, scenarios
 
 from osmanthus.population.compiled import Compiled
 from osmanthus.population.prune import PruneRule, SeverityRefusal, prune_rule
+from strategies import PROPERTY, Shape, scenarios
 
 SIMPLE = Shape(
     clamp="final",

@@ -319,4 +319,5 @@ def _codes(column: Codes, values: tuple[str, ...]) -> list[int]:
 def _lookup(table: np.ndarray, index: np.ndarray, null: object) -> np.ndarray:
     """``table[index]`` with ``null`` where the index is -1 (a null value): -1 picks the
     last element, which is ``null``."""
-    return np.append(table, np.array([null], dtype=table.dtype))[index]
+    found: np.ndarray = np.append(table, np.array([null], dtype=table.dtype))[index]
+    return found
