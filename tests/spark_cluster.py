@@ -47,6 +47,10 @@ class Cluster:
         assert isinstance(workers, list)
         return sum(1 for w in workers if w.get("state") == "ALIVE")
 
+    def has_executor(self, index: int) -> bool:
+        """True once worker ``index`` runs an executor (a child process)."""
+        return bool(_children(self.workers[index].pid))
+
     def kill_worker(self, index: int) -> list[int]:
         """SIGKILL worker ``index`` and its executors (a machine gone at once); return
         the process ids killed."""

@@ -92,7 +92,7 @@ def test_a_worker_killed_during_a_run_does_not_change_the_results(
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not killed:
             stages = list(tracker.getActiveStageIds())
-            if stages:
+            if stages and cluster.has_executor(1):  # under load an executor starts late
                 killed.append((stages, cluster.kill_worker(1)))
             time.sleep(0.01)
 

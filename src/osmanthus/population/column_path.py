@@ -11,9 +11,10 @@ whose records need the step-by-step timeline instead.
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 
-from osmanthus.population.columns import I64, B, Bucket, SubjectLookup
-from osmanthus.population.result import Result
+from osmanthus.population.columns import I32, I64, B, Bucket, SubjectLookup
+from osmanthus.population.result import Labels, Result
 
 __all__ = ["needs_timeline", "score_columns"]
 
@@ -83,16 +84,15 @@ def _capped(b: Bucket, points: I64, mask: B) -> I64:
     cap_index = b.cap_of[rows]
     name_id = b.c.cap_name[cap_index]
     kind = b.c.cap_window[cap_index]
-    when = b.act[rows].astype("datetime64[D]")
-    window = np.select(  # kinds: compiled.WINDOW_KINDS; a lifetime is one window
-        [kind == 0, kind == 1, kind == 2],
-        [
-            b.act[rows].astype(np.int64),
-            when.astype("datetime64[M]").astype(np.int64),
-            when.astype("datetime64[Y]").astype(np.int64),
-        ],
-        default=0,
-    )
+    act = b.act[rows]
+    window = np.zeros(rows.size, dtype=np.int64)  # kinds: compiled.WINDOW_KINDS
+    for number, unit in ((0, "D"), (1, "M"), (2, "Y")):  # a lifetime is one window
+        where = kind == number
+        if where.any():  # the month or year of each day of the span, looked up
+            low = int(act.min())
+            span = np.arange(low, int(act.max()) + 1).astype("datetime64[D]")
+            table = span.astype(f"datetime64[{unit}]").astype(np.int64)
+            window = np.where(where, table[act - low], window)
     sign = np.sign(points[rows])
     limit = b.c.cap_limit[cap_index, (sign > 0).astype(np.int64)]
     order = _cap_order(b, rows, name_id, sign)
@@ -129,16 +129,14 @@ def score_columns(b: Bucket, out: Result, chosen: B, subjects: SubjectLookup) ->
     timeline = b.timeline & mine
     points = _capped(b, b.points, timeline)
     active = timeline & (b.end > b.T)
-    total = np.zeros(b.n, dtype=np.int64)
-    np.add.at(total, b.slot[active], points[active])
+    total = _sums(b.slot[active], points[active], b.n)
     final = np.clip(scale.baseline + total, scale.floor, scale.ceiling)
     in_scope = _in_scope(b, subjects) & chosen
     out.score[chosen] = final[chosen]
     out.scored[chosen] = in_scope[chosen]
-    grades = _grades(b, final, active, in_scope)
-    perks = _perks(b, final, grades, in_scope)
-    for i in np.flatnonzero(chosen).tolist():
-        out.grade[i] = grades[i]
+    grades = _grades(b, final, active, in_scope, out.grade)
+    perks = _perks(b, final, grades, out.grade, in_scope)
+    out.grade.codes[chosen] = grades[chosen]
     out.perks[chosen] = perks[chosen]
     if active.any():
         rows = np.flatnonzero(active)
@@ -150,18 +148,24 @@ def score_columns(b: Bucket, out: Result, chosen: B, subjects: SubjectLookup) ->
         key = b.slot[rows] * width + rank[b.department.codes[rows]]
         unique, inverse = np.unique(key, return_inverse=True)
         counted = points[rows]
-        gained = np.zeros(len(unique), dtype=np.int64)
-        lost = np.zeros(len(unique), dtype=np.int64)
-        np.add.at(gained, inverse, np.maximum(counted, 0))
-        np.add.at(lost, inverse, np.minimum(counted, 0))
+        gained = _sums(inverse.reshape(-1), np.maximum(counted, 0), len(unique))
+        lost = _sums(inverse.reshape(-1), np.minimum(counted, 0), len(unique))
         out.parts.append(
             (
                 (unique // width).astype(np.int64),
-                [names[k] for k in (unique % width).tolist()],
+                pa.DictionaryArray.from_arrays(
+                    pa.array((unique % width).astype(np.int32)), pa.array(names, pa.string())
+                ).cast(pa.string()),
                 gained,
                 lost,
             )
         )
+
+
+def _sums(groups: I64, values: I64, n: int) -> I64:
+    """The sum of ``values`` in each of ``n`` groups (exact: points stay far below 2**53)."""
+    found: I64 = np.bincount(groups, weights=values, minlength=n).astype(np.int64)
+    return found
 
 
 def _in_scope(b: Bucket, subjects: SubjectLookup) -> B:
@@ -178,16 +182,16 @@ def _in_scope(b: Bucket, subjects: SubjectLookup) -> B:
     return ok
 
 
-def _grades(b: Bucket, final: I64, active: B, in_scope: B) -> list[str | None]:
+def _grades(b: Bucket, final: I64, active: B, in_scope: B, labels: Labels) -> I32:
+    """Each resident's grade as a code of ``labels`` (-1: none)."""
     scale = b.c.in_force.scale
     if not scale.bands:
-        return [None] * b.n
-    names = [scale.grade(s) for s in range(scale.floor, scale.ceiling + 1)]
+        return np.full(b.n, -1, dtype=np.int32)
+    table = np.array(
+        [labels.code(scale.grade(s)) for s in range(scale.floor, scale.ceiling + 1)], np.int32
+    )
+    grades: I32 = np.where(in_scope, table[final - scale.floor], -1).astype(np.int32)
     rank = {band.name: scale.band_rank(band.name) for band in scale.bands}
-    grades: list[str | None] = [
-        names[int(s) - scale.floor] if ok else None
-        for s, ok in zip(final.tolist(), in_scope.tolist(), strict=True)
-    ]
     metrics = b.c.in_force.metrics
     forcing = {
         b.c.metric_ids[code]: (m.forces_grade, m.forces_grade_mode)
@@ -206,16 +210,15 @@ def _grades(b: Bucket, final: I64, active: B, in_scope: B) -> list[str | None]:
         if in_scope[i] and (held is None or rank[band] < rank[held]):
             worst[i, mode] = band
     for (i, how), band in sorted(worst.items(), key=lambda item: item[0][1] == "cap"):
-        current = grades[i]
+        current = labels.names[grades[i]] if grades[i] >= 0 else None
         if how == "set" or current is None or rank[band] < rank[current]:
-            grades[i] = band
+            grades[i] = labels.code(band)
     return grades
 
 
-def _perks(b: Bucket, final: I64, grades: list[str | None], in_scope: B) -> I64:
+def _perks(b: Bucket, final: I64, grades: I32, labels: Labels, in_scope: B) -> I64:
     version = b.c.in_force
     mask = np.zeros(b.n, dtype=np.int64)
-    grade_array = np.array(grades, dtype=object)
     for bit, perk in enumerate(version.perks.values()):
         if perk.sunset is not None and perk.sunset < b.c.as_of:
             continue
@@ -228,7 +231,7 @@ def _perks(b: Bucket, final: I64, grades: list[str | None], in_scope: B) -> I64:
             if perk.max_score is not None:
                 eligible &= final <= perk.max_score
             if perk.grades:
-                eligible &= np.isin(grade_array, list(perk.grades))
+                eligible &= np.isin(grades, [labels.code(g) for g in perk.grades])
         mask[eligible] |= np.int64(1) << bit
     return mask
 

@@ -173,41 +173,59 @@ class Bucket:
         points[fixed] = table.fixed_points[e[fixed]]
         expiry[fixed] = table.fixed_expiry[e[fixed]]
         other = np.flatnonzero(wanted & ~fixed)
-        if other.size:
-            keys = np.stack(
-                [e[other].astype(np.float64), self.value[other], self.severity.codes[other]]
-            )
-            unique, inverse = np.unique(keys, axis=1, return_inverse=True)
-            found_points = np.zeros(unique.shape[1], dtype=np.int64)
-            found_expiry = np.full(unique.shape[1], -1, dtype=np.int32)
-            failed = np.zeros(unique.shape[1], dtype=bool)
-            for k in range(unique.shape[1]):
-                entry = self.c.entries[int(unique[0, k])]
-                sev = int(unique[2, k])
-                severity = self.severity.values[sev] if sev >= 0 else None
-                metric = self.c.versions[entry.version].metrics[entry.code]
-                try:
-                    effect = metric.effect(float(unique[1, k]), severity)
-                except OsmanthusError:  # the reference scorer raises it again
-                    failed[k] = True
-                    continue
-                found_points[k] = effect.points
-                if severity is not None:
-                    found_expiry[k] = self.c.severity_period(entry.version, entry.code, severity)
-                else:
-                    found_expiry[k] = entry.fixed_expiry
+        if other.size:  # once per distinct (entry, value, severity), remembered across
+            values, by_value = np.unique(self.value[other], return_inverse=True)  # buckets
+            width = len(self.severity.values) + 1
+            key = (e[other].astype(np.int64) * len(values) + by_value.reshape(-1)) * width
+            unique, inverse = np.unique(key + self.severity.codes[other] + 1, return_inverse=True)
+            found = [
+                self._effect(
+                    int(k // width // len(values)),
+                    float(values[k // width % len(values)]),
+                    int(k % width) - 1,
+                )
+                for k in unique.tolist()
+            ]
+            found_points = np.array([f[0] for f in found], dtype=np.int64)
+            found_expiry = np.array([f[1] for f in found], dtype=np.int32)
+            failed = np.array([f[2] for f in found], dtype=bool)
             inverse = inverse.reshape(-1)
             points[other] = found_points[inverse]
             expiry[other] = found_expiry[inverse]
             self.bad[other[failed[inverse]]] = True
         return points, expiry
 
+    def _effect(self, e: int, value: float, sev: int) -> tuple[int, int, bool]:
+        """Points, expiry period index and refusal of one (entry, value, severity)."""
+        severity = self.severity.values[sev] if sev >= 0 else None
+        known = self.c.effects.get((e, value, severity))
+        if known is not None:
+            return known
+        entry = self.c.entries[e]
+        metric = self.c.versions[entry.version].metrics[entry.code]
+        try:
+            points = metric.effect(value, severity).points
+        except OsmanthusError:  # the reference scorer raises it again
+            found = (0, -1, True)
+        else:
+            expiry = (
+                self.c.severity_period(entry.version, entry.code, severity)
+                if severity is not None
+                else entry.fixed_expiry
+            )
+            found = (points, expiry, False)
+        self.c.effects[e, value, severity] = found
+        return found
+
     def _after(self, period: I32, start: I32, mask: B) -> I32:
         """``Period.after(start)`` where ``mask``, per row's period index; NEVER elsewhere."""
         out = np.full(len(start), NEVER, dtype=np.int32)
-        for p in np.unique(period[mask & (period >= 0)]):
-            rows = mask & (period == p)
-            out[rows] = self.c.periods[int(p)].after(start[rows])
+        rows = np.flatnonzero(mask & (period >= 0))
+        which = period[rows]
+        kinds = np.unique(which)
+        for p in kinds.tolist():
+            these = rows if len(kinds) == 1 else rows[which == p]
+            out[these] = self.c.periods[p].after(start[these])
         return out
 
     def _ends(self, table: EntryTable, e: I32, expiry: I32) -> tuple[I32, I32]:

@@ -112,6 +112,11 @@ class Compiled:
     cap_name: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
     cap_window: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
     cap_limit: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty((0, 2), np.int64))
+    #: Metric.effect of (entry, value, severity): points, expiry period, refused (filled
+    #: by the buckets as they meet them; a dict's item store is atomic across threads)
+    effects: dict[tuple[int, float, str | None], tuple[int, int, bool]] = field(
+        default_factory=dict
+    )
 
     @classmethod
     def build(cls, policy: PolicySet, as_of: dt.date) -> Compiled:

@@ -118,7 +118,7 @@ def _reference(
     out.reference[slot] = True
     out.scored[slot] = result.score is not None
     out.score[slot] = result.score or 0
-    out.grade[slot] = result.grade
+    out.grade.codes[slot] = out.grade.code(result.grade)
     out.measures[slot] = len(result.measures)
     later = first_after(
         [d for line in result.lines for d in (line.record.act_date, line.expires_on)]
@@ -127,7 +127,9 @@ def _reference(
     )
     if later is not None:
         out.next_change[slot] = min(int(out.next_change[slot]), days(later))
-    out.measure[slot] = result.measures[-1].name if result.measures else None
+    out.measure.codes[slot] = out.measure.code(
+        result.measures[-1].name if result.measures else None
+    )
     out.perks[slot] = sum(1 << bit for bit, p in enumerate(result.perks) if p.eligible)
     gained: dict[str, int] = defaultdict(int)
     lost: dict[str, int] = defaultdict(int)
@@ -139,7 +141,7 @@ def _reference(
     out.parts.append(
         (
             np.full(len(departments), slot, dtype=np.int64),
-            departments,
+            pa.array(departments, pa.string()),
             np.array([gained.get(d, 0) for d in departments], dtype=np.int64),
             np.array([lost.get(d, 0) for d in departments], dtype=np.int64),
         )

@@ -8,7 +8,7 @@ import pyarrow as pa
 from osmanthus.population.columns import I64
 from osmanthus.population.compiled import NEVER
 
-__all__ = ["CONTRIBUTION", "RESULT_SCHEMA", "Result"]
+__all__ = ["CONTRIBUTION", "RESULT_SCHEMA", "Labels", "Result"]
 
 #: one department's points counting now for one resident: the net, and the gains and the
 #: losses summed record by record (a gain and a loss from one department do not cancel)
@@ -39,20 +39,45 @@ RESULT_SCHEMA = pa.schema(
 )
 
 
+class Labels:
+    """A text column being filled: a code per resident (-1: null) into a list of names,
+    so the column path sets a whole bucket's grades with one array operation."""
+
+    def __init__(self, n: int) -> None:
+        self.codes = np.full(n, -1, dtype=np.int32)
+        self.names: list[str] = []
+        self._index: dict[str, int] = {}
+
+    def code(self, name: str | None) -> int:
+        """The code of ``name`` (-1 for None), added to the names when new."""
+        if name is None:
+            return -1
+        found = self._index.get(name)
+        if found is None:
+            found = self._index[name] = len(self.names)
+            self.names.append(name)
+        return found
+
+    def array(self) -> pa.Array:
+        indices = pa.array(self.codes, pa.int32(), mask=self.codes < 0)
+        names = pa.array(self.names, pa.string())
+        return pa.DictionaryArray.from_arrays(indices, names).cast(pa.string())
+
+
 class Result:
     """Per-resident outputs, filled by both paths."""
 
     def __init__(self, n: int) -> None:
         self.score = np.zeros(n, dtype=np.int32)
         self.scored = np.zeros(n, dtype=bool)
-        self.grade: list[str | None] = [None] * n
-        self.measure: list[str | None] = [None] * n
+        self.grade = Labels(n)
+        self.measure = Labels(n)
         self.measures = np.zeros(n, dtype=np.int16)
         self.perks = np.zeros(n, dtype=np.int64)
         self.reference = np.zeros(n, dtype=bool)
         self.next_change = np.full(n, NEVER, dtype=np.int32)
         # per-department points as flat columns: resident slot, department, gained, lost
-        self.parts: list[tuple[I64, list[str], I64, I64]] = []
+        self.parts: list[tuple[I64, pa.Array, I64, I64]] = []
 
     def table(self, rid: I64, residents: pa.Table) -> pa.Table:
         return pa.table(
@@ -61,8 +86,8 @@ class Result:
                 "district": residents["district"].cast(pa.string()),
                 "birth_year": residents["birth_year"].cast(pa.int16()),
                 "score": pa.array(self.score, pa.int32(), mask=~self.scored),
-                "grade": pa.array(self.grade, pa.string()),
-                "measure": pa.array(self.measure, pa.string()),
+                "grade": self.grade.array(),
+                "measure": self.measure.array(),
                 "measures": pa.array(self.measures, pa.int16()),
                 "perks": pa.array(self.perks, pa.int64()),
                 "reference": pa.array(self.reference, pa.bool_()),
@@ -81,14 +106,14 @@ class Result:
                 pa.array(np.zeros(n + 1, np.int32)), pa.array([], CONTRIBUTION)
             )
         slots = np.concatenate([p[0] for p in self.parts])
-        names = [name for p in self.parts for name in p[1]]
+        names = pa.concat_arrays([p[1] for p in self.parts])
         gained = np.concatenate([p[2] for p in self.parts])
         lost = np.concatenate([p[3] for p in self.parts])
         order = np.argsort(slots, kind="stable")
         offsets = np.searchsorted(slots[order], np.arange(n + 1)).astype(np.int32)
         values = pa.StructArray.from_arrays(
             [
-                pa.array(names, pa.string()).take(pa.array(order)),
+                names.take(pa.array(order)),
                 pa.array((gained + lost)[order], pa.int32()),
                 pa.array(gained[order], pa.int32()),
                 pa.array(lost[order], pa.int32()),
