@@ -11,22 +11,25 @@ from typing import Any
 import numpy as np
 
 from osmanthus.policy.duration import Period
-from osmanthus.population.compiled import PeriodTable, days, from_days
+from osmanthus.population.compiled import NEVER, PeriodEnds, days, from_days
 
 
 def test_a_lookup_during_a_rebuild_in_another_thread_is_right() -> None:
     """One Compiled is shared by the DuckDB engine's threads: while one thread widens a
     period table, a lookup in another must never pair the new table with the old first
-    day. The building thread is stopped at every line it runs in ``PeriodTable`` and a
+    day. The building thread is stopped at every line it runs in ``PeriodEnds`` and a
     lookup is made from this thread each time (the GIL seldom switches there by itself)."""
     period = Period(1, "m")
-    table = PeriodTable(period)
+    table = PeriodEnds()
+    index = table.add(period)
     probe = np.arange(days(dt.date(2024, 1, 1)), days(dt.date(2024, 3, 1)), dtype=np.int32)
     want = np.array([days(period.after(from_days(int(d)))) for d in probe], dtype=np.int32)
-    assert np.array_equal(table.after(probe), want)
+    rows = np.full(len(probe), index, dtype=np.int32)
+    everywhere = np.ones(len(probe), dtype=bool)
+    assert np.array_equal(table.after(rows, probe, everywhere), want)
     paused, resume = threading.Event(), threading.Event()
     finished, released = threading.Event(), threading.Event()
-    code = {f.__code__ for f in vars(PeriodTable).values() if hasattr(f, "__code__")}
+    code = {f.__code__ for f in vars(PeriodEnds).values() if hasattr(f, "__code__")}
 
     def line(frame: FrameType, event: str, arg: Any) -> Any:
         if event == "line" and not released.is_set():
@@ -42,7 +45,7 @@ def test_a_lookup_during_a_rebuild_in_another_thread_is_right() -> None:
         sys.settrace(call)
         try:
             far = np.array([probe[0] - 5000, probe[-1] + 5000], dtype=np.int32)
-            table.after(far)
+            table.after(rows[:2], far, everywhere[:2])
         finally:
             sys.settrace(None)
             finished.set()
@@ -58,14 +61,28 @@ def test_a_lookup_during_a_rebuild_in_another_thread_is_right() -> None:
             if finished.is_set():
                 break
             stops += 1
-            assert np.array_equal(table.after(probe), want), f"wrong days at stop {stops}"
+            found = table.after(rows, probe, everywhere)
+            assert np.array_equal(found, want), f"wrong days at stop {stops}"
             resume.set()
     finally:
         released.set()
         resume.set()
         builder.join(10)
     assert stops > 2
-    assert np.array_equal(table.after(probe), want)
+    assert np.array_equal(table.after(rows, probe, everywhere), want)
+
+
+def test_each_row_takes_its_own_period_and_never_without_one() -> None:
+    """Rows of several periods in one lookup: each its own period's end; a row without a
+    period (-1: never ends; -2: the cycle's) or outside the mask never ends."""
+    table = PeriodEnds()
+    month, days_ = table.add(Period(1, "m")), table.add(Period(10, "d"))
+    start = np.array([days(dt.date(2024, 1, 31))] * 5, dtype=np.int32)
+    period = np.array([month, days_, -1, -2, month], dtype=np.int32)
+    mask = np.array([True, True, True, True, False])
+    found = table.after(period, start, mask).tolist()
+    feb_end = days(Period(1, "m").after(dt.date(2024, 1, 31)))
+    assert found == [feb_end, days(dt.date(2024, 2, 10)), NEVER, NEVER, NEVER]
 
 
 def test_profile_facts_of_a_resident_not_read_reach_no_other_resident() -> None:

@@ -219,14 +219,7 @@ class Bucket:
 
     def _after(self, period: I32, start: I32, mask: B) -> I32:
         """``Period.after(start)`` where ``mask``, per row's period index; NEVER elsewhere."""
-        out = np.full(len(start), NEVER, dtype=np.int32)
-        rows = np.flatnonzero(mask & (period >= 0))
-        which = period[rows]
-        kinds = np.unique(which)
-        for p in kinds.tolist():
-            these = rows if len(kinds) == 1 else rows[which == p]
-            out[these] = self.c.periods[p].after(start[these])
-        return out
+        return self.c.periods.after(period, start, mask)
 
     def _ends(self, table: EntryTable, e: I32, expiry: I32) -> tuple[I32, I32]:
         live = self.current & ~self.bad

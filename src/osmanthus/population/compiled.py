@@ -27,6 +27,7 @@ WINDOW_KINDS = {"day": 0, "month": 1, "year": 2, "lifetime": 3}
 NEVER = np.int32(2**31 - 1)  # "date.max": a record that never ends
 
 I32 = npt.NDArray[np.int32]
+B = npt.NDArray[np.bool_]
 
 
 def days(day: dt.date) -> int:
@@ -38,8 +39,9 @@ def from_days(value: int) -> dt.date:
     return EPOCH + dt.timedelta(days=int(value))
 
 
-class PeriodTable:
-    """``Period.after`` for every day of a range, computed once and looked up by index.
+class PeriodEnds:
+    """``Period.after`` of every period the policy names, for every day of a range,
+    computed once and looked up by (period index, day) for all rows at once.
 
     One :class:`Compiled` is shared by the DuckDB engine's threads. The table and its
     first day are therefore published together, as one tuple in one attribute store, and
@@ -48,25 +50,32 @@ class PeriodTable:
     wins, and a lookup it does not cover widens it again.
     """
 
-    def __init__(self, period: Period) -> None:
-        self.period = period
-        self._span: tuple[int, I32] = (0, np.empty(0, dtype=np.int32))  # first day, table
+    def __init__(self) -> None:
+        self.periods: list[Period] = []
+        self._span: tuple[int, I32] = (0, np.empty((0, 0), dtype=np.int32))  # first day, table
 
-    def after(self, start: I32) -> I32:
+    def add(self, period: Period) -> int:
+        self.periods.append(period)
+        self._span = (0, np.empty((0, 0), dtype=np.int32))
+        return len(self.periods) - 1
+
+    def after(self, period: I32, start: I32, mask: B) -> I32:
+        """``Period.after(start)`` of each row's period index where ``mask``; NEVER
+        elsewhere (and for a row without a period)."""
         if start.size == 0:
-            return start.astype(np.int32)
+            return np.full(0, NEVER, dtype=np.int32)
         low, high = int(start.min()), int(start.max())
         first, table = self._span
-        if table.size == 0 or low < first or high >= first + table.size:
+        if table.size == 0 or low < first or high >= first + table.shape[1]:
             if table.size:
-                low, high = min(low, first), max(high, first + table.size - 1)
+                low, high = min(low, first), max(high, first + table.shape[1] - 1)
             first = low - 366  # room, so neighbouring buckets rarely rebuild
-            table = np.array(
-                [days(self.period.after(from_days(d))) for d in range(first, high + 367)],
-                dtype=np.int32,
-            )
+            table = np.full((len(self.periods) + 1, high + 367 - first), NEVER, dtype=np.int32)
+            for index, value in enumerate(self.periods):  # the last row: no period
+                table[index] = [days(value.after(from_days(d))) for d in range(first, high + 367)]
             self._span = (first, table)
-        found: I32 = table[start - first]
+        which = np.where(mask & (period >= 0), period, len(self.periods))
+        found: I32 = table[which, start - first]
         return found
 
 
@@ -103,7 +112,7 @@ class Compiled:
     metric_ids: dict[str, int] = field(default_factory=dict)
     entries: list[Entry] = field(default_factory=list)
     entry_of: npt.NDArray[np.int32] = field(default_factory=lambda: np.empty((0, 0), np.int32))
-    periods: list[PeriodTable] = field(default_factory=list)
+    periods: PeriodEnds = field(default_factory=PeriodEnds)
     caps: list[tuple[str, Cap]] = field(default_factory=list)
     unstable_caps: set[str] = field(default_factory=set)
     fulfils: set[tuple[int, int, int]] = field(default_factory=set)
@@ -133,8 +142,7 @@ class Compiled:
             if not isinstance(value, Period):
                 return -1
             if value not in period_index:
-                period_index[value] = len(self.periods)
-                self.periods.append(PeriodTable(value))
+                period_index[value] = self.periods.add(value)
             return period_index[value]
 
         seen: dict[str, Cap] = {}

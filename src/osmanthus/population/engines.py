@@ -33,6 +33,7 @@ from osmanthus.population.compiled import Compiled
 from osmanthus.population.kernel import RESULT_SCHEMA, score_bucket
 from osmanthus.population.lake import RESIDENT_KEY, TABLES, Lake
 from osmanthus.population.prune import PruneRule, prune_rule, prune_sql
+from osmanthus.population.result import write_result
 from osmanthus.population.snapshot import (
     plain_text,
     read_residents,
@@ -96,7 +97,7 @@ def run_duckdb(
             known_at,
             suspensions=tables["suspensions"],
         )
-        pq.write_table(result, out / f"part-{bucket:05d}.parquet", compression="zstd")
+        write_result(result, out / f"part-{bucket:05d}.parquet")
         if snapshot is not None:
             write_results(snapshot, bucket, result)
         return int(result.num_rows)
@@ -172,7 +173,7 @@ def _rescore_duckdb(
         None,
         suspensions=tables["suspensions"],
     )
-    pq.write_table(result, out / "part-rescored.parquet", compression="zstd")
+    write_result(result, out / "part-rescored.parquet")
     if progress:
         progress(int(result.num_rows))
 

@@ -40,7 +40,7 @@ from osmanthus.policy import PolicySet
 from osmanthus.population.columns import I64
 from osmanthus.population.lake import RESIDENT_KEY, TABLES, Lake
 from osmanthus.population.next_change import population_next_change
-from osmanthus.population.result import RESULT_SCHEMA
+from osmanthus.population.result import RESULT_SCHEMA, write_result
 from osmanthus.population.scores import OVERLAY, scores_view
 from osmanthus.population.snapshot import SNAPSHOT, due_in_results, due_rows, results_of
 
@@ -268,7 +268,7 @@ def rescore(previous: Previous, folder: Path, scored: Path, residents: I64) -> C
     overlay = after
     if kept_rows is not None:
         overlay = pa.concat_tables([kept_rows.select(after.schema.names).cast(after.schema), after])
-    pq.write_table(overlay, folder / OVERLAY, compression="zstd")
+    write_result(overlay, folder / OVERLAY)
     return Continued(overlay.num_rows, before, after)
 
 

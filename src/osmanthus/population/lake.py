@@ -314,6 +314,9 @@ class LakeWriter:
         # one dictionary per text column: parts with dictionaries of their own would make
         # Parquet fall back to writing every value in full (30 times the bytes to decode)
         rows = pa.concat_tables(parts).unify_dictionaries().combine_chunks()
+        # in resident order (then id): the engines read each file as one sorted run
+        keys = dict.fromkeys([RESIDENT_KEY[self.table], "id"])
+        rows = rows.sort_by([(key, "ascending") for key in keys])
         writer.write_table(rows, row_group_size=ROW_GROUP)
 
     def close(self) -> list[str]:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from osmanthus.population.columns import I64
 from osmanthus.population.compiled import NEVER
 
-__all__ = ["CONTRIBUTION", "RESULT_SCHEMA", "Labels", "Result"]
+__all__ = ["CONTRIBUTION", "RESULT_SCHEMA", "Labels", "Result", "write_result"]
 
 #: one department's points counting now for one resident: the net, and the gains and the
 #: losses summed record by record (a gain and a loss from one department do not cancel)
@@ -37,6 +40,12 @@ RESULT_SCHEMA = pa.schema(
         ("next_change", pa.date32()),
     ]
 )
+
+
+def write_result(table: pa.Table, path: Path) -> None:
+    """Write results as Parquet: LZ4 (a quarter less CPU than zstd for files a tenth
+    larger) and statistics only for ``resident_id``, the one column readers filter on."""
+    pq.write_table(table, path, compression="lz4", write_statistics=["resident_id"])
 
 
 class Labels:
@@ -109,8 +118,9 @@ class Result:
         names = pa.concat_arrays([p[1] for p in self.parts])
         gained = np.concatenate([p[2] for p in self.parts])
         lost = np.concatenate([p[3] for p in self.parts])
-        order = np.argsort(slots, kind="stable")
-        offsets = np.searchsorted(slots[order], np.arange(n + 1)).astype(np.int32)
+        order = np.argsort(slots, kind="stable")  # one run per part: about linear
+        offsets = np.zeros(n + 1, dtype=np.int32)
+        np.cumsum(np.bincount(slots, minlength=n), out=offsets[1:])
         values = pa.StructArray.from_arrays(
             [
                 names.take(pa.array(order)),
