@@ -25,7 +25,7 @@ from osmanthus.core import Subject, Suspension
 from osmanthus.errors import OsmanthusError
 from osmanthus.population.compiled import NEVER, Compiled, days
 
-__all__ = ["I32", "I64", "B", "Bucket", "Codes", "SubjectLookup", "codes", "ints"]
+__all__ = ["I32", "I64", "B", "Bucket", "Codes", "SubjectLookup", "codes", "ints", "valid"]
 
 I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
@@ -41,12 +41,24 @@ class Codes:
 
 
 def codes(column: pa.ChunkedArray | pa.Array) -> Codes:
-    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    array = column
+    if isinstance(column, pa.ChunkedArray):
+        array = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
     if not pa.types.is_dictionary(array.type):
         array = pc.dictionary_encode(array)
     indices = array.indices if array.null_count == 0 else array.indices.fill_null(-1)
     found = indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
     return Codes(found, array.dictionary.to_pylist())
+
+
+def valid(column: pa.ChunkedArray) -> B:
+    """Which values are not null (no bitmap to unpack when none or all are)."""
+    if column.null_count == 0:
+        return np.ones(len(column), dtype=bool)
+    if column.null_count == len(column):
+        return np.zeros(len(column), dtype=bool)
+    found: B = column.is_valid().to_numpy(zero_copy_only=False)
+    return found
 
 
 def ints(column: pa.ChunkedArray, null: int = -1) -> I64:

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from osmanthus.policy import Cap, Period
-from osmanthus.population.columns import B, Codes, codes
+from osmanthus.population.columns import B, Codes, codes, valid
 from osmanthus.population.compiled import Compiled, days
 
 __all__ = ["PruneRule", "SeverityRefusal", "prune_rule", "prune_sql"]
@@ -79,13 +79,13 @@ class PruneRule:
     def mask(self, records: pa.Table) -> B:
         """The rows of ``records`` (lake columns) the rule keeps, as SQL would: a null
         kind or act date keeps a row only through another part of the rule."""
-        act_valid = records["act_date"].is_valid().to_numpy(zero_copy_only=False)
-        act = records["act_date"].cast(pa.int32()).fill_null(0).to_numpy()
+        act_valid = valid(records["act_date"])
+        act = records["act_date"].cast(pa.int32())
+        act = (act if act.null_count == 0 else act.fill_null(0)).to_numpy()
         metric = codes(records["metric"])
         severity = codes(records["severity"])
         kind = codes(records["kind"])
-        keep = records["incident_ref"].is_valid().to_numpy(zero_copy_only=False)
-        keep |= records["supersedes_id"].is_valid().to_numpy(zero_copy_only=False)
+        keep = valid(records["incident_ref"]) | valid(records["supersedes_id"])
         original = _code(kind, "original")
         keep |= (kind.codes >= 0) & (kind.codes != original)
         # per metric code: kept when acted before it is known, or on or after its cut (a
@@ -98,8 +98,10 @@ class PruneRule:
         cut = _lookup(np.array(cuts, np.int64), metric.codes, lowest)
         keep |= act_valid & ((act < low) | (act >= cut))
         plain = {r.code for r in self.refused if _plain(r)}
-        refuses_any = _lookup(np.array([v in plain for v in values], bool), metric.codes, False)
-        keep |= refuses_any & (severity.codes >= 0)
+        graded = severity.codes >= 0
+        if plain and graded.any():
+            refuses_any = _lookup(np.array([v in plain for v in values], bool), metric.codes, False)
+            keep |= refuses_any & graded
         for r in self.refused:
             if _plain(r):
                 continue
