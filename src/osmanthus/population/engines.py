@@ -23,12 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from osmanthus.errors import OsmanthusError
-from osmanthus.population.columns import I64
+from osmanthus.population.columns import I64, by_key, ints
 from osmanthus.population.compiled import Compiled
 from osmanthus.population.kernel import RESULT_SCHEMA, score_bucket
 from osmanthus.population.lake import RESIDENT_KEY, TABLES, Lake
@@ -122,12 +123,19 @@ def _read_bucket(
         return TABLES[table].empty_table().select(columns)
     rows = parts[0] if len(parts) == 1 else pa.concat_tables(parts).unify_dictionaries()
     rows = rows.combine_chunks()
+    keep = np.ones(rows.num_rows, dtype=bool)
     if known_at is not None:
         when = pa.scalar(known_at, rows.schema.field(_WHEN[table]).type)
-        rows = rows.filter(pc.less_equal(rows[_WHEN[table]], when))
+        known = pc.less_equal(rows[_WHEN[table]], when).fill_null(False)
+        keep &= known.to_numpy(zero_copy_only=False)
     if rule is not None and table == "records":
-        rows = rows.filter(pa.array(rule.mask(rows)))
-    return rows
+        keep &= rule.mask(rows)
+    if len(parts) == 1:  # one file: already in resident order
+        return rows if keep.all() else rows.filter(pa.array(keep))
+    # several exports: the rows kept, in resident order, taken at once
+    kept = np.flatnonzero(keep)
+    key = ints(rows[RESIDENT_KEY[table]])[kept]
+    return rows.take(pa.array(kept[by_key(key, ints(rows["id"])[kept])]))
 
 
 def _rescore_duckdb(

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from osmanthus.core import StoredRecord, Subject, Suspension, suspended_records
 from osmanthus.population.column_path import needs_timeline, score_columns
-from osmanthus.population.columns import I64, Bucket, SubjectLookup, ints
+from osmanthus.population.columns import I64, Bucket, SubjectLookup, by_key, ints
 from osmanthus.population.compiled import Compiled, days
 from osmanthus.population.next_change import bucket_next_change, first_after
 from osmanthus.population.result import CONTRIBUTION, RESULT_SCHEMA, Result
@@ -36,16 +36,6 @@ __all__ = ["CONTRIBUTION", "RESULT_SCHEMA", "score_bucket"]
 
 def _ascending(values: I64) -> bool:
     return bool(np.all(values[1:] > values[:-1]))
-
-
-def _by_resident(slot: I64, ids: I64) -> I64:
-    """The order of rows by resident, then id. The lake keeps each file's rows in that
-    order, so the rows arrive as a few sorted runs, which a stable sort of one packed key
-    merges in about linear time."""
-    if ids.size and int(ids.min()) >= 0 and int(ids.max()) < 1 << 40 and int(slot.max()) < 1 << 23:
-        found: I64 = np.argsort((slot << 40) | ids, kind="stable")
-        return found
-    return np.lexsort((ids, slot))
 
 
 def _known(table: pa.Table, column: str, known_at: dt.datetime | None) -> pa.Table:
@@ -83,7 +73,7 @@ def score_bucket(
     ids = ints(records["id"])
     steps = np.diff(slot)
     if not np.all((steps > 0) | ((steps == 0) & (np.diff(ids) > 0))):  # not yet in order
-        order = _by_resident(slot, ids)
+        order = by_key(slot, ids)
         records, slot = records.take(pa.array(order)), slot[order]
     facts = _suspensions(suspensions)
     suspended = suspended_records([fact for _, fact in facts], compiled.as_of, known_at)

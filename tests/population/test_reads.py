@@ -1,0 +1,86 @@
+"""How the default engine reads a bucket: the lake's files in resident order, several
+exports merged into that order, rows recorded after "known at" and rows the prune rule
+drops left out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from hypothesis import given
+from hypothesis import strategies as st
+from population_data import Person, append_export, lake_tables, write_lake
+
+from osmanthus.ledger import Subject
+from osmanthus.population.columns import by_key
+from osmanthus.population.engines import _read_bucket
+from osmanthus.population.lake import Lake
+from strategies import PROPERTY, stored
+
+EARLIER = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+LATER = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+
+keys = st.lists(st.tuples(st.integers(0, 2**40), st.integers(0, 2**40)), max_size=60)
+
+
+@PROPERTY
+@given(rows=keys, big=st.booleans())
+def test_by_key_orders_as_a_lexical_sort(rows: list[tuple[int, int]], big: bool) -> None:
+    """The packed key's order is the lexical sort's, and values too wide to pack fall
+    back to it."""
+    if big and rows:
+        rows = [(2**62, rows[0][1]), *rows[1:]]
+    major = np.array([r[0] for r in rows], dtype=np.int64)
+    minor = np.array([r[1] for r in rows], dtype=np.int64)
+    order = by_key(major, minor)
+    assert [rows[i] for i in order.tolist()] == sorted(rows, key=lambda r: (r[0], r[1]))
+
+
+def people(first_id: int) -> list[Person]:
+    """Residents 1..6, two records each, ids given from ``first_id`` resident by resident
+    in reverse, so id order is not resident order."""
+    found = []
+    next_id = first_id
+    for resident in range(6, 0, -1):
+        records = []
+        for _ in range(2):
+            records.append(stored(next_id, "m0", dt.date(2026, 1, resident)))
+            next_id += 1
+        found.append(Person(resident, Subject(), records))
+    return found
+
+
+def test_a_file_is_written_in_resident_order(tmp_path: Path) -> None:
+    lake = write_lake(tmp_path / "lake", people(1), buckets=1)
+    rows = pq.read_table(lake.paths("records", 0)[0])
+    pairs = list(zip(rows["resident_id"].to_pylist(), rows["id"].to_pylist(), strict=True))
+    assert pairs == sorted(pairs)
+    assert [r for r, _ in pairs] == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6]
+
+
+def recorded(tables: dict[str, pa.Table], at: dt.datetime) -> dict[str, pa.Table]:
+    """The tables with every record recorded at ``at``."""
+    records = tables["records"]
+    column = pa.array([at] * records.num_rows, pa.timestamp("us", tz="UTC"))
+    index = records.schema.get_field_index("recorded_at")
+    return {**tables, "records": records.set_column(index, "recorded_at", column)}
+
+
+def test_several_exports_are_read_in_resident_order(tmp_path: Path) -> None:
+    """A second export's rows are merged among the first's, and rows recorded after
+    "known at" are left out."""
+    lake = Lake.open(tmp_path / "lake", create=True, buckets=1)
+    append_export(lake, recorded(lake_tables(people(1)), EARLIER))
+    more = recorded(lake_tables(people(100)), LATER)  # new records of the same residents
+    append_export(lake, {n: t if n == "records" else t.slice(0, 0) for n, t in more.items()})
+    lake = Lake.open(lake.path)
+    assert len(lake.paths("records", 0)) == 2
+    rows = _read_bucket(lake, "records", 0, None, None)
+    pairs = list(zip(rows["resident_id"].to_pylist(), rows["id"].to_pylist(), strict=True))
+    assert pairs == sorted(pairs) and len(pairs) == 24
+    known = _read_bucket(lake, "records", 0, LATER - dt.timedelta(days=1), None)
+    assert sorted(known["id"].to_pylist()) == list(range(1, 13))
+    assert known["resident_id"].to_pylist() == sorted(known["resident_id"].to_pylist())
