@@ -105,3 +105,17 @@ def test_profile_facts_of_a_resident_not_read_reach_no_other_resident() -> None:
     )
     subjects = SubjectLookup(np.array([3], dtype=np.int64), residents, profiles)
     assert subjects[0].profile == {"licence": dt.date(2018, 1, 1)}
+
+
+def test_a_lookup_of_a_few_rows_among_many_looks_up_only_those() -> None:
+    """Mostly rows without a period (a repair tier's dates, say): the few looked up alone
+    give the same days as in a full lookup, and every other row never ends."""
+    table = PeriodEnds()
+    month = table.add(Period(1, "m"))
+    start = np.full(10, days(dt.date(2024, 1, 31)), dtype=np.int32)
+    start[3] = days(dt.date(1950, 5, 1))  # far outside the rows looked up
+    period = np.full(10, -1, dtype=np.int32)
+    period[7] = month
+    found = table.after(period, start, np.ones(10, dtype=bool)).tolist()
+    want = days(Period(1, "m").after(dt.date(2024, 1, 31)))
+    assert found == [NEVER] * 7 + [want] + [NEVER] * 2

@@ -232,7 +232,7 @@ def _perks(b: Bucket, final: I64, grades: I32, labels: Labels, in_scope: B) -> I
                 eligible &= final <= perk.max_score
             if perk.grades:
                 eligible &= np.isin(grades, [labels.code(g) for g in perk.grades])
-        mask[eligible] |= np.int64(1) << bit
+        mask |= eligible.astype(np.int64) << bit
     return mask
 
 

@@ -62,8 +62,12 @@ class PeriodEnds:
     def after(self, period: I32, start: I32, mask: B) -> I32:
         """``Period.after(start)`` of each row's period index where ``mask``; NEVER
         elsewhere (and for a row without a period)."""
-        if start.size == 0:
-            return np.full(0, NEVER, dtype=np.int32)
+        rows = np.flatnonzero(mask & (period >= 0))
+        if rows.size == 0 or rows.size < start.size // 2:  # few: look up only those
+            few: I32 = np.full(start.size, NEVER, dtype=np.int32)
+            if rows.size:
+                few[rows] = self.after(period[rows], start[rows], np.ones(rows.size, bool))
+            return few
         low, high = int(start.min()), int(start.max())
         first, table = self._span
         if table.size == 0 or low < first or high >= first + table.shape[1]:
