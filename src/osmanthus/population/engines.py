@@ -121,8 +121,9 @@ def _read_bucket(
     ]
     if not parts:
         return TABLES[table].empty_table().select(columns)
+    # several exports: one table of several chunks (not copied into one), one dictionary
+    # per text column
     rows = parts[0] if len(parts) == 1 else pa.concat_tables(parts).unify_dictionaries()
-    rows = rows.combine_chunks()
     keep = np.ones(rows.num_rows, dtype=bool)
     if known_at is not None:
         when = pa.scalar(known_at, rows.schema.field(_WHEN[table]).type)
@@ -135,7 +136,7 @@ def _read_bucket(
     # several exports: the rows kept, in resident order, taken at once
     kept = np.flatnonzero(keep)
     key = ints(rows[RESIDENT_KEY[table]])[kept]
-    return rows.take(pa.array(kept[by_key(key, ints(rows["id"])[kept])]))
+    return rows.take(pa.array(kept[by_key(key, ints(rows["id"])[kept])])).combine_chunks()
 
 
 def _rescore_duckdb(

@@ -85,18 +85,20 @@ class PruneRule:
         metric = codes(records["metric"])
         severity = codes(records["severity"])
         kind = codes(records["kind"])
-        keep = valid(records["incident_ref"]) | valid(records["supersedes_id"])
-        original = _code(kind, "original")
-        keep |= (kind.codes >= 0) & (kind.codes != original)
+        # a kind other than "original" (a null kind is not "<> 'original'")
+        keep = _lookup(np.array([v != "original" for v in kind.values], bool), kind.codes, False)
+        keep |= valid(records["incident_ref"]) | valid(records["supersedes_id"])
         # per metric code: kept when acted before it is known, or on or after its cut (a
-        # metric without a cut, or a null metric, the CASE's ELSE: every dated row)
+        # metric without a cut, or a null metric, the CASE's ELSE: every dated row); the
+        # bounds as int32, like the days, so no comparison widens a column
         values = metric.values
         known = [days(self.known.get(v, self.earliest)) for v in values]
-        low = _lookup(np.array(known, np.int64), metric.codes, days(self.earliest))
+        low = _lookup(np.array(known, np.int32), metric.codes, days(self.earliest))
         lowest = np.iinfo(np.int32).min
         cuts = [days(self.cut[v]) if v in self.cut else lowest for v in values]
-        cut = _lookup(np.array(cuts, np.int64), metric.codes, lowest)
-        keep |= act_valid & ((act < low) | (act >= cut))
+        cut = _lookup(np.array(cuts, np.int32), metric.codes, lowest)
+        dated = (act < low) | (act >= cut)
+        keep |= dated if act_valid.all() else dated & act_valid
         plain = {r.code for r in self.refused if _plain(r)}
         graded = severity.codes >= 0
         if plain and graded.any():
