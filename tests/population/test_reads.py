@@ -84,3 +84,30 @@ def test_several_exports_are_read_in_resident_order(tmp_path: Path) -> None:
     known = _read_bucket(lake, "records", 0, LATER - dt.timedelta(days=1), None)
     assert sorted(known["id"].to_pylist()) == list(range(1, 13))
     assert known["resident_id"].to_pylist() == sorted(known["resident_id"].to_pylist())
+
+
+@PROPERTY
+@given(
+    start=st.integers(0, 1000),
+    step=st.integers(1, 64),
+    count=st.integers(0, 40),
+    gap=st.booleans(),
+    owners=st.lists(st.integers(0, 4000), max_size=50),
+)
+def test_each_record_finds_its_resident_row(
+    start: int, step: int, count: int, gap: bool, owners: list[int]
+) -> None:
+    """Evenly spaced resident ids (a bucket) are found by arithmetic, others by binary
+    search: either way an owner among the residents gets exactly its row, and any other
+    owner a row whose id differs (so its records are left out)."""
+    from osmanthus.population.kernel import _slots
+
+    ids = [start + step * k for k in range(count)]
+    if gap and len(ids) > 2:
+        del ids[len(ids) // 2]
+    rid = np.array(ids, dtype=np.int64)
+    if not ids:
+        return
+    found = np.minimum(_slots(rid, np.array(owners, dtype=np.int64)), len(ids) - 1)
+    for owner, slot in zip(owners, found.tolist(), strict=True):
+        assert (ids[slot] == owner) == (owner in ids)

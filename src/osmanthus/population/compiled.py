@@ -62,10 +62,12 @@ class PeriodEnds:
     def after(self, period: I32, start: I32, mask: B) -> I32:
         """``Period.after(start)`` of each row's period index where ``mask``; NEVER
         elsewhere (and for a row without a period)."""
-        rows = np.flatnonzero(mask & (period >= 0))
-        if rows.size == 0 or rows.size < start.size // 2:  # few: look up only those
+        wanted = mask & (period >= 0)
+        count = int(np.count_nonzero(wanted))
+        if count < start.size // 2 or count == 0:  # few: look up only those
             few: I32 = np.full(start.size, NEVER, dtype=np.int32)
-            if rows.size:
+            if count:
+                rows = np.flatnonzero(wanted)
                 few[rows] = self.after(period[rows], start[rows], np.ones(rows.size, bool))
             return few
         low, high = int(start.min()), int(start.max())
@@ -78,8 +80,12 @@ class PeriodEnds:
             for index, value in enumerate(self.periods):  # the last row: no period
                 table[index] = [days(value.after(from_days(d))) for d in range(first, high + 367)]
             self._span = (first, table)
-        which = np.where(mask & (period >= 0), period, len(self.periods))
-        found: I32 = table[which, start - first]
+        # one flat index per row: its period's row (the last: no period), then its day
+        which = np.where(wanted, period, len(self.periods)).astype(np.int64)
+        which *= table.shape[1]
+        which += start
+        which -= first
+        found: I32 = np.take(table.reshape(-1), which)
         return found
 
 
