@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from population_data import Person, append_export, lake_tables, write_lake
@@ -17,7 +18,7 @@ from population_data import Person, append_export, lake_tables, write_lake
 from osmanthus.ledger import Subject
 from osmanthus.population.columns import by_key
 from osmanthus.population.engines import _read_bucket
-from osmanthus.population.lake import Lake
+from osmanthus.population.lake import Lake, LakeWriter
 from strategies import PROPERTY, stored
 
 EARLIER = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -111,3 +112,35 @@ def test_each_record_finds_its_resident_row(
     found = np.minimum(_slots(rid, np.array(owners, dtype=np.int64)), len(ids) - 1)
     for owner, slot in zip(owners, found.tolist(), strict=True):
         assert (ids[slot] == owner) == (owner in ids)
+
+
+def test_a_file_of_several_row_groups_reads_into_one_dictionary_per_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bucket's file written in several flushes has row groups with dictionaries of
+    their own (a 5 M-resident lake's have two); the rows read must carry one per column,
+    or the run's snapshot (Arrow files: one dictionary per column) cannot keep them."""
+    from osmanthus.policy import load_policy
+    from osmanthus.population import lake as lake_module
+    from osmanthus.population.compiled import Compiled
+    from osmanthus.population.engines import run_duckdb
+    from osmanthus.settings import EXAMPLE_POLICY
+
+    monkeypatch.setattr(lake_module, "ROW_GROUP", 1)  # every add is flushed on its own
+    lake = Lake.open(tmp_path / "lake", create=True, buckets=1)
+    first = [Person(1, Subject(), [stored(1, "fare_evasion", dt.date(2026, 3, 1))])]
+    second = [Person(2, Subject(), [stored(2, "volunteer_hours", dt.date(2026, 3, 1))])]
+    writers = {}
+    for name in ("records", "residents", "profile_facts", "suspensions"):
+        writer = writers[name] = LakeWriter(lake, name, 1)
+        for group in (first, second):
+            writer.add(lake_tables(group)[name])
+        writer.close()
+    lake.commit(1, {"records": 2, "residents": 2, "profile_facts": 0, "suspensions": 0}, writers)
+    assert pq.ParquetFile(lake.paths("records", 0)[0]).metadata.num_row_groups == 2
+    rows = _read_bucket(lake, "records", 0, None, None)
+    assert rows["metric"].num_chunks == 1
+    assert rows["metric"].to_pylist() == ["fare_evasion", "volunteer_hours"]
+    compiled = Compiled.build(load_policy(EXAMPLE_POLICY), dt.date(2026, 11, 1))
+    run_duckdb(lake, compiled, None, tmp_path / "out", threads=1, snapshot=tmp_path / "snap")
+    assert pq.read_table(tmp_path / "out").num_rows == 2

@@ -131,8 +131,11 @@ def _read_bucket(
         keep &= known.to_numpy(zero_copy_only=False)
     if rule is not None and table == "records":
         keep &= rule.mask(rows)
-    if len(parts) == 1:  # one file: already in resident order
-        return rows if keep.all() else rows.filter(pa.array(keep))
+    if len(parts) == 1:  # one file (its row groups in resident order, each sorted)
+        rows = rows if keep.all() else rows.filter(pa.array(keep))
+        # one chunk, one dictionary per column (a row group has its own, and the Arrow
+        # files of a run's snapshot hold one per column)
+        return rows.combine_chunks()
     # several exports: the rows kept, in resident order, taken at once
     kept = np.flatnonzero(keep)
     key = ints(rows[RESIDENT_KEY[table]])[kept]
