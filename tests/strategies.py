@@ -126,6 +126,19 @@ class Shape:
     # records on the day before and the day the second version takes effect
 
 
+#: no rule that needs the step-by-step timeline: every resident takes the column path,
+#: and the prune rule is on
+SIMPLE = Shape(
+    clamp="final",
+    measures="never",
+    reductions=False,
+    cycles=False,
+    caps=False,
+    yearly_limit=False,
+    life_rules=False,
+)
+
+
 @dataclass(frozen=True)
 class Scenario:
     policy: PolicySet

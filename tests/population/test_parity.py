@@ -41,6 +41,7 @@ from strategies import (
     DEPARTMENT,
     LEGAL_BASIS,
     PROPERTY,
+    SIMPLE,
     Shape,
     base_metric,
     negative_value_scenarios,
@@ -214,17 +215,6 @@ def assert_parity(pop: Population, found: dict[int, dict[str, Any]]) -> list[boo
 @given(pop=populations())
 def test_duckdb_engine_agrees_with_the_reference_scorer(pop: Population) -> None:
     assert_parity(pop, engine_results(pop, run_duckdb, threads=2))
-
-
-SIMPLE = Shape(
-    clamp="final",
-    measures="never",
-    reductions=False,
-    cycles=False,
-    caps=False,
-    yearly_limit=False,
-    life_rules=False,
-)
 
 
 @PROPERTY

@@ -17,17 +17,7 @@ from hypothesis import strategies as st
 
 from osmanthus.population.compiled import Compiled
 from osmanthus.population.prune import PruneRule, SeverityRefusal, prune_rule
-from strategies import PROPERTY, Shape, scenarios
-
-SIMPLE = Shape(
-    clamp="final",
-    measures="never",
-    reductions=False,
-    cycles=False,
-    caps=False,
-    yearly_limit=False,
-    life_rules=False,
-)
+from strategies import PROPERTY, SIMPLE, scenarios
 
 
 def rule_dates(rule: PruneRule) -> list[dt.date]:
