@@ -119,3 +119,19 @@ def test_a_lookup_of_a_few_rows_among_many_looks_up_only_those() -> None:
     found = table.after(period, start, np.ones(10, dtype=bool)).tolist()
     want = days(Period(1, "m").after(dt.date(2024, 1, 31)))
     assert found == [NEVER] * 7 + [want] + [NEVER] * 2
+
+
+def test_a_far_date_on_a_row_not_looked_up_is_ignored() -> None:
+    """Rows that do not count (a record a correction replaced, typed 9999-12-30; a
+    retraction) are not looked up, and their dates must not size the table: near
+    ``date.max`` the table could not be built at all (found by a review)."""
+    table = PeriodEnds()
+    month = table.add(Period(1, "m"))
+    start = np.full(6, days(dt.date(2026, 1, 5)), dtype=np.int32)
+    start[5] = days(dt.date(9999, 12, 30))
+    start[4] = np.iinfo(np.int32).min  # what a null date becomes
+    period = np.full(6, month, dtype=np.int32)
+    mask = np.array([True, True, True, True, False, False])
+    found = table.after(period, start, mask).tolist()
+    want = days(dt.date(2026, 2, 5))
+    assert found == [want] * 4 + [NEVER, NEVER]

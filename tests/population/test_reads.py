@@ -144,3 +144,27 @@ def test_a_file_of_several_row_groups_reads_into_one_dictionary_per_column(
     compiled = Compiled.build(load_policy(EXAMPLE_POLICY), dt.date(2026, 11, 1))
     run_duckdb(lake, compiled, None, tmp_path / "out", threads=1, snapshot=tmp_path / "snap")
     assert pq.read_table(tmp_path / "out").num_rows == 2
+
+
+def test_a_corrected_record_typed_far_in_the_future_scores_as_the_reference(
+    tmp_path: Path,
+) -> None:
+    """A record typed 9999-12-30 and replaced by a correction does not count, and its
+    date must not break the run (the period table was once sized by every row)."""
+    from osmanthus.policy import load_policy
+    from osmanthus.population.compiled import Compiled
+    from osmanthus.population.engines import run_duckdb
+    from osmanthus.scoring import explain
+    from osmanthus.settings import EXAMPLE_POLICY
+
+    policy = load_policy(EXAMPLE_POLICY)
+    as_of = dt.date(2026, 11, 1)
+    records = [stored(k, "fare_evasion", dt.date(2026, 3, k)) for k in range(1, 6)]
+    records.append(stored(10, "fare_evasion", dt.date(9999, 12, 30)))
+    records.append(
+        stored(11, "fare_evasion", dt.date(2026, 4, 1), kind="correction", supersedes=10)
+    )
+    lake = write_lake(tmp_path / "lake", [Person(1, Subject(), records)], buckets=1)
+    run_duckdb(lake, Compiled.build(policy, as_of), None, tmp_path / "out", threads=1)
+    found = pq.read_table(tmp_path / "out")["score"].to_pylist()
+    assert found == [explain(records, policy, as_of).score]

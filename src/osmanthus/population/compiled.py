@@ -70,8 +70,9 @@ class PeriodEnds:
                 rows = np.flatnonzero(wanted)
                 few[rows] = self.after(period[rows], start[rows], np.ones(rows.size, bool))
             return few
-        low, high = int(start.min()), int(start.max())
-        first, table = self._span
+        picked = start[wanted]  # only the rows looked up size the table: a row that
+        low, high = int(picked.min()), int(picked.max())  # does not count may be dated
+        first, table = self._span  # anywhere (a typo a correction replaced, 9999-12-30)
         if table.size == 0 or low < first or high >= first + table.shape[1]:
             if table.size:
                 low, high = min(low, first), max(high, first + table.shape[1] - 1)
@@ -83,8 +84,7 @@ class PeriodEnds:
         # one flat index per row: its period's row (the last: no period), then its day
         which = np.where(wanted, period, len(self.periods)).astype(np.int64)
         which *= table.shape[1]
-        which += start
-        which -= first
+        which += np.where(wanted, start.astype(np.int64) - first, 0)
         found: I32 = np.take(table.reshape(-1), which)
         return found
 
