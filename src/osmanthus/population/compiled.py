@@ -39,6 +39,9 @@ def from_days(value: int) -> dt.date:
     return EPOCH + dt.timedelta(days=int(value))
 
 
+_SPAN = 100_000  # days (about 270 years) a period table may span without a second look
+
+
 class PeriodEnds:
     """``Period.after`` of every period the policy names, for every day of a range,
     computed once and looked up by (period index, day) for all rows at once.
@@ -70,9 +73,12 @@ class PeriodEnds:
                 rows = np.flatnonzero(wanted)
                 few[rows] = self.after(period[rows], start[rows], np.ones(rows.size, bool))
             return few
-        picked = start[wanted]  # only the rows looked up size the table: a row that
-        low, high = int(picked.min()), int(picked.max())  # does not count may be dated
-        first, table = self._span  # anywhere (a typo a correction replaced, 9999-12-30)
+        low, high = int(start.min()), int(start.max())
+        narrow = high - low <= _SPAN  # else a row that does not count is dated far off
+        if not narrow:  # (a typo a correction replaced, 9999-12-30): only the rows looked
+            picked = start[wanted]  # up size the table
+            low, high = int(picked.min()), int(picked.max())
+        first, table = self._span
         if table.size == 0 or low < first or high >= first + table.shape[1]:
             if table.size:
                 low, high = min(low, first), max(high, first + table.shape[1] - 1)
@@ -84,7 +90,11 @@ class PeriodEnds:
         # one flat index per row: its period's row (the last: no period), then its day
         which = np.where(wanted, period, len(self.periods)).astype(np.int64)
         which *= table.shape[1]
-        which += np.where(wanted, start.astype(np.int64) - first, 0)
+        if narrow:  # every row's day lies in the table
+            which += start
+            which -= first
+        else:
+            which += np.where(wanted, start.astype(np.int64) - first, 0)
         found: I32 = np.take(table.reshape(-1), which)
         return found
 
