@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from osmanthus.policy import load_policy
 from osmanthus.population.compiled import Compiled
-from osmanthus.population.engines import _COLUMNS, _read_bucket
-from osmanthus.population.kernel import score_bucket
+from osmanthus.population.engines import _COLUMNS, read_bucket
+from osmanthus.population.kernel import score_tables
 from osmanthus.population.lake import TABLES, Lake
 from osmanthus.population.prune import prune_rule
 from osmanthus.population.result import write_result
@@ -48,17 +48,10 @@ def phases(lake: Lake, out: Path, buckets: int) -> dict[str, float]:
     spent = {"read": 0.0, "kernel": 0.0, "write": 0.0, "decode_only": 0.0}
     for bucket in range(buckets):
         started = _cpu_s()
-        tables = {table: _read_bucket(lake, table, bucket, None, rule) for table in TABLES}
+        tables = {table: read_bucket(lake, table, bucket, None, rule) for table in TABLES}
         spent["read"] += _cpu_s() - started
         started = _cpu_s()
-        result = score_bucket(
-            tables["records"],
-            tables["residents"],
-            tables["profile_facts"],
-            compiled,
-            None,
-            suspensions=tables["suspensions"],
-        )
+        result = score_tables(tables, compiled)
         spent["kernel"] += _cpu_s() - started
         started = _cpu_s()
         write_result(result, out / f"part-{bucket:05d}.parquet")

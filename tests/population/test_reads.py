@@ -17,7 +17,7 @@ from population_data import Person, append_export, lake_tables, write_lake
 
 from osmanthus.ledger import Subject
 from osmanthus.population.columns import by_key
-from osmanthus.population.engines import _read_bucket
+from osmanthus.population.engines import read_bucket
 from osmanthus.population.lake import Lake, LakeWriter
 from strategies import PROPERTY, stored
 
@@ -79,10 +79,10 @@ def test_several_exports_are_read_in_resident_order(tmp_path: Path) -> None:
     append_export(lake, {n: t if n == "records" else t.slice(0, 0) for n, t in more.items()})
     lake = Lake.open(lake.path)
     assert len(lake.paths("records", 0)) == 2
-    rows = _read_bucket(lake, "records", 0, None, None)
+    rows = read_bucket(lake, "records", 0, None, None)
     pairs = list(zip(rows["resident_id"].to_pylist(), rows["id"].to_pylist(), strict=True))
     assert pairs == sorted(pairs) and len(pairs) == 24
-    known = _read_bucket(lake, "records", 0, LATER - dt.timedelta(days=1), None)
+    known = read_bucket(lake, "records", 0, LATER - dt.timedelta(days=1), None)
     assert sorted(known["id"].to_pylist()) == list(range(1, 13))
     assert known["resident_id"].to_pylist() == sorted(known["resident_id"].to_pylist())
 
@@ -138,7 +138,7 @@ def test_a_file_of_several_row_groups_reads_into_one_dictionary_per_column(
         writer.close()
     lake.commit(1, {"records": 2, "residents": 2, "profile_facts": 0, "suspensions": 0}, writers)
     assert pq.ParquetFile(lake.paths("records", 0)[0]).metadata.num_row_groups == 2
-    rows = _read_bucket(lake, "records", 0, None, None)
+    rows = read_bucket(lake, "records", 0, None, None)
     assert rows["metric"].num_chunks == 1
     assert rows["metric"].to_pylist() == ["fare_evasion", "volunteer_hours"]
     compiled = Compiled.build(load_policy(EXAMPLE_POLICY), dt.date(2026, 11, 1))

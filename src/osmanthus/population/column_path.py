@@ -86,11 +86,11 @@ def _capped(b: Bucket, points: I64, mask: B) -> I64:
     kind = b.c.cap_window[cap_index]
     act = b.act[rows]
     window = np.zeros(rows.size, dtype=np.int64)  # kinds: compiled.WINDOW_KINDS
+    low = int(act.min())  # the month or year of each day of the span, looked up
+    span = np.arange(low, int(act.max()) + 1).astype("datetime64[D]")
     for number, unit in ((0, "D"), (1, "M"), (2, "Y")):  # a lifetime is one window
         where = kind == number
-        if where.any():  # the month or year of each day of the span, looked up
-            low = int(act.min())
-            span = np.arange(low, int(act.max()) + 1).astype("datetime64[D]")
+        if where.any():
             table = span.astype(f"datetime64[{unit}]").astype(np.int64)
             window = np.where(where, table[act - low], window)
     sign = np.sign(points[rows])

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from osmanthus.errors import OsmanthusError
 from osmanthus.population.columns import I64, by_key, ints
 from osmanthus.population.compiled import Compiled
-from osmanthus.population.kernel import RESULT_SCHEMA, score_bucket
+from osmanthus.population.kernel import RESULT_SCHEMA, score_bucket, score_tables
 from osmanthus.population.lake import RESIDENT_KEY, TABLES, Lake
 from osmanthus.population.prune import PruneRule, prune_rule, prune_sql
 from osmanthus.population.result import write_result
@@ -42,7 +42,7 @@ from osmanthus.population.snapshot import (
     write_results,
 )
 
-__all__ = ["ENGINES", "EngineError", "run_duckdb", "run_spark"]
+__all__ = ["ENGINES", "EngineError", "read_bucket", "run_duckdb", "run_spark"]
 
 _COLUMNS = {
     "records": [n for n in TABLES["records"].names if n not in ("bucket", "source_ref")],
@@ -87,17 +87,10 @@ def run_duckdb(
     rule = prune_rule(compiled)
 
     def one(bucket: int) -> int:
-        tables = {t: _read_bucket(lake, t, bucket, known_at, rule) for t in TABLES}
+        tables = {t: read_bucket(lake, t, bucket, known_at, rule) for t in TABLES}
         if snapshot is not None:
             write_bucket(snapshot, bucket, tables)
-        result = score_bucket(
-            tables["records"],
-            tables["residents"],
-            tables["profile_facts"],
-            compiled,
-            known_at,
-            suspensions=tables["suspensions"],
-        )
+        result = score_tables(tables, compiled, known_at)
         write_result(result, out / f"part-{bucket:05d}.parquet")
         if snapshot is not None:
             write_results(snapshot, bucket, result)
@@ -109,7 +102,7 @@ def run_duckdb(
                 progress(rows)
 
 
-def _read_bucket(
+def read_bucket(
     lake: Lake, table: str, bucket: int, known_at: dt.datetime | None, rule: PruneRule | None
 ) -> pa.Table:
     """One bucket's rows of ``table`` as Arrow reads them (text columns stay dictionaries,
@@ -177,14 +170,7 @@ def _rescore_duckdb(
             tables[table] = pa.concat_tables(parts, promote_options="permissive")
     finally:
         con.close()
-    result = score_bucket(
-        tables["records"],
-        tables["residents"],
-        tables["profile_facts"],
-        compiled,
-        None,
-        suspensions=tables["suspensions"],
-    )
+    result = score_tables(tables, compiled)
     write_result(result, out / "part-rescored.parquet")
     if progress:
         progress(int(result.num_rows))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Mapping
 
 import numpy as np
 import pyarrow as pa
@@ -31,7 +32,7 @@ from osmanthus.population.next_change import bucket_next_change, first_after
 from osmanthus.population.result import CONTRIBUTION, RESULT_SCHEMA, Result
 from osmanthus.scoring import explain
 
-__all__ = ["CONTRIBUTION", "RESULT_SCHEMA", "score_bucket"]
+__all__ = ["CONTRIBUTION", "RESULT_SCHEMA", "score_bucket", "score_tables"]
 
 
 def _ascending(values: I64) -> bool:
@@ -45,11 +46,7 @@ def _slots(rid: I64, owners: I64) -> I64:
     n = len(rid)
     if n > 1 and owners.size:
         step = int(rid[1] - rid[0])
-        if (
-            step > 0
-            and int(rid[-1] - rid[0]) == step * (n - 1)
-            and bool(np.all(np.diff(rid) == step))
-        ):
+        if step > 0 and bool(np.all(np.diff(rid) == step)):
             found: I64 = np.clip((owners - rid[0]) // step, 0, n - 1)
             return found
     searched: I64 = np.searchsorted(rid, owners)
@@ -61,6 +58,20 @@ def _known(table: pa.Table, column: str, known_at: dt.datetime | None) -> pa.Tab
         return table
     return table.filter(
         pc.less_equal(table[column], pa.scalar(known_at, pa.timestamp("us", "UTC")))
+    )
+
+
+def score_tables(
+    tables: Mapping[str, pa.Table], compiled: Compiled, known_at: dt.datetime | None = None
+) -> pa.Table:
+    """:func:`score_bucket` on one bucket's rows of the lake's four tables, by name."""
+    return score_bucket(
+        tables["records"],
+        tables["residents"],
+        tables["profile_facts"],
+        compiled,
+        known_at,
+        suspensions=tables["suspensions"],
     )
 
 
@@ -136,7 +147,7 @@ def _reference(
     out.reference[slot] = True
     out.scored[slot] = result.score is not None
     out.score[slot] = result.score or 0
-    out.grade.codes[slot] = out.grade.code(result.grade)
+    out.grade.set(slot, result.grade)
     out.measures[slot] = len(result.measures)
     later = first_after(
         [d for line in result.lines for d in (line.record.act_date, line.expires_on)]
@@ -145,9 +156,7 @@ def _reference(
     )
     if later is not None:
         out.next_change[slot] = min(int(out.next_change[slot]), days(later))
-    out.measure.codes[slot] = out.measure.code(
-        result.measures[-1].name if result.measures else None
-    )
+    out.measure.set(slot, result.measures[-1].name if result.measures else None)
     out.perks[slot] = sum(1 << bit for bit, p in enumerate(result.perks) if p.eligible)
     gained: dict[str, int] = defaultdict(int)
     lost: dict[str, int] = defaultdict(int)

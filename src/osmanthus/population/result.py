@@ -73,6 +73,9 @@ class Labels:
             self.names.append(name)
         return found
 
+    def set(self, slot: int, name: str | None) -> None:
+        self.codes[slot] = self.code(name)
+
     def array(self) -> pa.Array:
         indices = pa.array(self.codes, pa.int32(), mask=self.codes < 0)
         names = pa.array(self.names, pa.string())
