@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 from osmanthus.ledger import StoredRecord, Subject
@@ -37,11 +38,21 @@ class Person:
         return replace(self.subject, profile=profile)
 
 
-def write_lake(path: Path, people: Sequence[Person], buckets: int) -> Lake:
-    """A lake holding ``people``, written by the lake's own writer in one export."""
+def write_lake(path: Path, people: Sequence[Person], buckets: int, exports: int = 1) -> Lake:
+    """A lake holding ``people``, written by the lake's own writer in ``exports`` exports
+    (the first has every row but the records, which are dealt out among them in turn)."""
     lake = Lake.open(path, create=True, buckets=buckets)
     path.mkdir(parents=True, exist_ok=True)
-    append_export(lake, lake_tables(people))
+    tables = lake_tables(people)
+    records = tables["records"]
+    turn = np.arange(records.num_rows) % exports
+    for export in range(exports):
+        mine = records.filter(pa.array(turn == export))
+        if export == 0:
+            append_export(lake, {**tables, "records": mine})
+        else:
+            empty = {name: table.slice(0, 0) for name, table in tables.items()}
+            append_export(lake, {**empty, "records": mine})
     return lake
 
 

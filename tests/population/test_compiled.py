@@ -9,9 +9,11 @@ from types import FrameType
 from typing import Any
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from osmanthus.policy.duration import Period
-from osmanthus.population.compiled import NEVER, PeriodEnds, days, from_days
+from osmanthus.population.compiled import NEVER, PeriodEnds, days, from_days, period_after
 
 
 def test_a_lookup_during_a_rebuild_in_another_thread_is_right() -> None:
@@ -135,3 +137,20 @@ def test_a_far_date_on_a_row_not_looked_up_is_ignored() -> None:
     found = table.after(period, start, mask).tolist()
     want = days(dt.date(2026, 2, 5))
     assert found == [want] * 4 + [NEVER, NEVER]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    unit=st.sampled_from(["d", "m", "y"]),
+    amount=st.integers(1, 150),
+    first=st.dates(dt.date(1800, 1, 1), dt.date(2300, 1, 1)),
+)
+def test_the_period_table_is_period_after_on_every_day(
+    unit: str, amount: int, first: dt.date
+) -> None:
+    """The table's calendar arithmetic on whole arrays against ``Period.after`` itself,
+    day by day over four years from a generated day (leap days, month ends, December)."""
+    period = Period(amount, unit)
+    span = np.arange(days(first), days(first) + 4 * 366, dtype=np.int64)
+    want = [days(period.after(from_days(d))) for d in span.tolist()]
+    assert period_after(period, span).tolist() == want

@@ -7,10 +7,10 @@ dates) and gives it to up to six residents: the first has all its records, the o
 random subsets, with their own record ids, their own recording times, now and then no
 cycle anchor, and suspensions of some records (a dispute not answered in time) that
 start, or are lifted, around the scoring date. The lake is written by the lake's own
-writer in 1 to 3 buckets, so residents share buckets; the scoring date and the "known
-at" time vary. For every resident the engine must give the reference scorer's score,
-grade, last staged measure, number of measures, perks and per-department counted points
-(net, gained and lost).
+writer in 1 to 3 buckets, so residents share buckets, and 1 to 3 exports, so a bucket's
+records come in several files; the scoring date and the "known at" time vary. For every
+resident the engine must give the reference scorer's score, grade, last staged measure,
+number of measures, perks and per-department counted points (net, gained and lost).
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ class Population:
     as_of: dt.date
     known_at: dt.datetime | None
     buckets: int
+    exports: int = 1
 
 
 @st.composite
@@ -152,7 +153,8 @@ def populations(
         fixed.sort(key=lambda c: c[2])  # recorded in time order, as the ledger would
         people.append(Person(id=r + 1, subject=subject, records=records, corrections=fixed))
     known_at = draw(st.none() | st.sampled_from(TIMES))
-    return Population(scn.policy, tuple(people), scn.as_of, known_at, draw(st.integers(1, 3)))
+    buckets, exports = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    return Population(scn.policy, tuple(people), scn.as_of, known_at, buckets, exports)
 
 
 def expected(pop: Population, person: Person) -> dict[str, Any]:
@@ -187,7 +189,7 @@ def engine_results(
     pop: Population, run: Callable[..., None], **options: Any
 ) -> dict[int, dict[str, Any]]:
     with tempfile.TemporaryDirectory() as folder:
-        lake = write_lake(Path(folder) / "lake", pop.people, pop.buckets)
+        lake = write_lake(Path(folder) / "lake", pop.people, pop.buckets, pop.exports)
         out = Path(folder) / "run"
         run(lake, Compiled.build(pop.policy, pop.as_of), pop.known_at, out, **options)
         table = pq.ParquetDataset(str(out)).read()

@@ -36,7 +36,7 @@ def needs_timeline(b: Bucket) -> B:
     side = (b.points > 0).astype(np.int64)
     cap = np.where(tl & (b.points != 0), c.binding[b.e, side], -1)
     flags |= cap == -2
-    b.cap_of = np.where(cap >= 0, cap, -1).astype(np.int32)
+    b.cap_of = np.where(cap >= 0, cap, -1).astype(np.intp)
     resident = np.zeros(b.n, dtype=bool)
     resident[b.slot[flags]] = True
     if scale.clamp == "running":
@@ -75,10 +75,32 @@ def _cap_order(b: Bucket, rows: I64, name_id: I64, sign: I64) -> I64:
     return np.lexsort((b.id[rows], b.decision[rows], act, sign, b.slot[rows], name_id))
 
 
+def _may_bind(b: Bucket, points: I64, rows: I64) -> I64:
+    """The capped ``rows`` of the residents a cap may hold back: those whose points
+    under one cap on one side, summed over all its windows, pass its limit. Where the sum
+    stays within the limit every window's running sum does too and nothing is held back,
+    so most residents need no ordering of their rows (a cap's terms are the same in every
+    version, or ``binding`` sends the record to the timeline)."""
+    if rows.size == 0:
+        return rows
+    cap_index = b.cap_of[rows]
+    side = (points[rows] > 0).astype(np.int64)
+    names = int(b.c.cap_name.max()) + 1
+    key = (b.slot[rows] * names + b.c.cap_name[cap_index]) * 2 + side
+    total = np.bincount(key, weights=np.abs(points[rows]), minlength=b.n * names * 2)
+    over = total[key] > b.c.cap_limit[cap_index, side]
+    if not over.any():
+        return rows[:0]
+    held = np.zeros(b.n, dtype=bool)
+    held[b.slot[rows[over]]] = True
+    found: I64 = rows[held[b.slot[rows]]]
+    return found
+
+
 def _capped(b: Bucket, points: I64, mask: B) -> I64:
     """Points after calendar-window and lifetime caps, applied in act order within each
     window (a lifetime cap has one window per resident)."""
-    rows = np.flatnonzero(mask & (b.cap_of >= 0))
+    rows = _may_bind(b, points, np.flatnonzero(mask & (b.cap_of >= 0)))
     if rows.size == 0:
         return points
     cap_index = b.cap_of[rows]
@@ -92,7 +114,7 @@ def _capped(b: Bucket, points: I64, mask: B) -> I64:
         where = kind == number
         if where.any():
             table = span.astype(f"datetime64[{unit}]").astype(np.int64)
-            window = np.where(where, table[act - low], window)
+            window = np.where(where, table[(act - low).astype(np.intp)], window)
     sign = np.sign(points[rows])
     limit = b.c.cap_limit[cap_index, (sign > 0).astype(np.int64)]
     order = _cap_order(b, rows, name_id, sign)

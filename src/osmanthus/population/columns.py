@@ -145,19 +145,24 @@ class Bucket:
         n: int,
         compiled: Compiled,
         suspended: frozenset[int] = frozenset(),
+        order: I64 | None = None,
     ) -> None:
+        """``slot``: each row's resident, in order; ``order``: the row of ``records`` at
+        each place of that order (None: ``records`` are in it already). The columns are
+        put in order as NumPy arrays, cheaper than reordering the Arrow table."""
         self.records, self.slot, self.n, self.c = records, slot, n, compiled
+        self.order = order
         self.T = days(compiled.as_of)
-        self.id = ints(records["id"])
-        self.act = day_numbers(records["act_date"])
-        self.decision = day_numbers(records["decision_date"])
-        self.value = records["value"].to_numpy()
-        self.department = codes(records["department"])
-        metric = codes(records["metric"])
-        self.kind = codes(records["kind"])
-        self.severity = codes(records["severity"])
-        self.incident = codes(records["incident_ref"])
-        supersedes = ints(records["supersedes_id"])
+        self.id = self._ordered(ints(records["id"]))
+        self.act = self._ordered(day_numbers(records["act_date"]))
+        self.decision = self._ordered(day_numbers(records["decision_date"]))
+        self.value = self._ordered(records["value"].to_numpy())
+        self.department = self._codes(records["department"])
+        metric = self._codes(records["metric"])
+        self.kind = self._codes(records["kind"])
+        self.severity = self._codes(records["severity"])
+        self.incident = self._codes(records["incident_ref"])
+        supersedes = self._ordered(ints(records["supersedes_id"]))
         retraction = self._is(self.kind, "retraction")
         repair = self._is(self.kind, "repair")  # ends the row it names; replaces nothing
         self.current = (
@@ -167,12 +172,11 @@ class Bucket:
             self.current &= ~np.isin(self.id, np.fromiter(suspended, dtype=np.int64))
         self.version = compiled.version_of(self.act)
         ids = np.array([compiled.metric_ids.get(m, -1) for m in metric.values], dtype=np.int32)
-        self.metric = ids[metric.codes] if len(metric.values) else np.zeros(0, np.int32)
-        known = (self.version >= 0) & (self.metric >= 0)
-        self.entry = np.full(len(self.id), -1, dtype=np.int32)
-        self.entry[known] = compiled.entry_of[self.version[known], self.metric[known]]
+        # lookups by intp indices (NumPy converts any other index type first, every time)
+        self.metric = ids[metric.codes.astype(np.intp)] if ids.size else np.zeros(0, np.int32)
+        self.entry = compiled.entries_of(self.version, self.metric)
         self.bad = self.entry < 0  # the reference scorer raises the policy's own error
-        e = np.maximum(self.entry, 0)
+        e = np.maximum(self.entry, 0).astype(np.intp)
         table = EntryTable(compiled)
         self.scored = table.scored[e] & ~self.bad
         self.points, expiry = self._effects(table, e)
@@ -192,7 +196,20 @@ class Bucket:
         self.measured = table.measures[e]
         self.cleared = table.cleared[e]
         self.e = e
-        self.cap_of = np.full(len(self.id), -1, dtype=np.int32)  # set by needs_timeline
+        self.cap_of = np.full(len(self.id), -1, dtype=np.intp)  # set by needs_timeline
+
+    def _ordered(self, values: Any) -> Any:
+        return values if self.order is None else values[self.order]
+
+    def _codes(self, column: pa.ChunkedArray) -> Codes:
+        found = codes(column)
+        return found if self.order is None else Codes(found.codes[self.order], found.values)
+
+    def rows(self, start: int, stop: int) -> pa.Table:
+        """The Arrow rows at places ``start`` to ``stop`` of the order."""
+        if self.order is None:
+            return self.records.slice(start, stop - start)
+        return self.records.take(pa.array(self.order[start:stop]))
 
     def _is(self, codes: Codes, value: str) -> B:
         if value not in codes.values:
@@ -200,14 +217,12 @@ class Bucket:
         found: B = codes.codes == codes.values.index(value)
         return found
 
-    def _effects(self, table: EntryTable, e: I32) -> tuple[I64, I32]:
+    def _effects(self, table: EntryTable, e: I64) -> tuple[I64, I32]:
         """Points and expiry period index of every current record (Metric.effect)."""
-        points = np.zeros(len(e), dtype=np.int64)
-        expiry = np.full(len(e), -1, dtype=np.int32)
         wanted = self.current & ~self.bad
         fixed = wanted & table.fixed[e] & (self.severity.codes < 0)
-        points[fixed] = table.fixed_points[e[fixed]]
-        expiry[fixed] = table.fixed_expiry[e[fixed]]
+        points: I64 = np.where(fixed, table.fixed_points[e], 0)
+        expiry: I32 = np.where(fixed, table.fixed_expiry[e], np.int32(-1))
         other = np.flatnonzero(wanted & ~fixed)
         if other.size:  # once per distinct (entry, value, severity), remembered across
             values, by_value = np.unique(self.value[other], return_inverse=True)  # buckets
@@ -257,7 +272,7 @@ class Bucket:
         """``Period.after(start)`` where ``mask``, per row's period index; NEVER elsewhere."""
         return self.c.periods.after(period, start, mask)
 
-    def _ends(self, table: EntryTable, e: I32, expiry: I32) -> tuple[I32, I32]:
+    def _ends(self, table: EntryTable, e: I64, expiry: I32) -> tuple[I32, I32]:
         live = self.current & ~self.bad
         base = np.where(table.from_act[e], self.act, self.decision)
         end = self._after(expiry, base, live)
@@ -267,7 +282,7 @@ class Bucket:
         repair_from = self._after(table.min_period[e], base, tier)
         return end, repair_from
 
-    def _fulfilment(self, table: EntryTable, e: I32, repair_from: I32) -> None:
+    def _fulfilment(self, table: EntryTable, e: I64, repair_from: I32) -> None:
         """End early the records an obligation-fulfilled record names (same incident)."""
         live = self.current & ~self.bad & (self.incident.codes >= 0)
         ended = np.flatnonzero(live & table.ends_early[e])

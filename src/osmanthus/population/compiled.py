@@ -1,9 +1,10 @@
 """A policy set turned into lookup tables for column-at-a-time scoring.
 
 Everything here is derived from the policy objects themselves: points come from
-``Metric.effect`` and dates from ``Period.after`` (evaluated once per distinct input and
-looked up by array index), so the vectorised path cannot drift from the reference
-scorer's arithmetic. What the tables cannot express (cycles, reductions, staged
+``Metric.effect`` (evaluated once per distinct input and looked up by array index) and
+dates from ``Period.after``'s calendar rule applied to whole arrays of days (a test checks
+it against ``Period.after`` day by day), so the vectorised path does not drift from the
+reference scorer's arithmetic. What the tables cannot express (cycles, reductions, staged
 measures, clean-period clearances, rolling or changing caps) is flagged, and the kernel
 leaves those residents to the reference scorer.
 """
@@ -37,6 +38,25 @@ def days(day: dt.date) -> int:
 
 def from_days(value: int) -> dt.date:
     return EPOCH + dt.timedelta(days=int(value))
+
+
+def period_after(period: Period, start: npt.NDArray[np.int64]) -> I32:
+    """``period.after`` of each day of ``start`` (day numbers), by calendar arithmetic on
+    whole arrays: days added, or months added with the month-end rule (a start day the
+    target month lacks runs to the first of the next month). It is checked equal to
+    ``Period.after`` day by day in ``tests/population/test_compiled.py``."""
+    if period.unit == "d":
+        found: I32 = (start + period.amount).astype(np.int32)
+        return found
+    day = start.astype("datetime64[D]")
+    month = day.astype("datetime64[M]")
+    day_of_month = day - month.astype("datetime64[D]")  # 0 for the first
+    target = month + period.amount * (12 if period.unit == "y" else 1)
+    begins = target.astype("datetime64[D]")
+    following = (target + 1).astype("datetime64[D]")
+    shifted = np.where(begins + day_of_month < following, begins + day_of_month, following)
+    ends: I32 = shifted.astype(np.int64).astype(np.int32)
+    return ends
 
 
 _SPAN = 100_000  # days (about 270 years) a period table may span without a second look
@@ -84,8 +104,9 @@ class PeriodEnds:
                 low, high = min(low, first), max(high, first + table.shape[1] - 1)
             first = low - 366  # room, so neighbouring buckets rarely rebuild
             table = np.full((len(self.periods) + 1, high + 367 - first), NEVER, dtype=np.int32)
+            span = np.arange(first, high + 367, dtype=np.int64)
             for index, value in enumerate(self.periods):  # the last row: no period
-                table[index] = [days(value.after(from_days(d))) for d in range(first, high + 367)]
+                table[index] = period_after(value, span)
             self._span = (first, table)
         # one flat index per row: its period's row (the last: no period), then its day
         which = np.where(wanted, period, len(self.periods)).astype(np.int64)
@@ -244,7 +265,20 @@ class Compiled:
 
     def version_of(self, act: I32) -> I32:
         """Index of the version in force on each act date (-1 before the first)."""
-        return (np.searchsorted(self.effective, act, side="right") - 1).astype(np.int32)
+        if len(self.effective) == 1:  # one version: no search
+            one: I32 = np.where(act >= self.effective[0], np.int32(0), np.int32(-1))
+            return one
+        found = np.searchsorted(self.effective, act, side="right") - 1
+        return found.astype(np.int32)
+
+    def entries_of(self, version: I32, metric: I32) -> I32:
+        """The entry of each (version, metric) pair; -1 where either is -1 (unknown)."""
+        width = self.entry_of.shape[1]
+        flat = np.append(self.entry_of.reshape(-1), np.int32(-1))  # the last: unknown
+        which = version.astype(np.intp) * width + metric
+        which[(version < 0) | (metric < 0)] = flat.size - 1
+        found: I32 = flat[which]
+        return found
 
     def severity_period(self, version: int, code: str, severity: str) -> int:
         return self.severity_periods[(version, code, severity)]

@@ -101,12 +101,13 @@ def score_bucket(
         slot = slot[keep]
     ids = ints(records["id"])
     steps = np.diff(slot)
+    order = None
     if not np.all((steps > 0) | ((steps == 0) & (np.diff(ids) > 0))):  # not yet in order
-        order = by_key(slot, ids)
-        records, slot = records.take(pa.array(order)), slot[order]
+        order = by_key(slot, ids)  # (several exports, or Spark's rows)
+        slot = slot[order]
     facts = _suspensions(suspensions)
     suspended = suspended_records([fact for _, fact in facts], compiled.as_of, known_at)
-    work = Bucket(records, slot, n, compiled, suspended)
+    work = Bucket(records, slot, n, compiled, suspended, order)
     subjects = SubjectLookup(rid, residents, profiles, facts)
     fallback = needs_timeline(work)
     out = Result(n)
@@ -141,7 +142,7 @@ def _reference(
     b: Bucket, out: Result, slot: int, subject: Subject, known_at: dt.datetime | None
 ) -> None:
     lo, hi = np.searchsorted(b.slot, [slot, slot + 1])
-    rows = b.records.slice(int(lo), int(hi - lo)).to_pylist()
+    rows = b.rows(int(lo), int(hi)).to_pylist()
     stored = [_stored(row) for row in rows]
     result = explain(stored, b.c.policy, b.c.as_of, known_at=known_at, subject=subject)
     out.reference[slot] = True
