@@ -31,6 +31,7 @@ from osmanthus.population.compiled import Compiled
 from osmanthus.population.engines import _COLUMNS, read_bucket
 from osmanthus.population.kernel import score_tables
 from osmanthus.population.lake import TABLES, Lake
+from osmanthus.population.memory import kept_for_reuse
 from osmanthus.population.prune import prune_rule
 from osmanthus.population.result import write_result
 from osmanthus.settings import EXAMPLE_POLICY
@@ -79,7 +80,8 @@ def main() -> None:
         buckets = min(args.buckets or lake.buckets, lake.buckets)
         out = Path(folder) / "out"
         out.mkdir()
-        spent = phases(lake, out, buckets)
+        with kept_for_reuse():  # as the engine runs
+            spent = phases(lake, out, buckets)
     total = spent["read"] + spent["kernel"] + spent["write"]
     print(f"{buckets} buckets of {path}, one thread, CPU seconds:")
     for name, value in spent.items():

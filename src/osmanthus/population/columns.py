@@ -57,6 +57,8 @@ def codes(column: pa.ChunkedArray | pa.Array) -> Codes:
         array = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
     if not pa.types.is_dictionary(array.type):
         array = pc.dictionary_encode(array)
+    if array.null_count == len(array):  # nothing to decode (no severity, say)
+        return Codes(np.full(len(array), -1, dtype=np.int32), array.dictionary.to_pylist())
     indices = array.indices if array.null_count == 0 else array.indices.fill_null(-1)
     found = indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
     return Codes(found, array.dictionary.to_pylist())

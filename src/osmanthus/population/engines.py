@@ -87,20 +87,48 @@ def run_duckdb(
         return
     rule = prune_rule(compiled)
 
-    def one(bucket: int) -> int:
-        tables = {t: read_bucket(lake, t, bucket, known_at, rule) for t in TABLES}
+    def one(group: range) -> int:
+        read = []
+        for bucket in group:
+            tables = {t: read_bucket(lake, t, bucket, known_at, rule) for t in TABLES}
+            if snapshot is not None:
+                write_bucket(snapshot, bucket, tables)
+            read.append(tables)
+        result = score_tables(_together(read), compiled, known_at)
+        write_result(result, out / f"part-{group[0]:05d}.parquet")
         if snapshot is not None:
-            write_bucket(snapshot, bucket, tables)
-        result = score_tables(tables, compiled, known_at)
-        write_result(result, out / f"part-{bucket:05d}.parquet")
-        if snapshot is not None:
-            write_results(snapshot, bucket, result)
+            write_results(snapshot, group[0], result)
         return int(result.num_rows)
 
     with kept_for_reuse(), ThreadPoolExecutor(max_workers=workers) as pool:
-        for rows in pool.map(one, range(lake.buckets)):
+        for rows in pool.map(one, bucket_groups(lake, workers)):
             if progress:
                 progress(rows)
+
+
+#: records the kernel scores at once, about: a bucket's fixed cost (a result file, some
+#: thirty NumPy calls per column) stays small beside its rows, and memory stays far below
+#: a gigabyte (a 13 M-resident lake's buckets hold 940,000 records each)
+GROUP_RECORDS = 500_000
+
+
+def bucket_groups(lake: Lake, workers: int) -> list[range]:
+    """The buckets scored together: neighbours, as many as hold about
+    :data:`GROUP_RECORDS` records (one when a bucket holds that many), and at least two
+    groups per worker when there are buckets enough (so the threads finish together)."""
+    per_bucket = max(1, lake.rows["records"] // lake.buckets)
+    size = max(1, min(GROUP_RECORDS // per_bucket, -(-lake.buckets // (2 * workers))))
+    return [range(b, min(b + size, lake.buckets)) for b in range(0, lake.buckets, size)]
+
+
+def _together(read: list[dict[str, pa.Table]]) -> dict[str, pa.Table]:
+    """Several buckets' tables as one (each text column with one dictionary)."""
+    if len(read) == 1:
+        return read[0]
+    return {
+        t: pa.concat_tables([r[t] for r in read], promote_options="permissive").unify_dictionaries()
+        for t in TABLES
+    }
 
 
 def read_bucket(
@@ -110,7 +138,7 @@ def read_bucket(
     one per bucket), recorded by ``known_at``; records kept by the prune ``rule``."""
     columns = _COLUMNS[table]
     parts = [
-        pq.ParquetFile(path).read(columns=columns, use_threads=False)
+        pq.ParquetFile(path, pre_buffer=False).read(columns=columns, use_threads=False)
         for path in lake.paths(table, bucket)
     ]
     if not parts:

@@ -83,6 +83,7 @@ class PruneRule:
         act = records["act_date"].cast(pa.int32())
         act = (act if act.null_count == 0 else act.fill_null(0)).to_numpy()
         metric = codes(records["metric"])
+        by_metric = metric.codes.astype(np.intp)  # an index twice or more below
         severity = codes(records["severity"])
         kind = codes(records["kind"])
         # a kind other than "original" (a null kind is not "<> 'original'")
@@ -93,16 +94,16 @@ class PruneRule:
         # bounds as int32, like the days, so no comparison widens a column
         values = metric.values
         known = [days(self.known.get(v, self.earliest)) for v in values]
-        low = _lookup(np.array(known, np.int32), metric.codes, days(self.earliest))
+        low = _lookup(np.array(known, np.int32), by_metric, days(self.earliest))
         lowest = np.iinfo(np.int32).min
         cuts = [days(self.cut[v]) if v in self.cut else lowest for v in values]
-        cut = _lookup(np.array(cuts, np.int32), metric.codes, lowest)
+        cut = _lookup(np.array(cuts, np.int32), by_metric, lowest)
         dated = (act < low) | (act >= cut)
         keep |= dated if act_valid.all() else dated & act_valid
         plain = {r.code for r in self.refused if _plain(r)}
         graded = severity.codes >= 0
         if plain and graded.any():
-            refuses_any = _lookup(np.array([v in plain for v in values], bool), metric.codes, False)
+            refuses_any = _lookup(np.array([v in plain for v in values], bool), by_metric, False)
             keep |= refuses_any & graded
         for r in self.refused:
             if _plain(r):
@@ -323,5 +324,10 @@ def _codes(column: Codes, values: tuple[str, ...]) -> list[int]:
 def _lookup(table: np.ndarray, index: np.ndarray, null: object) -> np.ndarray:
     """``table[index]`` with ``null`` where the index is -1 (a null value): -1 picks the
     last element, which is ``null``."""
-    found: np.ndarray = np.append(table, np.array([null], dtype=table.dtype))[index]
+    values = np.append(table, np.array([null], dtype=table.dtype))
+    if (values == values[0]).all():  # one answer for every row (all "original", say)
+        return np.full(index.size, values[0], dtype=values.dtype)
+    if index.dtype != np.intp:  # NumPy would convert it anyway, more slowly
+        index = index.astype(np.intp)
+    found: np.ndarray = values[index]
     return found
