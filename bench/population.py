@@ -429,15 +429,19 @@ def add_changes(lake_path: Path, share: float) -> int:
 
 
 def same_runs(full: Path, incremental: Path) -> int:
-    """Residents whose result differs between two runs' folders (every column)."""
+    """Residents whose result differs between two runs' folders (every column, and
+    every per-department row)."""
     con = duckdb.connect()
     scores_view(con, "a", latest_run(full))
     scores_view(con, "b", latest_run(incremental))
-    found = con.sql(
-        "SELECT count(*) FROM (SELECT * FROM a EXCEPT ALL SELECT * FROM b) UNION ALL "
-        "SELECT count(*) FROM (SELECT * FROM b EXCEPT ALL SELECT * FROM a)"
-    ).fetchall()
-    return sum(int(n) for (n,) in found)
+    pairs = [("a", "b"), ("a_contributions", "b_contributions")]
+    differ = " UNION ".join(
+        f"SELECT resident_id FROM (SELECT * FROM {x} EXCEPT ALL SELECT * FROM {y})"
+        for pair in pairs
+        for x, y in (pair, pair[::-1])
+    )
+    found = con.sql(f"SELECT count(*) FROM ({differ})").fetchall()
+    return int(found[0][0])
 
 
 def kept_lake(lake: Path, args: argparse.Namespace) -> dict[str, int]:

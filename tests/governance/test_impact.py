@@ -12,7 +12,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
 import pytest
 
 from factories import OPERATOR, POLICY_DIR, approve_policy
@@ -20,6 +19,7 @@ from osmanthus.governance import approved_policy, propose
 from osmanthus.ledger import Ledger
 from osmanthus.population import run_population
 from osmanthus.population.impact import SMALLEST
+from osmanthus.population.result import read_results
 from osmanthus.population.stats import AGE_BANDS
 from osmanthus.synthetic import CitySpec, load_city
 from osmanthus.web.access import authenticate, create_key
@@ -30,8 +30,8 @@ def shown(count: int) -> int | None:
 
 
 def scores(run_dir: Path) -> dict[int, dict[str, Any]]:
-    table = pq.ParquetDataset(str(run_dir)).read(
-        columns=["resident_id", "district", "birth_year", "score", "perks"]
+    table = read_results(run_dir).select(
+        ["resident_id", "district", "birth_year", "score", "perks"]
     )
     return {row["resident_id"]: row for row in table.to_pylist()}
 

@@ -41,14 +41,17 @@ def results(run: RunResult) -> dict[int, dict[str, Any]]:
     try:
         scores_view(con, "s", run.folder)
         rows = con.sql("SELECT * FROM s").to_arrow_table().to_pylist()
+        parts = con.sql(
+            "SELECT resident_id, department, points, gained, lost FROM s_contributions ORDER BY ALL"
+        ).fetchall()
     finally:
         con.close()
+    by_resident: dict[int, list[tuple[Any, ...]]] = {}
+    for resident, *part in parts:
+        by_resident.setdefault(resident, []).append(tuple(part))
     found = {}
     for row in rows:
-        # in the order the run wrote them: by department, whichever path scored them
-        row["contributions"] = [
-            (c["department"], c["points"], c["gained"], c["lost"]) for c in row["contributions"]
-        ]
+        row["contributions"] = by_resident.get(row["resident_id"], [])
         found[row.pop("resident_id")] = row
     assert len(found) == len(rows), "one row per resident"
     return found

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
 import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
@@ -36,6 +35,7 @@ from osmanthus.policy import PolicySet, PolicyVersion
 from osmanthus.population.compiled import Compiled
 from osmanthus.population.engines import run_duckdb, run_spark
 from osmanthus.population.prune import prune_sql
+from osmanthus.population.result import read_results
 from osmanthus.scoring import explain
 from strategies import (
     DEPARTMENT,
@@ -192,7 +192,7 @@ def engine_results(
         lake = write_lake(Path(folder) / "lake", pop.people, pop.buckets, pop.exports)
         out = Path(folder) / "run"
         run(lake, Compiled.build(pop.policy, pop.as_of), pop.known_at, out, **options)
-        table = pq.ParquetDataset(str(out)).read()
+        table = read_results(out)
     found = {}
     for row in table.to_pylist():
         row["contributions"] = sorted(

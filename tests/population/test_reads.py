@@ -19,6 +19,7 @@ from osmanthus.ledger import Subject
 from osmanthus.population.columns import by_key
 from osmanthus.population.engines import read_bucket
 from osmanthus.population.lake import Lake, LakeWriter
+from osmanthus.population.result import read_results
 from strategies import PROPERTY, stored
 
 EARLIER = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -151,7 +152,7 @@ def test_a_file_of_several_row_groups_reads_into_one_dictionary_per_column(
     assert rows["metric"].to_pylist() == ["fare_evasion", "volunteer_hours"]
     compiled = Compiled.build(load_policy(EXAMPLE_POLICY), dt.date(2026, 11, 1))
     run_duckdb(lake, compiled, None, tmp_path / "out", threads=1, snapshot=tmp_path / "snap")
-    assert pq.read_table(tmp_path / "out").num_rows == 2
+    assert read_results(tmp_path / "out").num_rows == 2
 
 
 def test_a_corrected_record_typed_far_in_the_future_scores_as_the_reference(
@@ -174,7 +175,7 @@ def test_a_corrected_record_typed_far_in_the_future_scores_as_the_reference(
     )
     lake = write_lake(tmp_path / "lake", [Person(1, Subject(), records)], buckets=1)
     run_duckdb(lake, Compiled.build(policy, as_of), None, tmp_path / "out", threads=1)
-    found = pq.read_table(tmp_path / "out")["score"].to_pylist()
+    found = read_results(tmp_path / "out")["score"].to_pylist()
     assert found == [explain(records, policy, as_of).score]
 
 
@@ -222,6 +223,6 @@ def test_a_lake_of_several_exports_scores_as_the_same_rows_in_one(tmp_path: Path
         assert len(lake.paths("records", 0)) == exports
         out = tmp_path / f"out-{exports}"
         run_duckdb(lake, compiled, None, out, threads=2)
-        results.append(pq.read_table(out).sort_by("resident_id").to_pylist())
+        results.append(read_results(out).sort_by("resident_id").to_pylist())
     assert results[0] == results[1]
     assert len({r["score"] for r in results[0]}) > 5  # not all at the baseline

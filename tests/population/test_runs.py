@@ -21,6 +21,7 @@ from osmanthus.ledger import Ledger, NewRecord, StoredRecord, Subject, iter_popu
 from osmanthus.population import population_stats, run_population
 from osmanthus.population.compiled import Compiled
 from osmanthus.population.engines import run_duckdb, run_spark
+from osmanthus.population.result import read_results
 from osmanthus.scoring import explain
 from osmanthus.synthetic import CitySpec, load_city
 from strategies import stored
@@ -33,11 +34,8 @@ def test_every_resident_of_a_city_scores_as_the_reference_scorer_says(
 ) -> None:
     load_city(ledger, CitySpec(residents=1_500, seed=5, as_of=AS_OF))
     run = run_population(ledger, tmp_path, as_of=AS_OF, actor=OPERATOR)
-    import pyarrow.parquet as pq
 
-    found = {
-        row["resident_id"]: row for row in pq.ParquetDataset(str(run.scores)).read().to_pylist()
-    }
+    found = {row["resident_id"]: row for row in read_results(run.scores).to_pylist()}
     bands: Counter[str] = Counter()
     for resident, subject, rows in iter_population(ledger.engine, actor=OPERATOR, purpose="test"):
         want = explain(rows, ledger.policy, AS_OF, subject=subject)
@@ -244,7 +242,7 @@ def test_an_incremental_run_writes_exactly_what_a_full_run_writes(
     full run), found at 13 M residents by bench/population.py."""
     import duckdb
 
-    from osmanthus.population.scores import scores_view
+    from osmanthus.population.scores import OVERLAY, scores_view
 
     for n in range(1, 5):
         ledger.register_resident(make_id(sequence=n), "gusu", actor=OPERATOR)
@@ -264,11 +262,16 @@ def test_an_incremental_run_writes_exactly_what_a_full_run_writes(
     full = run_population(ledger, tmp_path / "b", as_of=AS_OF, actor=OPERATOR)
     assert incremental.full is None and full.full == "no earlier run"
 
-    def rows(folder: Path) -> list[tuple[object, ...]]:
+    def rows(folder: Path) -> list[list[tuple[object, ...]]]:
         con = duckdb.connect()
         scores_view(con, "s", folder)
-        return con.sql("SELECT * FROM s ORDER BY resident_id").fetchall()
+        return [
+            con.sql(f"SELECT * FROM {view} ORDER BY ALL").fetchall()
+            for view in ("s", "s_contributions")
+        ]
 
     assert rows(incremental.folder) == rows(full.folder)
-    departments = [c["department"] for c in rows(full.folder)[1][-2]]
-    assert departments == ["tax", "traffic-police"]
+    # each resident's list, as read back, by department name from either path
+    for written in (incremental.folder / OVERLAY, full.folder / "scores"):
+        lists = {r["resident_id"]: r["contributions"] for r in read_results(written).to_pylist()}
+        assert [c["department"] for c in lists[2]] == ["tax", "traffic-police"]

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
 import pytest
 
 from factories import OPERATOR, POLICY_DIR, TEST_KEY, FixedClock
@@ -22,6 +21,7 @@ from osmanthus.population.compiled import Compiled
 from osmanthus.population.engines import run_duckdb, run_spark, spark_session
 from osmanthus.population.export import export_ledger
 from osmanthus.population.lake import Lake
+from osmanthus.population.result import read_results
 from osmanthus.synthetic import CitySpec, load_city
 from spark_cluster import Cluster, start_cluster
 
@@ -62,7 +62,7 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> tuple[Lake, Compiled, Path
 def rows(folder: Path) -> list[dict[str, Any]]:
     """Every resident's result; a resident's departments in name order (each engine
     lists them in the order it met them)."""
-    found = pq.ParquetDataset(str(folder)).read().to_pylist()
+    found = read_results(folder).to_pylist()
     for row in found:
         row["contributions"] = sorted(row["contributions"], key=lambda c: c["department"])
     return sorted(found, key=lambda row: row["resident_id"])

@@ -26,6 +26,7 @@ from osmanthus.population.compiled import Compiled
 from osmanthus.population.engines import ENGINES, EngineError
 from osmanthus.population.export import export_ledger
 from osmanthus.population.lake import Lake
+from osmanthus.population.result import result_files
 from osmanthus.population.scrub import readers
 from osmanthus.population.stats import AGE_BANDS
 
@@ -103,7 +104,7 @@ def impact_report(
 
 
 def _view(con: duckdb.DuckDBPyConnection, name: str, folder: Path) -> None:
-    files = sorted(str(p) for p in folder.rglob("*.parquet"))
+    files = [str(p) for p in result_files(folder)]
     con.read_parquet(files).create_view(name)
 
 

@@ -33,14 +33,18 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from osmanthus import __version__
 from osmanthus.policy import PolicySet
 from osmanthus.population.columns import I64
 from osmanthus.population.lake import RESIDENT_KEY, TABLES, Lake
 from osmanthus.population.next_change import population_next_change
-from osmanthus.population.result import RESULT_SCHEMA, write_result
+from osmanthus.population.result import (
+    RESULT_SCHEMA,
+    read_results,
+    with_contributions,
+    write_result,
+)
 from osmanthus.population.scores import OVERLAY, scores_view
 from osmanthus.population.snapshot import SNAPSHOT, due_in_results, due_rows, results_of
 
@@ -154,7 +158,7 @@ class Previous:
         run's own links, never the new run's)."""
         self.folder = folder
         overlay = folder / OVERLAY
-        self.overlay = pq.read_table(overlay) if overlay.is_file() else None
+        self.overlay = read_results(overlay) if overlay.is_file() else None
         self.in_overlay: I64 = (
             np.sort(self.overlay["resident_id"].to_numpy())
             if self.overlay is not None
@@ -181,9 +185,13 @@ class Previous:
             try:
                 con.register("wanted", pa.table({"resident_id": pa.array(residents, pa.int64())}))
                 scores_view(con, "p", self.folder)
-                return con.sql(
-                    "SELECT p.* FROM p SEMI JOIN wanted USING (resident_id)"
-                ).to_arrow_table()
+                rows = con.sql("SELECT p.* FROM p SEMI JOIN wanted USING (resident_id)")
+                flat = con.sql(
+                    "SELECT c.* FROM p_contributions c SEMI JOIN wanted USING (resident_id) "
+                    "ORDER BY resident_id, department"
+                )
+                found = with_contributions(rows.to_arrow_table(), flat.to_arrow_table())
+                return found.select(RESULT_SCHEMA.names).cast(RESULT_SCHEMA)
             finally:
                 con.close()
         mine = np.isin(residents, self.in_overlay)
@@ -262,7 +270,7 @@ def rescore(previous: Previous, folder: Path, scored: Path, residents: I64) -> C
     """Write ``folder``'s overlay: the previous overlay less ``residents``, and the rows in
     ``scored`` (what the engine scored for ``residents``); the full run's files are linked
     already (:func:`link_base`)."""
-    after = pq.ParquetDataset(str(scored)).read().cast(RESULT_SCHEMA)
+    after = read_results(scored)
     before = previous.rows(residents)
     kept_rows = previous.overlay_without(residents)
     overlay = after

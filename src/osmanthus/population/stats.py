@@ -110,7 +110,7 @@ def population_stats(
     con = duckdb.connect()
     try:
         scores_view(con, "s", folder)
-        sums = sums_of(con, "s", as_of.year, len(perks))
+        sums = sums_of(con, "s", as_of.year, len(perks), "s_contributions")
         change = None
         if previous is not None:
             scores_view(con, "p", previous)
@@ -120,8 +120,16 @@ def population_stats(
         con.close()
 
 
-def sums_of(con: duckdb.DuckDBPyConnection, relation: str, year: int, perks: int) -> Sums:
-    """The sums of the residents in ``relation`` (scored in ``year``)."""
+def sums_of(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    year: int,
+    perks: int,
+    contributions: str | None = None,
+) -> Sums:
+    """The sums of the residents in ``relation`` (scored in ``year``); their points per
+    department from ``contributions`` (one row per resident and department) if given,
+    else from ``relation``'s list column."""
     ages = " ".join(
         f"WHEN {int(year)} - birth_year BETWEEN {lo} AND {hi} THEN '{name}'"
         for name, lo, hi in AGE_BANDS
@@ -143,12 +151,14 @@ def sums_of(con: duckdb.DuckDBPyConnection, relation: str, year: int, perks: int
             f"SELECT measure, count(*) FROM {relation} WHERE measure IS NOT NULL GROUP BY 1"
         ).fetchall()
     )
+    flat = contributions or (
+        f"(SELECT resident_id, unnest(contributions, recursive := true) FROM {relation})"
+    )
     departments = {
         name: [int(r), int(g or 0), int(lost or 0), int(net or 0)]
         for name, r, g, lost, net in con.sql(
             "SELECT c.department, count(DISTINCT resident_id), sum(c.gained), sum(c.lost), "
-            f"sum(c.points) FROM (SELECT resident_id, unnest(contributions) AS c "
-            f"FROM {relation}) GROUP BY 1"
+            f"sum(c.points) FROM {flat} AS c GROUP BY 1"
         ).fetchall()
     }
     return Sums(
