@@ -10,6 +10,7 @@ ledger's backups go through here.
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from pathlib import Path
 
 __all__ = ["fsync_path", "sync_tree", "write_durably"]
@@ -35,12 +36,14 @@ def write_durably(path: Path, text: str) -> None:
     fsync_path(path.parent)
 
 
-def sync_tree(root: Path) -> None:
-    """Sync every file under ``root``, then every folder from the deepest up, then the
-    folder holding ``root`` (which names it)."""
+def sync_tree(root: Path, synced: Collection[Path] = ()) -> None:
+    """Sync every file under ``root`` (but those ``synced`` already: hard links to files
+    synced before, whose data a new name does not change), then every folder from the
+    deepest up, then the folder holding ``root`` (which names it)."""
     folders = [root, *(p for p in root.rglob("*") if p.is_dir())]
+    skip = set(synced)
     for path in root.rglob("*"):
-        if path.is_file():
+        if path not in skip and path.is_file():
             fsync_path(path)
     for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
         fsync_path(folder)

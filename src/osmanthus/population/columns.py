@@ -1,6 +1,7 @@
 """One bucket's records as columns, and the plan of every record.
 
-The rows arrive sorted by resident (``slot``, the resident's row in the bucket) and id.
+The rows are taken in order of resident (``slot``, the resident's row in the bucket) and
+id; rows arriving otherwise (several exports, Spark) are put in that order as columns.
 A record's plan is what the reference scorer's ``plan_record`` gives it: the version in
 force on its act date, its points (``Metric.effect``), the day it stops counting (expiry,
 repair tier, a fulfilment with the same incident, a granted repair), whether it is

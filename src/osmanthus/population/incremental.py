@@ -252,9 +252,11 @@ class Continued:
     after: pa.Table
 
 
-def link_base(previous: Path, folder: Path) -> None:
+def link_base(previous: Path, folder: Path) -> list[Path]:
     """Link the full run's result files and snapshot from the run ``previous`` into the
-    new run's ``folder`` (hard links; copies where the file system has none)."""
+    new run's ``folder`` (hard links; copies where the file system has none). Returns the
+    links: their data is on disk already (the run that wrote them synced it)."""
+    linked = []
     for kept in ("scores", SNAPSHOT):
         for path in sorted((previous / kept).rglob("*")):
             if path.is_file():
@@ -264,6 +266,9 @@ def link_base(previous: Path, folder: Path) -> None:
                     os.link(path, name)
                 except OSError:  # another file system, or no hard links: a copy
                     shutil.copy2(path, name)
+                else:
+                    linked.append(name)
+    return linked
 
 
 def rescore(previous: Previous, folder: Path, scored: Path, residents: I64) -> Continued:

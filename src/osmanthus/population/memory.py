@@ -15,7 +15,8 @@ nothing.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,13 +36,16 @@ _holders = 0
 _pool: pa.MemoryPool | None = None
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL | None:
-    name = ctypes.util.find_library("c")
+    """The process's C library when it is glibc (whose ``mallopt`` this knows)."""
     try:
-        libc = ctypes.CDLL(name) if name else None
-    except OSError:
+        if not os.confstr("CS_GNU_LIBC_VERSION"):
+            return None
+        libc = ctypes.CDLL(None)  # the symbols the process already has
+    except (OSError, ValueError, AttributeError):  # not glibc, or no confstr here
         return None
-    return libc if libc is not None and hasattr(libc, "mallopt") else None
+    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
 
 
 @contextmanager
@@ -70,5 +74,4 @@ def kept_for_reuse() -> Iterator[None]:
                     pa.set_memory_pool(_pool)
                 libc.mallopt(_M_MMAP_THRESHOLD, _DEFAULT)
                 libc.mallopt(_M_TRIM_THRESHOLD, _DEFAULT)
-                if hasattr(libc, "malloc_trim"):
-                    libc.malloc_trim(0)
+                libc.malloc_trim(0)

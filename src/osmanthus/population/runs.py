@@ -156,6 +156,7 @@ def score_population(
     version = compiled.in_force
     perks = [(code, perk.title) for code, perk in version.perks.items()]
     meta = read_meta(previous)
+    linked: list[Path] = []
     try:
         with readers(lake_dir):  # no erasure deletes a file read meanwhile
             lake = Lake.open(lake_dir)
@@ -166,7 +167,7 @@ def score_population(
             )
             if why is None:
                 assert previous is not None and meta is not None
-                link_base(previous, folder)  # first: what this run reads is its own
+                linked = link_base(previous, folder)  # first: what it reads is its own
                 kept = folder / SNAPSHOT
                 before = Previous(previous, kept)
                 ids = residents_to_score(lake, before, meta, as_of)
@@ -232,7 +233,7 @@ def score_population(
             policy, as_of, lake, residents=residents, overlay=overlay, base=base
         ),
     }
-    sync_tree(folder)  # the scores are on disk before run.json says they are
+    sync_tree(folder, linked)  # the scores are on disk before run.json says they are
     write_durably(folder / "run.json", json.dumps(record, indent=1, default=str))
     fsync_path(runs)
     if known_at is None:  # this run is the one the next continues from

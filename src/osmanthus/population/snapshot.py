@@ -99,7 +99,7 @@ def due_in_results(folder: Path, as_of: dt.date) -> I64:
 def due_rows(results: pa.Table, as_of: dt.date) -> I64:
     """Residents of ``results`` (run result rows) whose next change has come by ``as_of``."""
     mask = pc.less_equal(results["next_change"], pa.scalar(as_of, pa.date32()))
-    found: I64 = results["resident_id"].filter(pc.fill_null(mask, False)).to_numpy()
+    found: I64 = results["resident_id"].filter(mask).to_numpy()  # a null: left out
     return found
 
 
