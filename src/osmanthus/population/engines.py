@@ -40,6 +40,7 @@ from osmanthus.population.snapshot import (
     plain_text,
     read_residents,
     write_bucket,
+    write_due,
     write_results,
 )
 
@@ -86,6 +87,8 @@ def run_duckdb(
         _rescore_duckdb(lake, compiled, out, residents, workers, progress, since)
         return
     rule = prune_rule(compiled)
+    due: list[pa.Table] = []  # each group's residents with a next change (list.append is
+    # atomic across threads)
 
     def one(group: range) -> int:
         read = []
@@ -98,12 +101,15 @@ def run_duckdb(
         write_result(result, out / f"part-{group[0]:05d}.parquet")
         if snapshot is not None:
             write_results(snapshot, group[0], result)
+            due.append(result.select(["next_change", "resident_id"]))
         return int(result.num_rows)
 
     with kept_for_reuse(), ThreadPoolExecutor(max_workers=workers) as pool:
         for rows in pool.map(one, bucket_groups(lake, workers)):
             if progress:
                 progress(rows)
+    if snapshot is not None:
+        write_due(snapshot, due)
 
 
 #: records the kernel scores at once, about: a bucket's fixed cost (a result file, some

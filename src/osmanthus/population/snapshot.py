@@ -38,10 +38,12 @@ __all__ = [
     "read_residents",
     "results_of",
     "write_bucket",
+    "write_due",
     "write_results",
 ]
 
 SNAPSHOT = "snapshot"
+_DUE = "due.arrow"
 _UTC = pa.timestamp("us", tz="UTC")
 
 
@@ -90,8 +92,31 @@ def _mapped(path: Path) -> pa.Table:
     return pa.ipc.open_file(pa.memory_map(str(path))).read_all()
 
 
+def write_due(folder: Path, results: list[pa.Table]) -> None:
+    """Keep the residents of ``results`` (``next_change`` and ``resident_id`` columns)
+    that have a next change, by that day: a later run finds whose day has come by one
+    binary search (``due.arrow``) instead of reading every resident's day."""
+    rows = (
+        pa.concat_tables(results)
+        if results
+        else pa.table(
+            {"next_change": pa.array([], pa.date32()), "resident_id": pa.array([], pa.int64())}
+        )
+    )
+    rows = rows.filter(pc.is_valid(rows["next_change"]))
+    rows = rows.take(pa.array(np.argsort(rows["next_change"].to_numpy(), kind="stable")))
+    with pa.OSFile(str(folder / _DUE), "wb") as sink, pa.ipc.new_file(sink, rows.schema) as out:
+        out.write_table(rows)
+
+
 def due_in_results(folder: Path, as_of: dt.date) -> I64:
     """Residents of the kept results whose next change has come by ``as_of``."""
+    if (folder / _DUE).is_file():  # by the day (snapshots before it: every result read)
+        rows = _mapped(folder / _DUE)
+        days = rows["next_change"].to_numpy()
+        first_later = int(np.searchsorted(days, np.datetime64(as_of, "D"), side="right"))
+        due: I64 = rows["resident_id"].slice(0, first_later).to_numpy()
+        return due
     found = [due_rows(_mapped(p), as_of) for p in sorted((folder / "results").glob("*.arrow"))]
     return np.concatenate(found) if found else np.empty(0, dtype=np.int64)
 
