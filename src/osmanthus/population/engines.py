@@ -101,7 +101,8 @@ def run_duckdb(
         write_result(result, out / f"part-{group[0]:05d}.parquet")
         if snapshot is not None:
             write_results(snapshot, group[0], result)
-            due.append(result.select(["next_change", "resident_id"]))
+            kept = result.select(["next_change", "resident_id"])
+            due.append(kept.filter(pc.is_valid(kept["next_change"])))
         return int(result.num_rows)
 
     with kept_for_reuse(), ThreadPoolExecutor(max_workers=workers) as pool:
