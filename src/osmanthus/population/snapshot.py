@@ -69,8 +69,11 @@ def _path(folder: Path, table: str, bucket: int) -> Path:
 
 
 def write_bucket(folder: Path, bucket: int, tables: Mapping[str, pa.Table]) -> None:
-    """Keep one bucket's rows as read, each table sorted by resident (then as read)."""
+    """Keep one bucket's rows as read, each table sorted by resident (then as read); a
+    table without rows in the bucket is not written (a later run opens no file for it)."""
     for table, rows in tables.items():
+        if rows.num_rows == 0:
+            continue
         key = rows[RESIDENT_KEY[table]].to_numpy()
         if key.size and not bool(np.all(key[1:] >= key[:-1])):
             rows = rows.take(pa.array(np.argsort(key, kind="stable")))
