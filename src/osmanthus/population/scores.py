@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from osmanthus.population.result import contributions_path, result_files
+from osmanthus.population.result import FLAT_CONTRIBUTIONS, contributions_path, result_files
 
 __all__ = ["OVERLAY", "base_files", "scores_view"]
 
@@ -72,8 +72,4 @@ def _results(con: duckdb.DuckDBPyConnection, name: str, files: list[Path]) -> No
     if flat:
         con.read_parquet(flat).create_view(f"{name}_contributions")
     else:  # no file kept any (results with no one counting points)
-        con.sql(
-            f"CREATE VIEW {name}_contributions AS SELECT NULL::BIGINT AS resident_id, "
-            "NULL::VARCHAR AS department, NULL::INTEGER AS points, NULL::INTEGER AS gained, "
-            "NULL::INTEGER AS lost WHERE false"
-        )
+        con.from_arrow(FLAT_CONTRIBUTIONS.empty_table()).create_view(f"{name}_contributions")
