@@ -5,6 +5,7 @@ left out."""
 from __future__ import annotations
 
 import datetime as dt
+import random
 from pathlib import Path
 
 import numpy as np
@@ -102,25 +103,39 @@ def test_several_exports_are_read_each_in_resident_order_with_one_dictionary(
     step=st.integers(1, 64),
     count=st.integers(0, 40),
     gap=st.booleans(),
+    order=st.sampled_from(["ascending", "buckets", "any"]),
+    shuffle=st.randoms(use_true_random=False),
     owners=st.lists(st.integers(0, 4000), max_size=50),
 )
 def test_each_record_finds_its_resident_row(
-    start: int, step: int, count: int, gap: bool, owners: list[int]
+    start: int,
+    step: int,
+    count: int,
+    gap: bool,
+    order: str,
+    shuffle: random.Random,
+    owners: list[int],
 ) -> None:
-    """Evenly spaced resident ids (a bucket) are found by arithmetic, others by binary
-    search: either way an owner among the residents gets exactly its row, and any other
-    owner a row whose id differs (so its records are left out)."""
-    from osmanthus.population.kernel import _slots
+    """Evenly spaced resident ids (a bucket) are found by arithmetic, ids dense in their
+    span in any order (a few buckets one after the other) by a table, others by binary
+    search: any way, an owner among the residents gets exactly its row, and any other
+    owner -1 (so its records are left out)."""
+    from osmanthus.population.kernel import _findable, _slots
 
     ids = [start + step * k for k in range(count)]
     if gap and len(ids) > 2:
         del ids[len(ids) // 2]
+    if order == "buckets":  # a few buckets scored together: one after the other
+        ids.sort(key=lambda i: (i % 3, i))
+    elif order == "any":
+        shuffle.shuffle(ids)
     rid = np.array(ids, dtype=np.int64)
-    if not ids:
-        return
-    found = np.minimum(_slots(rid, np.array(owners, dtype=np.int64)), len(ids) - 1)
+    if not _findable(rid):
+        ids.sort()
+        rid = np.sort(rid)
+    found = _slots(rid, np.array(owners, dtype=np.int64))
     for owner, slot in zip(owners, found.tolist(), strict=True):
-        assert (ids[slot] == owner) == (owner in ids)
+        assert slot == (ids.index(owner) if owner in ids else -1)
 
 
 def test_a_file_of_several_row_groups_reads_into_one_dictionary_per_column(

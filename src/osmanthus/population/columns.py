@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,6 +98,15 @@ def day_numbers(column: pa.ChunkedArray) -> I32:
     return values
 
 
+def _search(rid: I64, owners: I64) -> I64:
+    """Each owner's row among ``rid`` (ascending), -1 when not there."""
+    if len(rid) == 0:
+        return np.full(len(owners), -1, dtype=np.intp)
+    found = np.minimum(np.searchsorted(rid, owners), len(rid) - 1)
+    located: I64 = np.where(rid[found] == owners, found, -1)
+    return located
+
+
 class SubjectLookup:
     """Birth years, profile dates and suspensions by slot; profile facts: the newest of
     each wins."""
@@ -108,25 +117,28 @@ class SubjectLookup:
         residents: pa.Table,
         profiles: pa.Table,
         suspensions: Sequence[tuple[int, Suspension]] = (),
+        find: Callable[[I64, I64], I64] | None = None,
     ) -> None:
+        """``find(rid, owners)``: each owner's row among ``rid``, -1 when not there
+        (by default a binary search: ``rid`` ascending)."""
+        find = find or _search
         self.birth_year = ints(residents["birth_year"], null=-1)
         self.profile: dict[int, dict[str, dt.date]] = defaultdict(dict)
         self.suspensions: dict[int, list[Suspension]] = defaultdict(list)
-        for resident, fact in suspensions:
-            slot = int(np.searchsorted(rid, resident))
-            if slot < len(rid) and rid[slot] == resident:
-                self.suspensions[slot].append(fact)
+        if suspensions:
+            owners = np.array([resident for resident, _ in suspensions], dtype=np.int64)
+            for slot, (_, fact) in zip(find(rid, owners).tolist(), suspensions, strict=True):
+                if slot >= 0:
+                    self.suspensions[slot].append(fact)
         if profiles.num_rows:
-            owners = ints(profiles["resident_id"])
-            slots = np.searchsorted(rid, owners)
-            for slot, owner, attribute, value in zip(
+            slots = find(rid, ints(profiles["resident_id"]))
+            for slot, attribute, value in zip(
                 slots.tolist(),
-                owners.tolist(),
                 profiles["attribute"].to_pylist(),
                 profiles["value"].to_pylist(),
                 strict=True,
             ):
-                if slot < len(rid) and rid[slot] == owner:  # not a resident read here
+                if slot >= 0:  # not a resident read here otherwise
                     self.profile[slot][attribute] = value
 
     def __getitem__(self, slot: int) -> Subject:

@@ -99,8 +99,9 @@ def run_duckdb(
             read.append(tables)
         result = score_tables(_together(read), compiled, known_at)
         write_result(result, out / f"part-{group[0]:05d}.parquet")
-        if snapshot is not None:
-            write_results(snapshot, group[0], result)
+        if snapshot is not None:  # each bucket's results apart, in resident order
+            for bucket, rows in _by_bucket(result, group, lake.buckets):
+                write_results(snapshot, bucket, rows)
             kept = result.select(["next_change", "resident_id"])
             due.append(kept.filter(pc.is_valid(kept["next_change"])))
         return int(result.num_rows)
@@ -128,8 +129,28 @@ def bucket_groups(lake: Lake, workers: int) -> list[range]:
     return [range(b, min(b + size, lake.buckets)) for b in range(0, lake.buckets, size)]
 
 
+def _by_bucket(result: pa.Table, group: range, buckets: int) -> list[tuple[int, pa.Table]]:
+    """The results of the ``group`` of buckets scored together, bucket by bucket (of a
+    lake of ``buckets``), each in ascending order (the kernel gives them in the order it
+    was given them: a bucket's residents after the one before, each export's in
+    ascending order)."""
+    rid = result["resident_id"].to_numpy()
+    of = rid % buckets
+    if bool(np.any((of[1:] < of[:-1]) | ((of[1:] == of[:-1]) & (rid[1:] <= rid[:-1])))):
+        order = np.lexsort((rid, of))
+        result, of = result.take(pa.array(order)), of[order]
+    bounds = np.searchsorted(of, [*group, group[-1] + 1])
+    return [
+        (bucket, result.slice(int(lo), int(hi - lo)))
+        for bucket, lo, hi in zip(group, bounds[:-1], bounds[1:], strict=True)
+        if hi > lo
+    ]
+
+
 def _together(read: list[dict[str, pa.Table]]) -> dict[str, pa.Table]:
-    """Several buckets' tables as one (each text column with one dictionary)."""
+    """Several buckets' tables as one, one after the other (each text column with one
+    dictionary): the kernel finds residents in any order when their ids are dense
+    enough, as a few neighbouring buckets' are."""
     if len(read) == 1:
         return read[0]
     return {

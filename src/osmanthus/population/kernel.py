@@ -40,17 +40,37 @@ def _ascending(values: I64) -> bool:
 
 
 def _slots(rid: I64, owners: I64) -> I64:
-    """Each owner's row among the residents ``rid`` (ascending): by arithmetic when the
-    ids are evenly spaced (a bucket of a lake without gaps: every ``buckets``-th id), by
-    binary search otherwise. An owner not among them gets some row whose id differs."""
+    """Each owner's row among the residents ``rid`` (unique ids), -1 for an owner not
+    among them: by arithmetic when the ids ascend evenly spaced (a bucket of a lake
+    without gaps: every ``buckets``-th id), by a table of the ids' span when they fill a
+    sixty-fourth of it or more in any order (a few buckets scored together, one after
+    the other), else by binary search (``rid`` ascending)."""
     n = len(rid)
-    if n > 1 and owners.size:
+    found: I64
+    if n == 0 or owners.size == 0:
+        return np.full(owners.size, -1, dtype=np.intp)
+    if n > 1:
         step = int(rid[1] - rid[0])
         if step > 0 and bool(np.all(np.diff(rid) == step)):
-            found: I64 = np.clip((owners - rid[0]) // step, 0, n - 1)
-            return found
-    searched: I64 = np.searchsorted(rid, owners)
-    return searched
+            found = np.clip((owners - rid[0]) // step, 0, n - 1)
+            return np.where(rid[found] == owners, found, -1)
+        low, high = int(rid.min()), int(rid.max())
+        span = high - low + 1
+        if span <= min(64 * n, 1 << 26):
+            table = np.full(span, -1, dtype=np.int32)
+            table[rid - low] = np.arange(n, dtype=np.int32)
+            inside = (owners >= low) & (owners <= high)
+            found = table[np.where(inside, owners - low, 0).astype(np.intp)].astype(np.intp)
+            return np.where(inside, found, -1)
+    found = np.minimum(np.searchsorted(rid, owners), n - 1)
+    return np.where(rid[found] == owners, found, -1)
+
+
+def _findable(rid: I64) -> bool:
+    """Whether :func:`_slots` finds rows among ``rid`` as they are (else sort them)."""
+    if len(rid) < 2 or _ascending(rid):
+        return True
+    return int(rid.max()) - int(rid.min()) + 1 <= min(64 * len(rid), 1 << 26)
 
 
 def _known(table: pa.Table, column: str, known_at: dt.datetime | None) -> pa.Table:
@@ -87,15 +107,15 @@ def score_bucket(
     """Score every resident of one bucket on ``compiled.as_of`` as known at ``known_at``
     (``suspensions``: the bucket's rows of the lake's suspensions table)."""
     residents = _known(residents, "registered_at", known_at)
-    if not _ascending(ints(residents["id"])):
+    if not _findable(ints(residents["id"])):
         residents = residents.sort_by("id")
     records = _known(records, "recorded_at", known_at)
     profiles = _known(profiles, "recorded_at", known_at).sort_by("id")
     rid = ints(residents["id"])
     n = len(rid)
     owners = ints(records["resident_id"])
-    slot = np.minimum(_slots(rid, owners), max(n - 1, 0))
-    keep = (rid[slot] == owners) if n else np.zeros(len(slot), bool)
+    slot = _slots(rid, owners)
+    keep = slot >= 0
     if not keep.all():
         records = records.filter(pa.array(keep))
         slot = slot[keep]
@@ -108,7 +128,7 @@ def score_bucket(
     facts = _suspensions(suspensions)
     suspended = suspended_records([fact for _, fact in facts], compiled.as_of, known_at)
     work = Bucket(records, slot, n, compiled, suspended, order)
-    subjects = SubjectLookup(rid, residents, profiles, facts)
+    subjects = SubjectLookup(rid, residents, profiles, facts, find=_slots)
     fallback = needs_timeline(work)
     out = Result(n)
     score_columns(work, out, ~fallback, subjects)

@@ -82,9 +82,14 @@ def write_result(table: pa.Table, path: Path) -> None:
     125 ns a resident for its nesting levels, 60 % of the results' writing at 13 M
     residents, although a resident has a quarter of a department on average). LZ4 (a
     quarter less CPU than zstd for files a tenth larger), dictionaries only for text
-    (numbers in dictionaries are only work) and statistics only for ``resident_id``, the
-    one column readers filter on."""
-    options: dict[str, Any] = {"compression": "lz4", "write_statistics": ["resident_id"]}
+    (numbers in dictionaries are only work), statistics only for ``resident_id``, the
+    one column readers filter on, and that column as differences (ascending ids a
+    bucket apart: a third of the CPU of plain values compressed)."""
+    options: dict[str, Any] = {
+        "compression": "lz4",
+        "write_statistics": ["resident_id"],
+        "column_encoding": {"resident_id": "DELTA_BINARY_PACKED"},
+    }
     flat = flat_contributions(table)
     pq.write_table(table.drop_columns(["contributions"]), path, use_dictionary=_TEXT, **options)
     target = contributions_path(path)

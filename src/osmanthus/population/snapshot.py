@@ -108,6 +108,7 @@ def write_due(folder: Path, results: list[pa.Table]) -> None:
     )
     rows = rows.filter(pc.is_valid(rows["next_change"]))
     rows = rows.take(pa.array(np.argsort(rows["next_change"].to_numpy(), kind="stable")))
+    folder.mkdir(parents=True, exist_ok=True)  # (no bucket had rows: no file made it)
     with pa.OSFile(str(folder / _DUE), "wb") as sink, pa.ipc.new_file(sink, rows.schema) as out:
         out.write_table(rows)
 
