@@ -89,12 +89,18 @@ def valid(column: pa.ChunkedArray) -> B:
 
 
 def ints(column: pa.ChunkedArray, null: int = -1) -> I64:
-    values: I64 = column.fill_null(null).to_numpy().astype(np.int64)
-    return values
+    """An integer column as int64, nulls as ``null`` (a read-only view of Arrow's buffer
+    when it is one chunk of int64 without nulls)."""
+    if column.null_count == len(column):
+        return np.full(len(column), null, dtype=np.int64)
+    values = column.fill_null(null) if column.null_count else column
+    found: I64 = values.to_numpy().astype(np.int64, copy=False)
+    return found
 
 
 def day_numbers(column: pa.ChunkedArray) -> I32:
-    values: I32 = column.cast(pa.int32()).to_numpy().astype(np.int32)
+    """A date column as day numbers (a read-only view when it can be)."""
+    values: I32 = column.cast(pa.int32()).to_numpy().astype(np.int32, copy=False)
     return values
 
 
@@ -163,8 +169,9 @@ class Bucket:
         order: I64 | None = None,
     ) -> None:
         """``slot``: each row's resident, in order; ``order``: the row of ``records`` at
-        each place of that order (None: ``records`` are in it already). The columns are
-        put in order as NumPy arrays, cheaper than reordering the Arrow table."""
+        each place of that order, only the rows scored (None: ``records`` are those rows,
+        in order). The columns are taken as NumPy arrays, cheaper than filtering or
+        reordering the Arrow table."""
         self.records, self.slot, self.n, self.c = records, slot, n, compiled
         self.order = order
         self.T = days(compiled.as_of)

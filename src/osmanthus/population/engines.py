@@ -44,7 +44,7 @@ from osmanthus.population.snapshot import (
     write_results,
 )
 
-__all__ = ["ENGINES", "EngineError", "read_bucket", "run_duckdb", "run_spark"]
+__all__ = ["ENGINES", "EngineError", "read_bucket", "read_kept", "run_duckdb", "run_spark"]
 
 _COLUMNS = {
     "records": [n for n in TABLES["records"].names if n not in ("bucket", "source_ref")],
@@ -98,17 +98,21 @@ def run_duckdb(
     def one(group: range) -> int:
         read = []
         for bucket in group:
-            tables = {t: read_bucket(lake, t, bucket, known_at, rule) for t in TABLES}
-            if snapshot is not None:
-                write_bucket(snapshot, bucket, tables)
-            read.append(tables)
-        result = score_tables(_together(read), compiled, known_at)
+            records, kept = read_kept(lake, "records", bucket, known_at, rule)
+            tables = {
+                t: read_bucket(lake, t, bucket, known_at, rule) for t in TABLES if t != "records"
+            }
+            if snapshot is not None:  # what it keeps: the rows kept, as read_bucket's
+                write_bucket(snapshot, bucket, {"records": _taken(records, kept), **tables})
+            read.append(({"records": records, **tables}, kept))
+        together, rows = _together(read)
+        result = score_tables(together, compiled, known_at, rows=rows)
         write_result(result, out / f"part-{group[0]:05d}.parquet")
         if snapshot is not None:  # each bucket's results apart, in resident order
-            for bucket, rows in _by_bucket(result, group, lake.buckets):
-                write_results(snapshot, bucket, rows)
-            kept = result.select(["next_change", "resident_id"])
-            due.append(kept.filter(pc.is_valid(kept["next_change"])))
+            for bucket, part in _by_bucket(result, group, lake.buckets):
+                write_results(snapshot, bucket, part)
+            days = result.select(["next_change", "resident_id"])
+            due.append(days.filter(pc.is_valid(days["next_change"])))
         return int(result.num_rows)
 
     with kept_for_reuse(), ThreadPoolExecutor(max_workers=workers) as pool:
@@ -152,16 +156,34 @@ def _by_bucket(result: pa.Table, group: range, buckets: int) -> list[tuple[int, 
     ]
 
 
-def _together(read: list[dict[str, pa.Table]]) -> dict[str, pa.Table]:
+def _together(
+    read: list[tuple[dict[str, pa.Table], I64 | None]],
+) -> tuple[dict[str, pa.Table], I64 | None]:
     """Several buckets' tables as one, one after the other (each text column with one
-    dictionary): the kernel finds residents in any order when their ids are dense
-    enough, as a few neighbouring buckets' are."""
+    dictionary), and the records' rows kept among them (None: all): the kernel finds
+    residents in any order when their ids are dense enough, as a few neighbouring
+    buckets' are."""
     if len(read) == 1:
         return read[0]
-    return {
-        t: pa.concat_tables([r[t] for r in read], promote_options="permissive").unify_dictionaries()
+    tables = {
+        t: pa.concat_tables(
+            [r[t] for r, _ in read], promote_options="permissive"
+        ).unify_dictionaries()
         for t in TABLES
     }
+    if all(kept is None for _, kept in read):
+        return tables, None
+    parts, offset = [], 0
+    for r, kept in read:
+        count = r["records"].num_rows
+        parts.append(offset + (np.arange(count) if kept is None else kept))
+        offset += count
+    return tables, np.concatenate(parts)
+
+
+def _taken(rows: pa.Table, kept: I64 | None) -> pa.Table:
+    """``rows`` less those not ``kept`` (None: all kept), one chunk per column."""
+    return (rows if kept is None else rows.take(pa.array(kept))).combine_chunks()
 
 
 def read_bucket(
@@ -169,6 +191,17 @@ def read_bucket(
 ) -> pa.Table:
     """One bucket's rows of ``table`` as Arrow reads them (text columns stay dictionaries,
     one per bucket), recorded by ``known_at``; records kept by the prune ``rule``."""
+    rows, kept = read_kept(lake, table, bucket, known_at, rule)
+    return _taken(rows, kept)
+
+
+def read_kept(
+    lake: Lake, table: str, bucket: int, known_at: dt.datetime | None, rule: PruneRule | None
+) -> tuple[pa.Table, I64 | None]:
+    """One bucket's rows of ``table`` as Arrow reads them, and which of them are recorded
+    by ``known_at`` and, for records, kept by the prune ``rule`` (ascending; None: all).
+    Several exports' rows come one after the other, each sorted by resident and id (the
+    kernel orders its NumPy columns, cheaper than reordering every Arrow column)."""
     columns = _COLUMNS[table]
     text = _AS_DICTIONARY.get(table, [])
     parts = [
@@ -184,10 +217,10 @@ def read_bucket(
             empty = empty.set_column(
                 empty.schema.get_field_index(name), name, empty[name].cast(kind)
             )
-        return empty
-    # several exports: one table of several chunks (not copied into one), one dictionary
-    # per text column
-    rows = parts[0] if len(parts) == 1 else pa.concat_tables(parts).unify_dictionaries()
+        return empty, None
+    # (a row group has a dictionary of its own, so has each export: the kernel and
+    # _taken make them one)
+    rows = parts[0] if len(parts) == 1 else pa.concat_tables(parts)
     keep = np.ones(rows.num_rows, dtype=bool)
     if known_at is not None:
         when = pa.scalar(known_at, rows.schema.field(_WHEN[table]).type)
@@ -195,14 +228,7 @@ def read_bucket(
         keep &= known.to_numpy(zero_copy_only=False)
     if rule is not None and table == "records":
         keep &= rule.mask(rows)
-    rows = rows if keep.all() else rows.filter(pa.array(keep))
-    if len(parts) == 1:
-        # one chunk, one dictionary per column (a row group has its own, and the Arrow
-        # files of a run's snapshot hold one per column)
-        return rows.combine_chunks()
-    # several exports: each sorted by resident, not merged (the kernel orders its NumPy
-    # columns, cheaper than reordering every Arrow column here)
-    return rows
+    return rows, None if keep.all() else np.flatnonzero(keep)
 
 
 def _rescore_duckdb(

@@ -82,7 +82,10 @@ def _known(table: pa.Table, column: str, known_at: dt.datetime | None) -> pa.Tab
 
 
 def score_tables(
-    tables: Mapping[str, pa.Table], compiled: Compiled, known_at: dt.datetime | None = None
+    tables: Mapping[str, pa.Table],
+    compiled: Compiled,
+    known_at: dt.datetime | None = None,
+    rows: I64 | None = None,
 ) -> pa.Table:
     """:func:`score_bucket` on one bucket's rows of the lake's four tables, by name."""
     return score_bucket(
@@ -92,6 +95,7 @@ def score_tables(
         compiled,
         known_at,
         suspensions=tables["suspensions"],
+        rows=rows,
     )
 
 
@@ -103,31 +107,39 @@ def score_bucket(
     known_at: dt.datetime | None = None,
     *,
     suspensions: pa.Table | None = None,
+    rows: I64 | None = None,
 ) -> pa.Table:
     """Score every resident of one bucket on ``compiled.as_of`` as known at ``known_at``
-    (``suspensions``: the bucket's rows of the lake's suspensions table)."""
+    (``suspensions``: the bucket's rows of the lake's suspensions table; ``rows``: the
+    rows of ``records`` to read, ascending, already only those recorded by ``known_at``;
+    None: every row recorded by then). Taking the rows from NumPy columns costs a
+    tenth of filtering the Arrow table first."""
     residents = _known(residents, "registered_at", known_at)
     if not _findable(ints(residents["id"])):
         residents = residents.sort_by("id")
-    records = _known(records, "recorded_at", known_at)
+    if rows is None:
+        records = _known(records, "recorded_at", known_at)
     profiles = _known(profiles, "recorded_at", known_at).sort_by("id")
     rid = ints(residents["id"])
     n = len(rid)
+    at = rows  # the rows of ``records`` scored, in the order scored (None: all, as they are)
     owners = ints(records["resident_id"])
+    owners = owners if at is None else owners[at]
     slot = _slots(rid, owners)
     keep = slot >= 0
     if not keep.all():
-        records = records.filter(pa.array(keep))
+        at = np.flatnonzero(keep) if at is None else at[keep]
         slot = slot[keep]
     ids = ints(records["id"])
+    ids = ids if at is None else ids[at]
     steps = np.diff(slot)
-    order = None
     if not np.all((steps > 0) | ((steps == 0) & (np.diff(ids) > 0))):  # not yet in order
         order = by_key(slot, ids)  # (several exports, or Spark's rows)
         slot = slot[order]
+        at = order if at is None else at[order]
     facts = _suspensions(suspensions)
     suspended = suspended_records([fact for _, fact in facts], compiled.as_of, known_at)
-    work = Bucket(records, slot, n, compiled, suspended, order)
+    work = Bucket(records, slot, n, compiled, suspended, at)
     subjects = SubjectLookup(rid, residents, profiles, facts, find=_slots)
     fallback = needs_timeline(work)
     out = Result(n)
