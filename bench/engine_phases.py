@@ -1,6 +1,7 @@
 """Where the population engine's CPU goes: its three phases, bucket by bucket, in one
-thread (reading a bucket with the prune rule, the kernel, writing its results), beside
-the plain Parquet decoding of the same files.
+thread (reading a bucket and finding the rows the prune rule keeps, the kernel taking
+those rows and scoring them, writing its results), beside the plain Parquet decoding of
+the same files.
 
 It uses a lake kept by ``bench/population.py --lake DIR`` (or writes one the same way)
 and the example policy on the same scoring date. The figures are process CPU seconds
@@ -28,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from osmanthus.policy import load_policy
 from osmanthus.population.compiled import Compiled
-from osmanthus.population.engines import _COLUMNS, read_bucket
+from osmanthus.population.engines import _COLUMNS, read_bucket, read_kept
 from osmanthus.population.kernel import score_tables
 from osmanthus.population.lake import TABLES, Lake
 from osmanthus.population.memory import kept_for_reuse
@@ -49,10 +50,11 @@ def phases(lake: Lake, out: Path, buckets: int) -> dict[str, float]:
     spent = {"read": 0.0, "kernel": 0.0, "write": 0.0, "decode_only": 0.0}
     for bucket in range(buckets):
         started = _cpu_s()
-        tables = {table: read_bucket(lake, table, bucket, None, rule) for table in TABLES}
+        records, kept = read_kept(lake, "records", bucket, None, rule)
+        tables = {t: read_bucket(lake, t, bucket, None, rule) for t in TABLES if t != "records"}
         spent["read"] += _cpu_s() - started
         started = _cpu_s()
-        result = score_tables(tables, compiled)
+        result = score_tables({"records": records, **tables}, compiled, rows=kept)
         spent["kernel"] += _cpu_s() - started
         started = _cpu_s()
         write_result(result, out / f"part-{bucket:05d}.parquet")
@@ -60,7 +62,9 @@ def phases(lake: Lake, out: Path, buckets: int) -> dict[str, float]:
         started = _cpu_s()  # after the engine's read of the same files (as warm)
         for table in TABLES:  # the files alone, every column the engine reads
             for path in lake.paths(table, bucket):
-                pq.ParquetFile(path).read(columns=_COLUMNS[table], use_threads=False)
+                pq.ParquetFile(path, pre_buffer=False).read(
+                    columns=_COLUMNS[table], use_threads=False
+                )
         spent["decode_only"] += _cpu_s() - started
     return spent
 

@@ -47,6 +47,7 @@ from osmanthus.population.result import (
 )
 from osmanthus.population.scores import OVERLAY, scores_view
 from osmanthus.population.snapshot import SNAPSHOT, due_in_results, due_rows, results_of
+from osmanthus.population.stats import STATS_COLUMNS
 
 __all__ = [
     "COMPACT_ROWS",
@@ -178,8 +179,9 @@ class Previous:
             found.append(due_rows(self.overlay, as_of))
         return np.concatenate(found)
 
-    def rows(self, residents: I64) -> pa.Table:
-        """The previous results of ``residents`` (sorted ids)."""
+    def rows(self, residents: I64, columns: list[str] | None = None) -> pa.Table:
+        """The previous results of ``residents`` (sorted ids): every column, or at least
+        ``columns``."""
         if self.snapshot is None:
             con = duckdb.connect()
             try:
@@ -195,7 +197,7 @@ class Previous:
             finally:
                 con.close()
         mine = np.isin(residents, self.in_overlay)
-        base = results_of(self.snapshot, residents[~mine])
+        base = results_of(self.snapshot, residents[~mine], columns)
         if self.overlay is None or not mine.any():
             return base
         ids = pa.array(residents[mine], pa.int64())
@@ -276,7 +278,7 @@ def rescore(previous: Previous, folder: Path, scored: Path, residents: I64) -> C
     ``scored`` (what the engine scored for ``residents``); the full run's files are linked
     already (:func:`link_base`)."""
     after = read_results(scored)
-    before = previous.rows(residents)
+    before = previous.rows(residents, STATS_COLUMNS)
     kept_rows = previous.overlay_without(residents)
     overlay = after
     if kept_rows is not None:

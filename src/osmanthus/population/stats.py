@@ -25,7 +25,15 @@ import duckdb
 
 from osmanthus.population.scores import scores_view
 
-__all__ = ["AGE_BANDS", "Sums", "change_between", "finish", "population_stats", "sums_of"]
+__all__ = [
+    "AGE_BANDS",
+    "STATS_COLUMNS",
+    "Sums",
+    "change_between",
+    "finish",
+    "population_stats",
+    "sums_of",
+]
 
 #: Age bands (years reached in the calendar year of the scoring date).
 AGE_BANDS: tuple[tuple[str, int, int], ...] = (
@@ -95,6 +103,19 @@ class Sums:
             measures={k: int(n) for k, n in data["measures"].items()},
             departments={k: [int(x) for x in v] for k, v in data["departments"].items()},
         )
+
+
+#: the result columns the statistics read (:func:`sums_of`, :func:`change_between`)
+STATS_COLUMNS = [
+    "resident_id",
+    "district",
+    "birth_year",
+    "score",
+    "perks",
+    "reference",
+    "measure",
+    "contributions",
+]
 
 
 def population_stats(
