@@ -32,7 +32,10 @@ each has its own peak); CPU seconds are that process's user + system time during
 step (DuckDB's threads included; for Spark, the Python driver's only, not the JVM's).
 The last line printed is one JSON object of the figures, beginning with
 ``engine_cpu_s`` (median CPU seconds of **ours**), ``plain_query_cpu_s`` (of **plain
-query**) and ``incremental_cpu_s`` (of **incremental**).
+query**) and ``incremental_cpu_s`` (of **incremental**); ``..._runs`` and
+``..._median_of_runs`` give each run's own ratios of ours to the plain query and of the
+incremental run to the full run, and their median (steadier than a ratio of medians on a
+machine whose speed drifts: a run's steps are a minute apart, runs several).
 
     .venv/bin/python bench/population.py --residents 1000000 --runs 3
     .venv/bin/python bench/population.py --residents 13000000 --records-per-resident 4.615 \
@@ -571,6 +574,18 @@ def main() -> None:
         )
         engine_cpu = summary["ours"]["median_cpu_s"]
         plain_cpu = summary["plain_query"]["median_cpu_s"]
+        # each run's own ratios: the two steps of a run ran a minute apart, so on a
+        # machine whose speed drifts their median is steadier than a ratio of medians
+        by_run = {
+            "engine_over_plain_cpu": [
+                round(a["cpu_s"] / b["cpu_s"], 3)
+                for a, b in zip(found["ours"], found["plain_query"], strict=True)
+            ],
+            "incremental_over_full_run_cpu": [
+                round(a["cpu_s"] / b["cpu_s"], 4)
+                for a, b in zip(found["incremental"], found["full_run"], strict=True)
+            ],
+        }
         print(f"medians of {args.runs} runs:")
         for name, figures in summary.items():
             print(
@@ -591,6 +606,8 @@ def main() -> None:
             f"ours / plain query: {engine_cpu / plain_cpu:.2f}x CPU (issue 19 target: at most "
             f"1.2x){versus}"
         )
+        for name, ratios in by_run.items():
+            print(f"{name}, run by run: {ratios} (median {statistics.median(ratios)})")
         if args.output:
             args.output.write_text(
                 json.dumps({"counts": counts, "ratio": ratio, "summary": summary}, indent=1)
@@ -606,6 +623,14 @@ def main() -> None:
                         summary["incremental"]["median_cpu_s"]
                         / summary["full_run"]["median_cpu_s"],
                         4,
+                    ),
+                    "engine_over_plain_cpu_runs": by_run["engine_over_plain_cpu"],
+                    "engine_over_plain_cpu_median_of_runs": statistics.median(
+                        by_run["engine_over_plain_cpu"]
+                    ),
+                    "incremental_over_full_run_cpu_runs": by_run["incremental_over_full_run_cpu"],
+                    "incremental_over_full_run_cpu_median_of_runs": statistics.median(
+                        by_run["incremental_over_full_run_cpu"]
                     ),
                     "changed_residents": changed,
                     "rescored_residents": rescored,
