@@ -36,6 +36,7 @@ __all__ = [
     "by_key",
     "codes",
     "ints",
+    "search_rows",
     "valid",
 ]
 
@@ -104,7 +105,7 @@ def day_numbers(column: pa.ChunkedArray) -> I32:
     return values
 
 
-def _search(rid: I64, owners: I64) -> I64:
+def search_rows(rid: I64, owners: I64) -> I64:
     """Each owner's row among ``rid`` (ascending), -1 when not there."""
     if len(rid) == 0:
         return np.full(len(owners), -1, dtype=np.intp)
@@ -127,7 +128,7 @@ class SubjectLookup:
     ) -> None:
         """``find(rid, owners)``: each owner's row among ``rid``, -1 when not there
         (by default a binary search: ``rid`` ascending)."""
-        find = find or _search
+        find = find or search_rows
         self.birth_year = ints(residents["birth_year"], null=-1)
         self.profile: dict[int, dict[str, dt.date]] = defaultdict(dict)
         self.suspensions: dict[int, list[Suspension]] = defaultdict(list)

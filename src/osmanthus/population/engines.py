@@ -102,8 +102,9 @@ def run_duckdb(
             tables = {
                 t: read_bucket(lake, t, bucket, known_at, rule) for t in TABLES if t != "records"
             }
-            if snapshot is not None:  # what it keeps: the rows kept, as read_bucket's
-                write_bucket(snapshot, bucket, {"records": _taken(records, kept), **tables})
+            if snapshot is not None:  # it keeps the rows kept (as read_bucket's), which
+                records, kept = _taken(records, kept), None  # the kernel then reads as they are
+                write_bucket(snapshot, bucket, {"records": records, **tables})
             read.append(({"records": records, **tables}, kept))
         together, rows = _together(read)
         result = score_tables(together, compiled, known_at, rows=rows)

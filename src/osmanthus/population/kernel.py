@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 
 from osmanthus.core import StoredRecord, Subject, Suspension, suspended_records
 from osmanthus.population.column_path import needs_timeline, score_columns
-from osmanthus.population.columns import I64, Bucket, SubjectLookup, by_key, ints
+from osmanthus.population.columns import I64, Bucket, SubjectLookup, by_key, ints, search_rows
 from osmanthus.population.compiled import Compiled, days
 from osmanthus.population.next_change import bucket_next_change, first_after
 from osmanthus.population.result import CONTRIBUTION, RESULT_SCHEMA, Result
@@ -39,12 +39,23 @@ def _ascending(values: I64) -> bool:
     return bool(np.all(values[1:] > values[:-1]))
 
 
+#: a table over the residents' id span is used when the ids fill at least 1/_SPREAD of
+#: it (a few neighbouring buckets of a lake of 64), up to _MOST_SPAN ids (256 MiB)
+_SPREAD = 64
+_MOST_SPAN = 1 << 26
+
+
+def _dense(rid: I64) -> bool:
+    """Whether the ids ``rid`` fill enough of their span for :func:`_slots`' table."""
+    return int(rid.max()) - int(rid.min()) + 1 <= min(_SPREAD * len(rid), _MOST_SPAN)
+
+
 def _slots(rid: I64, owners: I64) -> I64:
     """Each owner's row among the residents ``rid`` (unique ids), -1 for an owner not
     among them: by arithmetic when the ids ascend evenly spaced (a bucket of a lake
-    without gaps: every ``buckets``-th id), by a table of the ids' span when they fill a
-    sixty-fourth of it or more in any order (a few buckets scored together, one after
-    the other), else by binary search (``rid`` ascending)."""
+    without gaps: every ``buckets``-th id), by a table over the ids' span when they are
+    :func:`_dense`, in any order (a few buckets scored together, one after the other),
+    else by binary search (``rid`` ascending)."""
     n = len(rid)
     found: I64
     if n == 0 or owners.size == 0:
@@ -54,23 +65,19 @@ def _slots(rid: I64, owners: I64) -> I64:
         if step > 0 and bool(np.all(np.diff(rid) == step)):
             found = np.clip((owners - rid[0]) // step, 0, n - 1)
             return np.where(rid[found] == owners, found, -1)
-        low, high = int(rid.min()), int(rid.max())
-        span = high - low + 1
-        if span <= min(64 * n, 1 << 26):
-            table = np.full(span, -1, dtype=np.int32)
+        if _dense(rid):
+            low, high = int(rid.min()), int(rid.max())
+            table = np.full(high - low + 1, -1, dtype=np.int32)
             table[rid - low] = np.arange(n, dtype=np.int32)
             inside = (owners >= low) & (owners <= high)
             found = table[np.where(inside, owners - low, 0).astype(np.intp)].astype(np.intp)
             return np.where(inside, found, -1)
-    found = np.minimum(np.searchsorted(rid, owners), n - 1)
-    return np.where(rid[found] == owners, found, -1)
+    return search_rows(rid, owners)
 
 
 def _findable(rid: I64) -> bool:
     """Whether :func:`_slots` finds rows among ``rid`` as they are (else sort them)."""
-    if len(rid) < 2 or _ascending(rid):
-        return True
-    return int(rid.max()) - int(rid.min()) + 1 <= min(64 * len(rid), 1 << 26)
+    return len(rid) < 2 or _ascending(rid) or _dense(rid)
 
 
 def _known(table: pa.Table, column: str, known_at: dt.datetime | None) -> pa.Table:
