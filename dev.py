@@ -168,12 +168,15 @@ def ensure_postgres() -> None:
 
 def parallel(args: list[str]) -> list[str]:
     """pytest-xdist's options for the whole suite: one worker per core, each test file on
-    one worker (its module fixtures, such as a served demo city, built once); none when
-    the caller chose (-n, -p no:xdist) or runs one test."""
+    one worker (its module fixtures, such as a served demo city, built once), the files
+    handed out in the order tests/conftest.py puts them (the longest first, so that no
+    worker finishes a long file alone at the end); none when the caller chose (-n,
+    -p no:xdist) or runs one test."""
     chosen = any(a.startswith(("-n", "--numprocesses", "--dist")) or a == "no:xdist" for a in args)
     if chosen or any("::" in a for a in args):
         return []
-    return ["-n", str(max(1, min(os.cpu_count() or 1, 4))), "--dist", "loadfile"]
+    workers = str(max(1, min(os.cpu_count() or 1, 4)))
+    return ["-n", workers, "--dist", "loadfile", "--no-loadscope-reorder"]
 
 
 def main(argv: list[str]) -> int:

@@ -27,9 +27,9 @@ from factories import OPERATOR, TEST_KEY, approve_policy
 from osmanthus.identity import check_character
 from osmanthus.ledger import Ledger, RecordBatch, ResidentBatch, bulk_load, verify_chain
 
-ROWS = 40_000
+ROWS = 20_000
 RESIDENTS = 5_000
-CHUNK = 2_500  # 16 chunks: kills land while chunks are written
+CHUNK = 1_250  # 16 chunks: kills land while chunks are written
 BATCH = "CRASH-1"
 
 
