@@ -17,7 +17,7 @@ import importlib.util
 import os
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -32,26 +32,14 @@ from osmanthus.errors import OsmanthusError
 from osmanthus.population.columns import I64
 from osmanthus.population.compiled import Compiled
 from osmanthus.population.kernel import RESULT_SCHEMA, score_bucket, score_tables
-from osmanthus.population.lake import RESIDENT_KEY, TABLES, Lake
+from osmanthus.population.lake import READ_COLUMNS, RESIDENT_KEY, TABLES, Lake
 from osmanthus.population.memory import kept_for_reuse
 from osmanthus.population.prune import PruneRule, prune_rule, prune_sql
 from osmanthus.population.result import write_result
-from osmanthus.population.snapshot import (
-    plain_text,
-    read_residents,
-    write_bucket,
-    write_due,
-    write_results,
-)
+from osmanthus.population.snapshot import plain_text, write_bucket, write_due
 
 __all__ = ["ENGINES", "EngineError", "read_bucket", "read_kept", "run_duckdb", "run_spark"]
 
-_COLUMNS = {
-    "records": [n for n in TABLES["records"].names if n not in ("bucket", "source_ref")],
-    "residents": [n for n in TABLES["residents"].names if n != "bucket"],
-    "profile_facts": [n for n in TABLES["profile_facts"].names if n != "bucket"],
-    "suspensions": [n for n in TABLES["suspensions"].names if n != "bucket"],
-}
 #: text columns the lake stores as plain strings, read as dictionaries: an incident
 #: reference is mostly null and repeats within a resident's records, and the kernel
 #: wants codes (decoding it as strings, then encoding them again, cost 8 ms of a 13 M
@@ -79,13 +67,14 @@ def run_duckdb(
     progress: Callable[[int], None] | None = None,
     residents: I64 | None = None,
     snapshot: Path | None = None,
-    since: tuple[Path, int] | None = None,
+    since: tuple[Mapping[str, pa.Table], int] | None = None,
 ) -> None:
     """Score every bucket with DuckDB reading the lake; write ``out/part-NNN.parquet``
     (``snapshot``: keep the rows read there, :mod:`osmanthus.population.snapshot`).
     ``residents``: score only these (``out/part-rescored.parquet``), their rows taken
     from a full run's snapshot and the lake's files of the exports after it (``since``:
-    the snapshot's folder and the lake's export number then), or from the whole lake."""
+    their rows in the snapshot, and the lake's export number then), or from the whole
+    lake."""
     out.mkdir(parents=True, exist_ok=True)
     workers = threads or min(os.cpu_count() or 1, 4)
     if residents is not None:
@@ -109,9 +98,7 @@ def run_duckdb(
         together, rows = _together(read)
         result = score_tables(together, compiled, known_at, rows=rows)
         write_result(result, out / f"part-{group[0]:05d}.parquet")
-        if snapshot is not None:  # each bucket's results apart, in resident order
-            for bucket, part in _by_bucket(result, group, lake.buckets):
-                write_results(snapshot, bucket, part)
+        if snapshot is not None:
             days = result.select(["next_change", "resident_id"])
             due.append(days.filter(pc.is_valid(days["next_change"])))
         return int(result.num_rows)
@@ -137,24 +124,6 @@ def bucket_groups(lake: Lake, workers: int) -> list[range]:
     per_bucket = max(1, lake.rows["records"] // lake.buckets)
     size = max(1, min(GROUP_RECORDS // per_bucket, -(-lake.buckets // (2 * workers))))
     return [range(b, min(b + size, lake.buckets)) for b in range(0, lake.buckets, size)]
-
-
-def _by_bucket(result: pa.Table, group: range, buckets: int) -> list[tuple[int, pa.Table]]:
-    """The results of the ``group`` of buckets scored together, bucket by bucket (of a
-    lake of ``buckets``), each in ascending order (the kernel gives them in the order it
-    was given them: a bucket's residents after the one before, each export's in
-    ascending order)."""
-    rid = result["resident_id"].to_numpy()
-    of = rid % buckets
-    if bool(np.any((of[1:] < of[:-1]) | ((of[1:] == of[:-1]) & (rid[1:] <= rid[:-1])))):
-        order = np.lexsort((rid, of))
-        result, of = result.take(pa.array(order)), of[order]
-    bounds = np.searchsorted(of, [*group, group[-1] + 1])
-    return [
-        (bucket, result.slice(int(lo), int(hi - lo)))
-        for bucket, lo, hi in zip(group, bounds[:-1], bounds[1:], strict=True)
-        if hi > lo
-    ]
 
 
 def _together(
@@ -203,7 +172,7 @@ def read_kept(
     by ``known_at`` and, for records, kept by the prune ``rule`` (ascending; None: all).
     Several exports' rows come one after the other, each sorted by resident and id (the
     kernel orders its NumPy columns, cheaper than reordering every Arrow column)."""
-    columns = _COLUMNS[table]
+    columns = READ_COLUMNS[table]
     text = _AS_DICTIONARY.get(table, [])
     parts = [
         pq.ParquetFile(path, pre_buffer=False, read_dictionary=text).read(
@@ -239,12 +208,14 @@ def _rescore_duckdb(
     residents: I64,
     workers: int,
     progress: Callable[[int], None] | None,
-    since: tuple[Path, int] | None,
+    since: tuple[Mapping[str, pa.Table], int] | None,
 ) -> None:
-    """Score only ``residents`` (a sorted array of ids): their rows in the snapshot, and
-    each table's files since it (or all of them) read in one query joined with the ids;
-    the kernel runs once on what is found (it needs whole residents, not whole buckets)."""
-    kept = read_residents(since[0], residents, lake.buckets) if since else {}
+    """Score only ``residents`` (a sorted array of ids): their rows in a full run's
+    snapshot (``since``: as :func:`~osmanthus.population.snapshot.read_residents` gives
+    them, and the lake's export number when that run read it), and each table's files
+    since it (or all of them) read in one query joined with the ids; the kernel runs once
+    on what is found (it needs whole residents, not whole buckets)."""
+    kept = since[0] if since else {}
     con = duckdb.connect(config={"threads": workers})
     try:
         types = _enum_types(con, lake)
@@ -295,10 +266,10 @@ def _query(
     params: dict[str, Any],
 ) -> pa.Table:
     if not paths:
-        return TABLES[table].empty_table().select(_COLUMNS[table])
+        return TABLES[table].empty_table().select(READ_COLUMNS[table])
     columns = ", ".join(
         f"{c}::{types[f'{table}.{c}']} AS {c}" if f"{table}.{c}" in types else c
-        for c in _COLUMNS[table]
+        for c in READ_COLUMNS[table]
     )
     query = f"SELECT {columns} FROM read_parquet($paths, hive_partitioning = false)"
     params = {"paths": paths, **params}
@@ -337,7 +308,7 @@ def run_spark(
         if wanted is not None:
             key = RESIDENT_KEY[table]
             df = df.join(wanted, df[key] == wanted["rid"], "left_semi")
-        return df.select("bucket", *_COLUMNS[table])
+        return df.select("bucket", *READ_COLUMNS[table])
 
     records = frame("records")
     prune = prune_sql(compiled)
@@ -359,11 +330,11 @@ def run_spark(
         ).rename_columns(["id", "resident_id", "attribute", "value", "recorded_at"])
         suspensions = right.filter(pa.compute.equal(right["row"], "suspension"))
         suspensions = suspensions.select(
-            ["suspension_id", *_COLUMNS["suspensions"][1:]]
-        ).rename_columns(_COLUMNS["suspensions"])
+            ["suspension_id", *READ_COLUMNS["suspensions"][1:]]
+        ).rename_columns(READ_COLUMNS["suspensions"])
         return score_bucket(
             left,
-            residents.select(_COLUMNS["residents"]),
+            residents.select(READ_COLUMNS["residents"]),
             profiles,
             compiled,
             known_at,

@@ -43,6 +43,7 @@ from osmanthus.errors import OsmanthusError
 
 __all__ = [
     "PROFILE_SCHEMA",
+    "READ_COLUMNS",
     "RECORD_SCHEMA",
     "RESIDENT_KEY",
     "RESIDENT_SCHEMA",
@@ -121,6 +122,13 @@ RESIDENT_KEY = {
     "residents": "id",
     "profile_facts": "resident_id",
     "suspensions": "resident_id",
+}
+
+
+#: The columns of each table the population engines read (the kernel's input).
+READ_COLUMNS = {
+    table: [n for n in schema.names if n not in ("bucket", "source_ref")]
+    for table, schema in TABLES.items()
 }
 
 

@@ -7,7 +7,10 @@ drops rows that cannot count on any later date either). It keeps what it read in
 resident, which later runs map into memory. An incremental run then finds the rows of
 the few residents it scores again by binary search in each bucket's resident column
 and takes only those rows (a few pages of each column), instead of scanning the lake;
-the rows exported after the full run are read from the lake's newer part files.
+the rows exported after the full run are read from the lake's newer part files. The
+full run's results of those residents (the "before" of the statistics) are scored again
+from the same rows, at the full run's date; the snapshot keeps no copy of the results,
+only ``due.arrow``: who has a next change, by the day.
 
 A snapshot copies lake rows, so an erasure must reach it: the export that takes an
 erasure into the lake deletes every run's snapshot (:func:`drop_snapshots`; the next run
@@ -27,23 +30,21 @@ import pyarrow.compute as pc
 
 from osmanthus.population.columns import I64
 from osmanthus.population.lake import RESIDENT_KEY, TABLES
-from osmanthus.population.result import RESULT_SCHEMA
 
 __all__ = [
+    "DUE",
     "SNAPSHOT",
     "drop_snapshots",
     "due_in_results",
     "due_rows",
     "plain_text",
     "read_residents",
-    "results_of",
     "write_bucket",
     "write_due",
-    "write_results",
 ]
 
 SNAPSHOT = "snapshot"
-_DUE = "due.arrow"
+DUE = "due.arrow"
 _UTC = pa.timestamp("us", tz="UTC")
 
 
@@ -83,14 +84,6 @@ def write_bucket(folder: Path, bucket: int, tables: Mapping[str, pa.Table]) -> N
             writer.write_table(rows, max_chunksize=1 << 20)
 
 
-def write_results(folder: Path, bucket: int, result: pa.Table) -> None:
-    """Keep one bucket's results (in resident order, as the kernel gives them)."""
-    path = folder / "results" / f"bucket-{bucket:05d}.arrow"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, result.schema) as writer:
-        writer.write_table(result, max_chunksize=1 << 20)
-
-
 def _mapped(path: Path) -> pa.Table:
     return pa.ipc.open_file(pa.memory_map(str(path))).read_all()
 
@@ -109,20 +102,17 @@ def write_due(folder: Path, results: list[pa.Table]) -> None:
     rows = rows.filter(pc.is_valid(rows["next_change"]))
     rows = rows.take(pa.array(np.argsort(rows["next_change"].to_numpy(), kind="stable")))
     folder.mkdir(parents=True, exist_ok=True)  # (no bucket had rows: no file made it)
-    with pa.OSFile(str(folder / _DUE), "wb") as sink, pa.ipc.new_file(sink, rows.schema) as out:
+    with pa.OSFile(str(folder / DUE), "wb") as sink, pa.ipc.new_file(sink, rows.schema) as out:
         out.write_table(rows)
 
 
 def due_in_results(folder: Path, as_of: dt.date) -> I64:
-    """Residents of the kept results whose next change has come by ``as_of``."""
-    if (folder / _DUE).is_file():  # by the day (snapshots before it: every result read)
-        rows = _mapped(folder / _DUE)
-        days = rows["next_change"].to_numpy()
-        first_later = int(np.searchsorted(days, np.datetime64(as_of, "D"), side="right"))
-        due: I64 = rows["resident_id"].slice(0, first_later).to_numpy()
-        return due
-    found = [due_rows(_mapped(p), as_of) for p in sorted((folder / "results").glob("*.arrow"))]
-    return np.concatenate(found) if found else np.empty(0, dtype=np.int64)
+    """Residents of the full run whose next change has come by ``as_of``."""
+    rows = _mapped(folder / DUE)
+    days = rows["next_change"].to_numpy()
+    first_later = int(np.searchsorted(days, np.datetime64(as_of, "D"), side="right"))
+    due: I64 = rows["resident_id"].slice(0, first_later).to_numpy()
+    return due
 
 
 def due_rows(results: pa.Table, as_of: dt.date) -> I64:
@@ -130,24 +120,6 @@ def due_rows(results: pa.Table, as_of: dt.date) -> I64:
     mask = pc.less_equal(results["next_change"], pa.scalar(as_of, pa.date32()))
     found: I64 = results["resident_id"].filter(mask).to_numpy()  # a null: left out
     return found
-
-
-def results_of(folder: Path, residents: I64, columns: list[str] | None = None) -> pa.Table:
-    """The kept results of ``residents`` (sorted ids): every column, or ``columns`` (the
-    others' pages are then never mapped in: a page fault costs 10-25 µs here, and a day's
-    residents, a thousandth of the city, touch nearly every page of a column)."""
-    schema = (
-        RESULT_SCHEMA if columns is None else pa.schema([RESULT_SCHEMA.field(c) for c in columns])
-    )
-    parts = []
-    for path in sorted((folder / "results").glob("bucket-*.arrow")):
-        rows = _mapped(path)
-        take = _rows_of(rows["resident_id"], residents)
-        if take.size:
-            parts.append(rows.select(schema.names).take(pa.array(take)))
-    if not parts:
-        return schema.empty_table()
-    return pa.concat_tables([p.cast(schema) for p in parts])
 
 
 def _rows_of(key: pa.ChunkedArray, wanted: I64) -> I64:
