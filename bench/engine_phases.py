@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from osmanthus.policy import load_policy
 from osmanthus.population.compiled import Compiled
-from osmanthus.population.engines import _COLUMNS, read_bucket, read_kept
+from osmanthus.population.engines import read_bucket, read_kept
 from osmanthus.population.kernel import score_tables
-from osmanthus.population.lake import TABLES, Lake
+from osmanthus.population.lake import READ_COLUMNS, TABLES, Lake
 from osmanthus.population.memory import kept_for_reuse
 from osmanthus.population.prune import prune_rule
 from osmanthus.population.result import write_result
@@ -63,7 +63,7 @@ def phases(lake: Lake, out: Path, buckets: int) -> dict[str, float]:
         for table in TABLES:  # the files alone, every column the engine reads
             for path in lake.paths(table, bucket):
                 pq.ParquetFile(path, pre_buffer=False).read(
-                    columns=_COLUMNS[table], use_threads=False
+                    columns=READ_COLUMNS[table], use_threads=False
                 )
         spent["decode_only"] += _cpu_s() - started
     return spent
