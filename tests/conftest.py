@@ -31,23 +31,25 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
-#: the test files that take longest (seconds of a whole run, 2 cores: --durations=0),
+#: the test files that take longest (seconds of a whole run on 2 cores, --durations),
 #: handed to the workers first (``python3 dev.py test`` keeps this order): each file runs
 #: on one worker, and a long file started last keeps one worker busy alone at the end
 LONGEST_FIRST = [
-    "tests/population/test_parity.py",  # 230
-    "tests/population/test_spark_cluster.py",  # 105
-    "tests/web/test_serve.py",  # 95
-    "tests/governance/test_governance.py",  # 75
-    "tests/population/test_incremental.py",  # 75
-    "tests/population/test_runs.py",  # 70
-    "tests/web/test_browser_due_process.py",  # 70
-    "tests/ledger/test_archive.py",  # 65
-    "tests/web/test_portal.py",  # 65
-    "tests/web/test_browser.py",  # 60
-    "tests/test_cli.py",  # 60
-    "tests/ledger/test_row_tamper.py",  # 60
+    "tests/population/test_parity.py",  # 155
+    "tests/population/test_spark_cluster.py",  # 90
+    "tests/population/test_incremental.py",  # 85
     "tests/intake/test_crash.py",  # 55
+    "tests/test_cli.py",  # 50
+    "tests/ledger/test_archive.py",  # 45
+    "tests/web/test_serve.py",  # 35
+    "tests/test_tooling.py",  # 35
+    "tests/web/test_browser_due_process.py",  # 30
+    "tests/web/test_openapi.py",  # 30
+    "tests/governance/test_governance.py",
+    "tests/population/test_runs.py",
+    "tests/web/test_portal.py",
+    "tests/web/test_browser.py",
+    "tests/ledger/test_row_tamper.py",
 ]
 
 

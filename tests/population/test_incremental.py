@@ -102,7 +102,7 @@ def check_chains(pop: Population, data: st.DataObject, engine: str, **options: A
                 day += dt.timedelta(days=data.draw(st.sampled_from(STEPS), label="days later"))
 
 
-@settings(PROPERTY, max_examples=int(os.environ.get("INCR_EXAMPLES", "30")))
+@settings(PROPERTY, max_examples=int(os.environ.get("INCR_EXAMPLES", "20")))
 @given(pop=populations(), data=st.data())
 def test_incremental_duckdb_runs_equal_full_runs(pop: Population, data: st.DataObject) -> None:
     check_chains(pop, data, "duckdb", threads=1)

@@ -226,7 +226,7 @@ def test_without_sequential_rules_every_resident_takes_the_column_path(pop: Popu
     assert not any(paths), "a resident fell back to the reference scorer"
 
 
-@settings(PROPERTY, max_examples=45)  # four variants
+@settings(PROPERTY, max_examples=30)  # four variants
 @pytest.mark.parametrize("window", ["day", "month", "year", "lifetime"])
 @given(data=st.data())
 def test_calendar_caps_are_applied_on_the_column_path(window: str, data: st.DataObject) -> None:
@@ -235,7 +235,7 @@ def test_calendar_caps_are_applied_on_the_column_path(window: str, data: st.Data
     assert_parity(pop, engine_results(pop, run_duckdb, threads=1))
 
 
-@settings(PROPERTY, max_examples=45)  # four variants
+@settings(PROPERTY, max_examples=30)  # four variants
 @pytest.mark.parametrize("window", ["day", "month", "year", "lifetime"])
 @given(data=st.data())
 def test_per_unit_values_below_zero_agree_with_calendar_caps(
