@@ -82,6 +82,11 @@ def _pg_admin() -> Iterator[sa.Engine]:
     engine.dispose()
 
 
+def schema_url(schema: str) -> str:
+    """The URL of the test server's ``schema`` (as its search path)."""
+    return f"{PG_URL}?options=-csearch_path%3D{schema}"
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A URL of an empty database of each kind, owned by this test alone."""
@@ -93,7 +98,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     with admin.begin() as conn:
         conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
     try:
-        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+        yield schema_url(schema)
     finally:
         with admin.begin() as conn:
             conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
@@ -124,7 +129,7 @@ def _pg_migrated(_pg_admin: sa.Engine) -> Iterator[str]:
     with _pg_admin.begin() as conn:
         conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
     try:
-        engine = connect(f"{PG_URL}?options=-csearch_path%3D{schema}")
+        engine = connect(schema_url(schema))
         migrate(engine)
         engine.dispose()
         libpq = sa.make_url(PG_URL).set(drivername="postgresql").render_as_string(False)
