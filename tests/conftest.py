@@ -30,6 +30,12 @@ settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
+# The tests' Java processes (Spark in local mode, the test cluster's master and workers)
+# live for seconds: the client compiler alone and the serial collector cost them a third
+# less CPU than the server compiler's warm-up and the parallel collector (Spark parity
+# and suspension tests: 83 -> 53 CPU-s). Test-only; a city's run keeps Java's defaults.
+os.environ.setdefault("JAVA_TOOL_OPTIONS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+
 
 #: the test files that take longest (seconds of a whole run on 2 cores, --durations),
 #: handed to the workers first (``python3 dev.py test`` keeps this order): each file runs
