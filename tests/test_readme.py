@@ -362,15 +362,16 @@ def _serve(tour: Tour, line: Line, args: list[str]) -> None:
     answers: dict[str, int] = {}
     try:
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and server.poll() is None:
-            try:
-                answers["/health"] = httpx.get(f"http://127.0.0.1:{port}/health").status_code
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        for path in ("/docs", "/metrics"):
-            if answers:
-                answers[path] = httpx.get(f"http://127.0.0.1:{port}{path}").status_code
+        with httpx.Client(timeout=5) as http:  # one client: httpx.get builds TLS each time
+            while time.monotonic() < deadline and server.poll() is None:
+                try:
+                    answers["/health"] = http.get(f"http://127.0.0.1:{port}/health").status_code
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            for path in ("/docs", "/metrics"):
+                if answers:
+                    answers[path] = http.get(f"http://127.0.0.1:{port}{path}").status_code
     finally:
         server.send_signal(signal.SIGTERM)
         output, _ = server.communicate(timeout=30)

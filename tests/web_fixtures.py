@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import time
+from typing import Any
 
+import httpx2 as httpx
 from fastapi.testclient import TestClient
 
 from factories import make_id
@@ -19,6 +23,24 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_until_answering(
+    url: str, server: subprocess.Popen[Any] | None = None, seconds: float = 30, **options: Any
+) -> httpx.Response:
+    """The first answer of ``url`` (a server starting): asked every 50 ms through one
+    client (``httpx.get`` builds a TLS context each time, 60 ms of CPU, which a starting
+    server then waits for); fails when ``server`` exits or no answer came in time."""
+    deadline = time.monotonic() + seconds
+    with httpx.Client(timeout=1, **options) as client:
+        while time.monotonic() < deadline:
+            if server is not None and server.poll() is not None:
+                raise AssertionError(f"{url}: the server exited ({server.returncode})")
+            try:
+                return client.get(url)
+            except httpx.TransportError:
+                time.sleep(0.05)
+    raise AssertionError(f"{url} never answered in {seconds:.0f} s")
 
 
 def token_in(page: str) -> str:

@@ -17,7 +17,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from factories import OPERATOR, TEST_KEY, approve_policy, write_key
 from osmanthus.ledger import Ledger, connect, migrate
 from osmanthus.policy import PolicySet
 from osmanthus.residents import set_password
-from web_fixtures import ALICE, PASSWORD, free_port
+from web_fixtures import ALICE, PASSWORD, free_port, wait_until_answering
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "deploy" / "nginx" / "osmanthus.conf"
@@ -117,13 +116,7 @@ http {{
 
 
 def _wait_for(url: str, **options: object) -> None:
-    for _ in range(200):
-        try:
-            httpx.get(url, timeout=1, **options)  # type: ignore[arg-type]
-            return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise AssertionError(f"{url} never answered")
+    wait_until_answering(url, seconds=10, **options)
 
 
 @pytest.fixture(scope="module")

@@ -10,14 +10,13 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2 as httpx
 import pytest
 
-from web_fixtures import free_port
+from web_fixtures import free_port, wait_until_answering
 
 CLI = [sys.executable, "-m", "osmanthus"]
 
@@ -34,12 +33,7 @@ def serving(env: dict[str, str], *args: str) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        for _ in range(100):
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_until_answering(f"http://127.0.0.1:{port}/health", server)
         yield f"http://127.0.0.1:{port}"
     finally:
         server.send_signal(signal.SIGINT)
@@ -85,12 +79,7 @@ def test_serve_answers_and_logs_json_lines(home: dict[str, str], workers: int) -
         text=True,
     )
     try:
-        for _ in range(100):
-            try:
-                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        health = wait_until_answering(f"http://127.0.0.1:{port}/health", server)
         assert health.json() == {"ok": True, "status": "alive"}
         answer = httpx.post(
             f"http://127.0.0.1:{port}/api/v1/eligibility",
