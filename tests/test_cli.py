@@ -12,7 +12,7 @@ from factories import POLICY_DIR, TEST_KEY
 from osmanthus.cli import app
 
 runner = CliRunner()
-DEMO_SIZE = int(os.environ.get("OSMANTHUS_TEST_CITY_SIZE", "100000"))
+DEMO_SIZE = int(os.environ.get("OSMANTHUS_TEST_CITY_SIZE", "30000"))
 
 
 @pytest.fixture

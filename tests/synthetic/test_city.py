@@ -33,7 +33,7 @@ def test_id_numbers_are_valid_and_unique_across_chunks(policy: PolicySet) -> Non
     validate_many(numbers, today=AS_OF)
 
 
-@pytest.mark.parametrize("residents", [10_000])
+@pytest.mark.parametrize("residents", [5_000])
 def test_city_in_the_ledger_matches_the_calibration_exactly(ledger: Ledger, residents: int) -> None:
     spec = CitySpec(residents=residents, seed=11, as_of=AS_OF)
     loaded = load_city(ledger, spec)
