@@ -5,7 +5,6 @@ with records, a key for every staff role, and a small demo city served by a real
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import os
 import shutil
@@ -18,8 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from factories import OPERATOR, POLICY_DIR
-from osmanthus.ledger import Ledger, NewRecord, store_password_hash
-from osmanthus.residents import credentials
+from osmanthus.ledger import Ledger, NewRecord
+from osmanthus.residents import set_password
 from osmanthus.settings import get_settings
 from osmanthus.web import create_app, create_key
 from web_fixtures import ALICE, BOB, PASSWORD, free_port, wait_until_answering
@@ -43,22 +42,9 @@ def people(ledger: Ledger, make_record: Callable[..., NewRecord]) -> dict[str, i
         make_record(national_id=BOB, metric="drunk_driving", act_date=day, decision_date=day),
         actor=OPERATOR,
     )
-    for person in (ALICE, BOB):  # as set_password stores it (which other tests call)
-        store_password_hash(
-            ledger.engine,
-            ledger.pseudonym_of(person),
-            _password_hash(),
-            actor=OPERATOR,
-            now=ledger.now(),
-        )
+    set_password(ledger, ALICE, PASSWORD, actor=OPERATOR)
+    set_password(ledger, BOB, PASSWORD, actor=OPERATOR)
     return {"bob_record": bob_record}
-
-
-@functools.cache
-def _password_hash() -> str:
-    """The real scrypt hash of PASSWORD, computed once per test process: hashing it for
-    every test was 29 s of the suite's CPU (two residents, hundreds of web tests)."""
-    return credentials._encode(PASSWORD)
 
 
 @pytest.fixture
