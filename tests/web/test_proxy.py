@@ -115,10 +115,6 @@ http {{
     return conf
 
 
-def _wait_for(url: str, **options: object) -> None:
-    wait_until_answering(url, seconds=10, **options)
-
-
 @pytest.fixture(scope="module")
 def behind_proxy(
     tmp_path_factory: pytest.TempPathFactory, policy: PolicySet
@@ -167,8 +163,10 @@ def behind_proxy(
             stderr=subprocess.DEVNULL,
         )
         try:
-            _wait_for(f"http://127.0.0.1:{service_port}/health")
-            _wait_for(f"https://127.0.0.1:{https_port}/osmanthus/health", verify=False)
+            wait_until_answering(f"http://127.0.0.1:{service_port}/health", service)
+            wait_until_answering(
+                f"https://127.0.0.1:{https_port}/osmanthus/health", proxy, verify=False
+            )
             yield {"url": f"https://127.0.0.1:{https_port}", "ledger": ledger, "log": log}
         finally:
             proxy.terminate()
