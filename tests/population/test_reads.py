@@ -195,22 +195,12 @@ def test_a_corrected_record_typed_far_in_the_future_scores_as_the_reference(
     assert found == [explain(records, policy, as_of).score]
 
 
-def test_a_lake_of_several_exports_scores_as_the_same_rows_in_one(tmp_path: Path) -> None:
-    """The same records written in one export and dealt out among three give the same
-    results on every resident: the kernel puts a bucket's rows in order, whichever file
-    each came from (fixed points, values per unit, corrections and incidents; most
-    residents with records in every file)."""
+def _varied_people(as_of: dt.date, metrics: list[str]) -> list[Person]:
+    """300 residents with up to nine records each of ``metrics`` over six years: fixed
+    points, values per unit, corrections and incidents."""
     import dataclasses
     import random
 
-    from osmanthus.policy import load_policy
-    from osmanthus.population.compiled import Compiled
-    from osmanthus.population.engines import run_duckdb
-    from osmanthus.settings import EXAMPLE_POLICY
-
-    policy = load_policy(EXAMPLE_POLICY)
-    as_of = dt.date(2026, 11, 1)
-    metrics = sorted(policy.in_force(as_of).metrics)
     rng = random.Random(19)
     people, next_id = [], 1
     for resident in range(1, 301):
@@ -232,6 +222,22 @@ def test_a_lake_of_several_exports_scores_as_the_same_rows_in_one(tmp_path: Path
             records.append(record)
             next_id += 1
         people.append(Person(resident, Subject(), records))
+    return people
+
+
+def test_a_lake_of_several_exports_scores_as_the_same_rows_in_one(tmp_path: Path) -> None:
+    """The same records written in one export and dealt out among three give the same
+    results on every resident: the kernel puts a bucket's rows in order, whichever file
+    each came from (fixed points, values per unit, corrections and incidents; most
+    residents with records in every file)."""
+    from osmanthus.policy import load_policy
+    from osmanthus.population.compiled import Compiled
+    from osmanthus.population.engines import run_duckdb
+    from osmanthus.settings import EXAMPLE_POLICY
+
+    policy = load_policy(EXAMPLE_POLICY)
+    as_of = dt.date(2026, 11, 1)
+    people = _varied_people(as_of, sorted(policy.in_force(as_of).metrics))
     compiled = Compiled.build(policy, as_of)
     results = []
     for exports in (1, 3):
@@ -242,3 +248,92 @@ def test_a_lake_of_several_exports_scores_as_the_same_rows_in_one(tmp_path: Path
         results.append(read_results(out).sort_by("resident_id").to_pylist())
     assert results[0] == results[1]
     assert len({r["score"] for r in results[0]}) > 5  # not all at the baseline
+
+
+def test_the_lake_stores_the_ledgers_required_columns_as_required(tmp_path: Path) -> None:
+    """Every column the ledger declares NOT NULL is a required Parquet column in the
+    lake's files (no definition levels to decode), the three it leaves empty optional;
+    a null where the ledger allows none is refused in one line naming the table and
+    column, and nothing of that table is queued."""
+    from osmanthus.population.lake import TABLES, LakeError
+
+    lake = write_lake(tmp_path / "lake", people(12), buckets=2)
+    for table, schema in TABLES.items():
+        for path in lake.paths(table):
+            stored_schema = pq.ParquetFile(path).schema_arrow
+            for field in schema:
+                assert stored_schema.field(field.name).nullable == field.nullable, field
+    optional = {f.name for f in TABLES["records"] if f.nullable}
+    assert optional == {"incident_ref", "supersedes_id", "severity"}
+    writer = LakeWriter(lake, "residents", lake.exports + 1)
+    bad = pa.table(
+        {
+            "id": [90, 91],
+            "district": ["gusu", None],
+            "birth_year": pa.array([1980, 1990], pa.int16()),
+            "registered_at": pa.array([0, 0], pa.timestamp("us", tz="UTC")),
+        }
+    )
+    with pytest.raises(LakeError, match=r"^lake table residents: .*'district'.*non-nullable$"):
+        writer.add(bad)
+    assert writer.rows == 0
+    assert writer.close() == []
+
+
+def test_a_lake_exported_before_its_columns_were_required_scores_the_same(
+    tmp_path: Path,
+) -> None:
+    """Files written while every column was nullable (before the lake's columns were
+    required) read beside newer files as one bucket: the same rows, the same results
+    from the default engine, and an incremental run on top of them equal to a full run
+    (its snapshot holds buckets of both kinds)."""
+    import shutil
+
+    from test_incremental import results
+
+    from osmanthus.policy import load_policy
+    from osmanthus.population.compiled import Compiled
+    from osmanthus.population.engines import run_duckdb
+    from osmanthus.population.lake import TABLES
+    from osmanthus.population.runs import score_population
+    from osmanthus.settings import EXAMPLE_POLICY
+
+    policy = load_policy(EXAMPLE_POLICY)
+    as_of = dt.date(2026, 11, 1)
+    people = _varied_people(as_of, sorted(policy.in_force(as_of).metrics))
+    lake = write_lake(tmp_path / "new", people, buckets=4, exports=3)
+    shutil.copytree(lake.path, tmp_path / "old")
+    old = Lake.open(tmp_path / "old")
+    rewritten = 0
+    for table, schema in TABLES.items():
+        nullable = pa.schema([field.with_nullable(True) for field in schema])
+        # bucket 0's files of the first two exports as before; the other buckets' new
+        for path in old.paths(table, 0):
+            if path.name in ("part-000001.parquet", "part-000002.parquet"):
+                pq.write_table(pq.read_table(path).cast(nullable), path)
+                rewritten += 1
+    assert rewritten >= 3
+    assert pq.ParquetFile(old.paths("records", 0)[0]).schema_arrow.field("id").nullable
+    for bucket in range(4):
+        for table in TABLES:
+            found = read_bucket(old, table, bucket, None, None)
+            expected = read_bucket(lake, table, bucket, None, None)
+            assert found.to_pylist() == expected.to_pylist(), (table, bucket)
+    compiled = Compiled.build(policy, as_of)
+    run_duckdb(lake, compiled, None, tmp_path / "out-new", threads=2)
+    run_duckdb(old, compiled, None, tmp_path / "out-old", threads=2)
+    expected_rows = read_results(tmp_path / "out-new").sort_by("resident_id").to_pylist()
+    assert read_results(tmp_path / "out-old").sort_by("resident_id").to_pylist() == expected_rows
+    # a full run on the mixed lake, a new export in the new form, and the next day's
+    # run continuing from the full run against a full run of that day
+    score_population(old.path, policy, tmp_path / "runs", as_of=as_of, full=True)
+    later = [stored(10_000 + p.id, "fare_evasion", as_of, as_of) for p in people[:40]]
+    extra = [Person(p.id, p.subject, [r]) for p, r in zip(people, later, strict=False)]
+    tables = lake_tables(extra)
+    empty = {name: table.slice(0, 0) for name, table in tables.items()}
+    append_export(old, {**empty, "records": tables["records"]})
+    next_day = as_of + dt.timedelta(days=1)
+    continued = score_population(old.path, policy, tmp_path / "runs", as_of=next_day)
+    assert continued.full is None  # it did continue from the full run
+    full = score_population(old.path, policy, tmp_path / "full", as_of=next_day, full=True)
+    assert results(continued) == results(full)

@@ -147,7 +147,13 @@ def read_residents(folder: Path, residents: I64, buckets: int) -> dict[str, pa.T
             take = _rows_of(rows[RESIDENT_KEY[table]], wanted)
             if take.size:
                 found[table].append(plain_text(rows.take(pa.array(take))))
-    return {table: pa.concat_tables(parts) for table, parts in found.items() if parts}
+    # (promoted: buckets whose files came before the lake's columns were required have
+    # them nullable)
+    return {
+        table: pa.concat_tables(parts, promote_options="default")
+        for table, parts in found.items()
+        if parts
+    }
 
 
 def plain_text(rows: pa.Table) -> pa.Table:
