@@ -344,7 +344,7 @@ def run_spark(
         suspensions = suspensions.select(
             ["suspension_id", *READ_COLUMNS["suspensions"][1:]]
         ).rename_columns(READ_COLUMNS["suspensions"])
-        return score_bucket(
+        found = score_bucket(
             left,
             residents.select(READ_COLUMNS["residents"]),
             profiles,
@@ -352,6 +352,7 @@ def run_spark(
             known_at,
             suspensions=suspensions,
         )
+        return plain_text(found)  # Spark's schema has no dictionaries
 
     result = (
         records.groupBy("bucket")

