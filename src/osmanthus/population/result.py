@@ -191,10 +191,14 @@ class Result:
         self.parts: list[tuple[I64, pa.Array, I64, I64]] = []
 
     def table(self, rid: I64, residents: pa.Table) -> pa.Table:
+        district = residents["district"]
+        if district.num_chunks > 1:  # (several exports' files): one dictionary, which the
+            # Parquet writer then writes as it is instead of encoding every value again
+            district = pa.table({"district": district}).unify_dictionaries()["district"]
         return pa.table(
             {
                 "resident_id": pa.array(rid, pa.int64()),
-                "district": residents["district"],
+                "district": district,
                 "birth_year": residents["birth_year"].cast(pa.int16()),
                 "score": pa.array(self.score, pa.int32(), mask=~self.scored),
                 "grade": self.grade.array(),
