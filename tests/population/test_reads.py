@@ -285,15 +285,15 @@ def test_a_lake_exported_before_its_columns_were_required_scores_the_same(
 ) -> None:
     """Files written while every column was nullable (before the lake's columns were
     required) read beside newer files as one bucket: the same rows, the same results
-    from the default engine, and an incremental run on top of them equal to a full run
-    (its snapshot holds buckets of both kinds)."""
+    from the default engine and from Spark, and an incremental run on top of them equal
+    to a full run (its snapshot holds buckets of both kinds)."""
     import shutil
 
     from test_incremental import results
 
     from osmanthus.policy import load_policy
     from osmanthus.population.compiled import Compiled
-    from osmanthus.population.engines import run_duckdb
+    from osmanthus.population.engines import run_duckdb, run_spark
     from osmanthus.population.lake import TABLES
     from osmanthus.population.runs import score_population
     from osmanthus.settings import EXAMPLE_POLICY
@@ -324,6 +324,9 @@ def test_a_lake_exported_before_its_columns_were_required_scores_the_same(
     run_duckdb(old, compiled, None, tmp_path / "out-old", threads=2)
     expected_rows = read_results(tmp_path / "out-new").sort_by("resident_id").to_pylist()
     assert read_results(tmp_path / "out-old").sort_by("resident_id").to_pylist() == expected_rows
+    # Spark reads the old and new files of a bucket as one frame too
+    run_spark(old, compiled, None, tmp_path / "out-spark", master="local[2]")
+    assert read_results(tmp_path / "out-spark").sort_by("resident_id").to_pylist() == expected_rows
     # a full run on the mixed lake, a new export in the new form, and the next day's
     # run continuing from the full run against a full run of that day
     score_population(old.path, policy, tmp_path / "runs", as_of=as_of, full=True)
