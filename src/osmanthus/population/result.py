@@ -191,14 +191,12 @@ class Result:
         self.parts: list[tuple[I64, pa.Array, I64, I64]] = []
 
     def table(self, rid: I64, residents: pa.Table) -> pa.Table:
-        district = residents["district"]
-        if district.num_chunks > 1:  # (several exports' files): one dictionary, which the
-            # Parquet writer then writes as it is instead of encoding every value again
-            district = pa.table({"district": district}).unify_dictionaries()["district"]
         return pa.table(
             {
                 "resident_id": pa.array(rid, pa.int64()),
-                "district": district,
+                # one dictionary already: read_bucket combines a bucket's exports, and
+                # the engine's groups of buckets unify theirs
+                "district": residents["district"],
                 "birth_year": residents["birth_year"].cast(pa.int16()),
                 "score": pa.array(self.score, pa.int32(), mask=~self.scored),
                 "grade": self.grade.array(),
